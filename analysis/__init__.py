@@ -1,0 +1,1 @@
+"""Pure numpy/scipy/pandas analyses (no Django): human similarity, reliability, comparison."""

@@ -1,0 +1,1 @@
+"""Pure PyTorch compute engine (no Django): models, embeddings, relevance, masking."""

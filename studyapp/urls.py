@@ -1,0 +1,3 @@
+"""Participant pages, participant JSON API and researcher pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Celery tasks: thin adapters between studyapp rows and modelsvc/analysis."""
