@@ -6,4 +6,4 @@ os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key")
 os.environ.setdefault("FACESIM_PSEUDONYM_KEY", "dev-only-pseudonym-key")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403

@@ -1,0 +1,167 @@
+// The participant's trial runner: instructions → (per block) practice → trials with breaks →
+// debrief → completion code. Resumes at the first trial without a stored or queued response.
+import { getJSON, postJSON } from "./api.js";
+import { Outbox } from "./outbox.js";
+import { preload } from "./preload.js";
+import { runTrial } from "./trials.js";
+
+const PRELOAD_AHEAD = 3;
+const REDIRECT_DELAY_MS = 4000;
+const BLOCK_TITLES = { triplet: "Odd one out", afc: "Which is more similar?", rating: "Similarity ratings" };
+
+const config = JSON.parse(document.getElementById("runner-config").textContent);
+const stages = Object.fromEntries([...document.querySelectorAll("[data-stage]")].map((el) => [el.dataset.stage, el]));
+const progress = document.querySelector(".progress");
+
+function show(name) {
+  for (const [stage, element] of Object.entries(stages)) element.hidden = stage !== name;
+  return stages[name];
+}
+
+// Show a card and wait for its button.
+function pause(name, prepare = () => {}) {
+  const element = show(name);
+  prepare(element);
+  const button = element.querySelector("[data-next]");
+  button.focus();
+  return new Promise((resolve) => button.addEventListener("click", resolve, { once: true }));
+}
+
+function setProgress(done, total) {
+  const percent = total ? Math.round((100 * done) / total) : 0;
+  progress.hidden = false;
+  progress.setAttribute("aria-valuenow", String(percent));
+  progress.querySelector(".progress-fill").style.width = `${percent}%`;
+}
+
+function fail(message) {
+  show("error").querySelector("[data-error-text]").textContent = message;
+  stages.error.querySelector("[data-reload]").onclick = () => location.reload();
+}
+
+function viewport() {
+  return { width: Math.round(window.innerWidth), height: Math.round(window.innerHeight) };
+}
+
+async function loadPlan() {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await getJSON(config.planUrl);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
+    }
+  }
+}
+
+function describeClient() {
+  return {
+    userAgent: navigator.userAgent,
+    language: navigator.language,
+    platform: navigator.platform,
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    touch: navigator.maxTouchPoints > 0,
+    devicePixelRatio: window.devicePixelRatio,
+    viewport: viewport(),
+  };
+}
+
+async function blockIntro(trial, isPractice) {
+  await pause("block", (element) => {
+    element.querySelector("[data-block-title]").textContent = BLOCK_TITLES[trial.type];
+    for (const text of element.querySelectorAll("[data-block-text]")) text.hidden = text.dataset.blockText !== trial.type;
+    element.querySelector("[data-rating-hint]").textContent =
+      config.rating.max === 7 ? "from 1 (not similar) to 7 (very similar): click or press 1–7" : "on the slider from 0 to 100";
+    element.querySelector("[data-block-practice]").hidden = !isPractice;
+  });
+}
+
+// Run the given trials in order; `counted` is how many non-practice trials are answered so far.
+async function runTrials(todo, plan, outbox, counted) {
+  const total = plan.trials.filter((t) => t.role !== "practice").length;
+  let previous = null;
+  for (const [position, trial] of todo.entries()) {
+    for (const next of todo.slice(position, position + PRELOAD_AHEAD + 1)) {
+      next.items.forEach((id) => preload(plan.images[String(id)]).catch(() => {}));
+    }
+    if (!previous || previous.block !== trial.block) await blockIntro(trial, trial.role === "practice");
+    else if (previous.role === "practice" && trial.role !== "practice") await pause("practice-done");
+    else if (trial.role !== "practice" && config.breakEvery > 0 && counted > 0 && counted % config.breakEvery === 0) {
+      await pause("break");
+    }
+    show("trial");
+    const answer = await runTrial(trial, { view: stages.trial, imageUrls: plan.images, rating: config.rating });
+    outbox.add({ trial: trial.index, ...answer, responded_at: new Date().toISOString(), viewport: viewport() });
+    if (trial.role !== "practice") counted += 1;
+    setProgress(counted, total);
+    previous = trial;
+  }
+  return counted;
+}
+
+async function finish(outbox) {
+  const saving = show("saving");
+  const updateCount = () => {
+    saving.querySelector("[data-pending-count]").textContent = outbox.size ? `${outbox.size} answers still to send.` : "";
+  };
+  updateCount();
+  const ticker = setInterval(updateCount, 500);
+  await outbox.whenEmpty();
+  clearInterval(ticker);
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const answer = await postJSON(config.completeUrl, {}, config.csrfToken);
+      if (answer.status < 500) return answer;
+    } catch {
+      // Offline: try again below.
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(30000, 1000 * 2 ** attempt)));
+  }
+}
+
+function showCompletion({ completion_code: code, redirect_url: url }) {
+  const element = show("complete");
+  localStorage.removeItem(config.storageKey);
+  if (code) {
+    element.querySelector("[data-code-line]").hidden = false;
+    element.querySelector("[data-completion-code]").textContent = code;
+  }
+  if (url) {
+    element.querySelector("[data-redirect-line]").hidden = false;
+    element.querySelector("[data-redirect-link]").href = url;
+    setTimeout(() => location.assign(url), REDIRECT_DELAY_MS);
+  }
+}
+
+async function main() {
+  let plan = await loadPlan();
+  if (plan.status === "completed") return showCompletion(plan.completion);
+  const connection = document.getElementById("connection");
+  const outbox = new Outbox({
+    url: config.responsesUrl,
+    storageKey: config.storageKey,
+    csrfToken: config.csrfToken,
+    onConnection: (online) => (connection.hidden = online),
+  });
+  outbox.flush();
+  postJSON(config.clientUrl, describeClient(), config.csrfToken).catch(() => {});
+
+  const pending = (t) => !t.answered && !outbox.has(t.index);
+  const started = plan.trials.some((t) => !pending(t));
+  let counted = plan.trials.filter((t) => t.role !== "practice" && !pending(t)).length;
+  setProgress(counted, plan.trials.filter((t) => t.role !== "practice").length);
+  await pause(started ? "resume" : "instructions");
+  counted = await runTrials(plan.trials.filter(pending), plan, outbox, counted);
+  if (stages.debrief.querySelector(".prose").textContent.trim()) await pause("debrief");
+
+  for (;;) {
+    const { status, data } = await finish(outbox);
+    if (status === 200) return showCompletion(data);
+    if (status !== 422) throw new Error(`Completing the session failed (HTTP ${status}).`);
+    // Some answers were refused or lost on another device: show those trials again.
+    plan = await loadPlan();
+    counted = await runTrials(plan.trials.filter(pending), plan, outbox, counted);
+  }
+}
+
+main().catch((error) => fail(`${error.message}. Your answers so far are saved.`));

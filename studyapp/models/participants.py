@@ -1,0 +1,132 @@
+"""Participant sessions, their planned trials and their responses."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from .studies import TrialType
+
+MAX_RT_MS_CONSTRAINT = 24 * 60 * 60 * 1000  # database backstop; the API applies a tighter setting
+
+
+class Participant(models.Model):
+    """One participant's session in one study, identified by a pseudonym, reached by a token."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", "Started"
+        COMPLETED = "completed", "Completed"
+
+    class Source(models.TextChoices):
+        PROLIFIC = "prolific", "Prolific"
+        LINK = "link", "Link with participant id"
+        ANONYMOUS = "anonymous", "Anonymous"
+
+    study = models.ForeignKey(
+        "studyapp.Study", on_delete=models.CASCADE, related_name="participants"
+    )
+    token = models.CharField(max_length=64, unique=True, help_text="Secret in the session's URL.")
+    pseudonym = models.CharField(
+        max_length=64, help_text="Keyed hash of the external id (or random when anonymous)."
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    external_study_hash = models.CharField(max_length=64, blank=True)
+    external_session_hash = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTED)
+    plan_seed = models.BigIntegerField(help_text="Seed of this participant's trial plan.")
+    client_info = models.JSONField(default=dict, blank=True)
+    excluded = models.BooleanField(default=False)
+    exclusion_reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "pseudonym"], name="participant_unique_pseudonym"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="completed", completed_at__isnull=False)
+                | Q(status="started", completed_at__isnull=True),
+                name="participant_completed_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}:{self.pseudonym[:10]}"
+
+
+class Trial(models.Model):
+    """One planned trial of a participant, at a fixed position in their sequence."""
+
+    class Role(models.TextChoices):
+        PRACTICE = "practice", "Practice"
+        MAIN = "main", "Main"
+        REPEAT = "repeat", "Repeat"
+        CATCH = "catch", "Catch"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
+    index = models.PositiveIntegerField(help_text="Position in the participant's sequence, from 0.")
+    block = models.PositiveSmallIntegerField(help_text="Block number; one block per trial type.")
+    trial_type = models.CharField(max_length=10, choices=TrialType.choices)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    items = ArrayField(
+        models.BigIntegerField(), help_text="Stimulus ids in display order; 2AFC: reference first."
+    )
+    repeat_of = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="repeats"
+    )
+    correct_item = models.BigIntegerField(
+        null=True, blank=True, help_text="Catch trials: the stimulus id that is the right answer."
+    )
+
+    class Meta:
+        ordering = ["participant", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "index"], name="trial_unique_position"),
+            models.CheckConstraint(
+                condition=Q(trial_type="rating", items__len=2)
+                | Q(trial_type__in=["triplet", "afc"], items__len=3),
+                name="trial_item_count",
+            ),
+            models.CheckConstraint(
+                condition=Q(role="repeat", repeat_of__isnull=False)
+                | (~Q(role="repeat") & Q(repeat_of__isnull=True)),
+                name="trial_repeat_has_original",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} #{self.index} ({self.trial_type}, {self.role})"
+
+
+class Response(models.Model):
+    """The one stored answer to a trial: a chosen stimulus or a rating, with its reaction time."""
+
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
+    choice = models.BigIntegerField(null=True, blank=True, help_text="Chosen stimulus id.")
+    rating = models.FloatField(null=True, blank=True)
+    rt_ms = models.FloatField(help_text="From images shown (decoded) to response, in ms.")
+    correct = models.BooleanField(null=True, blank=True, help_text="Catch trials only.")
+    responded_at = models.DateTimeField(null=True, blank=True, help_text="Client clock.")
+    received_at = models.DateTimeField(auto_now_add=True, help_text="Server clock.")
+    viewport_width = models.PositiveIntegerField(null=True, blank=True)
+    viewport_height = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["trial"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rt_ms__gt=0, rt_ms__lte=MAX_RT_MS_CONSTRAINT), name="response_rt_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(choice__isnull=False, rating__isnull=True)
+                | Q(choice__isnull=True, rating__isnull=False),
+                name="response_choice_or_rating",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"response to {self.trial}"

@@ -1,0 +1,54 @@
+"""Stimulus sets and their images."""
+
+from django.db import models
+
+
+class StimulusSet(models.Model):
+    """A named collection of face images with optional label columns and part masks."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    label_columns = models.JSONField(default=list, blank=True, help_text="Label columns, in order.")
+    part_names = models.JSONField(
+        default=list, blank=True, help_text="Names of the values in the part masks, if any."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stimulus(models.Model):
+    """One image of a set; files are content-addressed (sha256), so identical images share one."""
+
+    stimulus_set = models.ForeignKey(StimulusSet, on_delete=models.CASCADE, related_name="stimuli")
+    name = models.CharField(max_length=255, help_text="Path in the imported folder, no extension.")
+    image = models.FileField(upload_to="stimuli/", max_length=255)
+    part_mask = models.FileField(upload_to="masks/", max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, help_text="Of the original file's bytes.")
+    original_format = models.CharField(max_length=10)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    labels = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["stimulus_set", "name"]
+        verbose_name_plural = "stimuli"
+        constraints = [
+            models.UniqueConstraint(fields=["stimulus_set", "name"], name="stimulus_unique_name"),
+            models.UniqueConstraint(
+                fields=["stimulus_set", "sha256"], name="stimulus_unique_image"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(width__gt=0, height__gt=0), name="stimulus_positive_size"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="stimulus_sha256_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stimulus_set.name}/{self.name}"

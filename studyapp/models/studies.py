@@ -1,0 +1,112 @@
+"""Studies: what participants see and how their trial plans are built."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class TrialType(models.TextChoices):
+    TRIPLET = "triplet", "Triplet odd-one-out"
+    RATING = "rating", "Pairwise similarity rating"
+    AFC = "afc", "2AFC match-to-reference"
+
+
+ITEMS_PER_TRIAL = {TrialType.TRIPLET: 3, TrialType.RATING: 2, TrialType.AFC: 3}
+
+
+class Study(models.Model):
+    """A face-similarity study over one stimulus set."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        CLOSED = "closed", "Closed"
+
+    class RatingScale(models.TextChoices):
+        LIKERT_7 = "1-7", "1 to 7 (buttons)"
+        SLIDER_100 = "0-100", "0 to 100 (slider)"
+
+    slug = models.SlugField(unique=True, help_text="Used in the participant link /s/<slug>/.")
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    stimulus_set = models.ForeignKey(
+        "studyapp.StimulusSet", on_delete=models.PROTECT, related_name="studies"
+    )
+    trial_types = ArrayField(
+        models.CharField(max_length=10, choices=TrialType.choices),
+        default=list,
+        help_text="One block of trials per type, in a per-participant random order.",
+    )
+    rating_scale = models.CharField(
+        max_length=10, choices=RatingScale.choices, default=RatingScale.LIKERT_7
+    )
+    trials_per_participant = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(5000)],
+        help_text="Main trials per participant (all types together; repeats and catches extra).",
+    )
+    target_participants = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    practice_trials = models.PositiveIntegerField(
+        default=2, validators=[MaxValueValidator(50)], help_text="Per trial type; 0 for none."
+    )
+    break_every = models.PositiveIntegerField(
+        default=40, help_text="Offer a break after this many trials; 0 for no breaks."
+    )
+    repeat_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Fraction of main trials shown a second time (consistency).",
+    )
+    catch_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Catch trials with an objectively correct answer, as a fraction of main trials.",
+    )
+    consent_text = models.TextField(help_text="Markdown.")
+    instructions = models.TextField(help_text="Markdown.")
+    debrief = models.TextField(blank=True, help_text="Markdown.")
+    completion_code = models.CharField(max_length=64, blank=True)
+    redirect_url = models.URLField(
+        blank=True, help_text="Where participants go after the debrief, e.g. Prolific's URL."
+    )
+    declined_count = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Participants who declined consent (nothing else kept).",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(repeat_rate__gte=0, repeat_rate__lte=0.5),
+                name="study_repeat_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(catch_rate__gte=0, catch_rate__lte=0.5), name="study_catch_rate_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(trials_per_participant__gte=1), name="study_has_trials"
+            ),
+            models.CheckConstraint(
+                condition=Q(trial_types__len__gte=1)
+                & Q(trial_types__contained_by=list(TrialType.values)),
+                name="study_trial_types_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def rating_range(self) -> tuple[int, int]:
+        low, high = self.rating_scale.split("-")
+        return int(low), int(high)

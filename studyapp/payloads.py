@@ -1,0 +1,119 @@
+"""Parse and type-check JSON request bodies of the participant API."""
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+
+from studyapp.errors import BadRequest, PayloadTooLarge
+
+MAX_VIEWPORT_PX = 100_000
+
+
+def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
+    """The request body as a JSON object, or a 4xx error that says what is wrong."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
+    try:
+        body = request.body
+    except RequestDataTooBig as error:
+        raise PayloadTooLarge(
+            "too_large", f"The body must be at most {max_bytes} bytes."
+        ) from error
+    if len(body) > max_bytes:
+        raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRequest("invalid_json", f"The body is not valid JSON: {error}.") from error
+    if not isinstance(data, dict):
+        raise BadRequest("invalid_json", "The body must be a JSON object.")
+    return data
+
+
+@dataclass(frozen=True)
+class ResponsePayload:
+    """A participant's answer to one trial, as sent by the trial runner."""
+
+    trial: int
+    rt_ms: float
+    choice: int | None = None
+    rating: float | None = None
+    responded_at: datetime | None = None
+    viewport_width: int | None = None
+    viewport_height: int | None = None
+
+
+RESPONSE_FIELDS = {"trial", "rt_ms", "choice", "rating", "responded_at", "viewport"}
+
+
+def parse_response(data: dict) -> ResponsePayload:
+    """Type-check a response body; the meaning (is the choice allowed?) is checked later."""
+    unknown = sorted(set(data) - RESPONSE_FIELDS)
+    if unknown:
+        raise BadRequest("unknown_field", f"Unknown fields: {', '.join(unknown)}.", unknown[0])
+    viewport = data.get("viewport")
+    if viewport is not None and not isinstance(viewport, dict):
+        raise BadRequest("invalid_type", "'viewport' must be an object.", "viewport")
+    viewport = viewport or {}
+    return ResponsePayload(
+        trial=_integer(data, "trial", required=True),
+        rt_ms=_number(data, "rt_ms", required=True),
+        choice=_integer(data, "choice"),
+        rating=_number(data, "rating"),
+        responded_at=_timestamp(data, "responded_at"),
+        viewport_width=_integer(viewport, "width", low=0, high=MAX_VIEWPORT_PX, name="viewport"),
+        viewport_height=_integer(viewport, "height", low=0, high=MAX_VIEWPORT_PX, name="viewport"),
+    )
+
+
+def _integer(
+    data: dict,
+    key: str,
+    *,
+    required: bool = False,
+    low: int = 0,
+    high: int = 2**62,
+    name: str | None = None,
+) -> int | None:
+    value = data.get(key)
+    field = name or key
+    if value is None:
+        if required:
+            raise BadRequest("missing_field", f"'{key}' is required.", field)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest("invalid_type", f"'{key}' must be an integer; got {value!r}.", field)
+    if not low <= value <= high:
+        raise BadRequest("out_of_range", f"'{key}' must be in [{low}, {high}]; got {value}.", field)
+    return value
+
+
+def _number(data: dict, key: str, *, required: bool = False) -> float | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise BadRequest("missing_field", f"'{key}' is required.", key)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest("invalid_type", f"'{key}' must be a finite number; got {value!r}.", key)
+    return float(value)
+
+
+def _timestamp(data: dict, key: str) -> datetime | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise BadRequest(
+            "invalid_type", f"'{key}' must be an ISO 8601 time with a zone; got {value!r}.", key
+        )
+    return parsed

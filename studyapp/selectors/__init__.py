@@ -1,0 +1,1 @@
+"""Read-only queries used by views, exports and services."""

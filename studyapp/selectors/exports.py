@@ -1,0 +1,47 @@
+"""Long-format CSV of a study's responses, streamed from PostgreSQL with COPY (constant memory)."""
+
+from collections.abc import Iterator
+
+from django.db import connection
+from psycopg import sql
+
+from studyapp.models import Study
+
+_ISO_UTC = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+RESPONSES_QUERY = f"""
+SELECT s.slug AS study,
+       p.pseudonym AS participant,
+       CASE WHEN p.excluded THEN 'excluded' ELSE p.status END AS participant_status,
+       t.index AS trial_index, t.block, t.trial_type, t.role,
+       o.index AS repeat_of,
+       s1.name AS item_1, s2.name AS item_2, s3.name AS item_3,
+       sc.name AS choice, r.rating,
+       split_part(s.rating_scale, '-', 1)::int AS rating_min,
+       split_part(s.rating_scale, '-', 2)::int AS rating_max,
+       r.correct, r.rt_ms,
+       to_char(r.responded_at AT TIME ZONE 'UTC', {_ISO_UTC}) AS responded_at,
+       to_char(r.received_at AT TIME ZONE 'UTC', {_ISO_UTC}) AS received_at,
+       r.viewport_width, r.viewport_height
+FROM studyapp_response r
+JOIN studyapp_trial t ON t.id = r.trial_id
+JOIN studyapp_participant p ON p.id = t.participant_id
+JOIN studyapp_study s ON s.id = p.study_id
+LEFT JOIN studyapp_trial o ON o.id = t.repeat_of_id
+LEFT JOIN studyapp_stimulus s1 ON s1.id = t.items[1]
+LEFT JOIN studyapp_stimulus s2 ON s2.id = t.items[2]
+LEFT JOIN studyapp_stimulus s3 ON s3.id = t.items[3]
+LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice
+WHERE p.study_id = {{study_id}}
+ORDER BY t.participant_id, t.index
+"""
+
+
+def responses_csv_chunks(*, study: Study) -> Iterator[bytes]:
+    """Yield the CSV (header first) in the chunks PostgreSQL sends; nothing is buffered."""
+    query = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
+        sql.SQL(RESPONSES_QUERY).format(study_id=sql.Literal(study.pk))
+    )
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor, cursor.copy(query) as copy:
+        for chunk in copy:
+            yield bytes(chunk)

@@ -1,0 +1,36 @@
+"""A participant's plan as the trial runner needs it."""
+
+from studyapp.models import Participant, Stimulus, Trial
+
+
+def participant_plan(*, participant: Participant) -> dict:
+    """Trials in order with their image URLs and whether each is already answered."""
+    trials = list(
+        Trial.objects.filter(participant=participant)
+        .order_by("index")
+        .values("index", "block", "trial_type", "role", "items", "response__id")
+    )
+    ids = {i for t in trials for i in t["items"]}
+    images = {s.pk: s.image.url for s in Stimulus.objects.filter(pk__in=ids).only("pk", "image")}
+    completed = participant.status == Participant.Status.COMPLETED
+    return {
+        "status": participant.status,
+        "trials": [
+            {
+                "index": t["index"],
+                "block": t["block"],
+                "type": t["trial_type"],
+                "role": t["role"],
+                "items": t["items"],
+                "answered": t["response__id"] is not None,
+            }
+            for t in trials
+        ],
+        "images": {str(pk): url for pk, url in images.items()},
+        "completion": {
+            "completion_code": participant.study.completion_code,
+            "redirect_url": participant.study.redirect_url,
+        }
+        if completed
+        else None,
+    }

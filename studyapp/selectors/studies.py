@@ -1,0 +1,39 @@
+"""Numbers for a study's overview page."""
+
+from django.db.models import Aggregate, Count, FloatField, Q
+
+from studyapp.models import Participant, Response, Study
+
+
+class Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)``: the median, computed in the database."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def study_summary(*, study: Study) -> dict:
+    """Participants by state, responses, catch-trial failures and the median main-trial RT."""
+    participants = study.participants.aggregate(
+        started=Count("pk"),
+        completed=Count("pk", filter=Q(status=Participant.Status.COMPLETED)),
+        excluded=Count("pk", filter=Q(excluded=True)),
+    )
+    responses = Response.objects.filter(trial__participant__study=study).aggregate(
+        total=Count("pk"),
+        catch=Count("pk", filter=Q(trial__role="catch")),
+        catch_failed=Count("pk", filter=Q(trial__role="catch", correct=False)),
+    )
+    median_rt = Response.objects.filter(
+        trial__participant__study=study, trial__role="main"
+    ).aggregate(median=Median("rt_ms"))["median"]
+    return {
+        **participants,
+        "in_progress": participants["started"] - participants["completed"],
+        "declined": study.declined_count,
+        "responses": responses["total"],
+        "catch_trials": responses["catch"],
+        "catch_failures": responses["catch_failed"],
+        "median_rt_ms": median_rt,
+    }

@@ -1,0 +1,1 @@
+"""Every write to the database goes through these functions (``<thing>_<verb>``)."""

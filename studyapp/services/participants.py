@@ -1,0 +1,126 @@
+"""Participant sessions: start (with the trial plan), decline, record the client, complete."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from studyapp.models import Participant, Study, Trial
+from studyapp.pseudonyms import pseudonymise
+from studyapp.services.plans import trial_plan_create
+
+MAX_CLIENT_RECORDS = 10
+
+
+class StudyUnavailable(Exception):
+    """The study does not take new participants; ``reason`` is 'draft', 'closed' or 'full'."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IncompleteSession(Exception):
+    """Completion was requested while some planned trials have no stored response."""
+
+    def __init__(self, missing: list[int]):
+        super().__init__(f"{len(missing)} trials have no stored response")
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class ExternalIds:
+    """Ids a recruitment platform passes in the start link (raw; only their hashes are kept)."""
+
+    participant: str = ""
+    study: str = ""
+    session: str = ""
+    source: str = Participant.Source.ANONYMOUS
+
+
+def participant_find(*, study: Study, external: ExternalIds) -> Participant | None:
+    """The session of this external participant id in this study, if there is one."""
+    if not external.participant:
+        return None
+    return Participant.objects.filter(
+        study=study, pseudonym=pseudonymise(external.participant)
+    ).first()
+
+
+def participant_start(*, study: Study, external: ExternalIds) -> Participant:
+    """Create a consenting participant's session and trial plan, or return their existing one.
+
+    The study row is locked while planning, so concurrent starts see each other's trials
+    in the coverage counts and the target number of participants is never exceeded.
+    """
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        existing = participant_find(study=study, external=external)
+        if existing is not None:
+            return existing
+        if study.status != Study.Status.LIVE:
+            raise StudyUnavailable(study.status)
+        if study_is_full(study=study):
+            raise StudyUnavailable("full")
+        participant = Participant.objects.create(
+            study=study,
+            token=secrets.token_urlsafe(24),
+            pseudonym=pseudonymise(external.participant)
+            if external.participant
+            else "anon-" + secrets.token_hex(16),
+            source=external.source,
+            external_study_hash=pseudonymise(external.study) if external.study else "",
+            external_session_hash=pseudonymise(external.session) if external.session else "",
+            plan_seed=secrets.randbits(63),
+        )
+        trial_plan_create(participant=participant)
+        return participant
+
+
+def study_is_full(*, study: Study) -> bool:
+    """Completed sessions plus active ones (seen within the session timeout) reach the target."""
+    active_since = timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
+    taken = (
+        study.participants.filter(excluded=False)
+        .filter(Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since))
+        .count()
+    )
+    return taken >= study.target_participants
+
+
+def participant_decline(*, study: Study) -> None:
+    """Count a declined consent; nothing else about the person is kept."""
+    Study.objects.filter(pk=study.pk).update(declined_count=F("declined_count") + 1)
+
+
+def participant_record_client(*, participant: Participant, client: dict) -> None:
+    """Keep the last few client descriptions (viewport, browser) of a session."""
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        records = [*locked.client_info.get("clients", []), client][-MAX_CLIENT_RECORDS:]
+        locked.client_info = {**locked.client_info, "clients": records}
+        locked.last_seen_at = timezone.now()
+        locked.save(update_fields=["client_info", "last_seen_at"])
+
+
+def participant_complete(*, participant: Participant) -> Participant:
+    """Mark a session completed once every planned trial has a stored response."""
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.status == Participant.Status.COMPLETED:
+            return locked
+        missing = list(
+            Trial.objects.filter(participant=locked, response__isnull=True)
+            .order_by("index")
+            .values_list("index", flat=True)
+        )
+        if missing:
+            raise IncompleteSession(missing)
+        locked.status = Participant.Status.COMPLETED
+        locked.completed_at = locked.last_seen_at = timezone.now()
+        locked.save(update_fields=["status", "completed_at", "last_seen_at"])
+        return locked

@@ -1,0 +1,330 @@
+"""Import a stimulus set: validate every file first, then store everything or nothing."""
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from studyapp.image_checks import (
+    IMAGE_SUFFIXES,
+    ImageInfo,
+    InvalidImage,
+    browser_ready_bytes,
+    inspect_image,
+)
+from studyapp.models import Stimulus, StimulusSet
+from studyapp.stimulus_sources import SourceFile
+
+METADATA_FILE = "metadata.csv"
+PARTS_FILE = "parts.json"
+FILENAME_COLUMNS = ("filename", "file", "image", "stimulus")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one file (or the metadata) stops the import."""
+
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+class StimulusImportRejected(Exception):
+    """Nothing was imported; ``problems`` lists every reason, file by file."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems[:5]))
+        self.problems = problems
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (name, kept name)
+    ignored: list[str] = field(default_factory=list)  # not images, not metadata
+
+
+@dataclass(frozen=True)
+class _Checked:
+    name: str
+    source: SourceFile
+    info: ImageInfo
+    labels: dict
+    mask: SourceFile | None
+
+
+def stimulus_set_import(
+    *,
+    name: str,
+    files: list[SourceFile],
+    description: str = "",
+    metadata_csv: bytes | None = None,
+    label_from_folder: str = "",
+) -> tuple[StimulusSet, ImportReport]:
+    """Create a stimulus set from image files plus optional labels and part masks.
+
+    Layout understood: images anywhere (names = path without extension, a leading ``images/``
+    dropped); ``metadata.csv`` (first column, or one named filename/file/image/stimulus, names the
+    image; other columns are labels); ``masks/<name>.png`` part masks with ``parts.json``
+    listing the part names. ``label_from_folder`` stores each image's folder name as that label.
+    """
+    problems: list[Problem] = []
+    if StimulusSet.objects.filter(name=name).exists():
+        problems.append(Problem(name, "a stimulus set with this name already exists"))
+    report = ImportReport()
+    by_path = {f.path: f for f in files}
+    metadata_csv = (
+        metadata_csv if metadata_csv is not None else _read(by_path.pop(METADATA_FILE, None))
+    )
+    parts_json = by_path.pop(PARTS_FILE, None)
+    masks = {_stimulus_name(p, "masks"): f for p, f in by_path.items() if p.startswith("masks/")}
+    images = {}
+    for path, source in by_path.items():
+        if path.startswith("masks/"):
+            continue
+        if PurePosixPath(path).suffix.lower() not in IMAGE_SUFFIXES:
+            report.ignored.append(path)
+            continue
+        images[_stimulus_name(path, "images")] = source
+
+    if not images:
+        problems.append(Problem("(upload)", "no image files found"))
+    labels, label_columns = _labels(images, metadata_csv, label_from_folder, problems)
+    part_names = _part_names(parts_json, masks, problems)
+    checked = _check_images(images, labels, masks, problems, report)
+    if problems:
+        raise StimulusImportRejected(problems)
+    return _store(name, description, checked, label_columns, part_names, report), report
+
+
+def _read(source: SourceFile | None) -> bytes | None:
+    return None if source is None else source.read()
+
+
+def _stimulus_name(path: str, folder: str) -> str:
+    pure = PurePosixPath(path)
+    if pure.parts[0] == folder and len(pure.parts) > 1:
+        pure = PurePosixPath(*pure.parts[1:])
+    return str(pure.with_suffix(""))
+
+
+def _labels(
+    images: dict[str, SourceFile],
+    metadata_csv: bytes | None,
+    label_from_folder: str,
+    problems: list[Problem],
+) -> tuple[dict[str, dict], list[str]]:
+    labels: dict[str, dict] = {name: {} for name in images}
+    columns: list[str] = []
+    if metadata_csv is not None:
+        columns = _labels_from_csv(images, metadata_csv, labels, problems)
+    if label_from_folder:
+        if label_from_folder in columns:
+            problems.append(
+                Problem(METADATA_FILE, f"column {label_from_folder!r} also comes from folders")
+            )
+        for name, source in images.items():
+            labels[name][label_from_folder] = PurePosixPath(source.path).parent.name
+        columns.append(label_from_folder)
+    return labels, columns
+
+
+def _labels_from_csv(
+    images: dict[str, SourceFile], data: bytes, labels: dict[str, dict], problems: list[Problem]
+) -> list[str]:
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    except UnicodeDecodeError:
+        problems.append(Problem(METADATA_FILE, "is not UTF-8 text"))
+        return []
+    if not rows or not rows[0]:
+        problems.append(Problem(METADATA_FILE, "is empty"))
+        return []
+    header = [h.strip() for h in rows[0]]
+    key = next((i for i, h in enumerate(header) if h.lower() in FILENAME_COLUMNS), 0)
+    columns = [h for i, h in enumerate(header) if i != key]
+    if len(set(header)) != len(header) or not all(header):
+        problems.append(
+            Problem(METADATA_FILE, f"column names must be unique and non-empty: {header}")
+        )
+        return []
+    lookup = _name_lookup(images)
+    seen: set[str] = set()
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem(METADATA_FILE, f"line {line} has {len(row)} cells, not {len(header)}")
+            )
+            continue
+        name = lookup.get(row[key].strip())
+        if name is None:
+            problems.append(Problem(METADATA_FILE, f"line {line}: no image named {row[key]!r}"))
+        elif name in seen:
+            problems.append(Problem(METADATA_FILE, f"line {line}: {row[key]!r} is listed twice"))
+        else:
+            seen.add(name)
+            labels[name] = {
+                h: c.strip() for i, (h, c) in enumerate(zip(header, row, strict=True)) if i != key
+            }
+    for name in sorted(set(images) - seen):
+        problems.append(Problem(images[name].path, f"has no row in {METADATA_FILE}"))
+    return columns
+
+
+def _name_lookup(images: dict[str, SourceFile]) -> dict[str, str]:
+    """Ways a CSV may name an image: full path, path without ``images/``, name, unique basename."""
+    lookup: dict[str, str] = {}
+    basenames: dict[str, list[str]] = {}
+    for name, source in images.items():
+        for alias in (source.path, name, f"{name}{PurePosixPath(source.path).suffix}"):
+            lookup[alias] = name
+        basenames.setdefault(PurePosixPath(source.path).name, []).append(name)
+    for basename, names in basenames.items():
+        if len(names) == 1:
+            lookup.setdefault(basename, names[0])
+    return lookup
+
+
+def _part_names(
+    parts_json: SourceFile | None, masks: dict[str, SourceFile], problems: list[Problem]
+) -> list[str]:
+    if not masks:
+        return []
+    try:
+        names = json.loads(parts_json.read()) if parts_json else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        problems.append(Problem(PARTS_FILE, f"is not valid JSON ({error})"))
+        return []
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        problems.append(Problem(PARTS_FILE, "must list the part names (masks/ was given)"))
+        return []
+    return names
+
+
+def _check_images(
+    images: dict[str, SourceFile],
+    labels: dict[str, dict],
+    masks: dict[str, SourceFile],
+    problems: list[Problem],
+    report: ImportReport,
+) -> list[_Checked]:
+    limits = {
+        "max_bytes": settings.STIMULUS_MAX_FILE_BYTES,
+        "max_pixels": settings.STIMULUS_MAX_PIXELS,
+    }
+    kept: dict[str, str] = {}
+    checked = []
+    for name in sorted(images):
+        source = images[name]
+        try:
+            info = inspect_image(source.read(), **limits)
+        except InvalidImage as error:
+            problems.append(Problem(source.path, str(error)))
+            continue
+        if info.sha256 in kept:
+            report.duplicates.append((name, kept[info.sha256]))
+            continue
+        kept[info.sha256] = name
+        mask = masks.get(name)
+        if masks and mask is None:
+            problems.append(Problem(source.path, "has no part mask in masks/"))
+        elif mask is not None:
+            _check_mask(mask, info, problems, limits)
+        checked.append(_Checked(name, source, info, labels.get(name, {}), mask))
+    for name in sorted(set(masks) - set(images)):
+        problems.append(Problem(masks[name].path, "is a mask without an image"))
+    return checked
+
+
+def _check_mask(mask: SourceFile, image: ImageInfo, problems: list[Problem], limits: dict) -> None:
+    try:
+        info = inspect_image(mask.read(), **limits)
+    except InvalidImage as error:
+        problems.append(Problem(mask.path, str(error)))
+        return
+    if info.format != "PNG" or info.mode not in {"L", "P"}:
+        problems.append(
+            Problem(mask.path, f"must be an 8-bit label PNG; got {info.format} {info.mode}")
+        )
+    elif (info.width, info.height) != (image.width, image.height):
+        problems.append(
+            Problem(
+                mask.path,
+                f"is {info.width}×{info.height}; its image is {image.width}×{image.height}",
+            )
+        )
+
+
+def _store(
+    name: str,
+    description: str,
+    checked: list[_Checked],
+    label_columns: list[str],
+    part_names: list[str],
+    report: ImportReport,
+) -> StimulusSet:
+    """Write files (content-addressed), then all rows in one transaction; undo files on failure."""
+    written: list[str] = []
+    try:
+        rows = []
+        for item in checked:
+            data = item.source.read()
+            image_path = _save_once(
+                f"stimuli/{item.info.sha256[:2]}/{item.info.sha256}{item.info.stored_suffix}",
+                browser_ready_bytes(data, item.info),
+                written,
+            )
+            mask_path = ""
+            if item.mask is not None:
+                mask_bytes = item.mask.read()
+                mask_path = _save_once(
+                    f"masks/{hashlib.sha256(mask_bytes).hexdigest()}.png", mask_bytes, written
+                )
+            rows.append((item, image_path, mask_path))
+        with transaction.atomic():
+            stimulus_set = StimulusSet.objects.create(
+                name=name,
+                description=description,
+                label_columns=label_columns,
+                part_names=part_names,
+            )
+            Stimulus.objects.bulk_create(
+                Stimulus(
+                    stimulus_set=stimulus_set,
+                    name=item.name,
+                    image=image_path,
+                    part_mask=mask_path,
+                    sha256=item.info.sha256,
+                    original_format=item.info.format,
+                    width=item.info.width,
+                    height=item.info.height,
+                    labels=item.labels,
+                )
+                for item, image_path, mask_path in rows
+            )
+    except Exception:
+        for path in written:
+            default_storage.delete(path)
+        raise
+    report.created = len(checked)
+    return stimulus_set
+
+
+def _save_once(path: str, data: bytes, written: list[str]) -> str:
+    """Store under a content-derived path; an existing file there is the same content."""
+    if not default_storage.exists(path):
+        saved = default_storage.save(path, ContentFile(data))
+        written.append(saved)
+        return saved
+    return path

@@ -1,0 +1,1 @@
+"""HTTP views: participant pages, participant JSON API, researcher pages."""

@@ -1,0 +1,88 @@
+"""Participant JSON API: the plan, responses, client description, completion.
+
+Every error is a 4xx JSON body ``{"error": {"code", "message", "field"}}``.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from studyapp.errors import NotFound, RequestRejected, Unprocessable
+from studyapp.models import Participant
+from studyapp.payloads import MAX_VIEWPORT_PX, parse_response, read_json_object
+from studyapp.selectors.plans import participant_plan
+from studyapp.services.participants import (
+    IncompleteSession,
+    participant_complete,
+    participant_record_client,
+)
+from studyapp.services.responses import response_record
+
+CLIENT_FIELDS = {"userAgent", "language", "platform", "timezone", "touch", "devicePixelRatio"}
+
+
+def participant_api(view: Callable) -> Callable:
+    """Resolve the session token (404 when unknown) and turn rejections into JSON errors."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str) -> JsonResponse:
+        try:
+            participant = Participant.objects.select_related("study").filter(token=token).first()
+            if participant is None:
+                raise NotFound("unknown_session", "This session does not exist.")
+            return view(request, participant)
+        except RequestRejected as rejected:
+            return JsonResponse(rejected.as_json(), status=rejected.status)
+
+    return wrapper
+
+
+@require_GET
+@participant_api
+def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
+    return JsonResponse(participant_plan(participant=participant))
+
+
+@require_POST
+@participant_api
+def responses(request: HttpRequest, participant: Participant) -> JsonResponse:
+    payload = parse_response(read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES))
+    stored, created = response_record(participant=participant, payload=payload)
+    body = {"trial": payload.trial, "duplicate": not created, "received_at": stored.received_at}
+    return JsonResponse(body, status=201 if created else 200)
+
+
+@require_POST
+@participant_api
+def client(request: HttpRequest, participant: Participant) -> JsonResponse:
+    data = read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES)
+    record = {key: str(value)[:300] for key, value in data.items() if key in CLIENT_FIELDS}
+    viewport = data.get("viewport")
+    if isinstance(viewport, dict):
+        record["viewport"] = {
+            key: viewport[key]
+            for key in ("width", "height")
+            if isinstance(viewport.get(key), int) and 0 <= viewport[key] <= MAX_VIEWPORT_PX
+        }
+    participant_record_client(participant=participant, client=record)
+    return JsonResponse({"recorded": True})
+
+
+@require_POST
+@participant_api
+def complete(request: HttpRequest, participant: Participant) -> JsonResponse:
+    try:
+        done = participant_complete(participant=participant)
+    except IncompleteSession as incomplete:
+        raise Unprocessable(
+            "incomplete",
+            f"{len(incomplete.missing)} trials have no stored response yet: "
+            f"{incomplete.missing[:20]}.",
+        ) from incomplete
+    study = done.study
+    return JsonResponse(
+        {"completion_code": study.completion_code, "redirect_url": study.redirect_url}
+    )

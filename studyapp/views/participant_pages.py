@@ -1,0 +1,146 @@
+"""Participant pages: start link, consent, the trial runner shell."""
+
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from studyapp.models import Participant, Study
+from studyapp.services.participants import (
+    ExternalIds,
+    StudyUnavailable,
+    participant_decline,
+    participant_find,
+    participant_start,
+    study_is_full,
+)
+
+COOKIE_MAX_AGE = 60 * 60 * 24 * 30
+MAX_EXTERNAL_ID_LENGTH = 128
+
+
+def _cookie_name(study: Study) -> str:
+    return f"facesim_{study.pk}"
+
+
+def _external_ids(params) -> ExternalIds | None:
+    """Ids from a Prolific-style link (``PROLIFIC_PID``) or a plain ``participant`` id."""
+    values = {
+        key: params.get(key, "").strip()
+        for key in ("PROLIFIC_PID", "participant", "STUDY_ID", "SESSION_ID")
+    }
+    if any(len(v) > MAX_EXTERNAL_ID_LENGTH or not v.isprintable() for v in values.values()):
+        return None
+    if values["PROLIFIC_PID"]:
+        source, pid = Participant.Source.PROLIFIC, values["PROLIFIC_PID"]
+    elif values["participant"]:
+        source, pid = Participant.Source.LINK, values["participant"]
+    else:
+        source, pid = Participant.Source.ANONYMOUS, ""
+    return ExternalIds(pid, values["STUDY_ID"], values["SESSION_ID"], source)
+
+
+def _study_or_404(request: HttpRequest, slug: str) -> Study | HttpResponse:
+    study = Study.objects.select_related("stimulus_set").filter(slug=slug).first()
+    if study is None:
+        return render(request, "participant/message.html", {"kind": "not_found"}, status=404)
+    return study
+
+
+def _to_runner(participant: Participant, study: Study) -> HttpResponse:
+    response = redirect("participant-runner", token=participant.token)
+    response.set_cookie(
+        _cookie_name(study),
+        participant.token,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=None,
+    )
+    return response
+
+
+def _returning(request: HttpRequest, study: Study, external: ExternalIds) -> Participant | None:
+    if external.participant:
+        return participant_find(study=study, external=external)
+    token = request.COOKIES.get(_cookie_name(study))
+    return Participant.objects.filter(study=study, token=token).first() if token else None
+
+
+@require_GET
+def study_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study link: returning participants resume, new ones see the consent form."""
+    study = _study_or_404(request, slug)
+    if isinstance(study, HttpResponse):
+        return study
+    external = _external_ids(request.GET)
+    if external is None:
+        return render(request, "participant/message.html", {"kind": "bad_link"}, status=400)
+    returning = _returning(request, study, external)
+    if returning is not None:
+        return _to_runner(returning, study)
+    unavailable = _unavailable_reason(study)
+    if unavailable:
+        return render(request, "participant/message.html", {"kind": unavailable, "study": study})
+    return render(
+        request,
+        "participant/consent.html",
+        {"study": study, "external": external, "action": reverse("study-consent", args=[slug])},
+    )
+
+
+def _unavailable_reason(study: Study) -> str | None:
+    if study.status != Study.Status.LIVE:
+        return study.status
+    if study_is_full(study=study):
+        return "full"
+    return None
+
+
+@require_POST
+def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
+    """The consent decision: decline keeps only a count; agree creates the session."""
+    study = _study_or_404(request, slug)
+    if isinstance(study, HttpResponse):
+        return study
+    external = _external_ids(request.POST)
+    if external is None:
+        return render(request, "participant/message.html", {"kind": "bad_link"}, status=400)
+    decision = request.POST.get("decision")
+    if decision == "decline":
+        participant_decline(study=study)
+        return render(request, "participant/message.html", {"kind": "declined", "study": study})
+    if decision != "agree":
+        return render(request, "participant/message.html", {"kind": "bad_link"}, status=400)
+    returning = _returning(request, study, external)
+    if returning is not None:
+        return _to_runner(returning, study)
+    try:
+        participant = participant_start(study=study, external=external)
+    except StudyUnavailable as unavailable:
+        return render(
+            request, "participant/message.html", {"kind": unavailable.reason, "study": study}
+        )
+    return _to_runner(participant, study)
+
+
+@require_GET
+def participant_runner(request: HttpRequest, token: str) -> HttpResponse:
+    """The single page that runs instructions, practice, trials, breaks and debrief."""
+    participant = Participant.objects.select_related("study").filter(token=token).first()
+    if participant is None:
+        return render(request, "participant/message.html", {"kind": "not_found"}, status=404)
+    study = participant.study
+    low, high = study.rating_range
+    config = {
+        "planUrl": reverse("api-plan", args=[token]),
+        "responsesUrl": reverse("api-responses", args=[token]),
+        "clientUrl": reverse("api-client", args=[token]),
+        "completeUrl": reverse("api-complete", args=[token]),
+        "storageKey": f"facesim:{token}",
+        "breakEvery": study.break_every,
+        "rating": {"min": low, "max": high},
+        "csrfToken": get_token(request),
+    }
+    return render(request, "participant/runner.html", {"study": study, "config": config})
