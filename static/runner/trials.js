@@ -56,7 +56,7 @@ function layout(trial, images, view, rating) {
   const slider = view.querySelector("[data-rating-slider]");
   buttons.hidden = slider.hidden = true;
   if (trial.type === "rating" && rating.max === 7) {
-    buttons.replaceChildren();
+    buttons.replaceChildren(Object.assign(document.createElement("span"), { className: "anchor", textContent: "not similar" }));
     for (let value = rating.min; value <= rating.max; value += 1) {
       const button = Object.assign(document.createElement("button"), { type: "button", textContent: String(value) });
       button.className = "choice";
@@ -64,6 +64,7 @@ function layout(trial, images, view, rating) {
       buttons.append(button);
       answers.set(String(value), { rating: value });
     }
+    buttons.append(Object.assign(document.createElement("span"), { className: "anchor", textContent: "very similar" }));
     buttons.hidden = false;
   } else if (trial.type === "rating") {
     const input = slider.querySelector("input");

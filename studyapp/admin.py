@@ -1,0 +1,180 @@
+"""Django admin: the researcher's back office for every model, plus the stimulus importer."""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from studyapp.forms import StimulusImportForm, StudyForm
+from studyapp.models import Participant, Response, Stimulus, StimulusSet, Study, Trial
+from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
+from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the platform (trials, responses): view, never edit."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(StimulusSet)
+class StimulusSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "stimulus_count", "label_columns", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["label_columns", "part_names", "created_at"]
+    change_list_template = "admin/studyapp/stimulusset/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # sets are created by importing files (see import_view)
+
+    @admin.display(description="stimuli")
+    def stimulus_count(self, obj: StimulusSet) -> int:
+        return obj.stimuli.count()
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="studyapp_stimulusset_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        form = StimulusImportForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            limits = {
+                "max_files": settings.STIMULUS_MAX_FILES,
+                "max_total_bytes": settings.STIMULUS_MAX_UPLOAD_BYTES,
+            }
+            try:
+                if data["archive"]:
+                    files = files_from_zip(data["archive"], **limits)
+                else:
+                    files = files_from_uploads(data["images"], **limits)
+                stimulus_set, report = stimulus_set_import(
+                    name=data["name"],
+                    description=data["description"],
+                    files=files,
+                    metadata_csv=data["metadata"].read() if data["metadata"] else None,
+                    label_from_folder=data["label_from_folder"],
+                )
+            except UnsafeSource as error:
+                problems = [f"upload: {error}"]
+            except StimulusImportRejected as rejected:
+                problems = [str(p) for p in rejected.problems]
+            else:
+                note = f"Imported {report.created} stimuli into “{stimulus_set.name}”."
+                if report.duplicates:
+                    note += f" Skipped {len(report.duplicates)} duplicate images."
+                messages.success(request, note)
+                return redirect("admin:studyapp_stimulusset_change", stimulus_set.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a stimulus set",
+            "form": form,
+            "problems": problems,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/studyapp/stimulusset/import.html", context)
+
+
+@admin.register(Stimulus)
+class StimulusAdmin(admin.ModelAdmin):
+    list_display = ["name", "stimulus_set", "thumbnail", "width", "height", "labels"]
+    list_filter = ["stimulus_set"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "stimulus_set", "name", "thumbnail", "image", "part_mask", "sha256",
+        "original_format", "width", "height",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="image")
+    def thumbnail(self, obj: Stimulus) -> str:
+        return format_html('<img src="{}" alt="" style="height:48px">', obj.image.url)
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    form = StudyForm
+    list_display = ["title", "slug", "status", "stimulus_set", "trial_types", "links"]
+    list_filter = ["status"]
+    search_fields = ["title", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["declined_count", "created_at", "updated_at"]
+    actions = ["make_live", "make_closed"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "status", "stimulus_set", "owner"]}),
+        (
+            "Trials",
+            {
+                "fields": [
+                    "trial_types",
+                    "rating_scale",
+                    "trials_per_participant",
+                    "target_participants",
+                    "practice_trials",
+                    "break_every",
+                    "repeat_rate",
+                    "catch_rate",
+                ]
+            },
+        ),
+        ("Texts (Markdown)", {"fields": ["consent_text", "instructions", "debrief"]}),
+        ("Completion", {"fields": ["completion_code", "redirect_url"]}),
+        ("Record", {"fields": ["declined_count", "created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="links")
+    def links(self, obj: Study) -> str:
+        return format_html(
+            '<a href="{}">overview</a> · <a href="{}">participant link</a>',
+            reverse("research-study", args=[obj.slug]),
+            reverse("study-start", args=[obj.slug]),
+        )
+
+    @admin.action(description="Open the selected studies (live)")
+    def make_live(self, request, queryset) -> None:
+        queryset.update(status=Study.Status.LIVE)
+
+    @admin.action(description="Close the selected studies")
+    def make_closed(self, request, queryset) -> None:
+        queryset.update(status=Study.Status.CLOSED)
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["pseudonym_short", "study", "source", "status", "excluded", "started_at"]
+    list_filter = ["study", "status", "excluded", "source"]
+    search_fields = ["pseudonym"]
+    fields = [
+        "study", "pseudonym", "source", "status", "plan_seed", "started_at", "last_seen_at",
+        "completed_at", "client_info", "excluded", "exclusion_reason",
+    ]  # fmt: skip
+    readonly_fields = [f for f in fields if f not in {"excluded", "exclusion_reason"}]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="pseudonym")
+    def pseudonym_short(self, obj: Participant) -> str:
+        return obj.pseudonym[:12] + "…"
+
+
+@admin.register(Trial)
+class TrialAdmin(ReadOnlyAdmin):
+    list_display = ["participant", "index", "block", "trial_type", "role", "items"]
+    list_filter = ["trial_type", "role", "participant__study"]
+    list_select_related = ["participant__study"]
+
+
+@admin.register(Response)
+class ResponseAdmin(ReadOnlyAdmin):
+    list_display = ["trial", "choice", "rating", "rt_ms", "correct", "received_at"]
+    list_filter = ["trial__participant__study", "trial__role", "correct"]
+    list_select_related = ["trial__participant__study"]

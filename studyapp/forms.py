@@ -1,0 +1,73 @@
+"""Forms of the researcher side (admin)."""
+
+from django import forms
+from django.conf import settings
+
+from studyapp.models import Study, TrialType
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class StimulusImportForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    archive = forms.FileField(
+        required=False,
+        help_text="A .zip of images (folders allowed), optionally with metadata.csv, "
+        "masks/ and parts.json inside.",
+    )
+    images = MultipleFileField(required=False, help_text="Or select image files directly.")
+    metadata = forms.FileField(
+        required=False, help_text="CSV: first column the file name, other columns labels."
+    )
+    label_from_folder = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="Store each image's folder name as this label (e.g. identity).",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("archive")) == bool(cleaned.get("images")):
+            raise forms.ValidationError("Give either a zip archive or image files (one of them).")
+        archive = cleaned.get("archive")
+        if archive and not archive.name.lower().endswith(".zip"):
+            self.add_error("archive", "The archive must be a .zip file.")
+        total = sum(f.size for f in [archive, *cleaned.get("images", [])] if f)
+        limit = settings.STIMULUS_MAX_UPLOAD_BYTES
+        if total > limit:
+            raise forms.ValidationError(f"The upload has {total:,} bytes; the limit is {limit:,}.")
+        return cleaned
+
+
+class StudyForm(forms.ModelForm):
+    trial_types = forms.MultipleChoiceField(
+        choices=TrialType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One block of trials per type, in a per-participant random order.",
+    )
+
+    class Meta:
+        model = Study
+        fields = [
+            "title", "slug", "status", "stimulus_set", "owner", "trial_types", "rating_scale",
+            "trials_per_participant", "target_participants", "practice_trials", "break_every",
+            "repeat_rate", "catch_rate", "consent_text", "instructions", "debrief",
+            "completion_code", "redirect_url",
+        ]  # fmt: skip
