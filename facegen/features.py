@@ -259,7 +259,7 @@ def _mouth(face: FaceParams, view: ViewParams, lay: _Layout) -> list[Shape]:
 
 
 def _glasses(face: FaceParams, lay: _Layout) -> list[Shape]:
-    spacing, width = face.eye_spacing * lay.W, 0.035 * lay.W
+    spacing, width = face.eye_spacing * lay.W, 0.05 * lay.W
     rx = min(1.6 * face.eye_size * lay.W, 0.9 * spacing)
     ry, cy = 0.72 * rx, lay.eye_y + 0.02 * lay.H
     shapes = []

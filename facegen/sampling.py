@@ -13,14 +13,14 @@ from facegen.params import HAIR_STYLES, FaceParams, ViewParams
 GENDERS = ("female", "male")
 
 # Fields shifted by the gender latent: (mean, shift towards "male", standard deviation).
-# Each shift is about 0.6-0.75 standard deviations, so the groups overlap on every single field
+# Each shift is 0.5-0.75 standard deviations, so the groups overlap on every single field
 # (Cohen's d 1.1-1.5) and gender is only reliable from several fields together.
 GENDERED_FIELDS = {
     "face_width": (0.26, 0.008, 0.015),
     "jaw_width": (0.5, 0.1, 0.16),
     "brow_thickness": (0.062, 0.012, 0.018),
     "brow_height": (0.21, -0.02, 0.035),
-    "hair_length": (0.45, -0.18, 0.24),
+    "hair_length": (0.45, -0.15, 0.25),
     "lip_redness": (0.45, -0.15, 0.2),
 }
 
@@ -61,6 +61,8 @@ def sample_identity(rng: np.random.Generator, gender: str, *, glasses: bool = Fa
         if field.name in GENDERED_FIELDS:
             mean, shift, sd = GENDERED_FIELDS[field.name]
             values[field.name] = float(np.clip(rng.normal(mean + direction * shift, sd), low, high))
+        elif field.name == "hair_tone":  # more dark than fair hair, as in most populations
+            values[field.name] = float(low + (high - low) * rng.beta(1.6, 1.0))
         else:
             values[field.name] = float(rng.uniform(low, high))
     base = palette.IRIS_COLORS[rng.integers(len(palette.IRIS_COLORS))]
