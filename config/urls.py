@@ -5,6 +5,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+
+def serve_media(request, path):
+    """Uploaded files, from MEDIA_ROOT as it is at request time (single-host set-ups)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("studyapp.urls")),
@@ -12,5 +18,5 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA:
     urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        re_path(r"^media/(?P<path>.*)$", serve_media),
     ]

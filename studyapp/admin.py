@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -129,6 +130,11 @@ class StudyAdmin(admin.ModelAdmin):
         ("Completion", {"fields": ["completion_code", "redirect_url"]}),
         ("Record", {"fields": ["declined_count", "created_at", "updated_at"]}),
     ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs["assume_scheme"] = "https"  # as in StudyForm
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description="links")
     def links(self, obj: Study) -> str:

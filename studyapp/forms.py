@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.db import models
 
 from studyapp.models import Study, TrialType
 
@@ -56,6 +57,13 @@ class StimulusImportForm(forms.Form):
         return cleaned
 
 
+def _https_url_fields(db_field, **kwargs):
+    """Form fields for a model; bare URLs get https:// (recruitment sites use https)."""
+    if isinstance(db_field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return db_field.formfield(**kwargs)
+
+
 class StudyForm(forms.ModelForm):
     trial_types = forms.MultipleChoiceField(
         choices=TrialType.choices,
@@ -65,6 +73,7 @@ class StudyForm(forms.ModelForm):
 
     class Meta:
         model = Study
+        formfield_callback = _https_url_fields
         fields = [
             "title", "slug", "status", "stimulus_set", "owner", "trial_types", "rating_scale",
             "trials_per_participant", "target_participants", "practice_trials", "break_every",

@@ -9,7 +9,8 @@ The algorithm, for one new participant (see README, "Trial plans"):
    - the first item is the one this participant has seen least, then the one least used in the
      study, then random;
    - every further item minimises the summed ``C`` with the items already chosen (so
-     under-sampled pairs are filled first), then this participant's exposure to it, then random;
+     under-sampled pairs are filled first), then this participant's exposure to it, then its
+     use in the study, then random;
    - a set of items this participant already has is skipped (no accidental repeats).
    For 2AFC the reference is the chosen item used least often as a reference.
    Dense designs (few stimuli) thereby cover all pairs evenly across participants; sparse designs
@@ -229,7 +230,8 @@ def _pick_items(
     while len(items) < size:
         candidates = np.setdiff1d(np.arange(coverage.n_items), items)
         pair_cost = coverage.pairs[np.ix_(items, candidates)].sum(axis=0)
-        ranked = candidates[np.lexsort((rng.random(len(candidates)), seen[candidates], pair_cost))]
+        keys = (rng.random(len(candidates)), coverage.item_uses[candidates], seen[candidates])
+        ranked = candidates[np.lexsort((*keys, pair_cost))]
         is_last = len(items) == size - 1
         pick = next(
             (

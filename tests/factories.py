@@ -1,0 +1,80 @@
+"""Test data built through the platform's own services (no hand-written rows where avoidable)."""
+
+import io
+import itertools
+
+from PIL import Image, ImageDraw
+
+from studyapp.models import Participant, StimulusSet, Study
+from studyapp.services.participants import ExternalIds, participant_start
+from studyapp.services.stimuli import stimulus_set_import
+from studyapp.stimulus_sources import SourceFile
+
+_names = itertools.count()
+
+
+def png_bytes(index: int, size: int = 32, fmt: str = "PNG") -> bytes:
+    """A small distinct image (colour and a mark depend on ``index``)."""
+    image = Image.new("RGB", (size, size), ((index * 37) % 256, (index * 91) % 256, 120))
+    ImageDraw.Draw(image).rectangle([index % size, 2, index % size + 4, 8], fill=(255, 255, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def source(path: str, data: bytes) -> SourceFile:
+    return SourceFile(path, len(data), lambda: data)
+
+
+def make_stimulus_set(n: int = 12, *, name: str | None = None, labels: bool = True) -> StimulusSet:
+    files = [source(f"face{i:03d}.png", png_bytes(i)) for i in range(n)]
+    if labels:
+        rows = "filename,identity,gender\n" + "".join(
+            f"face{i:03d}.png,id{i // 2},{'female' if i % 2 else 'male'}\n" for i in range(n)
+        )
+        files.append(source("metadata.csv", rows.encode()))
+    stimulus_set, _ = stimulus_set_import(name=name or f"set-{next(_names)}", files=files)
+    return stimulus_set
+
+
+def make_study(stimulus_set: StimulusSet | None = None, **fields) -> Study:
+    defaults = {
+        "slug": f"study-{next(_names)}",
+        "title": "Test study",
+        "status": Study.Status.LIVE,
+        "trial_types": ["triplet"],
+        "trials_per_participant": 10,
+        "target_participants": 50,
+        "practice_trials": 1,
+        "break_every": 5,
+        "repeat_rate": 0.1,
+        "catch_rate": 0.1,
+        "consent_text": "Do you agree?",
+        "instructions": "Choose the odd one out.",
+        "debrief": "Thanks.",
+        "completion_code": "CODE123",
+        "redirect_url": "https://example.org/done?cc=CODE123",
+    }
+    defaults.update(fields)
+    return Study.objects.create(stimulus_set=stimulus_set or make_stimulus_set(), **defaults)
+
+
+def start_participant(study: Study, pid: str | None = None) -> Participant:
+    external = ExternalIds(pid or f"pid-{next(_names)}", source=Participant.Source.PROLIFIC)
+    return participant_start(study=study, external=external)
+
+
+def answer_for(trial, study: Study, *, choose: int = 0) -> dict:
+    """A valid response body for a trial (plan entry dict or Trial row)."""
+    trial_type = trial["type"] if isinstance(trial, dict) else trial.trial_type
+    items = trial["items"] if isinstance(trial, dict) else trial.items
+    index = trial["index"] if isinstance(trial, dict) else trial.index
+    body = {"trial": index, "rt_ms": 850.0 + index}
+    if trial_type == "rating":
+        low, high = study.rating_range
+        body["rating"] = low + (index % (high - low + 1))
+    elif trial_type == "afc":
+        body["choice"] = items[1 + choose % 2]
+    else:
+        body["choice"] = items[choose % 3]
+    return body

@@ -1,0 +1,238 @@
+"""Importing stimulus sets: labels, masks, deduplication, all-or-nothing, admin and command."""
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from PIL import Image
+
+from studyapp.models import Stimulus, StimulusSet
+from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
+from studyapp.stimulus_sources import UnsafeSource, files_from_folder, files_from_zip
+from tests.factories import png_bytes, source
+
+pytestmark = pytest.mark.django_db
+LIMITS = {"max_files": 100, "max_total_bytes": 10_000_000}
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_folder_with_metadata_and_masks_is_imported(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for i in range(3):
+        (tmp_path / "images" / f"f{i}.png").write_bytes(png_bytes(i))
+        Image.new("L", (32, 32), i).save(tmp_path / "masks" / f"f{i}.png")
+    (tmp_path / "parts.json").write_text('["background", "skin"]')
+    (tmp_path / "metadata.csv").write_text("filename,gender\nf0.png,male\nf1.png,female\nf2,male\n")
+    (tmp_path / "README.txt").write_text("notes")
+
+    stimulus_set, report = stimulus_set_import(
+        name="faces", files=files_from_folder(tmp_path, **LIMITS)
+    )
+    assert report.created == 3
+    assert report.ignored == ["README.txt"]
+    assert stimulus_set.label_columns == ["gender"]
+    assert stimulus_set.part_names == ["background", "skin"]
+    stimuli = {s.name: s for s in stimulus_set.stimuli.all()}
+    assert set(stimuli) == {"f0", "f1", "f2"}
+    assert stimuli["f1"].labels == {"gender": "female"}
+    assert (stimuli["f1"].width, stimuli["f1"].height) == (32, 32)
+    assert stimuli["f1"].image.read() == png_bytes(1)
+    assert stimuli["f1"].part_mask.name.startswith("masks/")
+
+
+def test_identical_images_are_stored_once_and_reported():
+    files = [
+        source("a.png", png_bytes(1)),
+        source("b.png", png_bytes(1)),
+        source("c.png", png_bytes(2)),
+    ]
+    stimulus_set, report = stimulus_set_import(name="dups", files=files)
+    assert report.created == 2
+    assert report.duplicates == [("b", "a")]
+    assert stimulus_set.stimuli.count() == 2
+
+
+def test_the_same_image_in_two_sets_shares_one_file(settings):
+    stimulus_set_import(name="one", files=[source("a.png", png_bytes(5))])
+    stimulus_set_import(name="two", files=[source("x.png", png_bytes(5))])
+    assert len(stored_files(settings)) == 1
+    assert Stimulus.objects.count() == 2
+
+
+def test_one_bad_file_imports_nothing_and_lists_every_problem(settings):
+    files = [
+        source("good.png", png_bytes(1)),
+        source("broken.png", png_bytes(2)[:50]),
+        source("fake.jpg", b"<html>not an image</html>"),
+        source("metadata.csv", b"filename,identity\ngood.png,a\nbroken.png,b\nmissing.png,c\n"),
+    ]
+    with pytest.raises(StimulusImportRejected) as rejected:
+        stimulus_set_import(name="bad", files=files)
+    messages = [str(p) for p in rejected.value.problems]
+    assert any(m.startswith("broken.png: the image data is corrupt") for m in messages)
+    assert any(m.startswith("fake.jpg: not an image") for m in messages)
+    assert any("no image named 'missing.png'" in m for m in messages)
+    assert any(m.startswith("fake.jpg: has no row in metadata.csv") for m in messages)
+    assert not StimulusSet.objects.exists()
+    assert not Stimulus.objects.exists()
+    assert stored_files(settings) == []
+
+
+def test_a_database_failure_removes_the_files_written(monkeypatch, settings):
+    def fail(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(Stimulus.objects, "bulk_create", fail)
+    with pytest.raises(RuntimeError):
+        stimulus_set_import(name="x", files=[source("a.png", png_bytes(1))])
+    assert stored_files(settings) == []
+    assert not StimulusSet.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([source("a.png", png_bytes(1)), source("metadata.csv", b"filename\na.png\na.png\n")],
+         "listed twice"),
+        ([source("a.png", png_bytes(1)), source("metadata.csv", b"filename,x\na.png\n")],
+         "has 1 cells"),
+        ([source("a.png", png_bytes(1)), source("masks/a.png", png_bytes(1))], "parts.json"),
+        ([source("notes.txt", b"hello")], "no image files"),
+    ],
+)  # fmt: skip
+def test_metadata_and_mask_problems(files, message):
+    with pytest.raises(StimulusImportRejected, match=message):
+        stimulus_set_import(name="m", files=files)
+
+
+def test_mask_must_match_its_image_size():
+    mask = io.BytesIO()
+    Image.new("L", (10, 10)).save(mask, format="PNG")
+    files = [
+        source("images/a.png", png_bytes(1)),
+        source("masks/a.png", mask.getvalue()),
+        source("parts.json", b'["bg"]'),
+    ]
+    with pytest.raises(StimulusImportRejected, match="is 10×10; its image is 32×32"):
+        stimulus_set_import(name="m", files=files)
+
+
+def test_duplicate_set_name_is_rejected():
+    stimulus_set_import(name="same", files=[source("a.png", png_bytes(1))])
+    with pytest.raises(StimulusImportRejected, match="already exists"):
+        stimulus_set_import(name="same", files=[source("b.png", png_bytes(2))])
+
+
+def make_zip(members: dict[str, bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    buffer.seek(0)
+    return buffer
+
+
+def test_zip_with_one_top_folder_and_label_from_folder():
+    archive = make_zip(
+        {
+            "orl/s1/1.png": png_bytes(1),
+            "orl/s1/2.png": png_bytes(2),
+            "orl/s2/1.png": png_bytes(3),
+            "__MACOSX/orl/._1.png": b"junk",
+            "orl/.DS_Store": b"junk",
+        }
+    )
+    files = files_from_zip(archive, **LIMITS)
+    stimulus_set, _ = stimulus_set_import(name="orl", files=files, label_from_folder="identity")
+    labels = dict(stimulus_set.stimuli.values_list("name", "labels"))
+    assert labels == {
+        "s1/1": {"identity": "s1"},
+        "s1/2": {"identity": "s1"},
+        "s2/1": {"identity": "s2"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("members", "limits", "message"),
+    [
+        ({"../evil.png": b"x"}, LIMITS, "unsafe path"),
+        ({"/etc/evil.png": b"x"}, LIMITS, "unsafe path"),
+        ({f"{i}.png": b"x" for i in range(5)}, {**LIMITS, "max_files": 4}, "5 files"),
+        ({"big.png": b"\0" * 5000}, {**LIMITS, "max_total_bytes": 4000}, "unpacks to 5,000"),
+    ],
+)
+def test_unsafe_zips_are_refused(members, limits, message):
+    with pytest.raises(UnsafeSource, match=message):
+        files_from_zip(make_zip(members), **limits)
+
+
+def test_not_a_zip_is_refused():
+    with pytest.raises(UnsafeSource, match="not a readable zip"):
+        files_from_zip(io.BytesIO(b"plain text"), **LIMITS)
+
+
+def test_management_command_imports_and_reports_problems(tmp_path, capsys):
+    for i in range(2):
+        (tmp_path / f"img{i}.png").write_bytes(png_bytes(i))
+    call_command("import_stimuli", str(tmp_path), "--name", "cmd")
+    assert "Imported 2 stimuli" in capsys.readouterr().out
+    (tmp_path / "bad.png").write_bytes(b"garbage")
+    with pytest.raises(
+        CommandError, match=re.escape("Nothing imported; 1 problems:\n  bad.png: not an image")
+    ):
+        call_command("import_stimuli", str(tmp_path), "--name", "cmd2")
+    assert not StimulusSet.objects.filter(name="cmd2").exists()
+
+
+def test_admin_import_of_a_zip_with_metadata(staff_client):
+    archive = make_zip({"a.png": png_bytes(1), "b.png": png_bytes(2)})
+    archive.name = "faces.zip"
+    metadata = io.BytesIO(b"filename,identity\na.png,x\nb.png,y\n")
+    metadata.name = "labels.csv"
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"),
+        {"name": "uploaded", "archive": archive, "metadata": metadata},
+    )
+    stimulus_set = StimulusSet.objects.get(name="uploaded")
+    assert response.status_code == 302
+    assert dict(stimulus_set.stimuli.values_list("name", "labels")) == {
+        "a": {"identity": "x"},
+        "b": {"identity": "y"},
+    }
+
+
+def test_admin_import_of_single_files_lists_problems_and_saves_nothing(staff_client):
+    good = io.BytesIO(png_bytes(1))
+    good.name = "good.png"
+    bad = io.BytesIO(b"GIF89a-broken")
+    bad.name = "bad.gif"
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"), {"name": "files", "images": [good, bad]}
+    )
+    assert response.status_code == 200
+    assert "bad.gif: " in response.content.decode()
+    assert "Nothing was imported" in response.content.decode()
+    assert not StimulusSet.objects.exists()
+
+
+def test_admin_import_requires_staff(client):
+    response = client.get(reverse("admin:studyapp_stimulusset_import"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_media_files_are_content_addressed():
+    stimulus_set, _ = stimulus_set_import(name="ca", files=[source("z.png", png_bytes(9))])
+    stimulus = stimulus_set.stimuli.get()
+    assert stimulus.image.name == f"stimuli/{stimulus.sha256[:2]}/{stimulus.sha256}.png"
+    assert default_storage.exists(stimulus.image.name)

@@ -1,0 +1,159 @@
+"""Trial plans: balance across participants, determinism, repeats, catches, practice, blocks."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from studyapp.planning import MIN_REPEAT_GAP, Coverage, PlanSettings, build_plan
+
+
+def plan_many(n_items, settings, participants, seed0=0):
+    coverage: dict[str, Coverage] = {}
+    plans = [build_plan(n_items, settings, coverage, seed=seed0 + p) for p in range(participants)]
+    return plans, coverage
+
+
+def upper(matrix):
+    return matrix[np.triu_indices(len(matrix), 1)]
+
+
+@pytest.mark.parametrize("trial_type", ["triplet", "afc", "rating"])
+def test_dense_design_covers_every_pair_evenly(trial_type):
+    settings = PlanSettings([trial_type], main_trials=60)
+    _, coverage = plan_many(20, settings, participants=30)
+    pairs = upper(coverage[trial_type].pairs)
+    # 30 x 60 trials spread over 190 pairs: every pair within one of the others.
+    assert pairs.min() > 0
+    assert pairs.max() - pairs.min() <= 1
+    assert pairs.sum() == 30 * 60 * (3 if trial_type != "rating" else 1)
+
+
+def test_afc_references_are_balanced():
+    _, coverage = plan_many(15, PlanSettings(["afc"], main_trials=45), participants=20)
+    references = coverage["afc"].references
+    assert references.sum() == 20 * 45
+    # The reference is picked among the trial's three items only, so +-1 around the mean (60).
+    assert references.min() >= 59
+    assert references.max() <= 61
+
+
+def test_each_participant_sees_items_evenly_and_no_set_twice():
+    plans, _ = plan_many(24, PlanSettings(["triplet"], main_trials=40), participants=10)
+    for plan in plans:
+        main = [t for t in plan if t.role == "main"]
+        exposure = np.bincount([i for t in main for i in t.items], minlength=24)
+        assert exposure.max() - exposure.min() <= 2  # 120 slots over 24 items: 5 each
+        assert len({frozenset(t.items) for t in main}) == len(main)
+
+
+def test_sparse_design_spreads_trials_over_all_items():
+    _plans, coverage = plan_many(500, PlanSettings(["triplet"], main_trials=50), participants=20)
+    uses = coverage["triplet"].item_uses
+    assert uses.sum() == 20 * 50 * 3
+    assert uses.min() >= 5
+    assert uses.max() <= 7
+    assert upper(coverage["triplet"].pairs).max() <= 2
+
+
+def test_later_participants_fill_pairs_left_by_earlier_ones():
+    settings = PlanSettings(["triplet"], main_trials=30)
+    coverage = {"triplet": Coverage(12)}
+    # Pretend earlier sessions covered only pairs among items 0-5.
+    coverage["triplet"].add_many(np.array(list(itertools.combinations(range(6), 3)) * 3))
+    build_plan(12, settings, coverage, seed=1)
+    pairs = coverage["triplet"].pairs
+    new_item_pairs = upper(pairs[6:, 6:])
+    assert new_item_pairs.min() >= 1  # every pair among the unused items got trials first
+
+
+def test_same_seed_and_counts_give_the_same_plan():
+    settings = PlanSettings(["triplet", "rating", "afc"], 30, 2, 0.1, 0.1)
+    first = build_plan(16, settings, {}, seed=42)
+    second = build_plan(16, settings, {}, seed=42)
+    third = build_plan(16, settings, {}, seed=43)
+    assert first == second
+    assert first != third
+
+
+def test_plan_contents_roles_and_blocks():
+    settings = PlanSettings(["triplet", "rating"], main_trials=40, practice_trials=2,
+                            repeat_rate=0.1, catch_rate=0.05)  # fmt: skip
+    plan = build_plan(16, settings, {}, seed=7)
+    roles = [t.role for t in plan]
+    assert roles.count("main") == 40
+    assert roles.count("practice") == 4
+    assert roles.count("repeat") == 4  # round(0.1 * 20) per block
+    assert roles.count("catch") == 2  # round(0.05 * 20) per block
+    blocks = [t.block for t in plan]
+    assert blocks == sorted(blocks)
+    for block in set(blocks):
+        in_block = [t for t in plan if t.block == block]
+        assert len({t.trial_type for t in in_block}) == 1
+        assert [t.role for t in in_block[:2]] == ["practice", "practice"]
+
+
+def test_repeats_follow_their_originals_with_the_same_items():
+    plan = build_plan(20, PlanSettings(["triplet", "afc"], 60, 0, 0.2, 0.0), {}, seed=3)
+    repeats = [(i, t) for i, t in enumerate(plan) if t.role == "repeat"]
+    assert len(repeats) == 12  # round(0.2 * 30) per block
+    for position, repeat in repeats:
+        original = plan[repeat.repeat_of]
+        assert original.role == "main"
+        assert sorted(original.items) == sorted(repeat.items)
+        assert (
+            position - repeat.repeat_of > MIN_REPEAT_GAP
+            or position == len(plan) - 1
+            or (plan[position + 1].block != repeat.block)
+        )
+        if repeat.trial_type == "afc":
+            assert repeat.items[0] == original.items[0]  # same reference
+            assert repeat.items != original.items  # candidates swapped
+
+
+@pytest.mark.parametrize("trial_type", ["triplet", "afc", "rating"])
+def test_catch_trials_have_a_known_answer(trial_type):
+    plan = build_plan(10, PlanSettings([trial_type], 40, 0, 0.0, 0.25), {}, seed=5)
+    catches = [t for t in plan if t.role == "catch"]
+    assert len(catches) == 10
+    for catch in catches:
+        counts = {i: catch.items.count(i) for i in catch.items}
+        if trial_type == "triplet":
+            assert sorted(counts.values()) == [1, 2]
+            assert counts[catch.correct_item] == 1  # the odd one is the single image
+        elif trial_type == "afc":
+            assert catch.items[0] == catch.correct_item  # reference shown again as a candidate
+            assert catch.correct_item in catch.items[1:]
+        else:
+            assert catch.items[0] == catch.items[1] == catch.correct_item
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"trial_types": []}, "trial_types"),
+        ({"trial_types": ["odd"]}, "trial_types"),
+        ({"main_trials": 0}, "main_trials"),
+        ({"repeat_rate": 0.9}, "repeat_rate"),
+        ({"catch_rate": -0.1}, "catch_rate"),
+    ],
+)
+def test_invalid_settings_name_the_parameter(kwargs, message):
+    arguments = {"trial_types": ["triplet"], "main_trials": 10, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        PlanSettings(**arguments)
+
+
+def test_too_few_stimuli_is_an_error():
+    with pytest.raises(ValueError, match="n_items"):
+        build_plan(2, PlanSettings(["rating"], 5), {}, seed=0)
+
+
+def test_add_many_equals_adding_one_by_one():
+    trials = np.array([[0, 1, 2], [2, 3, 4], [0, 1, 5], [5, 4, 3]])
+    one, many = Coverage(6), Coverage(6)
+    for row in trials:
+        one.add(row, reference=int(row[0]))
+    many.add_many(trials, references_first=True)
+    np.testing.assert_array_equal(one.pairs, many.pairs)
+    np.testing.assert_array_equal(one.references, many.references)
