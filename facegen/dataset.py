@@ -20,7 +20,7 @@ from facegen.sampling import GENDERS, MAX_VIEW_VARIATION, sample_identity, sampl
 METADATA_COLUMNS = ("filename", "identity", "gender", "glasses")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FaceSample:
     """One rendered image with its labels (identity, gender, glasses) and generating parameters."""
 

@@ -132,7 +132,9 @@ def _back_hair(face: FaceParams, lay: _Layout) -> list[Shape]:
     return [Shape("hair", palette.shade(lay.hair, 0.8), np.concatenate([top, ends]))]
 
 
-def _hairline(face: FaceParams, lay: _Layout, x: np.ndarray, temple_y: float, half: float):
+def _hairline(
+    face: FaceParams, lay: _Layout, x: np.ndarray, temple_y: float, half: float
+) -> np.ndarray:
     """y of the lower edge of the front hair at each `x` (|x| <= `half`) for the hair style."""
     brow_y = lay.eye_y - face.brow_height * lay.H
     r = np.abs(x) / half
@@ -159,7 +161,9 @@ def _front_hair(face: FaceParams, lay: _Layout) -> list[Shape]:
     return [Shape("hair", palette.shade(lay.hair, 1.0), np.concatenate([outline, line]))]
 
 
-def _eye_curves(face: FaceParams, view: ViewParams, lay: _Layout, side: int):
+def _eye_curves(
+    face: FaceParams, view: ViewParams, lay: _Layout, side: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x samples and the upper/lower lid curves of one eye opening."""
     ex, half_w = side * face.eye_spacing * lay.W, face.eye_size * lay.W
     half_h = half_w * face.eye_openness * view.eye_open_factor

@@ -19,7 +19,9 @@ def ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 48) -> np.ndarr
     return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
 
 
-def arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int = 32):
+def arc(
+    cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int = 32
+) -> np.ndarray:
     """Points on an ellipse from angle `start` to `stop` (radians, y downwards)."""
     t = np.linspace(start, stop, n)
     return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
@@ -30,7 +32,9 @@ def band(x: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     return np.concatenate([np.column_stack([x, top]), np.column_stack([x, bottom])[::-1]])
 
 
-def clip_between(points: np.ndarray, x: np.ndarray, top: np.ndarray, bottom: np.ndarray):
+def clip_between(
+    points: np.ndarray, x: np.ndarray, top: np.ndarray, bottom: np.ndarray
+) -> np.ndarray:
     """Clip a convex outline to the region between two curves sampled at increasing `x`.
 
     Exact for the shapes used here (a disc clipped to an eye opening: both are convex and bounded

@@ -101,8 +101,8 @@ def _document(cls: type) -> type:
 class FaceParams(_Validated):
     """Identity parameters of one generated face (geometry and appearance).
 
-    Defaults describe an average, neutral face. Out-of-range values raise a ValueError that names
-    the field.
+    Defaults describe an average, neutral face. ``W`` = face_width and ``H`` = face_height are
+    the units of the inner features. Out-of-range values raise a ValueError naming the field.
     """
 
     face_width: float = _number(0.22, 0.30, 0.26, "half-width of the face, fraction of image size")

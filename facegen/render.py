@@ -23,14 +23,17 @@ PART_NAMES: tuple[str, ...] = (
 
 _PART_INDEX = {name: index for index, name in enumerate(PART_NAMES)}
 MIN_SIZE, MAX_SIZE = 16, 1024
+MAX_CANVAS = 4096  # supersampled drawing size limit (memory: 4096^2 RGB is 48 MiB)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RenderedFace:
     """A rendered face: `image` (PIL RGB) and `parts` (uint8 label map indexing `PART_NAMES`).
 
     Glasses lenses are translucent: under them the eye and skin labels stay; only the frames are
-    labelled ``glasses``.
+    labelled ``glasses``. The label of a pixel is the part covering most of it, so structures
+    thinner than about half a pixel (glasses frames below ~64 px image size, lash lines) are
+    visible in the image but absent from the label map.
     """
 
     image: Image.Image
@@ -57,6 +60,11 @@ def render_face(
     check_instance("render_face", "view", view, ViewParams, "a ViewParams or None")
     check_int("render_face", "size", size, MIN_SIZE, MAX_SIZE)
     check_int("render_face", "supersample", supersample, 1, 8)
+    if size * supersample > MAX_CANVAS:
+        raise ValueError(
+            f"The 'supersample' parameter of render_face times 'size' must be at most "
+            f"{MAX_CANVAS}; got {supersample} x {size}."
+        )
 
     canvas = size * supersample
     background = round(255 * view.background_tone)

@@ -47,8 +47,9 @@ def sample_identity(rng: np.random.Generator, gender: str, *, glasses: bool = Fa
     """Draw the identity parameters of one face of the given `gender` ("female" or "male").
 
     Fields in `GENDERED_FIELDS` are normal around a mean shifted by the gender latent (clipped to
-    their range); every other numeric field is uniform over its whole range, so identities differ
-    in many independent ways. Skin and hair tone, iris colour and hair style are gender-neutral.
+    their range); hair tone leans towards dark (Beta(1.6, 1)); every other numeric field is
+    uniform over its whole range, so identities differ in many independent ways. Skin and hair
+    tone, iris colour and hair style are gender-neutral.
     """
     check_choice("sample_identity", "gender", gender, GENDERS)
     check_instance("sample_identity", "rng", rng, np.random.Generator, "a numpy.random.Generator")

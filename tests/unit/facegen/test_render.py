@@ -171,6 +171,10 @@ def test_light_direction_brightens_the_lit_side():
             {"supersample": 0},
             r"'supersample' parameter of render_face must be an int in \[1, 8\]; got 0",
         ),
+        (
+            {"size": 1024, "supersample": 8},
+            r"'supersample' parameter of render_face times 'size' must be at most 4096",
+        ),
     ],
 )
 def test_invalid_arguments_raise_value_error(kwargs, message):
