@@ -1,0 +1,127 @@
+"""Simulated participants that take part in a study through the real HTTP interface.
+
+Used by the tests, the load benchmark and the demo. Plain ``urllib`` (no Django import), so a
+bot can run against any deployment: start link → consent → plan → one POST per trial →
+completion. ``answer`` decides each response; the default answers at random.
+"""
+
+import http.cookiejar
+import json
+import random
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+RUNNER_PATH = re.compile(r"/p/([^/]+)/$")
+
+
+@dataclass
+class BotResult:
+    token: str = ""
+    trials: int = 0
+    created: int = 0
+    duplicates: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    completion_code: str = ""
+
+
+def random_answer(trial: dict, rating: tuple[int, int], rng: random.Random) -> dict:
+    """A valid answer chosen at random."""
+    if trial["type"] == "rating":
+        return {"rating": rng.randint(*rating)}
+    choosable = trial["items"][1:] if trial["type"] == "afc" else trial["items"]
+    return {"choice": rng.choice(choosable)}
+
+
+class ParticipantBot:
+    """One simulated participant; ``run()`` takes part from consent to completion."""
+
+    def __init__(
+        self,
+        base_url: str,
+        study_slug: str,
+        participant_id: str,
+        *,
+        answer: Callable[[dict, tuple[int, int], random.Random], dict] = random_answer,
+        seed: int = 0,
+        timeout: float = 30.0,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.slug = study_slug
+        self.participant_id = participant_id
+        self.answer = answer
+        self.rng = random.Random(seed)
+        self.timeout = timeout
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def run(self) -> BotResult:
+        result = BotResult(token=self.join())
+        plan = self.get_json(f"/api/p/{result.token}/plan")
+        rating = self.rating_scale(result.token)
+        for trial in plan["trials"]:
+            if trial["answered"]:
+                continue
+            body = {"trial": trial["index"], **self.answer(trial, rating, self.rng)}
+            body["rt_ms"] = round(self.rng.uniform(400, 2500), 1)
+            status, _, elapsed = self.post_json(f"/api/p/{result.token}/responses", body)
+            result.latencies_ms.append(elapsed)
+            result.trials += 1
+            result.created += status == 201
+            result.duplicates += status == 200
+        status, completion, _ = self.post_json(f"/api/p/{result.token}/complete", {})
+        if status != 200:
+            raise RuntimeError(f"completion refused ({status}): {completion}")
+        result.completion_code = completion["completion_code"]
+        return result
+
+    def join(self) -> str:
+        """Open the start link, agree to the consent form; returns the session token."""
+        query = urllib.parse.urlencode({"PROLIFIC_PID": self.participant_id})
+        page = self.request(f"/s/{self.slug}/?{query}")
+        if not RUNNER_PATH.search(urllib.parse.urlparse(page.url).path):
+            form = page.read().decode()
+            token = CSRF_INPUT.search(form)
+            if token is None:
+                raise RuntimeError(f"no consent form at the start link: {form[:300]}")
+            fields = {"csrfmiddlewaretoken": token.group(1), "decision": "agree",
+                      "PROLIFIC_PID": self.participant_id}  # fmt: skip
+            page = self.request(f"/s/{self.slug}/consent", urllib.parse.urlencode(fields).encode())
+        match = RUNNER_PATH.search(urllib.parse.urlparse(page.url).path)
+        if match is None:
+            raise RuntimeError(f"consent did not lead to the trial runner: {page.url}")
+        return match.group(1)
+
+    def rating_scale(self, token: str) -> tuple[int, int]:
+        html = self.request(f"/p/{token}/").read().decode()
+        found = re.search(r'"rating": \{"min": (\d+), "max": (\d+)\}', html)
+        return (int(found.group(1)), int(found.group(2))) if found else (1, 7)
+
+    def csrf_token(self) -> str:
+        return next((c.value for c in self.cookies if c.name == "csrftoken"), "")
+
+    def request(self, path: str, data: bytes | None = None, headers: dict | None = None):
+        request = urllib.request.Request(self.base_url + path, data=data, headers=headers or {})
+        if data is not None:
+            request.add_header("Referer", self.base_url + path)
+        return self.opener.open(request, timeout=self.timeout)
+
+    def get_json(self, path: str) -> dict:
+        return json.loads(self.request(path, headers={"Accept": "application/json"}).read())
+
+    def post_json(self, path: str, body: dict) -> tuple[int, dict, float]:
+        """POST JSON; returns (status, body, milliseconds). 4xx/5xx are returned, not raised."""
+        headers = {"Content-Type": "application/json", "X-CSRFToken": self.csrf_token()}
+        started = time.perf_counter()
+        try:
+            with self.request(path, json.dumps(body).encode(), headers) as response:
+                status, payload = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, payload = error.code, error.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        return status, json.loads(payload or b"{}"), elapsed
