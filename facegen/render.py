@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -119,13 +118,8 @@ def _block_counts(labels: np.ndarray, factor: int, n_labels: int) -> np.ndarray:
     and `scipy.stats.mode` over the blocks is about 10x slower at this size; the counts also give
     the foreground coverage for free.
     """
-    keys = _block_keys(labels.shape[0], factor, n_labels) + labels
     size = labels.shape[0] // factor
+    block = np.arange(labels.shape[0]) // factor
+    # Key = n_labels * (index of the output pixel) + label, one bin per (pixel, label).
+    keys = (block[:, None] * size + block[None, :]) * n_labels + labels
     return np.bincount(keys.ravel(), minlength=size * size * n_labels).reshape(size, size, n_labels)
-
-
-@functools.cache
-def _block_keys(canvas: int, factor: int, n_labels: int) -> np.ndarray:
-    """``n_labels * (index of the output pixel)`` for every canvas pixel."""
-    block = np.arange(canvas) // factor
-    return (block[:, None] * (canvas // factor) + block[None, :]) * n_labels
