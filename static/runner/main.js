@@ -76,7 +76,7 @@ async function blockIntro(trial, isPractice) {
   });
 }
 
-// Run the given trials in order; `counted` is how many non-practice trials are answered so far.
+// Run the given trials in order; `counted` is how many non-practice trials were answered before.
 async function runTrials(todo, plan, outbox, counted) {
   const total = plan.trials.filter((t) => t.role !== "practice").length;
   let previous = null;
@@ -96,7 +96,6 @@ async function runTrials(todo, plan, outbox, counted) {
     setProgress(counted, total);
     previous = trial;
   }
-  return counted;
 }
 
 async function finish(outbox) {
@@ -133,6 +132,12 @@ function showCompletion({ completion_code: code, redirect_url: url }) {
   }
 }
 
+// Trials answered: stored on the server or queued on this device. Taken before the queue is
+// sent, so a response acknowledged meanwhile is not mistaken for a missing one.
+function answeredIndices(plan, outbox) {
+  return new Set([...plan.trials.filter((t) => t.answered).map((t) => t.index), ...outbox.indices()]);
+}
+
 async function main() {
   let plan = await loadPlan();
   if (plan.status === "completed") return showCompletion(plan.completion);
@@ -143,15 +148,15 @@ async function main() {
     csrfToken: config.csrfToken,
     onConnection: (online) => (connection.hidden = online),
   });
+  let answered = answeredIndices(plan, outbox);
   outbox.flush();
   postJSON(config.clientUrl, describeClient(), config.csrfToken).catch(() => {});
 
-  const pending = (t) => !t.answered && !outbox.has(t.index);
-  const started = plan.trials.some((t) => !pending(t));
-  let counted = plan.trials.filter((t) => t.role !== "practice" && !pending(t)).length;
-  setProgress(counted, plan.trials.filter((t) => t.role !== "practice").length);
-  await pause(started ? "resume" : "instructions");
-  counted = await runTrials(plan.trials.filter(pending), plan, outbox, counted);
+  const todo = () => plan.trials.filter((t) => !answered.has(t.index));
+  const counted = () => plan.trials.filter((t) => t.role !== "practice" && answered.has(t.index)).length;
+  setProgress(counted(), plan.trials.filter((t) => t.role !== "practice").length);
+  await pause(answered.size > 0 ? "resume" : "instructions");
+  await runTrials(todo(), plan, outbox, counted());
   if (stages.debrief.querySelector(".prose").textContent.trim()) await pause("debrief");
 
   for (;;) {
@@ -160,7 +165,8 @@ async function main() {
     if (status !== 422) throw new Error(`Completing the session failed (HTTP ${status}).`);
     // Some answers were refused or lost on another device: show those trials again.
     plan = await loadPlan();
-    counted = await runTrials(plan.trials.filter(pending), plan, outbox, counted);
+    answered = answeredIndices(plan, outbox);
+    await runTrials(todo(), plan, outbox, counted());
   }
 }
 

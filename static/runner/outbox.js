@@ -30,8 +30,9 @@ export class Outbox {
     return this.items.size;
   }
 
-  has(trialIndex) {
-    return this.items.has(String(trialIndex));
+  // Trial indices whose responses are queued here.
+  indices() {
+    return [...this.items.keys()].map(Number);
   }
 
   add(payload) {

@@ -35,6 +35,7 @@ function layout(trial, images, view, rating) {
   const faces = view.querySelector("[data-faces]");
   faces.replaceChildren();
   faces.dataset.type = trial.type;
+  faces.dataset.trial = String(trial.index);
   const answers = new Map();
   if (trial.type === "triplet") {
     images.forEach((image, i) => {
@@ -102,12 +103,19 @@ export async function runTrial(trial, { view, imageUrls, rating }) {
       view.removeEventListener("click", onClick);
       input.removeEventListener("input", onSlide);
       faces.style.visibility = "hidden";
+      delete faces.dataset.accepting;
       resolve({ ...answer, rt_ms: Math.max(rt, 0.001) });
     };
     const onKey = (event) => {
       if (event.repeat) return;
-      if (answers.has(event.key)) finish(answers.get(event.key));
-      else if (event.key === "Enter" && !slider.hidden && !sliderNext.disabled) finish({ rating: Number(input.value) });
+      // preventDefault: the key must not also press the button of the card shown next.
+      if (answers.has(event.key)) {
+        event.preventDefault();
+        finish(answers.get(event.key));
+      } else if (event.key === "Enter" && !slider.hidden && !sliderNext.disabled) {
+        event.preventDefault();
+        finish({ rating: Number(input.value) });
+      }
     };
     const onClick = (event) => {
       const target = event.target.closest("[data-key], [data-slider-next]");
@@ -119,5 +127,6 @@ export async function runTrial(trial, { view, imageUrls, rating }) {
     document.addEventListener("keydown", onKey);
     view.addEventListener("click", onClick);
     input.addEventListener("input", onSlide);
+    faces.dataset.accepting = "true";
   });
 }

@@ -163,7 +163,7 @@ def test_add_many_equals_adding_one_by_one():
 def test_pair_spread_stays_within_two_when_counts_cannot_be_equal(trial_type):
     """12 stimuli, 8 participants x 24 trials: 576 pair slots over 66 pairs (8.7 each)."""
     spreads = []
-    for study in range(50):
+    for study in range(25):
         _, coverage = plan_many(12, PlanSettings([trial_type], 24, 1, 0.1, 0.1), 8, study * 100)
         pairs = upper(coverage[trial_type].pairs)
         spreads.append(pairs.max() - pairs.min())
