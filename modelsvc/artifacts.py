@@ -1,0 +1,68 @@
+"""Arrays on disk: one ``.npz`` plus a JSON record next to it (``<name>.npz``/``<name>.json``).
+
+The JSON holds the method, its parameters, the ``code_version`` (part of the platform's
+artifact key), the stimulus ids, each array's dtype and shape, and the sha256 of the
+``.npz``. Storage dtypes (chosen by the writers in `modelsvc.cli`):
+
+- relevance maps: float32. float16 keeps only ~3 significant digits, and with one-hot
+  initial relevance spread over 50k pixels most values sit at 1e-5..1e-7, in or near
+  float16's subnormal range; the top-k rankings that masking uses would change.
+- embeddings: float16 (activations are O(0.01..100); rounding error ~5e-4 relative,
+  far below what changes a 1 - Pearson dissimilarity matrix at the reported precision);
+- dissimilarity matrices, masking results, logits: float32/float64/bool as computed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelsvc.weights import file_sha256
+
+
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> Path:
+    """Write ``path`` (.npz, uncompressed) and its JSON record; returns the JSON path."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(
+            f"The 'path' parameter of save_arrays must end in .npz; got {str(path)!r}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    full = {
+        **record,
+        "arrays": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()},
+        "npz": path.name,
+        "sha256": file_sha256(path),
+    }
+    json_path = path.with_suffix(".json")
+    json_path.write_text(json.dumps(full, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+    return json_path
+
+
+def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read a ``.npz`` and its JSON record; a changed file (sha256 mismatch) is an error."""
+    path = Path(path)
+    record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    digest = file_sha256(path)
+    if record.get("sha256") != digest:
+        raise ValueError(
+            f"The arrays file {str(path)!r} has sha256 {digest}, but its record says "
+            f"{record.get('sha256')}."
+        )
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    return arrays, record
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,473 @@
+"""Command line: ``python -m modelsvc {spec,finetune,embed,relevance,mask,compare} ...``.
+
+Each command reads an image folder (plus a metadata CSV where labels are needed) and writes
+``.npz`` arrays with a JSON record next to them (see `modelsvc.artifacts`). Unreadable images
+are skipped and listed under ``"failed"`` in the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from modelsvc.architectures import ARCHITECTURES, get_architecture
+from modelsvc.artifacts import load_arrays, save_arrays
+from modelsvc.comparison import compare_maps
+from modelsvc.device import pick_device
+from modelsvc.embeddings import POOLINGS, extract_embeddings
+from modelsvc.finetune import FinetuneSettings, finetune
+from modelsvc.generalisation import (
+    BASELINES,
+    CrossMasking,
+    cross_model_masking,
+    summarise_generalisation,
+)
+from modelsvc.images import StimulusItem, discover_images, read_metadata
+from modelsvc.masking import (
+    DEFAULT_FRACTIONS,
+    FILLS,
+    MODES,
+    MaskingSettings,
+    dataset_mean,
+    image_channel_means,
+)
+from modelsvc.pipeline import map_over_images
+from modelsvc.relevance import BACKENDS, METHODS, compute_relevance
+from modelsvc.similarity import METRICS, dissimilarity_matrix
+from modelsvc.spec import WEIGHTS_FORMATS, ModelSpec
+from modelsvc.version import code_version
+from modelsvc.weights import load_model, save_checkpoint
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        summary = args.handler(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+# ----------------------------------------------------------------------------- commands
+def _spec(args: argparse.Namespace) -> dict:
+    arch = get_architecture(args.architecture)
+    spec = ModelSpec(
+        architecture=args.architecture,
+        num_classes=args.num_classes,
+        input_size=tuple(args.input_size or arch.input_size),
+        mean=tuple(args.mean),
+        std=tuple(args.std),
+        layers=tuple(args.layers.split(",")) if args.layers else arch.layers,
+        weights_path=str(Path(args.weights).resolve()) if args.weights else None,
+        weights_format=args.weights_format if args.weights else None,
+        seed=args.seed,
+        name=args.name or args.architecture,
+    )
+    load_model(spec)  # fail now, not in a later command, if the weights do not fit
+    path = spec.save(args.out)
+    return {"spec": str(path), "cache_key": spec.cache_key()}
+
+
+def _finetune(args: argparse.Namespace) -> dict:
+    base = _base_spec(args)
+    items = read_metadata(args.metadata, args.images, args.filename_column)
+    settings = FinetuneSettings(
+        label_column=args.label_column,
+        seed=args.seed,
+        train_last=None if args.train_all else args.train_last,
+        val_fraction=args.val_fraction,
+        group_column=None if args.no_group else args.group_column,
+        max_epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+    )
+    result = finetune(base, items, settings, device=args.device, progress=not args.quiet)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = save_checkpoint(out / "model.pt", result.model, result.spec)
+    spec.save(out / "spec.json")
+    training = spec.training or {}
+    return {
+        "spec": str(out / "spec.json"),
+        "val_accuracy": training.get("val_accuracy"),
+        "val_balanced_accuracy": training.get("val_balanced_accuracy"),
+        "best_epoch": training.get("best_epoch"),
+        "epochs_run": len(training.get("history", [])),
+    }
+
+
+def _embed(args: argparse.Namespace) -> dict:
+    spec, model = _load(args)
+    items = _items(args)
+    layers = args.layers.split(",") if args.layers else list(spec.layers)
+    run = map_over_images(
+        items,
+        spec.input_size,
+        lambda images, _: extract_embeddings(model, spec, images, layers, args.pooling),
+        args.batch_size,
+        progress=not args.quiet,
+        description="embed",
+    )
+    _require_images(run.keys)
+    out = Path(args.out)
+    record = {
+        "method": "embeddings",
+        "parameters": {"layers": layers, "pooling": args.pooling},
+        "code_version": code_version("embeddings"),
+        "model": spec.cache_key(),
+        "model_name": spec.name,
+        "stimulus_ids": run.keys,
+        "failed": run.failure_record(),
+    }
+    save_arrays(
+        out / "embeddings.npz", {k: v.astype(np.float16) for k, v in run.value.items()}, record
+    )
+    matrices = {
+        layer: dissimilarity_matrix(run.value[layer], run.keys, args.metric, layer).matrix
+        for layer in layers
+    }
+    save_arrays(
+        out / "dissimilarity.npz",
+        {k: v.astype(np.float32) for k, v in matrices.items()},
+        {**record, "method": "dissimilarity", "metric": args.metric},
+    )
+    return {
+        "embeddings": str(out / "embeddings.npz"),
+        "images": len(run.keys),
+        "failed": len(run.failures),
+    }
+
+
+def _relevance(args: argparse.Namespace) -> dict:
+    spec, model = _load(args)
+    items = _items(args)
+    targets = _targets(items, spec, args.label_column)
+    records: list[dict] = []
+
+    def compute(images: torch.Tensor, indices: list[int]) -> dict[str, np.ndarray]:
+        result = compute_relevance(
+            model,
+            spec,
+            images,
+            method=args.method,
+            targets=None if targets is None else targets[indices],
+            backend=args.backend,
+        )
+        records.append(result.record())
+        return {"maps": result.maps, "logits": result.logits, "targets": result.targets}
+
+    run = map_over_images(
+        items, spec.input_size, compute, args.batch_size, not args.quiet, "relevance"
+    )
+    _require_images(run.keys)
+    record = {
+        **records[0],
+        "backend": sorted({r["backend"] for r in records}),
+        "target_source": "predicted" if targets is None else "labels",
+        "model": spec.cache_key(),
+        "model_name": spec.name,
+        "model_spec": str(Path(args.model).resolve()),
+        "stimulus_ids": run.keys,
+        "images_dir": str(Path(args.images).resolve()),
+        "failed": run.failure_record(),
+    }
+    save_arrays(Path(args.out) / "relevance.npz", run.value, record)
+    return {
+        "relevance": str(Path(args.out) / "relevance.npz"),
+        "images": len(run.keys),
+        "failed": len(run.failures),
+        "backend": record["backend"],
+    }
+
+
+def _mask(args: argparse.Namespace) -> dict:
+    if len(args.model) != len(args.relevance):
+        raise ValueError(
+            f"Give one --relevance file per --model; got {len(args.model)} models and "
+            f"{len(args.relevance)} relevance files."
+        )
+    device = pick_device(args.device)
+    loaded = [_load_spec_model(path, device) for path in args.model]
+    stems = [Path(path).stem for path in args.model]
+    names = _distinct([spec.name or stem for (spec, _), stem in zip(loaded, stems, strict=True)])
+    common, arrays = _aligned_relevance(args.relevance, names)
+    items = [StimulusItem(key, Path(args.images) / key) for key in common]
+    size = loaded[0][0].input_size
+    fill_value = None
+    if args.fill == "mean":
+        means = map_over_images(
+            items,
+            size,
+            lambda images, _: image_channel_means(images),
+            args.batch_size,
+            progress=not args.quiet,
+            description="dataset mean",
+        )
+        fill_value = dataset_mean(means.value)
+    settings = MaskingSettings(
+        fractions=tuple(args.fractions),
+        mode=args.mode,
+        fill=args.fill,
+        fill_value=fill_value,
+        blur_sigma=args.blur_sigma,
+        seed=args.seed,
+    )
+    models = {name: (model, spec) for name, (spec, model) in zip(names, loaded, strict=True)}
+    sources: list[tuple[str, ...]] = []
+
+    def compute(images: torch.Tensor, indices: list[int]) -> dict[str, np.ndarray]:
+        part = cross_model_masking(
+            models,
+            images,
+            {name: arrays[name]["maps"][indices] for name in names},
+            {name: arrays[name]["targets"][indices] for name in names},
+            [common[i] for i in indices],
+            settings,
+            baselines=args.baselines,
+        )
+        sources[:] = [part.sources]
+        return {  # image axis first, as map_over_images expects
+            "correct": part.correct.transpose(2, 0, 1, 3),
+            "target_logit": part.target_logit.transpose(2, 0, 1, 3),
+            "unmasked_correct": part.unmasked_correct.T,
+        }
+
+    run = map_over_images(items, size, compute, args.batch_size, not args.quiet, "mask")
+    _require_images(run.keys)
+    cross = CrossMasking(
+        sources=sources[0],
+        models=tuple(names),
+        correct=run.value["correct"].transpose(1, 2, 0, 3),
+        target_logit=run.value["target_logit"].transpose(1, 2, 0, 3),
+        unmasked_correct=run.value["unmasked_correct"].T,
+    )
+    summary = summarise_generalisation(cross, settings.fractions)
+    result = {
+        "correct": cross.correct,
+        "target_logit": cross.target_logit,
+        "unmasked_correct": cross.unmasked_correct,
+        "accuracy": summary.accuracy,
+        "mean_target_logit": summary.mean_target_logit,
+        "auc": summary.auc,
+        "asymmetry": summary.asymmetry,
+        "asymmetry_auc": summary.asymmetry_auc,
+        "unmasked_accuracy": summary.unmasked_accuracy,
+    }
+    record = {
+        "method": "relevance_masking",
+        "parameters": settings.record(size),
+        **summary.record(),
+        "model_keys": [spec.cache_key() for spec, _ in loaded],
+        "relevance_files": [str(Path(p).resolve()) for p in args.relevance],
+        "stimulus_ids": run.keys,
+        "failed": run.failure_record(),
+    }
+    save_arrays(Path(args.out) / "masking.npz", result, record)
+    return {
+        "masking": str(Path(args.out) / "masking.npz"),
+        "sources": list(summary.sources),
+        "models": list(summary.models),
+        "auc": np.round(summary.auc, 4).tolist(),
+    }
+
+
+def _compare(args: argparse.Namespace) -> dict:
+    if args.names:
+        names = args.names.split(",")
+    else:
+        records = [load_arrays(path)[1] for path in args.relevance]
+        parents = [Path(path).parent.name for path in args.relevance]
+        names = _distinct([r.get("model_name") or p for r, p in zip(records, parents, strict=True)])
+    if len(names) != len(args.relevance) or len(set(names)) != len(names):
+        raise ValueError(f"--names needs one distinct name per relevance file; got {names}.")
+    common, arrays = _aligned_relevance(args.relevance, names)
+    maps = {name: arrays[name]["maps"] for name in names}
+    comparison = compare_maps(maps, tuple(args.fractions))
+    summary = comparison.summary()
+    arrays = {
+        "spearman": comparison.spearman,
+        "pearson": comparison.pearson,
+        "iou": comparison.iou,
+        **{f"mean_{k}": v for k, v in summary.items()},
+    }
+    record = {"method": "relevance_comparison", **comparison.record(), "stimulus_ids": common}
+    save_arrays(Path(args.out) / "comparison.npz", arrays, record)
+    return {
+        "comparison": str(Path(args.out) / "comparison.npz"),
+        "models": names,
+        "mean_spearman": np.round(summary["spearman"], 4).tolist(),
+    }
+
+
+# ----------------------------------------------------------------------------- helpers
+def _distinct(names: list[str]) -> list[str]:
+    """`names`, prefixed by their position when they are not all different."""
+    return names if len(set(names)) == len(names) else [f"{i}:{n}" for i, n in enumerate(names)]
+
+
+def _aligned_relevance(paths: Sequence[str], names: Sequence[str]):
+    """Stimulus ids present in every relevance file, and each file's arrays in that order."""
+    loaded = [load_arrays(path) for path in paths]
+    shared = set.intersection(*(set(record["stimulus_ids"]) for _, record in loaded))
+    common = [key for key in loaded[0][1]["stimulus_ids"] if key in shared]
+    _require_images(common)
+    aligned = {}
+    for name, (arrays, record) in zip(names, loaded, strict=True):
+        rows = {key: i for i, key in enumerate(record["stimulus_ids"])}
+        order = [rows[key] for key in common]
+        aligned[name] = {key: value[order] for key, value in arrays.items()}
+    return common, aligned
+
+
+def _base_spec(args: argparse.Namespace) -> ModelSpec:
+    if args.base.endswith(".json"):
+        return ModelSpec.load(args.base)
+    arch = get_architecture(args.base)
+    return ModelSpec(
+        architecture=args.base,
+        num_classes=1,
+        input_size=tuple(args.input_size or arch.input_size),
+        layers=arch.layers,
+        seed=args.seed,
+        name=f"{args.base}-random",
+    )
+
+
+def _load_spec_model(path: str, device: torch.device):
+    spec = ModelSpec.load(path)
+    return spec, load_model(spec, device)
+
+
+def _load(args: argparse.Namespace):
+    return _load_spec_model(args.model, pick_device(args.device))
+
+
+def _items(args: argparse.Namespace) -> list[StimulusItem]:
+    if args.metadata:
+        return read_metadata(args.metadata, args.images, args.filename_column)
+    return discover_images(args.images)
+
+
+def _targets(items, spec: ModelSpec, label_column: str | None) -> np.ndarray | None:
+    """Class indices from the labels (column `label_column`, default the spec's task)."""
+    column = label_column or spec.task
+    if column is None or not items or column not in items[0].labels:
+        if label_column is not None:
+            raise ValueError(f"The metadata has no column {label_column!r}.")
+        return None
+    unknown = sorted({i.labels[column] for i in items} - set(spec.class_names))
+    if unknown:
+        raise ValueError(
+            f"Labels {unknown} in column {column!r} are not classes of model {spec.name!r} "
+            f"({list(spec.class_names)})."
+        )
+    return np.array([spec.class_names.index(i.labels[column]) for i in items], dtype=np.int64)
+
+
+def _require_images(keys: Sequence[str]) -> None:
+    if len(keys) == 0:
+        raise ValueError("No image could be loaded (or no stimulus ids are shared).")
+
+
+def _names(text: str) -> list[str]:
+    return [part for part in text.split(",") if part]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",")]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m modelsvc", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
+        sub.add_argument("--batch-size", type=int, default=16)
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        return sub
+
+    def images(sub: argparse.ArgumentParser, metadata_required: bool = False) -> None:
+        sub.add_argument("--images", required=True, help="image folder")
+        sub.add_argument("--metadata", required=metadata_required, help="CSV with labels")
+        sub.add_argument("--filename-column", default="filename")
+
+    sub = command("spec", _spec, "write a model spec JSON (checks that the weights load)")
+    sub.add_argument("--architecture", required=True, choices=sorted(ARCHITECTURES))
+    sub.add_argument("--num-classes", type=int, required=True)
+    sub.add_argument("--weights", help="local weights file (omit for random weights)")
+    sub.add_argument("--weights-format", choices=WEIGHTS_FORMATS, default="torchvision")
+    sub.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
+    sub.add_argument("--mean", type=float, nargs=3, default=[0.485, 0.456, 0.406])
+    sub.add_argument("--std", type=float, nargs=3, default=[0.229, 0.224, 0.225])
+    sub.add_argument("--layers", help="comma-separated layer names of interest")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--name")
+    sub.add_argument("--out", required=True, help="spec JSON path")
+
+    sub = command("finetune", _finetune, "train a new head on a labelled image folder")
+    images(sub, metadata_required=True)
+    architectures = ", ".join(sorted(ARCHITECTURES))
+    base_help = f"base spec JSON, or an architecture ({architectures}) for random weights"
+    sub.add_argument("--base", required=True, help=base_help)
+    sub.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
+    sub.add_argument("--label-column", required=True)
+    sub.add_argument("--group-column", default="identity")
+    sub.add_argument("--no-group", action="store_true", help="split without groups")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--train-last", type=int, default=1, help="trainable conv/linear layers")
+    sub.add_argument("--train-all", action="store_true", help="train every layer")
+    sub.add_argument("--val-fraction", type=float, default=0.25)
+    sub.add_argument("--epochs", type=int, default=60)
+    sub.add_argument("--patience", type=int, default=15)
+    sub.add_argument("--learning-rate", type=float, default=1e-3)
+    sub.add_argument("--out", required=True, help="output folder (model.pt, spec.json)")
+
+    sub = command("embed", _embed, "layer embeddings and dissimilarity matrices")
+    images(sub)
+    sub.add_argument("--model", required=True, help="model spec JSON")
+    sub.add_argument("--layers", help="comma-separated layer names (default: the spec's)")
+    sub.add_argument("--pooling", choices=POOLINGS, default="gap")
+    sub.add_argument("--metric", choices=METRICS, default="correlation")
+    sub.add_argument("--out", required=True)
+
+    sub = command("relevance", _relevance, "relevance maps (LRP or gradient baselines)")
+    images(sub)
+    sub.add_argument("--model", required=True, help="model spec JSON")
+    sub.add_argument("--method", choices=sorted(METHODS), default="epsilon_plus_flat")
+    sub.add_argument("--backend", choices=BACKENDS, default="auto")
+    target_help = "targets from this label column (default: the model's task, else predicted)"
+    sub.add_argument("--label-column", help=target_help)
+    sub.add_argument("--out", required=True)
+
+    mask_help = "relevance masking; several models give the generalisation matrix (A -> B)"
+    sub = command("mask", _mask, mask_help)
+    sub.add_argument("--images", required=True, help="image folder the relevance was made on")
+    sub.add_argument("--model", nargs="+", required=True, help="model spec JSONs")
+    sub.add_argument("--relevance", nargs="+", required=True, help="relevance.npz per model")
+    sub.add_argument("--fractions", type=_floats, default=list(DEFAULT_FRACTIONS))
+    sub.add_argument("--mode", choices=MODES, default="keep")
+    sub.add_argument("--fill", choices=FILLS, default="mean")
+    sub.add_argument("--blur-sigma", type=float)
+    sub.add_argument("--baselines", type=_names, default=["random"], help=f"from {BASELINES}")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--out", required=True)
+
+    sub = command("compare", _compare, "compare relevance maps between models")
+    sub.add_argument("--relevance", nargs="+", required=True, help="relevance.npz per model")
+    sub.add_argument("--names", help="comma-separated model names")
+    sub.add_argument("--fractions", type=_floats, default=list(DEFAULT_FRACTIONS))
+    sub.add_argument("--out", required=True)
+    return parser

@@ -1,0 +1,23 @@
+"""Version strings that artifacts record (part of the platform's artifact key)."""
+
+__version__ = "0.1.0"
+
+#: Bump a component's number whenever its numerical output changes.
+COMPONENT_VERSIONS = {
+    "relevance": 1,
+    "embeddings": 1,
+    "masking": 1,
+    "generalisation": 1,
+    "comparison": 1,
+    "finetune": 1,
+}
+
+
+def code_version(component: str) -> str:
+    """E.g. ``"modelsvc-0.1.0/relevance-1"``."""
+    if component not in COMPONENT_VERSIONS:
+        raise ValueError(
+            f"The 'component' parameter of code_version must be one of "
+            f"{sorted(COMPONENT_VERSIONS)}; got {component!r}."
+        )
+    return f"modelsvc-{__version__}/{component}-{COMPONENT_VERSIONS[component]}"

@@ -1,0 +1,110 @@
+"""Finetuning: stratified grouped splits, frozen layers, records, determinism."""
+
+import numpy as np
+import pytest
+import torch
+
+from modelsvc.finetune import FinetuneSettings, balanced_accuracy, finetune, stratified_split
+from modelsvc.images import read_metadata
+from modelsvc.spec import ModelSpec
+from modelsvc.weights import build_model, load_model, save_checkpoint
+
+
+def test_grouped_split_keeps_groups_whole_and_every_label_in_both_sides():
+    labels = ["f"] * 12 + ["m"] * 24
+    groups = [f"id{i // 3}" for i in range(36)]  # 4 female and 8 male identities
+    train, val = stratified_split(labels, groups, 0.25, seed=0)
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(36))
+    val_groups = {groups[i] for i in val}
+    assert not val_groups & {groups[i] for i in train}
+    assert sorted(labels[i] for i in val).count("f") == 3  # round(0.25 * 4) identities
+    assert sorted(labels[i] for i in val).count("m") == 6  # round(0.25 * 8)
+    again, _ = stratified_split(labels, groups, 0.25, seed=0)
+    other, _ = stratified_split(labels, groups, 0.25, seed=1)
+    assert np.array_equal(train, again)
+    assert not np.array_equal(train, other)
+
+
+def test_ungrouped_split_is_stratified_per_label():
+    labels = [f"id{i % 5}" for i in range(20)]  # identity task: 4 images each
+    train, val = stratified_split(labels, None, 0.25, seed=0)
+    assert sorted(labels[i] for i in val) == [f"id{i}" for i in range(5)]
+    assert len(train) == 15
+
+
+def test_balanced_accuracy_is_mean_recall():
+    true = np.array([0, 0, 0, 0, 1, 1])
+    assert balanced_accuracy(true, np.array([0, 0, 0, 0, 0, 0])) == 0.5
+    assert balanced_accuracy(true, np.array([0, 0, 1, 1, 1, 1])) == 0.75
+
+
+def _settings(**changes):
+    base = {
+        "label_column": "colour",
+        "seed": 0,
+        "max_epochs": 6,
+        "patience": 3,
+        "batch_size": 4,
+        "val_fraction": 0.4,
+    }
+    return FinetuneSettings(**{**base, **changes})
+
+
+def test_head_finetuning_freezes_the_trunk_and_records_training(image_folder, tmp_path):
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    base_spec = ModelSpec("small_cnn", 7, input_size=(24, 24), seed=3, name="base")
+    base = save_checkpoint(tmp_path / "base.pt", build_model(base_spec), base_spec)
+    result = finetune(base, items, _settings(train_last=1), device="cpu", progress=False)
+    spec = result.spec
+    assert spec.num_classes == 2
+    assert spec.class_names == ("a", "b")
+    assert spec.task == "colour"
+    assert spec.parent == base.cache_key()
+    assert spec.weights_path is None
+    record = spec.training
+    assert record["group_column"] == "identity"
+    val_ids = set(record["split"]["val"])
+    assert len(val_ids) == 4
+    assert not val_ids & set(record["split"]["train"])
+    assert 1 <= len(record["history"]) <= 6
+    assert record["val_accuracy"] == record["history"][record["best_epoch"]]["val_accuracy"]
+    original = load_model(base)
+    assert torch.equal(result.model.features[0].weight, original.features[0].weight)
+    assert torch.equal(result.model.classifier[0].weight, original.classifier[0].weight)
+    assert result.model.classifier[3].out_features == 2
+    assert not result.model.training
+
+
+def test_training_all_layers_changes_them_and_is_deterministic(image_folder):
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    base = ModelSpec("small_cnn", 1, input_size=(24, 24), seed=1)
+    first = finetune(base, items, _settings(train_last=None), progress=False)
+    second = finetune(base, items, _settings(train_last=None), progress=False)
+    other = finetune(base, items, _settings(train_last=None, seed=1), progress=False)
+    untrained = build_model(base)
+    assert not torch.equal(first.model.features[0].weight, untrained.features[0].weight)
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert first.spec.training == second.spec.training
+    assert not torch.equal(first.model.classifier[3].weight, other.model.classifier[3].weight)
+
+
+def test_unreadable_images_are_skipped_and_recorded(image_folder):
+    (image_folder / "img09.png").write_bytes(b"not a png")
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    base = ModelSpec("small_cnn", 1, input_size=(24, 24))
+    result = finetune(base, items, _settings(max_epochs=1), progress=False)
+    skipped = result.spec.training["skipped"]
+    assert [s["key"] for s in skipped] == ["img09.png"]
+    assert "img09.png" in skipped[0]["error"]
+
+
+def test_bad_requests_are_named(image_folder):
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    base = ModelSpec("small_cnn", 1, input_size=(24, 24))
+    with pytest.raises(ValueError, match="'label_column' 'gender' is missing"):
+        finetune(base, items, _settings(label_column="gender"), progress=False)
+    with pytest.raises(ValueError, match="'train_last' parameter must be at most"):
+        finetune(base, items, _settings(train_last=9), progress=False)
+    with pytest.raises(ValueError, match="'val_fraction' parameter of FinetuneSettings"):
+        _settings(val_fraction=0.0)
