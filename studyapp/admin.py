@@ -42,6 +42,12 @@ class StimulusSetAdmin(admin.ModelAdmin):
         return [path("import/", view, name="studyapp_stimulusset_import"), *super().get_urls()]
 
     def import_view(self, request):
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.STIMULUS_MAX_UPLOAD_BYTES:
+            # Refuse before Django reads (and spools to disk) the whole body.
+            limit = settings.STIMULUS_MAX_UPLOAD_BYTES
+            problems = [f"upload: {declared:,} bytes; the limit is {limit:,}"]
+            return self._import_page(request, StimulusImportForm(), problems, status=413)
         form = StimulusImportForm(request.POST or None, request.FILES or None)
         problems = []
         if request.method == "POST" and form.is_valid():
@@ -72,6 +78,9 @@ class StimulusSetAdmin(admin.ModelAdmin):
                     note += f" Skipped {len(report.duplicates)} duplicate images."
                 messages.success(request, note)
                 return redirect("admin:studyapp_stimulusset_change", stimulus_set.pk)
+        return self._import_page(request, form, problems)
+
+    def _import_page(self, request, form, problems, status=200):
         context = {
             **self.admin_site.each_context(request),
             "title": "Import a stimulus set",
@@ -79,7 +88,7 @@ class StimulusSetAdmin(admin.ModelAdmin):
             "problems": problems,
             "opts": self.model._meta,
         }
-        return render(request, "admin/studyapp/stimulusset/import.html", context)
+        return render(request, "admin/studyapp/stimulusset/import.html", context, status=status)
 
 
 @admin.register(Stimulus)
@@ -88,9 +97,16 @@ class StimulusAdmin(admin.ModelAdmin):
     list_filter = ["stimulus_set"]
     search_fields = ["name"]
     readonly_fields = [
-        "stimulus_set", "name", "thumbnail", "image", "part_mask", "sha256",
-        "original_format", "width", "height",
-    ]  # fmt: skip
+        "stimulus_set",
+        "name",
+        "thumbnail",
+        "image",
+        "part_mask",
+        "sha256",
+        "original_format",
+        "width",
+        "height",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -159,9 +175,18 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_filter = ["study", "status", "excluded", "source"]
     search_fields = ["pseudonym"]
     fields = [
-        "study", "pseudonym", "source", "status", "plan_seed", "started_at", "last_seen_at",
-        "completed_at", "client_info", "excluded", "exclusion_reason",
-    ]  # fmt: skip
+        "study",
+        "pseudonym",
+        "source",
+        "status",
+        "plan_seed",
+        "started_at",
+        "last_seen_at",
+        "completed_at",
+        "client_info",
+        "excluded",
+        "exclusion_reason",
+    ]
     readonly_fields = [f for f in fields if f not in {"excluded", "exclusion_reason"}]
 
     def has_add_permission(self, request) -> bool:

@@ -89,8 +89,11 @@ class ParticipantBot:
             token = CSRF_INPUT.search(form)
             if token is None:
                 raise RuntimeError(f"no consent form at the start link: {form[:300]}")
-            fields = {"csrfmiddlewaretoken": token.group(1), "decision": "agree",
-                      "PROLIFIC_PID": self.participant_id}  # fmt: skip
+            fields = {
+                "csrfmiddlewaretoken": token.group(1),
+                "decision": "agree",
+                "PROLIFIC_PID": self.participant_id,
+            }
             page = self.request(f"/s/{self.slug}/consent", urllib.parse.urlencode(fields).encode())
         match = RUNNER_PATH.search(urllib.parse.urlparse(page.url).path)
         if match is None:

@@ -75,8 +75,22 @@ class StudyForm(forms.ModelForm):
         model = Study
         formfield_callback = _https_url_fields
         fields = [
-            "title", "slug", "status", "stimulus_set", "owner", "trial_types", "rating_scale",
-            "trials_per_participant", "target_participants", "practice_trials", "break_every",
-            "repeat_rate", "catch_rate", "consent_text", "instructions", "debrief",
-            "completion_code", "redirect_url",
-        ]  # fmt: skip
+            "title",
+            "slug",
+            "status",
+            "stimulus_set",
+            "owner",
+            "trial_types",
+            "rating_scale",
+            "trials_per_participant",
+            "target_participants",
+            "practice_trials",
+            "break_every",
+            "repeat_rate",
+            "catch_rate",
+            "consent_text",
+            "instructions",
+            "debrief",
+            "completion_code",
+            "redirect_url",
+        ]

@@ -12,8 +12,18 @@ ALLOWED_FORMATS = {"PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM"}
 # Browsers show these as they are; the others are stored converted to PNG.
 WEB_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 IMAGE_SUFFIXES = {
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm",
-}  # fmt: skip
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".pnm",
+}
 
 
 class InvalidImage(ValueError):

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from studyapp.views import participant_api, participant_pages, research
+from studyapp.views import health, participant_api, participant_pages, research
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
     path("s/<slug:slug>/", participant_pages.study_start, name="study-start"),
     path("s/<slug:slug>/consent", participant_pages.study_consent, name="study-consent"),
     path("p/<str:token>/", participant_pages.participant_runner, name="participant-runner"),

@@ -29,15 +29,25 @@ def assert_one_response_per_trial(participant, *, min_rt_ms=0.0):
 
 @pytest.mark.parametrize(
     ("trial_type", "scale", "use_mouse"),
-    [("triplet", "1-7", False), ("afc", "1-7", True), ("rating", "1-7", True),
-     ("rating", "0-100", False)],
-)  # fmt: skip
-def test_a_whole_study_from_consent_to_completion_code(page, live_server, trial_type, scale,
-                                                       use_mouse):  # fmt: skip
+    [
+        ("triplet", "1-7", False),
+        ("afc", "1-7", True),
+        ("rating", "1-7", True),
+        ("rating", "0-100", False),
+    ],
+)
+def test_a_whole_study_from_consent_to_completion_code(
+    page, live_server, trial_type, scale, use_mouse
+):
     study = make_study(
-        trial_types=[trial_type], rating_scale=scale, trials_per_participant=8, break_every=4,
-        practice_trials=1, repeat_rate=0.25, catch_rate=0.25,
-    )  # fmt: skip
+        trial_types=[trial_type],
+        rating_scale=scale,
+        trials_per_participant=8,
+        break_every=4,
+        practice_trials=1,
+        repeat_rate=0.25,
+        catch_rate=0.25,
+    )
     page.route("https://example.org/**", lambda route: route.fulfill(body="back at Prolific"))
     participant = open_study(page, live_server, study, f"browser-{trial_type}")
     driver = RunnerDriver(page, use_mouse=use_mouse, think_ms=150)

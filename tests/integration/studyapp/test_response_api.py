@@ -41,8 +41,10 @@ def test_every_planned_trial_can_be_answered_then_completed(api, trial_type, sca
     assert Response.objects.filter(trial__participant=participant).count() == len(trials)
     done = post(api, participant, {}, "api-complete")
     assert done.status_code == 200
-    assert done.json() == {"completion_code": "CODE123",
-                           "redirect_url": "https://example.org/done?cc=CODE123"}  # fmt: skip
+    assert done.json() == {
+        "completion_code": "CODE123",
+        "redirect_url": "https://example.org/done?cc=CODE123",
+    }
     participant.refresh_from_db()
     assert participant.status == "completed"
     assert plan(api, participant)["completion"]["completion_code"] == "CODE123"
@@ -171,8 +173,11 @@ def test_wrong_http_methods_are_4xx(api):
 def test_client_description_is_recorded_and_capped(api):
     participant = start_participant(make_study())
     for width in range(12):
-        body = {"userAgent": "Test/1.0", "viewport": {"width": 800 + width, "height": 600},
-                "secret": "ignored"}  # fmt: skip
+        body = {
+            "userAgent": "Test/1.0",
+            "viewport": {"width": 800 + width, "height": 600},
+            "secret": "ignored",
+        }
         assert post(api, participant, body, "api-client").status_code == 200
     participant.refresh_from_db()
     clients = participant.client_info["clients"]

@@ -102,14 +102,18 @@ def test_a_database_failure_removes_the_files_written(monkeypatch, settings):
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ([source("a.png", png_bytes(1)), source("metadata.csv", b"filename\na.png\na.png\n")],
-         "listed twice"),
-        ([source("a.png", png_bytes(1)), source("metadata.csv", b"filename,x\na.png\n")],
-         "has 1 cells"),
+        (
+            [source("a.png", png_bytes(1)), source("metadata.csv", b"filename\na.png\na.png\n")],
+            "listed twice",
+        ),
+        (
+            [source("a.png", png_bytes(1)), source("metadata.csv", b"filename,x\na.png\n")],
+            "has 1 cells",
+        ),
         ([source("a.png", png_bytes(1)), source("masks/a.png", png_bytes(1))], "parts.json"),
         ([source("notes.txt", b"hello")], "no image files"),
     ],
-)  # fmt: skip
+)
 def test_metadata_and_mask_problems(files, message):
     with pytest.raises(StimulusImportRejected, match=message):
         stimulus_set_import(name="m", files=files)
@@ -236,3 +240,15 @@ def test_media_files_are_content_addressed():
     stimulus = stimulus_set.stimuli.get()
     assert stimulus.image.name == f"stimuli/{stimulus.sha256[:2]}/{stimulus.sha256}.png"
     assert default_storage.exists(stimulus.image.name)
+
+
+def test_admin_refuses_an_oversized_upload_before_reading_it(staff_client, settings):
+    settings.STIMULUS_MAX_UPLOAD_BYTES = 1000
+    archive = make_zip({f"{i}.png": png_bytes(i) for i in range(20)})
+    archive.name = "big.zip"
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"), {"name": "big", "archive": archive}
+    )
+    assert response.status_code == 413
+    assert "the limit is 1,000" in response.content.decode()
+    assert not StimulusSet.objects.exists()

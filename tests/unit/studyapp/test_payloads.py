@@ -34,13 +34,16 @@ def test_a_full_payload_is_parsed():
         ({"trial": 1, "rt_ms": 500, "choice": [1]}, "invalid_type", "choice"),
         ({"trial": 1, "rt_ms": 500, "rating": "7"}, "invalid_type", "rating"),
         ({"trial": 1, "rt_ms": 500, "responded_at": "yesterday"}, "invalid_type", "responded_at"),
-        ({"trial": 1, "rt_ms": 500, "responded_at": "2026-11-25T10:00:00"}, "invalid_type",
-         "responded_at"),
+        (
+            {"trial": 1, "rt_ms": 500, "responded_at": "2026-11-25T10:00:00"},
+            "invalid_type",
+            "responded_at",
+        ),
         ({"trial": 1, "rt_ms": 500, "viewport": [1, 2]}, "invalid_type", "viewport"),
         ({"trial": 1, "rt_ms": 500, "viewport": {"width": -5}}, "out_of_range", "viewport"),
         ({"trial": 1, "rt_ms": 500, "admin": True}, "unknown_field", "admin"),
     ],
-)  # fmt: skip
+)
 def test_wrong_types_are_rejected_naming_the_field(body, code, field):
     with pytest.raises(BadRequest) as error:
         parse_response(body)

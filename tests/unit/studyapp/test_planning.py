@@ -77,8 +77,9 @@ def test_same_seed_and_counts_give_the_same_plan():
 
 
 def test_plan_contents_roles_and_blocks():
-    settings = PlanSettings(["triplet", "rating"], main_trials=40, practice_trials=2,
-                            repeat_rate=0.1, catch_rate=0.05)  # fmt: skip
+    settings = PlanSettings(
+        ["triplet", "rating"], main_trials=40, practice_trials=2, repeat_rate=0.1, catch_rate=0.05
+    )
     plan = build_plan(16, settings, {}, seed=7)
     roles = [t.role for t in plan]
     assert roles.count("main") == 40
