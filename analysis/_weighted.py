@@ -1,0 +1,300 @@
+"""Batched weighted ranks and correlations: the kernels behind every comparison.
+
+Why weights: a bootstrap sample over stimuli repeats some stimuli and drops others.  rsatoolbox
+materialises the resampled matrix, marks pairs of a stimulus with its own copy as NaN and
+compares the remaining upper triangle.  Pair (i, j) then appears c_i * c_j times, where c are the
+stimulus counts of the sample.  Every statistic on that expanded vector equals the same
+statistic on the original pairs with integer weights w_ij = c_i * c_j: mid-ranks become
+"weight below + (tie-group weight + 1) / 2", means and cross-products become weighted sums, and
+Kendall's tau-a counts each pair of entries w_a * w_b times.  Working on the original pairs
+with a (n_samples, n_pairs) weight array lets a whole bootstrap run as a few array operations
+instead of thousands of matrix copies, with the same numbers.  Missing pairs (NaN) get weight 0.
+
+The sort order of a fixed vector does not depend on the weights, so `SortedRows` sorts once and
+re-ranks under any number of weight rows with a cumulative sum and two gathers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+
+RANK_METHODS = ("spearman", "rho-a", "tau-a")
+METHODS = ("pearson", "spearman", "rho-a", "tau-a")
+
+
+class SortedRows:
+    """A stack of vectors (..., P), sorted once, that can be mid-ranked under any weights.
+
+    The tie groups of each vector are fixed, so ranking under new weights needs only the
+    weight total of every group (one gather and one ``add.reduceat``), a cumulative sum over
+    groups and one gather back to the original order.  NaN entries sort last and form groups
+    of their own; give them weight 0.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        self.shape = values.shape
+        flat = values.reshape(-1, values.shape[-1])
+        n_rows, n = flat.shape
+        self.order = np.argsort(flat, axis=1, kind="stable")
+        ordered = np.take_along_axis(flat, self.order, axis=1)
+        new_group = np.ones_like(ordered, dtype=bool)
+        # NaN != NaN, so every missing entry is a group of its own
+        new_group[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        flat_new = new_group.ravel()
+        self.group_starts = np.flatnonzero(flat_new)  # into the flattened sorted stack
+        group_of_sorted = np.cumsum(flat_new) - 1
+        group_id = np.empty(n_rows * n, dtype=np.int64)
+        group_id[(self.order + (np.arange(n_rows) * n)[:, None]).ravel()] = group_of_sorted
+        self.group_id = group_id  # group of each original entry, flattened
+        first_group = group_of_sorted.reshape(n_rows, n)[:, 0]
+        self.row_of_group = np.repeat(
+            np.arange(n_rows), np.diff(np.append(first_group, len(self.group_starts)))
+        )
+        self.first_group = first_group
+
+    def ranks(self, weights: np.ndarray) -> np.ndarray:
+        """Weighted mid-ranks (scipy 'average' ranks of the expanded vector).
+
+        `weights` has shape (B, ..., P) where (..., P) broadcasts to this stack's shape; the
+        result has shape (B, *stack_shape).  Entries with weight 0 get a rank that is
+        meaningless and must be ignored by the caller.
+        """
+        weights = np.asarray(weights, dtype=float)
+        batch = weights.shape[0]
+        n = self.shape[-1]
+        if weights.ndim == 2 and weights.shape[1] == n:  # one weight row for the whole stack
+            sorted_w = weights[:, self.order]
+        else:
+            full = np.broadcast_to(weights, (batch, *self.shape)).reshape(batch, -1, n)
+            sorted_w = np.take_along_axis(full, self.order[None], axis=2)
+        totals = np.add.reduceat(sorted_w.reshape(batch, -1), self.group_starts, axis=1)
+        cum = np.cumsum(totals, axis=1)
+        # weight of the groups before each group, counted within its own row only
+        row_base = np.zeros((batch, len(self.first_group)))
+        row_base[:, 1:] = cum[:, self.first_group[1:] - 1]
+        before = cum - totals - row_base[:, self.row_of_group]
+        group_rank = before + (totals + 1.0) / 2.0
+        return group_rank[:, self.group_id].reshape(batch, *self.shape)
+
+
+def rank_half_integers(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mid-ranks of rows whose values are exact non-negative multiples of 1/2.
+
+    Sums of mid-ranks (pooled rank RDMs) are such values.  Doubling makes them integers, which
+    are packed with the column index into one unsigned integer and sorted with ``np.sort`` --
+    several times faster than ``argsort`` of floats -- and ties are exact.  Returns
+    (order, ranks in sorted order), both (R, P); entries with weight 0 are ignored.
+    """
+    n_rows, n = values.shape
+    keys = np.rint(2.0 * values).astype(np.uint64)
+    bits = max(1, int(n - 1).bit_length())
+    dtype = np.uint32 if int(keys.max(initial=0)) < (1 << (32 - bits)) else np.uint64
+    packed = (keys.astype(dtype) << dtype(bits)) | np.arange(n, dtype=dtype)
+    packed.sort(axis=1)
+    order = (packed & dtype((1 << bits) - 1)).astype(np.intp)
+    sorted_keys = packed >> dtype(bits)
+    sorted_w = np.take_along_axis(weights, order, axis=1)
+    new_group = np.ones((n_rows, n), dtype=bool)
+    new_group[:, 1:] = sorted_keys[:, 1:] != sorted_keys[:, :-1]
+    flat_new = new_group.ravel()
+    starts = np.flatnonzero(flat_new)
+    totals = np.add.reduceat(sorted_w.ravel(), starts)
+    cum = np.cumsum(totals)
+    row_first = np.searchsorted(starts, np.arange(n_rows) * n)
+    row_base = np.concatenate([[0.0], cum[row_first[1:] - 1]])
+    sizes = np.diff(np.append(row_first, len(starts)))
+    before = cum - totals - np.repeat(row_base, sizes)
+    group_rank = before + (totals + 1.0) / 2.0
+    ranks = np.repeat(group_rank, np.diff(np.append(starts, n_rows * n)))
+    return order, ranks.reshape(n_rows, n)
+
+
+def rank_cross_sums(
+    values: np.ndarray, weights: np.ndarray, other: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row: sum w * r * y and sum w * r^2, where r are the weighted mid-ranks of `values`.
+
+    values and other (y) must be exact non-negative multiples of 1/2 (mid-ranks and sums of
+    mid-ranks are), weights non-negative integers; all (R, L).  Each entry becomes one uint64:
+    the doubled value in the high bits, w and 2*w*y in the low bits, laid out so that adding
+    the low bits over a whole tie group cannot carry between the two fields.  One in-place
+    sort then orders every row and one ``add.reduceat`` over the low bits yields both group
+    sums, with no gathers and no expansion back to entries.  All sums are exact.  Returns
+    None when the numbers do not fit in 64 bits (the caller then uses `rank_half_integers`).
+    """
+    n_rows, n = values.shape
+    row_w = weights.sum(1)
+    max_w_total = int(row_w.max(initial=0))
+    max_wy_total = int(2 * max_w_total * other.max(initial=0))
+    bits_w = max(1, max_w_total.bit_length())
+    bits_wy = max(1, max_wy_total.bit_length())
+    bits_v = max(1, int(2 * values.max(initial=0)).bit_length())
+    if bits_v + bits_w + bits_wy > 64:
+        return None
+    low = weights * float(1 << bits_wy)
+    low += 2.0 * weights * other
+    packed = (2.0 * values).astype(np.uint64)
+    packed <<= np.uint64(bits_w + bits_wy)
+    packed |= low.astype(np.uint64)
+    packed.sort(axis=1)
+    new_group = np.ones((n_rows, n), dtype=bool)
+    high = packed >> np.uint64(bits_w + bits_wy)
+    np.not_equal(high[:, 1:], high[:, :-1], out=new_group[:, 1:])
+    starts = np.flatnonzero(new_group)
+    packed &= np.uint64((1 << (bits_w + bits_wy)) - 1)
+    group_low = np.add.reduceat(packed.ravel(), starts)
+    group_w = (group_low >> np.uint64(bits_wy)).astype(float)
+    group_wy = (group_low & np.uint64((1 << bits_wy) - 1)).astype(float) / 2.0
+    cum = np.cumsum(group_w)
+    row_first = np.searchsorted(starts, np.arange(n_rows) * n)
+    row_base = np.zeros(n_rows)
+    row_base[1:] = cum[row_first[1:] - 1]
+    sizes = np.diff(np.append(row_first, len(starts)))
+    group_rank = cum - group_w - np.repeat(row_base, sizes) + (group_w + 1.0) / 2.0
+    sum_wry = np.add.reduceat(group_rank * group_wy, row_first)
+    sum_wr2 = np.add.reduceat(group_rank * group_rank * group_w, row_first)
+    return sum_wry, sum_wr2
+
+
+def weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mid-ranks of each row of `values` (..., P) under `weights` of the same shape."""
+    values = np.asarray(values, dtype=float)
+    return SortedRows(values).ranks(np.asarray(weights, dtype=float)[None])[0]
+
+
+def zscore_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(x - weighted mean) / weighted SD (ddof 0) along the last axis; rsatoolbox's pooling
+    transform for correlation.  Entries with weight 0 are set to 0."""
+    x = np.where(weights > 0, values, 0.0)
+    total = weights.sum(-1, keepdims=True)
+    mean = (weights * x).sum(-1, keepdims=True) / total
+    centred = np.where(weights > 0, x - mean, 0.0)
+    sd = np.sqrt((weights * centred**2).sum(-1, keepdims=True) / total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return centred / sd
+
+
+def correlate(method: str, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The comparison statistic between rows of `x` and `y` (broadcast, last axis = pairs).
+
+    `w` are non-negative weights (0 = excluded, e.g. a missing pair) that broadcast with x and
+    y; NaN in x or y must carry weight 0.  Ranks are taken over the entries with weight > 0, as
+    rsatoolbox does after dropping NaN pairs.  Returns NaN where fewer than 2 entries count or a
+    side is constant (pearson, spearman).
+    """
+    x, y, w = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(w, float))
+    if method == "tau-a":
+        return _tau_a_rows(x, y, w)
+    if method in ("spearman", "rho-a"):
+        x = weighted_ranks(x, w)
+        y = weighted_ranks(y, w)
+    return paired_stat(method, x, y, w)
+
+
+def paired_stat(method: str, tx: np.ndarray, ty: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted Pearson (or rho-a) of already transformed rows (values or ranks), broadcast.
+
+    For 'spearman' pass ranks; 'rho-a' is 12 * sum w (rx - m)(ry - m) / (N^3 - N).
+    """
+    tx, ty, w = np.broadcast_arrays(tx, ty, w)
+    keep = w > 0
+    x = np.where(keep, tx, 0.0)
+    y = np.where(keep, ty, 0.0)
+    total = w.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xc = np.where(keep, x - (w * x).sum(-1, keepdims=True) / total[..., None], 0.0)
+        yc = np.where(keep, y - (w * y).sum(-1, keepdims=True) / total[..., None], 0.0)
+        cov = (w * xc * yc).sum(-1)
+        if method == "rho-a":
+            out = 12.0 * cov / (total**3 - total)
+        else:
+            out = cov / np.sqrt((w * xc**2).sum(-1) * (w * yc**2).sum(-1))
+    return np.where(total >= 2, out, np.nan)
+
+
+def cross_correlate(
+    method: str, tx: np.ndarray, ty: np.ndarray, w: np.ndarray, n_total: np.ndarray
+) -> np.ndarray:
+    """Pearson / rho-a between every row of `tx` and every row of `ty`, batched.
+
+    tx: (B, M, P) or (B, M, G, P) transformed model vectors (values or ranks), ty: (B, Q, P)
+    transformed data vectors, w: (B, G, P) weights with G == 1 (shared) or G == Q (one weight
+    row per data vector), n_total: (B, G) sum of weights.  Returns (B, M, Q).
+    """
+    shared = w.shape[1] == 1
+    wq = w if not shared else w[:, 0]
+    if shared:
+        mean_x = np.einsum("bmp,bp->bm", tx, wq) / n_total
+        mean_y = np.einsum("bqp,bp->bq", ty, wq) / n_total
+        xc = tx - mean_x[..., None]
+        yc = ty - mean_y[..., None]
+        xw = xc * wq[:, None, :]
+        cov = np.matmul(xw, np.swapaxes(yc, 1, 2))
+        var_x = np.einsum("bmp,bmp->bm", xw, xc)[:, :, None]
+        var_y = np.einsum("bqp,bqp,bp->bq", yc, yc, wq)[:, None, :]
+        total = n_total[:, None, :]
+    else:
+        mean_x = np.einsum("bmqp,bqp->bmq", tx, w) / n_total[:, None, :]
+        mean_y = np.einsum("bqp,bqp->bq", ty, w) / n_total
+        xc = tx - mean_x[..., None]
+        yc = ty - mean_y[..., None]
+        cov = np.einsum("bmqp,bqp,bqp->bmq", xc, yc, w)
+        var_x = np.einsum("bmqp,bmqp,bqp->bmq", xc, xc, w)
+        var_y = np.einsum("bqp,bqp,bqp->bq", yc, yc, w)[:, None, :]
+        total = n_total[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "rho-a":
+            out = 12.0 * cov / (total**3 - total)
+        else:
+            out = cov / np.sqrt(var_x * var_y)
+    return np.where(total >= 2, out, np.nan)
+
+
+def tau_a(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Kendall's tau-a of two vectors with optional non-negative integer weights.
+
+    tau-a = (concordant - discordant) / (N (N - 1) / 2) on the vector in which entry k appears
+    w_k times.  scipy computes tau-b with an O(N log N) merge sort; since
+    tau_b = (C - D) / sqrt((n0 - n1)(n0 - n2)) with tie counts n1, n2 that we know,
+    tau_a = tau_b * sqrt((n0 - n1)(n0 - n2)) / n0.  (rsatoolbox reaches into private scipy
+    code for the same number; this uses only the public API.)
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if w is None:
+        keep = ~(np.isnan(x) | np.isnan(y))
+        reps = keep.astype(np.int64)
+    else:
+        w = np.asarray(w, float)
+        reps = np.rint(w).astype(np.int64)
+        if (np.abs(reps - w) > 1e-9).any() or (reps < 0).any():
+            raise ValueError(
+                "The 'w' parameter of tau_a must be non-negative integer weights; "
+                f"got values such as {w[np.abs(reps - w) > 1e-9][:3]}."
+            )
+    xe = np.repeat(x, reps)
+    ye = np.repeat(y, reps)
+    n = xe.size
+    if n < 2:
+        return float("nan")
+    n0 = n * (n - 1) / 2.0
+    n1 = _tied_pairs(xe)
+    n2 = _tied_pairs(ye)
+    if n1 == n0 or n2 == n0:
+        return 0.0  # one side constant: no concordant or discordant pairs
+    tau_b = scipy.stats.kendalltau(xe, ye, variant="b").statistic
+    return float(np.clip(tau_b * np.sqrt((n0 - n1) * (n0 - n2)) / n0, -1.0, 1.0))
+
+
+def _tied_pairs(v: np.ndarray) -> float:
+    _, counts = np.unique(v, return_counts=True)
+    return float((counts * (counts - 1) // 2).sum())
+
+
+def _tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    out = np.empty(x.shape[:-1])
+    for idx in np.ndindex(out.shape):
+        out[idx] = tau_a(x[idx], y[idx], w[idx])
+    return out

@@ -1,0 +1,368 @@
+"""Model evaluation against participants and noise ceilings, batched over resampling draws.
+
+Semantics follow rsatoolbox 0.3.2 (``eval_fixed`` / ``eval_bootstrap*`` / ``boot_noise_ceiling``)
+so the numbers are the same on the same data:
+
+* a model's evaluation is the mean, over participants, of the comparison between the model RDM
+  and that participant's RDM (participants drawn twice in a bootstrap count twice);
+* the upper noise ceiling compares each participant with the pooled RDM of all participants,
+  the lower one with the pooled RDM of all *other* participants (leave-one-participant-out;
+  all copies of a resampled participant are left out together); both are averaged over the
+  distinct participants;
+* pooling is the average that maximises the statistic: z-scored RDMs for Pearson, mid-ranks for
+  the rank statistics.
+
+A draw is a pair-weight row (stimulus resampling, see `analysis._weighted`) and a
+participant-multiplicity row.  With complete data (`DenseEngine`) the statistics reduce to
+small matrix algebra: for Pearson, every correlation among participants and models comes from
+one Gram matrix per draw, and the pooled and leave-one-out ceilings follow from it without ever
+forming a pooled RDM; for the rank statistics, ranks are computed once per draw and
+participant, and only the leave-one-out pooled RDMs need a sort.
+
+Beyond rsatoolbox, participants may have missing pairs (sparse designs, `SparseEngine`): every
+comparison uses the pairs both sides have, and rank pooling rescales each participant's
+mid-ranks to (0, 1) (``(r - 1/2) / N_p``) so participants with different numbers of pairs weigh
+the same.  With complete data no rescaling happens, so the numbers equal rsatoolbox's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis._weighted import (
+    METHODS,
+    SortedRows,
+    cross_correlate,
+    paired_stat,
+    rank_cross_sums,
+    rank_half_integers,
+    tau_a,
+    weighted_ranks,
+    zscore_weighted,
+)
+
+# elements of the largest temporary array per chunk (keeps peak memory near 100-200 MB)
+_CHUNK_ELEMENTS = 2_000_000
+
+
+def make_engine(models: np.ndarray, data: np.ndarray, method: str) -> Engine:
+    """The engine for these arrays: dense when all participants have the same pairs."""
+    if method not in METHODS:
+        raise ValueError(f"The 'method' parameter must be one of {METHODS}; got {method!r}.")
+    models = np.asarray(models, dtype=float)
+    data = np.asarray(data, dtype=float)
+    if np.isnan(models).any():
+        raise ValueError("The 'models' parameter must have no missing (NaN) pairs.")
+    mask = ~np.isnan(data)
+    if (mask == mask[:1]).all():
+        return DenseEngine(models, data, method)
+    return SparseEngine(models, data, method)
+
+
+class Engine:
+    """Evaluate models and noise ceilings for many (pair weights, participant weights) draws.
+
+    models: (n_models, n_pairs) dissimilarity vectors without NaN.
+    data: (n_participants, n_pairs) participant dissimilarity vectors, NaN where missing.
+    """
+
+    rescale_ranks = False
+
+    def __init__(self, models: np.ndarray, data: np.ndarray, method: str) -> None:
+        self.method = method
+        self.models = models
+        self.mask = ~np.isnan(data)
+        self.data = np.where(self.mask, data, 0.0)
+        self.n_models, self.n_pairs = models.shape
+        self.n_participants = data.shape[0]
+
+    def run(
+        self, pair_weights: np.ndarray, participant_weights: np.ndarray, ceiling: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluations (B, n_models) and noise ceilings (B, 2: lower, upper) for B draws.
+
+        pair_weights: (B, n_pairs) non-negative integer weights (bootstrap: c_i * c_j).
+        participant_weights: (B, n_participants) non-negative integer multiplicities.
+        """
+        pair_weights = np.asarray(pair_weights, dtype=float)
+        participant_weights = np.asarray(participant_weights, dtype=float)
+        for name, w in (
+            ("pair_weights", pair_weights),
+            ("participant_weights", participant_weights),
+        ):
+            if (w < 0).any() or (w != np.rint(w)).any():
+                raise ValueError(f"The {name!r} parameter must hold non-negative integers.")
+        n_draws = pair_weights.shape[0]
+        evals = np.full((n_draws, self.n_models), np.nan)
+        ceilings = np.full((n_draws, 2), np.nan)
+        step = max(1, _CHUNK_ELEMENTS // self._elements_per_draw())
+        for start in range(0, n_draws, step):
+            part = slice(start, start + step)
+            pw, uw = pair_weights[part], participant_weights[part]
+            if self.method == "tau-a":
+                e, c = self._tau_a_chunk(pw, uw, ceiling)
+            else:
+                e, c = self._chunk(pw, uw, ceiling)
+            evals[part] = e
+            ceilings[part] = c
+        return evals, ceilings
+
+    # -- shared pieces -------------------------------------------------------------------
+
+    def _elements_per_draw(self) -> int:
+        return self.n_pairs * (self.n_participants + self.n_models)
+
+    def _weights(self, pair_weights: np.ndarray) -> np.ndarray:
+        """(b, n_participants, P) weights of each participant's pairs in each draw."""
+        return pair_weights[:, None, :] * self.mask[None]
+
+    def _chunk(self, pw, uw, ceiling):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _pool_terms(self, w: np.ndarray) -> np.ndarray:
+        """Each participant's transformed RDM for pooling (b, n_p, P): rsatoolbox's
+        ``pool_rdm`` transform (z-scores or mid-ranks)."""
+        if self.method == "pearson":
+            return zscore_weighted(self.data[None], w)
+        ranks = weighted_ranks(np.broadcast_to(self.data, w.shape), w)
+        if self.rescale_ranks:
+            ranks = (ranks - 0.5) / w.sum(-1, keepdims=True)
+        return np.where(w > 0, ranks, 0.0)
+
+    def _tau_a_chunk(self, pw, uw, ceiling):
+        """tau-a has no batched form: one O(P log P) computation per comparison."""
+        w = self._weights(pw)
+        b = w.shape[0]
+        per = np.empty((b, self.n_models, self.n_participants))
+        for i in range(b):
+            for p in range(self.n_participants):
+                for m in range(self.n_models):
+                    per[i, m, p] = tau_a(self.models[m], self.data[p], w[i, p])
+        evals = _weighted_mean(per, uw[:, None, :])
+        if not ceiling:
+            return evals, np.full((b, 2), np.nan)
+        pooled, loo, loo_w = _pooled_and_loo(self._pool_terms(w), w, uw)
+        upper = np.empty((b, self.n_participants))
+        lower = np.empty((b, self.n_participants))
+        for i in range(b):
+            for p in range(self.n_participants):
+                if uw[i, p] == 0:
+                    upper[i, p] = lower[i, p] = np.nan
+                    continue
+                upper[i, p] = tau_a(np.nan_to_num(pooled[i]), self.data[p], w[i, p])
+                lower[i, p] = tau_a(np.nan_to_num(loo[i, p]), self.data[p], loo_w[i, p])
+        return evals, _ceiling_means(lower, upper, uw)
+
+
+class DenseEngine(Engine):
+    """All participants have the same pairs: Gram-matrix algebra and shared ranks."""
+
+    def __init__(self, models: np.ndarray, data: np.ndarray, method: str) -> None:
+        super().__init__(models, data, method)
+        self.shared_mask = self.mask[0].astype(float)
+        if method == "pearson":
+            # correlations are shift-invariant: centring first avoids cancellation in sums
+            self.x = models - models.mean(1, keepdims=True)
+            valid = self.mask[0]
+            centre = self.data[:, valid].mean(1, keepdims=True) if valid.any() else 0.0
+            self.y = np.where(self.mask, self.data - centre, 0.0)
+        else:
+            self.x_ranker = SortedRows(models)
+            self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
+
+    def _chunk(self, pw, uw, ceiling):
+        w = pw * self.shared_mask
+        # draws that only resample participants share one weight row: compute its parts once
+        shared = w[:1] if (w == w[:1]).all() else w
+        if self.method == "pearson":
+            return self._pearson(shared, uw, ceiling)
+        return self._ranked(shared, np.broadcast_to(shared, w.shape), uw, ceiling)
+
+    def _pearson(self, w, uw, ceiling):
+        """w: (1 or b, P) -- with one row, every draw shares the Gram matrix."""
+        b, n_p = w.shape[0], self.n_participants
+        total = w.sum(1)
+        yw = w[:, None, :] * self.y[None]  # (b, n_p, P)
+        sum_y = yw.sum(2)
+        gram = (yw.reshape(b * n_p, -1) @ self.y.T).reshape(b, n_p, n_p)
+        cross = (yw.reshape(b * n_p, -1) @ self.x.T).reshape(b, n_p, self.n_models)
+        sum_x = w @ self.x.T
+        sum_xx = w @ (self.x**2).T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov_yy = gram - sum_y[:, :, None] * sum_y[:, None, :] / total[:, None, None]
+            cov_xy = cross - sum_y[:, :, None] * sum_x[:, None, :] / total[:, None, None]
+            var_x = sum_xx - sum_x**2 / total[:, None]
+            var_y = np.einsum("bpp->bp", cov_yy)
+            per = np.swapaxes(cov_xy, 1, 2) / np.sqrt(var_x[:, :, None] * var_y[:, None, :])
+        evals = _weighted_mean(per, uw[:, None, :])
+        if not ceiling:
+            return evals, np.full((uw.shape[0], 2), np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(var_y)
+            corr = cov_yy / (sd[:, :, None] * sd[:, None, :])
+            corr_u = np.matmul(corr, uw[:, :, None])[..., 0]
+            pooled_var = (uw * corr_u).sum(1)
+            upper = corr_u / np.sqrt(pooled_var)[:, None]
+            diag = np.einsum("bpp->bp", corr)
+            loo_var = pooled_var[:, None] - 2 * uw * corr_u + uw**2 * diag
+            lower = (corr_u - uw * diag) / np.sqrt(loo_var)
+        return evals, _ceiling_means(lower, upper, uw)
+
+    def _ranked(self, w, w_all, uw, ceiling):
+        """w: (1 or b, P) weights to rank under; w_all: the same, one row per draw."""
+        total = w.sum(1)
+        mid = (total + 1.0) / 2.0  # weighted mean of mid-ranks
+        ry = self.y_ranker.ranks(w)  # (1 or b, n_p, P)
+        rx = self.x_ranker.ranks(w)  # (1 or b, n_m, P)
+        ryc = ry - mid[:, None, None]
+        rxc = (rx - mid[:, None, None]) * w[:, None, :]
+        var_y = np.einsum("bpk,bpk,bk->bp", ryc, ryc, w)
+        var_x = np.einsum("bmk,bmk->bm", rxc, rx - mid[:, None, None])
+        cov = np.matmul(rxc, np.swapaxes(ryc, 1, 2))  # (b, n_m, n_p)
+        per = self._finish(cov, var_x[:, :, None], var_y[:, None, :], total[:, None, None])
+        evals = _weighted_mean(per, uw[:, None, :])
+        n_draws = uw.shape[0]
+        if not ceiling:
+            return evals, np.full((n_draws, 2), np.nan)
+        total_all = np.broadcast_to(total, (n_draws,))
+        mid_all = np.broadcast_to(mid, (n_draws,))
+        var_y_all = np.broadcast_to(var_y, uw.shape)
+        pooled = uw @ ry[0] if ry.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ry)
+        order, ranks = rank_half_integers(pooled, w_all)
+        pooled_ranks = np.empty_like(ranks)
+        np.put_along_axis(pooled_ranks, order, ranks - mid_all[:, None], axis=1)
+        cov_up = np.matmul(ryc, (w_all * pooled_ranks)[:, :, None])[..., 0]
+        var_up = np.einsum("bk,bk,bk->b", w_all, pooled_ranks, pooled_ranks)[:, None]
+        upper = self._finish(cov_up, var_up, var_y_all, total_all[:, None])
+        lower = self._leave_one_out(w_all, uw, ry, pooled, var_y_all, total_all)
+        return evals, _ceiling_means(lower, upper, uw)
+
+    def _leave_one_out(self, w, uw, ry, pooled, var_y, total):
+        """Each drawn participant against the pooled ranks of the others (one sort each).
+
+        Pairs with weight 0 in a draw (a stimulus not drawn: about 60 % of pairs in a
+        stimulus bootstrap) are dropped before sorting.  `ry` may hold one row of ranks
+        shared by all draws.
+        """
+        nonzero = w > 0
+        width = int(nonzero.sum(1).max())
+        compact = width < self.n_pairs
+        if compact:
+            keep = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
+            w_kept = np.take_along_axis(w, keep, axis=1)
+        lower = np.full(uw.shape, np.nan)
+        rows_b, rows_p = np.nonzero(uw > 0)
+        step = max(1, _CHUNK_ELEMENTS // max(width, 1))
+        for s in range(0, len(rows_b), step):
+            ib, ip = rows_b[s : s + step], rows_p[s : s + step]
+            rb = ib if ry.shape[0] > 1 else np.zeros_like(ib)
+            if compact:
+                cols = keep[ib]
+                y = ry[rb[:, None], ip[:, None], cols]
+                loo = pooled[ib[:, None], cols] - uw[ib, ip][:, None] * y
+                weights = w_kept[ib]
+            else:
+                y = ry[rb, ip]
+                loo = pooled[ib] - uw[ib, ip][:, None] * y
+                weights = w[ib]
+            sums = rank_cross_sums(loo, weights, y)
+            if sums is None:  # too large to pack: rank, then gather y into sorted order
+                order, ranks = rank_half_integers(loo, weights)
+                ws = np.take_along_axis(weights, order, axis=1)
+                ys = np.take_along_axis(y, order, axis=1)
+                sums = (ws * ranks * ys).sum(1), (ws * ranks * ranks).sum(1)
+            sum_wry, sum_wr2 = sums
+            n = total[ib]
+            square_mid = n * ((n + 1.0) / 2.0) ** 2
+            lower[ib, ip] = self._finish(
+                sum_wry - square_mid, sum_wr2 - square_mid, var_y[ib, ip], n
+            )
+        return lower
+
+    def _finish(self, cov, var_x, var_y, total):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.method == "rho-a":
+                out = 12.0 * cov / (total**3 - total)
+            else:
+                out = cov / np.sqrt(var_x * var_y)
+        return np.where(total >= 2, out, np.nan)
+
+
+class SparseEngine(Engine):
+    """Participants with different missing pairs: every comparison on its own pair set."""
+
+    rescale_ranks = True
+
+    def __init__(self, models: np.ndarray, data: np.ndarray, method: str) -> None:
+        super().__init__(models, data, method)
+        if method != "pearson":
+            self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
+            # one model ranking per participant's set of pairs
+            self.x_ranker = SortedRows(
+                np.broadcast_to(models[:, None, :], (self.n_models, *data.shape))
+            )
+
+    def _elements_per_draw(self) -> int:
+        return self.n_pairs * self.n_participants * (self.n_models + 2)
+
+    def _chunk(self, pw, uw, ceiling):
+        w = self._weights(pw)
+        total = w.sum(-1)
+        b = w.shape[0]
+        if self.method == "pearson":
+            ty = np.broadcast_to(self.data[None], w.shape)
+            tx = np.broadcast_to(
+                self.models[None, :, None, :], (b, self.n_models, *self.data.shape)
+            )
+        else:
+            ty = self.y_ranker.ranks(w)
+            tx = self.x_ranker.ranks(w[:, None])
+        per = cross_correlate(self.method, tx, ty, w, total)
+        evals = _weighted_mean(per, uw[:, None, :])
+        if not ceiling:
+            return evals, np.full((b, 2), np.nan)
+        pooled, loo, loo_w = _pooled_and_loo(self._pool_terms(w), w, uw)
+        data = np.broadcast_to(self.data[None], w.shape)
+        upper = self._paired(np.broadcast_to(pooled[:, None], w.shape), data, w)
+        lower = self._paired(loo, data, loo_w)
+        return evals, _ceiling_means(lower, upper, uw)
+
+    def _paired(self, pooled: np.ndarray, data: np.ndarray, w: np.ndarray) -> np.ndarray:
+        pooled = np.where(w > 0, pooled, 0.0)
+        if self.method == "pearson":
+            return paired_stat("pearson", pooled, data, w)
+        return paired_stat(self.method, weighted_ranks(pooled, w), weighted_ranks(data, w), w)
+
+
+def _pooled_and_loo(
+    terms: np.ndarray, w: np.ndarray, u: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled RDM per draw (b, P), leave-one-out RDMs (b, n_p, P) and their weights."""
+    present = (w > 0).astype(float)
+    sums = np.einsum("bq,bqp->bp", u, terms)
+    dens = np.einsum("bq,bqp->bp", u, present)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = sums / dens
+        loo_dens = dens[:, None, :] - u[..., None] * present
+        loo = (sums[:, None, :] - u[..., None] * terms) / loo_dens
+    loo_w = np.where(loo_dens > 0, w, 0.0)
+    return pooled, loo, loo_w
+
+
+def _ceiling_means(lower: np.ndarray, upper: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Average the per-participant bounds over the distinct participants in each draw."""
+    drawn = u > 0
+    n_drawn = drawn.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower_mean = np.where(drawn, lower, 0.0).sum(1) / n_drawn
+        upper_mean = np.where(drawn, upper, 0.0).sum(1) / n_drawn
+    lower_mean[n_drawn < 2] = np.nan
+    return np.stack([lower_mean, upper_mean], axis=1)
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mean over the last axis with weights, ignoring NaN values."""
+    ok = ~np.isnan(values)
+    wsum = np.where(ok, weights, 0.0).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, values * weights, 0.0).sum(-1) / wsum

@@ -1,0 +1,1 @@
+"""Human similarity from judgments: triplet / 2AFC choices, pairwise ratings, embeddings."""

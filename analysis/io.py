@@ -1,0 +1,324 @@
+"""Read the platform's response export; write matrices and triplets for other tools.
+
+The export is a long CSV with one row per trial (see `RESPONSE_COLUMNS`).  `read_responses`
+checks every column and every row that the analyses rely on and raises an error naming the
+bad rows instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis._checks import fail
+from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
+
+RESPONSE_COLUMNS = (
+    "study",
+    "participant",
+    "participant_status",
+    "trial_index",
+    "block",
+    "trial_type",
+    "role",
+    "repeat_of",
+    "item_1",
+    "item_2",
+    "item_3",
+    "choice",
+    "rating",
+    "rating_min",
+    "rating_max",
+    "correct",
+    "rt_ms",
+    "responded_at",
+    "received_at",
+)
+STATUSES = ("started", "completed", "excluded")
+TRIAL_TYPES = ("triplet", "rating", "afc")
+ROLES = ("main", "practice", "repeat", "catch")
+_TEXT = (
+    "study",
+    "participant",
+    "participant_status",
+    "trial_type",
+    "role",
+    "item_1",
+    "item_2",
+    "item_3",
+    "choice",
+)
+_NUMBERS = ("rating", "rating_min", "rating_max", "rt_ms")
+# rsatoolbox's pickle format version that `write_rsatoolbox_pkl` produces
+RSATOOLBOX_FORMAT_VERSION = "0.3.2"
+
+
+def read_responses(
+    source: str | os.PathLike | pd.DataFrame, study: str | None = None
+) -> pd.DataFrame:
+    """The response export as a validated DataFrame (one row per trial).
+
+    `source` is a CSV path or a DataFrame with `RESPONSE_COLUMNS` (extra columns are kept).
+    Text columns become strings ("" for empty), numbers floats (NaN for empty), ``correct``
+    a nullable boolean, ``repeat_of`` a nullable integer and the two times UTC timestamps.
+    With `study` given, only that study's rows are returned.
+
+    Raises ValueError naming the rows that break a rule: unknown status/type/role, duplicate
+    (study, participant, trial_index), a choice that is not one of the shown items (triplets)
+    or not a candidate (2AFC), a rating outside its scale, a catch trial without ``correct``,
+    a repeat without ``repeat_of`` (or pointing at no trial of that participant),
+    inconsistent participant_status within a participant.
+    """
+    func = "read_responses"
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise fail(func, "source", "an existing CSV file or a DataFrame", str(path))
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in RESPONSE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise fail(
+            func,
+            "source",
+            f"a table with the columns {list(RESPONSE_COLUMNS)}",
+            f"missing {missing}",
+        )
+    frame = _coerce(frame)
+    if study is not None:
+        frame = frame[frame["study"] == str(study)].reset_index(drop=True)
+        if frame.empty:
+            raise fail(func, "study", "a study present in the export", study)
+    _validate(frame)
+    return frame
+
+
+def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
+    func = "read_responses"
+    for col in _TEXT:
+        frame[col] = frame[col].fillna("").astype(str).str.strip()
+    for col in _NUMBERS:
+        frame[col] = _numeric(frame[col], col)
+    frame["trial_index"] = _integers(frame["trial_index"], "trial_index", allow_empty=False)
+    frame["repeat_of"] = _integers(frame["repeat_of"], "repeat_of", allow_empty=True)
+    frame["block"] = frame["block"].fillna("").astype(str).str.strip()
+    text = frame["correct"].fillna("").astype(str).str.strip().str.lower()
+    bad = ~text.isin(["", "true", "false", "1", "0"])
+    if bad.any():
+        raise fail(
+            func,
+            "source",
+            "correct as true/false or empty",
+            f"{text[bad].unique()[:5].tolist()} in rows {_rows(bad)}",
+        )
+    frame["correct"] = pd.array(
+        [None if t == "" else t in ("true", "1") for t in text], dtype="boolean"
+    )
+    for col in ("responded_at", "received_at"):
+        raw = frame[col].fillna("").astype(str).str.strip()
+        parsed = pd.to_datetime(raw.replace("", None), utc=True, errors="coerce", format="ISO8601")
+        bad = parsed.isna() & (raw != "")
+        if bad.any():
+            raise fail(func, "source", f"{col} as ISO 8601 times", f"rows {_rows(bad)}")
+        frame[col] = parsed
+    return frame
+
+
+def _numeric(column: pd.Series, name: str) -> pd.Series:
+    text = column.astype(str).str.strip().replace({"": None, "nan": None, "None": None})
+    values = pd.to_numeric(text, errors="coerce")
+    bad = values.isna() & text.notna()
+    if bad.any():
+        raise fail("read_responses", "source", f"{name} as numbers or empty", f"rows {_rows(bad)}")
+    return values.astype(float)
+
+
+def _integers(column: pd.Series, name: str, *, allow_empty: bool) -> pd.Series:
+    values = _numeric(column, name)
+    bad = values.notna() & (values != np.round(values))
+    if not allow_empty:
+        bad |= values.isna()
+    if bad.any():
+        raise fail("read_responses", "source", f"{name} as integers", f"rows {_rows(bad)}")
+    return values.astype("Int64")
+
+
+def _rows(mask: pd.Series | np.ndarray, limit: int = 10) -> list[int]:
+    return np.flatnonzero(np.asarray(mask))[:limit].tolist()
+
+
+def _validate(frame: pd.DataFrame) -> None:
+    func = "read_responses"
+
+    def check(bad: pd.Series, what: str) -> None:
+        if bad.any():
+            raise fail(func, "source", what, f"{int(bad.sum())} bad rows, e.g. {_rows(bad)}")
+
+    check(~frame["participant_status"].isin(STATUSES), f"participant_status in {STATUSES}")
+    check(~frame["trial_type"].isin(TRIAL_TYPES), f"trial_type in {TRIAL_TYPES}")
+    check(~frame["role"].isin(ROLES), f"role in {ROLES}")
+    check(frame["participant"] == "", "a participant id on every row")
+    check(
+        frame.duplicated(["study", "participant", "trial_index"], keep=False),
+        "one row per (study, participant, trial_index)",
+    )
+    statuses = frame.groupby(["study", "participant"])["participant_status"].nunique()
+    if (statuses > 1).any():
+        raise fail(
+            func,
+            "source",
+            "one participant_status per participant",
+            statuses[statuses > 1].index.tolist()[:5],
+        )
+    kind = frame["trial_type"]
+    choice = frame["choice"]
+    items = [frame[f"item_{k}"] for k in (1, 2, 3)]
+    for k in (0, 1):
+        check(items[k] == "", "item_1 and item_2 on every trial")
+    choice_trials = kind.isin(["triplet", "afc"])
+    check(choice_trials & (items[2] == ""), "item_3 on triplet and 2AFC trials")
+    check((kind == "rating") & (items[2] != ""), "no item_3 on rating trials")
+    in_triplet = (choice == items[0]) | (choice == items[1]) | (choice == items[2])
+    check((kind == "triplet") & ~in_triplet, "the choice of a triplet to be one of its items")
+    is_candidate = (choice == items[1]) | (choice == items[2])
+    check((kind == "afc") & ~is_candidate, "the choice of a 2AFC trial to be item_2 or item_3")
+    check((kind == "afc") & (items[1] == items[2]), "two different 2AFC candidates")
+    rating = frame["rating"]
+    check((kind == "rating") & rating.isna(), "a rating on every rating trial")
+    check(
+        (kind == "rating") & (frame["rating_min"].isna() | frame["rating_max"].isna()),
+        "rating_min and rating_max on rating trials",
+    )
+    check(
+        (kind == "rating") & (items[0] == items[1]) & (frame["role"] != "catch"),
+        "two different stimuli on non-catch rating trials",
+    )
+    outside = (rating < frame["rating_min"]) | (rating > frame["rating_max"])
+    check((kind == "rating") & outside, "ratings within [rating_min, rating_max]")
+    check((frame["role"] == "catch") & frame["correct"].isna(), "correct set on catch trials")
+    repeat = frame["role"] == "repeat"
+    check(repeat & frame["repeat_of"].isna(), "repeat_of set on repeat trials")
+    keys = set(
+        zip(frame["study"], frame["participant"], frame["trial_index"].astype(object), strict=True)
+    )
+    targets = zip(
+        frame["study"], frame["participant"], frame["repeat_of"].astype(object), strict=True
+    )
+    dangling = repeat & pd.Series([t not in keys for t in targets], index=frame.index)
+    check(dangling, "repeat_of naming a trial of the same participant")
+    check(frame["rt_ms"] < 0, "non-negative rt_ms")
+
+
+def write_things_triplets(
+    triplets: pd.DataFrame, stimuli: Sequence[str], path: str | os.PathLike
+) -> None:
+    """Write triplets as THINGS / SPoSE style ``i,j,odd`` rows (0-based stimulus indices).
+
+    `triplets` has columns i, j, odd (indices into `stimuli`), as made by
+    `analysis.human.triplets.triplet_table`.  A ``<name>_stimuli.csv`` file next to it maps
+    index -> stimulus id.
+    """
+    path = Path(path)
+    triplets[["i", "j", "odd"]].astype(int).to_csv(path, index=False)
+    pd.DataFrame({"index": range(len(stimuli)), "stimulus": list(stimuli)}).to_csv(
+        path.with_name(path.stem + "_stimuli.csv"), index=False
+    )
+
+
+def save_matrices_npz(
+    path: str | os.PathLike,
+    matrices: Mapping[str, SimilarityMatrix],
+    participants: ParticipantMatrices | None = None,
+) -> None:
+    """Save matrices in a documented ``.npz`` that needs only numpy to read.
+
+    Keys: ``stimuli`` (n,), ``names`` (k,), ``kinds`` (k,), ``dissimilarities`` (k, n*(n-1)/2)
+    upper-triangle vectors in rsatoolbox order (NaN = missing), ``counts`` (k, n_pairs),
+    ``squares`` (k, n, n); with `participants` also ``participant_ids`` (p,),
+    ``participant_dissimilarities`` (p, n_pairs) and ``participant_counts`` (p, n_pairs).
+    ``rsatoolbox.rdm.RDMs(f["dissimilarities"], pattern_descriptors={"stimulus":
+    list(f["stimuli"])}, rdm_descriptors={"name": list(f["names"])})`` rebuilds the RDMs.
+    """
+    names, stimuli = _check_same_stimuli("save_matrices_npz", matrices)
+    mats = [m.dissimilarity() for m in matrices.values()]
+    arrays = {
+        "stimuli": np.array(stimuli, dtype=str),
+        "names": np.array(names, dtype=str),
+        "kinds": np.array([m.kind for m in matrices.values()], dtype=str),
+        "dissimilarities": np.stack([m.upper() for m in mats]),
+        "counts": np.stack([m.upper_counts() for m in mats]),
+        "squares": np.stack([m.values for m in mats]),
+    }
+    if participants is not None:
+        diss = participants.dissimilarity()
+        if diss.stimuli != tuple(stimuli):
+            raise fail(
+                "save_matrices_npz",
+                "participants",
+                "the same stimuli as the matrices",
+                "different stimuli",
+            )
+        arrays["participant_ids"] = np.array(diss.participants, dtype=str)
+        arrays["participant_dissimilarities"] = diss.vectors()
+        arrays["participant_counts"] = diss.count_vectors()
+    np.savez_compressed(path, **arrays)
+
+
+def write_rsatoolbox_pkl(
+    path: str | os.PathLike, matrices: Mapping[str, SimilarityMatrix], measure: str = ""
+) -> None:
+    """Write matrices in rsatoolbox's pickle format (``rsatoolbox.rdm.load_rdm(path, "pkl")``).
+
+    The file is the plain dictionary of ``RDMs.to_dict()``: dissimilarity vectors, stimulus ids
+    as the ``stimulus`` pattern descriptor, matrix names as the ``name`` rdm descriptor.  It is
+    written without importing rsatoolbox (a test-only dependency here).
+    """
+    names, stimuli = _check_same_stimuli("write_rsatoolbox_pkl", matrices)
+    vectors = np.stack([m.dissimilarity().upper() for m in matrices.values()])
+    rdm_dict = {
+        "dissimilarities": vectors,
+        "descriptors": {},
+        "rdm_descriptors": {"name": list(names), "index": list(range(len(names)))},
+        "pattern_descriptors": {"stimulus": list(stimuli), "index": list(range(len(stimuli)))},
+        "dissimilarity_measure": measure,
+        "rsatoolbox_version": RSATOOLBOX_FORMAT_VERSION,
+    }
+    with open(path, "wb") as handle:
+        pickle.dump(rdm_dict, handle, protocol=4)
+
+
+def _check_same_stimuli(func: str, matrices: Mapping[str, SimilarityMatrix]):
+    if not matrices:
+        raise fail(func, "matrices", "a non-empty mapping", matrices)
+    stimuli = next(iter(matrices.values())).stimuli
+    for name, m in matrices.items():
+        if m.stimuli != stimuli:
+            raise fail(
+                func,
+                "matrices",
+                "matrices over the same stimuli in the same order",
+                f"{name!r} differs",
+            )
+    return list(matrices), list(stimuli)
+
+
+def load_matrices_npz(path: str | os.PathLike) -> dict[str, SimilarityMatrix]:
+    """Matrices saved by `save_matrices_npz`, by name."""
+    with np.load(path, allow_pickle=False) as f:
+        stimuli = [str(s) for s in f["stimuli"]]
+        n = len(stimuli)
+        rows, cols = upper_indices(n)
+        out = {}
+        for k, name in enumerate(f["names"]):
+            counts = np.zeros((n, n), dtype=np.int64)
+            counts[rows, cols] = counts[cols, rows] = f["counts"][k]
+            out[str(name)] = SimilarityMatrix(
+                f["squares"][k], stimuli, "dissimilarity", counts, name=str(name)
+            )
+    return out

@@ -1,0 +1,162 @@
+"""Reliability of the human similarity matrix.
+
+* Split-half over participants: many random splits into two halves, pool each half, correlate
+  the two half matrices over the pairs both have, and step the correlation up to the full
+  sample with Spearman-Brown ``2r / (1 + r)``.  The whole distribution is returned.
+* Majority-agreement ceiling for choice data: over triplets answered at least twice (repeats
+  within or across participants), the share of responses that agree with the triplet's most
+  frequent answer -- the best accuracy any model predicting one answer per triplet can reach.
+* Leave-one-participant-out / all-participants noise ceilings for model comparison are in
+  `analysis.compare.noise_ceiling`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis._checks import check_choice, check_int, check_random_state, fail
+from analysis._weighted import METHODS, correlate
+from analysis.matrices import ParticipantMatrices
+
+
+def spearman_brown(r: np.ndarray | float, factor: float = 2.0) -> np.ndarray | float:
+    """Reliability of a test `factor` times longer: k r / (1 + (k - 1) r)."""
+    r = np.asarray(r, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = factor * r / (1 + (factor - 1) * r)
+    return out if out.ndim else float(out)
+
+
+@dataclass(frozen=True)
+class SplitHalf:
+    """Split-half correlations and their Spearman-Brown corrected values, one per split."""
+
+    method: str
+    correlations: np.ndarray
+    reliabilities: np.ndarray
+    n_participants: int
+    random_state: int | None
+
+    def summary(self) -> dict:
+        rel = self.reliabilities[~np.isnan(self.reliabilities)]
+        raw = self.correlations[~np.isnan(self.correlations)]
+        if rel.size == 0:
+            return {"method": self.method, "n_splits": 0}
+        return {
+            "method": self.method,
+            "n_splits": int(rel.size),
+            "split_half_r_mean": float(raw.mean()),
+            "reliability_mean": float(rel.mean()),
+            "reliability_median": float(np.median(rel)),
+            "reliability_p2.5": float(np.percentile(rel, 2.5)),
+            "reliability_p97.5": float(np.percentile(rel, 97.5)),
+            "reliability_sd": float(rel.std(ddof=1)) if rel.size > 1 else float("nan"),
+        }
+
+
+def split_half(
+    human: ParticipantMatrices,
+    method: str = "spearman",
+    *,
+    n_splits: int = 100,
+    random_state: int | None = None,
+) -> SplitHalf:
+    """Split-half reliability over participants (see module docstring).
+
+    Each split is a seeded random permutation; the first floor(n/2) participants form one
+    half.  Halves are pooled as the group matrix is (`ParticipantMatrices.pooling`).
+    """
+    func = "split_half"
+    check_choice(func, "method", method, METHODS)
+    n_splits = check_int(func, "n_splits", n_splits, minimum=1)
+    n = human.n_participants
+    if n < 2:
+        raise fail(func, "human", "at least 2 participants", n)
+    rng = check_random_state(func, random_state)
+    perms = np.argsort(rng.random((n_splits, n)), axis=1)
+    first = np.zeros((n_splits, n))
+    np.put_along_axis(first, perms[:, : n // 2], 1.0, axis=1)
+    weights = np.concatenate([first, 1.0 - first])
+    pooled, _ = human.dissimilarity().group_vectors(weights)
+    a, b = pooled[:n_splits], pooled[n_splits:]
+    both = ~np.isnan(a) & ~np.isnan(b)
+    r = correlate(method, np.nan_to_num(a), np.nan_to_num(b), both.astype(float))
+    return SplitHalf(method, r, spearman_brown(r), n, random_state)
+
+
+@dataclass(frozen=True)
+class MajorityCeiling:
+    """Majority-agreement ceiling on repeated choice trials."""
+
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    n_triplets: int
+    n_responses: int
+    triplets: pd.DataFrame  # key columns a, b, c (sorted codes), trial_type, n, n_majority
+
+    def as_dict(self) -> dict:
+        return {
+            "majority_ceiling": self.accuracy,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "n_triplets": self.n_triplets,
+            "n_responses": self.n_responses,
+        }
+
+
+def _triplet_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """Unordered triplet identity (2AFC: reference first, then sorted candidates) + answer."""
+    i, j, odd = (table[c].to_numpy(np.int64) for c in ("i", "j", "odd"))
+    afc = table["trial_type"].to_numpy() == "afc"
+    trip = np.sort(np.stack([i, j, odd], 1), axis=1)
+    cand = np.sort(np.stack([j, odd], 1), axis=1)
+    key = np.where(afc[:, None], np.column_stack([i, cand]), trip)
+    return pd.DataFrame(
+        {
+            "a": key[:, 0],
+            "b": key[:, 1],
+            "c": key[:, 2],
+            "trial_type": table["trial_type"].to_numpy(),
+            "answer": odd,
+        }
+    )
+
+
+def majority_ceiling(
+    table: pd.DataFrame,
+    *,
+    min_responses: int = 2,
+    n_boot: int = 1000,
+    random_state: int | None = None,
+) -> MajorityCeiling:
+    """Majority-agreement ceiling from a `choice_table` that includes repeated trials.
+
+    Build the table with ``roles=("main", "repeat")`` so within-participant repeats count;
+    triplets shown to several participants count too.  The CI resamples triplets.
+    """
+    func = "majority_ceiling"
+    min_responses = check_int(func, "min_responses", min_responses, minimum=2)
+    n_boot = check_int(func, "n_boot", n_boot, minimum=1)
+    keys = _triplet_keys(table)
+    counts = keys.groupby(["a", "b", "c", "trial_type", "answer"]).size().rename("k").reset_index()
+    per = counts.groupby(["a", "b", "c", "trial_type"])["k"].agg(n="sum", n_majority="max")
+    per = per[per["n"] >= min_responses].reset_index()
+    if per.empty:
+        raise fail(func, "table", f"triplets answered at least {min_responses} times", 0)
+    n = per["n"].to_numpy(float)
+    top = per["n_majority"].to_numpy(float)
+    rng = check_random_state(func, random_state)
+    draws = rng.integers(0, len(per), size=(n_boot, len(per)))
+    boot = top[draws].sum(1) / n[draws].sum(1)
+    return MajorityCeiling(
+        float(top.sum() / n.sum()),
+        float(np.percentile(boot, 2.5)),
+        float(np.percentile(boot, 97.5)),
+        len(per),
+        int(n.sum()),
+        per,
+    )
