@@ -186,7 +186,7 @@ def correlate(method: str, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.nd
     """
     x, y, w = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(w, float))
     if method == "tau-a":
-        return _tau_a_rows(x, y, w)
+        return tau_a_rows(x, y, w)
     if method in ("spearman", "rho-a"):
         x = weighted_ranks(x, w)
         y = weighted_ranks(y, w)
@@ -293,8 +293,33 @@ def _tied_pairs(v: np.ndarray) -> float:
     return float((counts * (counts - 1) // 2).sum())
 
 
-def _tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    out = np.empty(x.shape[:-1])
-    for idx in np.ndindex(out.shape):
-        out[idx] = tau_a(x[idx], y[idx], w[idx])
-    return out
+# Up to this many pairs, tau-a is computed from all entry pairs at once (O(P^2) array work,
+# many rows per call); above it one O(P log P) scipy call per row is cheaper.
+QUADRATIC_TAU_MAX_PAIRS = 400
+_TAU_CHUNK_ELEMENTS = 4_000_000
+
+
+def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """tau-a of every row of x and y (..., P) under integer weights w (broadcast)."""
+    x, y, w = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(w, float))
+    shape = x.shape[:-1]
+    n = x.shape[-1]
+    x, y, w = (a.reshape(-1, n) for a in (x, y, w))
+    if n > QUADRATIC_TAU_MAX_PAIRS:
+        out = np.array([tau_a(x[r], y[r], w[r]) for r in range(len(x))])
+        return out.reshape(shape)
+    out = np.empty(len(x))
+    step = max(1, _TAU_CHUNK_ELEMENTS // (n * n))
+    for start in range(0, len(x), step):
+        rows = slice(start, start + step)
+        xs, ys, ws = x[rows], y[rows], w[rows]
+        keep = ws > 0
+        xs = np.where(keep, xs, 0.0)
+        ys = np.where(keep, ys, 0.0)
+        signs = np.sign(xs[:, :, None] - xs[:, None, :]).astype(np.int8)
+        signs *= np.sign(ys[:, :, None] - ys[:, None, :]).astype(np.int8)
+        numerator = np.einsum("rab,ra,rb->r", signs, ws, ws)
+        total = ws.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[rows] = np.where(total >= 2, numerator / (total * (total - 1)), np.nan)
+    return np.clip(out, -1.0, 1.0).reshape(shape)

@@ -36,7 +36,7 @@ from analysis._weighted import (
     paired_stat,
     rank_cross_sums,
     rank_half_integers,
-    tau_a,
+    tau_a_rows,
     weighted_ranks,
     zscore_weighted,
 )
@@ -110,6 +110,8 @@ class Engine:
     # -- shared pieces -------------------------------------------------------------------
 
     def _elements_per_draw(self) -> int:
+        if self.method == "tau-a":  # one row per (model or ceiling, participant)
+            return self.n_pairs * self.n_participants * (self.n_models + 2)
         return self.n_pairs * (self.n_participants + self.n_models)
 
     def _weights(self, pair_weights: np.ndarray) -> np.ndarray:
@@ -130,27 +132,23 @@ class Engine:
         return np.where(w > 0, ranks, 0.0)
 
     def _tau_a_chunk(self, pw, uw, ceiling):
-        """tau-a has no batched form: one O(P log P) computation per comparison."""
+        """tau-a has no rank-sum form: every comparison counts concordant entry pairs."""
         w = self._weights(pw)
         b = w.shape[0]
-        per = np.empty((b, self.n_models, self.n_participants))
-        for i in range(b):
-            for p in range(self.n_participants):
-                for m in range(self.n_models):
-                    per[i, m, p] = tau_a(self.models[m], self.data[p], w[i, p])
+        per = tau_a_rows(
+            self.models[None, :, None, :], self.data[None, None, :, :], w[:, None, :, :]
+        )
         evals = _weighted_mean(per, uw[:, None, :])
         if not ceiling:
             return evals, np.full((b, 2), np.nan)
         pooled, loo, loo_w = _pooled_and_loo(self._pool_terms(w), w, uw)
-        upper = np.empty((b, self.n_participants))
-        lower = np.empty((b, self.n_participants))
-        for i in range(b):
-            for p in range(self.n_participants):
-                if uw[i, p] == 0:
-                    upper[i, p] = lower[i, p] = np.nan
-                    continue
-                upper[i, p] = tau_a(np.nan_to_num(pooled[i]), self.data[p], w[i, p])
-                lower[i, p] = tau_a(np.nan_to_num(loo[i, p]), self.data[p], loo_w[i, p])
+        drawn = uw > 0
+        upper = np.full((b, self.n_participants), np.nan)
+        lower = np.full((b, self.n_participants), np.nan)
+        ib, ip = np.nonzero(drawn)
+        pooled_rows = np.nan_to_num(pooled[ib])
+        upper[ib, ip] = tau_a_rows(pooled_rows, self.data[ip], w[ib, ip])
+        lower[ib, ip] = tau_a_rows(np.nan_to_num(loo[ib, ip]), self.data[ip], loo_w[ib, ip])
         return evals, _ceiling_means(lower, upper, uw)
 
 

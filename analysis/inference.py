@@ -24,7 +24,7 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
-from analysis._weighted import METHODS, SortedRows, correlate, paired_stat, tau_a
+from analysis._weighted import METHODS, SortedRows, correlate, paired_stat, tau_a_rows
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
@@ -410,7 +410,7 @@ def _mantel_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -
     gathered = x[perms[:, rows], perms[:, cols]]
     y_ok = ~np.isnan(y)
     if method == "tau-a":
-        return np.array([tau_a(g[y_ok], y[y_ok]) for g in gathered])
+        return tau_a_rows(gathered[:, y_ok], y[y_ok], np.ones(int(y_ok.sum())))
     if not y_ok.all():  # missing human pairs: statistics over the pairs y has
         w = np.broadcast_to(y_ok.astype(float), gathered.shape)
         return correlate(method, gathered, np.nan_to_num(y)[None], w)
@@ -445,14 +445,16 @@ def compare_models(
     n_permutations: int = 10_000,
     level: float = 0.95,
     random_state=None,
+    group: SimilarityMatrix | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every model x layer against the humans, for every method.
 
     For each method: evaluations and noise ceiling, dual bootstrap (with the stimulus-only,
     participant-only and combined percentile intervals), a Mantel test of the model against
-    the pooled human matrix, and Benjamini-Hochberg FDR across all models x layers (per
-    method) for the Mantel and the t-test against 0.  Returns (model table, pairwise
-    difference table).  One seed drives all draws; every method uses the same draws.
+    the group human matrix (`group`, default: the pooled participants), and
+    Benjamini-Hochberg FDR across all models x layers (per method) for the Mantel and the
+    t-test against 0.  Returns (model table, pairwise difference table).  One seed drives all
+    draws; every method uses the same draws.
     """
     func = "compare_models"
     if not methods:
@@ -466,7 +468,7 @@ def compare_models(
     part = rng.integers(0, human.n_participants, size=(n_boot, human.n_participants))
     stim = rng.integers(0, human.n_stimuli, size=(n_boot, human.n_stimuli))
     perms = rng.permuted(np.tile(np.arange(human.n_stimuli), (n_permutations, 1)), axis=1)
-    group = human.dissimilarity().group()
+    group = human.dissimilarity().group() if group is None else group.reorder(human.stimuli)
     tables, diffs = [], []
     for method in methods:
         dual = dual_bootstrap(

@@ -1,0 +1,18 @@
+"""The study report: HTML page, PDF, figures and machine-readable exports.
+
+``write_report(analysis, out_dir)`` writes::
+
+    index.html, report.pdf, figures/*.png, tables/*.csv, results.json, matrices.npz,
+    rdms_rsatoolbox.pkl, participant_rdms_rsatoolbox.pkl, triplets.csv (+ triplets_stimuli.csv)
+
+The PDF is built with matplotlib's PdfPages (text pages + the same figures + key tables):
+it works offline with no system libraries, unlike HTML-to-PDF converters such as WeasyPrint
+(which need Pango) -- see analysis/README.md.  Outputs are deterministic: the same analysis
+gives byte-identical tables, JSON and PDF (no creation dates are written).
+"""
+
+from __future__ import annotations
+
+from analysis.report.build import ReportFiles, write_report
+
+__all__ = ["ReportFiles", "write_report"]

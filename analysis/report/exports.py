@@ -1,0 +1,112 @@
+"""Machine-readable exports of an analysis: CSV tables, results.json, matrices, triplets."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.io import save_matrices_npz, write_rsatoolbox_pkl, write_things_triplets
+from analysis.matrices import SimilarityMatrix, vector_to_square
+from analysis.pipeline import StudyAnalysis
+
+
+def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
+    """Every result table by file stem (only those the analysis produced)."""
+    out = {
+        "participant_quality": a.exclusion.quality,
+        "exclusions": a.exclusion.exclusions,
+        "noise_ceilings": a.noise_ceilings,
+        "split_half": pd.DataFrame(
+            {"correlation": a.split_half.correlations, "reliability": a.split_half.reliabilities}
+        ),
+        "human_matrix_long": a.human_group.to_long(),
+    }
+    optional = {
+        "model_comparison": a.comparison,
+        "model_differences": a.differences,
+        "choice_accuracy": a.choice_accuracy,
+        "decision_weighting": a.decision_weighting,
+        "generalisation_auc": a.generalisation_auc,
+        "generalisation_asymmetry": a.generalisation_asymmetry,
+        "generalisation_groups": a.generalisation_groups,
+        "part_mass": a.part_mass,
+    }
+    if a.generalisation_matrix is not None:
+        optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()
+    if a.embedding is not None:
+        optional["embedding_dimensionality"] = a.embedding.scores
+    if a.majority is not None:
+        optional["majority_ceiling_triplets"] = a.majority.triplets
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def _clean(value):
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_exports(a: StudyAnalysis, out_dir: Path) -> list[Path]:
+    """Write tables/*.csv, results.json, matrices.npz, rsatoolbox pickles and triplets."""
+    written = []
+    table_dir = out_dir / "tables"
+    table_dir.mkdir(parents=True, exist_ok=True)
+    all_tables = tables(a)
+    for stem, frame in all_tables.items():
+        path = table_dir / f"{stem}.csv"
+        frame.to_csv(path, index=False)
+        written.append(path)
+    results = {
+        "summary": a.summary(),
+        "parameters": a.parameters.as_dict(),
+        "stimuli": list(a.stimuli),
+        "tables": {k: v.to_dict(orient="records") for k, v in all_tables.items()},
+    }
+    path = out_dir / "results.json"
+    path.write_text(json.dumps(_clean(results), indent=1, sort_keys=True, default=str))
+    written.append(path)
+    human = {"human": a.human_group.renamed("human")}
+    matrices = {**human, **a.models}
+    path = out_dir / "matrices.npz"
+    save_matrices_npz(path, matrices, a.human)
+    written.append(path)
+    path = out_dir / "rdms_rsatoolbox.pkl"
+    write_rsatoolbox_pkl(path, matrices, "human: " + a.human_group.measure)
+    written.append(path)
+    participants = {f"participant {p}": m for p, m in _participant_rdms(a).items()}
+    path = out_dir / "participant_rdms_rsatoolbox.pkl"
+    write_rsatoolbox_pkl(path, participants, a.human.measure)
+    written.append(path)
+    if a.choices is not None:
+        path = out_dir / "triplets.csv"
+        write_things_triplets(a.choices, a.stimuli, path)
+        written += [path, path.with_name("triplets_stimuli.csv")]
+    return written
+
+
+def _participant_rdms(a: StudyAnalysis) -> dict[str, SimilarityMatrix]:
+    vectors = a.human.vectors()
+    counts = a.human.count_vectors()
+    return {
+        p: SimilarityMatrix(
+            vector_to_square(vectors[k]),
+            a.stimuli,
+            "dissimilarity",
+            vector_to_square(counts[k].astype(float)).astype(np.int64),
+            a.human.measure,
+            p,
+        )
+        for k, p in enumerate(a.human.participants)
+    }

@@ -1,0 +1,272 @@
+"""Report figures (matplotlib, Agg backend).  Each function returns a Figure or None when
+its data are absent, so the report shows exactly the analyses that were run."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.matrices import SimilarityMatrix
+from analysis.report.layout import classical_mds, filled
+
+MAX_LABELS = 60
+MAX_MODEL_PANELS = 12
+
+
+def _heatmap(ax, values: np.ndarray, title: str, labels=None) -> None:
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("0.85")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    if labels is not None and len(labels) <= MAX_LABELS:
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=5)
+        ax.set_yticks(range(len(labels)), labels, fontsize=5)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+
+
+def human_heatmap(human: SimilarityMatrix, order: np.ndarray) -> Figure:
+    """The human dissimilarity matrix ordered by clustering; grey = missing pair."""
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    d = human.dissimilarity().values[np.ix_(order, order)]
+    labels = [human.stimuli[i] for i in order]
+    _heatmap(ax, d, f"Human dissimilarity ({human.n_missing_pairs} missing pairs in grey)", labels)
+    fig.tight_layout()
+    return fig
+
+
+def model_heatmaps(models: dict[str, SimilarityMatrix], order: np.ndarray) -> Figure | None:
+    """Model dissimilarity matrices in the human clustering order (first 12 models)."""
+    if not models:
+        return None
+    names = list(models)[:MAX_MODEL_PANELS]
+    cols = min(4, len(names))
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        _heatmap(ax, models[name].values[np.ix_(order, order)], name)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def mds_map(human: SimilarityMatrix) -> Figure:
+    """Classical MDS of the human dissimilarities (missing pairs filled with the mean)."""
+    coords = classical_mds(human)
+    _, n_filled = filled(human)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.scatter(coords[:, 0], coords[:, 1], s=18, color="tab:blue")
+    if human.n_stimuli <= MAX_LABELS:
+        for (x, y), label in zip(coords, human.stimuli, strict=True):
+            ax.annotate(label, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
+    note = f" ({n_filled} missing pairs filled with the mean)" if n_filled else ""
+    ax.set_title(f"Classical MDS of human dissimilarities{note}", fontsize=9)
+    ax.set_xlabel("dimension 1")
+    ax.set_ylabel("dimension 2")
+    ax.set_aspect("equal", adjustable="datalim")
+    fig.tight_layout()
+    return fig
+
+
+def model_correlations(table: pd.DataFrame, method: str) -> Figure | None:
+    """Bars: model-human evaluation with dual-bootstrap CIs; grey band: noise ceiling; *: FDR
+    corrected Mantel p < 0.05."""
+    if table is None or table.empty:
+        return None
+    sub = table[table["method"] == method].reset_index(drop=True)
+    labels = [
+        f"{m}/{layer}" if layer else m for m, layer in zip(sub["model"], sub["layer"], strict=True)
+    ]
+    fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(sub) + 2), 4.2))
+    x = np.arange(len(sub))
+    err = np.vstack([sub["evaluation"] - sub["ci_low"], sub["ci_high"] - sub["evaluation"]])
+    ax.bar(x, sub["evaluation"], color="tab:blue", yerr=err, capsize=3, zorder=2)
+    low, high = sub["noise_ceiling_lower"].iloc[0], sub["noise_ceiling_upper"].iloc[0]
+    if np.isfinite(low) and np.isfinite(high):
+        ax.axhspan(low, high, color="0.8", zorder=1, label="noise ceiling")
+        ax.legend(loc="upper right", fontsize=8)
+    for xi, (value, p) in enumerate(zip(sub["ci_high"], sub["mantel_p_fdr"], strict=True)):
+        if p < 0.05:
+            ax.text(xi, value, "*", ha="center", va="bottom")
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel(f"model-human {method}")
+    ax.set_title("Model-human agreement (95% dual-bootstrap CI; * Mantel FDR < .05)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def split_half_histogram(reliabilities: np.ndarray, method: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(5, 3.3))
+    ok = reliabilities[~np.isnan(reliabilities)]
+    ax.hist(ok, bins=min(30, max(5, ok.size // 4)), color="tab:green")
+    ax.set_xlabel(f"Spearman-Brown corrected split-half {method}")
+    ax.set_ylabel("splits")
+    ax.set_title(f"Split-half reliability over {ok.size} random splits", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def quality_scatter(quality: pd.DataFrame) -> Figure:
+    """Catch accuracy against the share of fast responses; excluded participants in red."""
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    excluded = quality["excluded"].to_numpy(bool)
+    x = quality["fast_fraction"].to_numpy(float)
+    y = quality["catch_accuracy"].to_numpy(float)
+    ax.scatter(x[~excluded], y[~excluded], s=18, label="kept", color="tab:blue")
+    ax.scatter(x[excluded], y[excluded], s=24, marker="x", label="excluded", color="tab:red")
+    ax.set_xlabel("share of fast responses")
+    ax.set_ylabel("catch-trial accuracy")
+    ax.legend(fontsize=8)
+    ax.set_title("Participant quality", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def choice_accuracy(table: pd.DataFrame | None) -> Figure | None:
+    if table is None or table.empty:
+        return None
+    labels = [
+        f"{m}/{layer}" if layer else m
+        for m, layer in zip(table["model"], table["layer"], strict=True)
+    ]
+    fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(table) + 2), 4))
+    x = np.arange(len(table))
+    err = np.vstack([table["accuracy"] - table["ci_low"], table["ci_high"] - table["accuracy"]])
+    ax.bar(x, table["accuracy"], yerr=err, capsize=3, color="tab:purple", zorder=2)
+    ax.axhline(table["chance"].iloc[0], color="k", linestyle=":", label="chance")
+    if "ceiling" in table:
+        ax.axhline(table["ceiling"].iloc[0], color="0.4", linestyle="--", label="majority ceiling")
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("accuracy predicting the human choice")
+    ax.legend(fontsize=8)
+    ax.set_title("Model choice predictions (95% participant-bootstrap CI)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def decision_weighting(table: pd.DataFrame | None) -> Figure | None:
+    """Model-human agreement against k: relevance masks solid, random masks dashed, unmasked
+    dotted."""
+    if table is None or table.empty:
+        return None
+    models = sorted(table["model"].unique())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colors = plt.get_cmap("tab10")
+    for c, model in enumerate(models):
+        sub = table[table["model"] == model]
+        for condition, grp in sub.groupby("condition"):
+            style = "--" if condition == "random" else "-"
+            ax.plot(
+                grp["k"],
+                grp["evaluation"],
+                style,
+                marker="o",
+                ms=3,
+                color=colors(c % 10),
+                label=f"{model} ({condition})",
+            )
+            if "ci_low" in grp:
+                ax.fill_between(
+                    grp["k"], grp["ci_low"], grp["ci_high"], alpha=0.15, color=colors(c % 10)
+                )
+        if "unmasked" in sub and sub["unmasked"].notna().any():
+            ax.axhline(
+                sub["unmasked"].dropna().iloc[0], color=colors(c % 10), linestyle=":", linewidth=1
+            )
+    ax.set_xlabel("k (share of pixels by relevance)")
+    ax.set_ylabel("model-human agreement")
+    ax.legend(fontsize=6, ncol=2)
+    ax.set_title("Decision weighting vs humans (dotted: unmasked)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def generalisation(matrix: pd.DataFrame | None) -> Figure | None:
+    """G (normalised AUC over k) and its asymmetry G[A, B] - G[B, A]."""
+    if matrix is None or matrix.empty:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    values = matrix.to_numpy(float)
+    _heatmap(axes[0], values, "G[A, B]: accuracy of B on A-masked images (AUC)")
+    common = [m for m in matrix.index if m in matrix.columns]
+    sub = matrix.loc[common, common].to_numpy(float)
+    asym = sub - sub.T
+    lim = np.nanmax(np.abs(asym)) if np.isfinite(asym).any() else 1.0
+    image = axes[1].imshow(asym, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[1].set_title("Asymmetry G[A,B] - G[B,A]", fontsize=9)
+    fig.colorbar(image, ax=axes[1], fraction=0.046, pad=0.04)
+    for ax, rows, cols in ((axes[0], matrix.index, matrix.columns), (axes[1], common, common)):
+        ax.set_yticks(range(len(rows)), rows, fontsize=6)
+        ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6)
+        ax.set_ylabel("A (relevance source)")
+        ax.set_xlabel("B (tested model)")
+    fig.tight_layout()
+    return fig
+
+
+def part_mass(table: pd.DataFrame | None) -> Figure | None:
+    if table is None or table.empty:
+        return None
+    means = table.groupby("part")[["relevance_share", "area_share"]].mean()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    x = np.arange(len(means))
+    ax.bar(x - 0.2, means["relevance_share"], 0.4, label="relevance share")
+    ax.bar(x + 0.2, means["area_share"], 0.4, label="area share")
+    ax.set_xticks(x, means.index, rotation=30, ha="right")
+    ax.legend(fontsize=8)
+    ax.set_title("Relevance mass per face part (mean over images)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def relevance_overlays(images, relevance, ids, n_max: int = 8) -> Figure | None:
+    """Images with their relevance maps overlaid (red: positive, blue: negative)."""
+    if relevance is None:
+        return None
+    maps = np.asarray(relevance, float)
+    maps = maps[None] if maps.ndim == 2 else maps
+    n = min(n_max, len(maps))
+    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.5), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        if images is not None:
+            img = np.asarray(images[k], float)
+            img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+        lim = float(np.abs(maps[k]).max()) or 1.0
+        ax.imshow(
+            maps[k], cmap="bwr", vmin=-lim, vmax=lim, alpha=0.55 if images is not None else 1.0
+        )
+        ax.set_title(str(ids[k]) if ids is not None else str(k), fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def embedding_dims(summary: pd.DataFrame | None, best: int | None) -> Figure | None:
+    if summary is None:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.3))
+    ax.errorbar(
+        summary["n_dims"],
+        summary["heldout_accuracy"],
+        yerr=summary["heldout_accuracy_sd"],
+        marker="o",
+        capsize=3,
+    )
+    ax.axvline(best, color="0.5", linestyle="--", label=f"chosen: {best}")
+    ax.set_xlabel("embedding dimensions")
+    ax.set_ylabel("held-out accuracy")
+    ax.legend(fontsize=8)
+    ax.set_title("Embedding dimensionality by cross-validation", fontsize=9)
+    fig.tight_layout()
+    return fig
