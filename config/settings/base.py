@@ -107,6 +107,37 @@ PARTICIPANT_SESSION_TIMEOUT_MINUTES = env.int("FACESIM_SESSION_TIMEOUT_MINUTES",
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"timed": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timed"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Celery (see README, "Workers") --------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (Job, JobBatch)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ACKS_LATE = True  # a task is acknowledged after it ran, so a dead worker's
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # task is delivered again
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=30 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=35 * 60)
+# Redis redelivers an unacknowledged task (its worker died) once it is older than
+# ``visibility_timeout``, which must exceed the longest task (the hard limit above), and the
+# workers look for such tasks every ``unacked_restore_interval`` seconds (throttle 1: every
+# sweep scans). RabbitMQ instead redelivers as soon as the dead worker's connection drops.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Compute jobs: stimuli per batch (one sub-task), and where model weights may be read from.
+FACESIM_JOB_BATCH_SIZE = env.int("FACESIM_JOB_BATCH_SIZE", default=32)
+FACESIM_WEIGHTS_DIRS = env.list("FACESIM_WEIGHTS_DIRS", default=[])
+FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
+    "FACESIM_MAX_WEIGHTS_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024
+)

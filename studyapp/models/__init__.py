@@ -1,7 +1,20 @@
 """Database models, one module per domain; import them from here."""
 
+from .compute import Artifact, FaceModel, Job, JobBatch
 from .participants import Participant, Response, Trial
 from .stimuli import Stimulus, StimulusSet
 from .studies import Study, TrialType
 
-__all__ = ["Participant", "Response", "Stimulus", "StimulusSet", "Study", "Trial", "TrialType"]
+__all__ = [
+    "Artifact",
+    "FaceModel",
+    "Job",
+    "JobBatch",
+    "Participant",
+    "Response",
+    "Stimulus",
+    "StimulusSet",
+    "Study",
+    "Trial",
+    "TrialType",
+]

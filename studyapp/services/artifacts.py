@@ -1,0 +1,83 @@
+"""Artifacts: stored results, unique by (kind, model, stimulus set, method, params, code)."""
+
+import hashlib
+import json
+
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from studyapp.models import Artifact, FaceModel, Job, StimulusSet
+
+
+def params_hash(params: dict) -> str:
+    """sha256 of the canonical JSON of ``params`` (key order and spacing do not matter)."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def artifact_find(
+    *,
+    kind: str,
+    face_model: FaceModel | None,
+    stimulus_set: StimulusSet,
+    method: str,
+    params: dict,
+    code_version: str,
+) -> Artifact | None:
+    return Artifact.objects.filter(
+        kind=kind,
+        face_model=face_model,
+        stimulus_set=stimulus_set,
+        method=method,
+        params_hash=params_hash(params),
+        code_version=code_version,
+    ).first()
+
+
+def artifact_save(
+    *,
+    kind: str,
+    face_model: FaceModel | None,
+    stimulus_set: StimulusSet,
+    method: str,
+    params: dict,
+    code_version: str,
+    file_name: str,
+    sha256: str,
+    summary: dict,
+    job: Job | None,
+) -> Artifact:
+    """Record a stored file as an artifact; if an equal artifact exists, keep that one.
+
+    A task delivered twice may store its file twice; the unique constraint keeps one row and
+    the extra file is deleted.
+    """
+    try:
+        with transaction.atomic():
+            return Artifact.objects.create(
+                kind=kind,
+                face_model=face_model,
+                stimulus_set=stimulus_set,
+                method=method,
+                params=params,
+                params_hash=params_hash(params),
+                code_version=code_version,
+                file=file_name,
+                sha256=sha256,
+                summary=summary,
+                job=job,
+            )
+    except IntegrityError:
+        existing = artifact_find(
+            kind=kind,
+            face_model=face_model,
+            stimulus_set=stimulus_set,
+            method=method,
+            params=params,
+            code_version=code_version,
+        )
+        if existing is None:
+            raise
+        if existing.file.name != file_name:
+            default_storage.delete(file_name)
+        return existing

@@ -1,0 +1,86 @@
+"""Register a face model: its spec is checked by actually loading the weights (on the CPU).
+
+Nothing is saved when the weights do not fit the architecture; the error lists the missing
+and unexpected keys and the shape conflicts (from ``modelsvc``).
+"""
+
+import hashlib
+
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from modelsvc import ModelSpec
+from studyapp.models import FaceModel
+from tasks.models import check_spec_loads, check_weights_path
+from tasks.storage import local_path
+
+
+def _sha256_of_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def face_model_register(
+    *,
+    name: str,
+    spec: ModelSpec,
+    weights_upload: UploadedFile | None = None,
+    weights_path: str = "",
+    pretraining: str = FaceModel.Pretraining.OTHER,
+    description: str = "",
+    parent: FaceModel | None = None,
+    user=None,
+) -> FaceModel:
+    """Store the weights (upload) or point at them (server path), load once, then save the row.
+
+    ``spec.weights_format`` says how to read the file (torchvision, checkpoint,
+    vgg_face_dag); without weights the model is randomly initialised from ``spec.seed``.
+    """
+    if weights_upload is not None and weights_path:
+        raise ValidationError("Give either an uploaded weights file or a server path, not both.")
+    has_weights = weights_upload is not None or bool(weights_path)
+    if has_weights and spec.weights_format is None:
+        raise ValidationError("Say which format the weights file has (weights_format).")
+    stored_name = ""
+    try:
+        if weights_upload is not None:
+            stored_name = default_storage.save(f"weights/{weights_upload.name}", weights_upload)
+            file_path = local_path(stored_name)
+        elif weights_path:
+            file_path = str(check_weights_path(weights_path))
+        digest = _sha256_of_file(file_path) if has_weights else None
+        checked = spec.replace(
+            name=name,
+            weights_path=file_path if has_weights else None,
+            weights_format=spec.weights_format if has_weights else None,
+            weights_sha256=digest,
+        )
+        check_spec_loads(checked)
+        with transaction.atomic():
+            return FaceModel.objects.create(
+                name=name,
+                description=description,
+                architecture=checked.architecture,
+                pretraining=pretraining,
+                task=checked.task or "",
+                seed=checked.seed,
+                parent=parent,
+                weights=stored_name,
+                weights_path=weights_path,
+                weights_sha256=digest or "",
+                spec=checked.to_dict(),
+                created_by=user,
+            )
+    except (ValueError, OSError) as error:
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise ValidationError(str(error)) from error
+    except BaseException:
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise

@@ -1,0 +1,184 @@
+"""Compute jobs: launch, cancel, retry, and the state changes the workers report.
+
+Workers run ``tasks.jobs`` (enqueued here by task name, after the transaction commits). Every
+transition locks the job or batch row, so a task delivered twice changes state once.
+"""
+
+import socket
+import traceback as traceback_module
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from studyapp.models import FaceModel, Job, JobBatch, StimulusSet, Study
+
+PLAN_TASK = "facesim.plan_job"
+BATCH_TASK = "facesim.run_batch"
+FINALIZE_TASK = "facesim.finalize_job"
+QUEUE_FOR_TASK = {PLAN_TASK: "cpu", BATCH_TASK: "gpu", FINALIZE_TASK: "cpu"}
+
+
+def enqueue(task_name: str, object_id: int) -> None:
+    """Send a task once the current transaction commits (never for uncommitted rows)."""
+    queue = QUEUE_FOR_TASK[task_name]
+    transaction.on_commit(lambda: current_app.send_task(task_name, args=[object_id], queue=queue))
+
+
+def job_launch(
+    *,
+    kind: str,
+    stimulus_set: StimulusSet,
+    face_models: list[FaceModel],
+    params: dict | None = None,
+    study: Study | None = None,
+    user=None,
+) -> Job:
+    """Create a queued job and hand it to the workers."""
+    if kind not in Job.Kind.values:
+        raise ValueError(
+            f"The 'kind' parameter of job_launch must be one of {Job.Kind.values}; got {kind!r}."
+        )
+    if not face_models and kind != Job.Kind.REPORT:
+        raise ValueError("The 'face_models' parameter of job_launch must name at least one model.")
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind, stimulus_set=stimulus_set, study=study, params=params or {}, created_by=user
+        )
+        job.face_models.set(face_models)
+        enqueue(PLAN_TASK, job.pk)
+    return job
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Stop a job: batches not yet started are skipped, running ones finish and are dropped."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if not job.is_finished:
+            job.status = Job.Status.CANCELLED
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "finished_at"])
+    return job
+
+
+def job_retry(*, job: Job) -> Job:
+    """Run a failed or cancelled job again; batches already done are kept."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+            raise ValueError(
+                f"Only failed or cancelled jobs can be retried; this one is {job.status}."
+            )
+        job.batches.exclude(status=JobBatch.Status.DONE).update(
+            status=JobBatch.Status.PENDING, error=""
+        )
+        job.status = Job.Status.QUEUED
+        job.error = job.traceback = ""
+        job.finished_at = None
+        job.save(update_fields=["status", "error", "traceback", "finished_at"])
+        enqueue(PLAN_TASK, job.pk)
+    return job
+
+
+# --- State changes reported by the workers ------------------------------------------------
+
+
+def job_start(*, job_id: int, batches: list[JobBatch], total: int) -> Job | None:
+    """Create the job's batches (once) and mark it running; None if the job is finished."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_finished:
+            return None
+        if not job.batches.exists():
+            for batch in batches:
+                batch.job = job
+            JobBatch.objects.bulk_create(batches)
+            job.progress_total = total
+        job.status = Job.Status.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.worker_host = socket.gethostname()
+        job.save(update_fields=["status", "started_at", "worker_host", "progress_total"])
+        for batch_id in job.batches.exclude(status=JobBatch.Status.DONE).values_list(
+            "pk", flat=True
+        ):
+            enqueue(BATCH_TASK, batch_id)
+        if not job.batches.exclude(status=JobBatch.Status.DONE).exists():
+            enqueue(FINALIZE_TASK, job.pk)
+        return job
+
+
+def batch_claim(*, batch_id: int) -> JobBatch | None:
+    """Mark a batch running for this worker; None if it is done or its job has ended.
+
+    A batch found 'running' is claimed again: its message is only delivered twice when the
+    worker that had it died.
+    """
+    with transaction.atomic():
+        batch = JobBatch.objects.select_for_update().select_related("job").get(pk=batch_id)
+        if batch.status == JobBatch.Status.DONE or batch.job.is_finished:
+            return None
+        batch.status = JobBatch.Status.RUNNING
+        batch.attempts += 1
+        batch.worker_host = socket.gethostname()
+        batch.started_at = timezone.now()
+        batch.save(update_fields=["status", "attempts", "worker_host", "started_at"])
+        return batch
+
+
+def batch_complete(*, batch_id: int, result_name: str, result_sha256: str, failures: list) -> bool:
+    """Record a batch's result and the job's progress; True when it was the last batch."""
+    with transaction.atomic():
+        batch = JobBatch.objects.select_for_update().get(pk=batch_id)
+        job = Job.objects.select_for_update().get(pk=batch.job_id)
+        if batch.status == JobBatch.Status.DONE or job.is_finished:
+            return False  # a second delivery finished first, or the job was cancelled
+        batch.status = JobBatch.Status.DONE
+        batch.result.name = result_name
+        batch.result_sha256 = result_sha256
+        batch.failures = failures
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "result", "result_sha256", "failures", "finished_at"])
+        Job.objects.filter(pk=job.pk).update(
+            progress_done=F("progress_done") + len(batch.stimulus_ids)
+        )
+        last = not job.batches.exclude(status=JobBatch.Status.DONE).exists()
+        if last:
+            enqueue(FINALIZE_TASK, job.pk)
+        return last
+
+
+def job_progress(*, job_id: int, done: int, total: int) -> None:
+    """Progress of a job that is one task (finetuning: epochs)."""
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+        progress_done=done, progress_total=total
+    )
+
+
+def job_fail(*, job_id: int, error: BaseException, batch_id: int | None = None) -> None:
+    """Mark the job (and the batch) failed with the error text and traceback."""
+    text = f"{type(error).__name__}: {error}"
+    trace = "".join(traceback_module.format_exception(error))
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if batch_id is not None:
+            JobBatch.objects.filter(pk=batch_id).update(
+                status=JobBatch.Status.FAILED, error=text, finished_at=timezone.now()
+            )
+        if not job.is_finished:
+            job.status = Job.Status.FAILED
+            job.error, job.traceback = text, trace
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "traceback", "finished_at"])
+
+
+def job_succeed(*, job_id: int, note: str = "") -> None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_finished:
+            return
+        job.status = Job.Status.SUCCEEDED
+        job.note = note
+        job.progress_done = job.progress_total
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "note", "progress_done", "finished_at"])

@@ -1,0 +1,23 @@
+"""The job kinds the workers know, by ``Job.kind``."""
+
+from studyapp.models import Job
+from tasks.computations.base import Computation
+from tasks.computations.embeddings import Embeddings
+from tasks.computations.finetune import Finetune
+from tasks.computations.masking import Masking
+from tasks.computations.relevance import Relevance
+
+COMPUTATIONS: dict[str, Computation] = {
+    Job.Kind.EMBEDDINGS: Embeddings(),
+    Job.Kind.RELEVANCE: Relevance(),
+    Job.Kind.MASKING: Masking(),
+    Job.Kind.FINETUNE: Finetune(),
+}
+
+
+def computation_for(kind: str) -> Computation:
+    if kind not in COMPUTATIONS:
+        raise ValueError(
+            f"No worker computation for job kind {kind!r}; known: {sorted(COMPUTATIONS)}."
+        )
+    return COMPUTATIONS[kind]

@@ -1,0 +1,62 @@
+"""What every kind of job provides to the generic job tasks (``tasks.jobs``)."""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from studyapp.models import Job, JobBatch
+
+# Images per model call: every call is padded to this size (modelsvc.run_batched), so a
+# stimulus gets bit-identical results however the job is split into batches.
+MODEL_BATCH_SIZE = settings.FACESIM_JOB_BATCH_SIZE
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Batches to run: (face model id or None for all models, stimulus ids)."""
+
+    batches: list[tuple[int | None, list[int]]]
+    total: int
+    reused: str = ""  # set when every result already exists: nothing to run
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """A batch's stored result file and the items that failed in it."""
+
+    file_name: str
+    sha256: str
+    failures: list[dict] = field(default_factory=list)
+
+
+class Computation:
+    """One job kind: split the work, run one batch, merge the batches into artifacts."""
+
+    def plan(self, job: Job) -> Plan:
+        raise NotImplementedError
+
+    def run_batch(self, job: Job, batch: JobBatch) -> BatchOutput:
+        raise NotImplementedError
+
+    def finalize(self, job: Job) -> str:
+        """Store the artifacts; returns a note for the job (may be empty)."""
+        raise NotImplementedError
+
+
+def stimulus_ids(job: Job) -> list[int]:
+    return list(job.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
+
+
+def chunks(ids: list[int], size: int | None = None) -> list[list[int]]:
+    size = size or settings.FACESIM_JOB_BATCH_SIZE
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def batch_file_name(job: Job, batch: JobBatch, suffix: str = "npz") -> str:
+    return f"jobs/{job.pk}/batch-{batch.index:05d}-attempt-{batch.attempts}.{suffix}"
+
+
+def failure_records(run, items) -> list[dict]:
+    """``modelsvc.ImageRun`` failures as JSON rows naming the stimulus and the reason."""
+    key_of = {str(item.path): item.key for item in items}
+    return [{"stimulus": key_of.get(f.path, f.path), "error": f.reason} for f in run.failures]

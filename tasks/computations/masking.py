@@ -1,0 +1,227 @@
+"""Relevance-based masking across models: G[A, B, k] and its summaries (needs relevance maps)."""
+
+from functools import lru_cache
+
+import numpy as np
+
+from modelsvc import (
+    DEFAULT_FRACTIONS,
+    MaskingSettings,
+    code_version,
+    cross_model_masking,
+    dataset_mean,
+    image_channel_means,
+    load_batch,
+    map_over_images,
+    summarise_generalisation,
+)
+from modelsvc.generalisation import CrossMasking, concatenate_cross_masking
+from studyapp.models import Artifact, Job, JobBatch
+from studyapp.services.artifacts import artifact_find, artifact_save
+from tasks.computations.base import (
+    MODEL_BATCH_SIZE,
+    BatchOutput,
+    Computation,
+    Plan,
+    batch_file_name,
+    chunks,
+    stimulus_ids,
+)
+from tasks.computations.relevance import relevance_key
+from tasks.items import stimulus_items
+from tasks.models import cached_model, model_spec
+from tasks.storage import read_arrays, store_arrays
+
+DEFAULTS = {
+    "fractions": list(DEFAULT_FRACTIONS),
+    "mode": "keep",
+    "fill": "mean",
+    "blur_sigma": None,
+    "seed": 0,
+    "baselines": ["random"],
+    "relevance": {},
+}
+
+
+def settings_for(job: Job) -> dict:
+    return {**DEFAULTS, **job.params}
+
+
+def masking_settings(settings: dict) -> MaskingSettings:
+    return MaskingSettings(
+        fractions=tuple(settings["fractions"]),
+        mode=settings["mode"],
+        fill=settings["fill"],
+        fill_value=tuple(settings["fill_value"]) if settings.get("fill_value") else None,
+        blur_sigma=settings["blur_sigma"],
+        seed=settings["seed"],
+    )
+
+
+def relevance_artifacts(job: Job) -> dict[int, Artifact]:
+    """Each model's relevance maps (made with the job's 'relevance' settings); all must exist."""
+    found, missing = {}, []
+    for face_model in job.face_models.order_by("pk"):
+        key = relevance_key(settings_for(job)["relevance"], face_model, job.stimulus_set)
+        artifact = artifact_find(**key)
+        if artifact is None:
+            missing.append(face_model.name)
+        else:
+            found[face_model.pk] = artifact
+    if missing:
+        raise ValueError(f"Relevance maps are missing for {missing}: run a relevance job first.")
+    return found
+
+
+def masking_key(job: Job, artifacts: dict[int, Artifact]) -> dict:
+    settings = settings_for(job)
+    params = {
+        **settings,
+        "models": sorted(artifacts),
+        "relevance_artifacts": [a.pk for a in artifacts.values()],
+    }
+    return {
+        "kind": Artifact.Kind.MASKING,
+        "face_model": None,
+        "stimulus_set": job.stimulus_set,
+        "method": f"generalisation/{settings['mode']}/{settings['fill']}",
+        "params": params,
+        "code_version": code_version("generalisation"),
+    }
+
+
+@lru_cache(maxsize=16)
+def relevance_arrays(file_name: str, sha256: str) -> dict[str, np.ndarray]:
+    """A relevance artifact's arrays, read once per worker process."""
+    return read_arrays(file_name, sha256)
+
+
+class Masking(Computation):
+    def plan(self, job: Job) -> Plan:
+        artifacts = relevance_artifacts(job)
+        specs = {pk: model_spec(m) for pk, m in ((m.pk, m) for m in job.face_models.all())}
+        sizes = {spec.input_size for spec in specs.values()}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"All models of a masking job must share one input size; got {sorted(sizes)}."
+            )
+        ids = stimulus_ids(job)
+        if settings_for(job)["fill"] == "mean" and not job.params.get("fill_value"):
+            job.params = {**job.params, "fill_value": self._dataset_mean(ids, sizes.pop())}
+            job.save(update_fields=["params"])
+        if artifact_find(**masking_key(job, artifacts)) is not None:
+            return Plan([], 0, reused="The masking results already existed; reused them.")
+        return Plan([(None, chunk) for chunk in chunks(ids)], total=len(ids))
+
+    @staticmethod
+    def _dataset_mean(ids: list[int], size: tuple[int, int]) -> list[float]:
+        run = map_over_images(
+            stimulus_items(ids),
+            size,
+            lambda images, _: image_channel_means(images),
+            MODEL_BATCH_SIZE,
+        )
+        return [float(v) for v in dataset_mean(run.value)]
+
+    def run_batch(self, job: Job, batch: JobBatch) -> BatchOutput:
+        settings = settings_for(job)
+        artifacts = relevance_artifacts(job)
+        face_models = list(job.face_models.order_by("pk"))
+        models = {m.name: (cached_model(model_spec(m)), model_spec(m)) for m in face_models}
+        items = stimulus_items(batch.stimulus_ids)
+        failures, keep = [], []
+        maps: dict[str, list] = {m.name: [] for m in face_models}
+        targets: dict[str, list] = {m.name: [] for m in face_models}
+        rows = {
+            m.name: dict(
+                zip(
+                    arrays["stimulus_ids"].tolist(), range(len(arrays["stimulus_ids"])), strict=True
+                )
+            )
+            for m in face_models
+            for arrays in [relevance_arrays(artifacts[m.pk].file.name, artifacts[m.pk].sha256)]
+        }
+        for position, (pk, item) in enumerate(zip(batch.stimulus_ids, items, strict=True)):
+            lacking = [m.name for m in face_models if pk not in rows[m.name]]
+            if lacking:
+                failures.append({"stimulus": item.key, "error": f"no relevance map from {lacking}"})
+            else:
+                keep.append(position)
+        size = next(iter(models.values()))[1].input_size
+        loaded = load_batch([items[p].path for p in keep], size)
+        failures += [
+            {"stimulus": items[keep[i]].key, "error": e.reason}
+            for i, e in zip(loaded.failed, loaded.errors, strict=True)
+        ]
+        keep = [keep[i] for i in loaded.loaded]
+        for m in face_models:
+            arrays = relevance_arrays(artifacts[m.pk].file.name, artifacts[m.pk].sha256)
+            index = [rows[m.name][batch.stimulus_ids[p]] for p in keep]
+            maps[m.name], targets[m.name] = arrays["maps"][index], arrays["targets"][index]
+        cross = cross_model_masking(
+            models,
+            loaded.images,
+            maps,
+            targets,
+            [items[p].key for p in keep],
+            masking_settings(settings),
+            baselines=settings["baselines"],
+        )
+        arrays = {
+            "correct": cross.correct,
+            "target_logit": cross.target_logit,
+            "unmasked_correct": cross.unmasked_correct,
+            "sources": np.array(cross.sources),
+            "models": np.array(cross.models),
+            "stimulus_ids": np.array([batch.stimulus_ids[p] for p in keep], dtype=np.int64),
+        }
+        name, sha = store_arrays(batch_file_name(job, batch), arrays)
+        return BatchOutput(name, sha, failures)
+
+    def finalize(self, job: Job) -> str:
+        artifacts = relevance_artifacts(job)
+        settings = settings_for(job)
+        batches = list(job.batches.order_by("index"))
+        parts = [read_arrays(b.result.name, b.result_sha256) for b in batches]
+        cross = concatenate_cross_masking(
+            [
+                CrossMasking(
+                    sources=tuple(p["sources"].tolist()),
+                    models=tuple(p["models"].tolist()),
+                    correct=p["correct"],
+                    target_logit=p["target_logit"],
+                    unmasked_correct=p["unmasked_correct"],
+                )
+                for p in parts
+                if len(p["stimulus_ids"])
+            ]
+        )
+        result = summarise_generalisation(cross, settings["fractions"])
+        failed = [f for b in batches for f in b.failures]
+        summary = {
+            **result.record(),
+            "accuracy": result.accuracy.tolist(),
+            "auc": result.auc.tolist(),
+            "asymmetry_auc": result.asymmetry_auc.tolist(),
+            "unmasked_accuracy": result.unmasked_accuracy.tolist(),
+            "n_stimuli": int(cross.correct.shape[2]),
+            "failed": failed,
+        }
+        arrays = {
+            "accuracy": result.accuracy,
+            "mean_target_logit": result.mean_target_logit,
+            "auc": result.auc,
+            "asymmetry": result.asymmetry,
+            "asymmetry_auc": result.asymmetry_auc,
+            "unmasked_accuracy": result.unmasked_accuracy,
+            "fractions": np.array(result.fractions),
+            "sources": np.array(result.sources),
+            "models": np.array(result.models),
+            "correct": cross.correct,
+            "stimulus_ids": np.concatenate([p["stimulus_ids"] for p in parts]),
+        }
+        name, sha = store_arrays(f"artifacts/masking/{job.pk}.npz", arrays)
+        artifact_save(
+            **masking_key(job, artifacts), file_name=name, sha256=sha, summary=summary, job=job
+        )
+        return f"{len(failed)} stimuli failed" if failed else ""

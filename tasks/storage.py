@@ -1,0 +1,33 @@
+"""Arrays in Django storage: ``.npz`` files with their sha256 checked on every read."""
+
+import hashlib
+import io
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+
+def store_arrays(name: str, arrays: dict[str, np.ndarray]) -> tuple[str, str]:
+    """Save ``arrays`` as ``name`` (or a free variant of it); returns (stored name, sha256)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    stored = default_storage.save(name, ContentFile(data))
+    return stored, hashlib.sha256(data).hexdigest()
+
+
+def read_arrays(name: str, sha256: str) -> dict[str, np.ndarray]:
+    """Load a stored ``.npz``; a file whose sha256 changed is an error, not data."""
+    with default_storage.open(name, "rb") as handle:
+        data = handle.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ValueError(f"Stored arrays {name!r} have sha256 {digest}; expected {sha256}.")
+    with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+        return {key: loaded[key] for key in loaded.files}
+
+
+def local_path(name: str) -> str:
+    """A local file path for a stored file (the file-system storage keeps files locally)."""
+    return default_storage.path(name)

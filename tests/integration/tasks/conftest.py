@@ -1,0 +1,76 @@
+"""Fixtures: a real Celery worker, generated demo faces and small face models."""
+
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+import facegen
+from modelsvc import ModelSpec
+from studyapp.models import Job
+from studyapp.services.face_models import face_model_register
+from studyapp.services.stimuli import stimulus_set_import
+from studyapp.stimulus_sources import files_from_folder
+from tests.integration.tasks.worker import Worker, purge_broker, worker_environment
+
+JOB_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def worker_media(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture
+def media(settings, worker_media):
+    """Tests and the worker share one media folder."""
+    settings.MEDIA_ROOT = worker_media
+    return worker_media
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, worker_media, tmp_path_factory):
+    purge_broker()
+    log = tmp_path_factory.mktemp("worker-log") / "worker.log"
+    process = Worker(worker_environment(worker_media, FACESIM_JOB_BATCH_SIZE="8"), log).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def faces(media, tmp_path):
+    """24 generated faces (6 identities x 4 views), 64 px, with identity/gender labels."""
+    facegen.write_dataset(
+        tmp_path / "faces", n_identities=6, images_per_identity=4, size=64, seed=3
+    )
+    files = files_from_folder(
+        tmp_path / "faces",
+        max_files=django_settings.STIMULUS_MAX_FILES,
+        max_total_bytes=django_settings.STIMULUS_MAX_UPLOAD_BYTES,
+    )
+    stimulus_set, _ = stimulus_set_import(name=f"faces-{time.monotonic_ns()}", files=files)
+    return stimulus_set
+
+
+def small_model(name: str, *, seed: int = 0, classes=("female", "male"), task="gender"):
+    spec = ModelSpec(
+        architecture="small_cnn",
+        num_classes=len(classes),
+        input_size=(64, 64),
+        class_names=tuple(classes),
+        layers=("features.11", "classifier.1"),
+        task=task,
+        seed=seed,
+    )
+    return face_model_register(name=name, spec=spec, pretraining="none")
+
+
+def wait_for(job: Job, timeout: float = JOB_TIMEOUT_S) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_finished:
+            return job
+        time.sleep(0.3)
+    progress = f"{job.progress_done}/{job.progress_total}"
+    raise AssertionError(f"job {job} did not finish in {timeout} s (progress {progress})")

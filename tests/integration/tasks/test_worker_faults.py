@@ -1,0 +1,94 @@
+"""A worker killed with SIGKILL in the middle of a job: a new worker finishes it, exactly once.
+
+The broker is Redis, which delivers an unacknowledged task again only after the visibility
+timeout (here 10 s; in production one hour, longer than any task). Tasks are acknowledged
+late and are idempotent, so the batch that was running is simply run again.
+"""
+
+import time
+
+import numpy as np
+import pytest
+from django.conf import settings as django_settings
+
+import facegen
+from modelsvc import ModelSpec
+from studyapp.models import Artifact, JobBatch
+from studyapp.services.face_models import face_model_register
+from studyapp.services.jobs import job_launch
+from studyapp.services.stimuli import stimulus_set_import
+from studyapp.stimulus_sources import files_from_folder
+from tasks.storage import read_arrays
+from tests.integration.tasks.conftest import wait_for
+from tests.integration.tasks.worker import Worker, purge_broker, worker_environment
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+VISIBILITY_TIMEOUT_S = 10
+
+
+@pytest.fixture
+def environment(worker_media):
+    purge_broker()
+    return worker_environment(
+        worker_media,
+        FACESIM_JOB_BATCH_SIZE="8",
+        CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT_S),
+        CELERY_UNACKED_RESTORE_INTERVAL="1",
+    )
+
+
+def test_killed_worker_job_finishes_on_a_new_worker(environment, media, tmp_path):
+    facegen.write_dataset(tmp_path / "faces", n_identities=12, images_per_identity=4, size=64)
+    files = files_from_folder(tmp_path / "faces", max_files=100, max_total_bytes=10**8)
+    faces, _ = stimulus_set_import(name="kill-test faces", files=files)
+    spec = ModelSpec(
+        architecture="vgg16",
+        num_classes=2,
+        input_size=(64, 64),
+        class_names=("female", "male"),
+        task="gender",
+        layers=("features.29",),
+    )
+    model = face_model_register(name="vgg16 random", spec=spec, pretraining="none")
+
+    first = Worker(environment, tmp_path / "first.log", name="first").start()
+    second = None
+    try:
+        job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # at least one batch stored, another one running
+            job.refresh_from_db()
+            if job.progress_done >= 8 and job.batches.filter(status="running").exists():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"job never had a running batch after a finished one: {job.status}")
+        running = job.batches.get(status="running")
+        first.kill()
+        killed_at = time.monotonic()
+        second = Worker(environment, tmp_path / "second.log", name="second").start()
+        job = wait_for(job, timeout=180)
+        recovered_after = time.monotonic() - killed_at
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+
+    assert job.status == "succeeded", job.error
+    assert job.progress_done == job.progress_total == 48
+    batches = list(job.batches.order_by("index"))
+    assert len(batches) == 6
+    assert all(b.status == JobBatch.Status.DONE for b in batches)
+    rerun = next(b for b in batches if b.pk == running.pk)
+    assert rerun.attempts == 2
+    assert rerun.worker_host  # finished by the second worker
+    artifacts = Artifact.objects.filter(kind="relevance", face_model=model)
+    assert artifacts.count() == 1
+    arrays = read_arrays(artifacts[0].file.name, artifacts[0].sha256)
+    ids = arrays["stimulus_ids"].tolist()
+    assert sorted(ids) == sorted(faces.stimuli.values_list("pk", flat=True))
+    assert arrays["maps"].shape == (48, 64, 64)
+    assert np.isfinite(arrays["maps"]).all()
+    # Redis hands the killed batch out again only after the visibility timeout.
+    assert VISIBILITY_TIMEOUT_S - 1 <= recovered_after < VISIBILITY_TIMEOUT_S + 60
+    assert django_settings.CELERY_TASK_ACKS_LATE
