@@ -252,7 +252,7 @@ def apply_exclusions(
     )
     reasons = exclusions.groupby("participant")["rule"].agg(lambda s: "; ".join(s))
     quality["excluded"] = quality["participant"].isin(reasons.index)
-    quality["exclusion_reasons"] = quality["participant"].map(reasons).fillna("")
+    quality["exclusion_reasons"] = [reasons.get(p, "") for p in quality["participant"]]
     quality["n_trials_dropped_rt"] = (
         quality["participant"].map(dropped.groupby("participant").size()).fillna(0).astype(int)
     )

@@ -63,22 +63,32 @@ def split_half(
     *,
     n_splits: int = 100,
     random_state: int | None = None,
+    splits: np.ndarray | None = None,
 ) -> SplitHalf:
     """Split-half reliability over participants (see module docstring).
 
     Each split is a seeded random permutation; the first floor(n/2) participants form one
-    half.  Halves are pooled as the group matrix is (`ParticipantMatrices.pooling`).
+    half.  Halves are pooled as the group matrix is (`ParticipantMatrices.pooling`).  Fixed
+    splits can be given as `splits`, a boolean (n_splits, n_participants) array marking the
+    first half (then `n_splits` and `random_state` are not used).
     """
     func = "split_half"
     check_choice(func, "method", method, METHODS)
-    n_splits = check_int(func, "n_splits", n_splits, minimum=1)
     n = human.n_participants
     if n < 2:
         raise fail(func, "human", "at least 2 participants", n)
-    rng = check_random_state(func, random_state)
-    perms = np.argsort(rng.random((n_splits, n)), axis=1)
-    first = np.zeros((n_splits, n))
-    np.put_along_axis(first, perms[:, : n // 2], 1.0, axis=1)
+    if splits is None:
+        n_splits = check_int(func, "n_splits", n_splits, minimum=1)
+        rng = check_random_state(func, random_state)
+        perms = np.argsort(rng.random((n_splits, n)), axis=1)
+        first = np.zeros((n_splits, n))
+        np.put_along_axis(first, perms[:, : n // 2], 1.0, axis=1)
+    else:
+        first = np.asarray(splits)
+        if first.ndim != 2 or first.shape[1] != n or first.dtype != bool:
+            raise fail(func, "splits", f"a boolean array (n_splits, {n})", first.shape)
+        first = first.astype(float)
+        n_splits = len(first)
     weights = np.concatenate([first, 1.0 - first])
     pooled, _ = human.dissimilarity().group_vectors(weights)
     a, b = pooled[:n_splits], pooled[n_splits:]

@@ -58,7 +58,8 @@ def choice_table(
     else:
         ids = [str(s) for s in stimuli]
     # integer codes via pandas' hash indexer: string comparisons on 10^6 rows are slow
-    codes = np.stack([pd.Categorical(c, categories=ids).codes for c in columns], 1).astype(np.int64)
+    index = pd.Index(ids)
+    codes = np.stack([index.get_indexer(c) for c in columns], 1).astype(np.int64)
     if (codes < 0).any():
         shown = pd.unique(pd.concat(columns, ignore_index=True)).tolist()
         unknown = sorted(set(map(str, shown)) - set(ids))[:10]
@@ -71,7 +72,7 @@ def choice_table(
             "three different stimuli on non-catch choice trials",
             f"trial_index {rows['trial_index'].to_numpy()[dup][:5].tolist()}",
         )
-    chosen = pd.Categorical(rows["choice"], categories=ids).codes.astype(np.int64)
+    chosen = index.get_indexer(rows["choice"]).astype(np.int64)
     is_afc = (rows["trial_type"] == "afc").to_numpy()
     # triplets: odd = chosen item, the pair = the other two (in display order)
     odd_pos = np.argmax(codes == chosen[:, None], axis=1)

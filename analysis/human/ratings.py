@@ -54,8 +54,9 @@ def rating_matrices(
             f"trial_index {rows['trial_index'].to_numpy()[same][:5].tolist()}",
         )
     ids = sorted(set(a) | set(b)) if stimuli is None else [str(s) for s in stimuli]
-    codes_a = pd.Categorical(a, categories=ids).codes
-    codes_b = pd.Categorical(b, categories=ids).codes
+    index = pd.Index(ids)
+    codes_a = index.get_indexer(a)
+    codes_b = index.get_indexer(b)
     if (codes_a < 0).any() or (codes_b < 0).any():
         unknown = sorted((set(a) | set(b)) - set(ids))[:10]
         raise fail(func, "stimuli", "a list containing every rated stimulus", f"missing {unknown}")

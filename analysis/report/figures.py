@@ -20,8 +20,7 @@ MAX_MODEL_PANELS = 12
 
 
 def _heatmap(ax, values: np.ndarray, title: str, labels=None) -> None:
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.85")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     if labels is not None and len(labels) <= MAX_LABELS:

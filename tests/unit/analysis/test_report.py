@@ -1,0 +1,197 @@
+"""The study pipeline and its report: contents, loadable exports, reproducibility."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rsatoolbox
+
+from analysis.pipeline import AnalysisParameters, RelevanceInputs, analyse_study
+from analysis.report import write_report
+from tests.unit.analysis.test_recovery import ranked_models
+
+PARAMS = AnalysisParameters(n_boot=40, n_permutations=99, n_splits=20, random_state=5)
+
+
+def relevance_inputs(truth):
+    rng = np.random.default_rng(0)
+    models = ranked_models(truth)
+    masked = {}
+    for k in (5, 20):
+        masked[("noise0.4", "relevance", k)] = models["noise0.0"]
+        masked[("noise0.4", "random", k)] = models["noise1.6"]
+    generalisation = pd.DataFrame(
+        [
+            {"model_a": a, "model_b": b, "k": k, "accuracy": 0.6 + 0.2 * (a == b) - k / 100}
+            for a in "AB"
+            for b in "AB"
+            for k in (5, 20)
+        ]
+    )
+    masks = np.zeros((16, 16), int)
+    masks[4:6, 3:13] = 1
+    return RelevanceInputs(
+        masked_models=masked,
+        generalisation=generalisation,
+        model_info=pd.DataFrame({"model": ["A", "B"], "task": ["id", "gender"]}),
+        relevance=rng.normal(size=(3, 16, 16)),
+        part_masks=masks,
+        part_labels={1: "eyes"},
+        images=rng.random((3, 16, 16)),
+        image_ids=["f1", "f2", "f3"],
+    )
+
+
+@pytest.fixture(scope="module")
+def triplet_report(study_responses, truth, tmp_path_factory):
+    rows = study_responses["triplet"]
+    analysis = analyse_study(
+        rows, ranked_models(truth), parameters=PARAMS, relevance=relevance_inputs(truth)
+    )
+    out = tmp_path_factory.mktemp("report")
+    return analysis, write_report(analysis, out), out
+
+
+def test_pipeline_results_for_a_triplet_study(triplet_report):
+    analysis, _, _ = triplet_report
+    assert analysis.trial_type == "triplet"
+    assert analysis.matrix_source == "counts"
+    assert "P009" in set(analysis.exclusion.exclusions["participant"])
+    assert analysis.human.n_participants == 9
+    comp = analysis.comparison
+    assert len(comp) == 4 * len(PARAMS.methods)
+    spearman = comp[comp["method"] == "spearman"]
+    assert spearman["evaluation"].is_monotonic_decreasing
+    assert analysis.majority is not None
+    assert 0.34 < analysis.majority.accuracy <= 1
+    assert analysis.choice_accuracy["accuracy"].is_monotonic_decreasing
+    assert analysis.decision_weighting["minus_random"].dropna().gt(0).all()
+    assert set(analysis.generalisation_groups["attribute"]) == {"task"}
+    assert set(analysis.part_mass["part"]) == {"eyes", "other"}
+
+
+def test_report_files_and_contents(triplet_report):
+    analysis, files, out = triplet_report
+    for name in (
+        "index.html",
+        "report.pdf",
+        "results.json",
+        "matrices.npz",
+        "rdms_rsatoolbox.pkl",
+        "participant_rdms_rsatoolbox.pkl",
+        "triplets.csv",
+        "triplets_stimuli.csv",
+        "tables/model_comparison.csv",
+        "figures/human_heatmap.png",
+        "figures/mds.png",
+        "figures/model_correlations.png",
+        "figures/generalisation.png",
+        "figures/relevance_overlays.png",
+        "figures/decision_weighting.png",
+        "figures/part_mass.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    html = files.html.read_text()
+    # methods text states the parameters actually used
+    assert f"dual bootstrap with {PARAMS.n_boot} draws" in html
+    assert f"{PARAMS.n_permutations} permutations" in html
+    assert f"split into random halves {PARAMS.n_splits} times" in html
+    assert "seed 5" in html
+    assert '<img src="figures/model_correlations.png"' in html
+    assert files.pdf.read_bytes().startswith(b"%PDF")
+    results = json.loads((out / "results.json").read_text())
+    assert results["parameters"]["n_boot"] == PARAMS.n_boot
+    assert len(results["tables"]["model_comparison"]) == len(analysis.comparison)
+    triplets = pd.read_csv(out / "triplets.csv")
+    assert len(triplets) == len(analysis.choices)
+    assert triplets.max().max() < len(analysis.stimuli)
+
+
+def test_report_matrices_load_in_rsatoolbox(triplet_report):
+    analysis, _, out = triplet_report
+    rdms = rsatoolbox.rdm.load_rdm(str(out / "rdms_rsatoolbox.pkl"), file_type="pkl")
+    assert list(rdms.rdm_descriptors["name"]) == ["human", *analysis.models]
+    np.testing.assert_allclose(
+        rdms.dissimilarities[0], analysis.human_group.dissimilarity().upper()
+    )
+    per = rsatoolbox.rdm.load_rdm(str(out / "participant_rdms_rsatoolbox.pkl"), file_type="pkl")
+    np.testing.assert_allclose(per.dissimilarities, analysis.human.vectors())
+
+
+def test_same_data_and_seed_give_identical_outputs(study_responses, truth, tmp_path):
+    rows = study_responses["rating"]
+    outputs = []
+    for run in ("a", "b"):
+        analysis = analyse_study(rows, ranked_models(truth), parameters=PARAMS)
+        write_report(analysis, tmp_path / run)
+        outputs.append(tmp_path / run)
+    a, b = outputs
+    for name in (
+        "results.json",
+        "tables/model_comparison.csv",
+        "tables/split_half.csv",
+        "report.pdf",
+        "index.html",
+        "figures/model_correlations.png",
+    ):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    with np.load(a / "matrices.npz") as fa, np.load(b / "matrices.npz") as fb:
+        for key in fa.files:
+            np.testing.assert_array_equal(fa[key], fb[key])
+    other = analyse_study(
+        rows,
+        ranked_models(truth),
+        parameters=AnalysisParameters(
+            **{
+                **PARAMS.as_dict(),
+                "random_state": 6,
+                "exclusions": PARAMS.exclusions,
+                "methods": PARAMS.methods,
+                "embedding_dims": PARAMS.embedding_dims,
+            }
+        ),
+    )
+    first = json.loads((a / "results.json").read_text())["tables"]["model_comparison"]
+    assert [r["se"] for r in first] != other.comparison["se"].tolist()
+    assert [r["evaluation"] for r in first] == pytest.approx(
+        other.comparison["evaluation"].tolist()
+    )
+
+
+def test_sparse_choice_study_uses_the_embedding(truth, tmp_path):
+    from analysis.io import read_responses
+    from analysis.simulate import Design, simulate_responses
+
+    # 80 triplets over 91 pairs: a pair is offered fewer than 3 times -> embedding
+    design = Design(trial_type="triplet", n_participants=5, n_trials=16, repeat_fraction=0.2)
+    rows = read_responses(simulate_responses(truth, design, random_state=2))
+    params = AnalysisParameters(
+        n_boot=20,
+        n_permutations=20,
+        n_splits=5,
+        methods=("spearman",),
+        embedding_dims=(1, 2),
+        embedding_folds=2,
+    )
+    analysis = analyse_study(rows, ranked_models(truth), parameters=params)
+    assert analysis.matrix_source == "spose embedding"
+    assert analysis.embedding.best_dims in (1, 2)
+    assert analysis.human_group.n_missing_pairs == 0
+    files = write_report(analysis, tmp_path)
+    assert "spose embedding" in files.html.read_text()
+    assert (tmp_path / "tables" / "embedding_dimensionality.csv").exists()
+
+
+def test_parameters_validate():
+    with pytest.raises(ValueError, match="'primary_method' parameter"):
+        AnalysisParameters(methods=("pearson",))
+    with pytest.raises(ValueError, match="'choice_matrix' parameter"):
+        AnalysisParameters(choice_matrix="both")
+
+
+def test_pipeline_needs_one_study(study_responses):
+    rows = study_responses["afc"]
+    two = pd.concat([rows, rows.assign(study="other")], ignore_index=True)
+    with pytest.raises(ValueError, match="exactly one study"):
+        analyse_study(two)

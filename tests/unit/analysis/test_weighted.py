@@ -1,0 +1,139 @@
+"""The weighted kernels equal the plain statistics on the expanded (resampled) vectors."""
+
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rsatoolbox.rdm.compare import _tau_a as rsatoolbox_tau_a
+
+from analysis._weighted import (
+    QUADRATIC_TAU_MAX_PAIRS,
+    SortedRows,
+    correlate,
+    rank_cross_sums,
+    rank_half_integers,
+    tau_a,
+    tau_a_rows,
+    weighted_ranks,
+)
+
+
+def expand(values, weights):
+    keep = weights > 0
+    return np.repeat(values[keep], weights[keep].astype(int))
+
+
+def reference(method, x, y):
+    if method == "pearson":
+        return scipy.stats.pearsonr(x, y).statistic
+    if method == "spearman":
+        return scipy.stats.spearmanr(x, y).statistic
+    if method == "tau-a":
+        return rsatoolbox_tau_a(x, y)
+    rx, ry = scipy.stats.rankdata(x), scipy.stats.rankdata(y)
+    n = len(x)
+    return 12 * np.sum((rx - rx.mean()) * (ry - ry.mean())) / (n**3 - n)
+
+
+vectors = st.integers(min_value=5, max_value=40).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 6), min_size=n, max_size=n),
+        st.lists(st.integers(0, 9), min_size=n, max_size=n),
+        st.lists(st.integers(0, 3), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors)
+def test_weighted_ranks_are_midranks_of_the_expanded_vector(data):
+    x, _, w = (np.array(v, dtype=float) for v in data)
+    if w.sum() == 0:
+        w[0] = 1
+    ranks = weighted_ranks(x, w)
+    np.testing.assert_allclose(expand(ranks, w), scipy.stats.rankdata(expand(x, w)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors, st.sampled_from(["pearson", "spearman", "rho-a", "tau-a"]))
+def test_correlate_equals_statistic_of_expanded_vectors(data, method):
+    x, y, w = (np.array(v, dtype=float) for v in data)
+    xe, ye = expand(x, w), expand(y, w)
+    ours = correlate(method, x, y, w)
+    if len(xe) < 2:
+        assert np.isnan(ours)
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = reference(method, xe, ye)
+    if np.isnan(expected):  # a constant side: correlation undefined
+        assert np.isnan(ours) or method in ("rho-a", "tau-a")
+        return
+    assert ours == pytest.approx(expected, abs=1e-12)
+
+
+def test_sorted_rows_ranks_many_weight_rows_and_broadcasts_over_a_stack():
+    rng = np.random.default_rng(0)
+    values = np.round(rng.normal(size=(3, 25)), 1)
+    values[1, 4] = np.nan
+    weights = rng.integers(0, 4, size=(7, 25)).astype(float)
+    weights[:, 4] = 0.0
+    ranks = SortedRows(values).ranks(weights)  # one weight row shared by the stack
+    assert ranks.shape == (7, 3, 25)
+    for b in range(7):
+        for r in range(3):
+            keep = weights[b] > 0
+            expected = scipy.stats.rankdata(expand(values[r], weights[b]))
+            np.testing.assert_allclose(expand(ranks[b, r], weights[b]), expected)
+            assert keep.any()
+
+
+def test_rank_half_integers_matches_scipy_with_ties():
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 40, size=(6, 60)) / 2.0
+    weights = rng.integers(0, 3, size=(6, 60)).astype(float)
+    order, ranks = rank_half_integers(values, weights)
+    for r in range(6):
+        unsorted = np.empty(60)
+        unsorted[order[r]] = ranks[r]
+        expected = scipy.stats.rankdata(expand(values[r], weights[r]))
+        np.testing.assert_allclose(expand(unsorted, weights[r]), expected)
+
+
+def test_rank_cross_sums_are_exact_weighted_sums():
+    rng = np.random.default_rng(2)
+    values = rng.integers(0, 30, size=(5, 50)) / 2.0
+    other = rng.integers(1, 80, size=(5, 50)) / 2.0
+    weights = rng.integers(0, 4, size=(5, 50)).astype(float)
+    sum_wry, sum_wr2 = rank_cross_sums(values, weights, other)
+    for r in range(5):
+        ranks = weighted_ranks(values[r], weights[r])
+        assert sum_wry[r] == np.sum(weights[r] * ranks * other[r])
+        assert sum_wr2[r] == np.sum(weights[r] * ranks * ranks)
+
+
+def test_rank_cross_sums_declines_numbers_that_do_not_fit_64_bits():
+    values = np.full((1, 4), 2.0**40)
+    assert rank_cross_sums(values, np.full((1, 4), 2.0**10), np.full((1, 4), 2.0**12)) is None
+
+
+@pytest.mark.parametrize("n_pairs", [30, QUADRATIC_TAU_MAX_PAIRS + 10])
+def test_tau_a_rows_both_algorithms_equal_rsatoolbox(n_pairs):
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=(4, n_pairs)), 1)
+    y = np.round(rng.normal(size=(4, n_pairs)), 1)
+    w = rng.integers(0, 3, size=(4, n_pairs)).astype(float)
+    ours = tau_a_rows(x, y, w)
+    for r in range(4):
+        expected = rsatoolbox_tau_a(expand(x[r], w[r]), expand(y[r], w[r]))
+        assert ours[r] == pytest.approx(expected, abs=1e-12)
+        assert tau_a(x[r], y[r], w[r]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_tau_a_rejects_fractional_weights():
+    with pytest.raises(ValueError, match="'w' parameter of tau_a"):
+        tau_a(np.arange(3.0), np.arange(3.0), np.array([0.5, 1, 1]))
+
+
+def test_tau_a_is_zero_when_one_side_is_constant():
+    assert tau_a(np.ones(5), np.arange(5.0)) == 0.0
