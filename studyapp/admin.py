@@ -8,7 +8,18 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from studyapp.forms import StimulusImportForm, StudyForm
-from studyapp.models import Participant, Response, Stimulus, StimulusSet, Study, Trial
+from studyapp.models import (
+    Artifact,
+    FaceModel,
+    Job,
+    Participant,
+    Response,
+    Stimulus,
+    StimulusSet,
+    Study,
+    Trial,
+)
+from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
 
@@ -209,3 +220,64 @@ class ResponseAdmin(ReadOnlyAdmin):
     list_display = ["trial", "choice", "rating", "rt_ms", "correct", "received_at"]
     list_filter = ["trial__participant__study", "trial__role", "correct"]
     list_select_related = ["trial__participant__study"]
+
+
+@admin.register(FaceModel)
+class FaceModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "architecture", "pretraining", "task", "seed", "parent", "created_at"]
+    list_filter = ["architecture", "pretraining", "task"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "architecture",
+        "task",
+        "seed",
+        "parent",
+        "weights",
+        "weights_path",
+        "weights_sha256",
+        "spec",
+        "created_by",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # registered through research/models/, which loads the weights first
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "kind",
+        "status",
+        "stimulus_set",
+        "progress_done",
+        "progress_total",
+        "created_at",
+    ]
+    list_filter = ["kind", "status"]
+    actions = ["cancel", "retry"]
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request, queryset) -> None:
+        for job in queryset:
+            job_cancel(job=job)
+
+    @admin.action(description="Retry the selected failed or cancelled jobs")
+    def retry(self, request, queryset) -> None:
+        for job in queryset.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELLED]):
+            job_retry(job=job)
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "kind",
+        "face_model",
+        "stimulus_set",
+        "method",
+        "code_version",
+        "created_at",
+    ]
+    list_filter = ["kind", "stimulus_set"]

@@ -1,8 +1,14 @@
 """Participant pages, participant JSON API and researcher pages."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from studyapp.views import health, participant_api, participant_pages, research
+from studyapp.views import (
+    health,
+    participant_api,
+    participant_pages,
+    research,
+    research_compute,
+)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -18,5 +24,29 @@ urlpatterns = [
         "research/studies/<slug:slug>/responses.csv",
         research.responses_csv,
         name="research-responses-csv",
+    ),
+    path("research/models/", research_compute.models, name="research-models"),
+    path("research/jobs/", research_compute.jobs, name="research-jobs"),
+    path("research/jobs/status.json", research_compute.jobs_status, name="research-jobs-status"),
+    path("research/jobs/<int:job_id>/", research_compute.job_detail, name="research-job"),
+    re_path(
+        r"^research/jobs/(?P<job_id>\d+)/(?P<action>cancel|retry)$",
+        research_compute.job_action,
+        name="research-job-action",
+    ),
+    path(
+        "research/artifacts/<int:artifact_id>/",
+        research_compute.artifact_detail,
+        name="research-artifact",
+    ),
+    path(
+        "research/artifacts/<int:artifact_id>/download",
+        research_compute.artifact_download,
+        name="research-artifact-download",
+    ),
+    path(
+        "research/artifacts/<int:artifact_id>/overlay/<int:stimulus_id>.png",
+        research_compute.relevance_overlay,
+        name="research-relevance-overlay",
     ),
 ]

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+from functools import lru_cache
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -26,6 +27,15 @@ def read_arrays(name: str, sha256: str) -> dict[str, np.ndarray]:
         raise ValueError(f"Stored arrays {name!r} have sha256 {digest}; expected {sha256}.")
     with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
         return {key: loaded[key] for key in loaded.files}
+
+
+@lru_cache(maxsize=4)
+def read_arrays_cached(name: str, sha256: str) -> dict[str, np.ndarray]:
+    """``read_arrays`` for files read again and again (relevance maps): kept per process.
+
+    Stored arrays never change under a name and digest, so the cache cannot go stale.
+    """
+    return read_arrays(name, sha256)
 
 
 def local_path(name: str) -> str:

@@ -110,6 +110,25 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def percent(self) -> int:
+        if self.progress_total:
+            return round(100 * self.progress_done / self.progress_total)
+        return 100 if self.status == self.Status.SUCCEEDED else 0
+
+    def status_record(self) -> dict:
+        """What the researcher pages' progress bars show and poll."""
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "done": self.progress_done,
+            "total": self.progress_total,
+            "percent": self.percent,
+            "error": self.error,
+            "note": self.note,
+            "finished": self.is_finished,
+        }
+
 
 class JobBatch(models.Model):
     """One sub-task of a job: a few stimuli, processed and stored together."""

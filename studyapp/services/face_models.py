@@ -29,6 +29,7 @@ def face_model_register(
     *,
     name: str,
     spec: ModelSpec,
+    weights_format: str | None = None,
     weights_upload: UploadedFile | None = None,
     weights_path: str = "",
     pretraining: str = FaceModel.Pretraining.OTHER,
@@ -38,13 +39,13 @@ def face_model_register(
 ) -> FaceModel:
     """Store the weights (upload) or point at them (server path), load once, then save the row.
 
-    ``spec.weights_format`` says how to read the file (torchvision, checkpoint,
-    vgg_face_dag); without weights the model is randomly initialised from ``spec.seed``.
+    ``weights_format`` says how to read the file (torchvision, checkpoint, vgg_face_dag);
+    without weights the model is randomly initialised from ``spec.seed``.
     """
     if weights_upload is not None and weights_path:
         raise ValidationError("Give either an uploaded weights file or a server path, not both.")
     has_weights = weights_upload is not None or bool(weights_path)
-    if has_weights and spec.weights_format is None:
+    if has_weights and not weights_format:
         raise ValidationError("Say which format the weights file has (weights_format).")
     stored_name = ""
     try:
@@ -57,7 +58,7 @@ def face_model_register(
         checked = spec.replace(
             name=name,
             weights_path=file_path if has_weights else None,
-            weights_format=spec.weights_format if has_weights else None,
+            weights_format=weights_format if has_weights else None,
             weights_sha256=digest,
         )
         check_spec_loads(checked)

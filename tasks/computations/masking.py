@@ -1,7 +1,5 @@
 """Relevance-based masking across models: G[A, B, k] and its summaries (needs relevance maps)."""
 
-from functools import lru_cache
-
 import numpy as np
 
 from modelsvc import (
@@ -30,7 +28,7 @@ from tasks.computations.base import (
 from tasks.computations.relevance import relevance_key
 from tasks.items import stimulus_items
 from tasks.models import cached_model, model_spec
-from tasks.storage import read_arrays, store_arrays
+from tasks.storage import read_arrays, read_arrays_cached, store_arrays
 
 DEFAULTS = {
     "fractions": list(DEFAULT_FRACTIONS),
@@ -90,12 +88,6 @@ def masking_key(job: Job, artifacts: dict[int, Artifact]) -> dict:
     }
 
 
-@lru_cache(maxsize=16)
-def relevance_arrays(file_name: str, sha256: str) -> dict[str, np.ndarray]:
-    """A relevance artifact's arrays, read once per worker process."""
-    return read_arrays(file_name, sha256)
-
-
 class Masking(Computation):
     def plan(self, job: Job) -> Plan:
         artifacts = relevance_artifacts(job)
@@ -139,7 +131,7 @@ class Masking(Computation):
                 )
             )
             for m in face_models
-            for arrays in [relevance_arrays(artifacts[m.pk].file.name, artifacts[m.pk].sha256)]
+            for arrays in [read_arrays_cached(artifacts[m.pk].file.name, artifacts[m.pk].sha256)]
         }
         for position, (pk, item) in enumerate(zip(batch.stimulus_ids, items, strict=True)):
             lacking = [m.name for m in face_models if pk not in rows[m.name]]
@@ -155,7 +147,7 @@ class Masking(Computation):
         ]
         keep = [keep[i] for i in loaded.loaded]
         for m in face_models:
-            arrays = relevance_arrays(artifacts[m.pk].file.name, artifacts[m.pk].sha256)
+            arrays = read_arrays_cached(artifacts[m.pk].file.name, artifacts[m.pk].sha256)
             index = [rows[m.name][batch.stimulus_ids[p]] for p in keep]
             maps[m.name], targets[m.name] = arrays["maps"][index], arrays["targets"][index]
         cross = cross_model_masking(

@@ -1,0 +1,108 @@
+"""Researcher forms for face models and compute jobs."""
+
+import json
+
+from django import forms
+
+from modelsvc import ARCHITECTURES, ModelSpec
+from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
+from studyapp.models import FaceModel, Job, StimulusSet
+
+
+def _floats(text: str, name: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError as error:
+        raise forms.ValidationError(f"{name}: three numbers, e.g. 0.485, 0.456, 0.406.") from error
+    if len(values) != 3:
+        raise forms.ValidationError(f"{name}: three numbers (R, G, B); got {len(values)}.")
+    return values
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.replace("\n", ",").split(",") if v.strip())
+
+
+class FaceModelForm(forms.Form):
+    """A model's spec and weights; empty size, normalisation and layers take the defaults."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    architecture = forms.ChoiceField(
+        choices=[(name, f"{name}: {a.description}") for name, a in ARCHITECTURES.items()]
+    )
+    pretraining = forms.ChoiceField(choices=FaceModel.Pretraining.choices)
+    num_classes = forms.IntegerField(min_value=1, help_text="Units of the output layer.")
+    class_names = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per output unit, in order (comma or line separated); may be empty.",
+    )
+    task = forms.CharField(required=False, help_text="Label column the output predicts.")
+    input_size = forms.CharField(
+        required=False, help_text="height, width (default: the architecture's)."
+    )
+    mean = forms.CharField(required=False, initial=", ".join(map(str, IMAGENET_MEAN)))
+    std = forms.CharField(required=False, initial=", ".join(map(str, IMAGENET_STD)))
+    layers = forms.CharField(
+        required=False, help_text="Layers for embeddings (default: the architecture's)."
+    )
+    seed = forms.IntegerField(min_value=0, initial=0)
+    weights = forms.FileField(required=False, help_text="Upload a weights file …")
+    weights_path = forms.CharField(required=False, help_text="… or give a path on the server.")
+    weights_format = forms.ChoiceField(
+        choices=[("", "— no weights (random init) —")] + [(f, f) for f in WEIGHTS_FORMATS],
+        required=False,
+    )
+    parent = forms.ModelChoiceField(queryset=FaceModel.objects.all(), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        architecture = ARCHITECTURES[data["architecture"]]
+        try:
+            size = (
+                tuple(int(v) for v in data["input_size"].replace(",", " ").split())
+                or architecture.input_size
+            )
+            spec = ModelSpec(
+                architecture=data["architecture"],
+                num_classes=data["num_classes"],
+                input_size=size,
+                mean=_floats(data["mean"], "mean") if data["mean"] else IMAGENET_MEAN,
+                std=_floats(data["std"], "std") if data["std"] else IMAGENET_STD,
+                class_names=_names(data["class_names"]),
+                layers=_names(data["layers"]) or architecture.layers,
+                task=data["task"] or None,
+                seed=data["seed"],
+            )
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+        data["spec"] = spec
+        return data
+
+
+class JobLaunchForm(forms.Form):
+    kind = forms.ChoiceField(choices=[c for c in Job.Kind.choices if c[0] != Job.Kind.REPORT])
+    stimulus_set = forms.ModelChoiceField(queryset=StimulusSet.objects.all())
+    face_models = forms.ModelMultipleChoiceField(
+        queryset=FaceModel.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    params = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text='JSON, e.g. finetune {"label_column": "gender", "seed": 1}; relevance '
+        '{"method": "epsilon_plus_flat"}; embeddings {"metrics": ["correlation"]}; '
+        'masking {"fractions": [0.05, 0.1, 0.2], "fill": "mean"}.',
+    )
+
+    def clean_params(self) -> dict:
+        text = self.cleaned_data["params"].strip() or "{}"
+        try:
+            params = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"Not valid JSON: {error}.") from error
+        if not isinstance(params, dict):
+            raise forms.ValidationError("The parameters must be a JSON object.")
+        return params

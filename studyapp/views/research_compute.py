@@ -1,0 +1,145 @@
+"""Researcher pages for face models, compute jobs and artifacts (staff only)."""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from PIL import Image
+
+from studyapp.forms_compute import FaceModelForm, JobLaunchForm
+from studyapp.models import Artifact, Job, Stimulus
+from studyapp.overlays import relevance_overlay_png
+from studyapp.selectors.compute import job_list, model_list
+from studyapp.services.face_models import face_model_register
+from studyapp.services.jobs import job_cancel, job_launch, job_retry
+from tasks.storage import read_arrays_cached
+
+MAX_OVERLAYS_PER_PAGE = 60
+
+
+@staff_member_required
+def models(request: HttpRequest) -> HttpResponse:
+    form = FaceModelForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            face_model = face_model_register(
+                name=data["name"],
+                spec=data["spec"],
+                weights_format=data["weights_format"] or None,
+                weights_upload=data["weights"],
+                weights_path=data["weights_path"],
+                pretraining=data["pretraining"],
+                description=data["description"],
+                parent=data["parent"],
+                user=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Registered {face_model.name}: its weights load.")
+            return redirect("research-models")
+    return render(request, "research/models.html", {"models": model_list(), "form": form})
+
+
+@staff_member_required
+def jobs(request: HttpRequest) -> HttpResponse:
+    form = JobLaunchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = job_launch(
+                kind=data["kind"],
+                stimulus_set=data["stimulus_set"],
+                face_models=list(data["face_models"]),
+                params=data["params"],
+                user=request.user,
+            )
+        except ValueError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("research-job", job.pk)
+    return render(request, "research/jobs.html", {"jobs": job_list()[:200], "form": form})
+
+
+@staff_member_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(job_list(), pk=job_id)
+    context = {
+        "job": job,
+        "status": job.status_record(),
+        "batches": job.batches.select_related("face_model"),
+        "artifacts": job.artifacts.select_related("face_model"),
+    }
+    return render(request, "research/job_detail.html", context)
+
+
+@staff_member_required
+def jobs_status(request: HttpRequest) -> JsonResponse:
+    """``?ids=1,2,3``: status of those jobs, for the progress bars."""
+    try:
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i][:200]
+    except ValueError:
+        return JsonResponse(
+            {"error": {"code": "invalid_ids", "message": "ids must be integers"}}, status=400
+        )
+    return JsonResponse({"jobs": [job.status_record() for job in Job.objects.filter(pk__in=ids)]})
+
+
+@staff_member_required
+@require_POST
+def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+    job = get_object_or_404(Job, pk=job_id)
+    try:
+        (job_cancel if action == "cancel" else job_retry)(job=job)
+    except ValueError as error:
+        messages.error(request, str(error))
+    return redirect("research-job", job.pk)
+
+
+@staff_member_required
+def artifact_download(request: HttpRequest, artifact_id: int) -> FileResponse:
+    artifact = get_object_or_404(Artifact, pk=artifact_id)
+    if not default_storage.exists(artifact.file.name):
+        raise Http404("The artifact's file is missing from storage.")
+    filename = (
+        f"{artifact.kind}-{artifact.pk}{'.npz' if artifact.file.name.endswith('.npz') else '.pt'}"
+    )
+    return FileResponse(
+        default_storage.open(artifact.file.name, "rb"), as_attachment=True, filename=filename
+    )
+
+
+@staff_member_required
+def artifact_detail(request: HttpRequest, artifact_id: int) -> HttpResponse:
+    artifact = get_object_or_404(
+        Artifact.objects.select_related("face_model", "stimulus_set", "job"), pk=artifact_id
+    )
+    stimuli = []
+    if artifact.kind == Artifact.Kind.RELEVANCE:
+        ids = read_arrays_cached(artifact.file.name, artifact.sha256)["stimulus_ids"].tolist()
+        page = max(int(request.GET.get("page", 1) or 1), 1)
+        chosen = ids[(page - 1) * MAX_OVERLAYS_PER_PAGE : page * MAX_OVERLAYS_PER_PAGE]
+        names = dict(Stimulus.objects.filter(pk__in=chosen).values_list("pk", "name"))
+        stimuli = [(pk, names.get(pk, "?")) for pk in chosen]
+    return render(
+        request, "research/artifact_detail.html", {"artifact": artifact, "stimuli": stimuli}
+    )
+
+
+@staff_member_required
+def relevance_overlay(request: HttpRequest, artifact_id: int, stimulus_id: int) -> HttpResponse:
+    artifact = get_object_or_404(Artifact, pk=artifact_id, kind=Artifact.Kind.RELEVANCE)
+    arrays = read_arrays_cached(artifact.file.name, artifact.sha256)
+    rows = (arrays["stimulus_ids"] == stimulus_id).nonzero()[0]
+    if not len(rows):
+        raise Http404("No relevance map for this stimulus.")
+    stimulus = get_object_or_404(Stimulus, pk=stimulus_id)
+    with default_storage.open(stimulus.image.name, "rb") as handle, Image.open(handle) as image:
+        png = relevance_overlay_png(image, arrays["maps"][rows[0]])
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
