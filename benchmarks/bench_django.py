@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, for the benchmark scripts
 BENCH_DATABASE_URL = os.environ.get(
     "FACESIM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/facesim_bench"
 )
@@ -34,7 +35,6 @@ def bench_environment() -> dict[str, str]:
 def setup_django() -> None:
     """Point Django at the benchmark database, create and migrate it."""
     os.environ.update(bench_environment())
-    sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command
 
