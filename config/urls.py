@@ -13,6 +13,7 @@ def serve_media(request, path):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("studyapp.urls")),
 ]
 

@@ -137,7 +137,7 @@ class StudyAdmin(admin.ModelAdmin):
     readonly_fields = ["declined_count", "created_at", "updated_at"]
     actions = ["make_live", "make_closed"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "status", "stimulus_set", "owner"]}),
+        (None, {"fields": ["title", "slug", "status", "stimulus_set", "face_models"]}),
         (
             "Trials",
             {

@@ -79,7 +79,7 @@ class StudyForm(forms.ModelForm):
             "slug",
             "status",
             "stimulus_set",
-            "owner",
+            "face_models",
             "trial_types",
             "rating_scale",
             "trials_per_participant",

@@ -6,7 +6,7 @@ from django import forms
 
 from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
-from studyapp.models import FaceModel, Job, StimulusSet
+from studyapp.models import FaceModel, Job, StimulusSet, Study
 
 
 def _floats(text: str, name: str) -> tuple[float, float, float]:
@@ -85,7 +85,12 @@ class FaceModelForm(forms.Form):
 
 class JobLaunchForm(forms.Form):
     kind = forms.ChoiceField(choices=[c for c in Job.Kind.choices if c[0] != Job.Kind.REPORT])
-    stimulus_set = forms.ModelChoiceField(queryset=StimulusSet.objects.all())
+    study = forms.ModelChoiceField(
+        queryset=Study.objects.none(),
+        required=False,
+        help_text="Optional: the job belongs to this study (and runs on its stimulus set).",
+    )
+    stimulus_set = forms.ModelChoiceField(queryset=StimulusSet.objects.all(), required=False)
     face_models = forms.ModelMultipleChoiceField(
         queryset=FaceModel.objects.all(), widget=forms.CheckboxSelectMultiple
     )
@@ -96,6 +101,16 @@ class JobLaunchForm(forms.Form):
         '{"method": "epsilon_plus_flat"}; embeddings {"metrics": ["correlation"]}; '
         'masking {"fractions": [0.05, 0.1, 0.2], "fill": "mean"}.',
     )
+
+    def __init__(self, *args, studies=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["study"].queryset = studies if studies is not None else Study.objects.none()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("study") and not data.get("stimulus_set"):
+            raise forms.ValidationError("Choose a study or a stimulus set.")
+        return data
 
     def clean_params(self) -> dict:
         text = self.cleaned_data["params"].strip() or "{}"

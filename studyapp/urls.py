@@ -19,7 +19,22 @@ urlpatterns = [
     path("api/p/<str:token>/responses", participant_api.responses, name="api-responses"),
     path("api/p/<str:token>/client", participant_api.client, name="api-client"),
     path("api/p/<str:token>/complete", participant_api.complete, name="api-complete"),
-    path("research/studies/<slug:slug>/", research.study_overview, name="research-study"),
+    path("research/", research.home, name="research-home"),
+    path("research/studies/new", research.study_new, name="research-study-new"),
+    path("research/studies/<slug:slug>/", research.study_dashboard, name="research-study"),
+    path("research/studies/<slug:slug>/edit", research.study_edit, name="research-study-edit"),
+    path(
+        "research/studies/<slug:slug>/status", research.study_status, name="research-study-status"
+    ),
+    path("research/studies/<slug:slug>/members", research.study_members, name="research-members"),
+    path(
+        "research/studies/<slug:slug>/delete", research.study_remove, name="research-study-delete"
+    ),
+    re_path(
+        r"^research/studies/(?P<slug>[-\w]+)/charts/(?P<name>participants|responses|rts|dropout)\.png$",
+        research.study_chart,
+        name="research-study-chart",
+    ),
     path(
         "research/studies/<slug:slug>/responses.csv",
         research.responses_csv,

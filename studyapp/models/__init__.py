@@ -1,5 +1,6 @@
 """Database models, one module per domain; import them from here."""
 
+from .access import AuditEvent, StudyMembership
 from .compute import Artifact, FaceModel, Job, JobBatch
 from .participants import Participant, Response, Trial
 from .stimuli import Stimulus, StimulusSet
@@ -7,6 +8,7 @@ from .studies import Study, TrialType
 
 __all__ = [
     "Artifact",
+    "AuditEvent",
     "FaceModel",
     "Job",
     "JobBatch",
@@ -15,6 +17,7 @@ __all__ = [
     "Stimulus",
     "StimulusSet",
     "Study",
+    "StudyMembership",
     "Trial",
     "TrialType",
 ]

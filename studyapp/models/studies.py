@@ -1,6 +1,5 @@
 """Studies: what participants see and how their trial plans are built."""
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -76,8 +75,11 @@ class Study(models.Model):
         editable=False,
         help_text="Participants who declined consent (nothing else kept).",
     )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    face_models = models.ManyToManyField(
+        "studyapp.FaceModel",
+        blank=True,
+        related_name="studies",
+        help_text="Models the standard pipeline compares with the human data.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

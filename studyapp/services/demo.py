@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 import facegen
-from studyapp.models import StimulusSet, Study, TrialType
+from studyapp.models import StimulusSet, Study, StudyMembership, TrialType
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
 
@@ -89,8 +89,10 @@ def demo_studies(*, stimulus_set: StimulusSet, owner) -> list[Study]:
                 "instructions": INSTRUCTIONS,
                 "debrief": DEBRIEF,
                 "completion_code": "DEMO-" + slug.split("-")[1].upper(),
-                "owner": owner,
             },
+        )
+        StudyMembership.objects.get_or_create(
+            study=study, user=owner, defaults={"role": StudyMembership.Role.OWNER}
         )
         studies.append(study)
     return studies

@@ -1,27 +1,157 @@
-"""Researcher pages (staff only): a study's overview and its response export."""
+"""The researcher's study pages: list, create, dashboard, status, members, exports, delete.
 
-from django.contrib.admin.views.decorators import staff_member_required
+Every page needs a log-in; study pages need a role on the study (see ``permissions``).
+"""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from studyapp.models import Study
+from studyapp import charts
+from studyapp.forms import StudyForm
+from studyapp.models import AuditEvent, Study, StudyMembership
+from studyapp.permissions import Role, study_access, visible_studies
+from studyapp.selectors import dashboard
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_summary
+from studyapp.services.studies import (
+    audit_record,
+    membership_remove,
+    membership_set,
+    study_create,
+    study_delete,
+    study_set_status,
+)
 
 
-@staff_member_required
-def study_overview(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study.objects.select_related("stimulus_set"), slug=slug)
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    studies = visible_studies(request.user).order_by("-created_at")
+    return render(request, "research/home.html", {"studies": studies})
+
+
+@login_required
+def study_new(request: HttpRequest) -> HttpResponse:
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        study = study_create(owner=request.user, form=form)
+        messages.success(request, f"Created {study.title}; it is a draft until you open it.")
+        return redirect("research-study", study.slug)
+    return render(request, "research/study_form.html", {"form": form, "study": None})
+
+
+@study_access(Role.COLLABORATOR)
+def study_edit(request: HttpRequest, study: Study) -> HttpResponse:
+    form = StudyForm(request.POST or None, instance=study)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Saved.")
+        return redirect("research-study", study.slug)
+    return render(request, "research/study_form.html", {"form": form, "study": study})
+
+
+@study_access(Role.VIEWER)
+def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
+    quality = dashboard.participant_quality(study=study)
+    context = {
+        "study": study,
+        "role": request.study_role,
+        "can_run": request.study_role in (Role.OWNER, Role.COLLABORATOR),
+        "summary": study_summary(study=study),
+        "quality": quality,
+        "flagged": [
+            q for q in quality if (q["catch_accuracy"] is not None and q["catch_accuracy"] < 1)
+        ],
+        "jobs": study.jobs.prefetch_related("face_models").order_by("-created_at")[:50],
+        "charts": charts.CHARTS,
+    }
+    return render(request, "research/study_dashboard.html", context)
+
+
+@study_access(Role.VIEWER)
+def study_chart(request: HttpRequest, study: Study, name: str) -> HttpResponse:
+    if name == "participants":
+        png = charts.participants_over_time(dashboard.participant_timeline(study=study))
+    elif name == "responses":
+        png = charts.responses_per_hour(dashboard.responses_per_hour(study=study))
+    elif name == "rts":
+        png = charts.rt_distribution(dashboard.main_trial_rts(study=study))
+    else:
+        fractions = [q["dropout_at"] for q in dashboard.participant_quality(study=study)]
+        png = charts.dropout_points([f for f in fractions if f is not None])
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_POST
+@study_access(Role.COLLABORATOR)
+def study_status(request: HttpRequest, study: Study) -> HttpResponse:
+    try:
+        study_set_status(study=study, status=request.POST.get("status", ""), user=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+    return redirect("research-study", study.slug)
+
+
+@study_access(Role.VIEWER)
+def study_members(request: HttpRequest, study: Study) -> HttpResponse:
+    if request.method == "POST":
+        if request.study_role != Role.OWNER:
+            messages.error(request, "Only owners change who has access.")
+            return redirect("research-members", study.slug)
+        _change_membership(request, study)
+        return redirect("research-members", study.slug)
+    members = study.memberships.select_related("user").order_by("role", "user__username")
     return render(
         request,
-        "research/study_overview.html",
-        {"study": study, "summary": study_summary(study=study)},
+        "research/members.html",
+        {
+            "study": study,
+            "members": members,
+            "roles": StudyMembership.Role.choices,
+            "role": request.study_role,
+        },
     )
 
 
-@staff_member_required
-def responses_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+def _change_membership(request: HttpRequest, study: Study) -> None:
+    user = (
+        get_user_model().objects.filter(username=request.POST.get("username", "").strip()).first()
+    )
+    if user is None:
+        messages.error(request, "No researcher with that user name.")
+        return
+    try:
+        if request.POST.get("role") == "remove":
+            membership_remove(study=study, user=user, by=request.user)
+        elif request.POST.get("role") in Role.values:
+            membership_set(study=study, user=user, role=request.POST["role"], by=request.user)
+        else:
+            messages.error(request, "Unknown role.")
+    except ValueError as error:
+        messages.error(request, str(error))
+
+
+@require_POST
+@study_access(Role.OWNER)
+def study_remove(request: HttpRequest, study: Study) -> HttpResponse:
+    if request.POST.get("confirm_slug") != study.slug:
+        messages.error(request, "Type the study's slug to confirm the deletion.")
+        return redirect("research-study", study.slug)
+    study_delete(study=study, user=request.user)
+    messages.success(request, f"Deleted {study.title} with its participants and responses.")
+    return redirect("research-home")
+
+
+@study_access(Role.VIEWER)
+def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
+    audit_record(
+        action=AuditEvent.Action.EXPORT, user=request.user, study=study, export="responses.csv"
+    )
     response = StreamingHttpResponse(
         responses_csv_chunks(study=study), content_type="text/csv; charset=utf-8"
     )

@@ -1,8 +1,12 @@
-"""Researcher pages for face models, compute jobs and artifacts (staff only)."""
+"""Researcher pages for face models, compute jobs and artifacts.
+
+Models are shared by all researchers; jobs and artifacts are visible through the studies a
+researcher has a role on (see ``permissions``).
+"""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import ValidationError
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,17 +14,19 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from studyapp.forms_compute import FaceModelForm, JobLaunchForm
-from studyapp.models import Artifact, Job, Stimulus
+from studyapp.models import Artifact, AuditEvent, Stimulus
 from studyapp.overlays import relevance_overlay_png
+from studyapp.permissions import can_run_job, can_view_artifact, runnable_studies, visible_jobs
 from studyapp.selectors.compute import job_list, model_list
 from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
+from studyapp.services.studies import audit_record
 from tasks.storage import read_arrays_cached
 
 MAX_OVERLAYS_PER_PAGE = 60
 
 
-@staff_member_required
+@login_required
 def models(request: HttpRequest) -> HttpResponse:
     form = FaceModelForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -45,30 +51,35 @@ def models(request: HttpRequest) -> HttpResponse:
     return render(request, "research/models.html", {"models": model_list(), "form": form})
 
 
-@staff_member_required
+@login_required
 def jobs(request: HttpRequest) -> HttpResponse:
-    form = JobLaunchForm(request.POST or None)
+    form = JobLaunchForm(request.POST or None, studies=runnable_studies(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             job = job_launch(
                 kind=data["kind"],
-                stimulus_set=data["stimulus_set"],
+                stimulus_set=data["study"].stimulus_set if data["study"] else data["stimulus_set"],
                 face_models=list(data["face_models"]),
                 params=data["params"],
+                study=data["study"],
                 user=request.user,
             )
         except ValueError as error:
             form.add_error(None, str(error))
         else:
             return redirect("research-job", job.pk)
-    return render(request, "research/jobs.html", {"jobs": job_list()[:200], "form": form})
+    jobs = job_list().filter(pk__in=visible_jobs(request.user).values("pk"))[:200]
+    return render(request, "research/jobs.html", {"jobs": jobs, "form": form})
 
 
-@staff_member_required
+@login_required
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = get_object_or_404(job_list(), pk=job_id)
+    job = get_object_or_404(
+        job_list().filter(pk__in=visible_jobs(request.user).values("pk")), pk=job_id
+    )
     context = {
+        "can_run": can_run_job(request.user, job),
         "job": job,
         "status": job.status_record(),
         "batches": job.batches.select_related("face_model"),
@@ -77,7 +88,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "research/job_detail.html", context)
 
 
-@staff_member_required
+@login_required
 def jobs_status(request: HttpRequest) -> JsonResponse:
     """``?ids=1,2,3``: status of those jobs, for the progress bars."""
     try:
@@ -86,13 +97,18 @@ def jobs_status(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             {"error": {"code": "invalid_ids", "message": "ids must be integers"}}, status=400
         )
-    return JsonResponse({"jobs": [job.status_record() for job in Job.objects.filter(pk__in=ids)]})
+    jobs = visible_jobs(request.user).filter(pk__in=ids)
+    return JsonResponse({"jobs": [job.status_record() for job in jobs]})
 
 
-@staff_member_required
+@login_required
 @require_POST
 def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
-    job = get_object_or_404(Job, pk=job_id)
+    job = get_object_or_404(visible_jobs(request.user), pk=job_id)
+    if not can_run_job(request.user, job):
+        raise PermissionDenied(
+            "Only whoever launched a job, or a collaborator of its study, may do that."
+        )
     try:
         (job_cancel if action == "cancel" else job_retry)(job=job)
     except ValueError as error:
@@ -100,9 +116,15 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     return redirect("research-job", job.pk)
 
 
-@staff_member_required
+@login_required
 def artifact_download(request: HttpRequest, artifact_id: int) -> FileResponse:
-    artifact = get_object_or_404(Artifact, pk=artifact_id)
+    artifact = _artifact_for(request, Artifact.objects.all(), artifact_id)
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        user=request.user,
+        study=artifact.job.study if artifact.job else None,
+        artifact=artifact.pk,
+    )
     if not default_storage.exists(artifact.file.name):
         raise Http404("The artifact's file is missing from storage.")
     filename = (
@@ -113,10 +135,10 @@ def artifact_download(request: HttpRequest, artifact_id: int) -> FileResponse:
     )
 
 
-@staff_member_required
+@login_required
 def artifact_detail(request: HttpRequest, artifact_id: int) -> HttpResponse:
-    artifact = get_object_or_404(
-        Artifact.objects.select_related("face_model", "stimulus_set", "job"), pk=artifact_id
+    artifact = _artifact_for(
+        request, Artifact.objects.select_related("face_model", "stimulus_set", "job"), artifact_id
     )
     stimuli = []
     if artifact.kind == Artifact.Kind.RELEVANCE:
@@ -130,9 +152,11 @@ def artifact_detail(request: HttpRequest, artifact_id: int) -> HttpResponse:
     )
 
 
-@staff_member_required
+@login_required
 def relevance_overlay(request: HttpRequest, artifact_id: int, stimulus_id: int) -> HttpResponse:
-    artifact = get_object_or_404(Artifact, pk=artifact_id, kind=Artifact.Kind.RELEVANCE)
+    artifact = _artifact_for(
+        request, Artifact.objects.filter(kind=Artifact.Kind.RELEVANCE), artifact_id
+    )
     arrays = read_arrays_cached(artifact.file.name, artifact.sha256)
     rows = (arrays["stimulus_ids"] == stimulus_id).nonzero()[0]
     if not len(rows):
@@ -143,3 +167,10 @@ def relevance_overlay(request: HttpRequest, artifact_id: int, stimulus_id: int) 
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def _artifact_for(request: HttpRequest, queryset, artifact_id: int) -> Artifact:
+    artifact = get_object_or_404(queryset, pk=artifact_id)
+    if not can_view_artifact(request.user, artifact):
+        raise Http404("No such artifact, or not yours.")
+    return artifact

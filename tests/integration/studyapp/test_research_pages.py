@@ -4,7 +4,6 @@ import csv
 import io
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import Participant, Response
@@ -43,6 +42,7 @@ def study_with_data():
 
 def test_overview_shows_the_numbers(staff_client, study_with_data):
     response = staff_client.get(reverse("research-study", args=[study_with_data.slug]))
+    assert response.status_code == 200
     summary = response.context["summary"]
     assert summary["started"] == 3
     assert summary["completed"] == 1
@@ -103,16 +103,6 @@ def test_csv_export_has_one_row_per_response_in_long_format(staff_client, study_
             assert row["correct"] in {"t", "f"}
     statuses = {row["participant_status"] for row in rows}
     assert statuses == {"completed", "excluded"}
-
-
-def test_research_pages_require_staff(client, study_with_data, django_user_model):
-    for name in ("research-study", "research-responses-csv"):
-        url = reverse(name, args=[study_with_data.slug])
-        assert client.get(url).status_code == 302
-        user = django_user_model.objects.create_user(f"plain-{name}", password="x")
-        plain = Client()
-        plain.force_login(user)
-        assert plain.get(url).status_code == 302
 
 
 def test_migrations_match_the_models():

@@ -1,0 +1,93 @@
+"""Small PNG charts for the dashboard (matplotlib, Agg backend): pictures first."""
+
+import io
+from datetime import datetime
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+COLOURS = {"started": "#2f5bd3", "completed": "#1f7a3a", "excluded": "#a23b00"}
+SIZE = (6.4, 2.8)
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _empty(message: str) -> bytes:
+    figure, axis = plt.subplots(figsize=SIZE)
+    axis.text(0.5, 0.5, message, ha="center", va="center", color="#5b6475")
+    axis.set_axis_off()
+    return _png(figure)
+
+
+def participants_over_time(timeline: list[dict]) -> bytes:
+    """Cumulative participants started, completed and excluded."""
+    if not timeline:
+        return _empty("No participants yet")
+    figure, axis = plt.subplots(figsize=SIZE)
+    started = sorted(t["started_at"] for t in timeline)
+    completed = sorted(t["completed_at"] for t in timeline if t["completed_at"])
+    excluded = sorted(t["started_at"] for t in timeline if t["excluded"])
+    for label, times in (("started", started), ("completed", completed), ("excluded", excluded)):
+        if times:
+            axis.step(
+                times,
+                np.arange(1, len(times) + 1),
+                where="post",
+                label=f"{label} ({len(times)})",
+                color=COLOURS[label],
+            )
+    axis.set_ylabel("participants")
+    axis.legend(loc="upper left", frameon=False)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def responses_per_hour(hours: list[tuple[datetime, int]]) -> bytes:
+    if not hours:
+        return _empty("No responses yet")
+    figure, axis = plt.subplots(figsize=SIZE)
+    axis.bar(
+        [h for h, _ in hours], [n for _, n in hours], width=1 / 24 * 0.9, color=COLOURS["started"]
+    )
+    axis.set_ylabel("responses per hour")
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def rt_distribution(rts_ms: list[float]) -> bytes:
+    if not rts_ms:
+        return _empty("No responses yet")
+    figure, axis = plt.subplots(figsize=SIZE)
+    values = np.clip(np.asarray(rts_ms), 50, None)
+    bins = np.geomspace(max(values.min(), 50), max(values.max(), 100), 40)
+    axis.hist(values, bins=bins, color=COLOURS["started"])
+    axis.set_xscale("log")
+    axis.axvline(
+        np.median(values), color="black", linestyle="--", label=f"median {np.median(values):.0f} ms"
+    )
+    axis.set_xlabel("reaction time (ms, log scale)")
+    axis.set_ylabel("main trials")
+    axis.legend(frameon=False)
+    return _png(figure)
+
+
+def dropout_points(fractions: list[float]) -> bytes:
+    if not fractions:
+        return _empty("No participant has left early")
+    figure, axis = plt.subplots(figsize=SIZE)
+    axis.hist(np.asarray(fractions) * 100, bins=np.linspace(0, 100, 21), color=COLOURS["excluded"])
+    axis.set_xlabel("left after this % of their trials")
+    axis.set_ylabel("sessions")
+    return _png(figure)
+
+
+CHARTS = ("participants", "responses", "rts", "dropout")
