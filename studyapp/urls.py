@@ -35,6 +35,13 @@ urlpatterns = [
         research.study_chart,
         name="research-study-chart",
     ),
+    path("research/studies/<slug:slug>/pipeline", research.pipeline, name="research-pipeline"),
+    path("research/studies/<slug:slug>/report/", research.report_file, name="research-report"),
+    path(
+        "research/studies/<slug:slug>/report/<path:name>",
+        research.report_file,
+        name="research-report-file",
+    ),
     path(
         "research/studies/<slug:slug>/responses.csv",
         research.responses_csv,

@@ -9,13 +9,17 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 
-def store_arrays(name: str, arrays: dict[str, np.ndarray]) -> tuple[str, str]:
-    """Save ``arrays`` as ``name`` (or a free variant of it); returns (stored name, sha256)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    data = buffer.getvalue()
+def store_file(name: str, data: bytes) -> tuple[str, str]:
+    """Save ``data`` as ``name`` (or a free variant of it); returns (stored name, sha256)."""
     stored = default_storage.save(name, ContentFile(data))
     return stored, hashlib.sha256(data).hexdigest()
+
+
+def store_arrays(name: str, arrays: dict[str, np.ndarray]) -> tuple[str, str]:
+    """Save ``arrays`` as an ``.npz`` (see ``store_file``)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return store_file(name, buffer.getvalue())
 
 
 def read_arrays(name: str, sha256: str) -> dict[str, np.ndarray]:

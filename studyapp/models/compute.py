@@ -60,7 +60,8 @@ class Job(models.Model):
         EMBEDDINGS = "embeddings", "Embeddings and similarity matrices"
         RELEVANCE = "relevance", "Relevance maps (LRP)"
         MASKING = "masking", "Relevance masking and generalisation"
-        REPORT = "report", "Analysis report"
+        DECISION = "decision", "Similarity on relevance-masked images"
+        REPORT = "report", "Correlation report"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -81,6 +82,13 @@ class Job(models.Model):
         "studyapp.Study", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
     )
     params = models.JSONField(default=dict, blank=True)
+    depends_on = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="dependents",
+        help_text="Jobs that must succeed before this one starts.",
+    )
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     note = models.TextField(blank=True, help_text="E.g. that existing artifacts were reused.")
@@ -181,7 +189,8 @@ class Artifact(models.Model):
         SIMILARITY = "similarity", "Dissimilarity matrices"
         RELEVANCE = "relevance", "Relevance maps"
         MASKING = "masking", "Masking and generalisation"
-        REPORT = "report", "Analysis report"
+        MASKED_SIMILARITY = "masked_similarity", "Dissimilarity matrices on masked images"
+        REPORT = "report", "Correlation report"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     face_model = models.ForeignKey(

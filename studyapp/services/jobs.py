@@ -34,21 +34,38 @@ def job_launch(
     params: dict | None = None,
     study: Study | None = None,
     user=None,
+    after: list[Job] = (),
 ) -> Job:
-    """Create a queued job and hand it to the workers."""
+    """Create a queued job; it goes to the workers now, or when the jobs ``after`` succeed."""
     if kind not in Job.Kind.values:
         raise ValueError(
             f"The 'kind' parameter of job_launch must be one of {Job.Kind.values}; got {kind!r}."
         )
     if not face_models and kind != Job.Kind.REPORT:
         raise ValueError("The 'face_models' parameter of job_launch must name at least one model.")
+    if kind == Job.Kind.REPORT and study is None:
+        raise ValueError("A report job needs its study.")
     with transaction.atomic():
         job = Job.objects.create(
             kind=kind, stimulus_set=stimulus_set, study=study, params=params or {}, created_by=user
         )
         job.face_models.set(face_models)
-        enqueue(PLAN_TASK, job.pk)
+        job.depends_on.set(after)
+        _release_if_ready(job)
     return job
+
+
+def _release_if_ready(job: Job) -> None:
+    """Enqueue a queued job whose prerequisites all succeeded; fail it if one did not."""
+    statuses = set(job.depends_on.values_list("status", flat=True))
+    if job.status != Job.Status.QUEUED:
+        return
+    if statuses <= {Job.Status.SUCCEEDED}:
+        enqueue(PLAN_TASK, job.pk)
+    elif statuses & {Job.Status.FAILED, Job.Status.CANCELLED}:
+        failed = job.depends_on.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELLED])
+        names = ", ".join(f"#{d.pk} {d.kind} ({d.status})" for d in failed)
+        _mark_failed(job, f"A job it depends on did not succeed: {names}.", "")
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -59,6 +76,7 @@ def job_cancel(*, job: Job) -> Job:
             job.status = Job.Status.CANCELLED
             job.finished_at = timezone.now()
             job.save(update_fields=["status", "finished_at"])
+            _settle_dependents(job)
     return job
 
 
@@ -77,7 +95,11 @@ def job_retry(*, job: Job) -> Job:
         job.error = job.traceback = ""
         job.finished_at = None
         job.save(update_fields=["status", "error", "traceback", "finished_at"])
-        enqueue(PLAN_TASK, job.pk)
+        for prerequisite in job.depends_on.filter(
+            status__in=[Job.Status.FAILED, Job.Status.CANCELLED]
+        ):
+            job_retry(job=prerequisite)
+        _release_if_ready(job)
     return job
 
 
@@ -148,13 +170,6 @@ def batch_complete(*, batch_id: int, result_name: str, result_sha256: str, failu
         return last
 
 
-def job_progress(*, job_id: int, done: int, total: int) -> None:
-    """Progress of a job that is one task (finetuning: epochs)."""
-    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-        progress_done=done, progress_total=total
-    )
-
-
 def job_fail(*, job_id: int, error: BaseException, batch_id: int | None = None) -> None:
     """Mark the job (and the batch) failed with the error text and traceback."""
     text = f"{type(error).__name__}: {error}"
@@ -166,10 +181,21 @@ def job_fail(*, job_id: int, error: BaseException, batch_id: int | None = None) 
                 status=JobBatch.Status.FAILED, error=text, finished_at=timezone.now()
             )
         if not job.is_finished:
-            job.status = Job.Status.FAILED
-            job.error, job.traceback = text, trace
-            job.finished_at = timezone.now()
-            job.save(update_fields=["status", "error", "traceback", "finished_at"])
+            _mark_failed(job, text, trace)
+
+
+def _mark_failed(job: Job, text: str, trace: str) -> None:
+    job.status = Job.Status.FAILED
+    job.error, job.traceback = text, trace
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "traceback", "finished_at"])
+    _settle_dependents(job)
+
+
+def _settle_dependents(job: Job) -> None:
+    """After ``job`` finished: start the dependents now ready, fail those that cannot run."""
+    for dependent in job.dependents.select_for_update().filter(status=Job.Status.QUEUED):
+        _release_if_ready(dependent)
 
 
 def job_succeed(*, job_id: int, note: str = "") -> None:
@@ -182,3 +208,4 @@ def job_succeed(*, job_id: int, note: str = "") -> None:
         job.progress_done = job.progress_total
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "note", "progress_done", "finished_at"])
+        _settle_dependents(job)

@@ -6,7 +6,7 @@ Every page needs a log-in; study pages need a role on the study (see ``permissio
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,7 +16,9 @@ from studyapp.models import AuditEvent, Study, StudyMembership
 from studyapp.permissions import Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.selectors.reports import latest_report, report_figures, report_member
 from studyapp.selectors.studies import study_summary
+from studyapp.services.pipeline import pipeline_launch
 from studyapp.services.studies import (
     audit_record,
     membership_remove,
@@ -67,6 +69,8 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
         ],
         "jobs": study.jobs.prefetch_related("face_models").order_by("-created_at")[:50],
         "charts": charts.CHARTS,
+        "report": (report := latest_report(study=study)),
+        "report_figures": report_figures(report) if report else [],
     }
     return render(request, "research/study_dashboard.html", context)
 
@@ -156,4 +160,51 @@ def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
         responses_csv_chunks(study=study), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-responses.csv"'
+    return response
+
+
+@require_POST
+@study_access(Role.COLLABORATOR)
+def pipeline(request: HttpRequest, study: Study) -> HttpResponse:
+    try:
+        jobs = pipeline_launch(study=study, user=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Launched the pipeline: {len(jobs)} jobs.")
+    return redirect("research-study", study.slug)
+
+
+REPORT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+    ".npz": "application/octet-stream",
+    ".pkl": "application/octet-stream",
+}
+REPORT_PAGES = {".html", ".png"}  # viewing, not exporting: not audited
+
+
+@study_access(Role.VIEWER)
+def report_file(request: HttpRequest, study: Study, name: str = "index.html") -> HttpResponse:
+    """A file of the study's newest report (the HTML page, its figures, the PDF, exports)."""
+    artifact = latest_report(study=study)
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    if artifact is None or suffix not in REPORT_TYPES:
+        raise Http404("No report yet, or no such file in it.")
+    try:
+        data = report_member(artifact, name)
+    except KeyError as error:
+        raise Http404("No such file in the report.") from error
+    if suffix not in REPORT_PAGES:
+        audit_record(
+            action=AuditEvent.Action.EXPORT, user=request.user, study=study, export=f"report/{name}"
+        )
+    response = HttpResponse(data, content_type=REPORT_TYPES[suffix])
+    if suffix not in REPORT_PAGES:
+        response["Content-Disposition"] = (
+            f'attachment; filename="{study.slug}-{name.replace("/", "-")}"'
+        )
     return response

@@ -2,16 +2,20 @@
 
 from studyapp.models import Job
 from tasks.computations.base import Computation
+from tasks.computations.decision import DecisionWeighting
 from tasks.computations.embeddings import Embeddings
 from tasks.computations.finetune import Finetune
 from tasks.computations.masking import Masking
 from tasks.computations.relevance import Relevance
+from tasks.computations.report import Report
 
 COMPUTATIONS: dict[str, Computation] = {
     Job.Kind.EMBEDDINGS: Embeddings(),
     Job.Kind.RELEVANCE: Relevance(),
     Job.Kind.MASKING: Masking(),
     Job.Kind.FINETUNE: Finetune(),
+    Job.Kind.DECISION: DecisionWeighting(),
+    Job.Kind.REPORT: Report(),
 }
 
 

@@ -4,7 +4,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from modelsvc import dataset_mean, image_channel_means, map_over_images
 from studyapp.models import Job, JobBatch
+from tasks.items import stimulus_items
 
 # Images per model call: every call is padded to this size (modelsvc.run_batched), so a
 # stimulus gets bit-identical results however the job is split into batches.
@@ -60,3 +62,11 @@ def failure_records(run, items) -> list[dict]:
     """``modelsvc.ImageRun`` failures as JSON rows naming the stimulus and the reason."""
     key_of = {str(item.path): item.key for item in items}
     return [{"stimulus": key_of.get(f.path, f.path), "error": f.reason} for f in run.failures]
+
+
+def dataset_fill_value(ids: list[int], size: tuple[int, int]) -> list[float]:
+    """Mean RGB of the stimulus set at the models' input size (the 'mean' masking fill)."""
+    run = map_over_images(
+        stimulus_items(ids), size, lambda images, _: image_channel_means(images), MODEL_BATCH_SIZE
+    )
+    return [float(v) for v in dataset_mean(run.value)]

@@ -7,25 +7,22 @@ from modelsvc import (
     MaskingSettings,
     code_version,
     cross_model_masking,
-    dataset_mean,
-    image_channel_means,
     load_batch,
-    map_over_images,
     summarise_generalisation,
 )
 from modelsvc.generalisation import CrossMasking, concatenate_cross_masking
 from studyapp.models import Artifact, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
 from tasks.computations.base import (
-    MODEL_BATCH_SIZE,
     BatchOutput,
     Computation,
     Plan,
     batch_file_name,
     chunks,
+    dataset_fill_value,
     stimulus_ids,
 )
-from tasks.computations.relevance import relevance_key
+from tasks.computations.relevance import relevance_artifacts_for
 from tasks.items import stimulus_items
 from tasks.models import cached_model, model_spec
 from tasks.storage import read_arrays, read_arrays_cached, store_arrays
@@ -57,18 +54,7 @@ def masking_settings(settings: dict) -> MaskingSettings:
 
 
 def relevance_artifacts(job: Job) -> dict[int, Artifact]:
-    """Each model's relevance maps (made with the job's 'relevance' settings); all must exist."""
-    found, missing = {}, []
-    for face_model in job.face_models.order_by("pk"):
-        key = relevance_key(settings_for(job)["relevance"], face_model, job.stimulus_set)
-        artifact = artifact_find(**key)
-        if artifact is None:
-            missing.append(face_model.name)
-        else:
-            found[face_model.pk] = artifact
-    if missing:
-        raise ValueError(f"Relevance maps are missing for {missing}: run a relevance job first.")
-    return found
+    return relevance_artifacts_for(job, settings_for(job)["relevance"])
 
 
 def masking_key(job: Job, artifacts: dict[int, Artifact]) -> dict:
@@ -99,21 +85,11 @@ class Masking(Computation):
             )
         ids = stimulus_ids(job)
         if settings_for(job)["fill"] == "mean" and not job.params.get("fill_value"):
-            job.params = {**job.params, "fill_value": self._dataset_mean(ids, sizes.pop())}
+            job.params = {**job.params, "fill_value": dataset_fill_value(ids, sizes.pop())}
             job.save(update_fields=["params"])
         if artifact_find(**masking_key(job, artifacts)) is not None:
             return Plan([], 0, reused="The masking results already existed; reused them.")
         return Plan([(None, chunk) for chunk in chunks(ids)], total=len(ids))
-
-    @staticmethod
-    def _dataset_mean(ids: list[int], size: tuple[int, int]) -> list[float]:
-        run = map_over_images(
-            stimulus_items(ids),
-            size,
-            lambda images, _: image_channel_means(images),
-            MODEL_BATCH_SIZE,
-        )
-        return [float(v) for v in dataset_mean(run.value)]
 
     def run_batch(self, job: Job, batch: JobBatch) -> BatchOutput:
         settings = settings_for(job)

@@ -150,3 +150,17 @@ class Relevance(Computation):
             if failed:
                 notes.append(f"{face_model.name}: {len(failed)} stimuli failed")
         return "; ".join(notes)
+
+
+def relevance_artifacts_for(job: Job, relevance_params: dict) -> dict[int, Artifact]:
+    """Each of the job's models' relevance maps (made with ``relevance_params``); all must exist."""
+    found, missing = {}, []
+    for face_model in job.face_models.order_by("pk"):
+        artifact = artifact_find(**relevance_key(relevance_params, face_model, job.stimulus_set))
+        if artifact is None:
+            missing.append(face_model.name)
+        else:
+            found[face_model.pk] = artifact
+    if missing:
+        raise ValueError(f"Relevance maps are missing for {missing}: run a relevance job first.")
+    return found

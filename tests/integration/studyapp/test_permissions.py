@@ -1,6 +1,9 @@
 """Every researcher URL for every kind of visitor: anonymous, participant, other researcher,
 viewer, collaborator, owner. A new researcher URL must be added to the matrix below."""
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 from django.test import Client
@@ -33,6 +36,9 @@ MATRIX = {
     ("research-artifact", "get", "artifact"): (LOGIN, LOGIN, 404, 200, 200, 200),
     ("research-artifact-download", "get", "artifact"): (LOGIN, LOGIN, 404, 200, 200, 200),
     ("research-relevance-overlay", "get", "overlay"): (LOGIN, LOGIN, 404, 200, 200, 200),
+    ("research-pipeline", "post", "slug"): (LOGIN, LOGIN, 404, 403, 302, 302),
+    ("research-report", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
+    ("research-report-file", "get", "report-pdf"): (LOGIN, LOGIN, 404, 200, 200, 200),
 }
 
 
@@ -53,7 +59,7 @@ def world(django_user_model, media_setup):
         created_by=users["owner"],
     )
     stimulus = study.stimulus_set.stimuli.first()
-    from tasks.storage import store_arrays
+    from tasks.storage import store_arrays, store_file
 
     name, sha = store_arrays(
         "artifacts/test.npz",
@@ -71,6 +77,23 @@ def world(django_user_model, media_setup):
         summary={},
         job=job,
     )
+    report_zip = io.BytesIO()
+    with zipfile.ZipFile(report_zip, "w") as zipped:
+        zipped.writestr("index.html", "<html>report</html>")
+        zipped.writestr("report.pdf", "%PDF-1.4")
+    name, sha = store_file("reports/test.zip", report_zip.getvalue())
+    artifact_save(
+        kind=Artifact.Kind.REPORT,
+        face_model=None,
+        stimulus_set=study.stimulus_set,
+        method=f"report/{study.slug}",
+        params={},
+        code_version="v",
+        file_name=name,
+        sha256=sha,
+        summary={},
+        job=job,
+    )
     args = {
         None: [],
         "slug": [study.slug],
@@ -79,6 +102,7 @@ def world(django_user_model, media_setup):
         "job-action": [job.pk, "retry"],
         "artifact": [artifact.pk],
         "overlay": [artifact.pk, stimulus.pk],
+        "report-pdf": [study.slug, "report.pdf"],
     }
     return study, users, participant, args
 

@@ -100,7 +100,7 @@ def test_csv_export_has_one_row_per_response_in_long_format(staff_client, study_
         if trial.role == "repeat":
             assert int(row["repeat_of"]) == trial.repeat_of.index
         if trial.role == "catch":
-            assert row["correct"] in {"t", "f"}
+            assert row["correct"] in {"true", "false"}
     statuses = {row["participant_status"] for row in rows}
     assert statuses == {"completed", "excluded"}
 

@@ -1,0 +1,35 @@
+"""A study's reports: zips of the folder that ``analysis.report.write_report`` writes."""
+
+import zipfile
+
+from django.core.files.storage import default_storage
+
+from studyapp.models import Artifact, Study
+
+
+def latest_report(*, study: Study) -> Artifact | None:
+    return (
+        Artifact.objects.filter(kind=Artifact.Kind.REPORT, method=f"report/{study.slug}")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def report_member(artifact: Artifact, name: str) -> bytes:
+    """One file of the report (KeyError when absent)."""
+    with (
+        default_storage.open(artifact.file.name, "rb") as handle,
+        zipfile.ZipFile(handle) as zipped,
+    ):
+        return zipped.read(name)
+
+
+def report_figures(artifact: Artifact) -> list[str]:
+    """The report's figure files, in the order the report shows them."""
+    with (
+        default_storage.open(artifact.file.name, "rb") as handle,
+        zipfile.ZipFile(handle) as zipped,
+    ):
+        return sorted(
+            n for n in zipped.namelist() if n.startswith("figures/") and n.endswith(".png")
+        )

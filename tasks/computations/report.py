@@ -1,0 +1,231 @@
+"""The study's correlation report: human data + model artifacts -> ``analysis`` -> HTML/PDF.
+
+Inputs are the response export (as researchers download it) and, for each of the study's
+models, the newest similarity, masked-similarity, relevance and masking artifacts over the
+study's stimulus set. The report is a zip of ``analysis.report.write_report``'s folder; its
+artifact key includes the digest of the responses, so new data gives a new report.
+"""
+
+import hashlib
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.core.files.storage import default_storage
+
+from analysis import (
+    AnalysisParameters,
+    ExclusionRules,
+    RelevanceInputs,
+    SimilarityMatrix,
+    analyse_study,
+)
+from analysis.io import read_responses
+from analysis.report import write_report
+from studyapp.models import Artifact, Job, JobBatch
+from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.services.artifacts import artifact_find, artifact_save
+from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
+from tasks.storage import read_arrays, store_file
+
+ANALYSIS_FIELDS = (
+    "methods",
+    "primary_method",
+    "n_boot",
+    "n_permutations",
+    "n_splits",
+    "level",
+    "random_state",
+    "choice_matrix",
+    "min_pair_count",
+)
+METRIC = "correlation"
+INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
+SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
+REPORT_VERSION = "analysis-report-1"
+
+
+def analysis_parameters(job: Job) -> AnalysisParameters:
+    params = job.params
+    fields = {name: params[name] for name in ANALYSIS_FIELDS if name in params}
+    if "methods" in fields:
+        fields["methods"] = tuple(fields["methods"])
+    exclusions = ExclusionRules(**params.get("exclusions", {}))
+    return AnalysisParameters(**fields, exclusions=exclusions)
+
+
+def newest(kind: str, job: Job, **filters) -> Artifact | None:
+    return (
+        Artifact.objects.filter(kind=kind, stimulus_set=job.stimulus_set, **filters)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def input_artifacts(job: Job) -> dict:
+    """The newest model-side artifacts of the study's models over its stimulus set."""
+    face_models = list(job.study.face_models.order_by("pk"))
+    return {
+        "models": face_models,
+        "similarity": {
+            m.pk: newest(Artifact.Kind.SIMILARITY, job, face_model=m) for m in face_models
+        },
+        "masked": {
+            m.pk: newest(Artifact.Kind.MASKED_SIMILARITY, job, face_model=m) for m in face_models
+        },
+        "masking": newest(
+            Artifact.Kind.MASKING, job, face_model=None, params__models=[m.pk for m in face_models]
+        ),
+    }
+
+
+def used_artifact_ids(artifacts: dict) -> list[int]:
+    found = [*artifacts["similarity"].values(), *artifacts["masked"].values(), artifacts["masking"]]
+    return sorted(a.pk for a in found if a is not None)
+
+
+def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
+    """What a report is made from; part of its artifact key (new responses -> new report)."""
+    return {
+        "study": job.study.slug,
+        "responses_sha256": hashlib.sha256(csv).hexdigest(),
+        "artifacts": used_artifact_ids(artifacts),
+        "parameters": analysis_parameters(job).as_dict(),
+    }
+
+
+def report_key(job: Job, inputs: dict) -> dict:
+    return {
+        "kind": Artifact.Kind.REPORT,
+        "face_model": None,
+        "stimulus_set": job.stimulus_set,
+        "method": f"report/{job.study.slug}",
+        "params": inputs,
+        "code_version": REPORT_VERSION,
+    }
+
+
+def model_inputs(artifacts: dict) -> tuple[dict[str, SimilarityMatrix], RelevanceInputs]:
+    """Matrices per model/layer and the relevance experiments, read from the artifacts."""
+    models, masked, info = {}, {}, []
+    for face_model in artifacts["models"]:
+        info.append(
+            {
+                "model": face_model.name,
+                "pretraining": face_model.pretraining,
+                "task": face_model.task or "none",
+                "seed": face_model.seed,
+            }
+        )
+        similarity = artifacts["similarity"][face_model.pk]
+        if similarity is not None:
+            arrays = read_arrays(similarity.file.name, similarity.sha256)
+            names = tuple(arrays["stimulus_names"].tolist())
+            for key in arrays:
+                if key.endswith(f"|{METRIC}"):
+                    layer = key.removesuffix(f"|{METRIC}")
+                    models[f"{face_model.name}/{layer}"] = SimilarityMatrix(
+                        arrays[key].astype(float),
+                        names,
+                        measure="1 - Pearson",
+                        name=f"{face_model.name}/{layer}",
+                    )
+        decision = artifacts["masked"][face_model.pk]
+        if decision is not None:
+            arrays = read_arrays(decision.file.name, decision.sha256)
+            names = tuple(arrays["stimulus_names"].tolist())
+            label = f"{face_model.name}/{decision.summary['layer']}"
+            for key in decision.summary["keys"]:
+                condition, fraction = key.split("|")
+                masked[(label, condition, float(fraction))] = SimilarityMatrix(
+                    arrays[key].astype(float), names
+                )
+    masking = artifacts["masking"]
+    relevance = RelevanceInputs(
+        masked_models=masked or None,
+        generalisation=generalisation_table(masking) if masking is not None else None,
+        model_info=pd.DataFrame(info) if info else None,
+    )
+    return models, relevance
+
+
+def generalisation_table(artifact: Artifact) -> pd.DataFrame:
+    """Long table model_a, model_b, k, accuracy, condition from a masking artifact."""
+    summary = artifact.summary
+    accuracy = np.asarray(summary["accuracy"])
+    models = summary["models"]
+    rows = []
+    for s, source in enumerate(summary["sources"]):
+        condition = "relevance" if source in models else source
+        for m, model in enumerate(models):
+            for k, fraction in enumerate(summary["fractions"]):
+                rows.append(
+                    {
+                        "model_a": source,
+                        "model_b": model,
+                        "k": fraction,
+                        "accuracy": float(accuracy[s, m, k]),
+                        "condition": condition,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def responses_export(job: Job) -> bytes:
+    return b"".join(responses_csv_chunks(study=job.study))
+
+
+class Report(Computation):
+    def plan(self, job: Job) -> Plan:
+        if job.study is None:
+            raise ValueError("A report job needs its study.")
+        inputs = report_inputs(job, responses_export(job), input_artifacts(job))
+        if artifact_find(**report_key(job, inputs)) is not None:
+            return Plan(
+                [], 0, reused="A report over the same responses and results existed; reused it."
+            )
+        return Plan([(None, [])], total=1)
+
+    def run_batch(self, job: Job, batch: JobBatch) -> BatchOutput:
+        csv = responses_export(job)
+        responses = read_responses(pd.read_csv(io.BytesIO(csv), dtype=str, keep_default_na=False))
+        if responses.empty:
+            raise ValueError("The study has no responses yet.")
+        artifacts = input_artifacts(job)
+        models, relevance = model_inputs(artifacts)
+        inputs = report_inputs(job, csv, artifacts)
+        analysis = analyse_study(
+            responses, models, parameters=analysis_parameters(job), relevance=relevance
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            write_report(analysis, folder)
+            (Path(folder) / INPUTS).write_text(json.dumps(inputs, indent=2, default=str))
+            (Path(folder) / SUMMARY).write_text(json.dumps(analysis.summary(), default=str))
+            archive = io.BytesIO()
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+                for path in sorted(Path(folder).rglob("*")):
+                    if path.is_file():
+                        zipped.write(path, path.relative_to(folder).as_posix())
+        name, sha = store_file(batch_file_name(job, batch, "zip"), archive.getvalue())
+        return BatchOutput(name, sha)
+
+    def finalize(self, job: Job) -> str:
+        batch = job.batches.get()
+        with (
+            default_storage.open(batch.result.name, "rb") as handle,
+            zipfile.ZipFile(handle) as zipped,
+        ):
+            inputs = json.loads(zipped.read(INPUTS))
+            summary = json.loads(zipped.read(SUMMARY))
+        artifact_save(
+            **report_key(job, inputs),
+            file_name=batch.result.name,
+            sha256=batch.result_sha256,
+            summary=summary,
+            job=job,
+        )
+        return ""

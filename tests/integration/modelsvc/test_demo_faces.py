@@ -1,0 +1,91 @@
+"""End to end on generated demo faces, on the CPU: finetune two small models (glasses and
+gender tasks), relevance through the fast path, self- and cross-model masking with a
+random-mask baseline, and map comparison."""
+
+import numpy as np
+import pytest
+
+import facegen
+from modelsvc import (
+    FinetuneSettings,
+    MaskingSettings,
+    ModelSpec,
+    compare_maps,
+    compute_relevance,
+    cross_model_masking,
+    dataset_mean,
+    evaluate_masking,
+    finetune,
+    image_channel_means,
+    load_batch,
+    read_metadata,
+    summarise_generalisation,
+)
+
+pytestmark = pytest.mark.slow
+TASKS = ("glasses", "gender")
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    root = facegen.write_dataset(
+        tmp_path_factory.mktemp("demo") / "faces",
+        n_identities=16,
+        images_per_identity=6,
+        size=64,
+        seed=0,
+    )
+    items = read_metadata(root / "metadata.csv", root / "images")
+    base = ModelSpec("small_cnn", 1, input_size=(64, 64), name="scratch")
+    models = {}
+    for task in TASKS:
+        result = finetune(
+            base, items, FinetuneSettings(task, seed=0, train_last=None), progress=False
+        )
+        models[task] = (result.model, result.spec)
+    images = load_batch([item.path for item in items], (64, 64)).images
+    keys = [item.key for item in items]
+    relevance = {}
+    for task, (model, spec) in models.items():
+        labels = np.array([spec.class_names.index(item.labels[task]) for item in items])
+        relevance[task] = compute_relevance(model, spec, images, targets=labels)
+    return models, images, keys, relevance
+
+
+def test_both_models_learn_their_task_with_grouped_validation(experiment):
+    models, *_ = experiment
+    for task, (_, spec) in models.items():
+        record = spec.training
+        assert record["group_column"] == "identity"
+        assert record["val_balanced_accuracy"] >= 0.75, (task, record["val_balanced_accuracy"])
+
+
+def test_relevance_generalisation_matrix_end_to_end(experiment):
+    models, images, keys, relevance = experiment
+    maps = {task: r.maps for task, r in relevance.items()}
+    targets = {task: r.targets for task, r in relevance.items()}
+    assert {r.backend for r in relevance.values()} == {"fast"}
+    fill = dataset_mean(image_channel_means(images))
+    settings = MaskingSettings(mode="remove", fill="mean", fill_value=fill, seed=0)
+    cross = cross_model_masking(models, images, maps, targets, keys, settings)
+    summary = summarise_generalisation(cross, settings.fractions)
+    assert summary.sources == ("glasses", "gender", "random")
+    assert summary.accuracy.shape == (3, 2, 7)
+    for index, task in enumerate(TASKS):
+        model, spec = models[task]
+        own = evaluate_masking(model, spec, images, maps[task], targets[task], keys, settings)
+        np.testing.assert_array_equal(summary.accuracy[index, index], own.correct.mean(0))
+        # Faithfulness: removing a model's most relevant pixels hurts it far more than
+        # removing as many random pixels.
+        assert summary.auc[index, index] < summary.auc[2, index] - 0.1, summary.auc
+    np.testing.assert_array_equal(summary.asymmetry, -summary.asymmetry.transpose(1, 0, 2))
+    assert np.all((summary.auc >= 0) & (summary.auc <= 1))
+
+
+def test_maps_of_the_two_tasks_are_compared_per_image(experiment):
+    _, _, keys, relevance = experiment
+    comparison = compare_maps({task: r.maps for task, r in relevance.items()})
+    assert comparison.spearman.shape == (len(keys), 2, 2)
+    summary = comparison.summary()
+    np.testing.assert_allclose(np.diagonal(summary["spearman"]), 1.0)
+    assert -1 < summary["spearman"][0, 1] < 1

@@ -1,0 +1,135 @@
+"""The standard pipeline end to end with a real worker: jobs in dependency order, a report."""
+
+import zipfile
+
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from studyapp.models import Artifact, AuditEvent, Job, Study, StudyMembership
+from studyapp.payloads import parse_response
+from studyapp.services.participants import participant_complete
+from studyapp.services.pipeline import pipeline_launch
+from studyapp.services.responses import response_record
+from tests.factories import make_study, start_participant
+from tests.integration.tasks.conftest import small_model, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+QUICK_ANALYSIS = {"n_boot": 50, "n_permutations": 200, "n_splits": 10}
+
+
+def answer_by_identity(trial, labels: dict[int, str]) -> dict:
+    """Odd one out: the face whose identity differs from the others (else the first)."""
+    body = {"trial": trial.index, "rt_ms": 900.0}
+    if trial.trial_type != "triplet":
+        raise ValueError("triplets only")
+    identities = [labels[i] for i in trial.items]
+    odd = next(
+        (
+            i
+            for i, ident in zip(trial.items, identities, strict=True)
+            if identities.count(ident) == 1
+        ),
+        trial.items[0],
+    )
+    if trial.role == "catch":
+        odd = trial.correct_item
+    body["choice"] = odd
+    return body
+
+
+def simulate_participants(study: Study, n: int) -> None:
+    labels = {s.pk: s.labels["identity"] for s in study.stimulus_set.stimuli.all()}
+    for p in range(n):
+        participant = start_participant(study, f"sim-{p}")
+        for trial in participant.trials.order_by("index"):
+            response_record(
+                participant=participant, payload=parse_response(answer_by_identity(trial, labels))
+            )
+        participant_complete(participant=participant)
+
+
+def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_user_model, client):
+    owner = django_user_model.objects.create_user("pi", password="pw")
+    study = make_study(faces, trial_types=["triplet"], trials_per_participant=40, practice_trials=0)
+    StudyMembership.objects.create(study=study, user=owner, role="owner")
+    models = [small_model("pipe a", seed=0), small_model("pipe b", seed=1)]
+    study.face_models.set(models)
+    simulate_participants(study, 6)
+
+    jobs = pipeline_launch(
+        study=study,
+        user=owner,
+        step_params={
+            "masking": {"fractions": [0.1, 0.5], "fill": "zeros"},
+            "decision": {"fractions": [0.1, 0.5], "fill": "zeros"},
+            "report": QUICK_ANALYSIS,
+        },
+    )
+    assert jobs["report"].status == Job.Status.QUEUED
+    report = wait_for(jobs["report"], timeout=300)
+    for name, job in jobs.items():
+        job.refresh_from_db()
+        assert job.status == "succeeded", (name, job.error)
+    # Dependencies held: the report started after every other step had finished.
+    assert report.started_at >= max(
+        jobs[n].finished_at for n in ("embeddings", "masking", "decision")
+    )
+    assert jobs["masking"].started_at >= jobs["relevance"].finished_at
+
+    artifact = Artifact.objects.get(kind="report", job=report)
+    assert artifact.params["responses_sha256"]
+    assert artifact.summary["n_participants_analysed"] == 6
+    assert artifact.summary["n_stimuli"] == 24
+    with (
+        default_storage.open(artifact.file.name, "rb") as handle,
+        zipfile.ZipFile(handle) as zipped,
+    ):
+        names = set(zipped.namelist())
+    assert {"index.html", "report.pdf", "results.json", "matrices.npz", "triplets.csv"} <= names
+    assert any(n.startswith("figures/") for n in names)
+
+    client.force_login(owner)
+    dashboard = client.get(reverse("research-study", args=[study.slug]))
+    assert dashboard.context["report"] == artifact
+    assert dashboard.context["report_figures"]
+    page = client.get(reverse("research-report", args=[study.slug]))
+    assert page.status_code == 200
+    assert b"<html" in page.content.lower()
+    pdf = client.get(reverse("research-report-file", args=[study.slug, "report.pdf"]))
+    assert pdf.content.startswith(b"%PDF")
+    assert AuditEvent.objects.filter(action="export", detail__export="report/report.pdf").exists()
+    assert AuditEvent.objects.filter(action="pipeline", study=study).count() == 1
+
+    # Launching again reuses every model artifact and only writes a new report if data changed.
+    again = pipeline_launch(
+        study=study,
+        user=owner,
+        step_params={
+            "masking": {"fractions": [0.1, 0.5], "fill": "zeros"},
+            "decision": {"fractions": [0.1, 0.5], "fill": "zeros"},
+            "report": QUICK_ANALYSIS,
+        },
+    )
+    assert wait_for(again["report"], timeout=300).status == "succeeded"
+    for name, job in again.items():
+        job.refresh_from_db()
+        assert "reused" in job.note, (name, job.note)
+    assert Artifact.objects.filter(kind="report").count() == 1
+
+
+def test_a_failed_step_fails_the_steps_after_it(worker, faces, django_user_model):
+    owner = django_user_model.objects.create_user("pi2", password="pw")
+    study = make_study(faces, trial_types=["triplet"])
+    StudyMembership.objects.create(study=study, user=owner, role="owner")
+    model = small_model("pipe broken")
+    model.spec = {**model.spec, "weights_path": "/nonexistent.pt", "weights_format": "torchvision"}
+    model.weights_path = "/nonexistent.pt"
+    model.save()
+    study.face_models.set([model])
+    jobs = pipeline_launch(study=study, user=owner)
+    report = wait_for(jobs["report"], timeout=120)
+    assert report.status == "failed"
+    assert "depends on did not succeed" in report.error
+    jobs["relevance"].refresh_from_db()
+    assert jobs["relevance"].status == "failed"
