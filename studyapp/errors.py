@@ -34,3 +34,7 @@ class PayloadTooLarge(RequestRejected):
 
 class Unprocessable(RequestRejected):
     status = 422
+
+
+class TooManyRequests(RequestRejected):
+    status = 429

@@ -11,6 +11,14 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters (in the test Redis database) start at zero in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def staff_client(client, django_user_model):
     user = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)

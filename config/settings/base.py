@@ -143,3 +143,11 @@ FACESIM_WEIGHTS_DIRS = env.list("FACESIM_WEIGHTS_DIRS", default=[])
 FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
     "FACESIM_MAX_WEIGHTS_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024
 )
+
+# Cache (rate limits): Redis.
+CACHES = {"default": env.cache_url("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
+# Rate limits per minute: participant API calls per session, start/consent requests per address.
+FACESIM_RATE_API_PER_MINUTE = env.int("FACESIM_RATE_API_PER_MINUTE", default=600)
+FACESIM_RATE_START_PER_MINUTE = env.int("FACESIM_RATE_START_PER_MINUTE", default=120)
+# Behind a reverse proxy that sets X-Forwarded-For, count clients by that header.
+FACESIM_TRUST_X_FORWARDED_FOR = env.bool("FACESIM_TRUST_X_FORWARDED_FOR", default=False)

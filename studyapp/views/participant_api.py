@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from studyapp.errors import NotFound, RequestRejected, Unprocessable
 from studyapp.models import Participant
 from studyapp.payloads import MAX_VIEWPORT_PX, parse_response, read_json_object
+from studyapp.ratelimit import rate_limit
 from studyapp.selectors.plans import participant_plan
 from studyapp.services.participants import (
     IncompleteSession,
@@ -41,12 +42,14 @@ def participant_api(view: Callable) -> Callable:
 
 
 @require_GET
+@rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
     return JsonResponse(participant_plan(participant=participant))
 
 
 @require_POST
+@rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def responses(request: HttpRequest, participant: Participant) -> JsonResponse:
     payload = parse_response(read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES))
@@ -56,6 +59,7 @@ def responses(request: HttpRequest, participant: Participant) -> JsonResponse:
 
 
 @require_POST
+@rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def client(request: HttpRequest, participant: Participant) -> JsonResponse:
     data = read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES)
@@ -72,6 +76,7 @@ def client(request: HttpRequest, participant: Participant) -> JsonResponse:
 
 
 @require_POST
+@rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def complete(request: HttpRequest, participant: Participant) -> JsonResponse:
     try:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from studyapp.models import Participant, Study
+from studyapp.ratelimit import rate_limit
 from studyapp.services.participants import (
     ExternalIds,
     StudyUnavailable,
@@ -69,6 +70,7 @@ def _returning(request: HttpRequest, study: Study, external: ExternalIds) -> Par
 
 
 @require_GET
+@rate_limit("start", "FACESIM_RATE_START_PER_MINUTE", by="address")
 def study_start(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: returning participants resume, new ones see the consent form."""
     study = _study_or_404(request, slug)
@@ -99,6 +101,7 @@ def _unavailable_reason(study: Study) -> str | None:
 
 
 @require_POST
+@rate_limit("start", "FACESIM_RATE_START_PER_MINUTE", by="address")
 def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
     """The consent decision: decline keeps only a count; agree creates the session."""
     study = _study_or_404(request, slug)

@@ -28,7 +28,7 @@ from tests.unit.analysis.helpers import (
     stimuli,
 )
 
-N_BOOT = 12
+N_BOOT = 20  # >= 16, so the Pearson product-matrix path runs too
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +252,17 @@ def test_compare_models_is_deterministic_and_complete():
         models_from(models), human_from(data), **{**kwargs, "random_state": 4}
     )
     assert not np.allclose(other["se"], table["se"])
+
+
+def test_pearson_paths_with_and_without_the_product_matrix_agree(setup, monkeypatch):
+    import analysis.evaluation as evaluation
+
+    data, models, stim, part = setup
+    args = (models_from(models), human_from(data), "pearson")
+    kwargs = {"n_boot": N_BOOT, "stimulus_indices": stim, "participant_indices": part}
+    with_products = dual_bootstrap(*args, **kwargs)
+    monkeypatch.setattr(evaluation, "_PRODUCTS_MIN_DRAWS", 10**9)
+    per_draw = dual_bootstrap(*args, **kwargs)
+    for a, b in ((with_products.both, per_draw.both), (with_products.stimuli, per_draw.stimuli)):
+        assert_close(a.evaluations, b.evaluations)
+        assert_close(a.noise_ceiling, b.noise_ceiling)

@@ -1,0 +1,60 @@
+"""Fixed-window rate limits kept in the cache (Redis), for the participant endpoints.
+
+A client over its limit gets 429 with ``Retry-After``; nothing it sent is processed. Limits
+are per session token (API) or per client address (start link, consent).
+"""
+
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from studyapp.errors import TooManyRequests
+
+WINDOW_SECONDS = 60
+
+
+def client_address(request: HttpRequest) -> str:
+    if settings.FACESIM_TRUST_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def over_limit(scope: str, key: str, per_minute: int) -> int:
+    """Count one request; returns 0 if allowed, else the seconds until the window resets."""
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    bucket = f"ratelimit:{scope}:{key}:{window}"
+    count = 1 if cache.add(bucket, 1, WINDOW_SECONDS + 5) else cache.incr(bucket)
+    if count <= per_minute:
+        return 0
+    return max(1, int((window + 1) * WINDOW_SECONDS - now))
+
+
+def rate_limit(scope: str, per_minute_setting: str, *, by: str) -> Callable:
+    """Limit a view; ``by`` is "token" (the view's ``token`` argument) or "address"."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            key = kwargs.get("token", "") if by == "token" else client_address(request)
+            wait = over_limit(scope, key, getattr(settings, per_minute_setting))
+            if not wait:
+                return view(request, *args, **kwargs)
+            if request.path.startswith("/api/"):
+                rejected = TooManyRequests("rate_limited", f"Too many requests; retry in {wait} s.")
+                response = JsonResponse(rejected.as_json(), status=rejected.status)
+            else:
+                response = render(request, "participant/message.html", {"kind": "busy"}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+
+        return wrapper
+
+    return decorator
