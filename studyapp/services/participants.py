@@ -9,9 +9,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from studyapp.models import Participant, Study, Trial
+from studyapp.models import AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
 from studyapp.services.plans import trial_plan_create
+from studyapp.services.studies import audit_record
 
 MAX_CLIENT_RECORDS = 10
 
@@ -124,3 +125,34 @@ def participant_complete(*, participant: Participant) -> Participant:
         locked.completed_at = locked.last_seen_at = timezone.now()
         locked.save(update_fields=["status", "completed_at", "last_seen_at"])
         return locked
+
+
+def participant_data_delete(
+    *, pseudonym: str, study: Study | None = None, dry_run: bool = False
+) -> dict:
+    """Delete every session (trials, responses) of one person, e.g. on a GDPR request.
+
+    Returns what was (or, with ``dry_run``, would be) deleted, per study; an audit entry per
+    study records the counts and the pseudonym's first characters, never the raw id.
+    """
+    sessions = Participant.objects.filter(pseudonym=pseudonym)
+    if study is not None:
+        sessions = sessions.filter(study=study)
+    report = {}
+    with transaction.atomic():
+        for session in sessions.select_related("study"):
+            counts = {
+                "trials": session.trials.count(),
+                "responses": Response.objects.filter(trial__participant=session).count(),
+            }
+            report[session.study.slug] = counts
+            if not dry_run:
+                audit_record(
+                    action=AuditEvent.Action.DATA_DELETION,
+                    user=None,
+                    study=session.study,
+                    pseudonym_prefix=pseudonym[:8],
+                    **counts,
+                )
+                session.delete()
+    return report
