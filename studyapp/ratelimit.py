@@ -4,6 +4,7 @@ A client over its limit gets 429 with ``Retry-After``; nothing it sent is proces
 are per session token (API) or per client address (start link, consent).
 """
 
+import hashlib
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -30,7 +31,8 @@ def over_limit(scope: str, key: str, per_minute: int) -> int:
     """Count one request; returns 0 if allowed, else the seconds until the window resets."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    bucket = f"ratelimit:{scope}:{key}:{window}"
+    digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]  # any key, safely
+    bucket = f"ratelimit:{scope}:{digest}:{window}"
     count = 1 if cache.add(bucket, 1, WINDOW_SECONDS + 5) else cache.incr(bucket)
     if count <= per_minute:
         return 0
