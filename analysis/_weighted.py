@@ -61,7 +61,16 @@ class SortedRows:
         result has shape (B, *stack_shape).  Entries with weight 0 get a rank that is
         meaningless and must be ignored by the caller.
         """
-        weights = np.asarray(weights, dtype=float)
+        before, totals = self._group_weights(np.asarray(weights, dtype=float))
+        return self._expand(before + (totals + 1.0) / 2.0)
+
+    def doubled_ranks(self, weights: np.ndarray) -> np.ndarray:
+        """2 x the mid-ranks as exact int64, for integer `weights` (see `ranks`)."""
+        before, totals = self._group_weights(np.asarray(weights, dtype=np.int64))
+        return self._expand(2 * before + totals + 1)
+
+    def _group_weights(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per tie group: weight of the lower groups of its row, and its own weight."""
         batch = weights.shape[0]
         n = self.shape[-1]
         if weights.ndim == 2 and weights.shape[1] == n:  # one weight row for the whole stack
@@ -72,11 +81,12 @@ class SortedRows:
         totals = np.add.reduceat(sorted_w.reshape(batch, -1), self.group_starts, axis=1)
         cum = np.cumsum(totals, axis=1)
         # weight of the groups before each group, counted within its own row only
-        row_base = np.zeros((batch, len(self.first_group)))
+        row_base = np.zeros((batch, len(self.first_group)), dtype=cum.dtype)
         row_base[:, 1:] = cum[:, self.first_group[1:] - 1]
-        before = cum - totals - row_base[:, self.row_of_group]
-        group_rank = before + (totals + 1.0) / 2.0
-        return group_rank[:, self.group_id].reshape(batch, *self.shape)
+        return cum - totals - row_base[:, self.row_of_group], totals
+
+    def _expand(self, group_values: np.ndarray) -> np.ndarray:
+        return group_values[:, self.group_id].reshape(group_values.shape[0], *self.shape)
 
 
 def rank_half_integers(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,50 +122,94 @@ def rank_half_integers(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndar
 
 
 def rank_cross_sums(
-    values: np.ndarray, weights: np.ndarray, other: np.ndarray
+    values2: np.ndarray, weights: np.ndarray, other2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per row: sum w * r * y and sum w * r^2, where r are the weighted mid-ranks of `values`.
+    """Per row: sum w * r * y and sum w * r^2, where r are the weighted mid-ranks of the values.
 
-    values and other (y) must be exact non-negative multiples of 1/2 (mid-ranks and sums of
-    mid-ranks are), weights non-negative integers; all (R, L).  Each entry becomes one uint64:
-    the doubled value in the high bits, w and 2*w*y in the low bits, laid out so that adding
-    the low bits over a whole tie group cannot carry between the two fields.  One in-place
-    sort then orders every row and one ``add.reduceat`` over the low bits yields both group
-    sums, with no gathers and no expansion back to entries.  All sums are exact.  Returns
-    None when the numbers do not fit in 64 bits (the caller then uses `rank_half_integers`).
+    Inputs are exact non-negative int64, (R, L): `values2` and `other2` are *doubled* values
+    and y (mid-ranks and sums of mid-ranks are multiples of 1/2), `weights` the integer
+    weights.  Rows are ordered by one in-place sort of packed unsigned keys -- (value, column)
+    in 32 bits when they fit, which sorts fastest, else (value, w, w * 2y) in 64 bits so no
+    lookups are needed -- then mid-ranks are a row-wise cumulative sum of w, and only entries
+    that tie get their group's mid-rank patched in.  All sums are exact.  `values2` may be
+    overwritten.  Returns None when the numbers fit neither layout (the caller then uses
+    `rank_half_integers`).
     """
-    n_rows, n = values.shape
-    row_w = weights.sum(1)
-    max_w_total = int(row_w.max(initial=0))
-    max_wy_total = int(2 * max_w_total * other.max(initial=0))
+    n_rows, n = values2.shape
+    bits_v = max(1, int(values2.max(initial=0)).bit_length())
+    bits_col = max(1, (n - 1).bit_length())
+    if bits_v + bits_col <= 32:
+        keys = values2.astype(np.uint32)
+        keys <<= np.uint32(bits_col)
+        keys |= np.arange(n, dtype=np.uint32)
+        keys.sort(axis=1)
+        flat = (keys & np.uint32((1 << bits_col) - 1)).astype(np.intp)
+        flat += (np.arange(n_rows) * n)[:, None]
+        w = weights.ravel().take(flat).astype(float)
+        wy2 = w * other2.ravel().take(flat)
+        return _sums_from_sorted(keys >> np.uint32(bits_col), w, wy2)
+    max_w_total = int(weights.sum(1).max(initial=0))
     bits_w = max(1, max_w_total.bit_length())
-    bits_wy = max(1, max_wy_total.bit_length())
-    bits_v = max(1, int(2 * values.max(initial=0)).bit_length())
+    bits_wy = max(1, (max_w_total * int(other2.max(initial=0))).bit_length())
     if bits_v + bits_w + bits_wy > 64:
         return None
-    low = weights * float(1 << bits_wy)
-    low += 2.0 * weights * other
-    packed = (2.0 * values).astype(np.uint64)
+    # w and w * 2y sit below the value; adding them over a tie group cannot carry across
+    packed = values2.view(np.uint64)
     packed <<= np.uint64(bits_w + bits_wy)
-    packed |= low.astype(np.uint64)
+    low = weights * other2
+    low |= weights << bits_wy
+    packed |= low.view(np.uint64)
     packed.sort(axis=1)
-    new_group = np.ones((n_rows, n), dtype=bool)
     high = packed >> np.uint64(bits_w + bits_wy)
-    np.not_equal(high[:, 1:], high[:, :-1], out=new_group[:, 1:])
-    starts = np.flatnonzero(new_group)
     packed &= np.uint64((1 << (bits_w + bits_wy)) - 1)
-    group_low = np.add.reduceat(packed.ravel(), starts)
-    group_w = (group_low >> np.uint64(bits_wy)).astype(float)
-    group_wy = (group_low & np.uint64((1 << bits_wy) - 1)).astype(float) / 2.0
-    cum = np.cumsum(group_w)
-    row_first = np.searchsorted(starts, np.arange(n_rows) * n)
-    row_base = np.zeros(n_rows)
-    row_base[1:] = cum[row_first[1:] - 1]
-    sizes = np.diff(np.append(row_first, len(starts)))
-    group_rank = cum - group_w - np.repeat(row_base, sizes) + (group_w + 1.0) / 2.0
-    sum_wry = np.add.reduceat(group_rank * group_wy, row_first)
-    sum_wr2 = np.add.reduceat(group_rank * group_rank * group_w, row_first)
+    w = (packed >> np.uint64(bits_wy)).astype(float)
+    wy2 = (packed & np.uint64((1 << bits_wy) - 1)).astype(float)
+    return _sums_from_sorted(high, w, wy2)
+
+
+def _sums_from_sorted(high, w, wy2) -> tuple[np.ndarray, np.ndarray]:
+    """Row sums of w r y and w r^2 for rows sorted by `high` (the values), with weights w
+    and w * 2y in the same order."""
+    # mid-ranks without ties: weight up to and including the entry, minus (w - 1) / 2
+    cum = np.cumsum(w, axis=1)
+    ranks = cum - (w - 1.0) / 2.0
+    sum_wry = np.einsum("rl,rl->r", ranks, wy2) / 2.0
+    sum_wr2 = np.einsum("rl,rl,rl->r", ranks, ranks, w)
+    tied = high[:, 1:] == high[:, :-1]  # entry k+1 ties with entry k
+    if tied.any():
+        _correct_ties(tied, cum, w, wy2, ranks, sum_wry, sum_wr2)
     return sum_wry, sum_wr2
+
+
+def _correct_ties(tied, cum, w, wy2, ranks, sum_wry, sum_wr2) -> None:
+    """Give every member of a tie group the group's mid-rank (in place on the row sums)."""
+    n_rows, n = cum.shape
+    left = np.zeros((n_rows, n), dtype=bool)  # ties with the entry before it
+    left[:, 1:] = tied
+    right = np.zeros((n_rows, n), dtype=bool)  # ties with the entry after it
+    right[:, :-1] = tied
+    members = np.flatnonzero(left | right)
+    flat_left, flat_right = left.ravel(), right.ravel()
+    # walk to the ends of each tie run (runs are short: a few steps over the members only)
+    start = members.copy()
+    step = flat_left[start]
+    while step.any():
+        start[step] -= 1
+        step = flat_left[start]
+    stop = members.copy()
+    step = flat_right[stop]
+    while step.any():
+        stop[step] += 1
+        step = flat_right[stop]
+    flat_cum, flat_w = cum.ravel(), w.ravel()
+    before = flat_cum[start] - flat_w[start]
+    group_rank = before + (flat_cum[stop] - before + 1.0) / 2.0
+    naive = ranks.ravel()[members]
+    rows = members // n
+    fix_wry = wy2.ravel()[members] * (group_rank - naive) / 2.0
+    fix_wr2 = flat_w[members] * (group_rank**2 - naive**2)
+    sum_wry += np.bincount(rows, weights=fix_wry, minlength=n_rows)
+    sum_wr2 += np.bincount(rows, weights=fix_wr2, minlength=n_rows)
 
 
 def weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

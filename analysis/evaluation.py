@@ -43,6 +43,8 @@ from analysis._weighted import (
 
 # elements of the largest temporary array per chunk (keeps peak memory near 100-200 MB)
 _CHUNK_ELEMENTS = 2_000_000
+# below this many draws per call, the per-pair product matrix does not pay for itself
+_PRODUCTS_MIN_DRAWS = 16
 
 
 def make_engine(models: np.ndarray, data: np.ndarray, method: str) -> Engine:
@@ -95,6 +97,7 @@ class Engine:
         n_draws = pair_weights.shape[0]
         evals = np.full((n_draws, self.n_models), np.nan)
         ceilings = np.full((n_draws, 2), np.nan)
+        self._prepare(n_draws)
         step = max(1, _CHUNK_ELEMENTS // self._elements_per_draw())
         for start in range(0, n_draws, step):
             part = slice(start, start + step)
@@ -108,6 +111,9 @@ class Engine:
         return evals, ceilings
 
     # -- shared pieces -------------------------------------------------------------------
+
+    def _prepare(self, n_draws: int) -> None:
+        """Hook: precompute what pays off for this many draws."""
 
     def _elements_per_draw(self) -> int:
         if self.method == "tau-a":  # one row per (model or ceiling, participant)
@@ -164,6 +170,7 @@ class DenseEngine(Engine):
             valid = self.mask[0]
             centre = self.data[:, valid].mean(1, keepdims=True) if valid.any() else 0.0
             self.y = np.where(self.mask, self.data - centre, 0.0)
+            self.products: np.ndarray | None = None
         else:
             self.x_ranker = SortedRows(models)
             self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
@@ -176,16 +183,59 @@ class DenseEngine(Engine):
             return self._pearson(shared, uw, ceiling)
         return self._ranked(shared, np.broadcast_to(shared, w.shape), uw, ceiling)
 
+    def _prepare(self, n_draws: int) -> None:
+        if self.method == "pearson" and self.products is None and n_draws >= _PRODUCTS_MIN_DRAWS:
+            self.products = self._pair_products()
+
+    def _elements_per_draw(self) -> int:
+        if self.method == "pearson" and self.products is not None and self.products.size:
+            return 2 * self.n_pairs  # a weight row and a few sums per draw
+        return super()._elements_per_draw()
+
+    def _pair_products(self) -> np.ndarray:
+        """Per pair: y_p y_q (p <= q), y_p x_m, x_m^2, y_p, x_m -- so that every weighted sum a
+        draw needs is one product ``w @ products``.  Empty when that matrix would be large."""
+        n_p, n_m = self.n_participants, self.n_models
+        n_cols = n_p * (n_p + 1) // 2 + n_p * n_m + 2 * n_m + n_p
+        if n_cols * self.n_pairs > 32_000_000:
+            return np.empty((0, 0))  # too large: use the per-draw products instead
+        p, q = np.triu_indices(n_p)
+        return np.concatenate(
+            [
+                (self.y[p] * self.y[q]).T,
+                np.einsum("pk,mk->kpm", self.y, self.x).reshape(-1, n_p * n_m),
+                (self.x**2).T,
+                self.y.T,
+                self.x.T,
+            ],
+            axis=1,
+        )
+
+    def _weighted_sums(self, w):
+        """(sum_y, gram, cross, sum_x, sum_xx) of the weighted data for each row of w."""
+        b, n_p, n_m = w.shape[0], self.n_participants, self.n_models
+        if self.products is None or self.products.size == 0:
+            yw = w[:, None, :] * self.y[None]  # (b, n_p, P)
+            gram = (yw.reshape(b * n_p, -1) @ self.y.T).reshape(b, n_p, n_p)
+            cross = (yw.reshape(b * n_p, -1) @ self.x.T).reshape(b, n_p, n_m)
+            return yw.sum(2), gram, cross, w @ self.x.T, w @ (self.x**2).T
+        sums = w @ self.products
+        n_gram = n_p * (n_p + 1) // 2
+        p, q = np.triu_indices(n_p)
+        gram = np.empty((b, n_p, n_p))
+        gram[:, p, q] = sums[:, :n_gram]
+        gram[:, q, p] = sums[:, :n_gram]
+        at = n_gram + n_p * n_m
+        cross = sums[:, n_gram:at].reshape(b, n_p, n_m)
+        sum_xx = sums[:, at : at + n_m]
+        sum_y = sums[:, at + n_m : at + n_m + n_p]
+        sum_x = sums[:, at + n_m + n_p :]
+        return sum_y, gram, cross, sum_x, sum_xx
+
     def _pearson(self, w, uw, ceiling):
         """w: (1 or b, P) -- with one row, every draw shares the Gram matrix."""
-        b, n_p = w.shape[0], self.n_participants
         total = w.sum(1)
-        yw = w[:, None, :] * self.y[None]  # (b, n_p, P)
-        sum_y = yw.sum(2)
-        gram = (yw.reshape(b * n_p, -1) @ self.y.T).reshape(b, n_p, n_p)
-        cross = (yw.reshape(b * n_p, -1) @ self.x.T).reshape(b, n_p, self.n_models)
-        sum_x = w @ self.x.T
-        sum_xx = w @ (self.x**2).T
+        sum_y, gram, cross, sum_x, sum_xx = self._weighted_sums(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             cov_yy = gram - sum_y[:, :, None] * sum_y[:, None, :] / total[:, None, None]
             cov_xy = cross - sum_y[:, :, None] * sum_x[:, None, :] / total[:, None, None]
@@ -207,67 +257,70 @@ class DenseEngine(Engine):
         return evals, _ceiling_means(lower, upper, uw)
 
     def _ranked(self, w, w_all, uw, ceiling):
-        """w: (1 or b, P) weights to rank under; w_all: the same, one row per draw."""
-        total = w.sum(1)
-        mid = (total + 1.0) / 2.0  # weighted mean of mid-ranks
-        ry = self.y_ranker.ranks(w)  # (1 or b, n_p, P)
-        rx = self.x_ranker.ranks(w)  # (1 or b, n_m, P)
-        ryc = ry - mid[:, None, None]
-        rxc = (rx - mid[:, None, None]) * w[:, None, :]
-        var_y = np.einsum("bpk,bpk,bk->bp", ryc, ryc, w)
-        var_x = np.einsum("bmk,bmk->bm", rxc, rx - mid[:, None, None])
-        cov = np.matmul(rxc, np.swapaxes(ryc, 1, 2))  # (b, n_m, n_p)
+        """w: (1 or b, P) weights to rank under; w_all: the same, one row per draw.
+
+        Ranks are kept doubled as exact int64 (2 x mid-rank), so pooled sums and leave-one-out
+        differences stay exact integers all the way into the sort keys.
+        """
+        w_int = np.rint(w).astype(np.int64)
+        total = w_int.sum(1)
+        mid2 = total + 1  # 2 x the weighted mean of the mid-ranks
+        ry2 = self.y_ranker.doubled_ranks(w_int)  # (1 or b, n_p, P)
+        rx2 = self.x_ranker.doubled_ranks(w_int)  # (1 or b, n_m, P)
+        if w.shape[0] > 1:
+            # a stimulus bootstrap draw gives weight 0 to about 60 % of the pairs (those of
+            # undrawn stimuli): drop them once, every later step works on the rest
+            w_int, ry2, rx2 = _drop_unweighted(w_int, ry2, rx2)
+        wf = w_int.astype(float)
+        ryc = (ry2 - mid2[:, None, None]) * 0.5  # centred mid-ranks
+        rxc = (rx2 - mid2[:, None, None]) * 0.5
+        var_y = np.einsum("bpk,bpk,bk->bp", ryc, ryc, wf)
+        rxw = rxc * wf[:, None, :]
+        var_x = np.einsum("bmk,bmk->bm", rxw, rxc)
+        cov = np.matmul(rxw, np.swapaxes(ryc, 1, 2))  # (b, n_m, n_p)
+        total = total.astype(float)
         per = self._finish(cov, var_x[:, :, None], var_y[:, None, :], total[:, None, None])
         evals = _weighted_mean(per, uw[:, None, :])
         n_draws = uw.shape[0]
         if not ceiling:
             return evals, np.full((n_draws, 2), np.nan)
+        if w.shape[0] == 1:
+            wf = np.broadcast_to(wf, (n_draws, wf.shape[1]))
+            w_int = np.broadcast_to(w_int, wf.shape)
         total_all = np.broadcast_to(total, (n_draws,))
-        mid_all = np.broadcast_to(mid, (n_draws,))
+        mid_all = (total_all + 1.0) / 2.0
         var_y_all = np.broadcast_to(var_y, uw.shape)
-        pooled = uw @ ry[0] if ry.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ry)
-        order, ranks = rank_half_integers(pooled, w_all)
+        # pooled doubled ranks sum_q u_q (2 r_q), from the centred ranks (exact in float64)
+        centred = uw @ ryc[0] if ryc.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ryc)
+        pooled2 = np.rint(2 * centred + (uw.sum(1) * (total_all + 1.0))[:, None]).astype(np.int64)
+        order, ranks = rank_half_integers(pooled2 / 2.0, wf)
         pooled_ranks = np.empty_like(ranks)
         np.put_along_axis(pooled_ranks, order, ranks - mid_all[:, None], axis=1)
-        cov_up = np.matmul(ryc, (w_all * pooled_ranks)[:, :, None])[..., 0]
-        var_up = np.einsum("bk,bk,bk->b", w_all, pooled_ranks, pooled_ranks)[:, None]
+        cov_up = np.matmul(ryc, (wf * pooled_ranks)[:, :, None])[..., 0]
+        var_up = np.einsum("bk,bk,bk->b", wf, pooled_ranks, pooled_ranks)[:, None]
         upper = self._finish(cov_up, var_up, var_y_all, total_all[:, None])
-        lower = self._leave_one_out(w_all, uw, ry, pooled, var_y_all, total_all)
+        lower = self._leave_one_out(w_int, uw, ry2, pooled2, var_y_all, total_all)
         return evals, _ceiling_means(lower, upper, uw)
 
-    def _leave_one_out(self, w, uw, ry, pooled, var_y, total):
+    def _leave_one_out(self, w_int, uw, ry2, pooled2, var_y, total):
         """Each drawn participant against the pooled ranks of the others (one sort each).
 
-        Pairs with weight 0 in a draw (a stimulus not drawn: about 60 % of pairs in a
-        stimulus bootstrap) are dropped before sorting.  `ry` may hold one row of ranks
-        shared by all draws.
+        `ry2` (doubled ranks) may hold one row shared by all draws.
         """
-        nonzero = w > 0
-        width = int(nonzero.sum(1).max())
-        compact = width < self.n_pairs
-        if compact:
-            keep = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
-            w_kept = np.take_along_axis(w, keep, axis=1)
         lower = np.full(uw.shape, np.nan)
-        rows_b, rows_p = np.nonzero(uw > 0)
-        step = max(1, _CHUNK_ELEMENTS // max(width, 1))
+        u_int = np.rint(uw).astype(np.int64)
+        rows_b, rows_p = np.nonzero(u_int > 0)
+        step = max(1, _CHUNK_ELEMENTS // max(w_int.shape[1], 1))
         for s in range(0, len(rows_b), step):
             ib, ip = rows_b[s : s + step], rows_p[s : s + step]
-            rb = ib if ry.shape[0] > 1 else np.zeros_like(ib)
-            if compact:
-                cols = keep[ib]
-                y = ry[rb[:, None], ip[:, None], cols]
-                loo = pooled[ib[:, None], cols] - uw[ib, ip][:, None] * y
-                weights = w_kept[ib]
-            else:
-                y = ry[rb, ip]
-                loo = pooled[ib] - uw[ib, ip][:, None] * y
-                weights = w[ib]
-            sums = rank_cross_sums(loo, weights, y)
+            y2 = ry2[ib if ry2.shape[0] > 1 else 0, ip]
+            loo2 = pooled2[ib] - u_int[ib, ip][:, None] * y2
+            weights = w_int[ib]
+            sums = rank_cross_sums(loo2.copy(), weights, y2)
             if sums is None:  # too large to pack: rank, then gather y into sorted order
-                order, ranks = rank_half_integers(loo, weights)
+                order, ranks = rank_half_integers(loo2 / 2.0, weights)
                 ws = np.take_along_axis(weights, order, axis=1)
-                ys = np.take_along_axis(y, order, axis=1)
+                ys = np.take_along_axis(y2 / 2.0, order, axis=1)
                 sums = (ws * ranks * ys).sum(1), (ws * ranks * ranks).sum(1)
             sum_wry, sum_wr2 = sums
             n = total[ib]
@@ -330,6 +383,19 @@ class SparseEngine(Engine):
         if self.method == "pearson":
             return paired_stat("pearson", pooled, data, w)
         return paired_stat(self.method, weighted_ranks(pooled, w), weighted_ranks(data, w), w)
+
+
+def _drop_unweighted(w: np.ndarray, *stacks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Keep, per draw, only the pairs with weight > 0 (padded with weight-0 entries to the
+    longest draw); `stacks` are (b, rows, P) arrays compacted the same way."""
+    nonzero = w > 0
+    width = max(int(nonzero.sum(1).max()), 1)
+    if width == w.shape[1]:
+        return (w, *stacks)
+    keep = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
+    out = [np.take_along_axis(w, keep, axis=1)]
+    out += [np.take_along_axis(a, keep[:, None, :], axis=2) for a in stacks]
+    return tuple(out)
 
 
 def _pooled_and_loo(

@@ -24,7 +24,7 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
-from analysis._weighted import METHODS, SortedRows, correlate, paired_stat, tau_a_rows
+from analysis._weighted import METHODS, SortedRows, correlate, tau_a_rows
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
@@ -190,7 +190,11 @@ class DualBootstrap:
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         """One row per model: estimate, dual-bootstrap SE and t-interval, percentile intervals
-        of each single bootstrap, p against 0 (one-sided) and against the lower ceiling."""
+        of each single bootstrap, p against 0 (one-sided) and against the lower ceiling.
+
+        Intervals and tests are centred on the full-data estimate (rsatoolbox centres them on
+        the mean of the bootstrap evaluations) and use a t distribution with
+        min(n_participants, n_stimuli) - 1 degrees of freedom, as rsatoolbox does."""
         level = check_real("DualBootstrap.table", "level", level, low=0, high=1)
         t = scipy.stats.t.ppf(0.5 + level / 2, self.dof)
         se = np.sqrt(np.maximum(self.model_variance, 0))
@@ -404,26 +408,50 @@ def compare_vectors(method: str, x: np.ndarray, y: np.ndarray) -> float:
     return float(correlate(method, np.nan_to_num(x), np.nan_to_num(y), w))
 
 
+_MANTEL_CHUNK_ELEMENTS = 4_000_000
+
+
 def _mantel_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """The statistic for every permutation, in chunks of permutations.
+
+    With complete y, the mean and spread of the permuted x (or of its ranks) do not change
+    under a permutation, so each statistic is one gather and one dot product.
+    """
     rows, cols = upper_indices(x.shape[0])
-    # pair index of (perm[i], perm[j]) in the permuted matrix, for every permutation
-    gathered = x[perms[:, rows], perms[:, cols]]
     y_ok = ~np.isnan(y)
-    if method == "tau-a":
-        return tau_a_rows(gathered[:, y_ok], y[y_ok], np.ones(int(y_ok.sum())))
-    if not y_ok.all():  # missing human pairs: statistics over the pairs y has
-        w = np.broadcast_to(y_ok.astype(float), gathered.shape)
-        return correlate(method, gathered, np.nan_to_num(y)[None], w)
-    if method == "pearson":
-        tx, ty = gathered, y
-    else:
-        # ranks move with the entries under a permutation, so rank once and gather
-        x_ranks = np.zeros_like(x)
-        x_ranks[rows, cols] = SortedRows(x[rows, cols]).ranks(np.ones((1, rows.size)))[0]
-        x_ranks = x_ranks + x_ranks.T
-        tx = x_ranks[perms[:, rows], perms[:, cols]]
-        ty = SortedRows(y).ranks(np.ones((1, y.size)))[0]
-    return paired_stat(method, tx, ty[None], np.ones((1, y.size)))
+    complete = bool(y_ok.all())
+    if complete and method != "tau-a":
+        if method == "pearson":
+            tx, ty = x.copy(), y
+        else:  # ranks move with the entries under a permutation: rank once, then gather
+            tx = np.zeros_like(x)
+            tx[rows, cols] = SortedRows(x[rows, cols]).ranks(np.ones((1, rows.size)))[0]
+            tx = tx + tx.T
+            ty = SortedRows(y).ranks(np.ones((1, y.size)))[0]
+        centre = tx[rows, cols].mean()
+        tx = tx - centre
+        ty = ty - ty.mean()
+        if method == "rho-a":
+            scale = 12.0 / (y.size**3 - y.size)
+        else:
+            scale = 1.0 / np.sqrt(np.sum(tx[rows, cols] ** 2) * np.sum(ty**2))
+    null = np.empty(len(perms))
+    step = max(1, _MANTEL_CHUNK_ELEMENTS // rows.size)
+    for start in range(0, len(perms), step):
+        p = perms[start : start + step]
+        if complete and method != "tau-a":
+            # pair (perm[i], perm[j]) of the permuted matrix, for every permutation
+            null[start : start + step] = (tx[p[:, rows], p[:, cols]] @ ty) * scale
+            continue
+        gathered = x[p[:, rows], p[:, cols]]
+        if method == "tau-a":
+            null[start : start + step] = tau_a_rows(
+                gathered[:, y_ok], y[y_ok], np.ones(int(y_ok.sum()))
+            )
+        else:  # missing human pairs: statistics over the pairs y has
+            w = np.broadcast_to(y_ok.astype(float), gathered.shape)
+            null[start : start + step] = correlate(method, gathered, np.nan_to_num(y)[None], w)
+    return null
 
 
 def fdr_bh(p_values: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
@@ -237,7 +236,7 @@ def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:
         lines += [*textwrap.wrap(paragraph, 100), ""]
     per_page = 60
     for start in range(0, len(lines), per_page):
-        fig = plt.figure(figsize=(8.27, 11.69))
+        fig = Figure(figsize=(8.27, 11.69))
         fig.text(
             0.06,
             0.96,
@@ -248,7 +247,6 @@ def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:
             fontsize=7.5,
         )
         pdf.savefig(fig)
-        plt.close(fig)
 
 
 def _table_page(pdf: PdfPages, title: str, frame: pd.DataFrame) -> None:
@@ -257,7 +255,8 @@ def _table_page(pdf: PdfPages, title: str, frame: pd.DataFrame) -> None:
         if pd.api.types.is_float_dtype(shown[col]):
             shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
     shown = shown.astype(str).apply(lambda c: c.str.slice(0, 18))
-    fig, ax = plt.subplots(figsize=(11.69, 8.27))
+    fig = Figure(figsize=(11.69, 8.27))
+    ax = fig.subplots()
     ax.axis("off")
     ax.set_title(title, fontsize=10)
     table = ax.table(
@@ -269,7 +268,6 @@ def _table_page(pdf: PdfPages, title: str, frame: pd.DataFrame) -> None:
     table.auto_set_font_size(False)
     table.set_fontsize(max(4, 9 - len(shown.columns) // 4))
     pdf.savefig(fig)
-    plt.close(fig)
 
 
 def write_report(analysis: StudyAnalysis, out_dir: str | Path) -> ReportFiles:
@@ -293,8 +291,6 @@ def write_report(analysis: StudyAnalysis, out_dir: str | Path) -> ReportFiles:
         for section in sections:
             for t in section.tables:
                 _table_page(pdf, f"{section.title}: {t['title']}", t["frame"])
-    for _, fig in made:
-        plt.close(fig)
     files = sorted(str(p.relative_to(out)) for p in [*written, pdf_path, *fig_dir.glob("*.png")])
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),

@@ -1,13 +1,14 @@
-"""Report figures (matplotlib, Agg backend).  Each function returns a Figure or None when
-its data are absent, so the report shows exactly the analyses that were run."""
+"""Report figures.  Each function returns a matplotlib Figure, or None when its data are
+absent, so the report shows exactly the analyses that were run.
+
+Figures are plain ``matplotlib.figure.Figure`` objects rendered by the Agg canvas on save:
+pyplot (and its global figure registry and backend choice) is never touched, so the report
+can be built in a notebook, a web worker or several threads without side effects.
+"""
 
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -19,8 +20,13 @@ MAX_LABELS = 60
 MAX_MODEL_PANELS = 12
 
 
+def _subplots(*args, figsize, **kwargs):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
 def _heatmap(ax, values: np.ndarray, title: str, labels=None) -> None:
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     if labels is not None and len(labels) <= MAX_LABELS:
@@ -34,7 +40,7 @@ def _heatmap(ax, values: np.ndarray, title: str, labels=None) -> None:
 
 def human_heatmap(human: SimilarityMatrix, order: np.ndarray) -> Figure:
     """The human dissimilarity matrix ordered by clustering; grey = missing pair."""
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig, ax = _subplots(figsize=(6.5, 5.5))
     d = human.dissimilarity().values[np.ix_(order, order)]
     labels = [human.stimuli[i] for i in order]
     _heatmap(ax, d, f"Human dissimilarity ({human.n_missing_pairs} missing pairs in grey)", labels)
@@ -49,7 +55,7 @@ def model_heatmaps(models: dict[str, SimilarityMatrix], order: np.ndarray) -> Fi
     names = list(models)[:MAX_MODEL_PANELS]
     cols = min(4, len(names))
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows), squeeze=False)
     for ax, name in zip(axes.ravel(), names, strict=False):
         _heatmap(ax, models[name].values[np.ix_(order, order)], name)
     for ax in axes.ravel()[len(names) :]:
@@ -62,7 +68,7 @@ def mds_map(human: SimilarityMatrix) -> Figure:
     """Classical MDS of the human dissimilarities (missing pairs filled with the mean)."""
     coords = classical_mds(human)
     _, n_filled = filled(human)
-    fig, ax = plt.subplots(figsize=(6, 5.5))
+    fig, ax = _subplots(figsize=(6, 5.5))
     ax.scatter(coords[:, 0], coords[:, 1], s=18, color="tab:blue")
     if human.n_stimuli <= MAX_LABELS:
         for (x, y), label in zip(coords, human.stimuli, strict=True):
@@ -85,7 +91,7 @@ def model_correlations(table: pd.DataFrame, method: str) -> Figure | None:
     labels = [
         f"{m}/{layer}" if layer else m for m, layer in zip(sub["model"], sub["layer"], strict=True)
     ]
-    fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(sub) + 2), 4.2))
+    fig, ax = _subplots(figsize=(max(5, 0.55 * len(sub) + 2), 4.2))
     x = np.arange(len(sub))
     err = np.vstack([sub["evaluation"] - sub["ci_low"], sub["ci_high"] - sub["evaluation"]])
     ax.bar(x, sub["evaluation"], color="tab:blue", yerr=err, capsize=3, zorder=2)
@@ -105,7 +111,7 @@ def model_correlations(table: pd.DataFrame, method: str) -> Figure | None:
 
 
 def split_half_histogram(reliabilities: np.ndarray, method: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 3.3))
+    fig, ax = _subplots(figsize=(5, 3.3))
     ok = reliabilities[~np.isnan(reliabilities)]
     ax.hist(ok, bins=min(30, max(5, ok.size // 4)), color="tab:green")
     ax.set_xlabel(f"Spearman-Brown corrected split-half {method}")
@@ -117,7 +123,7 @@ def split_half_histogram(reliabilities: np.ndarray, method: str) -> Figure:
 
 def quality_scatter(quality: pd.DataFrame) -> Figure:
     """Catch accuracy against the share of fast responses; excluded participants in red."""
-    fig, ax = plt.subplots(figsize=(5, 3.8))
+    fig, ax = _subplots(figsize=(5, 3.8))
     excluded = quality["excluded"].to_numpy(bool)
     x = quality["fast_fraction"].to_numpy(float)
     y = quality["catch_accuracy"].to_numpy(float)
@@ -138,7 +144,7 @@ def choice_accuracy(table: pd.DataFrame | None) -> Figure | None:
         f"{m}/{layer}" if layer else m
         for m, layer in zip(table["model"], table["layer"], strict=True)
     ]
-    fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(table) + 2), 4))
+    fig, ax = _subplots(figsize=(max(5, 0.55 * len(table) + 2), 4))
     x = np.arange(len(table))
     err = np.vstack([table["accuracy"] - table["ci_low"], table["ci_high"] - table["accuracy"]])
     ax.bar(x, table["accuracy"], yerr=err, capsize=3, color="tab:purple", zorder=2)
@@ -159,8 +165,8 @@ def decision_weighting(table: pd.DataFrame | None) -> Figure | None:
     if table is None or table.empty:
         return None
     models = sorted(table["model"].unique())
-    fig, ax = plt.subplots(figsize=(6, 4))
-    colors = plt.get_cmap("tab10")
+    fig, ax = _subplots(figsize=(6, 4))
+    colors = matplotlib.colormaps["tab10"]
     for c, model in enumerate(models):
         sub = table[table["model"] == model]
         for condition, grp in sub.groupby("condition"):
@@ -194,7 +200,7 @@ def generalisation(matrix: pd.DataFrame | None) -> Figure | None:
     """G (normalised AUC over k) and its asymmetry G[A, B] - G[B, A]."""
     if matrix is None or matrix.empty:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, axes = _subplots(1, 2, figsize=(10, 4.2))
     values = matrix.to_numpy(float)
     _heatmap(axes[0], values, "G[A, B]: accuracy of B on A-masked images (AUC)")
     common = [m for m in matrix.index if m in matrix.columns]
@@ -217,7 +223,7 @@ def part_mass(table: pd.DataFrame | None) -> Figure | None:
     if table is None or table.empty:
         return None
     means = table.groupby("part")[["relevance_share", "area_share"]].mean()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _subplots(figsize=(6, 3.6))
     x = np.arange(len(means))
     ax.bar(x - 0.2, means["relevance_share"], 0.4, label="relevance share")
     ax.bar(x + 0.2, means["area_share"], 0.4, label="area share")
@@ -235,7 +241,7 @@ def relevance_overlays(images, relevance, ids, n_max: int = 8) -> Figure | None:
     maps = np.asarray(relevance, float)
     maps = maps[None] if maps.ndim == 2 else maps
     n = min(n_max, len(maps))
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.5), squeeze=False)
+    fig, axes = _subplots(1, n, figsize=(2.2 * n, 2.5), squeeze=False)
     for k, ax in enumerate(axes[0]):
         if images is not None:
             img = np.asarray(images[k], float)
@@ -254,7 +260,7 @@ def relevance_overlays(images, relevance, ids, n_max: int = 8) -> Figure | None:
 def embedding_dims(summary: pd.DataFrame | None, best: int | None) -> Figure | None:
     if summary is None:
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.3))
+    fig, ax = _subplots(figsize=(5, 3.3))
     ax.errorbar(
         summary["n_dims"],
         summary["heldout_accuracy"],

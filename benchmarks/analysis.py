@@ -1,0 +1,363 @@
+"""analysis vs rsatoolbox 0.3.2 on the same data and the same resampling draws.
+
+    .venv/bin/python benchmarks/analysis.py [--rsa-draws 50] [--rsa-permutations 1000]
+                                            [--methods pearson spearman rho-a] [--tau-draws 20]
+
+Data (issue 5): 100 stimuli, 30 participants who each rate all 4,950 pairs on a 1-7 scale
+(made by `analysis.simulate`-style ratings from a known 4-D structure, z-scored per
+participant by `analysis.human.ratings.rating_matrices`, so the RDMs have realistic ties),
+and 2 models.  Per comparison method:
+
+* leave-one-participant-out noise ceiling: ``rsatoolbox.inference.boot_noise_ceiling`` vs
+  `analysis.compare.noise_ceiling`;
+* 1,000-draw bootstrap over stimuli: ``eval_bootstrap_pattern`` vs
+  `analysis.inference.bootstrap_evaluations` (models and ceilings on every draw);
+* 1,000-draw dual bootstrap: ``eval_dual_bootstrap`` vs `analysis.inference.dual_bootstrap`;
+* 10,000-permutation Mantel test: rsatoolbox has none, so the baseline permutes an rsatoolbox
+  ``RDMs`` (``reorder``) and calls ``rsatoolbox.rdm.compare`` per permutation.
+
+Both sides use the same draws: rsatoolbox's ``bootstrap_sample*`` helpers are swapped for ones
+that return our rows (the rest of rsatoolbox runs unchanged).  rsatoolbox takes about 0.1-1.5 s
+per draw here, so by default it runs the first ``--rsa-draws`` draws and its time is scaled to
+1,000 (the per-draw cost is constant); equality is checked on those draws (and the
+dual-bootstrap variances on a run of both tools over the same ``--rsa-draws`` draws).  Use
+``--rsa-draws 1000`` for a full side-by-side run.  tau-a has no batched form (see
+analysis/_weighted.py): it is timed on ``--tau-draws`` draws on both sides.
+
+Also: the human matrix from 1,000,000 triplet responses (target < 2 s).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Both tools single-threaded (rsatoolbox's loops are; BLAS threads would also fight the other
+# processes on a shared machine), so the ratios compare algorithms, not thread counts.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("TQDM_DISABLE", "1")  # rsatoolbox's progress bars
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from importlib.metadata import version  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
+
+from analysis.compare import noise_ceiling  # noqa: E402
+from analysis.human.choices import choice_matrices, choice_similarity, choice_table  # noqa: E402
+from analysis.human.ratings import rating_matrices  # noqa: E402
+from analysis.inference import (  # noqa: E402
+    bootstrap_evaluations,
+    bootstrap_indices,
+    dual_bootstrap,
+    mantel_test,
+)
+from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
+from analysis.simulate import random_dissimilarity, simulate_triplet_codes  # noqa: E402
+
+RSA_METHOD = {"pearson": "corr", "spearman": "spearman", "rho-a": "rho-a", "tau-a": "tau-a"}
+N_STIMULI, N_PARTICIPANTS, N_BOOT, N_PERMUTATIONS = 100, 30, 1000, 10_000
+TARGET_RATIO, TARGET_TRIPLET_SECONDS = 50.0, 2.0
+
+
+def make_data(seed: int = 0):
+    """Ratings of every pair by every participant -> z-scored RDMs; two noisy models."""
+    truth = random_dissimilarity(N_STIMULI, n_dims=4, random_state=seed)
+    rng = np.random.default_rng(seed + 1)
+    rows, cols = upper_indices(N_STIMULI)
+    d = truth.upper()
+    z = -(d - d.mean()) / d.std()
+    frames = []
+    for p in range(N_PARTICIPANTS):
+        latent = rng.uniform(0.6, 1.4) * z + rng.normal(0, 0.4) + rng.normal(0, 0.8, d.size)
+        ratings = np.clip(np.round(4 + 1.5 * latent), 1, 7)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "participant": f"P{p:02d}",
+                    "trial_type": "rating",
+                    "role": "main",
+                    "trial_index": np.arange(d.size),
+                    "item_1": np.asarray(truth.stimuli)[rows],
+                    "item_2": np.asarray(truth.stimuli)[cols],
+                    "item_3": "",
+                    "rating": ratings,
+                    "rating_min": 1.0,
+                    "rating_max": 7.0,
+                }
+            )
+        )
+    human = rating_matrices(pd.concat(frames, ignore_index=True), stimuli=truth.stimuli)
+    models = {}
+    for name, noise in (("vgg_face/fc7", 0.7), ("resnet50/layer4", 1.2)):
+        e = rng.normal(0, noise * d.std(), d.size)
+        models[name] = SimilarityMatrix.from_vector(np.abs(d + e), truth.stimuli, name=name)
+    return truth, human, models
+
+
+class RsaDraws:
+    """Make rsatoolbox's evaluate module use given draws (as tests/unit/analysis/helpers)."""
+
+    def __init__(self, stim=None, part=None):
+        import rsatoolbox.inference.evaluate as evaluate
+
+        self.ev, self.stim, self.part = (
+            evaluate,
+            iter(stim if stim is not None else []),
+            iter(part if part is not None else []),
+        )
+
+    def __enter__(self):
+        ev = self.ev
+        self.saved = (ev.bootstrap_sample_pattern, ev.bootstrap_sample_rdm, ev.bootstrap_sample)
+
+        def pattern(rdms, pattern_descriptor="index"):
+            idx = next(self.stim)
+            return rdms.subsample_pattern(pattern_descriptor, idx), idx
+
+        def rdm(rdms, rdm_descriptor="index"):
+            idx = next(self.part)
+            return rdms.subsample(rdm_descriptor, idx), idx
+
+        def both(rdms, rdm_descriptor="index", pattern_descriptor="index"):
+            r, p = next(self.part), next(self.stim)
+            return rdms.subsample(rdm_descriptor, r).subsample_pattern(pattern_descriptor, p), r, p
+
+        ev.bootstrap_sample_pattern, ev.bootstrap_sample_rdm, ev.bootstrap_sample = (
+            pattern,
+            rdm,
+            both,
+        )
+        return ev
+
+    def __exit__(self, *exc):
+        ev = self.ev
+        ev.bootstrap_sample_pattern, ev.bootstrap_sample_rdm, ev.bootstrap_sample = self.saved
+
+
+def rsa_mantel_draw(model, perm, group, method) -> float:
+    """One permutation the rsatoolbox way: reorder a copy of the model RDM, compare."""
+    from rsatoolbox.rdm import compare
+
+    permuted = model.copy()
+    permuted.reorder(perm)  # in place: patterns (rows and columns together)
+    return float(compare(permuted, group, method)[0, 0])
+
+
+class Clock:
+    """Wall and CPU time of a block (CPU time is what a busy shared machine disturbs least)."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def timed(fn, *args, **kwargs):
+    with Clock() as clock:
+        out = fn(*args, **kwargs)
+    return out, clock
+
+
+def maxdiff(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    both = ~(np.isnan(a) & np.isnan(b))
+    if (np.isnan(a) != np.isnan(b)).any():
+        return float("inf")
+    return float(np.max(np.abs(a[both] - b[both]), initial=0.0))
+
+
+def row(task: str, method: str, theirs: Clock, ours: Clock, diff: float, scale=1.0) -> dict:
+    """One line of the table; rsatoolbox's times are scaled from the draws it ran."""
+    return {
+        "task": task,
+        "method": method,
+        "rsa_wall": theirs.wall * scale,
+        "rsa_cpu": theirs.cpu * scale,
+        "ours_wall": ours.wall,
+        "ours_cpu": ours.cpu,
+        "diff": diff,
+    }
+
+
+def report(rows: list[dict]) -> None:
+    print()
+    print(
+        f"{'task':38s} {'method':9s} {'rsatoolbox':>11s} {'analysis':>9s} {'ratio':>7s} "
+        f"{'cpu ratio':>9s} {'max |diff|':>10s} equal"
+    )
+    for r in rows:
+        equal = "yes" if r["diff"] < 1e-9 else "NO"
+        print(
+            f"{r['task']:38s} {r['method']:9s} {r['rsa_wall']:10.2f}s {r['ours_wall']:8.3f}s "
+            f"{r['rsa_wall'] / r['ours_wall']:6.1f}x {r['rsa_cpu'] / r['ours_cpu']:8.1f}x "
+            f"{r['diff']:10.1e} {equal}"
+        )
+
+
+def compare_method(method, args, human, models, rsa, draws) -> list[dict]:
+    """Ceiling, stimulus bootstrap, dual bootstrap and Mantel for one method."""
+    from rsatoolbox.inference import boot_noise_ceiling
+    from rsatoolbox.rdm import RDMs
+
+    rsa_data, rsa_models = rsa
+    stim, part, perms = draws
+    rsa_m = RSA_METHOD[method]
+    n_ours = N_BOOT if method != "tau-a" else args.tau_draws
+    # rsatoolbox needs at least 2 draws (it squeezes a single one away)
+    k = min(args.rsa_draws, n_ours) if method != "tau-a" else max(2, args.tau_draws // 2)
+    scale = n_ours / k
+    print(f"[{method}] rsatoolbox on {k} of {n_ours} draws, analysis on all {n_ours}", flush=True)
+    rows = []
+    nc_theirs, theirs = timed(boot_noise_ceiling, rsa_data, method=rsa_m)
+    nc_ours, ours = timed(noise_ceiling, human, method)
+    diff = maxdiff(nc_theirs, (nc_ours.lower, nc_ours.upper))
+    rows.append(row("LOO noise ceiling", method, theirs, ours, diff))
+    with RsaDraws(stim=stim[:k]) as ev:
+        boot_theirs, theirs = timed(
+            ev.eval_bootstrap_pattern, rsa_models, rsa_data, method=rsa_m, N=k
+        )
+    boot_ours, ours = timed(
+        bootstrap_evaluations,
+        models,
+        human,
+        method,
+        scheme="stimuli",
+        n_boot=n_ours,
+        stimulus_indices=stim[:n_ours],
+    )
+    diff = max(
+        maxdiff(boot_theirs.evaluations, boot_ours.evaluations[:k]),
+        maxdiff(boot_theirs.noise_ceiling.T, boot_ours.noise_ceiling[:k]),
+    )
+    rows.append(row(f"bootstrap over stimuli ({n_ours} draws)", method, theirs, ours, diff, scale))
+    with RsaDraws(stim=stim[:k], part=part[:k]) as ev:
+        dual_theirs, theirs = timed(ev.eval_dual_bootstrap, rsa_models, rsa_data, method=rsa_m, N=k)
+    dual_ours, ours = timed(
+        dual_bootstrap,
+        models,
+        human,
+        method,
+        n_boot=n_ours,
+        stimulus_indices=stim[:n_ours],
+        participant_indices=part[:n_ours],
+    )
+    # variances: both tools on the same k draws
+    same = dual_bootstrap(
+        models, human, method, n_boot=k, stimulus_indices=stim[:k], participant_indices=part[:k]
+    )
+    boots = (dual_ours.both, dual_ours.participants, dual_ours.stimuli)
+    diff = max(
+        *(
+            maxdiff(dual_theirs.evaluations[:, :, 0, 0, s], b.evaluations[:k])
+            for s, b in enumerate(boots)
+        ),
+        maxdiff(dual_theirs.model_var, same.model_variance),
+        maxdiff(dual_theirs.diff_var, same.difference_variance),
+        maxdiff(dual_theirs.noise_ceil_var, same.ceiling_difference_variance),
+    )
+    rows.append(row(f"dual bootstrap ({n_ours} draws)", method, theirs, ours, diff, scale))
+    if method == "tau-a":
+        return rows
+    group = human.group()
+    model = models["vgg_face/fc7"]
+    n_rsa = min(args.rsa_permutations, N_PERMUTATIONS)
+    rsa_model, rsa_group = RDMs(model.upper()), RDMs(group.upper())
+    with Clock() as theirs:
+        null = [rsa_mantel_draw(rsa_model, p, rsa_group, rsa_m) for p in perms[:n_rsa]]
+    result, ours = timed(mantel_test, model, group, method, permutations=perms)
+    diff = maxdiff(null, result.null[:n_rsa])
+    rows.append(
+        row(
+            f"Mantel test ({N_PERMUTATIONS} permutations)",
+            method,
+            theirs,
+            ours,
+            diff,
+            N_PERMUTATIONS / n_rsa,
+        )
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rsa-draws", type=int, default=50)
+    parser.add_argument("--rsa-permutations", type=int, default=1000)
+    parser.add_argument(
+        "--methods", nargs="+", default=["pearson", "spearman", "rho-a"], choices=list(RSA_METHOD)
+    )
+    parser.add_argument(
+        "--tau-draws",
+        type=int,
+        default=20,
+        help="draws for the tau-a bootstraps on both sides (0: skip tau-a)",
+    )
+    args = parser.parse_args()
+    if args.tau_draws == 1 or args.rsa_draws < 2:
+        parser.error("--rsa-draws must be >= 2 and --tau-draws 0 or >= 2")
+    from rsatoolbox.model import ModelFixed
+    from rsatoolbox.rdm import RDMs
+
+    warnings.filterwarnings("ignore")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}; python {platform.python_version()}, numpy {np.__version__},"
+        f" rsatoolbox {version('rsatoolbox')}; BLAS threads "
+        f"{os.environ['OPENBLAS_NUM_THREADS']}"
+    )
+    (truth, human, models), clock = timed(make_data)
+    print(
+        f"data: {N_STIMULI} stimuli, {human.n_participants} participants x "
+        f"{human.n_pairs} rated pairs, {len(models)} models (built in {clock.wall:.1f} s)\n"
+    )
+    rsa = (RDMs(human.vectors()), [ModelFixed(n, RDMs(m.upper())) for n, m in models.items()])
+    stim = bootstrap_indices(N_STIMULI, N_BOOT, random_state=1)
+    part = bootstrap_indices(N_PARTICIPANTS, N_BOOT, random_state=2)
+    perms = np.random.default_rng(3).permuted(
+        np.tile(np.arange(N_STIMULI), (N_PERMUTATIONS, 1)), axis=1
+    )
+    methods = list(args.methods)
+    if args.tau_draws and "tau-a" not in methods:
+        methods.append("tau-a")
+    rows = []
+    for method in methods:
+        rows += compare_method(method, args, human, models, rsa, (stim, part, perms))
+    report(rows)
+    boots = [r for r in rows if "bootstrap" in r["task"] and r["method"] != "tau-a"]
+    if boots:
+        wall = min(r["rsa_wall"] / r["ours_wall"] for r in boots)
+        cpu = min(r["rsa_cpu"] / r["ours_cpu"] for r in boots)
+        verdict = "met" if min(wall, cpu) >= TARGET_RATIO else "NOT met"
+        print(
+            f"\nbootstraps (pearson/spearman/rho-a), slowest ratio: wall {wall:.1f}x, cpu "
+            f"{cpu:.1f}x (target >= {TARGET_RATIO:.0f}x): {verdict}"
+        )
+    print(f"all results equal (|diff| < 1e-9): {all(r['diff'] < 1e-9 for r in rows)}")
+    triplets = simulate_triplet_codes(truth, 1_000_000, N_PARTICIPANTS, random_state=4)
+    with Clock() as clock:
+        table, ids = choice_table(triplets)
+        group = choice_similarity(table, ids)
+    _, per_participant = timed(choice_matrices, table, ids)
+    met = "met" if clock.wall < TARGET_TRIPLET_SECONDS else "NOT met"
+    print(
+        f"\nhuman matrix from 1,000,000 triplet responses: {clock.wall:.2f} s (cpu "
+        f"{clock.cpu:.2f} s; target < {TARGET_TRIPLET_SECONDS:.0f} s: {met}); per-participant "
+        f"matrices another {per_participant.wall:.2f} s; {group.n_missing_pairs} missing "
+        f"pairs, median {np.median(group.upper_counts()):.0f} offers per pair"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
