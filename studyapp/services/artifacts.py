@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -13,6 +14,17 @@ def params_hash(params: dict) -> str:
     """sha256 of the canonical JSON of ``params`` (key order and spacing do not matter)."""
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def json_safe(value):
+    """JSON for PostgreSQL: NaN and infinities (not valid JSON) become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def artifact_find(
@@ -59,12 +71,12 @@ def artifact_save(
                 face_model=face_model,
                 stimulus_set=stimulus_set,
                 method=method,
-                params=params,
+                params=json_safe(params),
                 params_hash=params_hash(params),
                 code_version=code_version,
                 file=file_name,
                 sha256=sha256,
-                summary=summary,
+                summary=json_safe(summary),
                 job=job,
             )
     except IntegrityError:

@@ -1,26 +1,39 @@
-"""The built-in demo: generated faces, a researcher account and one live study per trial type."""
+"""The built-in demo study, from generated faces to the correlation report.
+
+Everything is created once and found again on later runs (names and slugs are fixed; compute
+jobs reuse their artifacts), so running the demo twice only redoes what is missing.
+
+The design follows Crawford et al. (2020) in miniature: a small CNN is first trained on a
+separate set of generated identities (its "pretraining"), then finetuned on the demo faces for
+two tasks (gender, identity) with two seeds each; simulated participants judge triplets from
+a known similarity structure; the pipeline then compares the models with them.
+"""
 
 import secrets
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 import facegen
-from studyapp.models import StimulusSet, Study, StudyMembership, TrialType
+from modelsvc import ModelSpec
+from studyapp.models import FaceModel, Job, StimulusSet, Study, StudyMembership, TrialType
+from studyapp.services.face_models import face_model_register
+from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
 
-DEMO_SET_NAME = "Demo faces (generated)"
 DEMO_USERNAME = "researcher"
-DEMO_FACES = {"n_identities": 12, "images_per_identity": 4, "size": 128, "seed": 0}
 DEMO_STUDIES = {
     TrialType.TRIPLET: "demo-triplets",
     TrialType.RATING: "demo-ratings",
     TrialType.AFC: "demo-afc",
 }
+PIPELINE_STUDY = "demo-triplets"
 CONSENT = """**Consent.** This is a demonstration of FaceSim Lab. You will judge the similarity of
 generated (not real) faces for about five minutes. Your answers are stored under a pseudonym and
 used only to demonstrate the software. You may stop at any time by closing the page."""
@@ -31,28 +44,71 @@ brows, nose, mouth, hair, glasses). We compare your similarity judgments with th
 neural networks trained on the same faces."""
 
 
-def demo_stimulus_set() -> StimulusSet:
-    """The generated demo faces (with labels and part masks), imported once."""
-    existing = StimulusSet.objects.filter(name=DEMO_SET_NAME).first()
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes of the demo; the tests use a tiny one."""
+
+    identities: int = 12
+    images_per_identity: int = 4
+    image_size: int = 128
+    pretraining_identities: int = 24
+    tasks: tuple[str, ...] = ("gender", "identity")
+    seeds: tuple[int, ...] = (1, 2)
+    max_epochs: int = 40
+    participants: int = 16
+    trials_per_participant: int = 40
+    choice_noise: float = 0.4
+    suffix: str = ""  # keeps a test's demo apart from a real one
+
+    @property
+    def set_name(self) -> str:
+        return f"Demo faces (generated){self.suffix}"
+
+    @property
+    def pretraining_set_name(self) -> str:
+        return f"Demo pretraining faces (generated){self.suffix}"
+
+
+def _import_faces(name: str, **faces) -> StimulusSet:
+    existing = StimulusSet.objects.filter(name=name).first()
     if existing is not None:
         return existing
     with tempfile.TemporaryDirectory() as folder:
-        facegen.write_dataset(folder, **DEMO_FACES)
+        facegen.write_dataset(folder, **faces)
         files = files_from_folder(
             Path(folder),
             max_files=settings.STIMULUS_MAX_FILES,
             max_total_bytes=settings.STIMULUS_MAX_UPLOAD_BYTES,
         )
         stimulus_set, _ = stimulus_set_import(
-            name=DEMO_SET_NAME,
-            description=f"facegen faces {DEMO_FACES}: labels identity, gender, glasses.",
+            name=name,
+            description=f"facegen faces {faces}: labels identity, gender, glasses.",
             files=files,
         )
     return stimulus_set
 
 
+def demo_stimulus_sets(config: DemoConfig) -> tuple[StimulusSet, StimulusSet]:
+    """The demo faces (with part masks) and a disjoint set of identities for pretraining."""
+    demo = _import_faces(
+        config.set_name,
+        n_identities=config.identities,
+        images_per_identity=config.images_per_identity,
+        size=config.image_size,
+        seed=0,
+    )
+    pretraining = _import_faces(
+        config.pretraining_set_name,
+        n_identities=config.pretraining_identities,
+        images_per_identity=config.images_per_identity,
+        size=config.image_size,
+        seed=1,
+    )
+    return demo, pretraining
+
+
 def demo_researcher(password_file: Path):
-    """A staff account for the demo; its random password is kept in ``password_file``."""
+    """A researcher account for the demo; its random password is kept in ``password_file``."""
     if password_file.exists():
         password = password_file.read_text().strip()
     else:
@@ -61,30 +117,30 @@ def demo_researcher(password_file: Path):
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
     user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
-    user.is_staff = user.is_superuser = True
+    user.is_staff = True
     user.set_password(password)
     user.save()
     return user, password
 
 
 @transaction.atomic
-def demo_studies(*, stimulus_set: StimulusSet, owner) -> list[Study]:
+def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> list[Study]:
     """One live study per trial type over the demo faces (kept as they are if they exist)."""
     studies = []
     for trial_type, slug in DEMO_STUDIES.items():
         study, _ = Study.objects.get_or_create(
-            slug=slug,
+            slug=slug + config.suffix,
             defaults={
                 "title": f"Face similarity demo: {TrialType(trial_type).label}",
                 "status": Study.Status.LIVE,
                 "stimulus_set": stimulus_set,
                 "trial_types": [trial_type],
-                "trials_per_participant": 24,
-                "target_participants": 100,
+                "trials_per_participant": config.trials_per_participant,
+                "target_participants": 200,
                 "practice_trials": 2,
-                "break_every": 12,
+                "break_every": 20,
                 "repeat_rate": 0.1,
-                "catch_rate": 0.1,
+                "catch_rate": 0.05,
                 "consent_text": CONSENT,
                 "instructions": INSTRUCTIONS,
                 "debrief": DEBRIEF,
@@ -96,3 +152,93 @@ def demo_studies(*, stimulus_set: StimulusSet, owner) -> list[Study]:
         )
         studies.append(study)
     return studies
+
+
+def demo_base_model(config: DemoConfig) -> FaceModel:
+    """The small CNN before any training (random initialisation, seed 0)."""
+    name = f"Demo small CNN, untrained{config.suffix}"
+    existing = FaceModel.objects.filter(name=name).first()
+    if existing is not None:
+        return existing
+    spec = ModelSpec(
+        architecture="small_cnn",
+        num_classes=config.pretraining_identities,
+        input_size=(64, 64),
+        layers=("features.11", "classifier.1"),
+        seed=0,
+    )
+    return face_model_register(name=name, spec=spec, pretraining=FaceModel.Pretraining.NONE)
+
+
+def finetune_job(*, base: FaceModel, stimulus_set: StimulusSet, name: str, owner, **params) -> Job:
+    """Launch (or find the finished) finetuning of ``base``; the new model is called ``name``."""
+    return job_launch(
+        kind=Job.Kind.FINETUNE,
+        stimulus_set=stimulus_set,
+        face_models=[base],
+        params={"name": name, **params},
+        user=owner,
+    )
+
+
+def pretraining_params(config: DemoConfig) -> dict:
+    """Identity training of the whole network on the pretraining faces."""
+    return {
+        "label_column": "identity",
+        "seed": 0,
+        "train_last": None,
+        "group_column": None,
+        "max_epochs": config.max_epochs,
+    }
+
+
+def finetuning_params(config: DemoConfig, task: str, seed: int) -> dict:
+    """The last two layers on the demo faces; gender keeps identities apart in validation."""
+    return {
+        "label_column": task,
+        "seed": seed,
+        "train_last": 2,
+        "max_epochs": config.max_epochs,
+        "group_column": "identity" if task != "identity" else None,
+    }
+
+
+def truth_dissimilarity(stimuli: list[tuple[int, dict]], seed: int = 0) -> np.ndarray:
+    """The known structure the simulated participants answer from.
+
+    Faces differ most by identity, then gender, then glasses, plus a small stable
+    per-face offset (so the matrix is not just three levels).
+    """
+    rng = np.random.default_rng(seed)
+    labels = [lab for _, lab in stimuli]
+    jitter = rng.normal(scale=0.3, size=(len(stimuli), 3))
+    d = np.zeros((len(stimuli), len(stimuli)))
+    for i, a in enumerate(labels):
+        for j, b in enumerate(labels):
+            if i != j:
+                d[i, j] = (
+                    3.0 * (a.get("identity") != b.get("identity"))
+                    + 1.0 * (a.get("gender") != b.get("gender"))
+                    + 0.5 * (a.get("glasses") != b.get("glasses"))
+                    + np.linalg.norm(jitter[i] - jitter[j])
+                )
+    return d
+
+
+def odd_one_out_policy(ids: list[int], dissimilarity: np.ndarray, noise: float):
+    """A bot answer rule: keep pair (a, b) together with probability ∝ exp(-d_ab / T).
+
+    T = noise · SD(d), the choice model of ``analysis.simulate``; the odd one is the third item.
+    """
+    index = {pk: i for i, pk in enumerate(ids)}
+    temperature = noise * dissimilarity[np.triu_indices(len(ids), 1)].std()
+
+    def answer(trial: dict, rating, rng) -> dict:
+        items = trial["items"]
+        pairs = [(0, 1, 2), (0, 2, 1), (1, 2, 0)]  # (kept, kept, odd) by position
+        scores = np.array([-dissimilarity[index[items[a]], index[items[b]]] for a, b, _ in pairs])
+        weights = np.exp((scores - scores.max()) / temperature)
+        pick = rng.choices(range(3), weights=weights.tolist())[0]
+        return {"choice": items[pairs[pick][2]]}
+
+    return answer

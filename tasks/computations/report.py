@@ -42,7 +42,12 @@ ANALYSIS_FIELDS = (
     "random_state",
     "choice_matrix",
     "min_pair_count",
-)
+    "embedding_model",
+    "embedding_dims",
+    "embedding_folds",
+    "embedding_penalty",
+    "higher_rating_is_similar",
+)  # the job parameters passed on to analysis.AnalysisParameters
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
@@ -52,8 +57,9 @@ REPORT_VERSION = "analysis-report-1"
 def analysis_parameters(job: Job) -> AnalysisParameters:
     params = job.params
     fields = {name: params[name] for name in ANALYSIS_FIELDS if name in params}
-    if "methods" in fields:
-        fields["methods"] = tuple(fields["methods"])
+    for name in ("methods", "embedding_dims"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
     exclusions = ExclusionRules(**params.get("exclusions", {}))
     return AnalysisParameters(**fields, exclusions=exclusions)
 

@@ -1,0 +1,182 @@
+"""Run the demo study end to end (used by ``manage.py demo`` and its test), showing progress.
+
+Faces → pretraining → finetuning for two tasks × two seeds → simulated participants through
+the HTTP interface → the standard pipeline → report. Workers must be running (``bin/demo``
+starts one) and the web server must answer at ``base_url`` for the simulated participants.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from studyapp.bots import ParticipantBot
+from studyapp.models import Artifact, FaceModel, Job, Participant, Study
+from studyapp.selectors.reports import latest_report
+from studyapp.services.demo import (
+    PIPELINE_STUDY,
+    DemoConfig,
+    demo_base_model,
+    demo_researcher,
+    demo_stimulus_sets,
+    demo_studies,
+    finetune_job,
+    finetuning_params,
+    odd_one_out_policy,
+    pretraining_params,
+    truth_dissimilarity,
+)
+from studyapp.services.pipeline import pipeline_launch
+
+DEMO_STEPS = {
+    "masking": {"fractions": [0.05, 0.1, 0.2, 0.3, 0.5]},
+    "decision": {"fractions": [0.05, 0.1, 0.2, 0.3, 0.5]},
+    "report": {
+        "methods": ["spearman", "pearson"],
+        "n_boot": 200,
+        "n_permutations": 1000,
+        "n_splits": 50,
+        "embedding_dims": [2, 4, 8],
+        "embedding_folds": 3,
+    },
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    study: Study
+    username: str
+    password: str
+    models: list[FaceModel]
+    report: Artifact | None
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+def wait_for_jobs(jobs: Iterable[Job], *, progress: bool, timeout: float = 3600) -> None:
+    """Poll until every job finished, with one progress bar per job; raise if one failed."""
+    jobs = list(jobs)
+    bars = {
+        job.pk: tqdm(total=1, desc=_label(job), disable=not progress, leave=True) for job in jobs
+    }
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for job in jobs:
+                job.refresh_from_db()
+                bar = bars[job.pk]
+                bar.total = max(job.progress_total, 1)
+                bar.n = (
+                    job.progress_total if job.status == Job.Status.SUCCEEDED else job.progress_done
+                )
+                bar.set_postfix_str(job.status, refresh=False)
+                bar.refresh()
+            failed = [
+                job for job in jobs if job.status in (Job.Status.FAILED, Job.Status.CANCELLED)
+            ]
+            if failed:
+                raise JobFailed("; ".join(f"job #{j.pk} {j.kind}: {j.error}" for j in failed))
+            if all(job.is_finished for job in jobs):
+                return
+            time.sleep(0.5)
+        raise JobFailed(f"jobs still running after {timeout} s")
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def _label(job: Job) -> str:
+    models = ", ".join(job.face_models.values_list("name", flat=True)) or job.study.slug
+    return f"{job.kind} · {models}"[:48].ljust(48)
+
+
+def _model(name: str) -> FaceModel:
+    return FaceModel.objects.get(name=name)
+
+
+def train_models(
+    config: DemoConfig, demo_set, pretraining_set, owner, *, progress: bool
+) -> list[FaceModel]:
+    """The pretrained CNN, then its finetuned copies (tasks × seeds)."""
+    pretrained_name = f"Demo small CNN, facegen-pretrained{config.suffix}"
+    job = finetune_job(
+        base=demo_base_model(config),
+        stimulus_set=pretraining_set,
+        name=pretrained_name,
+        owner=owner,
+        **pretraining_params(config),
+    )
+    wait_for_jobs([job], progress=progress)
+    pretrained = _model(pretrained_name)
+    FaceModel.objects.filter(pk=pretrained.pk).update(pretraining=FaceModel.Pretraining.FACEGEN)
+    pretrained.refresh_from_db()
+    names = {
+        (task, seed): f"Demo CNN → {task}, seed {seed}{config.suffix}"
+        for task in config.tasks
+        for seed in config.seeds
+    }
+    jobs = [
+        finetune_job(
+            base=pretrained,
+            stimulus_set=demo_set,
+            name=name,
+            owner=owner,
+            **finetuning_params(config, task, seed),
+        )
+        for (task, seed), name in names.items()
+    ]
+    wait_for_jobs(jobs, progress=progress)
+    return [_model(name) for name in names.values()]
+
+
+def simulate_participants(
+    study: Study, config: DemoConfig, base_url: str, *, progress: bool
+) -> int:
+    """Bots answer the study's triplets from the known structure until enough have completed."""
+    done = study.participants.filter(status=Participant.Status.COMPLETED).count()
+    missing = max(0, config.participants - done)
+    stimuli = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", "labels"))
+    answer = odd_one_out_policy(
+        [pk for pk, _ in stimuli], truth_dissimilarity(stimuli), config.choice_noise
+    )
+    bots = [
+        ParticipantBot(base_url, study.slug, f"demo-bot-{done + i}", answer=answer, seed=done + i)
+        for i in range(missing)
+    ]
+    with (
+        ThreadPoolExecutor(4) as pool,
+        tqdm(total=missing, desc="simulated participants", disable=not progress) as bar,
+    ):
+        for _ in pool.map(lambda bot: bot.run(), bots):
+            bar.update()
+    return missing
+
+
+def run_demo(
+    *,
+    base_url: str,
+    password_file: Path,
+    config: DemoConfig | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> DemoResult:
+    config = config or DemoConfig()
+    log("Generating and importing the demo faces …")
+    demo_set, pretraining_set = demo_stimulus_sets(config)
+    user, password = demo_researcher(password_file)
+    studies = demo_studies(stimulus_set=demo_set, owner=user, config=config)
+    study = next(s for s in studies if s.slug == PIPELINE_STUDY + config.suffix)
+    log("Training the models (pretraining, then 2 tasks × 2 seeds) …")
+    models = train_models(config, demo_set, pretraining_set, user, progress=progress)
+    study.face_models.set(models)
+    log("Simulated participants take part through the web interface …")
+    simulate_participants(study, config, base_url, progress=progress)
+    log("Running the standard pipeline (embeddings, relevance, masking, report) …")
+    jobs = pipeline_launch(study=study, user=user, step_params=DEMO_STEPS)
+    wait_for_jobs(jobs.values(), progress=progress)
+    return DemoResult(study, user.username, password, models, latest_report(study=study))
