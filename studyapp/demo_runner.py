@@ -164,6 +164,7 @@ def run_demo(
     config: DemoConfig | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    steps: dict[str, dict] | None = None,
 ) -> DemoResult:
     config = config or DemoConfig()
     log("Generating and importing the demo faces …")
@@ -177,6 +178,6 @@ def run_demo(
     log("Simulated participants take part through the web interface …")
     simulate_participants(study, config, base_url, progress=progress)
     log("Running the standard pipeline (embeddings, relevance, masking, report) …")
-    jobs = pipeline_launch(study=study, user=user, step_params=DEMO_STEPS)
+    jobs = pipeline_launch(study=study, user=user, step_params=steps or DEMO_STEPS)
     wait_for_jobs(jobs.values(), progress=progress)
     return DemoResult(study, user.username, password, models, latest_report(study=study))

@@ -1,0 +1,77 @@
+"""The demo study end to end with tiny settings: real worker, live server, simulated people."""
+
+import pytest
+
+from studyapp.demo_runner import run_demo
+from studyapp.models import Artifact, FaceModel, Job, Participant
+from studyapp.services.demo import DemoConfig
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+TINY = DemoConfig(
+    identities=6,
+    images_per_identity=4,
+    image_size=64,
+    pretraining_identities=6,
+    max_epochs=4,
+    participants=4,
+    trials_per_participant=20,
+    suffix="-tiny",
+)
+QUICK_STEPS = {
+    "masking": {"fractions": [0.1, 0.5]},
+    "decision": {"fractions": [0.1, 0.5]},
+    "report": {
+        "methods": ["spearman"],
+        "n_boot": 20,
+        "n_permutations": 50,
+        "n_splits": 5,
+        "embedding_dims": [2],
+        "embedding_folds": 2,
+    },
+}
+
+
+def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
+    worker, media, live_server, tmp_path
+):
+    password_file = tmp_path / "password.txt"
+    first = run_demo(
+        base_url=live_server.url,
+        password_file=password_file,
+        config=TINY,
+        progress=False,
+        log=lambda _: None,
+        steps=QUICK_STEPS,
+    )
+    assert first.report is not None
+    assert first.report.summary["n_participants_analysed"] == 4
+    assert len(first.models) == 4
+    assert {(m.task, m.seed) for m in first.models} == {
+        ("gender", 1),
+        ("gender", 2),
+        ("identity", 1),
+        ("identity", 2),
+    }
+    pretrained = first.models[0].parent
+    assert pretrained.pretraining == FaceModel.Pretraining.FACEGEN
+    assert all(m.parent == pretrained and m.pretraining == "facegen" for m in first.models)
+    study = first.study
+    assert study.participants.filter(status=Participant.Status.COMPLETED).count() == 4
+    assert set(study.face_models.all()) == set(first.models)
+    assert Job.objects.filter(status="failed").count() == 0
+
+    jobs_before = Job.objects.count()
+    second = run_demo(
+        base_url=live_server.url,
+        password_file=password_file,
+        config=TINY,
+        progress=False,
+        log=lambda _: None,
+        steps=QUICK_STEPS,
+    )
+    assert second.password == first.password
+    assert second.report == first.report  # same responses, same results: the same report
+    assert study.participants.count() == 4
+    new_jobs = Job.objects.order_by("pk")[jobs_before:]
+    assert all("reused" in job.note for job in new_jobs), [(j.kind, j.note) for j in new_jobs]
+    assert Artifact.objects.filter(kind="report").count() == 1
