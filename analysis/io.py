@@ -99,16 +99,23 @@ def read_responses(
     return frame
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """Strings without surrounding blanks ("" for empty), stripping each distinct value once:
+    ids, statuses and stimulus names repeat, so this is a hash lookup per row."""
+    codes, uniques = pd.factorize(column.fillna(""))
+    stripped = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)
+    return pd.Series(stripped[codes], index=column.index, dtype=object)
+
+
 def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
     func = "read_responses"
-    for col in _TEXT:
-        frame[col] = frame[col].fillna("").astype(str).str.strip()
+    for col in (*_TEXT, "block"):
+        frame[col] = _text(frame[col])
     for col in _NUMBERS:
         frame[col] = _numeric(frame[col], col)
     frame["trial_index"] = _integers(frame["trial_index"], "trial_index", allow_empty=False)
     frame["repeat_of"] = _integers(frame["repeat_of"], "repeat_of", allow_empty=True)
-    frame["block"] = frame["block"].fillna("").astype(str).str.strip()
-    text = frame["correct"].fillna("").astype(str).str.strip().str.lower()
+    text = _text(frame["correct"]).str.lower()
     bad = ~text.isin(["", "true", "false", "1", "0"])
     if bad.any():
         raise fail(
@@ -118,10 +125,10 @@ def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
             f"{text[bad].unique()[:5].tolist()} in rows {_rows(bad)}",
         )
     frame["correct"] = pd.array(
-        [None if t == "" else t in ("true", "1") for t in text], dtype="boolean"
+        np.where(text == "", None, text.isin(["true", "1"])), dtype="boolean"
     )
-    for col in ("responded_at", "received_at"):
-        raw = frame[col].fillna("").astype(str).str.strip()
+    for col in ("responded_at", "received_at"):  # one distinct value per row: no stripping
+        raw = frame[col].astype(object).where(frame[col].notna(), "")
         parsed = pd.to_datetime(raw.replace("", None), utc=True, errors="coerce", format="ISO8601")
         bad = parsed.isna() & (raw != "")
         if bad.any():
@@ -130,10 +137,19 @@ def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+_EMPTY = ("", "nan", "NaN", "None")
+
+
 def _numeric(column: pd.Series, name: str) -> pd.Series:
-    text = column.astype(str).str.strip().replace({"": None, "nan": None, "None": None})
-    values = pd.to_numeric(text, errors="coerce")
-    bad = values.isna() & text.notna()
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.astype(float)
+    text = column.astype(object).where(column.notna(), "")
+    values = pd.to_numeric(text.where(~text.isin(_EMPTY), None), errors="coerce")
+    bad = values.isna() & ~text.isin(_EMPTY)
+    if bad.any():  # maybe only surrounding blanks: retry on stripped strings
+        stripped = _text(text)
+        values = pd.to_numeric(stripped.where(~stripped.isin(_EMPTY), None), errors="coerce")
+        bad = values.isna() & ~stripped.isin(_EMPTY)
     if bad.any():
         raise fail("read_responses", "source", f"{name} as numbers or empty", f"rows {_rows(bad)}")
     return values.astype(float)
@@ -177,13 +193,17 @@ def _validate(frame: pd.DataFrame) -> None:
             statuses[statuses > 1].index.tolist()[:5],
         )
     kind = frame["trial_type"]
-    choice = frame["choice"]
-    items = [frame[f"item_{k}"] for k in (1, 2, 3)]
+    # compare stimulus names as integer codes (object-string comparisons are slow on 10^6 rows)
+    names = ["choice", "item_1", "item_2", "item_3"]
+    codes, _ = pd.factorize(pd.concat([frame[c] for c in names], ignore_index=True))
+    codes = codes.reshape(len(names), -1)
+    choice, *items = (pd.Series(c, index=frame.index) for c in codes)
+    blank = [frame[c] == "" for c in names[1:]]
     for k in (0, 1):
-        check(items[k] == "", "item_1 and item_2 on every trial")
+        check(blank[k], "item_1 and item_2 on every trial")
     choice_trials = kind.isin(["triplet", "afc"])
-    check(choice_trials & (items[2] == ""), "item_3 on triplet and 2AFC trials")
-    check((kind == "rating") & (items[2] != ""), "no item_3 on rating trials")
+    check(choice_trials & blank[2], "item_3 on triplet and 2AFC trials")
+    check((kind == "rating") & ~blank[2], "no item_3 on rating trials")
     in_triplet = (choice == items[0]) | (choice == items[1]) | (choice == items[2])
     check((kind == "triplet") & ~in_triplet, "the choice of a triplet to be one of its items")
     is_candidate = (choice == items[1]) | (choice == items[2])
@@ -204,13 +224,9 @@ def _validate(frame: pd.DataFrame) -> None:
     check((frame["role"] == "catch") & frame["correct"].isna(), "correct set on catch trials")
     repeat = frame["role"] == "repeat"
     check(repeat & frame["repeat_of"].isna(), "repeat_of set on repeat trials")
-    keys = set(
-        zip(frame["study"], frame["participant"], frame["trial_index"].astype(object), strict=True)
-    )
-    targets = zip(
-        frame["study"], frame["participant"], frame["repeat_of"].astype(object), strict=True
-    )
-    dangling = repeat & pd.Series([t not in keys for t in targets], index=frame.index)
+    trials = pd.MultiIndex.from_arrays([frame["study"], frame["participant"], frame["trial_index"]])
+    targets = pd.MultiIndex.from_arrays([frame["study"], frame["participant"], frame["repeat_of"]])
+    dangling = repeat & ~pd.Series(targets.isin(trials), index=frame.index)
     check(dangling, "repeat_of naming a trial of the same participant")
     check(frame["rt_ms"] < 0, "non-negative rt_ms")
 
