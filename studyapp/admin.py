@@ -154,6 +154,7 @@ class StudyAdmin(admin.ModelAdmin):
             },
         ),
         ("Texts (Markdown)", {"fields": ["consent_text", "instructions", "debrief"]}),
+        ("Analysis", {"fields": ["analysis_settings"]}),
         ("Completion", {"fields": ["completion_code", "redirect_url"]}),
         ("Record", {"fields": ["declined_count", "created_at", "updated_at"]}),
     ]

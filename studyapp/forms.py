@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from studyapp.models import Study, TrialType
+from tasks.computations.report import analysis_parameters
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -65,11 +66,23 @@ def _https_url_fields(db_field, **kwargs):
 
 
 class StudyForm(forms.ModelForm):
+    """A study's settings; the analysis settings are checked as the report will read them."""
+
     trial_types = forms.MultipleChoiceField(
         choices=TrialType.choices,
         widget=forms.CheckboxSelectMultiple,
         help_text="One block of trials per type, in a per-participant random order.",
     )
+
+    def clean_analysis_settings(self) -> dict:
+        settings = self.cleaned_data["analysis_settings"] or {}
+        if not isinstance(settings, dict):
+            raise forms.ValidationError("The analysis settings must be a JSON object.")
+        try:
+            analysis_parameters(settings)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+        return settings
 
     class Meta:
         model = Study
@@ -91,6 +104,7 @@ class StudyForm(forms.ModelForm):
             "consent_text",
             "instructions",
             "debrief",
+            "analysis_settings",
             "completion_code",
             "redirect_url",
         ]

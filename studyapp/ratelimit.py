@@ -33,7 +33,11 @@ def over_limit(scope: str, key: str, per_minute: int) -> int:
     window = int(now // WINDOW_SECONDS)
     digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]  # any key, safely
     bucket = f"ratelimit:{scope}:{digest}:{window}"
-    count = 1 if cache.add(bucket, 1, WINDOW_SECONDS + 5) else cache.incr(bucket)
+    try:
+        count = 1 if cache.add(bucket, 1, WINDOW_SECONDS + 5) else cache.incr(bucket)
+    except ValueError:  # the counter expired (or was evicted) between add and incr
+        cache.set(bucket, 1, WINDOW_SECONDS + 5)
+        count = 1
     if count <= per_minute:
         return 0
     return max(1, int((window + 1) * WINDOW_SECONDS - now))

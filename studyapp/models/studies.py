@@ -81,6 +81,12 @@ class Study(models.Model):
         related_name="studies",
         help_text="Models the standard pipeline compares with the human data.",
     )
+    analysis_settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Report parameters as JSON, e.g. {"n_boot": 1000, "n_permutations": 10000, '
+        '"random_state": 0, "methods": ["spearman", "pearson"]}; empty means the defaults.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,11 +19,14 @@ from studyapp.services.studies import audit_record
 def pipeline_launch(
     *, study: Study, user, step_params: dict[str, dict] | None = None
 ) -> dict[str, Job]:
-    """Launch the pipeline's jobs; ``step_params`` overrides parameters per step (job kind)."""
+    """Launch the pipeline's jobs; ``step_params`` overrides parameters per step (job kind).
+
+    The report step takes the study's ``analysis_settings`` unless overridden.
+    """
     models = list(study.face_models.order_by("pk"))
     if not models:
         raise ValueError("Choose the study's models first (edit the study).")
-    params = step_params or {}
+    params = {"report": study.analysis_settings, **(step_params or {})}
 
     def launch(kind: str, face_models, after=()) -> Job:
         return job_launch(

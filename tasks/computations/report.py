@@ -54,14 +54,22 @@ SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
 REPORT_VERSION = "analysis-report-1"
 
 
-def analysis_parameters(job: Job) -> AnalysisParameters:
-    params = job.params
+def analysis_parameters(params: dict) -> AnalysisParameters:
+    """``analysis.AnalysisParameters`` from a job's (or a study's) JSON; unknown keys are errors."""
+    unknown = sorted(set(params) - set(ANALYSIS_FIELDS) - {"exclusions"})
+    if unknown:
+        known = sorted([*ANALYSIS_FIELDS, "exclusions"])
+        raise ValueError(f"Unknown analysis settings {unknown}; known: {known}.")
     fields = {name: params[name] for name in ANALYSIS_FIELDS if name in params}
     for name in ("methods", "embedding_dims"):
         if name in fields:
             fields[name] = tuple(fields[name])
-    exclusions = ExclusionRules(**params.get("exclusions", {}))
-    return AnalysisParameters(**fields, exclusions=exclusions)
+    try:
+        return AnalysisParameters(
+            **fields, exclusions=ExclusionRules(**params.get("exclusions", {}))
+        )
+    except TypeError as error:
+        raise ValueError(f"Invalid analysis settings: {error}.") from error
 
 
 def newest(kind: str, job: Job, **filters) -> Artifact | None:
@@ -100,7 +108,7 @@ def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
         "study": job.study.slug,
         "responses_sha256": hashlib.sha256(csv).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
-        "parameters": analysis_parameters(job).as_dict(),
+        "parameters": analysis_parameters(job.params).as_dict(),
     }
 
 
@@ -205,7 +213,7 @@ class Report(Computation):
         models, relevance = model_inputs(artifacts)
         inputs = report_inputs(job, csv, artifacts)
         analysis = analyse_study(
-            responses, models, parameters=analysis_parameters(job), relevance=relevance
+            responses, models, parameters=analysis_parameters(job.params), relevance=relevance
         )
         with tempfile.TemporaryDirectory() as folder:
             write_report(analysis, folder)
