@@ -39,7 +39,7 @@ def main() -> None:
     from studyapp.stimulus_sources import files_from_folder
     from tasks.items import stimulus_items
     from tasks.models import model_spec
-    from tests.integration.tasks.worker import Worker, purge_broker
+    from tests.worker import Worker, purge_broker
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with tempfile.TemporaryDirectory() as folder:

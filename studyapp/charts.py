@@ -6,11 +6,18 @@ from datetime import datetime
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 
 COLOURS = {"started": "#2f5bd3", "completed": "#1f7a3a", "excluded": "#a23b00"}
 SIZE = (6.4, 2.8)
+
+
+def _time_axis(axis) -> None:
+    locator = mdates.AutoDateLocator()
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def _png(figure) -> bytes:
@@ -47,7 +54,7 @@ def participants_over_time(timeline: list[dict]) -> bytes:
             )
     axis.set_ylabel("participants")
     axis.legend(loc="upper left", frameon=False)
-    figure.autofmt_xdate()
+    _time_axis(axis)
     return _png(figure)
 
 
@@ -59,7 +66,7 @@ def responses_per_hour(hours: list[tuple[datetime, int]]) -> bytes:
         [h for h, _ in hours], [n for _, n in hours], width=1 / 24 * 0.9, color=COLOURS["started"]
     )
     axis.set_ylabel("responses per hour")
-    figure.autofmt_xdate()
+    _time_axis(axis)
     return _png(figure)
 
 
@@ -67,8 +74,9 @@ def rt_distribution(rts_ms: list[float]) -> bytes:
     if not rts_ms:
         return _empty("No responses yet")
     figure, axis = plt.subplots(figsize=SIZE)
-    values = np.clip(np.asarray(rts_ms), 50, None)
-    bins = np.geomspace(max(values.min(), 50), max(values.max(), 100), 40)
+    values = np.clip(np.asarray(rts_ms, dtype=float), 50, None)
+    low, high = values.min(), values.max()
+    bins = np.geomspace(low / 1.2, max(high, low * 1.5) * 1.2, 40)  # also when all RTs are equal
     axis.hist(values, bins=bins, color=COLOURS["started"])
     axis.set_xscale("log")
     axis.axvline(

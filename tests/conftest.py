@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.compute_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):

@@ -22,8 +22,9 @@ pytestmark = [
 
 def test_identity_and_gender_models_on_orl_faces(tmp_path):
     output = tmp_path / "orl.json"
+    options = ["--seeds", "0", "--epochs", "15", "--json", str(output)]
     result = subprocess.run(
-        [sys.executable, "benchmarks/modelsvc_orl.py", "--seeds", "0", "--json", output],
+        [sys.executable, "benchmarks/modelsvc_orl.py", *options],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -32,12 +33,13 @@ def test_identity_and_gender_models_on_orl_faces(tmp_path):
     assert result.returncode == 0, result.stderr
     print(result.stdout)  # accuracies and AUC matrices, shown with pytest -s
     (run,) = json.loads(output.read_text())
-    identity, gender = run["training"]["identity"], run["training"]["gender"]
+    identity, gender = run["training"]["identity"], run["training"]["gender_ft"]
     assert identity["val_images"] == 80  # 2 of 10 images of each of 40 people
     assert identity["val_accuracy"] > 0.5  # chance: 1/40
+    assert gender["val_images"] == 100  # 1 of 4 female and 9 of 36 male people
     assert 0.0 <= gender["val_balanced_accuracy"] <= 1.0
     remove = run["masking"]["remove"]
-    assert remove["sources"] == ["identity", "gender", "random"]
+    assert remove["sources"] == ["identity", "gender", "gender_ft", "random"]
     auc = remove["auc"]
     # removing the identity model's most relevant pixels hurts it more than random removal
     assert auc[0][0] < auc[2][0]

@@ -11,8 +11,8 @@ from studyapp.payloads import parse_response
 from studyapp.services.participants import participant_complete
 from studyapp.services.pipeline import pipeline_launch
 from studyapp.services.responses import response_record
+from tests.compute_fixtures import small_model, wait_for
 from tests.factories import make_study, start_participant
-from tests.integration.tasks.conftest import small_model, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 QUICK_ANALYSIS = {"n_boot": 50, "n_permutations": 200, "n_splits": 10}

@@ -13,7 +13,7 @@ from PIL import Image
 
 from modelsvc import SmallCNN
 from studyapp.models import Artifact, FaceModel, Job
-from tests.integration.tasks.conftest import small_model
+from tests.compute_fixtures import small_model
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

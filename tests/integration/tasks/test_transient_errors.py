@@ -11,7 +11,7 @@ from studyapp.models import Job
 from studyapp.services.jobs import job_launch
 from tasks import jobs as job_tasks
 from tasks.computations.base import Plan
-from tests.integration.tasks.conftest import small_model
+from tests.compute_fixtures import small_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

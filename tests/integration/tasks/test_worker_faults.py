@@ -19,8 +19,8 @@ from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
 from tasks.storage import read_arrays
-from tests.integration.tasks.conftest import wait_for
-from tests.integration.tasks.worker import Worker, purge_broker, worker_environment
+from tests.compute_fixtures import wait_for
+from tests.worker import Worker, purge_broker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 VISIBILITY_TIMEOUT_S = 10

@@ -61,9 +61,11 @@ def test_fast_path_equals_zennit_with_batch_norm_merged(method, seed):
 
 def test_fast_path_equals_zennit_when_first_layer_is_linear():
     torch.manual_seed(0)
-    model = randomize(
-        nn.Sequential(nn.Flatten(), nn.Linear(48, 12), nn.ReLU(), nn.Linear(12, 4)), 0
-    ).double()
+    model = (
+        randomize(nn.Sequential(nn.Flatten(), nn.Linear(48, 12), nn.ReLU(), nn.Linear(12, 4)), 0)
+        .double()
+        .eval()
+    )
     for method in FAST_METHODS:
         _assert_fast_equals_zennit(model, _inputs(4, 4, 0), method)
 

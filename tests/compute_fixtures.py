@@ -1,4 +1,5 @@
-"""Fixtures: a real Celery worker, generated demo faces and small face models."""
+"""Fixtures for compute tests: a real Celery worker, generated faces, small face models
+(registered as a pytest plugin in tests/conftest.py)."""
 
 import time
 
@@ -11,7 +12,7 @@ from studyapp.models import Job
 from studyapp.services.face_models import face_model_register
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
-from tests.integration.tasks.worker import Worker, purge_broker, worker_environment
+from tests.worker import Worker, purge_broker, worker_environment
 
 JOB_TIMEOUT_S = 180
 

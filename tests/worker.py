@@ -9,7 +9,7 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def worker_environment(media_root: Path, **extra: str) -> dict[str, str]:
