@@ -16,7 +16,12 @@ from studyapp.models import AuditEvent, Study, StudyMembership
 from studyapp.permissions import Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.exports import responses_csv_chunks
-from studyapp.selectors.reports import latest_report, report_figures, report_member
+from studyapp.selectors.reports import (
+    latest_report,
+    relevance_previews,
+    report_figures,
+    report_member,
+)
 from studyapp.selectors.studies import study_summary
 from studyapp.services.pipeline import pipeline_launch
 from studyapp.services.studies import (
@@ -69,6 +74,7 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
         ],
         "jobs": study.jobs.prefetch_related("face_models").order_by("-created_at")[:50],
         "charts": charts.CHARTS,
+        "relevance": relevance_previews(study=study),
         "report": (report := latest_report(study=study)),
         "report_figures": report_figures(report) if report else [],
     }

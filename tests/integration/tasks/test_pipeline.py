@@ -93,6 +93,12 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     dashboard = client.get(reverse("research-study", args=[study.slug]))
     assert dashboard.context["report"] == artifact
     assert dashboard.context["report_figures"]
+    previews = dashboard.context["relevance"]
+    assert [artifact.face_model for artifact, _ in previews] == models
+    overlay = client.get(
+        reverse("research-relevance-overlay", args=[previews[0][0].pk, previews[0][1][0]])
+    )
+    assert overlay["Content-Type"] == "image/png"
     page = client.get(reverse("research-report", args=[study.slug]))
     assert page.status_code == 200
     assert b"<html" in page.content.lower()

@@ -55,6 +55,7 @@ def test_weighted_ranks_are_midranks_of_the_expanded_vector(data):
     np.testing.assert_allclose(expand(ranks, w), scipy.stats.rankdata(expand(x, w)))
 
 
+@pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")  # the reference's
 @settings(max_examples=60, deadline=None)
 @given(vectors, st.sampled_from(["pearson", "spearman", "rho-a", "tau-a"]))
 def test_correlate_equals_statistic_of_expanded_vectors(data, method):
