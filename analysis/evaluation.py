@@ -292,7 +292,8 @@ class DenseEngine(Engine):
         var_y_all = np.broadcast_to(var_y, uw.shape)
         # pooled doubled ranks sum_q u_q (2 r_q), from the centred ranks (exact in float64)
         centred = uw @ ryc[0] if ryc.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ryc)
-        pooled2 = np.rint(2 * centred + (uw.sum(1) * (total_all + 1.0))[:, None]).astype(np.int64)
+        pooled2 = np.rint(2 * centred + (uw.sum(1) * (total_all + 1.0))[:, None])
+        pooled2 = pooled2.astype(np.int32 if pooled2.max(initial=0) < 2**31 else np.int64)
         order, ranks = rank_half_integers(pooled2 / 2.0, wf)
         pooled_ranks = np.empty_like(ranks)
         np.put_along_axis(pooled_ranks, order, ranks - mid_all[:, None], axis=1)
@@ -308,7 +309,8 @@ class DenseEngine(Engine):
         `ry2` (doubled ranks) may hold one row shared by all draws.
         """
         lower = np.full(uw.shape, np.nan)
-        u_int = np.rint(uw).astype(np.int64)
+        u_int = np.rint(uw).astype(pooled2.dtype)  # loo2 stays in the (narrow) pooled type
+        unit = bool((w_int == 1).all())  # e.g. resampling participants only, complete data
         rows_b, rows_p = np.nonzero(u_int > 0)
         step = max(1, _CHUNK_ELEMENTS // max(w_int.shape[1], 1))
         for s in range(0, len(rows_b), step):
@@ -316,8 +318,9 @@ class DenseEngine(Engine):
             y2 = ry2[ib if ry2.shape[0] > 1 else 0, ip]
             loo2 = pooled2[ib] - u_int[ib, ip][:, None] * y2
             weights = w_int[ib]
-            sums = rank_cross_sums(loo2.copy(), weights, y2)
+            sums = rank_cross_sums(loo2, weights, y2, unit=unit)
             if sums is None:  # too large to pack: rank, then gather y into sorted order
+                loo2 = pooled2[ib] - u_int[ib, ip][:, None] * y2  # (rank_cross_sums used it)
                 order, ranks = rank_half_integers(loo2 / 2.0, weights)
                 ws = np.take_along_axis(weights, order, axis=1)
                 ys = np.take_along_axis(y2 / 2.0, order, axis=1)

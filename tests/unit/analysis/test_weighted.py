@@ -114,6 +114,18 @@ def test_rank_cross_sums_are_exact_weighted_sums(n_values):
         assert sum_wr2[r] == np.sum(weights[r] * ranks * ranks)
 
 
+@pytest.mark.parametrize("n_values", [8, 10**6])
+def test_rank_cross_sums_with_unit_weights(n_values):
+    rng = np.random.default_rng(3)
+    values2 = rng.integers(0, n_values, size=(4, 60))
+    other2 = rng.integers(1, 80, size=(4, 60))
+    ones = np.ones((4, 60), dtype=np.int64)
+    fast = rank_cross_sums(values2.copy(), ones, other2, unit=True)
+    general = rank_cross_sums(values2.copy(), ones, other2)
+    np.testing.assert_array_equal(fast[0], general[0])
+    np.testing.assert_array_equal(fast[1], general[1])
+
+
 def test_rank_cross_sums_declines_numbers_that_do_not_fit_64_bits():
     values2 = np.full((1, 4), 2**50)
     assert rank_cross_sums(values2, np.full((1, 4), 2**10), np.full((1, 4), 2**12)) is None
