@@ -41,6 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from modelsvc import (
+    DEFAULT_FRACTIONS,
     FinetuneSettings,
     MaskingSettings,
     ModelSpec,
@@ -56,6 +57,7 @@ from modelsvc import (
 )
 
 INPUT_SIZE = (80, 64)
+MODES = ("remove", "keep")
 
 
 def orl_folder() -> Path | None:
@@ -88,16 +90,18 @@ def orl_items(folder: Path) -> list[StimulusItem]:
 MODELS = (("identity", "identity", None), ("gender", "gender", None), ("gender_ft", "gender", 1))
 
 
-def run_seed(items: list[StimulusItem], seed: int, epochs: int, workdir: Path) -> dict:
+def run_seed(items: list[StimulusItem], seed: int, args: argparse.Namespace, workdir: Path) -> dict:
     scratch = ModelSpec("small_cnn", 1, input_size=INPUT_SIZE, seed=seed, name="scratch")
     models, training = {}, {}
     for name, task, train_last in MODELS:
+        if name not in args.models:
+            continue
         base = scratch
         if train_last is not None:
             model, spec = models["identity"]
             base = save_checkpoint(workdir / f"identity-{seed}.pt", model, spec)
         start = time.perf_counter()
-        settings = FinetuneSettings(task, seed=seed, train_last=train_last, max_epochs=epochs)
+        settings = FinetuneSettings(task, seed=seed, train_last=train_last, max_epochs=args.epochs)
         result = finetune(base, items, settings, progress=False)
         record = result.spec.training
         training[name] = {
@@ -120,8 +124,10 @@ def run_seed(items: list[StimulusItem], seed: int, epochs: int, workdir: Path) -
         maps[name], targets[name] = relevance.maps, relevance.targets
     fill = dataset_mean(image_channel_means(images))
     masking = {}
-    for mode in ("remove", "keep"):
-        settings = MaskingSettings(mode=mode, fill="mean", fill_value=fill, seed=seed)
+    for mode in args.modes:
+        settings = MaskingSettings(
+            fractions=tuple(args.fractions), mode=mode, fill="mean", fill_value=fill, seed=seed
+        )
         cross = cross_model_masking(models, images, maps, targets, keys, settings)
         summary = summarise_generalisation(cross, settings.fractions)
         masking[mode] = {
@@ -160,9 +166,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--epochs", type=int, default=60, help="maximum epochs per model")
+    names = [name for name, _, _ in MODELS]
+    parser.add_argument("--models", nargs="+", choices=names, default=names)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
+    if "gender_ft" in args.models and "identity" not in args.models:
+        parser.error("gender_ft is finetuned from the identity model: add identity to --models")
     folder = orl_folder()
     if folder is None:
         print("ORL faces not found (set FACESIM_DATASETS_DIR or add ../shared/datasets).")
@@ -172,7 +184,7 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as workdir:
         for seed in args.seeds:
-            results.append(run_seed(items, seed, args.epochs, Path(workdir)))
+            results.append(run_seed(items, seed, args, Path(workdir)))
             report(results[-1])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

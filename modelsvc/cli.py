@@ -44,6 +44,13 @@ from modelsvc.spec import WEIGHTS_FORMATS, ModelSpec
 from modelsvc.version import code_version
 from modelsvc.weights import load_model, save_checkpoint
 
+DTYPES = {
+    "model": None,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -162,6 +169,7 @@ def _relevance(args: argparse.Namespace) -> dict:
             method=args.method,
             targets=None if targets is None else targets[indices],
             backend=args.backend,
+            dtype=DTYPES[args.dtype],
         )
         records.append(result.record())
         return {"maps": result.maps, "logits": result.logits, "targets": result.targets}
@@ -448,6 +456,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", required=True, help="model spec JSON")
     sub.add_argument("--method", choices=sorted(METHODS), default="epsilon_plus_flat")
     sub.add_argument("--backend", choices=BACKENDS, default="auto")
+    sub.add_argument(
+        "--dtype",
+        choices=sorted(DTYPES),
+        default="model",
+        help="fast-path compute dtype, e.g. bfloat16 on a GPU (default: the model's)",
+    )
     target_help = "targets from this label column (default: the model's task, else predicted)"
     sub.add_argument("--label-column", help=target_help)
     sub.add_argument("--out", required=True)

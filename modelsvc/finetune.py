@@ -192,7 +192,7 @@ def finetune(
         weights_path=None,
         weights_format=None,
         weights_sha256=None,
-        name=f"{base.architecture}-{settings.label_column}-seed{settings.seed}",
+        name=f"{base.name or base.architecture}-{settings.label_column}-seed{settings.seed}",
     )
     return FinetuneResult(model, spec)
 

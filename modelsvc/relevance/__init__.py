@@ -94,6 +94,11 @@ def explain(
     """
     chosen = get_method(method)
     check_choice("explain", "backend", backend, BACKENDS)
+    if model.training:
+        raise ValueError(
+            "The 'model' parameter of explain must be in eval mode (call model.eval()): "
+            "relevance through active dropout or batch statistics is not defined."
+        )
     params = resolve_parameters(chosen, parameters)
     if targets is not None:
         targets = torch.as_tensor(targets, dtype=torch.long, device=inputs.device)

@@ -27,9 +27,14 @@ hooks or autograd:
 
 Why it can cost about one forward+backward: no weight gradients, no autograd graph or hooks,
 no clone of every layer input, no second (all-zero) z+ branch, the clamped weights computed
-once per model and cached, and the first layer reduced to a box filter. Per hidden conv it
-runs three convolutions (forward, z+, transposed), the same count as a training
-forward+backward (forward, input gradient, weight gradient); zennit runs six.
+once per model and cached, in-place element-wise steps, and the first layer reduced to a box
+filter. Per hidden conv it runs three convolutions (forward, z+, transposed), the same count
+as a training forward+backward (forward, input gradient, weight gradient); zennit runs six
+(forward, the original input gradient that its hooks then replace, and forward plus input
+gradient for both z+ branches). Tried and rejected on the benchmark CPU (oneDNN): computing
+z+ in the forward pass by concatenating [W; W+] (no faster: the convolutions are compute
+bound) and channels_last tensors (slower end to end, and float32 maps 100x further from a
+float64 reference: 4.7e-4 instead of 3.3e-6 relative error).
 
 Relevance is linear in the initial relevance, so for float16 the one-hot start is scaled by
 2**12 and the result scaled back (exact powers of two), which keeps small relevances out of
@@ -248,10 +253,11 @@ class _MaxPool(_Step):
         return out, (indices, a.shape)
 
     def backward(self, relevance, saved):
-        indices, shape = saved
-        routed = relevance.new_zeros((shape[0], shape[1], shape[2] * shape[3]))
+        """Route relevance to the arg-max (scatter-add, so overlapping windows also work)."""
+        indices, (n, c, h, w) = saved
+        routed = relevance.new_zeros((n, c, h * w))
         routed.scatter_add_(2, indices.flatten(2), relevance.flatten(2))
-        return routed.view(shape)
+        return routed.view(n, c, h, w)
 
 
 class _AvgPoolNorm(_Step):
@@ -420,7 +426,7 @@ def fast_lrp(
     steps = _plan(model, rules, params, dtype)
     scale = _FP16_RELEVANCE_SCALE if dtype == torch.float16 else 1.0
     with torch.inference_mode():
-        activation = inputs.to(dtype)
+        activation = inputs.to(dtype).contiguous()
         saved = []
         for step in steps:
             activation, keep = step.forward(activation)

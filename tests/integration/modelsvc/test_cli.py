@@ -1,9 +1,13 @@
-"""Every `python -m modelsvc` subcommand, run as a subprocess on a tiny generated face set."""
+"""Every `python -m modelsvc` subcommand, run as a subprocess on a tiny generated face set
+(second runs and error cases go through `modelsvc.cli.main` in this process, to save the
+~4 s start-up of a fresh Python with torch)."""
 
+import io
 import json
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -12,26 +16,41 @@ import torch
 
 import facegen
 from modelsvc.artifacts import load_arrays
+from modelsvc.cli import main
 from modelsvc.spec import ModelSpec
 from modelsvc.weights import build_model
 
-pytestmark = pytest.mark.slow  # each command is a fresh Python with torch (~4 s)
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
+def _args(*args):
+    """Command-line words: strings with spaces are split, paths and numbers converted."""
+    words = []
+    for arg in args:
+        words += arg.split() if isinstance(arg, str) else [str(arg)]
+    return [*words, "--quiet"]
+
+
 def run(*args, expect=0):
+    """``python -m modelsvc ...`` in a subprocess; its JSON summary (or stderr on failure)."""
     result = subprocess.run(
-        [sys.executable, "-m", "modelsvc", *map(str, args), "--quiet"],
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        [sys.executable, "-m", "modelsvc", *_args(*args)],
+        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert result.returncode == expect, result.stderr
     return json.loads(result.stdout) if expect == 0 else result.stderr
+
+
+def run_here(*args, expect=0):
+    """`run` without a subprocess."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(_args(*args))
+    assert code == expect, err.getvalue()
+    return json.loads(out.getvalue()) if expect == 0 else err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -42,56 +61,38 @@ def faces(tmp_path_factory):
     return root
 
 
+def _images(faces):
+    return ("--images", faces / "images", "--metadata", faces / "metadata.csv")
+
+
 @pytest.fixture(scope="module")
 def models(faces):
     out = faces.parent
-    common = [
-        "--images",
-        faces / "images",
-        "--metadata",
-        faces / "metadata.csv",
-        "--base",
-        "small_cnn",
-        "--input-size",
-        32,
-        32,
-        "--train-all",
-        "--epochs",
-        3,
-    ]
-    glasses = run("finetune", *common, "--label-column", "glasses", "--out", out / "glasses")
-    gender = run(
-        "finetune", *common, "--label-column", "gender", "--seed", 1, "--out", out / "gender"
-    )
-    return {"glasses": glasses, "gender": gender}
+    common = (*_images(faces), "--base small_cnn --input-size 32 32 --train-all --epochs 3")
+    return {
+        "glasses": run("finetune", *common, "--label-column glasses --out", out / "glasses"),
+        "gender": run_here("finetune", *common, "--label-column gender --seed 1 --out",
+                           out / "gender"),
+    }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def relevance(faces, models):
-    outputs = {}
-    for name, summary in models.items():
-        outputs[name] = run(
-            "relevance",
-            "--model",
-            summary["spec"],
-            "--images",
-            faces / "images",
-            "--metadata",
-            faces / "metadata.csv",
-            "--out",
-            faces.parent / f"relevance_{name}",
-        )
-    return outputs
+    return {
+        name: runner("relevance --model", models[name]["spec"], *_images(faces), "--out",
+                     faces.parent / f"relevance_{name}")
+        for name, runner in (("glasses", run), ("gender", run_here))
+    }  # fmt: skip
 
 
 def test_finetune_writes_checkpoint_and_spec(models):
-    spec = ModelSpec.load(models["gender"]["spec"])
-    assert spec.task == "gender"
-    assert spec.class_names == ("female", "male")
+    spec = ModelSpec.load(models["glasses"]["spec"])
+    assert spec.task == "glasses"
+    assert spec.class_names == ("no", "yes")
     assert spec.training["skipped"][0]["key"] == "id05_v2.png"
-    assert len(spec.training["history"]) == models["gender"]["epochs_run"] <= 3
+    assert len(spec.training["history"]) == models["glasses"]["epochs_run"] <= 3
     assert Path(spec.weights_path).name == "model.pt"
-    assert 0.0 <= models["gender"]["val_accuracy"] <= 1.0
+    assert 0.0 <= models["glasses"]["val_accuracy"] <= 1.0
 
 
 def test_relevance_writes_maps_and_record(relevance):
@@ -107,19 +108,8 @@ def test_relevance_writes_maps_and_record(relevance):
 
 
 def test_embed_writes_float16_embeddings_and_dissimilarities(faces, models, tmp_path):
-    summary = run(
-        "embed",
-        "--model",
-        models["glasses"]["spec"],
-        "--images",
-        faces / "images",
-        "--layers",
-        "features.11,classifier.1",
-        "--metric",
-        "cosine",
-        "--out",
-        tmp_path,
-    )
+    summary = run("embed --model", models["glasses"]["spec"], "--images", faces / "images",
+                  "--layers features.11,classifier.1 --metric cosine --out", tmp_path)  # fmt: skip
     assert summary["images"] == 17
     assert summary["failed"] == 1
     embeddings, record = load_arrays(tmp_path / "embeddings.npz")
@@ -133,26 +123,12 @@ def test_embed_writes_float16_embeddings_and_dissimilarities(faces, models, tmp_
 
 def test_mask_writes_the_generalisation_matrix(faces, relevance, models, tmp_path):
     summary = run(
-        "mask",
-        "--images",
-        faces / "images",
-        "--model",
-        models["glasses"]["spec"],
-        models["gender"]["spec"],
-        "--relevance",
-        relevance["glasses"]["relevance"],
-        relevance["gender"]["relevance"],
-        "--fractions",
-        "0.1,0.5",
-        "--mode",
-        "remove",
-        "--fill",
-        "noise",
-        "--baselines",
-        "random,center",
-        "--out",
+        "mask --images", faces / "images",
+        "--model", models["glasses"]["spec"], models["gender"]["spec"],
+        "--relevance", relevance["glasses"]["relevance"], relevance["gender"]["relevance"],
+        "--fractions 0.1,0.5 --mode remove --fill noise --baselines random,center --out",
         tmp_path,
-    )
+    )  # fmt: skip
     assert summary["sources"][2:] == ["random", "center"]
     arrays, record = load_arrays(tmp_path / "masking.npz")
     assert arrays["accuracy"].shape == (4, 2, 2)
@@ -163,17 +139,8 @@ def test_mask_writes_the_generalisation_matrix(faces, relevance, models, tmp_pat
 
 
 def test_mask_with_mean_fill_records_the_dataset_mean(faces, relevance, models, tmp_path):
-    run(
-        "mask",
-        "--images",
-        faces / "images",
-        "--model",
-        models["glasses"]["spec"],
-        "--relevance",
-        relevance["glasses"]["relevance"],
-        "--out",
-        tmp_path,
-    )
+    run_here("mask --images", faces / "images", "--model", models["glasses"]["spec"],
+             "--relevance", relevance["glasses"]["relevance"], "--out", tmp_path)  # fmt: skip
     _, record = load_arrays(tmp_path / "masking.npz")
     fill = record["parameters"]["fill_value"]
     assert len(fill) == 3
@@ -182,65 +149,28 @@ def test_mask_with_mean_fill_records_the_dataset_mean(faces, relevance, models, 
 
 
 def test_compare_writes_per_image_and_summary_matrices(relevance, tmp_path):
-    summary = run(
-        "compare",
-        "--relevance",
-        relevance["glasses"]["relevance"],
-        relevance["gender"]["relevance"],
-        "--names",
-        "glasses,gender",
-        "--fractions",
-        "0.05,0.2",
-        "--out",
-        tmp_path,
-    )
+    summary = run("compare --relevance", relevance["glasses"]["relevance"],
+                  relevance["gender"]["relevance"],
+                  "--names glasses,gender --fractions 0.05,0.2 --out", tmp_path)  # fmt: skip
     assert summary["models"] == ["glasses", "gender"]
     arrays, _ = load_arrays(tmp_path / "comparison.npz")
     assert arrays["iou"].shape == (17, 2, 2, 2)
     np.testing.assert_allclose(np.diagonal(arrays["mean_spearman"]), 1.0)
 
 
-def test_spec_checks_weights_and_bad_input_exits_with_a_message(faces, tmp_path):
+def test_spec_checks_that_the_weights_load(tmp_path):
     weights = tmp_path / "weights.pth"
     torch.save(build_model(ModelSpec("small_cnn", 4)).state_dict(), weights)
-    summary = run(
-        "spec",
-        "--architecture",
-        "small_cnn",
-        "--num-classes",
-        4,
-        "--weights",
-        weights,
-        "--out",
-        tmp_path / "spec.json",
-    )
+    summary = run("spec --architecture small_cnn --num-classes 4 --weights", weights,
+                  "--out", tmp_path / "spec.json")  # fmt: skip
     assert ModelSpec.load(summary["spec"]).weights_format == "torchvision"
-    message = run(
-        "spec",
-        "--architecture",
-        "small_cnn",
-        "--num-classes",
-        5,
-        "--weights",
-        weights,
-        "--out",
-        tmp_path / "bad.json",
-        expect=2,
-    )
+    message = run_here("spec --architecture small_cnn --num-classes 5 --weights", weights,
+                       "--out", tmp_path / "bad.json", expect=2)  # fmt: skip
     assert "shape conflicts" in message
     assert "classifier.3.weight" in message
-    message = run(
-        "finetune",
-        "--images",
-        faces / "images",
-        "--metadata",
-        faces / "metadata.csv",
-        "--base",
-        "small_cnn",
-        "--label-column",
-        "age",
-        "--out",
-        tmp_path,
-        expect=2,
-    )
+
+
+def test_bad_input_exits_with_status_2_and_a_message(faces, tmp_path):
+    message = run_here("finetune", *_images(faces), "--base small_cnn --label-column age --out",
+                       tmp_path, expect=2)  # fmt: skip
     assert "'age' is missing" in message

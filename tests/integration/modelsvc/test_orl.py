@@ -22,7 +22,8 @@ pytestmark = [
 
 def test_identity_and_gender_models_on_orl_faces(tmp_path):
     output = tmp_path / "orl.json"
-    options = ["--seeds", "0", "--epochs", "15", "--json", str(output)]
+    options = "--seeds 0 --epochs 15 --models identity gender_ft --modes remove --fractions"
+    options = [*options.split(), "0.05", "0.2", "0.5", "--json", str(output)]
     result = subprocess.run(
         [sys.executable, "benchmarks/modelsvc_orl.py", *options],
         cwd=REPO,
@@ -35,11 +36,11 @@ def test_identity_and_gender_models_on_orl_faces(tmp_path):
     (run,) = json.loads(output.read_text())
     identity, gender = run["training"]["identity"], run["training"]["gender_ft"]
     assert identity["val_images"] == 80  # 2 of 10 images of each of 40 people
-    assert identity["val_accuracy"] > 0.5  # chance: 1/40
+    assert identity["val_accuracy"] > 0.3  # chance: 1/40 (0.66 here after 15 epochs)
     assert gender["val_images"] == 100  # 1 of 4 female and 9 of 36 male people
     assert 0.0 <= gender["val_balanced_accuracy"] <= 1.0
     remove = run["masking"]["remove"]
-    assert remove["sources"] == ["identity", "gender", "gender_ft", "random"]
+    assert remove["sources"] == ["identity", "gender_ft", "random"]
     auc = remove["auc"]
     # removing the identity model's most relevant pixels hurts it more than random removal
     assert auc[0][0] < auc[2][0]
