@@ -7,6 +7,7 @@ on its own so that ``import analysis`` stays light.  See analysis/README.md.
 from analysis.compare import NoiseCeiling, compare, evaluate, model_matrices, noise_ceiling
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
 from analysis.human.embedding import fit_embedding, select_dimensionality
+from analysis.human.profiles import profile_dissimilarity
 from analysis.human.ratings import rating_matrices
 from analysis.inference import (
     bootstrap_evaluations,
@@ -20,6 +21,11 @@ from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 from analysis.pipeline import AnalysisParameters, RelevanceInputs, analyse_study
 from analysis.predictions import model_choice_accuracy
 from analysis.quality import ExclusionRules, apply_exclusions, participant_quality
+from analysis.relevance import (
+    decision_weighting_curves,
+    generalisation_table,
+    relevance_mass_per_part,
+)
 from analysis.reliability import majority_ceiling, spearman_brown, split_half
 
 __all__ = [
@@ -37,18 +43,22 @@ __all__ = [
     "choice_table",
     "compare",
     "compare_models",
+    "decision_weighting_curves",
     "dual_bootstrap",
     "evaluate",
     "fdr_bh",
     "fit_embedding",
+    "generalisation_table",
     "majority_ceiling",
     "mantel_test",
     "model_choice_accuracy",
     "model_matrices",
     "noise_ceiling",
     "participant_quality",
+    "profile_dissimilarity",
     "rating_matrices",
     "read_responses",
+    "relevance_mass_per_part",
     "select_dimensionality",
     "spearman_brown",
     "split_half",

@@ -31,9 +31,10 @@ def model_matrices(
 ) -> dict[str, SimilarityMatrix]:
     """Model dissimilarity matrices aligned to `stimuli`, keyed by "model/layer" names.
 
-    Values may be `SimilarityMatrix` objects (reordered by stimulus id) or plain (n, n)
-    arrays, which are taken to be in the order of `stimuli`.  Tuple keys (model, layer) become
-    "model/layer".  Model matrices must be complete (no NaN pairs).
+    Values may be `SimilarityMatrix` objects (reordered by stimulus id), objects with
+    ``matrix`` and ``stimulus_ids`` attributes (modelsvc's ``DissimilarityMatrix``; taken as
+    dissimilarities), or plain (n, n) arrays in the order of `stimuli`.  Tuple keys (model,
+    layer) become "model/layer".  Model matrices must be complete (no NaN pairs).
     """
     func = "model_matrices"
     if not isinstance(models, Mapping) or not models:
@@ -41,6 +42,11 @@ def model_matrices(
     out: dict[str, SimilarityMatrix] = {}
     for key, value in models.items():
         name = "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+        if hasattr(value, "matrix") and hasattr(value, "stimulus_ids"):
+            measure = str(getattr(value, "metric", ""))
+            value = SimilarityMatrix(
+                np.asarray(value.matrix, float), value.stimulus_ids, measure=measure, name=name
+            )
         if isinstance(value, SimilarityMatrix):
             matrix = value if stimuli is None else value.reorder(stimuli)
             matrix = matrix.dissimilarity().renamed(name)

@@ -109,7 +109,9 @@ class RelevanceInputs:
 
     masked_models: (model, condition, k) -> dissimilarity matrix on masked images.
     unmasked_models: model -> matrix on the original images (defaults to the compared models).
-    generalisation: long table model_a, model_b, k, accuracy[, condition].
+    generalisation: long table model_a (mask source: a model, or a baseline "random" /
+        "center"), model_b (tested model), k, accuracy -- see
+        `analysis.relevance.generalisation_table` for modelsvc's arrays.
     model_info: table model + attributes (pretraining, task, seed, ...).
     relevance / part_masks / part_labels / images / image_ids: maps for part mass and overlays.
     """

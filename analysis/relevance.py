@@ -6,10 +6,12 @@ Inputs come from modelsvc as arrays and long tables; nothing here runs a network
   relevance-weighted features) at several fractions k, compared with the human matrix, next to
   the same model's unmasked and random-mask matrices.  Answers "do the pixels the model relies
   on carry the similarity structure humans see?".
-* `generalisation_auc` / `generalisation_matrix` / `generalisation_asymmetry` /
-  `generalisation_groups`: summaries of G[A, B, k] = accuracy of model B on images masked by
-  model A's relevance -- area under the k-curve, the A x B matrix, G[A,B] - G[B,A], and
-  same-vs-different comparisons by pretraining, task, seed or any other model attribute.
+* `generalisation_table` / `generalisation_auc` / `generalisation_matrix` /
+  `generalisation_asymmetry` / `generalisation_groups`: summaries of G[A, B, k] = accuracy of
+  model B on images masked by model A's relevance (modelsvc's layout: baseline mask sources
+  "random" and "center" are extra A rows) -- area under the k-curve, the A x B matrix,
+  G[A,B] - G[B,A], and same-vs-different comparisons by pretraining, task, seed or any other
+  model attribute, with the gain over the random-mask baseline.
 * `relevance_mass_per_part`: share of (positive) relevance inside each labelled face part, its
   share of the area, and their ratio (> 1: the part gets more relevance than its size).
 """
@@ -98,62 +100,79 @@ def decision_weighting_curves(
 
 
 GENERALISATION_COLUMNS = ("model_a", "model_b", "k", "accuracy")
+BASELINES = ("random", "center")
+
+
+def generalisation_table(
+    accuracy: np.ndarray,
+    sources: Sequence[str],
+    models: Sequence[str],
+    fractions: Sequence[float],
+) -> pd.DataFrame:
+    """The long table from modelsvc's arrays: ``accuracy`` (sources, models, fractions) with
+    sources = the models whose relevance made the masks, then baselines ("random", "center").
+    Columns model_a (source), model_b (tested model), k, accuracy."""
+    acc = np.asarray(accuracy, dtype=float)
+    shape = (len(sources), len(models), len(fractions))
+    if acc.shape != shape:
+        raise fail("generalisation_table", "accuracy", f"an array of shape {shape}", acc.shape)
+    a, b, k = np.meshgrid(
+        np.arange(shape[0]), np.arange(shape[1]), np.arange(shape[2]), indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "model_a": np.asarray(sources, dtype=object)[a.ravel()],
+            "model_b": np.asarray(models, dtype=object)[b.ravel()],
+            "k": np.asarray(fractions, dtype=float)[k.ravel()],
+            "accuracy": acc.ravel(),
+        }
+    )
 
 
 def _check_generalisation(func: str, table: pd.DataFrame) -> pd.DataFrame:
     check_columns(func, "table", table, GENERALISATION_COLUMNS)
-    table = table.copy()
-    if "condition" not in table:
-        table["condition"] = "relevance"
-    if table.duplicated(["model_a", "model_b", "condition", "k"]).any():
-        raise fail(func, "table", "one row per (model_a, model_b, condition, k)", "duplicates")
+    if table.duplicated(["model_a", "model_b", "k"]).any():
+        raise fail(func, "table", "one row per (model_a, model_b, k)", "duplicates")
     return table
 
 
 def generalisation_auc(table: pd.DataFrame) -> pd.DataFrame:
-    """Area under each accuracy-vs-k curve, divided by the k range (= mean accuracy over k,
-    trapezoid rule).  Columns: model_a, model_b, condition, auc, n_k, k_min, k_max."""
+    """Area under each accuracy-vs-k curve divided by the k range (= mean accuracy over k,
+    trapezoid rule, as modelsvc computes it).  Columns: model_a, model_b, auc, n_k, k_min,
+    k_max (baseline sources included as model_a rows)."""
     table = _check_generalisation("generalisation_auc", table)
     rows = []
-    for (a, b, cond), grp in table.groupby(["model_a", "model_b", "condition"], sort=True):
+    for (a, b), grp in table.groupby(["model_a", "model_b"], sort=True):
         grp = grp.sort_values("k")
         k = grp["k"].to_numpy(float)
         acc = grp["accuracy"].to_numpy(float)
         auc = float(np.trapezoid(acc, k) / (k[-1] - k[0])) if len(k) > 1 else float(acc[0])
         rows.append(
-            {
-                "model_a": a,
-                "model_b": b,
-                "condition": cond,
-                "auc": auc,
-                "n_k": len(k),
-                "k_min": k[0],
-                "k_max": k[-1],
-            }
+            {"model_a": a, "model_b": b, "auc": auc, "n_k": len(k), "k_min": k[0], "k_max": k[-1]}
         )
     return pd.DataFrame(rows)
 
 
 def generalisation_matrix(
-    table: pd.DataFrame, *, k: float | None = None, condition: str = "relevance"
+    table: pd.DataFrame, *, k: float | None = None, baselines: Sequence[str] = BASELINES
 ) -> pd.DataFrame:
-    """G as a model_a (rows: whose relevance masked the images) x model_b (columns: who was
-    tested) DataFrame, at one k or (k=None) as the normalised AUC over k."""
+    """G as a model_a (rows: whose relevance masked the images, baselines last) x model_b
+    (columns: the tested model) DataFrame, at one k or (k=None) as the normalised AUC."""
     table = _check_generalisation("generalisation_matrix", table)
-    sub = table[table["condition"] == condition]
-    if sub.empty:
-        raise fail("generalisation_matrix", "condition", "a condition in the table", condition)
     if k is None:
-        auc = generalisation_auc(sub)
-        return auc.pivot(index="model_a", columns="model_b", values="auc")
-    at_k = sub[np.isclose(sub["k"].astype(float), float(k))]
-    if at_k.empty:
-        raise fail("generalisation_matrix", "k", "a k present in the table", k)
-    return at_k.pivot(index="model_a", columns="model_b", values="accuracy")
+        matrix = generalisation_auc(table).pivot(index="model_a", columns="model_b", values="auc")
+    else:
+        at_k = table[np.isclose(table["k"].astype(float), float(k))]
+        if at_k.empty:
+            raise fail("generalisation_matrix", "k", "a k present in the table", k)
+        matrix = at_k.pivot(index="model_a", columns="model_b", values="accuracy")
+    order = [m for m in matrix.index if m not in baselines]
+    order += [m for m in baselines if m in matrix.index]
+    return matrix.loc[order]
 
 
 def generalisation_asymmetry(matrix: pd.DataFrame) -> pd.DataFrame:
-    """G[A, B] - G[B, A] for every unordered pair with both directions measured."""
+    """G[A, B] - G[B, A] for every unordered pair of models with both directions measured."""
     models = sorted(set(matrix.index) & set(matrix.columns))
     rows = []
     for x, a in enumerate(models):
@@ -170,23 +189,23 @@ def generalisation_groups(
     table: pd.DataFrame,
     models: pd.DataFrame,
     by: Sequence[str] = ("pretraining", "task", "seed"),
+    *,
+    baseline: str = "random",
 ) -> pd.DataFrame:
     """How well relevance transfers within vs between groups of models.
 
     `models` has a ``model`` column plus the attributes in `by`.  For each attribute, pairs
-    (A, B) are "self" (A == B), "same" (A != B, equal attribute) or "different"; reported per
-    relation: number of pairs, mean and SD of the AUC, and -- when the table has a "random"
-    condition -- the mean gain of relevance masks over random masks.
+    (A, B) of models are "self" (A == B), "same" (A != B, equal attribute) or "different";
+    reported per relation: number of pairs, mean and SD of the AUC, and -- when the table has
+    the `baseline` source -- the mean gain AUC(A -> B) - AUC(baseline -> B).
     """
     func = "generalisation_groups"
     check_columns(func, "models", models, ["model", *by])
     auc = generalisation_auc(table)
-    rel = auc[auc["condition"] == "relevance"].drop(columns="condition")
-    rand = auc[auc["condition"] == "random"][["model_a", "model_b", "auc"]]
-    rel = rel.merge(
-        rand.rename(columns={"auc": "auc_random"}), on=["model_a", "model_b"], how="left"
-    )
-    rel["gain_over_random"] = rel["auc"] - rel["auc_random"]
+    base = auc[auc["model_a"] == baseline][["model_b", "auc"]]
+    rel = auc[~auc["model_a"].isin((*BASELINES, baseline))]
+    rel = rel.merge(base.rename(columns={"auc": "auc_baseline"}), on="model_b", how="left")
+    rel["gain_over_baseline"] = rel["auc"] - rel["auc_baseline"]
     meta = models.set_index("model")
     missing = sorted((set(rel["model_a"]) | set(rel["model_b"])) - set(meta.index))
     if missing:
@@ -195,11 +214,8 @@ def generalisation_groups(
     for attribute in by:
         va = meta.loc[rel["model_a"], attribute].to_numpy()
         vb = meta.loc[rel["model_b"], attribute].to_numpy()
-        relation = np.where(
-            rel["model_a"].to_numpy() == rel["model_b"].to_numpy(),
-            "self",
-            np.where(va == vb, "same", "different"),
-        )
+        same_model = rel["model_a"].to_numpy() == rel["model_b"].to_numpy()
+        relation = np.where(same_model, "self", np.where(va == vb, "same", "different"))
         for name in ("self", "same", "different"):
             sel = rel[relation == name]
             rows.append(
@@ -209,7 +225,7 @@ def generalisation_groups(
                     "n_pairs": len(sel),
                     "mean_auc": float(sel["auc"].mean()) if len(sel) else float("nan"),
                     "sd_auc": float(sel["auc"].std(ddof=1)) if len(sel) > 1 else float("nan"),
-                    "mean_gain_over_random": float(sel["gain_over_random"].mean())
+                    f"mean_gain_over_{baseline}": float(sel["gain_over_baseline"].mean())
                     if len(sel)
                     else float("nan"),
                 }

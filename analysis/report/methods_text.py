@@ -153,7 +153,8 @@ def methods_paragraphs(a: StudyAnalysis) -> list[str]:
             "Cross-model relevance generalisation G[A, B] (accuracy of model B on images masked "
             "by model A's relevance) is summarised by the area under the accuracy-vs-k curve "
             "divided by the k range (trapezoid rule), its asymmetry G[A,B] - G[B,A], and by "
-            "model groups (same vs different pretraining, task, seed)."
+            "model groups (same vs different pretraining, task, seed), with the gain over "
+            "random masks where that baseline was run."
         )
     if a.part_mass is not None:
         paragraphs.append(

@@ -161,3 +161,24 @@ def test_similarity_participants_are_converted_to_dissimilarity():
     a = evaluate(model, sim, "pearson")["evaluation"][0]
     b = evaluate(model, dis, "pearson")["evaluation"][0]
     assert a == pytest.approx(b, abs=1e-12)
+
+
+def test_model_matrices_accept_modelsvc_style_objects():
+    """modelsvc's DissimilarityMatrix(matrix, stimulus_ids, metric, layer) is taken as is."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class DissimilarityMatrix:
+        matrix: np.ndarray
+        stimulus_ids: tuple[str, ...]
+        metric: str = "correlation"
+        layer: str | None = None
+
+    _, models = dense_data(0)
+    values = vector_to_square(models[0])
+    ids = tuple(stimuli(9))
+    reversed_ids = ids[::-1]
+    obj = DissimilarityMatrix(values[::-1, ::-1], reversed_ids)
+    out = model_matrices({"vgg/fc7": obj}, stimuli(9))["vgg/fc7"]
+    np.testing.assert_array_equal(out.values, values)
+    assert out.measure == "correlation"

@@ -13,6 +13,7 @@ from analysis.relevance import (
     generalisation_auc,
     generalisation_groups,
     generalisation_matrix,
+    generalisation_table,
     relevance_mass_per_part,
 )
 from tests.unit.analysis.helpers import dense_data, human_from, stimuli
@@ -69,61 +70,60 @@ def test_decision_weighting_rejects_bad_keys():
         decision_weighting_curves({("net", 5): next(iter(masked.values()))}, human_from(data))
 
 
-def generalisation_table():
-    rows = []
-    for a in "ABC":
-        for b in "ABC":
-            for k, base in ((1, 0.9), (10, 0.7), (50, 0.4)):
-                bonus = 0.2 if a == b else (0.1 if {a, b} == {"A", "B"} else 0.0)
-                skew = 0.05 if (a, b) == ("A", "C") else 0.0
-                rows.append(
-                    {
-                        "model_a": a,
-                        "model_b": b,
-                        "k": k,
-                        "condition": "relevance",
-                        "accuracy": base + bonus + skew,
-                    }
-                )
-                rows.append(
-                    {
-                        "model_a": a,
-                        "model_b": b,
-                        "k": k,
-                        "condition": "random",
-                        "accuracy": base - 0.1,
-                    }
-                )
-    return pd.DataFrame(rows)
+def generalisation_arrays():
+    """modelsvc layout: sources = models A, B, C then the baselines; fractions 1, 10, 50."""
+    sources, models, fractions = ["A", "B", "C", "random", "center"], ["A", "B", "C"], [1, 10, 50]
+    base = np.array([0.9, 0.7, 0.4])
+    acc = np.zeros((5, 3, 3))
+    for s, a in enumerate(sources):
+        for m, b in enumerate(models):
+            bonus = 0.2 if a == b else (0.1 if {a, b} == {"A", "B"} else 0.0)
+            skew = 0.05 if (a, b) == ("A", "C") else 0.0
+            acc[s, m] = base - 0.1 if a in ("random", "center") else base + bonus + skew
+    return acc, sources, models, fractions
+
+
+def test_generalisation_table_from_modelsvc_arrays():
+    acc, sources, models, fractions = generalisation_arrays()
+    table = generalisation_table(acc, sources, models, fractions)
+    assert len(table) == 5 * 3 * 3
+    row = table[(table.model_a == "A") & (table.model_b == "C") & (table.k == 10)].iloc[0]
+    assert row["accuracy"] == pytest.approx(acc[0, 2, 1])
+    with pytest.raises(ValueError, match="an array of shape"):
+        generalisation_table(acc[:, :2], sources, models, fractions)
 
 
 def test_generalisation_auc_matrix_and_asymmetry():
-    table = generalisation_table()
+    table = generalisation_table(*generalisation_arrays())
     auc = generalisation_auc(table)
-    row = auc[(auc.model_a == "A") & (auc.model_b == "C") & (auc.condition == "relevance")].iloc[0]
+    row = auc[(auc.model_a == "A") & (auc.model_b == "C")].iloc[0]
     expected = np.trapezoid([0.95, 0.75, 0.45], [1, 10, 50]) / 49
     assert row["auc"] == pytest.approx(expected)
     g = generalisation_matrix(table)
+    assert list(g.index) == ["A", "B", "C", "random", "center"]  # baselines last
     assert g.loc["A", "C"] == pytest.approx(expected)
     assert generalisation_matrix(table, k=10).loc["A", "A"] == pytest.approx(0.9)
     asym = generalisation_asymmetry(g).set_index(["model_a", "model_b"])
     assert asym.loc[("A", "C"), "asymmetry"] == pytest.approx(0.05)
     assert asym.loc[("A", "B"), "asymmetry"] == pytest.approx(0.0)
+    assert "random" not in set(asym.reset_index()["model_a"])
     with pytest.raises(ValueError, match="a k present"):
         generalisation_matrix(table, k=3)
 
 
 def test_generalisation_groups_same_vs_different():
+    table = generalisation_table(*generalisation_arrays())
     info = pd.DataFrame({"model": list("ABC"), "pretraining": ["imagenet", "imagenet", "faces"]})
-    groups = generalisation_groups(generalisation_table(), info, by=("pretraining",))
+    groups = generalisation_groups(table, info, by=("pretraining",))
     g = groups.set_index("relation")
     assert g.loc["self", "n_pairs"] == 3
     assert g.loc["same", "n_pairs"] == 2
     assert g.loc["different", "n_pairs"] == 4
     assert g.loc["same", "mean_auc"] > g.loc["different", "mean_auc"]
-    assert g.loc["self", "mean_gain_over_random"] > g.loc["different", "mean_gain_over_random"]
+    # the random baseline is 0.1 below the plain curve everywhere: self gains 0.3
+    assert g.loc["self", "mean_gain_over_random"] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="a row for every model"):
-        generalisation_groups(generalisation_table(), info.iloc[:2], by=("pretraining",))
+        generalisation_groups(table, info.iloc[:2], by=("pretraining",))
 
 
 def test_relevance_mass_per_part_by_hand():

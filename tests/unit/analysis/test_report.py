@@ -24,7 +24,7 @@ def relevance_inputs(truth):
     generalisation = pd.DataFrame(
         [
             {"model_a": a, "model_b": b, "k": k, "accuracy": 0.6 + 0.2 * (a == b) - k / 100}
-            for a in "AB"
+            for a in ("A", "B", "random")
             for b in "AB"
             for k in (5, 20)
         ]
