@@ -1,4 +1,4 @@
-"""Fixed-window rate limits kept in the cache (Redis), for the participant endpoints.
+"""Fixed-window rate limits kept in Redis, for the participant endpoints.
 
 A client over its limit gets 429 with ``Retry-After``; nothing it sent is processed. Limits
 are per session token (API) or per client address (start link, consent).
@@ -7,10 +7,10 @@ are per session token (API) or per client address (start link, consent).
 import hashlib
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -27,17 +27,23 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.FACESIM_REDIS_URL)
+
+
 def over_limit(scope: str, key: str, per_minute: int) -> int:
-    """Count one request; returns 0 if allowed, else the seconds until the window resets."""
+    """Count one request; returns 0 if allowed, else the seconds until the window resets.
+
+    One round trip: INCR the window's counter and give it an expiry if it has none.
+    """
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]  # any key, safely
-    bucket = f"ratelimit:{scope}:{digest}:{window}"
-    try:
-        count = 1 if cache.add(bucket, 1, WINDOW_SECONDS + 5) else cache.incr(bucket)
-    except ValueError:  # the counter expired (or was evicted) between add and incr
-        cache.set(bucket, 1, WINDOW_SECONDS + 5)
-        count = 1
+    bucket = f"facesim:ratelimit:{scope}:{digest}:{window}"
+    count, _ = (
+        _redis().pipeline().incr(bucket).expire(bucket, WINDOW_SECONDS + 5, nx=True).execute()
+    )
     if count <= per_minute:
         return 0
     return max(1, int((window + 1) * WINDOW_SECONDS - now))

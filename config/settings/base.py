@@ -144,8 +144,14 @@ FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
     "FACESIM_MAX_WEIGHTS_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024
 )
 
-# Cache (rate limits): Redis.
-CACHES = {"default": env.cache_url("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
+# Redis for the cache and the rate limits.
+FACESIM_REDIS_URL = env("FACESIM_REDIS_URL", default="redis://127.0.0.1:6379/1")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": FACESIM_REDIS_URL,
+    }
+}
 # Rate limits per minute: participant API calls per session, start/consent requests per address.
 FACESIM_RATE_API_PER_MINUTE = env.int("FACESIM_RATE_API_PER_MINUTE", default=600)
 FACESIM_RATE_START_PER_MINUTE = env.int("FACESIM_RATE_START_PER_MINUTE", default=120)

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from studyapp.errors import NotFound, Unprocessable
@@ -15,31 +15,46 @@ CATCH_RATING_FRACTION = 5 / 6
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 
 
-def response_record(*, participant: Participant, payload: ResponsePayload) -> tuple[Response, bool]:
-    """Store the response and return ``(response, created)``.
+def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, bool]:
+    """Store the response to a trial of the session ``token``; returns ``(response, created)``.
 
     A repeated POST for the same trial returns the stored response (``created`` False) and
     writes nothing: the unique constraint on ``Response.trial`` decides under concurrency.
+    Two queries in the usual case: the trial with its session, study and any stored response,
+    then the INSERT (one statement, atomic on its own in autocommit mode).
     """
-    trial = Trial.objects.filter(participant=participant, index=payload.trial).first()
-    if trial is None:
+    try:
+        trial = Trial.objects.select_related("participant__study", "response").get(
+            participant__token=token, index=payload.trial
+        )
+    except Trial.DoesNotExist:
+        if not Participant.objects.filter(token=token).exists():
+            raise NotFound("unknown_session", "This session does not exist.") from None
         raise NotFound(
             "unknown_trial", f"Trial {payload.trial} is not part of this session.", "trial"
-        )
-    stored = Response.objects.filter(trial=trial).first()
-    if stored is not None:
-        return stored, False
-    response = _validated_response(trial, payload, participant.study)
+        ) from None
+    if hasattr(trial, "response"):
+        return trial.response, False
+    response = _validated_response(trial, payload, trial.participant.study)
     try:
-        with transaction.atomic():
-            response.save()
+        _insert(response)
     except IntegrityError:
         stored = Response.objects.filter(trial=trial).first()
         if stored is None:
             raise
         return stored, False
-    _touch(participant)
+    _touch(trial.participant)
     return response, True
+
+
+def _insert(response: Response) -> None:
+    """One INSERT; inside a caller's transaction, behind a savepoint so a conflict does not
+    abort the caller's transaction."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            response.save(force_insert=True)
+    else:
+        response.save(force_insert=True)
 
 
 def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) -> Response:

@@ -25,18 +25,29 @@ from studyapp.services.responses import response_record
 CLIENT_FIELDS = {"userAgent", "language", "platform", "timezone", "touch", "devicePixelRatio"}
 
 
-def participant_api(view: Callable) -> Callable:
-    """Resolve the session token (404 when unknown) and turn rejections into JSON errors."""
+def json_errors(view: Callable) -> Callable:
+    """Turn a rejected request into its 4xx JSON body."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, token: str) -> JsonResponse:
         try:
-            participant = Participant.objects.select_related("study").filter(token=token).first()
-            if participant is None:
-                raise NotFound("unknown_session", "This session does not exist.")
-            return view(request, participant)
+            return view(request, token)
         except RequestRejected as rejected:
             return JsonResponse(rejected.as_json(), status=rejected.status)
+
+    return wrapper
+
+
+def participant_api(view: Callable) -> Callable:
+    """Resolve the session token (404 when unknown); rejections become JSON errors."""
+
+    @json_errors
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str) -> JsonResponse:
+        participant = Participant.objects.select_related("study").filter(token=token).first()
+        if participant is None:
+            raise NotFound("unknown_session", "This session does not exist.")
+        return view(request, participant)
 
     return wrapper
 
@@ -50,10 +61,11 @@ def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
 
 @require_POST
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
-@participant_api
-def responses(request: HttpRequest, participant: Participant) -> JsonResponse:
+@json_errors
+def responses(request: HttpRequest, token: str) -> JsonResponse:
+    """The hot path: one query finds the session, the trial and any stored response."""
     payload = parse_response(read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES))
-    stored, created = response_record(participant=participant, payload=payload)
+    stored, created = response_record(token=token, payload=payload)
     body = {"trial": payload.trial, "duplicate": not created, "received_at": stored.received_at}
     return JsonResponse(body, status=201 if created else 200)
 

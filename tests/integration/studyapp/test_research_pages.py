@@ -22,7 +22,7 @@ def answer_all(participant, study, *, wrong_catches=False):
             body["choice"] = next(i for i in trial.items if i != trial.correct_item)
         elif trial.role == "catch" and trial.trial_type == "triplet":
             body["choice"] = trial.correct_item
-        response_record(participant=participant, payload=parse_response(body))
+        response_record(token=participant.token, payload=parse_response(body))
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def simulate_participants(study: Study, n: int) -> None:
         participant = start_participant(study, f"sim-{p}")
         for trial in participant.trials.order_by("index"):
             response_record(
-                participant=participant, payload=parse_response(answer_by_identity(trial, labels))
+                token=participant.token, payload=parse_response(answer_by_identity(trial, labels))
             )
         participant_complete(participant=participant)
 
