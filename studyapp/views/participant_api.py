@@ -64,7 +64,12 @@ def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
 @json_errors
 def responses(request: HttpRequest, token: str) -> JsonResponse:
     """The hot path: one query finds the session, the trial and any stored response."""
-    payload = parse_response(read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES))
+    try:
+        payload = parse_response(read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES))
+    except RequestRejected:
+        if not Participant.objects.filter(token=token).exists():
+            raise NotFound("unknown_session", "This session does not exist.") from None
+        raise
     stored, created = response_record(token=token, payload=payload)
     body = {"trial": payload.trial, "duplicate": not created, "received_at": stored.received_at}
     return JsonResponse(body, status=201 if created else 200)
