@@ -13,7 +13,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from django.core.files.storage import default_storage
 
@@ -23,6 +22,7 @@ from analysis import (
     RelevanceInputs,
     SimilarityMatrix,
     analyse_study,
+    generalisation_table,
 )
 from analysis.io import read_responses
 from analysis.report import write_report
@@ -161,32 +161,17 @@ def model_inputs(artifacts: dict) -> tuple[dict[str, SimilarityMatrix], Relevanc
     masking = artifacts["masking"]
     relevance = RelevanceInputs(
         masked_models=masked or None,
-        generalisation=generalisation_table(masking) if masking is not None else None,
+        generalisation=generalisation_table(
+            masking.summary["accuracy"],
+            masking.summary["sources"],
+            masking.summary["models"],
+            masking.summary["fractions"],
+        )
+        if masking is not None
+        else None,
         model_info=pd.DataFrame(info) if info else None,
     )
     return models, relevance
-
-
-def generalisation_table(artifact: Artifact) -> pd.DataFrame:
-    """Long table model_a, model_b, k, accuracy, condition from a masking artifact."""
-    summary = artifact.summary
-    accuracy = np.asarray(summary["accuracy"])
-    models = summary["models"]
-    rows = []
-    for s, source in enumerate(summary["sources"]):
-        condition = "relevance" if source in models else source
-        for m, model in enumerate(models):
-            for k, fraction in enumerate(summary["fractions"]):
-                rows.append(
-                    {
-                        "model_a": source,
-                        "model_b": model,
-                        "k": fraction,
-                        "accuracy": float(accuracy[s, m, k]),
-                        "condition": condition,
-                    }
-                )
-    return pd.DataFrame(rows)
 
 
 def responses_export(job: Job) -> bytes:
