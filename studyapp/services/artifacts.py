@@ -64,30 +64,26 @@ def artifact_save(
     A task delivered twice may store its file twice; the unique constraint keeps one row and
     the extra file is deleted.
     """
+    key = {
+        "kind": kind,
+        "face_model": face_model,
+        "stimulus_set": stimulus_set,
+        "method": method,
+        "params": params,
+        "code_version": code_version,
+    }
     try:
         with transaction.atomic():
             return Artifact.objects.create(
-                kind=kind,
-                face_model=face_model,
-                stimulus_set=stimulus_set,
-                method=method,
-                params=json_safe(params),
+                **{**key, "params": json_safe(params)},
                 params_hash=params_hash(params),
-                code_version=code_version,
                 file=file_name,
                 sha256=sha256,
                 summary=json_safe(summary),
                 job=job,
             )
     except IntegrityError:
-        existing = artifact_find(
-            kind=kind,
-            face_model=face_model,
-            stimulus_set=stimulus_set,
-            method=method,
-            params=params,
-            code_version=code_version,
-        )
+        existing = artifact_find(**key)
         if existing is None:
             raise
         if existing.file.name != file_name:

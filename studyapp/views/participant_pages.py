@@ -42,11 +42,21 @@ def _external_ids(params) -> ExternalIds | None:
     return ExternalIds(pid, values["STUDY_ID"], values["SESSION_ID"], source)
 
 
-def _study_or_404(request: HttpRequest, slug: str) -> Study | HttpResponse:
+def _message(request: HttpRequest, kind: str, study: Study | None = None, status: int = 200):
+    return render(
+        request, "participant/message.html", {"kind": kind, "study": study}, status=status
+    )
+
+
+def _entry(request: HttpRequest, slug: str, params) -> tuple[Study, ExternalIds] | HttpResponse:
+    """The study of a start link and the ids it carries, or the page that says why not."""
     study = Study.objects.select_related("stimulus_set").filter(slug=slug).first()
     if study is None:
-        return render(request, "participant/message.html", {"kind": "not_found"}, status=404)
-    return study
+        return _message(request, "not_found", status=404)
+    external = _external_ids(params)
+    if external is None:
+        return _message(request, "bad_link", study, status=400)
+    return study, external
 
 
 def _to_runner(participant: Participant, study: Study) -> HttpResponse:
@@ -73,18 +83,16 @@ def _returning(request: HttpRequest, study: Study, external: ExternalIds) -> Par
 @rate_limit("start", "FACESIM_RATE_START_PER_MINUTE", by="address")
 def study_start(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: returning participants resume, new ones see the consent form."""
-    study = _study_or_404(request, slug)
-    if isinstance(study, HttpResponse):
-        return study
-    external = _external_ids(request.GET)
-    if external is None:
-        return render(request, "participant/message.html", {"kind": "bad_link"}, status=400)
+    entry = _entry(request, slug, request.GET)
+    if isinstance(entry, HttpResponse):
+        return entry
+    study, external = entry
     returning = _returning(request, study, external)
     if returning is not None:
         return _to_runner(returning, study)
     unavailable = _unavailable_reason(study)
     if unavailable:
-        return render(request, "participant/message.html", {"kind": unavailable, "study": study})
+        return _message(request, unavailable, study)
     return render(
         request,
         "participant/consent.html",
@@ -104,27 +112,23 @@ def _unavailable_reason(study: Study) -> str | None:
 @rate_limit("start", "FACESIM_RATE_START_PER_MINUTE", by="address")
 def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
     """The consent decision: decline keeps only a count; agree creates the session."""
-    study = _study_or_404(request, slug)
-    if isinstance(study, HttpResponse):
-        return study
-    external = _external_ids(request.POST)
-    if external is None:
-        return render(request, "participant/message.html", {"kind": "bad_link"}, status=400)
+    entry = _entry(request, slug, request.POST)
+    if isinstance(entry, HttpResponse):
+        return entry
+    study, external = entry
     decision = request.POST.get("decision")
     if decision == "decline":
         participant_decline(study=study)
-        return render(request, "participant/message.html", {"kind": "declined", "study": study})
+        return _message(request, "declined", study)
     if decision != "agree":
-        return render(request, "participant/message.html", {"kind": "bad_link"}, status=400)
+        return _message(request, "bad_link", study, status=400)
     returning = _returning(request, study, external)
     if returning is not None:
         return _to_runner(returning, study)
     try:
         participant = participant_start(study=study, external=external)
     except StudyUnavailable as unavailable:
-        return render(
-            request, "participant/message.html", {"kind": unavailable.reason, "study": study}
-        )
+        return _message(request, unavailable.reason, study)
     return _to_runner(participant, study)
 
 
@@ -133,7 +137,7 @@ def participant_runner(request: HttpRequest, token: str) -> HttpResponse:
     """The single page that runs instructions, practice, trials, breaks and debrief."""
     participant = Participant.objects.select_related("study").filter(token=token).first()
     if participant is None:
-        return render(request, "participant/message.html", {"kind": "not_found"}, status=404)
+        return _message(request, "not_found", status=404)
     study = participant.study
     low, high = study.rating_range
     config = {

@@ -35,14 +35,18 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     worker, media, live_server, tmp_path
 ):
     password_file = tmp_path / "password.txt"
-    first = run_demo(
-        base_url=live_server.url,
-        password_file=password_file,
-        config=TINY,
-        progress=False,
-        log=lambda _: None,
-        steps=QUICK_STEPS,
-    )
+
+    def demo():
+        return run_demo(
+            base_url=live_server.url,
+            password_file=password_file,
+            config=TINY,
+            progress=False,
+            log=lambda _: None,
+            steps=QUICK_STEPS,
+        )
+
+    first = demo()
     assert first.report is not None
     assert first.report.summary["n_participants_analysed"] == 4
     assert len(first.models) == 4
@@ -61,14 +65,7 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     assert Job.objects.filter(status="failed").count() == 0
 
     jobs_before = Job.objects.count()
-    second = run_demo(
-        base_url=live_server.url,
-        password_file=password_file,
-        config=TINY,
-        progress=False,
-        log=lambda _: None,
-        steps=QUICK_STEPS,
-    )
+    second = demo()
     assert second.password == first.password
     assert second.report == first.report  # same responses, same results: the same report
     assert study.participants.count() == 4

@@ -16,6 +16,11 @@ from tests.factories import make_study, start_participant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 QUICK_ANALYSIS = {"n_boot": 50, "n_permutations": 200, "n_splits": 10}
+QUICK_STEPS = {
+    "masking": {"fractions": [0.1, 0.5], "fill": "zeros"},
+    "decision": {"fractions": [0.1, 0.5], "fill": "zeros"},
+    "report": QUICK_ANALYSIS,
+}
 
 
 def answer_by_identity(trial, labels: dict[int, str]) -> dict:
@@ -60,11 +65,7 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     jobs = pipeline_launch(
         study=study,
         user=owner,
-        step_params={
-            "masking": {"fractions": [0.1, 0.5], "fill": "zeros"},
-            "decision": {"fractions": [0.1, 0.5], "fill": "zeros"},
-            "report": QUICK_ANALYSIS,
-        },
+        step_params=QUICK_STEPS,
     )
     assert jobs["report"].status == Job.Status.QUEUED
     report = wait_for(jobs["report"], timeout=300)
@@ -111,11 +112,7 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     again = pipeline_launch(
         study=study,
         user=owner,
-        step_params={
-            "masking": {"fractions": [0.1, 0.5], "fill": "zeros"},
-            "decision": {"fractions": [0.1, 0.5], "fill": "zeros"},
-            "report": QUICK_ANALYSIS,
-        },
+        step_params=QUICK_STEPS,
     )
     assert wait_for(again["report"], timeout=300).status == "succeeded"
     for name, job in again.items():
