@@ -7,9 +7,12 @@ CARD_STAGES = {"instructions", "resume", "block", "practice-done", "break", "deb
 
 
 class RunnerDriver:
-    def __init__(self, page: Page, *, use_mouse: bool = False, think_ms: int = 0):
+    def __init__(
+        self, page: Page, *, use_mouse: bool = False, use_touch: bool = False, think_ms: int = 0
+    ):
         self.page = page
         self.use_mouse = use_mouse
+        self.use_touch = use_touch
         self.think_ms = think_ms
         self.answered: list[int] = []  # trial indices, in the order answered
         self.stages_seen: list[str] = []
@@ -28,7 +31,8 @@ class RunnerDriver:
             if stage == "trial":
                 self.answer_trial()
             elif stage in CARD_STAGES:
-                self.page.click(f"section[data-stage={stage}] [data-next]")
+                button = self.page.locator(f"section[data-stage={stage}] [data-next]")
+                button.tap() if self.use_touch else button.click()
             elif stage == "complete":
                 return stage
             elif stage in {"loading", "saving"}:
@@ -51,9 +55,10 @@ class RunnerDriver:
                 slider.locator("[data-slider-next]").click()
             else:
                 page.keyboard.press("Enter")
-        elif self.use_mouse:
+        elif self.use_mouse or self.use_touch:
             target = "[data-rating-buttons] button" if kind == "rating" else "[data-faces] .choice"
-            page.locator(target).nth(1).click()
+            choice = page.locator(target).nth(1)
+            choice.tap() if self.use_touch else choice.click()
         else:
             page.keyboard.press("2")
         self.answered.append(int(shown))

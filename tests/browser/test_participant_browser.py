@@ -117,3 +117,21 @@ def test_slow_images_show_a_loading_state_and_rt_starts_when_they_appear(page, l
     rts = Response.objects.filter(trial__participant=participant).values_list("rt_ms", flat=True)
     # Waiting for images is not reaction time: every RT is the think time plus a little.
     assert all(100 <= rt < 400 for rt in rts), list(rts)
+
+
+def test_touch_screen_participant(browser, live_server):
+    """A phone-sized touch screen: every answer and button is a tap."""
+    context = browser.new_context(
+        viewport={"width": 1200, "height": 900}, has_touch=True, is_mobile=False
+    )
+    page = context.new_page()
+    try:
+        study = make_study(trial_types=["afc"], trials_per_participant=6, break_every=0)
+        participant = open_study(page, live_server, study, "touch")
+        driver = RunnerDriver(page, use_touch=True)
+        assert driver.run() == "complete"
+        assert_one_response_per_trial(participant)
+        participant.refresh_from_db()
+        assert participant.client_info["clients"][0]["touch"] == "True"
+    finally:
+        context.close()
