@@ -22,6 +22,14 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/facesim"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# Server-side parameter binding lets psycopg prepare statements a connection runs often, so
+# PostgreSQL stops planning the participant API's queries again for every request.
+# (Behind a transaction-mode connection pooler such as PgBouncer < 1.21, set
+# DATABASE_PREPARE_THRESHOLD to an empty value to turn this off.)
+DATABASES["default"]["OPTIONS"] = {
+    "server_side_binding": True,
+    "prepare_threshold": env.int("DATABASE_PREPARE_THRESHOLD", default=5) or None,
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

@@ -13,6 +13,23 @@ from studyapp.payloads import ResponsePayload
 # A rating catch trial shows one image twice: answers in the top sixth of the scale are correct.
 CATCH_RATING_FRACTION = 5 / 6
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+# Only what storing a response needs (not the study's texts or the session's client records).
+RESPONSE_QUERY_FIELDS = (
+    "id",
+    "index",
+    "trial_type",
+    "role",
+    "items",
+    "correct_item",
+    "participant__id",
+    "participant__last_seen_at",
+    "participant__study__id",
+    "participant__study__rating_scale",
+    "response__id",
+    "response__choice",
+    "response__rating",
+    "response__received_at",
+)
 
 
 def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, bool]:
@@ -24,8 +41,10 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
     then the INSERT (one statement, atomic on its own in autocommit mode).
     """
     try:
-        trial = Trial.objects.select_related("participant__study", "response").get(
-            participant__token=token, index=payload.trial
+        trial = (
+            Trial.objects.select_related("participant__study", "response")
+            .only(*RESPONSE_QUERY_FIELDS)
+            .get(participant__token=token, index=payload.trial)
         )
     except Trial.DoesNotExist:
         if not Participant.objects.filter(token=token).exists():
