@@ -264,14 +264,19 @@ def weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def zscore_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(x - weighted mean) / weighted SD (ddof 0) along the last axis; rsatoolbox's pooling
-    transform for correlation.  Entries with weight 0 are set to 0."""
-    x = np.where(weights > 0, values, 0.0)
+    transform for correlation.  Entries with weight 0 are set to 0; rows whose weighted
+    entries are all equal (no SD) are NaN."""
+    kept = weights > 0
+    x = np.where(kept, values, 0.0)
     total = weights.sum(-1, keepdims=True)
     mean = (weights * x).sum(-1, keepdims=True) / total
-    centred = np.where(weights > 0, x - mean, 0.0)
+    centred = np.where(kept, x - mean, 0.0)
     sd = np.sqrt((weights * centred**2).sum(-1, keepdims=True) / total)
+    constant = np.where(kept, values, np.inf).min(-1, keepdims=True) == np.where(
+        kept, values, -np.inf
+    ).max(-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return centred / sd
+        return centred / np.where(constant, np.nan, sd)
 
 
 def correlate(method: str, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -391,10 +396,15 @@ def _tied_pairs(v: np.ndarray) -> float:
     return float((counts * (counts - 1) // 2).sum())
 
 
-# Up to this many pairs, tau-a is computed from all entry pairs at once (O(P^2) array work,
-# many rows per call); above it one O(P log P) scipy call per row is cheaper.
+# tau-a of many rows.  Three exact algorithms, chosen per call by the cheapest that applies:
+# * levels (O(P L) array work, all rows at once): when one side has at most
+#   LEVELS_TAU_MAX_LEVELS distinct values -- participants' judgments (0/1 choices, proportions,
+#   1-7 ratings) always do in this project;
+# * quadratic (O(P^2) array work, all rows at once): up to QUADRATIC_TAU_MAX_PAIRS pairs;
+# * otherwise one O(P log P) scipy computation per row (`tau_a`).
+LEVELS_TAU_MAX_LEVELS = 64
 QUADRATIC_TAU_MAX_PAIRS = 400
-_TAU_CHUNK_ELEMENTS = 4_000_000
+_TAU_CHUNK_ELEMENTS = 2**17
 
 
 def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -403,21 +413,153 @@ def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     shape = x.shape[:-1]
     n = x.shape[-1]
     x, y, w = (a.reshape(-1, n) for a in (x, y, w))
-    if n > QUADRATIC_TAU_MAX_PAIRS:
-        out = np.array([tau_a(x[r], y[r], w[r]) for r in range(len(x))])
+    out = np.full(len(x), np.nan)
+    if len(x) == 0 or n < 2:
         return out.reshape(shape)
-    out = np.empty(len(x))
-    step = max(1, _TAU_CHUNK_ELEMENTS // (n * n))
-    for start in range(0, len(x), step):
+    keep = w > 0
+    width = max(int(keep.sum(1).max()), 2)
+    if width < n:  # only entries with weight count: compact the rows first
+        columns = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+        x, y, w, keep = (np.take_along_axis(a, columns, axis=1) for a in (x, y, w, keep))
+        n = width
+    x_codes, x_levels = dense_codes(x, keep)
+    y_codes, y_levels = dense_codes(y, keep)
+    swap = x_levels < y_levels  # the side with fewer distinct values is counted by levels
+    few, many = np.where(swap[:, None], x_codes, y_codes), np.where(swap[:, None], y_codes, x_codes)
+    levels = np.minimum(x_levels, y_levels)
+    w_int = np.rint(w).astype(np.int64)
+    by_levels = levels <= LEVELS_TAU_MAX_LEVELS
+    if by_levels.any():
+        rows = np.flatnonzero(by_levels)
+        out[rows] = tau_a_codes(many[rows], few[rows], w_int[rows], int(levels[rows].max()))
+    rest = np.flatnonzero(~by_levels)
+    if rest.size and n <= QUADRATIC_TAU_MAX_PAIRS:
+        out[rest] = _tau_a_quadratic(x_codes[rest], y_codes[rest], w_int[rest])
+    elif rest.size:
+        out[rest] = [tau_a(x[r], y[r], w[r]) for r in rest]
+    return out.reshape(shape)
+
+
+def dense_codes(values: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: integer codes 0, 1, ... in the order of the values (ties share a code) and
+    the number of codes.  Entries outside `keep` (e.g. NaN with weight 0) get code 0."""
+    lowest = np.min(np.where(keep, values, np.inf), axis=1, keepdims=True)
+    ordered = np.where(keep, values, np.where(np.isfinite(lowest), lowest, 0.0))
+    order = np.argsort(ordered, axis=1)
+    sorted_values = np.take_along_axis(ordered, order, axis=1)
+    new = np.ones(sorted_values.shape, dtype=bool)
+    new[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
+    sorted_codes = np.cumsum(new, axis=1) - 1
+    codes = np.empty_like(sorted_codes)
+    np.put_along_axis(codes, order, sorted_codes, axis=1)
+    return codes, sorted_codes[:, -1] + 1
+
+
+def tau_a_codes(x: np.ndarray, y: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """tau-a of rows given as integer codes, in O(P L) array work for all rows at once.
+
+    x: (R, P) non-negative integers in the order of the values (equal codes = ties), e.g.
+    doubled mid-ranks or sums of them; y: (R, P) integers in [0, n_levels); w: (R, P)
+    non-negative integer weights.  Each row is sorted once by (x, y) -- one ``np.sort`` of
+    keys that pack x, y and w into one unsigned integer, so nothing needs to be gathered
+    afterwards.  In that order, C - D = sum over entry pairs a before b of
+    w_a w_b sign(y_b - y_a) (`_signed_pairs_in_order`), minus the pairs tied in x with
+    different y, which the (x, y) order counts as concordant.  Everything is an exact
+    integer sum, so the result equals scipy / rsatoolbox on the expanded vector to rounding.
+    Rows are processed in blocks of about 10^5 entries, whose temporaries stay in cache.
+    """
+    x, y, w = (np.asarray(a, dtype=np.int64) for a in (x, y, w))
+    n_rows, n = x.shape
+    out = np.full(n_rows, np.nan)
+    if n_rows == 0 or n < 2:
+        return out
+    bits_w = max(1, int(w.max(initial=0)).bit_length())
+    bits_y = max(1, (n_levels - 1).bit_length())
+    bits_x = max(1, int(x.max(initial=0)).bit_length())
+    if bits_x + bits_y + bits_w > 64:  # re-code x as 0..P-1 so the key fits
+        x, _ = dense_codes(x.astype(float), w > 0)
+        bits_x = max(1, (n - 1).bit_length())
+    dtype = np.uint32 if bits_x + bits_y + bits_w <= 32 else np.uint64
+    step = max(1, _TAU_CHUNK_ELEMENTS // n)
+    for start in range(0, n_rows, step):
         rows = slice(start, start + step)
-        xs, ys, ws = x[rows], y[rows], w[rows]
-        keep = ws > 0
-        xs = np.where(keep, xs, 0.0)
-        ys = np.where(keep, ys, 0.0)
+        key = x[rows].astype(dtype) << dtype(bits_y + bits_w)
+        key |= y[rows].astype(dtype) << dtype(bits_w)
+        key |= w[rows].astype(dtype)
+        key.sort(axis=1)
+        ws = (key & dtype((1 << bits_w) - 1)).astype(np.int64)
+        xy = key >> dtype(bits_w)
+        ys = (xy & dtype((1 << bits_y) - 1)).astype(np.int8 if n_levels <= 127 else np.int64)
+        c_minus_d = _signed_pairs_in_order(ys, ws, n_levels)
+        tied = xy[:, 1:] >> dtype(bits_y) == xy[:, :-1] >> dtype(bits_y)
+        if tied.any():
+            c_minus_d -= _pairs_tied_in_x_only(tied, ys, ws)
+        total = ws.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[rows] = np.where(total >= 2, c_minus_d / (total * (total - 1.0) / 2.0), np.nan)
+    return np.clip(out, -1.0, 1.0)
+
+
+def _signed_pairs_in_order(y: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """Per row: sum over entries a before b of w_a w_b sign(y_b - y_a), level by level.
+
+    For the entries b at level l the inner sum is the running total of d_l = w sign(l - y)
+    (a cumulative sum up to b; b itself adds 0), and d_l changes only at levels l - 1 and l
+    from one level to the next.  int64 throughout: exact, and integer cumulative sums are
+    several times faster than float ones; buffers are reused (fresh large arrays cost page
+    faults).
+    """
+    out = np.zeros(len(y), dtype=np.int64)
+    d, at, below, running = (np.empty_like(w) for _ in range(4))
+    np.multiply(w, y > 0, out=d)
+    np.negative(d, out=d)
+    for level in range(n_levels):
+        np.multiply(w, y == level, out=at)
+        if level:
+            d += below
+            d += at
+        np.cumsum(d, axis=1, out=running)
+        out += np.einsum("rp,rp->r", at, running)
+        at, below = below, at
+    return out
+
+
+def _pairs_tied_in_x_only(tied: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per row (sorted by (x, y)): weighted pairs of entries with equal x and different y,
+    (sum of squared x-run weights - sum of squared (x, y)-run weights) / 2, computed on the
+    entries of tied runs only (`tied`: entry k + 1 has the same x as entry k)."""
+    n_rows, n = y.shape
+    left = np.zeros((n_rows, n), dtype=bool)
+    left[:, 1:] = tied
+    member = left.copy()
+    member[:, :-1] |= tied
+    flat = np.flatnonzero(member)  # entries of x-runs longer than one, in order
+    starts_x = ~left.ravel()[flat]  # each run starts with an entry not tied to its left
+    y_flat = y.ravel()[flat]
+    starts_xy = starts_x.copy()
+    starts_xy[1:] |= y_flat[1:] != y_flat[:-1]
+    w_flat = w.ravel()[flat]
+    rows = flat // n
+    squares = []
+    for starts in (starts_x, starts_xy):
+        at = np.flatnonzero(starts)
+        totals = np.add.reduceat(w_flat, at).astype(float)
+        squares.append(np.bincount(rows[at], weights=totals**2, minlength=n_rows))
+    return np.rint((squares[0] - squares[1]) / 2.0).astype(np.int64)  # exact: < 2^53
+
+
+def _tau_a_quadratic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """tau-a from the signs of all entry pairs (O(P^2) array work per row, many rows)."""
+    n_rows, n = x.shape
+    out = np.empty(n_rows)
+    step = max(1, 16 * _TAU_CHUNK_ELEMENTS // (n * n))
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step)
+        xs, ys, ws = x[rows], y[rows], w[rows].astype(float)
         signs = np.sign(xs[:, :, None] - xs[:, None, :]).astype(np.int8)
         signs *= np.sign(ys[:, :, None] - ys[:, None, :]).astype(np.int8)
         numerator = np.einsum("rab,ra,rb->r", signs, ws, ws)
         total = ws.sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[rows] = np.where(total >= 2, numerator / (total * (total - 1)), np.nan)
-    return np.clip(out, -1.0, 1.0).reshape(shape)
+    return np.clip(out, -1.0, 1.0)

@@ -8,12 +8,15 @@ from hypothesis import strategies as st
 from rsatoolbox.rdm.compare import _tau_a as rsatoolbox_tau_a
 
 from analysis._weighted import (
+    LEVELS_TAU_MAX_LEVELS,
     QUADRATIC_TAU_MAX_PAIRS,
     SortedRows,
     correlate,
+    dense_codes,
     rank_cross_sums,
     rank_half_integers,
     tau_a,
+    tau_a_codes,
     tau_a_rows,
     weighted_ranks,
 )
@@ -131,17 +134,66 @@ def test_rank_cross_sums_declines_numbers_that_do_not_fit_64_bits():
     assert rank_cross_sums(values2, np.full((1, 4), 2**10), np.full((1, 4), 2**12)) is None
 
 
-@pytest.mark.parametrize("n_pairs", [30, QUADRATIC_TAU_MAX_PAIRS + 10])
-def test_tau_a_rows_both_algorithms_equal_rsatoolbox(n_pairs):
+# (pairs, distinct values of x, of y): each of tau_a_rows' three algorithms, with ties
+TAU_CASES = {
+    "levels, few y values": (500, 2000, 7),
+    "levels, few x values (sides swapped)": (500, 3, 10**6),
+    "levels, binary y": (900, 40, 2),
+    "quadratic": (QUADRATIC_TAU_MAX_PAIRS, 10**6, 10**6),
+    "scipy per row": (QUADRATIC_TAU_MAX_PAIRS + 10, 10**6, 10**6),
+}
+
+
+@pytest.mark.parametrize("case", TAU_CASES)
+def test_tau_a_rows_equals_rsatoolbox_on_the_expanded_vectors(case):
+    n_pairs, x_values, y_values = TAU_CASES[case]
     rng = np.random.default_rng(3)
-    x = np.round(rng.normal(size=(4, n_pairs)), 1)
-    y = np.round(rng.normal(size=(4, n_pairs)), 1)
-    w = rng.integers(0, 3, size=(4, n_pairs)).astype(float)
+    x = rng.integers(0, x_values, size=(5, n_pairs)).astype(float)
+    y = rng.integers(0, y_values, size=(5, n_pairs)).astype(float)
+    w = rng.integers(0, 4, size=(5, n_pairs)).astype(float)
+    w[0] = 1.0  # plain tau-a
+    w[1, :2], w[1, 2:] = (1.0, 2.0), 0.0  # two entries left, three after expanding
+    w[2, 0], w[2, 1:] = 1.0, 0.0  # one entry left: undefined
     ours = tau_a_rows(x, y, w)
-    for r in range(4):
+    assert np.isnan(ours[2])
+    for r in (0, 1, 3, 4):
         expected = rsatoolbox_tau_a(expand(x[r], w[r]), expand(y[r], w[r]))
-        assert ours[r] == pytest.approx(expected, abs=1e-12)
+        assert ours[r] == pytest.approx(expected, abs=1e-12), r
         assert tau_a(x[r], y[r], w[r]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_tau_a_rows_uses_the_levels_algorithm_when_one_side_has_few_values(monkeypatch):
+    """The rows of a bootstrap (participant judgments vs anything) never reach scipy."""
+    import analysis._weighted as weighted
+
+    def no_scipy(*args):
+        raise AssertionError("per-row scipy path used")
+
+    monkeypatch.setattr(weighted, "tau_a", no_scipy)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3, 2 * QUADRATIC_TAU_MAX_PAIRS))
+    y = rng.integers(0, LEVELS_TAU_MAX_LEVELS, size=x.shape).astype(float)
+    ours = tau_a_rows(x, y, np.ones_like(x))
+    assert ours == pytest.approx([rsatoolbox_tau_a(x[r], y[r]) for r in range(3)], abs=1e-12)
+
+
+def test_tau_a_codes_with_keys_wider_than_64_bits_and_tied_codes():
+    """x codes too large to pack with y and w are re-coded first; ties in x and y count."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, size=(4, 300)) * 2**58  # 4 tied groups, 61-bit codes
+    y = rng.integers(0, 5, size=(4, 300))
+    w = rng.integers(0, 50, size=(4, 300))
+    ours = tau_a_codes(x, y, w, n_levels=5)
+    for r in range(4):
+        expected = rsatoolbox_tau_a(expand(x[r] / 2**58, w[r]), expand(y[r], w[r]))
+        assert ours[r] == pytest.approx(expected, abs=1e-12)
+
+
+def test_dense_codes_follow_the_values_and_give_left_out_entries_code_zero():
+    values = np.array([[2.5, np.nan, -1.0, 2.5, 7.0], [np.nan, np.nan, 1.0, 1.0, 0.5]])
+    codes, levels = dense_codes(values, ~np.isnan(values))
+    assert codes.tolist() == [[1, 0, 0, 1, 2], [0, 0, 1, 1, 0]]
+    assert levels.tolist() == [3, 2]
 
 
 def test_tau_a_rejects_fractional_weights():
