@@ -120,7 +120,7 @@ def explain(
         return Explanation(logits, used, relevance, "autograd")
     use_fast = backend == "fast"
     if backend == "auto":
-        use_fast = check_fast_path(model, chosen.fast_rules) is None
+        use_fast = check_fast_path(model, chosen.fast_rules, params, dtype) is None
     if use_fast:
         if chosen.fast_rules is None:
             raise FastPathUnsupported(f"the {method!r} method has no fast path")

@@ -36,9 +36,12 @@ z+ in the forward pass by concatenating [W; W+] (no faster: the convolutions are
 bound) and channels_last tensors (slower end to end, and float32 maps 100x further from a
 float64 reference: 4.7e-4 instead of 3.3e-6 relative error).
 
-Relevance is linear in the initial relevance, so for float16 the one-hot start is scaled by
-2**12 and the result scaled back (exact powers of two), which keeps small relevances out of
-the subnormal range.
+Low precision (``dtype``): bfloat16 has float32's exponent range and runs as is. float16
+does not: relevance spread over 10^5-10^6 units falls into its subnormal range, and a
+fixed up-scaling overflows in the top layers (R / z with a small logit z). Relevance is
+linear in the initial relevance, so after every layer each image's relevance is multiplied
+by a power of two that brings its peak into [1, 2) (exact), and the exponents are undone at
+the end in float32. Low-precision results are returned as float32.
 """
 
 from __future__ import annotations
@@ -53,8 +56,6 @@ from torch import nn
 
 from modelsvc.relevance.methods import FastRules
 from modelsvc.sequence import FLATTEN, NotSequentialError, to_sequence
-
-_FP16_RELEVANCE_SCALE = 2.0**12
 
 
 class FastPathUnsupported(Exception):
@@ -398,12 +399,20 @@ def _plan(model: nn.Module, rules: FastRules, params: dict[str, float], dtype) -
     return cached.steps
 
 
-def check_fast_path(model: nn.Module, rules: FastRules | None) -> str | None:
-    """None if the fast path applies to `model` with `rules`, else the reason it does not."""
+def check_fast_path(
+    model: nn.Module,
+    rules: FastRules | None,
+    params: dict[str, float],
+    dtype: torch.dtype | None = None,
+) -> str | None:
+    """None if the fast path applies to `model` with `rules`, else the reason it does not.
+
+    Builds (and caches) the plan that `fast_lrp` with the same arguments then uses.
+    """
     if rules is None:
         return "the method has no fast-path rules"
     try:
-        _plan(model, rules, {"epsilon": 1e-6, "stabilizer": 1e-6}, next(model.parameters()).dtype)
+        _plan(model, rules, params, dtype or next(model.parameters()).dtype)
     except FastPathUnsupported as exc:
         return str(exc)
     return None
@@ -420,11 +429,12 @@ def fast_lrp(
     """Logits, targets used, and per-channel input relevance (same shape as `inputs`).
 
     `targets`: class indices (N,), or None for the predicted class. Computation runs in
-    `dtype` (default: the model's); results are returned in that dtype.
+    `dtype` (default: the model's); relevance comes back in float64 for float64 and in
+    float32 otherwise.
     """
     dtype = dtype or next(model.parameters()).dtype
     steps = _plan(model, rules, params, dtype)
-    scale = _FP16_RELEVANCE_SCALE if dtype == torch.float16 else 1.0
+    rescale = dtype == torch.float16
     with torch.inference_mode():
         activation = inputs.to(dtype).contiguous()
         saved = []
@@ -434,9 +444,25 @@ def fast_lrp(
         logits = activation
         chosen = logits.argmax(1) if targets is None else targets.to(logits.device)
         relevance = torch.zeros_like(logits)
-        relevance[torch.arange(len(logits), device=logits.device), chosen] = scale
+        relevance[torch.arange(len(logits), device=logits.device), chosen] = 1
+        exponents = torch.zeros(len(logits), device=logits.device)
         for step, keep in zip(reversed(steps), reversed(saved), strict=True):
             relevance = step.backward(relevance, keep)
-        if scale != 1.0:
-            relevance = relevance / scale
+            if rescale:
+                relevance, exponents = _renormalised(relevance, exponents)
+        if dtype != torch.float64:
+            relevance = relevance.float()
+        if rescale:
+            relevance = relevance * torch.exp2(exponents).view(-1, *[1] * (relevance.ndim - 1))
     return logits, chosen, relevance
+
+
+def _renormalised(
+    relevance: torch.Tensor, exponents: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's relevance times 2**-e, e = floor(log2(peak)), so its peak is in [1, 2);
+    the exponents are accumulated. Scaling happens in float32, then back to the dtype."""
+    peak = relevance.abs().flatten(1).amax(1).float()
+    shift = torch.where(peak > 0, torch.floor(torch.log2(peak)), torch.zeros_like(peak))
+    factor = torch.exp2(-shift).view(-1, *[1] * (relevance.ndim - 1))
+    return (relevance.float() * factor).to(relevance.dtype), exponents + shift

@@ -195,16 +195,18 @@ def test_compute_relevance_returns_channel_summed_float32_maps_and_a_record():
     assert record["code_version"].startswith("modelsvc-")
 
 
-def test_bfloat16_fast_path_is_close_to_float32():
+@pytest.mark.parametrize(("dtype", "min_r"), [(torch.bfloat16, 0.98), (torch.float16, 0.999)])
+def test_low_precision_fast_path_is_close_to_float32(dtype, min_r):
     torch.manual_seed(0)
     model = randomize(SmallCNN(num_classes=3), 0).eval()
     inputs = torch.rand(3, 3, 64, 64)
-    reference = explain(model, inputs, targets=torch.tensor([0, 1, 2])).relevance.sum(1)
-    low = explain(model, inputs, targets=torch.tensor([0, 1, 2]), dtype=torch.bfloat16)
-    assert low.relevance.dtype == torch.bfloat16
-    maps = low.relevance.float().sum(1)
-    for a, b in zip(maps, reference, strict=True):
-        assert np.corrcoef(a.flatten(), b.flatten())[0, 1] > 0.98
+    targets = torch.tensor([0, 1, 2])
+    reference = explain(model, inputs, targets=targets).relevance.sum(1)
+    low = explain(model, inputs, targets=targets, dtype=dtype)
+    assert low.relevance.dtype == torch.float32  # computed in `dtype`, returned as float32
+    assert low.logits.dtype == dtype
+    for a, b in zip(low.relevance.sum(1), reference, strict=True):
+        assert np.corrcoef(a.flatten(), b.flatten())[0, 1] > min_r
 
 
 def test_training_mode_models_are_refused():
