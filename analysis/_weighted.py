@@ -269,13 +269,12 @@ def zscore_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     kept = weights > 0
     x = np.where(kept, values, 0.0)
     total = weights.sum(-1, keepdims=True)
-    mean = (weights * x).sum(-1, keepdims=True) / total
-    centred = np.where(kept, x - mean, 0.0)
-    sd = np.sqrt((weights * centred**2).sum(-1, keepdims=True) / total)
-    constant = np.where(kept, values, np.inf).min(-1, keepdims=True) == np.where(
-        kept, values, -np.inf
-    ).max(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    lowest = np.where(kept, values, np.inf).min(-1, keepdims=True)
+    constant = lowest == np.where(kept, values, -np.inf).max(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # rows without weight: NaN
+        mean = (weights * x).sum(-1, keepdims=True) / total
+        centred = np.where(kept, x - mean, 0.0)
+        sd = np.sqrt((weights * centred**2).sum(-1, keepdims=True) / total)
         return centred / np.where(constant, np.nan, sd)
 
 
@@ -328,6 +327,11 @@ def cross_correlate(
     """
     shared = w.shape[1] == 1
     wq = w if not shared else w[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):  # rows without weight: NaN
+        return _cross_correlate(method, tx, ty, w, wq, shared, n_total)
+
+
+def _cross_correlate(method, tx, ty, w, wq, shared, n_total):
     if shared:
         mean_x = np.einsum("bmp,bp->bm", tx, wq) / n_total
         mean_y = np.einsum("bqp,bp->bq", ty, wq) / n_total
@@ -347,11 +351,7 @@ def cross_correlate(
         var_x = np.einsum("bmqp,bmqp,bqp->bmq", xc, xc, w)
         var_y = np.einsum("bqp,bqp,bqp->bq", yc, yc, w)[:, None, :]
         total = n_total[:, None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if method == "rho-a":
-            out = 12.0 * cov / (total**3 - total)
-        else:
-            out = cov / np.sqrt(var_x * var_y)
+    out = 12.0 * cov / (total**3 - total) if method == "rho-a" else cov / np.sqrt(var_x * var_y)
     return np.where(total >= 2, out, np.nan)
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis._checks import check_choice, fail
+from analysis._checks import check_choice, check_int, fail
 from analysis._weighted import METHODS, correlate
-from analysis.evaluation import Engine, make_engine
+from analysis.evaluation import MIN_CEILING_PAIRS, Engine, make_engine
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 
 ModelInput = SimilarityMatrix | np.ndarray
@@ -78,11 +78,38 @@ def compare(a: SimilarityMatrix, b: SimilarityMatrix, method: str = "spearman") 
 
 @dataclass(frozen=True)
 class NoiseCeiling:
-    """Leave-one-participant-out (lower) and all-participants (upper) noise ceiling."""
+    """Leave-one-participant-out (lower) and all-participants (upper) noise ceiling.
+
+    lower / upper: means over the participants for whom each bound is defined (NaN: none).
+    participants: one row per participant -- participant, shared_pairs (pairs also judged by
+    someone else; the bounds use exactly these), lower, upper (NaN: left out).
+    note: why a bound is missing or rests on few participants ("" when both are fine).
+    """
 
     method: str
     lower: float
     upper: float
+    n_participants: int
+    n_lower: int
+    n_upper: int
+    min_pairs: int
+    participants: pd.DataFrame
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        """One table row: method, lower, upper, participant counts, median shared pairs,
+        note."""
+        shared = self.participants["shared_pairs"]
+        return {
+            "method": self.method,
+            "lower": self.lower,
+            "upper": self.upper,
+            "n_participants": self.n_participants,
+            "n_lower": self.n_lower,
+            "n_upper": self.n_upper,
+            "median_shared_pairs": float(shared.median()) if len(shared) else float("nan"),
+            "note": self.note,
+        }
 
 
 def _engine(
@@ -123,13 +150,74 @@ def evaluate(
     return pd.DataFrame(rows)
 
 
-def noise_ceiling(human: ParticipantMatrices, method: str = "spearman") -> NoiseCeiling:
-    """rsatoolbox's ``boot_noise_ceiling`` on the full data (see `analysis.evaluation`)."""
-    check_choice("noise_ceiling", "method", method, METHODS)
-    if human.n_participants < 2:
-        raise fail("noise_ceiling", "human", "at least 2 participants", human.n_participants)
+def noise_ceiling(
+    human: ParticipantMatrices, method: str = "spearman", *, min_pairs: int = MIN_CEILING_PAIRS
+) -> NoiseCeiling:
+    """rsatoolbox's ``boot_noise_ceiling`` on the full data, made meaningful for sparse designs.
+
+    Each participant's matrix is compared with the pooled matrix of the others (lower bound)
+    and of everyone (upper bound), on the pairs it shares with at least one other participant
+    (with complete data: all pairs, and the numbers equal rsatoolbox's).  Participants with
+    fewer than `min_pairs` shared pairs or an undefined statistic are left out of a bound and
+    counted; `note` says why when a bound cannot be computed at all.  Why not all pairs: see
+    `analysis.evaluation` (on pairs nobody else judged the upper bound is ~1 by construction).
+    """
+    func = "noise_ceiling"
+    check_choice(func, "method", method, METHODS)
+    if not isinstance(human, ParticipantMatrices):
+        raise fail(func, "human", "a ParticipantMatrices", type(human).__name__)
+    min_pairs = check_int(func, "min_pairs", min_pairs, minimum=2)
+    n = human.n_participants
+    if n < 2:
+        raise fail(func, "human", "at least 2 participants", n)
     vectors = human.dissimilarity().vectors()
-    dummy = np.zeros((1, vectors.shape[1]))
-    engine = make_engine(dummy, vectors, method)
-    _, ceiling = engine.run(np.ones((1, vectors.shape[1])), np.ones((1, human.n_participants)))
-    return NoiseCeiling(method, float(ceiling[0, 0]), float(ceiling[0, 1]))
+    engine = make_engine(np.zeros((1, vectors.shape[1])), vectors, method, min_pairs)
+    lower, upper, shared = engine.participant_bounds()
+    table = pd.DataFrame(
+        {"participant": human.participants, "shared_pairs": shared, "lower": lower, "upper": upper}
+    )
+    n_lower, n_upper = int((~np.isnan(lower)).sum()), int((~np.isnan(upper)).sum())
+    return NoiseCeiling(
+        method,
+        float(np.nanmean(lower)) if n_lower else float("nan"),
+        float(np.nanmean(upper)) if n_upper else float("nan"),
+        n,
+        n_lower,
+        n_upper,
+        min_pairs,
+        table,
+        _ceiling_note(method, n, n_lower, n_upper, shared, min_pairs),
+    )
+
+
+def _ceiling_note(
+    method: str, n: int, n_lower: int, n_upper: int, shared: np.ndarray, min_pairs: int
+) -> str:
+    """Why a bound is missing or rests on fewer than all participants ("" if neither)."""
+    if n_lower == n_upper == n:
+        return ""
+    few = int((shared < min_pairs).sum())
+    reasons = []
+    if few:
+        reasons.append(
+            f"{few} of {n} participants share fewer than {min_pairs} judged pairs with anyone "
+            f"else (median {np.median(shared):g} shared pairs)"
+        )
+    undefined_lower, undefined_upper = n - few - n_lower, n - few - n_upper
+    if undefined_lower or undefined_upper:
+        reasons.append(
+            f"the {method} statistic is undefined (a constant vector on the shared pairs) for "
+            f"{undefined_lower} participants' lower and {undefined_upper} participants' upper "
+            "bound"
+        )
+    text = "; ".join(reasons)
+    if n_lower == 0 or n_upper == 0:
+        missing = " and ".join(
+            name for name, k in (("lower", n_lower), ("upper", n_upper)) if k == 0
+        )
+        return (
+            f"No {missing} bound: {text}. Per-pair noise ceilings need participants who judged "
+            "the same pairs; for choice data use the majority-agreement ceiling with the "
+            "models' choice accuracy instead."
+        )
+    return f"Lower bound from {n_lower}, upper from {n_upper} of {n} participants: {text}."

@@ -23,6 +23,19 @@ Beyond rsatoolbox, participants may have missing pairs (sparse designs, `SparseE
 comparison uses the pairs both sides have, and rank pooling rescales each participant's
 mid-ranks to (0, 1) (``(r - 1/2) / N_p``) so participants with different numbers of pairs weigh
 the same.  With complete data no rescaling happens, so the numbers equal rsatoolbox's.
+
+Noise ceilings in sparse designs.  A participant's bounds are computed on the pairs that the
+participant *and at least one other participant* judged ("shared pairs"), both of them:
+on a pair nobody else judged the leave-one-out reference is undefined and the all-participants
+reference is the participant's own value, so including such pairs would make the upper bound
+approach 1 by construction (in a design where participants share few pairs it was 0.98 while
+the lower bound was undefined).  On the shared pairs the usual ordering holds: the reference
+without the participant is a noisy estimate of the population matrix (lower bound), the one
+with the participant shares its noise (upper bound).  A participant with fewer than
+`min_pairs` shared pairs, or whose statistic is undefined there (e.g. a constant vector for
+Pearson / Spearman), is left out of both bounds; the means are over the participants that
+remain, and `Engine.participant_bounds` says who they are.  With complete data every pair is
+shared, so nothing changes with respect to rsatoolbox.
 """
 
 from __future__ import annotations
@@ -33,9 +46,11 @@ from analysis._weighted import (
     METHODS,
     SortedRows,
     cross_correlate,
+    dense_codes,
     paired_stat,
     rank_cross_sums,
     rank_half_integers,
+    tau_a_codes,
     tau_a_rows,
     weighted_ranks,
     zscore_weighted,
@@ -45,9 +60,13 @@ from analysis._weighted import (
 _CHUNK_ELEMENTS = 2_000_000
 # below this many draws per call, the per-pair product matrix does not pay for itself
 _PRODUCTS_MIN_DRAWS = 16
+# fewest shared pairs on which a participant's noise-ceiling bounds are computed
+MIN_CEILING_PAIRS = 3
 
 
-def make_engine(models: np.ndarray, data: np.ndarray, method: str) -> Engine:
+def make_engine(
+    models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
+) -> Engine:
     """The engine for these arrays: dense when all participants have the same pairs."""
     if method not in METHODS:
         raise ValueError(f"The 'method' parameter must be one of {METHODS}; got {method!r}.")
@@ -57,8 +76,8 @@ def make_engine(models: np.ndarray, data: np.ndarray, method: str) -> Engine:
         raise ValueError("The 'models' parameter must have no missing (NaN) pairs.")
     mask = ~np.isnan(data)
     if (mask == mask[:1]).all():
-        return DenseEngine(models, data, method)
-    return SparseEngine(models, data, method)
+        return DenseEngine(models, data, method, min_pairs)
+    return SparseEngine(models, data, method, min_pairs)
 
 
 class Engine:
@@ -66,11 +85,17 @@ class Engine:
 
     models: (n_models, n_pairs) dissimilarity vectors without NaN.
     data: (n_participants, n_pairs) participant dissimilarity vectors, NaN where missing.
+    min_pairs: fewest shared pairs behind a participant's noise-ceiling bounds.
     """
 
     rescale_ranks = False
 
-    def __init__(self, models: np.ndarray, data: np.ndarray, method: str) -> None:
+    def __init__(
+        self, models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
+    ) -> None:
+        if min_pairs < 2:
+            raise ValueError(f"The 'min_pairs' parameter must be at least 2; got {min_pairs}.")
+        self.min_pairs = min_pairs
         self.method = method
         self.models = models
         self.mask = ~np.isnan(data)
@@ -94,21 +119,36 @@ class Engine:
         ):
             if (w < 0).any() or (w != np.rint(w)).any():
                 raise ValueError(f"The {name!r} parameter must hold non-negative integers.")
+        evals, lower, upper = self._bounds(pair_weights, participant_weights, ceiling)
+        return evals, _ceiling_means(lower, upper, participant_weights)
+
+    def participant_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each participant's (lower, upper) bound on the full data and the number of shared
+        pairs behind them; NaN where a participant is left out (see module docstring)."""
+        observed = self.mask.astype(np.int64)
+        others = observed.sum(0) - observed
+        shared = (observed * (others > 0)).sum(1)
+        ones = np.ones((1, self.n_participants))
+        _, lower, upper = self._bounds(np.ones((1, self.n_pairs)), ones, ceiling=True)
+        return lower[0], upper[0], shared
+
+    def _bounds(self, pair_weights, participant_weights, ceiling):
+        """Evaluations (B, n_models) and per-participant bounds (B, n_participants) each."""
         n_draws = pair_weights.shape[0]
         evals = np.full((n_draws, self.n_models), np.nan)
-        ceilings = np.full((n_draws, 2), np.nan)
+        lower = np.full((n_draws, self.n_participants), np.nan)
+        upper = np.full((n_draws, self.n_participants), np.nan)
         self._prepare(n_draws)
         step = max(1, _CHUNK_ELEMENTS // self._elements_per_draw())
         for start in range(0, n_draws, step):
             part = slice(start, start + step)
-            pw, uw = pair_weights[part], participant_weights[part]
-            if self.method == "tau-a":
-                e, c = self._tau_a_chunk(pw, uw, ceiling)
-            else:
-                e, c = self._chunk(pw, uw, ceiling)
+            e, lo, up, support = self._chunk(pair_weights[part], participant_weights[part], ceiling)
             evals[part] = e
-            ceilings[part] = c
-        return evals, ceilings
+            if ceiling:
+                enough = support >= self.min_pairs
+                lower[part] = np.where(enough, lo, np.nan)
+                upper[part] = np.where(enough, up, np.nan)
+        return evals, lower, upper
 
     # -- shared pieces -------------------------------------------------------------------
 
@@ -120,49 +160,18 @@ class Engine:
             return self.n_pairs * self.n_participants * (self.n_models + 2)
         return self.n_pairs * (self.n_participants + self.n_models)
 
-    def _weights(self, pair_weights: np.ndarray) -> np.ndarray:
-        """(b, n_participants, P) weights of each participant's pairs in each draw."""
-        return pair_weights[:, None, :] * self.mask[None]
-
     def _chunk(self, pw, uw, ceiling):  # pragma: no cover - abstract
+        """(evals (b, n_models), lower, upper, shared-pair counts (b, n_participants))."""
         raise NotImplementedError
-
-    def _pool_terms(self, w: np.ndarray) -> np.ndarray:
-        """Each participant's transformed RDM for pooling (b, n_p, P): rsatoolbox's
-        ``pool_rdm`` transform (z-scores or mid-ranks)."""
-        if self.method == "pearson":
-            return zscore_weighted(self.data[None], w)
-        ranks = weighted_ranks(np.broadcast_to(self.data, w.shape), w)
-        if self.rescale_ranks:
-            ranks = (ranks - 0.5) / w.sum(-1, keepdims=True)
-        return np.where(w > 0, ranks, 0.0)
-
-    def _tau_a_chunk(self, pw, uw, ceiling):
-        """tau-a has no rank-sum form: every comparison counts concordant entry pairs."""
-        w = self._weights(pw)
-        b = w.shape[0]
-        per = tau_a_rows(
-            self.models[None, :, None, :], self.data[None, None, :, :], w[:, None, :, :]
-        )
-        evals = _weighted_mean(per, uw[:, None, :])
-        if not ceiling:
-            return evals, np.full((b, 2), np.nan)
-        pooled, loo, loo_w = _pooled_and_loo(self._pool_terms(w), w, uw)
-        drawn = uw > 0
-        upper = np.full((b, self.n_participants), np.nan)
-        lower = np.full((b, self.n_participants), np.nan)
-        ib, ip = np.nonzero(drawn)
-        pooled_rows = np.nan_to_num(pooled[ib])
-        upper[ib, ip] = tau_a_rows(pooled_rows, self.data[ip], w[ib, ip])
-        lower[ib, ip] = tau_a_rows(np.nan_to_num(loo[ib, ip]), self.data[ip], loo_w[ib, ip])
-        return evals, _ceiling_means(lower, upper, uw)
 
 
 class DenseEngine(Engine):
     """All participants have the same pairs: Gram-matrix algebra and shared ranks."""
 
-    def __init__(self, models: np.ndarray, data: np.ndarray, method: str) -> None:
-        super().__init__(models, data, method)
+    def __init__(
+        self, models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
+    ) -> None:
+        super().__init__(models, data, method, min_pairs)
         self.shared_mask = self.mask[0].astype(float)
         if method == "pearson":
             # correlations are shift-invariant: centring first avoids cancellation in sums
@@ -174,14 +183,26 @@ class DenseEngine(Engine):
         else:
             self.x_ranker = SortedRows(models)
             self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
+        if method == "tau-a":  # order codes, fixed for all draws
+            everywhere = np.ones(models.shape, dtype=bool)
+            self.model_codes, _ = dense_codes(models, everywhere)
+            self.data_codes, levels = dense_codes(self.data, self.mask)
+            self.n_levels = int(levels.max(initial=1))
 
     def _chunk(self, pw, uw, ceiling):
         w = pw * self.shared_mask
         # draws that only resample participants share one weight row: compute its parts once
         shared = w[:1] if (w == w[:1]).all() else w
+        support = np.broadcast_to((w > 0).sum(1)[:, None], uw.shape)
+        if self.n_participants < 2:
+            support = np.zeros(uw.shape, dtype=np.int64)  # nothing to share pairs with
         if self.method == "pearson":
-            return self._pearson(shared, uw, ceiling)
-        return self._ranked(shared, np.broadcast_to(shared, w.shape), uw, ceiling)
+            out = self._pearson(shared, uw, ceiling)
+        elif self.method == "tau-a":
+            out = self._tau_a(shared, uw, ceiling)
+        else:
+            out = self._ranked(shared, np.broadcast_to(shared, w.shape), uw, ceiling)
+        return (*out, support)
 
     def _prepare(self, n_draws: int) -> None:
         if self.method == "pearson" and self.products is None and n_draws >= _PRODUCTS_MIN_DRAWS:
@@ -244,17 +265,21 @@ class DenseEngine(Engine):
             per = np.swapaxes(cov_xy, 1, 2) / np.sqrt(var_x[:, :, None] * var_y[:, None, :])
         evals = _weighted_mean(per, uw[:, None, :])
         if not ceiling:
-            return evals, np.full((uw.shape[0], 2), np.nan)
+            return evals, None, None
+        # a participant constant on this draw's pairs cannot be z-scored: like rsatoolbox's
+        # NaN-mean pooling, leave it out of the pooled matrices; it gets no bounds itself
+        defined = var_y > 1e-12 * np.einsum("bpp->bp", gram)
+        u_pool = np.where(defined, uw, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.sqrt(var_y)
-            corr = cov_yy / (sd[:, :, None] * sd[:, None, :])
-            corr_u = np.matmul(corr, uw[:, :, None])[..., 0]
-            pooled_var = (uw * corr_u).sum(1)
+            sd = np.sqrt(np.where(defined, var_y, np.nan))
+            corr = np.nan_to_num(cov_yy / (sd[:, :, None] * sd[:, None, :]))
+            corr_u = np.matmul(corr, u_pool[:, :, None])[..., 0]
+            pooled_var = (u_pool * corr_u).sum(1)
             upper = corr_u / np.sqrt(pooled_var)[:, None]
             diag = np.einsum("bpp->bp", corr)
-            loo_var = pooled_var[:, None] - 2 * uw * corr_u + uw**2 * diag
-            lower = (corr_u - uw * diag) / np.sqrt(loo_var)
-        return evals, _ceiling_means(lower, upper, uw)
+            loo_var = pooled_var[:, None] - 2 * u_pool * corr_u + u_pool**2 * diag
+            lower = (corr_u - u_pool * diag) / np.sqrt(loo_var)
+        return evals, np.where(defined, lower, np.nan), np.where(defined, upper, np.nan)
 
     def _ranked(self, w, w_all, uw, ceiling):
         """w: (1 or b, P) weights to rank under; w_all: the same, one row per draw.
@@ -283,17 +308,14 @@ class DenseEngine(Engine):
         evals = _weighted_mean(per, uw[:, None, :])
         n_draws = uw.shape[0]
         if not ceiling:
-            return evals, np.full((n_draws, 2), np.nan)
+            return evals, None, None
         if w.shape[0] == 1:
             wf = np.broadcast_to(wf, (n_draws, wf.shape[1]))
             w_int = np.broadcast_to(w_int, wf.shape)
         total_all = np.broadcast_to(total, (n_draws,))
         mid_all = (total_all + 1.0) / 2.0
         var_y_all = np.broadcast_to(var_y, uw.shape)
-        # pooled doubled ranks sum_q u_q (2 r_q), from the centred ranks (exact in float64)
-        centred = uw @ ryc[0] if ryc.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ryc)
-        pooled2 = np.rint(2 * centred + (uw.sum(1) * (total_all + 1.0))[:, None])
-        pooled2 = pooled2.astype(np.int32 if pooled2.max(initial=0) < 2**31 else np.int64)
+        pooled2 = _pooled_doubled_ranks(ryc, uw, total_all)
         order, ranks = rank_half_integers(pooled2 / 2.0, wf)
         pooled_ranks = np.empty_like(ranks)
         np.put_along_axis(pooled_ranks, order, ranks - mid_all[:, None], axis=1)
@@ -301,7 +323,47 @@ class DenseEngine(Engine):
         var_up = np.einsum("bk,bk,bk->b", wf, pooled_ranks, pooled_ranks)[:, None]
         upper = self._finish(cov_up, var_up, var_y_all, total_all[:, None])
         lower = self._leave_one_out(w_int, uw, ry2, pooled2, var_y_all, total_all)
-        return evals, _ceiling_means(lower, upper, uw)
+        return evals, lower, upper
+
+    def _tau_a(self, w, uw, ceiling):
+        """w: (1 or b, P) -- with one row, every draw shares the model-participant values.
+
+        Each comparison is `tau_a_codes` on order codes: the models' and participants' dense
+        codes (fixed), and for the ceilings the pooled doubled ranks sum_q u_q 2 r_q and their
+        leave-one-out differences (exact integers, as in `_ranked`).  Pairs with weight 0 are
+        dropped first (about 60 % of them in a stimulus draw)."""
+        w_int = np.rint(w).astype(np.int64)
+        n_draws, n_p, n_m = uw.shape[0], self.n_participants, self.n_models
+        ry2 = self.y_ranker.doubled_ranks(w_int) if ceiling else None
+        keep = _kept_pairs(w_int)
+        w_int = np.take_along_axis(w_int, keep, axis=1)
+        y = np.moveaxis(self.data_codes[:, keep], 1, 0)  # (1 or b, n_p, W)
+        x = np.moveaxis(self.model_codes[:, keep], 1, 0)  # (1 or b, n_m, W)
+        b, width = w_int.shape
+        per = tau_a_codes(
+            np.broadcast_to(x[:, :, None], (b, n_m, n_p, width)).reshape(-1, width),
+            np.broadcast_to(y[:, None], (b, n_m, n_p, width)).reshape(-1, width),
+            np.broadcast_to(w_int[:, None, None], (b, n_m, n_p, width)).reshape(-1, width),
+            self.n_levels,
+        ).reshape(b, n_m, n_p)
+        evals = _weighted_mean(per, uw[:, None, :])
+        if not ceiling:
+            return evals, None, None
+        ry2 = np.take_along_axis(ry2, keep[:, None, :], axis=2)
+        total = w_int.sum(1).astype(float)
+        ryc = (ry2 - (total + 1.0)[:, None, None]) * 0.5
+        pooled2 = _pooled_doubled_ranks(ryc, uw, np.broadcast_to(total, (n_draws,)))
+        pooled2 = pooled2.astype(np.int64)
+        ib, ip = np.nonzero(uw > 0)
+        rows_w = w_int[ib if b > 1 else np.zeros_like(ib)]
+        rows_y = y[ib if b > 1 else np.zeros_like(ib), ip]
+        own2 = ry2[ib if b > 1 else np.zeros_like(ib), ip]
+        lower = np.full(uw.shape, np.nan)
+        upper = np.full(uw.shape, np.nan)
+        upper[ib, ip] = tau_a_codes(pooled2[ib], rows_y, rows_w, self.n_levels)
+        loo2 = pooled2[ib] - np.rint(uw[ib, ip]).astype(np.int64)[:, None] * own2
+        lower[ib, ip] = tau_a_codes(loo2, rows_y, rows_w, self.n_levels)
+        return evals, lower, upper
 
     def _leave_one_out(self, w_int, uw, ry2, pooled2, var_y, total):
         """Each drawn participant against the pooled ranks of the others (one sort each).
@@ -347,9 +409,11 @@ class SparseEngine(Engine):
 
     rescale_ranks = True
 
-    def __init__(self, models: np.ndarray, data: np.ndarray, method: str) -> None:
-        super().__init__(models, data, method)
-        if method != "pearson":
+    def __init__(
+        self, models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
+    ) -> None:
+        super().__init__(models, data, method, min_pairs)
+        if method not in ("pearson", "tau-a"):
             self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
             # one model ranking per participant's set of pairs
             self.x_ranker = SortedRows(
@@ -359,11 +423,30 @@ class SparseEngine(Engine):
     def _elements_per_draw(self) -> int:
         return self.n_pairs * self.n_participants * (self.n_models + 2)
 
+    def _weights(self, pair_weights: np.ndarray) -> np.ndarray:
+        """(b, n_participants, P) weights of each participant's pairs in each draw."""
+        return pair_weights[:, None, :] * self.mask[None]
+
+    def _pool_terms(self, w: np.ndarray) -> np.ndarray:
+        """Each participant's transformed RDM for pooling (b, n_p, P): rsatoolbox's
+        ``pool_rdm`` transform (z-scores or mid-ranks)."""
+        if self.method == "pearson":
+            return zscore_weighted(self.data[None], w)
+        ranks = weighted_ranks(np.broadcast_to(self.data, w.shape), w)
+        if self.rescale_ranks:
+            with np.errstate(invalid="ignore", divide="ignore"):  # no pairs: no ranks
+                ranks = (ranks - 0.5) / w.sum(-1, keepdims=True)
+        return np.where(w > 0, ranks, 0.0)
+
     def _chunk(self, pw, uw, ceiling):
         w = self._weights(pw)
         total = w.sum(-1)
         b = w.shape[0]
-        if self.method == "pearson":
+        if self.method == "tau-a":
+            per = tau_a_rows(
+                self.models[None, :, None, :], self.data[None, None, :, :], w[:, None, :, :]
+            )
+        elif self.method == "pearson":
             ty = np.broadcast_to(self.data[None], w.shape)
             tx = np.broadcast_to(
                 self.models[None, :, None, :], (b, self.n_models, *self.data.shape)
@@ -371,31 +454,49 @@ class SparseEngine(Engine):
         else:
             ty = self.y_ranker.ranks(w)
             tx = self.x_ranker.ranks(w[:, None])
-        per = cross_correlate(self.method, tx, ty, w, total)
+        if self.method != "tau-a":
+            per = cross_correlate(self.method, tx, ty, w, total)
         evals = _weighted_mean(per, uw[:, None, :])
         if not ceiling:
-            return evals, np.full((b, 2), np.nan)
-        pooled, loo, loo_w = _pooled_and_loo(self._pool_terms(w), w, uw)
+            return evals, None, None, None
+        pooled, loo, shared_w = _pooled_and_loo(self._pool_terms(w), w, uw)
+        # both bounds on the shared pairs (see the module docstring)
         data = np.broadcast_to(self.data[None], w.shape)
-        upper = self._paired(np.broadcast_to(pooled[:, None], w.shape), data, w)
-        lower = self._paired(loo, data, loo_w)
-        return evals, _ceiling_means(lower, upper, uw)
+        upper = self._paired(np.broadcast_to(pooled[:, None], w.shape), data, shared_w)
+        lower = self._paired(loo, data, shared_w)
+        return evals, lower, upper, (shared_w > 0).sum(-1)
 
     def _paired(self, pooled: np.ndarray, data: np.ndarray, w: np.ndarray) -> np.ndarray:
         pooled = np.where(w > 0, pooled, 0.0)
+        if self.method == "tau-a":
+            return tau_a_rows(pooled, np.where(w > 0, data, 0.0), w)
         if self.method == "pearson":
             return paired_stat("pearson", pooled, data, w)
         return paired_stat(self.method, weighted_ranks(pooled, w), weighted_ranks(data, w), w)
 
 
+def _pooled_doubled_ranks(ryc: np.ndarray, uw: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Pooled doubled ranks sum_q u_q (2 r_q) per draw, from the centred mid-ranks `ryc`
+    (1 or b, n_p, P) of draws with `total` weight each (exact in float64)."""
+    centred = uw @ ryc[0] if ryc.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ryc)
+    pooled2 = np.rint(2 * centred + (uw.sum(1) * (total + 1.0))[:, None])
+    return pooled2.astype(np.int32 if pooled2.max(initial=0) < 2**31 else np.int64)
+
+
+def _kept_pairs(w: np.ndarray) -> np.ndarray:
+    """Per draw, the columns with weight > 0 (padded with weight-0 columns to the longest
+    draw), (b, width)."""
+    nonzero = w > 0
+    width = max(int(nonzero.sum(1).max()), 1)
+    return np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
+
+
 def _drop_unweighted(w: np.ndarray, *stacks: np.ndarray) -> tuple[np.ndarray, ...]:
     """Keep, per draw, only the pairs with weight > 0 (padded with weight-0 entries to the
     longest draw); `stacks` are (b, rows, P) arrays compacted the same way."""
-    nonzero = w > 0
-    width = max(int(nonzero.sum(1).max()), 1)
-    if width == w.shape[1]:
+    keep = _kept_pairs(w)
+    if keep.shape[1] == w.shape[1]:
         return (w, *stacks)
-    keep = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
     out = [np.take_along_axis(w, keep, axis=1)]
     out += [np.take_along_axis(a, keep[:, None, :], axis=2) for a in stacks]
     return tuple(out)
@@ -404,8 +505,11 @@ def _drop_unweighted(w: np.ndarray, *stacks: np.ndarray) -> tuple[np.ndarray, ..
 def _pooled_and_loo(
     terms: np.ndarray, w: np.ndarray, u: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pooled RDM per draw (b, P), leave-one-out RDMs (b, n_p, P) and their weights."""
-    present = (w > 0).astype(float)
+    """Pooled RDM per draw (b, P), leave-one-out RDMs (b, n_p, P) and their weights.
+
+    NaN terms (a participant that cannot be z-scored) are left out of the pools."""
+    present = ((w > 0) & ~np.isnan(terms)).astype(float)
+    terms = np.nan_to_num(terms)
     sums = np.einsum("bq,bqp->bp", u, terms)
     dens = np.einsum("bq,bqp->bp", u, present)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -417,14 +521,17 @@ def _pooled_and_loo(
 
 
 def _ceiling_means(lower: np.ndarray, upper: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Average the per-participant bounds over the distinct participants in each draw."""
+    """(B, 2): each bound averaged over the distinct participants of a draw for whom it is
+    defined (a NaN bound leaves its participant out instead of making the mean NaN); NaN
+    when it is defined for none, and the lower bound also when fewer than 2 were drawn."""
     drawn = u > 0
-    n_drawn = drawn.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower_mean = np.where(drawn, lower, 0.0).sum(1) / n_drawn
-        upper_mean = np.where(drawn, upper, 0.0).sum(1) / n_drawn
-    lower_mean[n_drawn < 2] = np.nan
-    return np.stack([lower_mean, upper_mean], axis=1)
+    means = []
+    for bound in (lower, upper):
+        ok = drawn & ~np.isnan(bound)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means.append(np.where(ok, bound, 0.0).sum(1) / ok.sum(1))
+    means[0][drawn.sum(1) < 2] = np.nan
+    return np.stack(means, axis=1)
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

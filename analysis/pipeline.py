@@ -34,7 +34,13 @@ from analysis.relevance import (
     generalisation_matrix,
     relevance_mass_per_part,
 )
-from analysis.reliability import MajorityCeiling, SplitHalf, majority_ceiling, split_half
+from analysis.reliability import (
+    MajorityCeiling,
+    SplitHalf,
+    majority_ceiling,
+    repeated_triplets,
+    split_half,
+)
 
 CHOICE_MATRIX = ("auto", "counts", "embedding")
 
@@ -160,6 +166,19 @@ class StudyAnalysis:
     generalisation_groups: pd.DataFrame | None
     part_mass: pd.DataFrame | None
     relevance_inputs: RelevanceInputs | None = None
+    ceiling_participants: pd.DataFrame | None = None  # method, participant, shared pairs, bounds
+    majority_note: str = ""  # why there is no majority-agreement ceiling (choice data)
+
+    def ceiling_notes(self) -> list[str]:
+        """Why ceilings are missing or rest on few participants, and what is used instead."""
+        notes = [
+            f"{r.method} noise ceiling: {r.note}"
+            for r in self.noise_ceilings.itertuples()
+            if isinstance(r.note, str) and r.note
+        ]
+        if self.majority_note:
+            notes.append(self.majority_note)
+        return notes
 
     def summary(self) -> dict:
         """Headline numbers (JSON-serialisable)."""
@@ -176,6 +195,8 @@ class StudyAnalysis:
         }
         if self.majority is not None:
             out["majority_ceiling"] = self.majority.as_dict()
+        if self.majority_note:
+            out["majority_ceiling_note"] = self.majority_note
         if self.embedding is not None:
             out["embedding"] = {
                 "model": self.embedding.embedding.model,
@@ -227,6 +248,7 @@ def analyse_study(
         raise fail(func, "responses", "main trials of one trial type", kinds)
     kind = kinds[0]
     embedding = choices = majority = None
+    majority_note = ""
     if kind == "rating":
         human = rating_matrices(kept, higher_is_similar=params.higher_rating_is_similar)
         stimuli = human.stimuli
@@ -254,21 +276,21 @@ def analyse_study(
             group = embedding.embedding.similarity()
             source = f"{params.embedding_model} embedding"
         with_repeats, _ = choice_table(kept, stimuli=stimuli, roles=("main", "repeat"))
-        try:
+        if repeated_triplets(with_repeats):
             majority = majority_ceiling(
                 with_repeats, n_boot=params.n_boot, random_state=seed["majority"]
             )
-        except ValueError:  # no triplet was answered twice: no ceiling, reported as absent
-            majority = None
+        else:
+            majority_note = (
+                "No majority-agreement ceiling: no triplet was answered more than once among "
+                "the kept trials; add repeated trials (within or across participants) to the "
+                "design to measure it."
+            )
     stimuli = tuple(stimuli)
     halves = split_half(
         human, params.primary_method, n_splits=params.n_splits, random_state=seed["split"]
     )
-    ceilings = (
-        pd.DataFrame([asdict(noise_ceiling(human, m)) for m in params.methods])
-        if human.n_participants > 1
-        else pd.DataFrame(columns=["method", "lower", "upper"])
-    )
+    ceilings, ceiling_participants = _noise_ceilings(human, params.methods)
     aligned = model_matrices(models, stimuli) if models else {}
     comparison = differences = accuracy = None
     if aligned:
@@ -342,4 +364,25 @@ def analyse_study(
         gen_groups,
         part_mass,
         relevance,
+        ceiling_participants=ceiling_participants,
+        majority_note=majority_note,
     )
+
+
+def _noise_ceilings(
+    human: ParticipantMatrices, methods: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per method (`NoiseCeiling.as_dict`) and the per-participant bounds."""
+    if human.n_participants < 2:
+        note = (
+            f"No noise ceiling: {human.n_participants} participant analysed, and a ceiling "
+            "compares participants with each other."
+        )
+        rows = [{"method": m, "lower": np.nan, "upper": np.nan, "note": note} for m in methods]
+        return pd.DataFrame(rows), pd.DataFrame()
+    results = [noise_ceiling(human, m) for m in methods]
+    per_participant = pd.concat(
+        [r.participants.assign(method=r.method) for r in results], ignore_index=True
+    )
+    columns = ["method", "participant", "shared_pairs", "lower", "upper"]
+    return pd.DataFrame([r.as_dict() for r in results]), per_participant[columns]

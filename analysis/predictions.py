@@ -4,7 +4,11 @@ A model predicts the odd one out of a triplet as the item outside its most simil
 pair with the smallest model dissimilarity); on 2AFC trials it picks the candidate closer to
 the reference.  Ties split the credit.  Accuracy is reported with a bootstrap interval over
 participants, chance (1/3 triplets, 1/2 2AFC) and, when a majority-agreement ceiling is given,
-the share of the way from chance to the ceiling, ``(accuracy - chance) / (ceiling - chance)``.
+its band (leave-one-response-out lower, majority upper bound), the accuracy on the repeated
+triplets the ceiling was measured on, and the share of the way from chance to the upper bound,
+``(accuracy - chance) / (ceiling_upper - chance)``.  For choice data this is the model-to-
+ceiling comparison that stays defined when participants share too few pairs for per-pair noise
+ceilings.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ def model_choice_accuracy(
     """Accuracy of each model's choice predictions on a `choice_table`.
 
     Columns: model, layer, accuracy, ci_low, ci_high (95 % participant bootstrap), chance,
-    n_trials, and with a ceiling: ceiling, accuracy_on_ceiling_set (trials of the triplets the
-    ceiling used) and relative_to_ceiling.
+    n_trials, and with a ceiling: ceiling_lower, ceiling_upper, accuracy_on_ceiling_set (trials
+    of the triplets the ceiling used) and relative_to_ceiling.
     """
     n_boot = check_int("model_choice_accuracy", "n_boot", n_boot, minimum=1)
     rng = check_random_state("model_choice_accuracy", random_state)
@@ -72,7 +76,8 @@ def model_choice_accuracy(
             "n_trials": len(hits),
         }
         if ceiling is not None:
-            row["ceiling"] = ceiling.accuracy
+            row["ceiling_lower"] = ceiling.lower
+            row["ceiling_upper"] = ceiling.accuracy
             on_set = float(hits[in_ceiling].mean()) if in_ceiling.any() else float("nan")
             row["accuracy_on_ceiling_set"] = on_set
             row["relative_to_ceiling"] = (row["accuracy"] - chance) / (ceiling.accuracy - chance)

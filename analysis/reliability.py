@@ -5,7 +5,14 @@
   sample with Spearman-Brown ``2r / (1 + r)``.  The whole distribution is returned.
 * Majority-agreement ceiling for choice data: over triplets answered at least twice (repeats
   within or across participants), the share of responses that agree with the triplet's most
-  frequent answer -- the best accuracy any model predicting one answer per triplet can reach.
+  frequent answer (Hebart et al. 2020, THINGS: the ceiling for predicting odd-one-out choices
+  comes from repeated triplets).  With few responses per triplet the majority is fitted to the
+  very responses it is scored on, so this overestimates the best achievable accuracy (two
+  disagreeing responses still score 1/2); the leave-one-response-out agreement -- each
+  response predicted by the majority of the *other* responses to its triplet, ties split --
+  underestimates it.  The two form a band, as the leave-one-participant-out and
+  all-participants bounds do for the per-pair ceilings (Nili et al. 2014), and, unlike those,
+  it stays defined in sparse designs where participants share few pairs.
 * Leave-one-participant-out / all-participants noise ceilings for model comparison are in
   `analysis.compare.noise_ceiling`.
 """
@@ -99,20 +106,30 @@ def split_half(
 
 @dataclass(frozen=True)
 class MajorityCeiling:
-    """Majority-agreement ceiling on repeated choice trials."""
+    """Majority-agreement ceiling on repeated choice trials.
+
+    accuracy: agreement with the majority answer, the upper bound; lower: leave-one-response-
+    out agreement, the lower bound; each with a 95 % bootstrap interval over triplets.
+    """
 
     accuracy: float
     ci_low: float
     ci_high: float
+    lower: float
+    lower_ci_low: float
+    lower_ci_high: float
     n_triplets: int
     n_responses: int
-    triplets: pd.DataFrame  # key columns a, b, c (sorted codes), trial_type, n, n_majority
+    triplets: pd.DataFrame  # a, b, c (sorted codes), trial_type, n, n_majority, n_loo_correct
 
     def as_dict(self) -> dict:
         return {
             "majority_ceiling": self.accuracy,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
+            "majority_ceiling_lower": self.lower,
+            "lower_ci_low": self.lower_ci_low,
+            "lower_ci_high": self.lower_ci_high,
             "n_triplets": self.n_triplets,
             "n_responses": self.n_responses,
         }
@@ -136,6 +153,12 @@ def _triplet_keys(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def repeated_triplets(table: pd.DataFrame, min_responses: int = 2) -> int:
+    """How many triplets of a `choice_table` were answered at least `min_responses` times."""
+    sizes = _triplet_keys(table).groupby(["a", "b", "c", "trial_type"]).size()
+    return int((sizes >= min_responses).sum())
+
+
 def majority_ceiling(
     table: pd.DataFrame,
     *,
@@ -146,7 +169,9 @@ def majority_ceiling(
     """Majority-agreement ceiling from a `choice_table` that includes repeated trials.
 
     Build the table with ``roles=("main", "repeat")`` so within-participant repeats count;
-    triplets shown to several participants count too.  The CI resamples triplets.
+    triplets shown to several participants count too.  Returns the majority agreement (upper
+    bound) and the leave-one-response-out agreement (lower bound, see the module docstring);
+    the CIs resample triplets.
     """
     func = "majority_ceiling"
     min_responses = check_int(func, "min_responses", min_responses, minimum=2)
@@ -154,19 +179,36 @@ def majority_ceiling(
     keys = _triplet_keys(table)
     counts = keys.groupby(["a", "b", "c", "trial_type", "answer"]).size().rename("k").reset_index()
     per = counts.groupby(["a", "b", "c", "trial_type"])["k"].agg(n="sum", n_majority="max")
+    per["n_loo_correct"] = _leave_one_out_correct(counts)
     per = per[per["n"] >= min_responses].reset_index()
     if per.empty:
         raise fail(func, "table", f"triplets answered at least {min_responses} times", 0)
     n = per["n"].to_numpy(float)
-    top = per["n_majority"].to_numpy(float)
     rng = check_random_state(func, random_state)
     draws = rng.integers(0, len(per), size=(n_boot, len(per)))
-    boot = top[draws].sum(1) / n[draws].sum(1)
-    return MajorityCeiling(
-        float(top.sum() / n.sum()),
-        float(np.percentile(boot, 2.5)),
-        float(np.percentile(boot, 97.5)),
-        len(per),
-        int(n.sum()),
-        per,
-    )
+    bounds = []
+    for column in ("n_majority", "n_loo_correct"):
+        hits = per[column].to_numpy(float)
+        boot = hits[draws].sum(1) / n[draws].sum(1)
+        bounds += [hits.sum() / n.sum(), np.percentile(boot, 2.5), np.percentile(boot, 97.5)]
+    return MajorityCeiling(*map(float, bounds), len(per), int(n.sum()), per)
+
+
+def _leave_one_out_correct(counts: pd.DataFrame) -> np.ndarray:
+    """Per triplet (in groupby order): how many responses the majority of the triplet's other
+    responses predicts, ties split.  `counts` has one row per (triplet, answer) with count k.
+    A triplet has at most 3 answers, so the counts fit a (triplets, 3) array."""
+    group = counts.groupby(["a", "b", "c", "trial_type"], sort=True)
+    slot = group.cumcount().to_numpy()
+    k = np.zeros((group.ngroups, 3))
+    k[group.ngroup().to_numpy(), slot] = counts["k"].to_numpy()
+    correct = np.zeros(group.ngroups)
+    for answer in range(3):
+        others = k.copy()
+        others[:, answer] -= 1  # one response with this answer left out
+        best = others.max(1, keepdims=True)
+        tied = others == best  # empty slots (count 0) never tie: >= 2 responses, best >= 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(k[:, answer] > 0, tied[:, answer] / tied.sum(1), 0.0)
+        correct += k[:, answer] * share
+    return correct

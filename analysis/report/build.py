@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
@@ -109,7 +110,7 @@ def _sections(a: StudyAnalysis, fig_dir: Path) -> tuple[list[_Section], list[tup
             figures.embedding_dims(a.embedding.summary(), a.embedding.best_dims),
             "Held-out accuracy by embedding dimensionality.",
         )
-    reliability = _Section("Reliability")
+    reliability = _Section("Reliability", " ".join(a.ceiling_notes()))
     add(
         reliability,
         "split_half",
@@ -122,6 +123,11 @@ def _sections(a: StudyAnalysis, fig_dir: Path) -> tuple[list[_Section], list[tup
         for t in (
             _table("Split-half reliability", split, "tables/split_half.csv"),
             _table("Noise ceilings", a.noise_ceilings, "tables/noise_ceilings.csv"),
+            _table(
+                "Noise-ceiling bounds per participant (on the pairs shared with others)",
+                a.ceiling_participants,
+                "tables/noise_ceiling_participants.csv",
+            ),
             _table(
                 "Majority-agreement ceiling",
                 pd.DataFrame([a.majority.as_dict()]) if a.majority else None,
@@ -143,13 +149,16 @@ def _sections(a: StudyAnalysis, fig_dir: Path) -> tuple[list[_Section], list[tup
             models,
             "model_correlations",
             figures.model_correlations(a.comparison, method),
-            f"Model-human {method} with 95% dual-bootstrap CIs; grey band: noise ceiling.",
+            f"Model-human {method} with 95% dual-bootstrap CIs; grey band: noise ceiling"
+            + ("." if _has_band(a, method) else " (not defined here, see Reliability)."),
         )
         add(
             models,
             "choice_accuracy",
             figures.choice_accuracy(a.choice_accuracy),
-            "Accuracy of model choice predictions with chance and the majority ceiling.",
+            "Accuracy of model choice predictions with chance; grey band: majority-agreement "
+            "ceiling (leave-one-response-out to majority agreement)"
+            + ("." if a.majority is not None else " (not measured: no repeated triplets)."),
         )
         models.tables += [
             t
@@ -213,9 +222,26 @@ def _sections(a: StudyAnalysis, fig_dir: Path) -> tuple[list[_Section], list[tup
     return sections, made
 
 
+def _has_band(a: StudyAnalysis, method: str) -> bool:
+    row = a.noise_ceilings[a.noise_ceilings["method"] == method]
+    return bool(len(row)) and bool(np.isfinite(row[["lower", "upper"]].to_numpy(float)).all())
+
+
+def _ceiling_text(a: StudyAnalysis, method: str) -> str:
+    row = a.noise_ceilings[a.noise_ceilings["method"] == method]
+    if not _has_band(a, method):
+        return "not defined (see Reliability)"
+    r = row.iloc[0]
+    text = f"{r['lower']:.3f} - {r['upper']:.3f}"
+    if "n_lower" in row and (r["n_lower"] < r["n_participants"]):
+        text += f" (lower bound from {r['n_lower']} of {r['n_participants']} participants)"
+    return text
+
+
 def _headline(a: StudyAnalysis) -> list[tuple[str, str]]:
     s = a.exclusion.summary()
     sh = a.split_half.summary()
+    method = a.parameters.primary_method
     rows = [
         ("trial type", a.trial_type),
         ("stimuli", str(len(a.stimuli))),
@@ -223,10 +249,14 @@ def _headline(a: StudyAnalysis) -> list[tuple[str, str]]:
         ("human matrix", a.matrix_source),
         ("missing pairs", str(a.human_group.n_missing_pairs)),
         ("split-half reliability (mean)", f"{sh.get('reliability_mean', float('nan')):.3f}"),
+        (f"noise ceiling ({method})", _ceiling_text(a, method)),
         ("seed", str(a.parameters.random_state)),
     ]
     if a.majority is not None:
-        rows.append(("majority ceiling", f"{a.majority.accuracy:.3f}"))
+        m = a.majority
+        rows.append(("majority-agreement ceiling", f"{m.lower:.3f} - {m.accuracy:.3f}"))
+    elif a.majority_note:
+        rows.append(("majority-agreement ceiling", "not measured (no repeated triplets)"))
     return rows
 
 

@@ -34,6 +34,7 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         "generalisation_asymmetry": a.generalisation_asymmetry,
         "generalisation_groups": a.generalisation_groups,
         "part_mass": a.part_mass,
+        "noise_ceiling_participants": a.ceiling_participants,
     }
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()

@@ -99,6 +99,17 @@ def model_correlations(table: pd.DataFrame, method: str) -> Figure | None:
     if np.isfinite(low) and np.isfinite(high):
         ax.axhspan(low, high, color="0.8", zorder=1, label="noise ceiling")
         ax.legend(loc="upper right", fontsize=8)
+    else:
+        ax.text(
+            0.99,
+            0.98,
+            "noise ceiling not defined",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="0.35",
+        )
     for xi, (value, p) in enumerate(zip(sub["ci_high"], sub["mantel_p_fdr"], strict=True)):
         if p < 0.05:
             ax.text(xi, value, "*", ha="center", va="bottom")
@@ -149,8 +160,9 @@ def choice_accuracy(table: pd.DataFrame | None) -> Figure | None:
     err = np.vstack([table["accuracy"] - table["ci_low"], table["ci_high"] - table["accuracy"]])
     ax.bar(x, table["accuracy"], yerr=err, capsize=3, color="tab:purple", zorder=2)
     ax.axhline(table["chance"].iloc[0], color="k", linestyle=":", label="chance")
-    if "ceiling" in table:
-        ax.axhline(table["ceiling"].iloc[0], color="0.4", linestyle="--", label="majority ceiling")
+    if "ceiling_upper" in table:
+        low, high = table["ceiling_lower"].iloc[0], table["ceiling_upper"].iloc[0]
+        ax.axhspan(low, high, color="0.8", zorder=1, label="majority-agreement ceiling")
     ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("accuracy predicting the human choice")
     ax.legend(fontsize=8)

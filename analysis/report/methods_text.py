@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import version
 
+from analysis.evaluation import MIN_CEILING_PAIRS
 from analysis.pipeline import StudyAnalysis
 
 METHOD_NAMES = {
@@ -107,15 +108,25 @@ def methods_paragraphs(a: StudyAnalysis) -> list[str]:
         f"times; the two pooled half matrices were correlated ({METHOD_NAMES[p.primary_method]}) "
         f"and corrected with Spearman-Brown 2r/(1+r): mean {_fmt(sh.get('reliability_mean'))} "
         f"(2.5-97.5 %: {_fmt(sh.get('reliability_p2.5'))}-{_fmt(sh.get('reliability_p97.5'))}). "
-        f"Noise ceilings (leave-one-participant-out lower bound, all-participants upper "
-        f"bound) are {nc}."
+        "Noise ceilings (Nili et al. 2014, as in rsatoolbox): each participant's matrix was "
+        "compared with the pooled matrix of the other participants (lower bound) and of all "
+        "participants (upper bound), on the pairs that participant shares with at least one "
+        "other (all pairs when everyone judged every pair), and averaged over the participants "
+        f"for whom the statistic is defined on at least {MIN_CEILING_PAIRS} shared pairs: {nc}."
     )
+    notes = a.ceiling_notes()
+    if notes:
+        text += " " + " ".join(notes)
     if a.majority is not None:
         m = a.majority
         text += (
-            f" The majority-agreement ceiling over {m.n_triplets} triplets answered at least "
-            f"twice ({m.n_responses} responses) is {_fmt(m.accuracy)} "
-            f"(95 % CI {_fmt(m.ci_low)}-{_fmt(m.ci_high)})."
+            f" For the choices, the majority-agreement ceiling over {m.n_triplets} triplets "
+            f"answered at least twice ({m.n_responses} responses) lies between "
+            f"{_fmt(m.lower)} (each response predicted by the majority of the other responses "
+            f"to its triplet; 95 % CI {_fmt(m.lower_ci_low)}-{_fmt(m.lower_ci_high)}) and "
+            f"{_fmt(m.accuracy)} (agreement with the majority including the response; "
+            f"{_fmt(m.ci_low)}-{_fmt(m.ci_high)}); it bounds the accuracy of any model that "
+            "predicts one answer per triplet (Hebart et al. 2020)."
         )
     paragraphs.append(text)
     if a.comparison is not None:
@@ -138,7 +149,9 @@ def methods_paragraphs(a: StudyAnalysis) -> list[str]:
         paragraphs.append(
             "Model choice predictions: the predicted odd one is the item outside the model's "
             "most similar pair (2AFC: the candidate closer to the reference); ties split the "
-            f"credit. Intervals resample participants ({p.n_boot} draws)."
+            f"credit. Intervals resample participants ({p.n_boot} draws). Accuracy is compared "
+            "with chance and the majority-agreement ceiling; for choice data this comparison "
+            "stays defined when participants share too few pairs for per-pair noise ceilings."
         )
     if a.decision_weighting is not None:
         paragraphs.append(

@@ -10,6 +10,7 @@ from rsatoolbox.rdm import compare as rsa_compare
 
 from analysis._weighted import correlate, weighted_ranks
 from analysis.compare import compare, evaluate, model_matrices, noise_ceiling
+from analysis.evaluation import make_engine
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, vector_to_square
 from tests.unit.analysis.helpers import (
     METHODS,
@@ -76,8 +77,10 @@ def test_compare_leaves_out_missing_pairs():
     assert compare(a, b, "spearman") == pytest.approx(expected, abs=1e-12)
 
 
-def naive_sparse_ceiling(data, method):
-    """Our documented definition for participants with different missing pairs."""
+def naive_sparse_ceiling(data, method, min_pairs=3):
+    """Our documented definition for participants with different missing pairs: both bounds
+    of a participant on the pairs it shares with someone else, participants with fewer than
+    `min_pairs` such pairs or an undefined statistic left out."""
     n_p = len(data)
     mask = ~np.isnan(data)
     if method == "pearson":
@@ -85,25 +88,32 @@ def naive_sparse_ceiling(data, method):
         for p in range(n_p):
             v = data[p][mask[p]]
             t = np.zeros(data.shape[1])
-            t[mask[p]] = (v - v.mean()) / v.std()
+            if v.std() == 0:  # cannot be z-scored: left out of the pools
+                mask = mask.copy()
+                mask[p] = False
+            else:
+                t[mask[p]] = (v - v.mean()) / v.std()
             terms.append(t)
+        observed = ~np.isnan(data)
     else:
         terms = []
         for p in range(n_p):
             r = weighted_ranks(np.nan_to_num(data[p]), mask[p].astype(float))
             terms.append(np.where(mask[p], (r - 0.5) / mask[p].sum(), 0.0))
+        observed = mask
     terms = np.array(terms)
-    lower, upper = [], []
+    lower, upper = np.full(n_p, np.nan), np.full(n_p, np.nan)
     for p in range(n_p):
         others = [q for q in range(n_p) if q != p]
-        pooled = terms.sum(0) / mask.sum(0)
-        loo = terms[others].sum(0) / mask[others].sum(0)
-        y = np.nan_to_num(data[p])
-        w_up = mask[p].astype(float)
-        w_lo = (mask[p] & (mask[others].sum(0) > 0)).astype(float)
-        upper.append(correlate(method, np.nan_to_num(pooled), y, w_up))
-        lower.append(correlate(method, np.nan_to_num(loo), y, w_lo))
-    return np.mean(lower), np.mean(upper)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled = terms.sum(0) / mask.sum(0)
+            loo = terms[others].sum(0) / mask[others].sum(0)
+        shared = (observed[p] & (mask[others].sum(0) > 0)).astype(float)
+        if shared.sum() >= min_pairs:
+            y = np.nan_to_num(data[p])
+            upper[p] = correlate(method, np.nan_to_num(pooled), y, shared)
+            lower[p] = correlate(method, np.nan_to_num(loo), y, shared)
+    return lower, upper
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -120,7 +130,79 @@ def test_sparse_participants_use_their_own_pairs(method):
             per.append(correlate(method, models[k][ok], data[p][ok], np.ones(ok.sum())))
         assert table["evaluation"][k] == pytest.approx(np.mean(per), abs=1e-12)
     nc = noise_ceiling(human, method)
-    assert (nc.lower, nc.upper) == pytest.approx(naive_sparse_ceiling(data, method), abs=1e-12)
+    lower, upper = naive_sparse_ceiling(data, method)
+    assert (nc.lower, nc.upper) == pytest.approx((lower.mean(), upper.mean()), abs=1e-12)
+
+
+def sparse_design_with_problems():
+    """Participant 0 judged many pairs nobody else did, 1 shares only 2 pairs, 2 is constant on
+    its shared pairs; the other 4 share plenty."""
+    data, _ = dense_data(6, n=10, n_participants=7)
+    rng = np.random.default_rng(2)
+    data[3:][rng.random((4, data.shape[1])) < 0.3] = np.nan
+    data[:3] = np.nan
+    data[0, :30] = rng.random(30)
+    data[3:, 15:] = np.nan  # pairs 15-29: only participant 0 has them
+    data[1, [0, 1]] = [0.2, 0.9]
+    data[1, 30:] = rng.random(15)  # unshared
+    data[2, [2, 3, 4, 5]] = 0.5
+    return data
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sparse_ceiling_uses_shared_pairs_and_counts_who_is_left_out(method):
+    data = sparse_design_with_problems()
+    nc = noise_ceiling(human_from(data), method)
+    lower, upper = naive_sparse_ceiling(data, method)
+    assert np.isnan([lower[1], upper[1]]).all()  # too few shared pairs
+    assert (nc.lower, nc.upper) == pytest.approx((np.nanmean(lower), np.nanmean(upper)), abs=1e-12)
+    assert (nc.n_participants, nc.n_lower, nc.n_upper) == (
+        7,
+        (~np.isnan(lower)).sum(),
+        (~np.isnan(upper)).sum(),
+    )
+    table = nc.participants
+    assert table["shared_pairs"].tolist()[:3] == [15, 2, 4]
+    np.testing.assert_allclose(table["lower"], lower, atol=1e-12)
+    assert "1 of 7 participants share fewer than 3 judged pairs" in nc.note
+    if method in ("pearson", "spearman"):  # participant 2 is constant: undefined, left out
+        assert nc.n_lower == nc.n_upper == 5
+        assert "undefined (a constant vector on the shared pairs) for 1" in nc.note
+    else:  # rho-a and tau-a are 0 for a constant vector
+        assert nc.n_lower == nc.n_upper == 6
+    # participant 0's upper bound uses its 15 shared pairs only: on all 30 (15 of them its own
+    # values) it would be inflated towards 1
+    own = ~np.isnan(data[0])
+    inflated = naive_sparse_ceiling(np.where(own, data[0], np.nan)[None].repeat(2, 0), method)
+    assert upper[0] < 1.0
+    assert inflated[1][0] == pytest.approx(1.0)
+
+
+def test_ceiling_without_shared_pairs_is_nan_and_says_why():
+    data = np.full((3, 36), np.nan)
+    for p in range(3):  # disjoint pair sets
+        data[p, 12 * p : 12 * (p + 1)] = np.arange(12.0)
+    nc = noise_ceiling(human_from(data), "spearman")
+    assert np.isnan([nc.lower, nc.upper]).all()
+    assert nc.n_lower == nc.n_upper == 0
+    assert nc.note.startswith("No lower and upper bound: 3 of 3 participants share fewer than 3")
+    assert "majority-agreement ceiling" in nc.note
+    assert nc.as_dict()["median_shared_pairs"] == 0
+
+
+def test_dense_ceiling_leaves_out_a_participant_with_an_undefined_statistic():
+    data, _ = dense_data(1)
+    data[2] = 0.5  # constant: cannot be z-scored (rsatoolbox pools with a NaN-mean, then its
+    # mean over participants is NaN)
+    nc = noise_ceiling(human_from(data), "pearson")
+    rest = human_from(np.delete(data, 2, axis=0))
+    lower, upper, _ = make_engine(np.zeros((1, 36)), data, "pearson").participant_bounds()
+    assert np.isnan([lower[2], upper[2]]).all()
+    assert nc.n_lower == nc.n_upper == 5
+    assert (nc.lower, nc.upper) == pytest.approx((np.nanmean(lower), np.nanmean(upper)))
+    without = noise_ceiling(rest, "pearson")  # left out of the pools, too
+    assert (nc.lower, nc.upper) == pytest.approx((without.lower, without.upper), abs=1e-12)
+    assert "undefined" in nc.note
 
 
 def test_model_matrices_accepts_arrays_tuples_and_checks_completeness():
@@ -138,10 +220,13 @@ def test_model_matrices_accepts_arrays_tuples_and_checks_completeness():
         model_matrices({"x": SimilarityMatrix(holes, stimuli(9), counts=counts)})
 
 
-def test_noise_ceiling_needs_two_participants():
+def test_noise_ceiling_needs_two_participants_and_valid_min_pairs():
     data, _ = dense_data(0, n_participants=1)
     with pytest.raises(ValueError, match="at least 2 participants"):
         noise_ceiling(human_from(data))
+    data, _ = dense_data(0)
+    with pytest.raises(ValueError, match="'min_pairs' parameter of noise_ceiling"):
+        noise_ceiling(human_from(data), min_pairs=1)
 
 
 def test_evaluate_rejects_unknown_method_and_plain_arrays_as_human():

@@ -82,3 +82,35 @@ def test_choice_predictions_rank_models_by_noise(recovered, kind):
     )
     assert acc["accuracy"].is_monotonic_decreasing
     assert acc["accuracy"].iloc[0] > acc["chance"].iloc[0] + 0.2
+
+
+@pytest.fixture(scope="module")
+def sparse_triplets():
+    """The demo study's size: 48 stimuli, 16 participants x 40 triplets, so a participant
+    judges about 120 of the 1,128 pairs and shares about 90 of them with someone else."""
+    truth = random_dissimilarity(48, n_dims=4, random_state=0)
+    design = Design(n_participants=16, n_trials=40, noise=0.5, catch_fraction=0.0)
+    rows = simulate_responses(truth, design, random_state=10)
+    table, ids = choice_table(rows[rows["role"] == "main"])
+    return truth, choice_matrices(table, ids)
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson", "rho-a", "tau-a"])
+def test_sparse_design_ceiling_brackets_the_generating_model(sparse_triplets, method):
+    truth, human = sparse_triplets
+    assert np.isnan(human.vectors()).mean() > 0.85  # sparse indeed
+    nc = noise_ceiling(human, method)
+    assert nc.lower < nc.upper  # both finite
+    assert nc.n_lower == nc.n_upper == 16
+    assert nc.note == ""
+    assert nc.participants["shared_pairs"].median() > 60
+    models = ranked_models(truth)
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 3.0 * np.std(truth.upper()), truth.values.shape)
+    worse = np.abs(truth.values + (noise + noise.T) / 2)
+    np.fill_diagonal(worse, 0)
+    models["noise3.0"] = SimilarityMatrix(worse, truth.stimuli)
+    table = evaluate(models, human, method).set_index("model")["evaluation"]
+    assert nc.lower <= table["noise0.0"] <= nc.upper  # the generating matrix: inside the band
+    assert table["noise3.0"] < nc.lower  # a much worse model: below it
+    assert table.is_monotonic_decreasing

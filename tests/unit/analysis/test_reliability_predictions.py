@@ -7,7 +7,12 @@ import scipy.stats
 
 from analysis.human.choices import choice_matrices, choice_table
 from analysis.predictions import model_choice_accuracy, predicted_correct
-from analysis.reliability import majority_ceiling, spearman_brown, split_half
+from analysis.reliability import (
+    majority_ceiling,
+    repeated_triplets,
+    spearman_brown,
+    split_half,
+)
 from tests.unit.analysis.helpers import dense_data, human_from
 
 
@@ -76,8 +81,25 @@ def test_majority_ceiling_by_hand():
     assert ceiling.n_responses == 5
     assert ceiling.accuracy == pytest.approx((2 + 1) / 5)
     assert ceiling.ci_low <= ceiling.accuracy <= ceiling.ci_high
+    # leave one response out: the two "odd = 2" answers are each predicted by a 1:1 tie
+    # (credit 1/2 each), the "odd = 1" answer by the other two (wrong); the split 2AFC trial
+    # predicts each answer with the other one (wrong)
+    assert ceiling.lower == pytest.approx((0.5 + 0.5 + 0) / 5)
+    assert ceiling.lower_ci_low <= ceiling.lower <= ceiling.lower_ci_high
+    assert ceiling.triplets["n_loo_correct"].tolist() == [1.0, 0.0]  # triplet, 2AFC
+    assert repeated_triplets(table) == 2
     with pytest.raises(ValueError, match="answered at least 2 times"):
         majority_ceiling(table.iloc[[3]])
+
+
+def test_majority_ceiling_band_is_tight_for_unanimous_and_wide_for_split_answers():
+    unanimous = triplets([("p", "triplet", 0, 1, 2)] * 4)
+    ceiling = majority_ceiling(unanimous, n_boot=10, random_state=0)
+    assert ceiling.lower == ceiling.accuracy == 1.0
+    split = triplets([("p", "triplet", 0, 1, 2), ("q", "triplet", 0, 2, 1)] * 2)
+    ceiling = majority_ceiling(split, n_boot=10, random_state=0)
+    assert ceiling.accuracy == 0.5  # majority fitted to the responses it scores
+    assert ceiling.lower == 0.0  # each response predicted by the other three (2:1 against)
 
 
 def test_predicted_correct_handles_ties_and_afc():
@@ -95,7 +117,8 @@ def test_predicted_correct_handles_ties_and_afc():
 
 def test_model_choice_accuracy_orders_models_and_uses_the_ceiling(study_responses, truth):
     rows = study_responses["triplet"]
-    table, ids = choice_table(rows[rows["participant"] != "P009"])
+    rows = rows[rows["participant"] != "P009"]  # the random responder
+    table, ids = choice_table(rows)
     with_repeats, _ = choice_table(rows, stimuli=ids, roles=("main", "repeat"))
     ceiling = majority_ceiling(with_repeats, random_state=0)
     rng = np.random.default_rng(0)
@@ -114,4 +137,8 @@ def test_model_choice_accuracy_orders_models_and_uses_the_ceiling(study_response
     assert good["chance"] == pytest.approx(1 / 3)
     expected = (good["accuracy"] - 1 / 3) / (ceiling.accuracy - 1 / 3)
     assert good["relative_to_ceiling"] == pytest.approx(expected)
+    assert (good["ceiling_lower"], good["ceiling_upper"]) == (ceiling.lower, ceiling.accuracy)
+    # on the repeated triplets the generating matrix lies in the band (the ceiling also
+    # scores the repeat trials, hence the small margin at the top)
+    assert ceiling.lower <= good["accuracy_on_ceiling_set"] <= ceiling.accuracy + 0.01
     assert abs(bad["accuracy"] - 1 / 3) < 0.05

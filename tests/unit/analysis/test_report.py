@@ -195,3 +195,66 @@ def test_pipeline_needs_one_study(study_responses):
     two = pd.concat([rows, rows.assign(study="other")], ignore_index=True)
     with pytest.raises(ValueError, match="exactly one study"):
         analyse_study(two)
+
+
+def test_report_says_why_per_pair_ceilings_are_missing_and_uses_the_choice_ceiling(truth, tmp_path):
+    """Each participant judges triplets of its own 4 stimuli (no pair shared with anyone):
+    no per-pair noise ceiling can exist; the majority-agreement ceiling (repeat trials) and
+    the models' choice accuracy are reported instead, and the report says so."""
+    from analysis.io import read_responses
+    from analysis.simulate import Design, simulate_responses
+
+    frames = []
+    for block in range(3):
+        own = truth.reorder(truth.stimuli[4 * block : 4 * block + 4])
+        design = Design(n_participants=1, n_trials=12, repeat_fraction=0.5, study="blocks")
+        rows = simulate_responses(own, design, random_state=block)
+        frames.append(rows.assign(participant=f"B{block}"))
+    rows = read_responses(pd.concat(frames, ignore_index=True))
+    params = AnalysisParameters(
+        n_boot=20, n_permutations=20, n_splits=5, embedding_dims=(1, 2), embedding_folds=2
+    )
+    models = {k: v.reorder(truth.stimuli[:12]) for k, v in ranked_models(truth).items()}
+    analysis = analyse_study(rows, models, parameters=params)
+    ceilings = analysis.noise_ceilings.set_index("method")
+    assert ceilings[["lower", "upper"]].isna().all().all()
+    assert (ceilings["n_lower"] == 0).all()
+    assert ceilings["note"].str.contains("3 of 3 participants share fewer than 3").all()
+    assert analysis.majority is not None
+    assert analysis.choice_accuracy is not None
+    assert {"ceiling_lower", "ceiling_upper"} <= set(analysis.choice_accuracy.columns)
+    files = write_report(analysis, tmp_path)
+    html = files.html.read_text()
+    assert "noise ceiling (spearman)</td><td>not defined (see Reliability)" in html
+    assert "share fewer than 3 judged pairs with anyone else" in html
+    assert "use the majority-agreement ceiling with the models&#39; choice accuracy" in html
+    assert "majority-agreement ceiling</td><td>" in html
+    summary = json.loads((tmp_path / "results.json").read_text())["summary"]
+    assert all(row["note"] for row in summary["noise_ceilings"])
+    per = pd.read_csv(tmp_path / "tables" / "noise_ceiling_participants.csv")
+    assert per["shared_pairs"].eq(0).all()
+    assert len(per) == 3 * len(params.methods)
+
+
+def test_report_says_why_there_is_no_majority_ceiling(tmp_path):
+    from analysis.io import read_responses
+    from analysis.simulate import Design, random_dissimilarity, simulate_responses
+
+    truth = random_dissimilarity(60, random_state=1)  # 34,220 triplets: none drawn twice
+    design = Design(n_participants=4, n_trials=12, repeat_fraction=0.0)
+    rows = read_responses(simulate_responses(truth, design, random_state=4))
+    params = AnalysisParameters(
+        n_boot=20,
+        n_permutations=20,
+        n_splits=5,
+        methods=("spearman",),
+        embedding_dims=(1, 2),
+        embedding_folds=2,
+    )
+    analysis = analyse_study(rows, ranked_models(truth), parameters=params)
+    assert analysis.majority is None
+    assert "no triplet was answered more than once" in analysis.majority_note
+    assert "ceiling_upper" not in analysis.choice_accuracy
+    html = write_report(analysis, tmp_path).html.read_text()
+    assert "not measured (no repeated triplets)" in html
+    assert "no triplet was answered more than once" in html
