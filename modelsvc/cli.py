@@ -41,6 +41,7 @@ from modelsvc.pipeline import map_over_images
 from modelsvc.relevance import BACKENDS, METHODS, compute_relevance
 from modelsvc.similarity import METRICS, dissimilarity_matrix
 from modelsvc.spec import WEIGHTS_FORMATS, ModelSpec
+from modelsvc.validation import check_fractions
 from modelsvc.version import code_version
 from modelsvc.weights import load_model, save_checkpoint
 
@@ -204,6 +205,7 @@ def _mask(args: argparse.Namespace) -> dict:
             f"Give one --relevance file per --model; got {len(args.model)} models and "
             f"{len(args.relevance)} relevance files."
         )
+    check_fractions("mask", "fractions", args.fractions)  # fail before any work
     device = pick_device(args.device)
     loaded = [_load_spec_model(path, device) for path in args.model]
     stems = [Path(path).stem for path in args.model]
