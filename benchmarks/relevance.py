@@ -93,8 +93,8 @@ def main() -> None:
     if not args.skip_zennit:
         methods["zennit"] = zennit
     load_before = os.getloadavg()
-    cold = _timed(fast, sync)  # first call: builds and caches the clamped weights
-    times = _interleaved(methods, args.repeats, sync)
+    cold = _timed(fast, sync)[0]  # first call: builds and caches the clamped weights
+    times, cpu_times = _interleaved(methods, args.repeats, sync)
     result = {
         "machine": _machine(device, args.threads),
         "settings": {
@@ -107,6 +107,7 @@ def main() -> None:
         "load_average_before": load_before,
         "median_seconds": {name: statistics.median(t) for name, t in times.items()},
         "min_seconds": {name: min(t) for name, t in times.items()},
+        "median_cpu_seconds": {name: statistics.median(t) for name, t in cpu_times.items()},
         "all_seconds": times,
         "fast_first_call_seconds": cold,
     }
@@ -114,12 +115,12 @@ def main() -> None:
     if not args.skip_zennit:
         pairs.append(("zennit", "fast"))
         result["map_difference"] = _map_difference(model, inputs, targets)
-    median, fastest = result["median_seconds"], result["min_seconds"]
+    median, cpu = result["median_seconds"], result["median_cpu_seconds"]
     result["ratios"] = {
         f"{a} / {b}": {
             "of medians": median[a] / median[b],
-            "of minima": fastest[a] / fastest[b],
             "median of paired": _paired_ratio(times, a, b),
+            "of median CPU times": cpu[a] / cpu[b] if device.type == "cpu" else None,
         }
         for a, b in pairs
     }
@@ -141,25 +142,31 @@ def main() -> None:
             json.dump(result, handle, indent=2)
 
 
-def _timed(fn: Callable[[], None], sync: Callable[[], None]) -> float:
+def _timed(fn: Callable[[], None], sync: Callable[[], None]) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of one call (CPU time is what the process itself
+    used, so it is less disturbed by other processes on a shared machine)."""
     sync()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
     sync()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-def _interleaved(methods, repeats, sync) -> dict[str, list[float]]:
-    """Warm up each method, then run all of them once per repeat, rotating their order."""
+def _interleaved(methods, repeats, sync) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Warm up each method, then run all of them once per repeat, rotating their order;
+    wall-clock and CPU seconds per method."""
     for fn in methods.values():
         _timed(fn, sync)
     names = list(methods)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(repeats):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
-            times[name].append(_timed(methods[name], sync))
-    return times
+            seconds, cpu_seconds = _timed(methods[name], sync)
+            wall[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+    return wall, cpu
 
 
 def _paired_ratio(times: dict[str, list[float]], numerator: str, denominator: str) -> float:
@@ -223,7 +230,7 @@ def _embedding_throughput(model, spec, images, repeats, sync) -> float:
     layers = ["features.30", "classifier.1", "classifier.4"]
     times = _interleaved(
         {"embed": lambda: extract_embeddings(model, spec, images, layers)}, repeats, sync
-    )["embed"]
+    )[0]["embed"]
     return len(images) / statistics.median(times)
 
 
@@ -235,7 +242,7 @@ def _masking_throughput(model, spec, images, inputs, targets, repeats, sync) -> 
     def run() -> None:
         evaluate_masking(model, spec, images, maps, targets.cpu(), keys, settings)
 
-    seconds = statistics.median(_interleaved({"mask": run}, repeats, sync)["mask"])
+    seconds = statistics.median(_interleaved({"mask": run}, repeats, sync)[0]["mask"])
     evaluated = len(images) * (len(settings.fractions) + 1)  # every fraction + unmasked
     return {
         "fractions": len(settings.fractions),
@@ -269,15 +276,20 @@ def _report(result: dict) -> None:
         f"load average before/after: {result['load_average_before']} / "
         f"{result['load_average_after']}"
     )
-    print(f"  {'method':18s} {'median':>8s} {'min':>8s}   all (s)")
+    print(f"  {'method':18s} {'median':>8s} {'min':>8s} {'CPU':>8s}   all (s)")
     for name, seconds in result["median_seconds"].items():
         spread = ", ".join(f"{t:.2f}" for t in result["all_seconds"][name])
-        print(f"  {name:18s} {seconds:8.3f} {result['min_seconds'][name]:8.3f}   [{spread}]")
+        print(
+            f"  {name:18s} {seconds:8.3f} {result['min_seconds'][name]:8.3f} "
+            f"{result['median_cpu_seconds'][name]:8.3f}   [{spread}]"
+        )
     print(f"  fast, first call   {result['fast_first_call_seconds']:8.3f} s (builds the cache)")
-    print(f"  {'ratio':26s} {'medians':>8s} {'minima':>8s} {'paired':>8s}")
+    print(f"  {'ratio':26s} {'medians':>8s} {'paired':>8s} {'CPU':>8s}")
     for name, ratio in result["ratios"].items():
-        values = (ratio["of medians"], ratio["of minima"], ratio["median of paired"])
-        print(f"  {name:26s} " + " ".join(f"{v:7.2f}x" for v in values))
+        values = (ratio["of medians"], ratio["median of paired"], ratio["of median CPU times"])
+        print(
+            f"  {name:26s} " + " ".join("     n/a" if v is None else f"{v:7.2f}x" for v in values)
+        )
     for key in ("map_difference", "low_precision_vs_float32", "float16_storage_topk_iou"):
         if key in result:
             print(f"  {key}: {json.dumps(result[key])}")
