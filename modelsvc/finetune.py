@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -134,8 +134,12 @@ def finetune(
     settings: FinetuneSettings,
     device: str | torch.device | None = None,
     progress: bool = True,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> FinetuneResult:
-    """Train a new head (and the last ``settings.train_last`` layers) of `base` on `items`."""
+    """Train a new head (and the last ``settings.train_last`` layers) of `base` on `items`.
+
+    `on_epoch(done, max_epochs)` is called after every epoch (e.g. to report progress).
+    """
     device = pick_device(device)
     labels, groups = _labels_and_groups(items, settings)
     loaded = load_batch([item.path for item in items], base.input_size)
@@ -167,7 +171,9 @@ def finetune(
         trunk, top = _split_trainable(model, base, settings.train_last)
         inputs = normalize(loaded.images, base)
         features = _run_trunk(trunk, inputs, device, settings.batch_size)
-        history, best_epoch = _train(top, features, y, train, val, settings, device, progress)
+        history, best_epoch = _train(
+            top, features, y, train, val, settings, device, progress, on_epoch
+        )
     model.eval()
     record = {
         "label_column": settings.label_column,
@@ -264,7 +270,7 @@ def _set_train_mode(top: nn.Module) -> None:
             module.eval()
 
 
-def _train(top, features, y, train, val, settings, device, progress):
+def _train(top, features, y, train, val, settings, device, progress, on_epoch):
     counts = torch.bincount(y[train], minlength=int(y.max()) + 1).double()
     weights = None
     if settings.class_weighted:
@@ -306,6 +312,8 @@ def _train(top, features, y, train, val, settings, device, progress):
             }
         )
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{history[-1]['val_accuracy']:.2f}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, settings.max_epochs)
         if val_loss < best_loss:
             best_loss, best_epoch, best_state = val_loss, epoch, copy.deepcopy(top.state_dict())
         elif epoch - best_epoch >= settings.patience:

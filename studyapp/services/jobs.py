@@ -10,6 +10,7 @@ import traceback as traceback_module
 from celery import current_app
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from studyapp.models import FaceModel, Job, JobBatch, StimulusSet, Study
@@ -162,12 +163,19 @@ def batch_complete(*, batch_id: int, result_name: str, result_sha256: str, failu
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "result", "result_sha256", "failures", "finished_at"])
         Job.objects.filter(pk=job.pk).update(
-            progress_done=F("progress_done") + len(batch.stimulus_ids)
+            progress_done=Least(F("progress_done") + len(batch.stimulus_ids), F("progress_total"))
         )
         last = not job.batches.exclude(status=JobBatch.Status.DONE).exists()
         if last:
             enqueue(FINALIZE_TASK, job.pk)
         return last
+
+
+def job_progress(*, job_id: int, done: int) -> None:
+    """Progress reported from inside a long task (finetuning: epochs done)."""
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+        progress_done=Least(done, F("progress_total"))
+    )
 
 
 def job_fail(*, job_id: int, error: BaseException, batch_id: int | None = None) -> None:

@@ -18,6 +18,7 @@ from modelsvc import (
 from modelsvc.weights import file_sha256, read_weights
 from studyapp.models import Artifact, FaceModel, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
+from studyapp.services.jobs import job_progress
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name, stimulus_ids
 from tasks.items import stimulus_items
 from tasks.models import model_spec
@@ -64,8 +65,10 @@ class Finetune(Computation):
     def plan(self, job: Job) -> Plan:
         if artifact_find(**checkpoint_key(job)) is not None:
             return Plan([], 0, reused="This finetuned model already existed; reused it.")
-        ids = stimulus_ids(job)
-        return Plan([(base_model(job).pk, ids)], total=len(ids))
+        # Progress counts epochs (early stopping may finish before the last one).
+        return Plan(
+            [(base_model(job).pk, stimulus_ids(job))], total=finetune_settings(job).max_epochs
+        )
 
     def run_batch(self, job: Job, batch: JobBatch) -> BatchOutput:
         items = stimulus_items(batch.stimulus_ids)
@@ -75,6 +78,7 @@ class Finetune(Computation):
             finetune_settings(job),
             pick_device(),
             progress=False,
+            on_epoch=lambda done, _: job_progress(job_id=job.pk, done=done),
         )
         with tempfile.TemporaryDirectory() as folder:
             saved = save_checkpoint(Path(folder) / "model.pt", result.model, result.spec)

@@ -43,6 +43,8 @@ def test_finetune_embeddings_relevance_and_masking(worker, faces):
         )
     )
     assert gender.status == identity.status == "succeeded", (gender.error, identity.error)
+    assert gender.progress_total == 8  # finetuning progress counts epochs
+    assert gender.progress_done == 8
     models = list(FaceModel.objects.filter(parent=base).order_by("task"))
     assert [m.task for m in models] == ["gender", "identity"]
     assert models[1].spec["class_names"] == [f"id{i:02d}" for i in range(6)]
@@ -154,3 +156,30 @@ def test_a_task_delivered_twice_makes_one_artifact(worker, faces):
     job.refresh_from_db()
     assert job.progress_done == job.progress_total == 24
     assert Job.objects.get(pk=job.pk).status == "succeeded"
+
+
+def test_finetuning_reports_progress_per_epoch(faces, monkeypatch):
+    """Run the finetune batch in this process: the job's progress is the epochs done."""
+    from studyapp.services.jobs import job_start
+    from tasks.computations.finetune import Finetune
+
+    monkeypatch.setattr("studyapp.services.jobs.enqueue", lambda *args: None)
+    job = launch(
+        "finetune",
+        faces,
+        [small_model("progress base")],
+        label_column="gender",
+        max_epochs=5,
+        patience=50,
+        train_last=None,
+    )
+    plan = Finetune().plan(job)
+    ((model_id, ids),) = plan.batches
+    job_start(
+        job_id=job.pk,
+        batches=[JobBatch(index=0, face_model_id=model_id, stimulus_ids=ids)],
+        total=plan.total,
+    )
+    Finetune().run_batch(job, job.batches.get())  # not completed: only the epochs counted
+    job.refresh_from_db()
+    assert (job.progress_done, job.progress_total) == (5, 5)

@@ -54,7 +54,15 @@ def test_head_finetuning_freezes_the_trunk_and_records_training(image_folder, tm
     items = read_metadata(image_folder / "metadata.csv", image_folder)
     base_spec = ModelSpec("small_cnn", 7, input_size=(24, 24), seed=3, name="base")
     base = save_checkpoint(tmp_path / "base.pt", build_model(base_spec), base_spec)
-    result = finetune(base, items, _settings(train_last=1), device="cpu", progress=False)
+    epochs = []
+    result = finetune(
+        base,
+        items,
+        _settings(train_last=1),
+        device="cpu",
+        progress=False,
+        on_epoch=lambda done, total: epochs.append((done, total)),
+    )
     spec = result.spec
     assert spec.num_classes == 2
     assert spec.class_names == ("a", "b")
@@ -67,6 +75,7 @@ def test_head_finetuning_freezes_the_trunk_and_records_training(image_folder, tm
     assert len(val_ids) == 4
     assert not val_ids & set(record["split"]["train"])
     assert 1 <= len(record["history"]) <= 6
+    assert epochs == [(n, 6) for n in range(1, len(record["history"]) + 1)]  # progress per epoch
     assert record["val_accuracy"] == record["history"][record["best_epoch"]]["val_accuracy"]
     original = load_model(base)
     assert torch.equal(result.model.features[0].weight, original.features[0].weight)
