@@ -24,6 +24,8 @@ from analysis.evaluation import MIN_CEILING_PAIRS, Engine, make_engine
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 
 ModelInput = SimilarityMatrix | np.ndarray
+# below this median number of shared pairs per participant, a ceiling's note calls it imprecise
+FEW_SHARED_PAIRS = 10
 
 
 def model_matrices(
@@ -193,9 +195,8 @@ def noise_ceiling(
 def _ceiling_note(
     method: str, n: int, n_lower: int, n_upper: int, shared: np.ndarray, min_pairs: int
 ) -> str:
-    """Why a bound is missing or rests on fewer than all participants ("" if neither)."""
-    if n_lower == n_upper == n:
-        return ""
+    """Why a bound is missing, rests on fewer than all participants or on few pairs ("" if
+    none of these)."""
     few = int((shared < min_pairs).sum())
     reasons = []
     if few:
@@ -207,8 +208,8 @@ def _ceiling_note(
     if undefined_lower or undefined_upper:
         reasons.append(
             f"the {method} statistic is undefined (a constant vector on the shared pairs) for "
-            f"{undefined_lower} participants' lower and {undefined_upper} participants' upper "
-            "bound"
+            f"the lower bound of {undefined_lower} and the upper bound of {undefined_upper} "
+            "participants"
         )
     text = "; ".join(reasons)
     if n_lower == 0 or n_upper == 0:
@@ -220,4 +221,14 @@ def _ceiling_note(
             "the same pairs; for choice data use the majority-agreement ceiling with the "
             "models' choice accuracy instead."
         )
-    return f"Lower bound from {n_lower}, upper from {n_upper} of {n} participants: {text}."
+    notes = [f"Lower bound from {n_lower}, upper from {n_upper} of {n} participants: {text}."]
+    if text == "":
+        notes = []
+    typical = float(np.median(shared[shared >= min_pairs]))
+    if typical < FEW_SHARED_PAIRS:
+        notes.append(
+            f"The bounds rest on a median of {typical:g} shared pairs per participant and are "
+            "imprecise; for choice data the majority-agreement ceiling with the models' choice "
+            "accuracy is the firmer comparison."
+        )
+    return " ".join(notes)

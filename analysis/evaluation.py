@@ -355,14 +355,14 @@ class DenseEngine(Engine):
         pooled2 = _pooled_doubled_ranks(ryc, uw, np.broadcast_to(total, (n_draws,)))
         pooled2 = pooled2.astype(np.int64)
         ib, ip = np.nonzero(uw > 0)
-        rows_w = w_int[ib if b > 1 else np.zeros_like(ib)]
-        rows_y = y[ib if b > 1 else np.zeros_like(ib), ip]
-        own2 = ry2[ib if b > 1 else np.zeros_like(ib), ip]
+        src = ib if b > 1 else np.zeros_like(ib)  # the draw's row of the shared arrays
+        rows_w, rows_y = w_int[src], y[src, ip]
         lower = np.full(uw.shape, np.nan)
         upper = np.full(uw.shape, np.nan)
         upper[ib, ip] = tau_a_codes(pooled2[ib], rows_y, rows_w, self.n_levels)
-        loo2 = pooled2[ib] - np.rint(uw[ib, ip]).astype(np.int64)[:, None] * own2
+        loo2 = pooled2[ib] - np.rint(uw[ib, ip]).astype(np.int64)[:, None] * ry2[src, ip]
         lower[ib, ip] = tau_a_codes(loo2, rows_y, rows_w, self.n_levels)
+        lower[uw == uw.sum(1, keepdims=True)] = np.nan  # nobody else drawn: no reference
         return evals, lower, upper
 
     def _leave_one_out(self, w_int, uw, ry2, pooled2, var_y, total):

@@ -1,7 +1,8 @@
 """analysis vs rsatoolbox 0.3.2 on the same data and the same resampling draws.
 
     .venv/bin/python benchmarks/analysis.py [--rsa-draws 50] [--rsa-permutations 1000]
-                                            [--methods pearson spearman rho-a] [--tau-draws 20]
+                                            [--methods pearson spearman rho-a tau-a]
+                                            [--report-job]
 
 Data (issue 5): 100 stimuli, 30 participants who each rate all 4,950 pairs on a 1-7 scale
 (made by `analysis.simulate`-style ratings from a known 4-D structure, z-scored per
@@ -21,10 +22,14 @@ that return our rows (the rest of rsatoolbox runs unchanged).  rsatoolbox takes 
 per draw here, so by default it runs the first ``--rsa-draws`` draws and its time is scaled to
 1,000 (the per-draw cost is constant); equality is checked on those draws (and the
 dual-bootstrap variances on a run of both tools over the same ``--rsa-draws`` draws).  Use
-``--rsa-draws 1000`` for a full side-by-side run.  tau-a has no batched form (see
-analysis/_weighted.py): it is timed on ``--tau-draws`` draws on both sides.
+``--rsa-draws 1000`` for a full side-by-side run.  tau-a is batched like the others (exact
+integer concordance counts, see analysis/_weighted.py, ``tau_a_codes``).
 
-Also: the human matrix from 1,000,000 triplet responses (target < 2 s).
+Also: the human matrix from 1,000,000 triplet responses (target < 2 s), and with
+``--report-job`` the cost of the report job for a demo-sized sparse triplet study (48
+stimuli, 16 participants x 40 triplets + catch and repeat trials, 4 models x 2 layers,
+``analyse_study`` with 1,000 bootstrap draws and 10,000 Mantel permutations, all four
+statistics), with the dual bootstrap and Mantel test of each statistic timed on their own.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from analysis.compare import noise_ceiling  # noqa: E402
+from analysis.compare import model_matrices, noise_ceiling  # noqa: E402
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table  # noqa: E402
 from analysis.human.ratings import rating_matrices  # noqa: E402
 from analysis.inference import (  # noqa: E402
@@ -59,8 +64,15 @@ from analysis.inference import (  # noqa: E402
     dual_bootstrap,
     mantel_test,
 )
+from analysis.io import read_responses  # noqa: E402
 from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
-from analysis.simulate import random_dissimilarity, simulate_triplet_codes  # noqa: E402
+from analysis.pipeline import AnalysisParameters, analyse_study  # noqa: E402
+from analysis.simulate import (  # noqa: E402
+    Design,
+    random_dissimilarity,
+    simulate_responses,
+    simulate_triplet_codes,
+)
 
 RSA_METHOD = {"pearson": "corr", "spearman": "spearman", "rho-a": "rho-a", "tau-a": "tau-a"}
 N_STIMULI, N_PARTICIPANTS, N_BOOT, N_PERMUTATIONS = 100, 30, 1000, 10_000
@@ -213,9 +225,8 @@ def compare_method(method, args, human, models, rsa, draws) -> list[dict]:
     rsa_data, rsa_models = rsa
     stim, part, perms = draws
     rsa_m = RSA_METHOD[method]
-    n_ours = N_BOOT if method != "tau-a" else args.tau_draws
-    # rsatoolbox needs at least 2 draws (it squeezes a single one away)
-    k = min(args.rsa_draws, n_ours) if method != "tau-a" else max(2, args.tau_draws // 2)
+    n_ours = N_BOOT
+    k = min(args.rsa_draws, n_ours)
     scale = n_ours / k
     print(f"[{method}] rsatoolbox on {k} of {n_ours} draws, analysis on all {n_ours}", flush=True)
     rows = []
@@ -267,8 +278,6 @@ def compare_method(method, args, human, models, rsa, draws) -> list[dict]:
         maxdiff(dual_theirs.noise_ceil_var, same.ceiling_difference_variance),
     )
     rows.append(row(f"dual bootstrap ({n_ours} draws)", method, theirs, ours, diff, scale))
-    if method == "tau-a":
-        return rows
     group = human.group()
     model = models["vgg_face/fc7"]
     n_rsa = min(args.rsa_permutations, N_PERMUTATIONS)
@@ -292,20 +301,14 @@ def compare_method(method, args, human, models, rsa, draws) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # rsatoolbox needs at least 2 draws (it squeezes a single one away)
     parser.add_argument("--rsa-draws", type=int, default=50)
     parser.add_argument("--rsa-permutations", type=int, default=1000)
-    parser.add_argument(
-        "--methods", nargs="+", default=["pearson", "spearman", "rho-a"], choices=list(RSA_METHOD)
-    )
-    parser.add_argument(
-        "--tau-draws",
-        type=int,
-        default=20,
-        help="draws for the tau-a bootstraps on both sides (0: skip tau-a)",
-    )
+    parser.add_argument("--methods", nargs="+", default=list(RSA_METHOD), choices=list(RSA_METHOD))
+    parser.add_argument("--report-job", action="store_true", help="also time analyse_study")
     args = parser.parse_args()
-    if args.tau_draws == 1 or args.rsa_draws < 2:
-        parser.error("--rsa-draws must be >= 2 and --tau-draws 0 or >= 2")
+    if args.rsa_draws < 2:
+        parser.error("--rsa-draws must be >= 2")
     from rsatoolbox.model import ModelFixed
     from rsatoolbox.rdm import RDMs
 
@@ -327,20 +330,17 @@ def main() -> None:
     perms = np.random.default_rng(3).permuted(
         np.tile(np.arange(N_STIMULI), (N_PERMUTATIONS, 1)), axis=1
     )
-    methods = list(args.methods)
-    if args.tau_draws and "tau-a" not in methods:
-        methods.append("tau-a")
     rows = []
-    for method in methods:
+    for method in args.methods:
         rows += compare_method(method, args, human, models, rsa, (stim, part, perms))
     report(rows)
-    boots = [r for r in rows if "bootstrap" in r["task"] and r["method"] != "tau-a"]
+    boots = [r for r in rows if "bootstrap" in r["task"]]
     if boots:
         wall = min(r["rsa_wall"] / r["ours_wall"] for r in boots)
         cpu = min(r["rsa_cpu"] / r["ours_cpu"] for r in boots)
         verdict = "met" if min(wall, cpu) >= TARGET_RATIO else "NOT met"
         print(
-            f"\nbootstraps (pearson/spearman/rho-a), slowest ratio: wall {wall:.1f}x, cpu "
+            f"\nbootstraps ({'/'.join(args.methods)}), slowest ratio: wall {wall:.1f}x, cpu "
             f"{cpu:.1f}x (target >= {TARGET_RATIO:.0f}x): {verdict}"
         )
     print(f"all results equal (|diff| < 1e-9): {all(r['diff'] < 1e-9 for r in rows)}")
@@ -356,7 +356,58 @@ def main() -> None:
         f"matrices another {per_participant.wall:.2f} s; {group.n_missing_pairs} missing "
         f"pairs, median {np.median(group.upper_counts()):.0f} offers per pair"
     )
+    if args.report_job:
+        report_job()
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+def report_job() -> None:
+    """Time `analyse_study` on a demo-sized sparse triplet study, then its two costliest
+    steps per statistic on their own (the same calls `compare_models` makes)."""
+    truth = random_dissimilarity(48, n_dims=4, random_state=0)
+    design = Design(n_participants=16, n_trials=40, catch_fraction=0.1, repeat_fraction=0.1)
+    responses = read_responses(simulate_responses(truth, design, random_state=1))
+    rng = np.random.default_rng(2)
+    models = {}
+    for k in range(4):
+        for layer in ("conv5", "fc7"):
+            noise = rng.normal(0, (0.3 + 0.3 * k) * truth.upper().std(), truth.values.shape)
+            values = np.abs(truth.values + (noise + noise.T) / 2)
+            np.fill_diagonal(values, 0.0)
+            models[f"net{k}/{layer}"] = SimilarityMatrix(values, truth.stimuli)
+    params = AnalysisParameters(n_boot=N_BOOT, n_permutations=N_PERMUTATIONS, random_state=0)
+    result, clock = timed(analyse_study, responses, models, parameters=params)
+    human = result.human
+    print(
+        f"\nreport job: {len(result.stimuli)} stimuli, {human.n_participants} participants "
+        f"({np.isnan(human.vectors()).mean():.0%} of participant x pair cells empty), "
+        f"{len(models)} model layers, {N_BOOT} draws, {N_PERMUTATIONS} permutations, "
+        f"methods {', '.join(params.methods)}"
+    )
+    print(f"analyse_study: {clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU")
+    aligned = model_matrices(models, human.stimuli)
+    stim = bootstrap_indices(human.n_stimuli, N_BOOT, random_state=1)
+    part = bootstrap_indices(human.n_participants, N_BOOT, random_state=2)
+    perms = np.random.default_rng(3).permuted(
+        np.tile(np.arange(human.n_stimuli), (N_PERMUTATIONS, 1)), axis=1
+    )
+    for method in params.methods:
+        _, dual = timed(
+            dual_bootstrap,
+            aligned,
+            human,
+            method,
+            n_boot=N_BOOT,
+            stimulus_indices=stim,
+            participant_indices=part,
+        )
+        with Clock() as mantel:
+            for model in aligned.values():
+                mantel_test(model, result.human_group, method, permutations=perms)
+        print(
+            f"  {method:9s} dual bootstrap {dual.cpu:6.1f} s CPU; Mantel, all layers "
+            f"{mantel.cpu:6.1f} s CPU"
+        )
 
 
 if __name__ == "__main__":

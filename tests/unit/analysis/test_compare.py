@@ -164,10 +164,14 @@ def test_sparse_ceiling_uses_shared_pairs_and_counts_who_is_left_out(method):
     table = nc.participants
     assert table["shared_pairs"].tolist()[:3] == [15, 2, 4]
     np.testing.assert_allclose(table["lower"], lower, atol=1e-12)
+    assert nc.note.startswith("Lower bound from ")
     assert "1 of 7 participants share fewer than 3 judged pairs" in nc.note
+    assert "The bounds rest on a median of 15 shared pairs" not in nc.note  # not few
     if method in ("pearson", "spearman"):  # participant 2 is constant: undefined, left out
         assert nc.n_lower == nc.n_upper == 5
-        assert "undefined (a constant vector on the shared pairs) for 1" in nc.note
+        assert "undefined (a constant vector on the shared pairs) for the lower bound of 1" in (
+            nc.note
+        )
     else:  # rho-a and tau-a are 0 for a constant vector
         assert nc.n_lower == nc.n_upper == 6
     # participant 0's upper bound uses its 15 shared pairs only: on all 30 (15 of them its own
@@ -188,6 +192,17 @@ def test_ceiling_without_shared_pairs_is_nan_and_says_why():
     assert nc.note.startswith("No lower and upper bound: 3 of 3 participants share fewer than 3")
     assert "majority-agreement ceiling" in nc.note
     assert nc.as_dict()["median_shared_pairs"] == 0
+
+
+def test_ceiling_on_few_shared_pairs_is_called_imprecise():
+    rng = np.random.default_rng(0)
+    data = np.full((3, 36), np.nan)
+    data[:, :4] = rng.random((3, 4))  # 4 shared pairs each
+    for p in range(3):
+        data[p, 4 + 10 * p : 14 + 10 * p] = rng.random(10)  # and 10 of its own
+    nc = noise_ceiling(human_from(data), "pearson")
+    assert nc.n_lower == nc.n_upper == 3
+    assert nc.note.startswith("The bounds rest on a median of 4 shared pairs per participant")
 
 
 def test_dense_ceiling_leaves_out_a_participant_with_an_undefined_statistic():
