@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
+import yarl
 from bench_django import setup_django, start_gunicorn
 
 
@@ -31,6 +32,7 @@ class Run:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    client_cpu: float = 0.0  # CPU cores the load generator itself used (same machine)
 
     def record(self, status: int, elapsed_ms: float) -> None:
         self.latencies_ms.append(elapsed_ms)
@@ -49,7 +51,7 @@ class Run:
         p50, p99 = statistics.median(self.latencies_ms), self.percentile(0.99)
         return (
             f"{self.name:<44} {self.rate:8.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
-            f"  statuses {self.statuses}{ratio}"
+            f"  statuses {self.statuses}  client {self.client_cpu:.2f} cores{ratio}"
         )
 
 
@@ -134,9 +136,9 @@ async def scenario(base, name, people, duration, think_s=0.0, health_clients=0) 
             f"{base}/p/{people[0].token}/" if people else f"{base}/healthz"
         ) as page:
             await page.read()
-        csrf = session.cookie_jar.filter_cookies(base).get("csrftoken")
+        csrf = session.cookie_jar.filter_cookies(yarl.URL(base)).get("csrftoken")
         csrf = csrf.value if csrf else ""
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         stop_at = started + duration
         rng = random.Random(0)
         if health_clients:
@@ -150,6 +152,7 @@ async def scenario(base, name, people, duration, think_s=0.0, health_clients=0) 
             ]
         await asyncio.gather(*tasks)
         run.seconds = time.perf_counter() - started
+        run.client_cpu = (time.process_time() - cpu_started) / run.seconds
     return run
 
 
