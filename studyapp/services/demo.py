@@ -229,6 +229,8 @@ def odd_one_out_policy(ids: list[int], dissimilarity: np.ndarray, noise: float):
     """A bot answer rule: keep pair (a, b) together with probability ∝ exp(-d_ab / T).
 
     T = noise · SD(d), the choice model of ``analysis.simulate``; the odd one is the third item.
+    An attentive participant never misses a catch trial: when an image is shown twice, the
+    other one is the odd one out.
     """
     index = {pk: i for i, pk in enumerate(ids)}
     temperature = noise * dissimilarity[np.triu_indices(len(ids), 1)].std()
@@ -236,6 +238,9 @@ def odd_one_out_policy(ids: list[int], dissimilarity: np.ndarray, noise: float):
     def answer(trial: dict, rating, rng) -> dict:
         items = trial["items"]
         pairs = [(0, 1, 2), (0, 2, 1), (1, 2, 0)]  # (kept, kept, odd) by position
+        for a, b, odd in pairs:
+            if items[a] == items[b]:
+                return {"choice": items[odd]}
         scores = np.array([-dissimilarity[index[items[a]], index[items[b]]] for a, b, _ in pairs])
         weights = np.exp((scores - scores.max()) / temperature)
         pick = rng.choices(range(3), weights=weights.tolist())[0]
