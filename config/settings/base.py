@@ -26,6 +26,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # PostgreSQL stops planning the participant API's queries again for every request.
 # (Behind a transaction-mode connection pooler such as PgBouncer < 1.21, set
 # DATABASE_PREPARE_THRESHOLD to an empty value to turn this off.)
+DATABASES["default"]["ENGINE"] = "config.postgresql"  # batches to PostgreSQL's parameter limit
 DATABASES["default"]["OPTIONS"] = {
     "server_side_binding": True,
     "prepare_threshold": env.int("DATABASE_PREPARE_THRESHOLD", default=5) or None,
