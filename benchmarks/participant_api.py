@@ -1,6 +1,6 @@
 """Response POSTs per second and latency under simulated participants, against gunicorn.
 
-    .venv/bin/python benchmarks/participant_api.py [--duration 20] [--workers 4]
+    .venv/bin/python benchmarks/participant_api.py [--duration 20] [--workers 3] [--threads 4]
 
 Scenarios (each for --duration seconds), all in one run:
 - baseline: ``GET /healthz`` (one ``SELECT 1``) as fast as 50 clients can: the floor of
@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import yarl
@@ -33,6 +34,7 @@ class Run:
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
     client_cpu: float = 0.0  # CPU cores the load generator itself used (same machine)
+    server_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process name
 
     def record(self, status: int, elapsed_ms: float) -> None:
         self.latencies_ms.append(elapsed_ms)
@@ -52,7 +54,29 @@ class Run:
         return (
             f"{self.name:<44} {self.rate:8.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
             f"  statuses {self.statuses}  client {self.client_cpu:.2f} cores{ratio}"
+            f"\n{'':<44} CPU per request: "
+            + ", ".join(
+                f"{name} {1000 * seconds / len(self.latencies_ms):.2f} ms"
+                for name, seconds in sorted(self.server_cpu.items())
+            )
         )
+
+
+def cpu_by_process(names=("gunicorn", "postgres", "redis-server")) -> dict[str, float]:
+    """CPU seconds used so far by all processes with these names (Linux): user + system time,
+    plus that of their ended children (PostgreSQL backends, restarted gunicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name in totals:
+            fields = text[text.rindex(")") + 2 :].split()
+            totals[name] += sum(int(f) for f in fields[11:15]) / tick
+    return totals
 
 
 @dataclass
@@ -139,6 +163,7 @@ async def scenario(base, name, people, duration, think_s=0.0, health_clients=0) 
         csrf = session.cookie_jar.filter_cookies(yarl.URL(base)).get("csrftoken")
         csrf = csrf.value if csrf else ""
         started, cpu_started = time.perf_counter(), time.process_time()
+        server_started = cpu_by_process()
         stop_at = started + duration
         rng = random.Random(0)
         if health_clients:
@@ -153,6 +178,9 @@ async def scenario(base, name, people, duration, think_s=0.0, health_clients=0) 
         await asyncio.gather(*tasks)
         run.seconds = time.perf_counter() - started
         run.client_cpu = (time.process_time() - cpu_started) / run.seconds
+        run.server_cpu = {
+            name: seconds - server_started[name] for name, seconds in cpu_by_process().items()
+        }
     return run
 
 
@@ -177,8 +205,8 @@ def verify(people: list[Simulated]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     setup_django()
     people = prepare_participants(300, trials_each=int(args.duration * 12) + 50)

@@ -35,14 +35,19 @@ def _redis() -> redis.Redis:
 def over_limit(scope: str, key: str, per_minute: int) -> int:
     """Count one request; returns 0 if allowed, else the seconds until the window resets.
 
-    One round trip: INCR the window's counter and give it an expiry if it has none.
+    One round trip: INCR the window's counter and give it an expiry if it has none (no
+    MULTI/EXEC: a counter that misses its expiry by a crash only holds a stale window key).
     """
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]  # any key, safely
     bucket = f"facesim:ratelimit:{scope}:{digest}:{window}"
     count, _ = (
-        _redis().pipeline().incr(bucket).expire(bucket, WINDOW_SECONDS + 5, nx=True).execute()
+        _redis()
+        .pipeline(transaction=False)
+        .incr(bucket)
+        .expire(bucket, WINDOW_SECONDS + 5, nx=True)
+        .execute()
     )
     if count <= per_minute:
         return 0
