@@ -28,6 +28,7 @@ import torch
 import torchvision.transforms.functional as TF
 from torch import nn
 
+from modelsvc.device import run_batched
 from modelsvc.images import normalize
 from modelsvc.seeding import item_rng
 from modelsvc.spec import ModelSpec
@@ -208,9 +209,15 @@ def image_channel_means(images: torch.Tensor) -> np.ndarray:
 
 
 def _predict(model, spec, images, targets, device):
-    with torch.inference_mode():
-        dtype = next(model.parameters()).dtype
-        logits = model(normalize(images.to(device=device, dtype=dtype), spec)).float().cpu()
+    """Correct / target logit per image; an out-of-memory halves the batch (`run_batched`)."""
+    dtype = next(model.parameters()).dtype
+
+    def logits_of(indices: list[int]) -> torch.Tensor:
+        with torch.inference_mode():
+            batch = images[indices].to(device=device, dtype=dtype)
+            return model(normalize(batch, spec)).float().cpu()
+
+    logits = run_batched(logits_of, len(images), len(images)).value
     rows = torch.arange(len(targets))
     correct = (logits.argmax(1) == targets).numpy()
     return correct, logits[rows, targets].numpy()

@@ -107,6 +107,39 @@ def test_keeping_everything_reproduces_the_unmasked_prediction():
     assert not np.array_equal(result.target_logit[:, 0], result.unmasked_logit)
 
 
+class RunsOutOfMemoryAbove(torch.nn.Module):
+    """Wraps a model; batches bigger than ``limit`` raise CUDA's out-of-memory error."""
+
+    def __init__(self, model, limit):
+        super().__init__()
+        self.model, self.limit, self.sizes = model, limit, []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        if len(x) > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.model(x)
+
+
+def test_an_out_of_memory_halves_the_batch_and_gives_the_same_results():
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=3).eval()
+    spec = ModelSpec("small_cnn", 3, input_size=(32, 32))
+    args = (
+        torch.rand(6, 3, 32, 32),
+        torch.rand(6, 32, 32),
+        np.array([0, 1, 2, 0, 1, 2]),
+        list("abcdef"),
+        MaskingSettings(fractions=(0.1, 0.5), fill="zeros"),
+    )
+    whole = evaluate_masking(model, spec, *args)
+    fragile = RunsOutOfMemoryAbove(model, limit=2)
+    halved = evaluate_masking(fragile, spec, *args)
+    assert fragile.sizes[:3] == [6, 3, 1]  # 6 and 3 fail, 3 // 2 = 1 fits
+    np.testing.assert_array_equal(halved.correct, whole.correct)
+    np.testing.assert_allclose(halved.target_logit, whole.target_logit, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
