@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from studyapp.models import Study, TrialType
-from tasks.computations.report import analysis_parameters
+from tasks.report_parameters import analysis_parameters
 
 
 class MultipleFileInput(forms.ClearableFileInput):

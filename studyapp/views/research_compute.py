@@ -13,12 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from PIL import Image
 
-from studyapp.forms_compute import FaceModelForm, JobLaunchForm
 from studyapp.models import Artifact, AuditEvent, Stimulus
 from studyapp.overlays import relevance_overlay_png
 from studyapp.permissions import can_run_job, can_view_artifact, runnable_studies, visible_jobs
 from studyapp.selectors.compute import job_list, model_list
-from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
 from studyapp.services.studies import audit_record
 from tasks.storage import read_arrays_cached
@@ -28,6 +26,11 @@ MAX_OVERLAYS_PER_PAGE = 60
 
 @login_required
 def models(request: HttpRequest) -> HttpResponse:
+    # The model forms import PyTorch (~0.9 GB, ~3 s); importing them here rather than at
+    # start-up keeps it out of the web workers that only serve participants.
+    from studyapp.forms_compute import FaceModelForm
+    from studyapp.services.face_models import face_model_register
+
     form = FaceModelForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -53,6 +56,8 @@ def models(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def jobs(request: HttpRequest) -> HttpResponse:
+    from studyapp.forms_compute import JobLaunchForm  # imports PyTorch: see `models`
+
     form = JobLaunchForm(request.POST or None, studies=runnable_studies(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

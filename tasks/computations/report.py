@@ -17,8 +17,6 @@ import pandas as pd
 from django.core.files.storage import default_storage
 
 from analysis import (
-    AnalysisParameters,
-    ExclusionRules,
     RelevanceInputs,
     SimilarityMatrix,
     analyse_study,
@@ -30,46 +28,13 @@ from studyapp.models import Artifact, Job, JobBatch
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.services.artifacts import artifact_find, artifact_save
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
+from tasks.report_parameters import analysis_parameters
 from tasks.storage import read_arrays, store_file
 
-ANALYSIS_FIELDS = (
-    "methods",
-    "primary_method",
-    "n_boot",
-    "n_permutations",
-    "n_splits",
-    "level",
-    "random_state",
-    "choice_matrix",
-    "min_pair_count",
-    "embedding_model",
-    "embedding_dims",
-    "embedding_folds",
-    "embedding_penalty",
-    "higher_rating_is_similar",
-)  # the job parameters passed on to analysis.AnalysisParameters
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
 REPORT_VERSION = "analysis-report-1"
-
-
-def analysis_parameters(params: dict) -> AnalysisParameters:
-    """``analysis.AnalysisParameters`` from a job's (or a study's) JSON; unknown keys are errors."""
-    unknown = sorted(set(params) - set(ANALYSIS_FIELDS) - {"exclusions"})
-    if unknown:
-        known = sorted([*ANALYSIS_FIELDS, "exclusions"])
-        raise ValueError(f"Unknown analysis settings {unknown}; known: {known}.")
-    fields = {name: params[name] for name in ANALYSIS_FIELDS if name in params}
-    for name in ("methods", "embedding_dims"):
-        if name in fields:
-            fields[name] = tuple(fields[name])
-    try:
-        return AnalysisParameters(
-            **fields, exclusions=ExclusionRules(**params.get("exclusions", {}))
-        )
-    except TypeError as error:
-        raise ValueError(f"Invalid analysis settings: {error}.") from error
 
 
 def newest(kind: str, job: Job, **filters) -> Artifact | None:
