@@ -93,11 +93,17 @@ def baseline_copy(slug: str) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-def staff_cookie() -> str:
+def viewer_cookie(slug: str) -> str:
+    """A logged-in session of a researcher with the viewer role on the study."""
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-staff", is_staff=True)
+    from studyapp.models import Study, StudyMembership
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-viewer")
+    StudyMembership.objects.get_or_create(
+        study=Study.objects.get(slug=slug), user=user, defaults={"role": "viewer"}
+    )
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
     session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
@@ -179,7 +185,7 @@ def main() -> None:
     server, base = start_gunicorn(workers=1, threads=1)
     try:
         worker = worker_pid(server.pid)
-        cookie = staff_cookie()
+        cookie = viewer_cookie(slug)
         before = peak_rss_mb(worker)
         rows, size, seconds = http_export(base, slug, cookie)
         after = peak_rss_mb(worker)
