@@ -96,6 +96,3 @@ def dropout_points(fractions: list[float]) -> bytes:
     axis.set_xlabel("left after this % of their trials")
     axis.set_ylabel("sessions")
     return _png(figure)
-
-
-CHARTS = ("participants", "responses", "rts", "dropout")

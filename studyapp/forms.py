@@ -5,7 +5,6 @@ from django.conf import settings
 from django.db import models
 
 from studyapp.models import Study, TrialType
-from tasks.report_parameters import analysis_parameters
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -78,6 +77,8 @@ class StudyForm(forms.ModelForm):
         settings = self.cleaned_data["analysis_settings"] or {}
         if not isinstance(settings, dict):
             raise forms.ValidationError("The analysis settings must be a JSON object.")
+        from tasks.report_parameters import analysis_parameters  # pandas, scipy: see charts
+
         try:
             analysis_parameters(settings)
         except ValueError as error:

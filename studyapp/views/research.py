@@ -10,7 +10,6 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from studyapp import charts
 from studyapp.forms import StudyForm
 from studyapp.models import AuditEvent, Study, StudyMembership
 from studyapp.permissions import Role, study_access, visible_studies
@@ -32,6 +31,8 @@ from studyapp.services.studies import (
     study_delete,
     study_set_status,
 )
+
+CHART_NAMES = ("participants", "responses", "rts", "dropout")  # the chart URLs' names
 
 
 @login_required
@@ -73,7 +74,7 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
             q for q in quality if (q["catch_accuracy"] is not None and q["catch_accuracy"] < 1)
         ],
         "jobs": study.jobs.prefetch_related("face_models").order_by("-created_at")[:50],
-        "charts": charts.CHARTS,
+        "charts": CHART_NAMES,
         "relevance": relevance_previews(study=study),
         "report": (report := latest_report(study=study)),
         "report_figures": report_figures(report) if report else [],
@@ -83,6 +84,10 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
 
 @study_access(Role.VIEWER)
 def study_chart(request: HttpRequest, study: Study, name: str) -> HttpResponse:
+    # matplotlib, like the analysis libraries, is imported by the pages that draw with it,
+    # so web workers that only serve participants stay small (tests/unit/test_web_imports.py)
+    from studyapp import charts
+
     if name == "participants":
         png = charts.participants_over_time(dashboard.participant_timeline(study=study))
     elif name == "responses":

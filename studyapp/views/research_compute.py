@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from studyapp.models import Artifact, AuditEvent, Stimulus
-from studyapp.overlays import relevance_overlay_png
 from studyapp.permissions import can_run_job, can_view_artifact, runnable_studies, visible_jobs
 from studyapp.selectors.compute import job_list, model_list
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
@@ -167,6 +166,8 @@ def relevance_overlay(request: HttpRequest, artifact_id: int, stimulus_id: int) 
     if not len(rows):
         raise Http404("No relevance map for this stimulus.")
     stimulus = get_object_or_404(Stimulus, pk=stimulus_id)
+    from studyapp.overlays import relevance_overlay_png  # matplotlib: see research.study_chart
+
     with default_storage.open(stimulus.image.name, "rb") as handle, Image.open(handle) as image:
         png = relevance_overlay_png(image, arrays["maps"][rows[0]])
     response = HttpResponse(png, content_type="image/png")
