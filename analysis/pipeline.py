@@ -123,7 +123,9 @@ class RelevanceInputs:
         "center"), model_b (tested model), k, accuracy -- see
         `analysis.relevance.generalisation_table` for modelsvc's arrays.
     model_info: table model + attributes (pretraining, task, seed, ...).
-    relevance / part_masks / part_labels / images / image_ids: maps for part mass and overlays.
+    relevance / part_masks / part_labels / images / image_ids: maps for part mass and overlays;
+        ``relevance`` is one (n_images, H, W) array or a mapping model -> such array (part mass
+        then has a ``model`` column and the overlays one row per model).
     """
 
     masked_models: Mapping[tuple[str, str, float], ModelInput] | None = None
@@ -131,7 +133,7 @@ class RelevanceInputs:
     generalisation: pd.DataFrame | None = None
     model_info: pd.DataFrame | None = None
     group_by: tuple[str, ...] = ("pretraining", "task", "seed")
-    relevance: np.ndarray | None = None
+    relevance: np.ndarray | Mapping[str, np.ndarray] | None = None
     part_masks: np.ndarray | None = None
     part_labels: Mapping[int, str] | None = None
     images: np.ndarray | None = None
@@ -336,9 +338,16 @@ def analyse_study(
             by = [c for c in rel.group_by if c in rel.model_info.columns]
             gen_groups = generalisation_groups(rel.generalisation, rel.model_info, by)
     if rel.relevance is not None and rel.part_masks is not None and rel.part_labels:
-        part_mass = relevance_mass_per_part(
-            rel.relevance, rel.part_masks, rel.part_labels, image_ids=rel.image_ids
-        )
+        by_model = rel.relevance if isinstance(rel.relevance, Mapping) else {None: rel.relevance}
+        tables = []
+        for model, maps in by_model.items():
+            table = relevance_mass_per_part(
+                maps, rel.part_masks, rel.part_labels, image_ids=rel.image_ids
+            )
+            if model is not None:
+                table.insert(0, "model", model)
+            tables.append(table)
+        part_mass = pd.concat(tables, ignore_index=True)
     return StudyAnalysis(
         str(studies[0]),
         kind,

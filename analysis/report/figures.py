@@ -8,6 +8,8 @@ can be built in a notebook, a web worker or several threads without side effects
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -234,12 +236,18 @@ def generalisation(matrix: pd.DataFrame | None) -> Figure | None:
 def part_mass(table: pd.DataFrame | None) -> Figure | None:
     if table is None or table.empty:
         return None
-    means = table.groupby("part")[["relevance_share", "area_share"]].mean()
-    fig, ax = _subplots(figsize=(6, 3.6))
-    x = np.arange(len(means))
-    ax.bar(x - 0.2, means["relevance_share"], 0.4, label="relevance share")
-    ax.bar(x + 0.2, means["area_share"], 0.4, label="area share")
-    ax.set_xticks(x, means.index, rotation=30, ha="right")
+    models = list(table["model"].unique()) if "model" in table else [None]
+    parts = sorted(table["part"].unique())
+    area = table.groupby("part")["area_share"].mean().reindex(parts)
+    fig, ax = _subplots(figsize=(6 + 0.6 * len(models), 3.6))
+    x, width = np.arange(len(parts)), 0.8 / (len(models) + 1)
+    for k, model in enumerate(models):
+        rows = table if model is None else table[table["model"] == model]
+        share = rows.groupby("part")["relevance_share"].mean().reindex(parts)
+        label = "relevance share" if model is None else f"relevance share: {model}"
+        ax.bar(x + (k - len(models) / 2) * width, share, width, label=label)
+    ax.bar(x + len(models) / 2 * width, area, width, label="area share", color="0.6")
+    ax.set_xticks(x, parts, rotation=30, ha="right")
     ax.legend(fontsize=8)
     ax.set_title("Relevance mass per face part (mean over images)", fontsize=9)
     fig.tight_layout()
@@ -247,24 +255,30 @@ def part_mass(table: pd.DataFrame | None) -> Figure | None:
 
 
 def relevance_overlays(images, relevance, ids, n_max: int = 8) -> Figure | None:
-    """Images with their relevance maps overlaid (red: positive, blue: negative)."""
+    """Images with their relevance maps overlaid (red: positive, blue: negative); one row per
+    model when ``relevance`` maps model names to maps."""
     if relevance is None:
         return None
-    maps = np.asarray(relevance, float)
-    maps = maps[None] if maps.ndim == 2 else maps
-    n = min(n_max, len(maps))
-    fig, axes = _subplots(1, n, figsize=(2.2 * n, 2.5), squeeze=False)
-    for k, ax in enumerate(axes[0]):
-        if images is not None:
-            img = np.asarray(images[k], float)
-            img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
-            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-        lim = float(np.abs(maps[k]).max()) or 1.0
-        ax.imshow(
-            maps[k], cmap="bwr", vmin=-lim, vmax=lim, alpha=0.55 if images is not None else 1.0
-        )
-        ax.set_title(str(ids[k]) if ids is not None else str(k), fontsize=7)
-        ax.axis("off")
+    by_model = relevance if isinstance(relevance, Mapping) else {"": relevance}
+    rows = {name: np.asarray(maps, float) for name, maps in by_model.items()}
+    rows = {name: maps[None] if maps.ndim == 2 else maps for name, maps in rows.items()}
+    n = min([n_max, *(len(maps) for maps in rows.values())])
+    if images is not None:
+        n = min(n, len(images))
+    fig, axes = _subplots(len(rows), n, figsize=(2.2 * n, 2.5 * len(rows)), squeeze=False)
+    for axes_row, (name, maps) in zip(axes, rows.items(), strict=True):
+        for k, ax in enumerate(axes_row):
+            if images is not None:
+                img = np.asarray(images[k], float)
+                img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
+                ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+            lim = float(np.abs(maps[k]).max()) or 1.0
+            ax.imshow(
+                maps[k], cmap="bwr", vmin=-lim, vmax=lim, alpha=0.55 if images is not None else 1.0
+            )
+            title = str(ids[k]) if ids is not None else str(k)
+            ax.set_title(f"{name}\n{title}" if name else title, fontsize=7)
+            ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -13,8 +13,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from django.core.files.storage import default_storage
+from PIL import Image
 
 from analysis import (
     RelevanceInputs,
@@ -34,7 +36,8 @@ from tasks.storage import read_arrays, store_file
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
-REPORT_VERSION = "analysis-report-1"
+REPORT_VERSION = "analysis-report-2"  # 2: relevance part mass and overlays per model
+OVERLAY_IMAGES = 8  # stimuli shown with every model's relevance map in the report
 
 
 def newest(kind: str, job: Job, **filters) -> Artifact | None:
@@ -59,11 +62,20 @@ def input_artifacts(job: Job) -> dict:
         "masking": newest(
             Artifact.Kind.MASKING, job, face_model=None, params__models=[m.pk for m in face_models]
         ),
+        "relevance": {
+            m.pk: newest(Artifact.Kind.RELEVANCE, job, face_model=m) for m in face_models
+        },
+        "stimulus_set": job.stimulus_set,
     }
 
 
 def used_artifact_ids(artifacts: dict) -> list[int]:
-    found = [*artifacts["similarity"].values(), *artifacts["masked"].values(), artifacts["masking"]]
+    found = [
+        *artifacts["similarity"].values(),
+        *artifacts["masked"].values(),
+        *artifacts["relevance"].values(),
+        artifacts["masking"],
+    ]
     return sorted(a.pk for a in found if a is not None)
 
 
@@ -135,8 +147,53 @@ def model_inputs(artifacts: dict) -> tuple[dict[str, SimilarityMatrix], Relevanc
         if masking is not None
         else None,
         model_info=pd.DataFrame(info) if info else None,
+        **relevance_maps(artifacts),
     )
     return models, relevance
+
+
+def relevance_maps(artifacts: dict) -> dict:
+    """Each model's relevance maps on the stimuli all models explained, with the part masks
+    (when the set has them) and the first images for overlays; {} without relevance.
+
+    Masks and images are resized to the maps' size the way modelsvc resizes the images (a
+    plain resize, nearest-neighbour for the label maps), so pixels line up.
+    """
+    found = {
+        m.name: read_arrays(a.file.name, a.sha256)
+        for m in artifacts["models"]
+        if (a := artifacts["relevance"][m.pk]) is not None
+    }
+    if not found:
+        return {}
+    common = set.intersection(*(set(a["stimulus_ids"].tolist()) for a in found.values()))
+    stimuli = list(artifacts["stimulus_set"].stimuli.filter(pk__in=common).order_by("pk"))
+    if not stimuli:
+        return {}
+    maps = {}
+    for name, arrays in found.items():
+        row_of = {pk: row for row, pk in enumerate(arrays["stimulus_ids"].tolist())}
+        maps[name] = arrays["maps"][[row_of[s.pk] for s in stimuli]]
+    height, width = next(iter(maps.values())).shape[1:]
+    images = np.stack(
+        [_resized(s.image.name, (width, height), "L") for s in stimuli[:OVERLAY_IMAGES]]
+    )
+    inputs = {"relevance": maps, "images": images, "image_ids": [s.name for s in stimuli]}
+    part_names = artifacts["stimulus_set"].part_names
+    if part_names and all(s.part_mask for s in stimuli):
+        inputs["part_masks"] = np.stack(
+            [_resized(s.part_mask.name, (width, height), None) for s in stimuli]
+        ).astype(np.int64)
+        inputs["part_labels"] = dict(enumerate(part_names))
+    return inputs
+
+
+def _resized(name: str, size: tuple[int, int], mode: str | None) -> np.ndarray:
+    """A stored image at ``size`` (bilinear, as ``mode``) or a label map (nearest, as is)."""
+    with default_storage.open(name, "rb") as handle, Image.open(handle) as image:
+        if mode is None:
+            return np.asarray(image.resize(size, Image.Resampling.NEAREST))
+        return np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR))
 
 
 def responses_export(job: Job) -> bytes:

@@ -2,6 +2,8 @@
 
 import zipfile
 
+import numpy as np
+import pandas as pd
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -87,8 +89,14 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
         zipfile.ZipFile(handle) as zipped,
     ):
         names = set(zipped.namelist())
+        part_mass = pd.read_csv(zipped.open("tables/part_mass.csv"))
     assert {"index.html", "report.pdf", "results.json", "matrices.npz", "triplets.csv"} <= names
-    assert any(n.startswith("figures/") for n in names)
+    assert {"figures/part_mass.png", "figures/relevance_overlays.png"} <= names
+    # relevance per face part, for every model, on the generated faces' exact part masks
+    assert set(part_mass["model"]) == {m.name for m in study.face_models.all()}
+    assert {"skin", "left_eye", "mouth"} <= set(part_mass["part"])
+    shares = part_mass.groupby(["model", "image"])["relevance_share"].sum()
+    assert np.allclose(shares, 1.0)
 
     client.force_login(owner)
     dashboard = client.get(reverse("research-study", args=[study.slug]))

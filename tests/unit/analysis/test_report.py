@@ -1,6 +1,7 @@
 """The study pipeline and its report: contents, loadable exports, reproducibility."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,8 @@ import pytest
 import rsatoolbox
 
 from analysis.pipeline import AnalysisParameters, RelevanceInputs, analyse_study
-from analysis.report import write_report
+from analysis.relevance import relevance_mass_per_part
+from analysis.report import figures, write_report
 from tests.unit.analysis.test_recovery import ranked_models
 
 PARAMS = AnalysisParameters(n_boot=40, n_permutations=99, n_splits=20, random_state=5)
@@ -258,3 +260,27 @@ def test_report_says_why_there_is_no_majority_ceiling(tmp_path):
     html = write_report(analysis, tmp_path).html.read_text()
     assert "not measured (no repeated triplets)" in html
     assert "no triplet was answered more than once" in html
+
+
+def test_relevance_per_model_gives_part_mass_per_model_and_an_overlay_row_each(
+    study_responses, truth, tmp_path
+):
+    rng = np.random.default_rng(3)
+    maps = {"A": rng.normal(size=(3, 16, 16)), "B": rng.normal(size=(3, 16, 16))}
+    maps["B"][:, 4:6, 3:13] += 50.0  # B puts its relevance on the eyes
+    relevance = replace(relevance_inputs(truth), relevance=maps)
+    analysis = analyse_study(
+        study_responses["triplet"], ranked_models(truth), parameters=PARAMS, relevance=relevance
+    )
+    table = analysis.part_mass
+    assert set(table["model"]) == {"A", "B"}
+    eyes = table[table["part"] == "eyes"].groupby("model")["relevance_share"].mean()
+    assert eyes["B"] > 0.9 > eyes["A"]
+    single = relevance_mass_per_part(maps["A"], relevance.part_masks, relevance.part_labels)
+    np.testing.assert_allclose(
+        table[table["model"] == "A"]["relevance_share"], single["relevance_share"]
+    )
+    figure = figures.relevance_overlays(relevance.images, maps, relevance.image_ids)
+    assert np.asarray(figure.axes).size == 2 * 3  # 2 models x 3 images
+    write_report(analysis, tmp_path)
+    assert (tmp_path / "figures" / "part_mass.png").stat().st_size > 0
