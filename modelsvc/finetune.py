@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from modelsvc.architectures import get_architecture, get_module, set_module
-from modelsvc.device import pick_device
+from modelsvc.device import pick_device, run_batched
 from modelsvc.images import StimulusItem, load_batch, normalize
 from modelsvc.sequence import FLATTEN, NotSequentialError, to_sequence
 from modelsvc.spec import ModelSpec
@@ -252,14 +252,15 @@ def _split_trainable(model: nn.Module, spec: ModelSpec, train_last: int | None):
 
 
 def _run_trunk(trunk: nn.Module, inputs: torch.Tensor, device, batch_size: int) -> torch.Tensor:
+    """The frozen layers' output for every image, once; an out-of-memory halves the batch."""
     if len(trunk) == 0:
         return inputs
-    with torch.inference_mode():
-        outputs = [
-            trunk(inputs[i : i + batch_size].to(device)).cpu()
-            for i in range(0, len(inputs), batch_size)
-        ]
-    return torch.cat(outputs)
+
+    def features_of(indices: list[int]) -> torch.Tensor:
+        with torch.inference_mode():
+            return trunk(inputs[indices].to(device)).cpu()
+
+    return run_batched(features_of, len(inputs), batch_size).value
 
 
 def _set_train_mode(top: nn.Module) -> None:
@@ -325,12 +326,12 @@ def _train(top, features, y, train, val, settings, device, progress, on_epoch):
 
 def _evaluate(top, features, y, loss_fn, device, settings):
     top.eval()
+
+    def logits_of(indices: list[int]) -> torch.Tensor:
+        with torch.inference_mode():
+            return top(features[indices].to(device))
+
+    logits = run_batched(logits_of, len(features), settings.batch_size).value
     with torch.inference_mode():
-        logits = torch.cat(
-            [
-                top(features[i : i + settings.batch_size].to(device))
-                for i in range(0, len(features), settings.batch_size)
-            ]
-        )
         loss = float(loss_fn(logits, y.to(device)))
     return loss, logits.argmax(1).cpu().numpy()

@@ -82,3 +82,17 @@ def max_relative_error(result: torch.Tensor, reference: torch.Tensor) -> float:
     dims = tuple(range(1, reference.ndim))
     error = (result - reference).abs().amax(dims) / reference.abs().amax(dims)
     return float(error.max())
+
+
+class RunsOutOfMemoryAbove(torch.nn.Module):
+    """Wraps a model; batches bigger than ``limit`` raise CUDA's out-of-memory error."""
+
+    def __init__(self, model, limit):
+        super().__init__()
+        self.model, self.limit, self.sizes = model, limit, []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        if len(x) > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.model(x)

@@ -4,10 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from modelsvc.finetune import FinetuneSettings, balanced_accuracy, finetune, stratified_split
+from modelsvc.finetune import (
+    FinetuneSettings,
+    _run_trunk,
+    balanced_accuracy,
+    finetune,
+    stratified_split,
+)
 from modelsvc.images import read_metadata
 from modelsvc.spec import ModelSpec
 from modelsvc.weights import build_model, load_model, save_checkpoint
+from tests.unit.modelsvc.helpers import RunsOutOfMemoryAbove
 
 
 def test_grouped_split_keeps_groups_whole_and_every_label_in_both_sides():
@@ -117,3 +124,13 @@ def test_bad_requests_are_named(image_folder):
         finetune(base, items, _settings(train_last=9), progress=False)
     with pytest.raises(ValueError, match="'val_fraction' parameter of FinetuneSettings"):
         _settings(val_fraction=0.0)
+
+
+def test_trunk_features_survive_an_out_of_memory_by_halving_the_batch():
+    torch.manual_seed(0)
+    layer = torch.nn.Conv2d(3, 4, 3)
+    inputs = torch.rand(10, 3, 8, 8)
+    fragile = RunsOutOfMemoryAbove(layer, limit=3)
+    features = _run_trunk(torch.nn.Sequential(fragile), inputs, "cpu", 8)
+    assert fragile.sizes[:3] == [8, 4, 2]  # 8 and 4 fail, then batches of 2
+    torch.testing.assert_close(features, _run_trunk(torch.nn.Sequential(layer), inputs, "cpu", 8))

@@ -18,6 +18,7 @@ from modelsvc.masking import (
     top_fraction_masks,
 )
 from modelsvc.spec import ModelSpec
+from tests.unit.modelsvc.helpers import RunsOutOfMemoryAbove
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
@@ -105,20 +106,6 @@ def test_keeping_everything_reproduces_the_unmasked_prediction():
     np.testing.assert_array_equal(result.correct[:, 1], result.unmasked_correct)
     np.testing.assert_array_equal(result.target_logit[:, 1], result.unmasked_logit)
     assert not np.array_equal(result.target_logit[:, 0], result.unmasked_logit)
-
-
-class RunsOutOfMemoryAbove(torch.nn.Module):
-    """Wraps a model; batches bigger than ``limit`` raise CUDA's out-of-memory error."""
-
-    def __init__(self, model, limit):
-        super().__init__()
-        self.model, self.limit, self.sizes = model, limit, []
-
-    def forward(self, x):
-        self.sizes.append(len(x))
-        if len(x) > self.limit:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return self.model(x)
 
 
 def test_an_out_of_memory_halves_the_batch_and_gives_the_same_results():
