@@ -286,20 +286,32 @@ def _train(top, features, y, train, val, settings, device, progress, on_epoch):
     history: list[dict] = []
     best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(top.state_dict())
     bar = tqdm(range(settings.max_epochs), desc="finetune", disable=not progress, leave=False)
+    batch_size = settings.batch_size
     for epoch in bar:
         _set_train_mode(top)
         order = train[torch.randperm(len(train), generator=shuffler).numpy()]
-        train_loss, train_correct = 0.0, 0
-        for start in range(0, len(order), settings.batch_size):
-            batch = torch.from_numpy(order[start : start + settings.batch_size])
+        train_loss, train_correct, start = 0.0, 0, 0
+        while start < len(order):
+            batch = torch.from_numpy(order[start : start + batch_size])
             x, target = features[batch].to(device), y[batch].to(device)
-            logits = top(x)
-            loss = loss_fn(logits, target)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            try:
+                logits = top(x)
+                loss = loss_fn(logits, target)
+                loss.backward()
+            except torch.cuda.OutOfMemoryError:
+                # nothing was stepped yet: the same images again, in halves, from now on
+                if batch_size == 1:
+                    raise
+                batch_size //= 2
+                logger.warning("Out of memory in training; batch size now %d", batch_size)
+                if torch.cuda.is_initialized():
+                    torch.cuda.empty_cache()
+                continue
             optimizer.step()
             train_loss += loss.item() * len(batch)
             train_correct += int((logits.argmax(1) == target).sum())
+            start += len(batch)
         val_loss, val_pred = _evaluate(top, features[val], y[val], loss_fn, device, settings)
         val_true = y[val].numpy()
         history.append(
@@ -310,6 +322,7 @@ def _train(top, features, y, train, val, settings, device, progress, on_epoch):
                 "val_loss": val_loss,
                 "val_accuracy": float(np.mean(val_pred == val_true)),
                 "val_balanced_accuracy": balanced_accuracy(val_true, val_pred),
+                "batch_size": batch_size,
             }
         )
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{history[-1]['val_accuracy']:.2f}")

@@ -7,6 +7,7 @@ import torch
 from modelsvc.finetune import (
     FinetuneSettings,
     _run_trunk,
+    _train,
     balanced_accuracy,
     finetune,
     stratified_split,
@@ -134,3 +135,15 @@ def test_trunk_features_survive_an_out_of_memory_by_halving_the_batch():
     features = _run_trunk(torch.nn.Sequential(fragile), inputs, "cpu", 8)
     assert fragile.sizes[:3] == [8, 4, 2]  # 8 and 4 fail, then batches of 2
     torch.testing.assert_close(features, _run_trunk(torch.nn.Sequential(layer), inputs, "cpu", 8))
+
+
+def test_training_steps_halve_the_batch_on_out_of_memory_and_keep_it():
+    torch.manual_seed(0)
+    features, y = torch.randn(40, 6), torch.tensor([0, 1] * 20)
+    train, val = np.arange(30), np.arange(30, 40)
+    settings = FinetuneSettings("gender", max_epochs=3, patience=5, batch_size=16)
+    top = RunsOutOfMemoryAbove(torch.nn.Linear(6, 2), limit=5)
+    history, _ = _train(top, features, y, train, val, settings, "cpu", False, None)
+    assert [h["batch_size"] for h in history] == [4, 4, 4]  # 16 and 8 failed, 4 fits
+    assert top.sizes[:3] == [16, 8, 4]
+    assert all(np.isfinite(h["train_loss"]) for h in history)
