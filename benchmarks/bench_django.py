@@ -78,3 +78,20 @@ def start_gunicorn(*, workers: int, threads: int) -> tuple[subprocess.Popen, str
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("gunicorn did not start")
+
+
+def cpu_by_process(names=("gunicorn", "postgres", "redis-server")) -> dict[str, float]:
+    """CPU seconds used so far by all processes with these names (Linux): user + system time,
+    plus that of their ended children (PostgreSQL backends, restarted gunicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name in totals:
+            fields = text[text.rindex(")") + 2 :].split()
+            totals[name] += sum(int(f) for f in fields[11:15]) / tick
+    return totals

@@ -21,11 +21,10 @@ import random
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import yarl
-from bench_django import setup_django, start_gunicorn
+from bench_django import cpu_by_process, setup_django, start_gunicorn
 
 
 @dataclass
@@ -61,23 +60,6 @@ class Run:
                 for name, seconds in sorted(self.server_cpu.items())
             )
         )
-
-
-def cpu_by_process(names=("gunicorn", "postgres", "redis-server")) -> dict[str, float]:
-    """CPU seconds used so far by all processes with these names (Linux): user + system time,
-    plus that of their ended children (PostgreSQL backends, restarted gunicorn workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    totals = dict.fromkeys(names, 0.0)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        if name in totals:
-            fields = text[text.rindex(")") + 2 :].split()
-            totals[name] += sum(int(f) for f in fields[11:15]) / tick
-    return totals
 
 
 @dataclass
