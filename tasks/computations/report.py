@@ -157,7 +157,8 @@ def relevance_maps(artifacts: dict) -> dict:
     (when the set has them) and the first images for overlays; {} without relevance.
 
     Masks and images are resized to the maps' size the way modelsvc resizes the images (a
-    plain resize, nearest-neighbour for the label maps), so pixels line up.
+    plain resize, nearest-neighbour for the label maps), so pixels line up. Models with
+    another input size have their maps resized to the first model's (box filter).
     """
     found = {
         m.name: read_arrays(a.file.name, a.sha256)
@@ -175,6 +176,7 @@ def relevance_maps(artifacts: dict) -> dict:
         row_of = {pk: row for row, pk in enumerate(arrays["stimulus_ids"].tolist())}
         maps[name] = arrays["maps"][[row_of[s.pk] for s in stimuli]]
     height, width = next(iter(maps.values())).shape[1:]
+    maps = {name: _maps_at(m, (width, height)) for name, m in maps.items()}
     images = np.stack(
         [_resized(s.image.name, (width, height), "L") for s in stimuli[:OVERLAY_IMAGES]]
     )
@@ -186,6 +188,19 @@ def relevance_maps(artifacts: dict) -> dict:
         ).astype(np.int64)
         inputs["part_labels"] = dict(enumerate(part_names))
     return inputs
+
+
+def _maps_at(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) float maps at ``size`` (width, height); unchanged when they have it."""
+    if maps.shape[2:0:-1] == size:
+        return maps
+    resample = Image.Resampling.BOX
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(m.astype(np.float32), "F").resize(size, resample))
+            for m in maps
+        ]
+    )
 
 
 def _resized(name: str, size: tuple[int, int], mode: str | None) -> np.ndarray:
