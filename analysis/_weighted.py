@@ -16,6 +16,8 @@ re-ranks under any number of weight rows with a cumulative sum and two gathers.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.stats
 from scipy import sparse
@@ -404,7 +406,7 @@ def _tied_pairs(v: np.ndarray) -> float:
 # * otherwise one O(P log P) scipy computation per row (`tau_a`).
 LEVELS_TAU_MAX_LEVELS = 64
 QUADRATIC_TAU_MAX_PAIRS = 400
-_TAU_CHUNK_ELEMENTS = 2**17
+_TAU_CHUNK_ELEMENTS = 2**18
 
 
 def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -458,70 +460,243 @@ def dense_codes(values: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.nd
 def tau_a_codes(x: np.ndarray, y: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
     """tau-a of rows given as integer codes, in O(P L) array work for all rows at once.
 
-    x: (R, P) non-negative integers in the order of the values (equal codes = ties), e.g.
-    doubled mid-ranks or sums of them; y: (R, P) integers in [0, n_levels); w: (R, P)
-    non-negative integer weights.  Each row is sorted once by (x, y) -- one ``np.sort`` of
-    keys that pack x, y and w into one unsigned integer, so nothing needs to be gathered
+    x, y, w broadcast to one shape (..., P), the last axis holding the entries of a row: x
+    non-negative integers in the order of the values (equal codes = ties), e.g. doubled
+    mid-ranks or sums of them; y integers in [0, n_levels); w non-negative integer weights.
+    Returns the leading shape.  Each row is sorted once by (x, y) -- one ``np.sort`` of keys
+    that pack x, y and w into one unsigned integer, so nothing needs to be gathered
     afterwards.  In that order, C - D = sum over entry pairs a before b of
     w_a w_b sign(y_b - y_a) (`_signed_pairs_in_order`), minus the pairs tied in x with
     different y, which the (x, y) order counts as concordant.  Everything is an exact
     integer sum, so the result equals scipy / rsatoolbox on the expanded vector to rounding.
-    Rows are processed in blocks of about 10^5 entries, whose temporaries stay in cache.
+
+    Rows are processed in blocks of about 10^5 entries copied into scratch arrays that are
+    reused from call to call (`_Scratch`), so broadcast inputs (a model's codes shared by every
+    participant) are never expanded in memory.
     """
-    x, y, w = (np.asarray(a, dtype=np.int64) for a in (x, y, w))
-    n_rows, n = x.shape
-    out = np.full(n_rows, np.nan)
-    if n_rows == 0 or n < 2:
-        return out
+    x, y, w = (np.asarray(a) for a in (x, y, w))
     bits_w = max(1, int(w.max(initial=0)).bit_length())
     bits_y = max(1, (n_levels - 1).bit_length())
     bits_x = max(1, int(x.max(initial=0)).bit_length())
+    x, y, w = np.broadcast_arrays(x, y, w)
+    *lead, n = x.shape
+    out = np.full(lead, np.nan)
+    if out.size == 0 or n < 2:
+        return out
     if bits_x + bits_y + bits_w > 64:  # re-code x as 0..P-1 so the key fits
-        x, _ = dense_codes(x.astype(float), w > 0)
+        x, _ = dense_codes(x.reshape(-1, n).astype(float), w.reshape(-1, n) > 0)
+        x, y, w = np.broadcast_arrays(x.reshape(*lead, n), y, w)
         bits_x = max(1, (n - 1).bit_length())
-    dtype = np.uint32 if bits_x + bits_y + bits_w <= 32 else np.uint64
+    layout = _KeyLayout(bits_x, bits_y, bits_w)
     step = max(1, _TAU_CHUNK_ELEMENTS // n)
-    for start in range(0, n_rows, step):
-        rows = slice(start, start + step)
-        key = x[rows].astype(dtype) << dtype(bits_y + bits_w)
-        key |= y[rows].astype(dtype) << dtype(bits_w)
-        key |= w[rows].astype(dtype)
-        key.sort(axis=1)
-        ws = (key & dtype((1 << bits_w) - 1)).astype(np.int64)
-        xy = key >> dtype(bits_w)
-        ys = (xy & dtype((1 << bits_y) - 1)).astype(np.int8 if n_levels <= 127 else np.int64)
-        c_minus_d = _signed_pairs_in_order(ys, ws, n_levels)
-        tied = xy[:, 1:] >> dtype(bits_y) == xy[:, :-1] >> dtype(bits_y)
-        if tied.any():
-            c_minus_d -= _pairs_tied_in_x_only(tied, ys, ws)
-        total = ws.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[rows] = np.where(total >= 2, c_minus_d / (total * (total - 1.0) / 2.0), np.nan)
+    for outer in np.ndindex(*lead[:-1]):  # blocks of rows along the last leading axis
+        for start in range(0, lead[-1], step):
+            rows = (*outer, slice(start, start + step))
+            out[rows] = _tau_a_block(x[rows], y[rows], w[rows], layout, n_levels)
     return np.clip(out, -1.0, 1.0)
 
 
-def _signed_pairs_in_order(y: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
-    """Per row: sum over entries a before b of w_a w_b sign(y_b - y_a), level by level.
+class _KeyLayout:
+    """Bit layout of the sort key (x, y, w), low bits last; 32-bit keys when they fit."""
 
-    For the entries b at level l the inner sum is the running total of d_l = w sign(l - y)
-    (a cumulative sum up to b; b itself adds 0), and d_l changes only at levels l - 1 and l
-    from one level to the next.  int64 throughout: exact, and integer cumulative sums are
-    several times faster than float ones; buffers are reused (fresh large arrays cost page
-    faults).
+    def __init__(self, bits_x: int, bits_y: int, bits_w: int) -> None:
+        self.dtype = np.uint32 if bits_x + bits_y + bits_w <= 32 else np.uint64
+        self.bits_y, self.bits_w = self.dtype(bits_y), self.dtype(bits_w)
+        self.mask_y = self.dtype((1 << bits_y) - 1)
+        self.mask_w = self.dtype((1 << bits_w) - 1)
+
+
+class _Scratch(threading.local):
+    """Flat arrays reused across calls, one per name.  On machines with transparent huge
+    pages, every fresh array of a megabyte is zeroed page by page when first written, which
+    costs more than the arithmetic done on it; tau-a runs thousands of blocks."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, int], dtype) -> np.ndarray:
+        size = shape[0] * shape[1]
+        array = self.arrays.get(name)
+        if array is None or array.size < size or array.dtype != dtype:
+            array = self.arrays[name] = np.empty(max(size, _TAU_CHUNK_ELEMENTS), dtype=dtype)
+        return array[:size].reshape(shape)
+
+
+_scratch = _Scratch()
+
+
+def _tau_a_block(x, y, w, layout: _KeyLayout, n_levels: int) -> np.ndarray:
+    """tau-a of the rows of a block (see `tau_a_codes`)."""
+    shape = x.shape
+    key = _scratch.get("key", shape, layout.dtype)
+    part = _scratch.get("part", shape, layout.dtype)
+    np.copyto(key, x, casting="unsafe")
+    key <<= layout.bits_y + layout.bits_w
+    np.copyto(part, y, casting="unsafe")
+    part <<= layout.bits_w
+    key |= part
+    np.copyto(part, w, casting="unsafe")
+    key |= part
+    key.sort(axis=1)
+    weights = _scratch.get("weights", shape, np.uint64)
+    np.bitwise_and(key, layout.mask_w, out=part)
+    np.copyto(weights, part)
+    key >>= layout.bits_w  # (x, y)
+    levels = _scratch.get("levels", shape, np.intp)
+    np.bitwise_and(key, layout.mask_y, out=part)
+    np.copyto(levels, part, casting="unsafe")
+    total = weights.sum(1).astype(np.int64)
+    c_minus_d = _signed_pairs_in_order(levels, weights, total, n_levels)
+    key >>= layout.bits_y  # x
+    tied = key[:, 1:] == key[:, :-1]
+    if tied.any():
+        c_minus_d -= _pairs_tied_in_x_only(tied, levels, weights)
+    return _tau_from_counts(c_minus_d, total)
+
+
+def _tau_from_counts(c_minus_d: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """(C - D) / (N (N - 1) / 2); NaN with fewer than 2 entries."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total >= 2, c_minus_d / (total * (total - 1.0) / 2.0), np.nan)
+
+
+def tau_a_one_x(
+    x: np.ndarray, w: np.ndarray, y_t: np.ndarray, n_levels: int, order: np.ndarray | None = None
+) -> np.ndarray:
+    """tau-a of one vector of integer codes x (P,) against every row of y under integer
+    weights `w` (P,); y is given transposed, `y_t` (P, R) with codes in [0, n_levels) (int8
+    makes the gather fastest).  Returns (R,).
+
+    Sorting x once serves every row: where x has no ties, the (x, y) order of `tau_a_codes`
+    is x's order, so the levels of each row are gathered into it and nothing else is sorted.
+    Pairs tied in x, which that order counts with an arbitrary sign, are listed and their
+    contribution subtracted; when there are many of them (more than P) `tau_a_codes` does the
+    work.  `order` (the stable argsort of x) may be passed when x is reused.  Model
+    dissimilarities have few ties or none, so this serves every model evaluation of a draw.
     """
-    out = np.zeros(len(y), dtype=np.int64)
-    d, at, below, running = (np.empty_like(w) for _ in range(4))
-    np.multiply(w, y > 0, out=d)
-    np.negative(d, out=d)
-    for level in range(n_levels):
-        np.multiply(w, y == level, out=at)
-        if level:
-            d += below
-            d += at
-        np.cumsum(d, axis=1, out=running)
-        out += np.einsum("rp,rp->r", at, running)
-        at, below = below, at
-    return out
+    if order is None:
+        order = np.argsort(x, kind="stable")
+    kept = order[w[order] > 0]
+    first, second = _equal_pairs(x[kept])
+    if first is None:
+        return tau_a_codes(x, y_t.T, w, n_levels)
+    kept_w = w[kept].astype(np.uint64)
+    pair_w = (kept_w[first] * kept_w[second]).astype(np.int64)
+    n_rows = y_t.shape[1]
+    total = np.full(n_rows, int(kept_w.sum()))
+    gathered = _scratch.get("gathered", (len(kept), n_rows), y_t.dtype)
+    np.take(y_t, kept, axis=0, out=gathered, mode="clip")  # rows of y_t: contiguous copies
+    levels = _scratch.get("levels", (n_rows, len(kept)), np.intp)
+    np.copyto(levels, gathered.T)
+    weights = np.broadcast_to(kept_w, levels.shape)
+    c_minus_d = _signed_pairs_in_order(levels, weights, total, n_levels)
+    if len(pair_w):  # tied in x: counted as sign(y_b - y_a), should count 0
+        c_minus_d -= np.sign(levels[:, second] - levels[:, first]) @ pair_w
+    return np.clip(_tau_from_counts(c_minus_d, total), -1.0, 1.0)
+
+
+def _equal_pairs(ordered: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Positions (a, b), a < b, of every pair of equal entries of a sorted vector; (None,
+    None) when there are more such pairs than entries."""
+    tied = ordered[1:] == ordered[:-1]
+    if not tied.any():
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    group = np.concatenate([[0], np.cumsum(~tied)])
+    sizes = np.bincount(group)
+    if int((sizes * (sizes - 1) // 2).sum()) > len(ordered):
+        return None, None
+    pairs = []
+    for distance in range(1, int(sizes.max())):
+        a = np.flatnonzero(group[:-distance] == group[distance:])
+        pairs.append((a, a + distance))
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
+
+def _signed_pairs_in_order(
+    levels: np.ndarray, w: np.ndarray, total: np.ndarray, n_levels: int
+) -> np.ndarray:
+    """Per row: sum over entries a before b of w_a w_b sign(y_b - y_a), y = `levels` (intp),
+    w uint64 weights, `total` their row sums.
+
+    With F = the weight of pairs a before b with y_a < y_b and W_l the weight at level l, the
+    sum is 2 F + (sum_l W_l^2 - total^2) / 2 (all pairs minus those at one level minus F are
+    the pairs with y_a > y_b).  F is the sum over b of w_b times A_t(b) at t = y_b, the running
+    weight below threshold t.  The running weights of the thresholds t = 1 .. L-1 are packed as
+    bit fields into unsigned 64-bit words, so that one cumulative sum serves several
+    thresholds and each entry reads its own field with a shift and a mask.  A field must not
+    overflow into the next, so the row is cut into segments whose weight fits a field and the
+    running sums restart in each (the packed sum is linear: subtracting the previous
+    segment's packed total at a segment's first entry does it); what came before a segment
+    is added from the per-segment level totals.  Narrow fields put all thresholds of a 7-point scale
+    into one word.  Exact integers throughout.
+    """
+    n_rows, n = levels.shape
+    thresholds = n_levels - 1
+    if thresholds < 1 or n < 2:
+        return np.zeros(n_rows, dtype=np.int64)
+    # narrow enough to put all thresholds of a short scale in one word, wide enough for
+    # segments of at least 16 entries, never wider than the largest total needs
+    narrow = max(_MIN_FIELD_BITS, 63 // thresholds, int(w.max()).bit_length() + 4)
+    bits = max(1, min(int(total.max()).bit_length(), narrow))
+    starts, segment_totals = _segments(w, total, (1 << bits) - 1)
+    per_word = 63 // bits  # bit 63 stays empty, so a shift by 63 reads 0
+    mask = np.uint64((1 << bits) - 1)
+    running = _scratch.get("running", levels.shape, np.uint64)
+    shifts = _scratch.get("shifts", levels.shape, np.uint64)
+    # A_t at the end of each segment, counted within the segment (t = 0 and L are 0 and all)
+    segment_below = np.zeros((n_rows, len(starts), n_levels + 1), dtype=np.int64)
+    segment_below[:, :, n_levels] = segment_totals
+    pairs_up = np.zeros(n_rows, dtype=np.uint64)  # F within segments
+    for first in range(1, n_levels, per_word):
+        fields = range(first, min(first + per_word, n_levels))
+        increment, shift = _field_tables(n_levels, first, len(fields), bits)
+        np.take(increment, levels, out=running, mode="clip")
+        running *= w
+        packed = np.add.reduceat(running, starts, axis=1)  # each segment's own fields
+        running[:, starts[1:]] -= packed[:, :-1]  # so that the running sums restart there
+        np.cumsum(running, axis=1, out=running)
+        for k, t in enumerate(fields):
+            segment_below[:, :, t] = (packed >> np.uint64(bits * k)) & mask
+        np.take(shift, levels, out=shifts, mode="clip")
+        running >>= shifts
+        running &= mask
+        pairs_up += np.einsum("rp,rp->r", running, w)
+    at_level = np.diff(segment_below, axis=2)  # (rows, segments, levels)
+    before = np.cumsum(segment_below[:, :, :n_levels], axis=1) - segment_below[:, :, :n_levels]
+    carried = np.einsum("rsl,rsl->r", at_level, before)  # F across segments
+    row_level = at_level.sum(1)
+    same_minus_all = (np.einsum("rl,rl->r", row_level, row_level) - total * total) // 2
+    return 2 * (pairs_up.astype(np.int64) + carried) + same_minus_all
+
+
+_MIN_FIELD_BITS = 8
+
+
+def _segments(w: np.ndarray, total: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of equal segments (a power of two long, the last one shorter) in which no row
+    has more than `limit` weight, and the weight of each (rows, segments).  About a field's
+    worth of weight on average, halved until every segment fits (length 1 always does)."""
+    n = w.shape[1]
+    if int(total.max()) <= limit:
+        return np.zeros(1, dtype=np.intp), total[:, None].astype(np.int64)
+    length = 1 << ((limit * n // int(total.max())).bit_length() - 1)
+    while True:
+        starts = np.arange(0, n, min(length, n))
+        totals = np.add.reduceat(w, starts, axis=1)
+        if length == 1 or int(totals.max()) <= limit:
+            return starts, totals.astype(np.int64)
+        length //= 2
+
+
+def _field_tables(n_levels: int, first: int, n_fields: int, bits: int):
+    """For thresholds first .. first + n_fields - 1, packed into one word: the fields each
+    level adds to (those of the thresholds above it) and the shift that reads its own."""
+    increment = np.zeros(n_levels, dtype=np.uint64)
+    shift = np.full(n_levels, 63, dtype=np.uint64)
+    for k in range(n_fields):
+        increment[: first + k] += np.uint64(1 << (bits * k))
+        shift[first + k] = bits * k
+    return increment, shift
 
 
 def _pairs_tied_in_x_only(tied: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:

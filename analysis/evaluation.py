@@ -51,6 +51,7 @@ from analysis._weighted import (
     rank_cross_sums,
     rank_half_integers,
     tau_a_codes,
+    tau_a_one_x,
     tau_a_rows,
     weighted_ranks,
     zscore_weighted,
@@ -180,14 +181,18 @@ class DenseEngine(Engine):
             centre = self.data[:, valid].mean(1, keepdims=True) if valid.any() else 0.0
             self.y = np.where(self.mask, self.data - centre, 0.0)
             self.products: np.ndarray | None = None
+        elif method == "tau-a":  # order codes, fixed for all draws
+            everywhere = np.ones(models.shape, dtype=bool)
+            self.model_codes, _ = dense_codes(models, everywhere)
+            self.model_order = np.argsort(self.model_codes, axis=1, kind="stable")
+            data_codes, levels = dense_codes(self.data, self.mask)
+            self.n_levels = int(levels.max(initial=1))
+            self.data_levels = data_codes.astype(np.intp)
+            small = np.int8 if self.n_levels <= 127 else np.intp
+            self.data_levels_t = np.ascontiguousarray(data_codes.T, dtype=small)
         else:
             self.x_ranker = SortedRows(models)
             self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
-        if method == "tau-a":  # order codes, fixed for all draws
-            everywhere = np.ones(models.shape, dtype=bool)
-            self.model_codes, _ = dense_codes(models, everywhere)
-            self.data_codes, levels = dense_codes(self.data, self.mask)
-            self.n_levels = int(levels.max(initial=1))
 
     def _chunk(self, pw, uw, ceiling):
         w = pw * self.shared_mask
@@ -328,28 +333,26 @@ class DenseEngine(Engine):
     def _tau_a(self, w, uw, ceiling):
         """w: (1 or b, P) -- with one row, every draw shares the model-participant values.
 
-        Each comparison is `tau_a_codes` on order codes: the models' and participants' dense
-        codes (fixed), and for the ceilings the pooled doubled ranks sum_q u_q 2 r_q and their
-        leave-one-out differences (exact integers, as in `_ranked`).  Pairs with weight 0 are
-        dropped first (about 60 % of them in a stimulus draw)."""
+        Models are compared in their fixed order with every participant at once
+        (`tau_a_one_x` on the dense codes).  The ceilings compare participants with the pooled
+        doubled ranks sum_q u_q 2 r_q and their leave-one-out differences (exact integers, as
+        in `_ranked`; a participant's ranks follow from the weight at each of its few levels)
+        with `tau_a_codes`, after dropping the pairs with weight 0 (about 60 % of them in a
+        stimulus draw)."""
         w_int = np.rint(w).astype(np.int64)
         n_draws, n_p, n_m = uw.shape[0], self.n_participants, self.n_models
-        ry2 = self.y_ranker.doubled_ranks(w_int) if ceiling else None
-        keep = _kept_pairs(w_int)
-        w_int = np.take_along_axis(w_int, keep, axis=1)
-        y = np.moveaxis(self.data_codes[:, keep], 1, 0)  # (1 or b, n_p, W)
-        x = np.moveaxis(self.model_codes[:, keep], 1, 0)  # (1 or b, n_m, W)
-        b, width = w_int.shape
-        per = tau_a_codes(
-            np.broadcast_to(x[:, :, None], (b, n_m, n_p, width)).reshape(-1, width),
-            np.broadcast_to(y[:, None], (b, n_m, n_p, width)).reshape(-1, width),
-            np.broadcast_to(w_int[:, None, None], (b, n_m, n_p, width)).reshape(-1, width),
-            self.n_levels,
-        ).reshape(b, n_m, n_p)
+        per = np.empty((len(w_int), n_m, n_p))
+        for k, m in np.ndindex(per.shape[:2]):
+            x, order = self.model_codes[m], self.model_order[m]
+            per[k, m] = tau_a_one_x(x, w_int[k], self.data_levels_t, self.n_levels, order)
         evals = _weighted_mean(per, uw[:, None, :])
         if not ceiling:
             return evals, None, None
-        ry2 = np.take_along_axis(ry2, keep[:, None, :], axis=2)
+        keep = _kept_pairs(w_int)
+        w_int = np.take_along_axis(w_int, keep, axis=1)
+        y = np.moveaxis(self.data_levels[:, keep], 1, 0)  # (1 or b, n_p, W)
+        b = len(w_int)
+        ry2 = _doubled_level_ranks(y, w_int, self.n_levels)
         total = w_int.sum(1).astype(float)
         ryc = (ry2 - (total + 1.0)[:, None, None]) * 0.5
         pooled2 = _pooled_doubled_ranks(ryc, uw, np.broadcast_to(total, (n_draws,)))
@@ -481,6 +484,19 @@ def _pooled_doubled_ranks(ryc: np.ndarray, uw: np.ndarray, total: np.ndarray) ->
     centred = uw @ ryc[0] if ryc.shape[0] == 1 else np.einsum("bq,bqk->bk", uw, ryc)
     pooled2 = np.rint(2 * centred + (uw.sum(1) * (total + 1.0))[:, None])
     return pooled2.astype(np.int32 if pooled2.max(initial=0) < 2**31 else np.int64)
+
+
+def _doubled_level_ranks(levels: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """2 x the mid-ranks of rows of level codes (b, n, W) under weights (b, W), as int64:
+    an entry at level l ranks 2 x (weight below l) + (weight at l) + 1.  One weighted count
+    per (row, level) and one lookup per entry, instead of sorting."""
+    b, n = levels.shape[:2]
+    cells = (levels + (np.arange(b * n) * n_levels).reshape(b, n, 1)).ravel()
+    weights = np.broadcast_to(w[:, None, :], levels.shape).ravel()
+    counts = np.bincount(cells, weights=weights, minlength=b * n * n_levels)
+    counts = np.rint(counts).astype(np.int64).reshape(b, n, n_levels)
+    doubled = 2 * (np.cumsum(counts, axis=2) - counts) + counts + 1
+    return doubled.ravel().take(cells).reshape(levels.shape)
 
 
 def _kept_pairs(w: np.ndarray) -> np.ndarray:

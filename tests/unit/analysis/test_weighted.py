@@ -17,6 +17,7 @@ from analysis._weighted import (
     rank_half_integers,
     tau_a,
     tau_a_codes,
+    tau_a_one_x,
     tau_a_rows,
     weighted_ranks,
 )
@@ -187,6 +188,59 @@ def test_tau_a_codes_with_keys_wider_than_64_bits_and_tied_codes():
     for r in range(4):
         expected = rsatoolbox_tau_a(expand(x[r] / 2**58, w[r]), expand(y[r], w[r]))
         assert ours[r] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("n_levels", "max_weight"),
+    [(2, 3), (7, 3), (7, 40), (7, 5000), (20, 9), (64, 2), (64, 70000)],
+)
+def test_tau_a_codes_packed_running_weights_in_every_layout(n_levels, max_weight):
+    """The level counts are packed several to a word in segments that restart; few or many
+    levels, light or heavy weights (one word, several words, one entry per segment), rows
+    with a single weighted entry, all agree with rsatoolbox on the expanded vectors."""
+    rng = np.random.default_rng(n_levels + max_weight)
+    x = rng.permuted(np.tile(np.arange(700), (5, 1)), axis=1)
+    y = rng.integers(0, n_levels, size=x.shape)
+    w = rng.integers(0, max_weight + 1, size=x.shape) * (rng.random(x.shape) < 0.7)
+    w[4] = 0
+    w[4, 3] = 1  # one entry: undefined
+    ours = tau_a_codes(x, y, w, n_levels)
+    for r in range(4):
+        if max_weight > 100:  # the expanded vector would be too long: scipy on fewer rows
+            expected = tau_a(x[r], y[r], w[r])
+        else:
+            expected = rsatoolbox_tau_a(expand(x[r], w[r]), expand(y[r], w[r]))
+        assert ours[r] == pytest.approx(expected, abs=1e-12)
+    assert np.isnan(ours[4])
+
+
+def test_tau_a_codes_broadcasts_shared_rows_without_expanding_them():
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 50, size=(2, 1, 300))  # one x per model, shared by 3 rows of y
+    y = rng.integers(0, 7, size=(1, 3, 300))
+    w = rng.integers(0, 4, size=300)
+    ours = tau_a_codes(x, y, w, n_levels=7)
+    assert ours.shape == (2, 3)
+    for m, r in np.ndindex(2, 3):
+        assert ours[m, r] == pytest.approx(tau_a(x[m, 0], y[0, r], w), abs=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["none", "few", "many"])
+def test_tau_a_one_x_equals_tau_a_for_every_row(ties):
+    """One sort of x serves every row of y; pairs tied in x are taken out explicitly, and
+    with more tied pairs than entries the general kernel does the work."""
+    rng = np.random.default_rng(len(ties))
+    n = 500
+    x = rng.permutation(n)
+    if ties == "few":
+        x[rng.choice(n, 30, replace=False)] = x[rng.choice(n, 30)]  # pairs and triples
+    elif ties == "many":
+        x = rng.integers(0, 5, size=n)
+    y = rng.integers(0, 7, size=(6, n))
+    w = rng.integers(0, 4, size=n)
+    ours = tau_a_one_x(x, w, np.ascontiguousarray(y.T, dtype=np.int8), n_levels=7)
+    expected = [tau_a(x, y[r], w) for r in range(6)]
+    assert ours == pytest.approx(expected, abs=1e-12)
 
 
 def test_dense_codes_follow_the_values_and_give_left_out_entries_code_zero():
