@@ -575,7 +575,7 @@ def tau_a_one_x(
     dissimilarities have few ties or none, so this serves every model evaluation of a draw.
     """
     if order is None:
-        order = np.argsort(x, kind="stable")
+        order = stable_order(x)
     kept = order[w[order] > 0]
     first, second = _equal_pairs(x[kept])
     if first is None:
@@ -593,6 +593,19 @@ def tau_a_one_x(
     if len(pair_w):  # tied in x: counted as sign(y_b - y_a), should count 0
         c_minus_d -= np.sign(levels[:, second] - levels[:, first]) @ pair_w
     return np.clip(_tau_from_counts(c_minus_d, total), -1.0, 1.0)
+
+
+def stable_order(codes: np.ndarray) -> np.ndarray:
+    """``argsort(codes, kind="stable")`` of non-negative integers: one ``np.sort`` of keys that
+    pack each code with its index, several times faster than a stable argsort."""
+    n = len(codes)
+    bits = max(1, (n - 1).bit_length())
+    if n == 0 or int(codes.max()).bit_length() + bits > 64:
+        return np.argsort(codes, kind="stable")
+    keys = codes.astype(np.uint64) << np.uint64(bits)
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort()
+    return (keys & np.uint64((1 << bits) - 1)).astype(np.intp)
 
 
 def _equal_pairs(ordered: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:

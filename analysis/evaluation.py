@@ -40,6 +40,8 @@ shared, so nothing changes with respect to rsatoolbox.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from analysis._weighted import (
@@ -190,6 +192,7 @@ class DenseEngine(Engine):
             self.data_levels = data_codes.astype(np.intp)
             small = np.int8 if self.n_levels <= 127 else np.intp
             self.data_levels_t = np.ascontiguousarray(data_codes.T, dtype=small)
+            self._tau_a_cache: dict[bytes, np.ndarray] = {}
         else:
             self.x_ranker = SortedRows(models)
             self.y_ranker = SortedRows(np.where(self.mask, data, np.nan))
@@ -335,17 +338,14 @@ class DenseEngine(Engine):
 
         Models are compared in their fixed order with every participant at once
         (`tau_a_one_x` on the dense codes).  The ceilings compare participants with the pooled
-        doubled ranks sum_q u_q 2 r_q and their leave-one-out differences (exact integers, as
-        in `_ranked`; a participant's ranks follow from the weight at each of its few levels)
-        with `tau_a_codes`, after dropping the pairs with weight 0 (about 60 % of them in a
-        stimulus draw)."""
+        doubled ranks sum_q u_q 2 r_q (shared by the draw's participants, `tau_a_one_x`) and
+        their leave-one-out differences (one per participant, `tau_a_codes`), exact integers
+        as in `_ranked`; a participant's ranks follow from the weight at each of its few
+        levels.  Pairs with weight 0 are dropped first (about 60 % of them in a stimulus
+        draw)."""
         w_int = np.rint(w).astype(np.int64)
-        n_draws, n_p, n_m = uw.shape[0], self.n_participants, self.n_models
-        per = np.empty((len(w_int), n_m, n_p))
-        for k, m in np.ndindex(per.shape[:2]):
-            x, order = self.model_codes[m], self.model_order[m]
-            per[k, m] = tau_a_one_x(x, w_int[k], self.data_levels_t, self.n_levels, order)
-        evals = _weighted_mean(per, uw[:, None, :])
+        n_draws = uw.shape[0]
+        evals = _weighted_mean(self._tau_a_per_participant(w_int), uw[:, None, :])
         if not ceiling:
             return evals, None, None
         keep = _kept_pairs(w_int)
@@ -362,11 +362,31 @@ class DenseEngine(Engine):
         rows_w, rows_y = w_int[src], y[src, ip]
         lower = np.full(uw.shape, np.nan)
         upper = np.full(uw.shape, np.nan)
-        upper[ib, ip] = tau_a_codes(pooled2[ib], rows_y, rows_w, self.n_levels)
+        for k in range(n_draws):  # the draw's participants share the pooled ranks
+            row = k if b > 1 else 0
+            drawn = np.flatnonzero(uw[k] > 0)
+            y_t = self.data_levels_t[keep[row]][:, drawn]
+            upper[k, drawn] = tau_a_one_x(pooled2[k], w_int[row], y_t, self.n_levels)
         loo2 = pooled2[ib] - np.rint(uw[ib, ip]).astype(np.int64)[:, None] * ry2[src, ip]
         lower[ib, ip] = tau_a_codes(loo2, rows_y, rows_w, self.n_levels)
         lower[uw == uw.sum(1, keepdims=True)] = np.nan  # nobody else drawn: no reference
         return evals, lower, upper
+
+    def _tau_a_per_participant(self, w_int):
+        """tau-a of every model with every participant, (b, n_models, n_participants), for
+        pair-weight rows `w_int`.  They depend on the pair weights only, so they are kept by
+        content: draws that differ only in their participants (one weight row shared by
+        every chunk) and a dual bootstrap's stimulus scheme (the combined scheme's draws)
+        are not computed twice."""
+        key = hashlib.blake2b(w_int.tobytes(), digest_size=16).digest()
+        per = self._tau_a_cache.get(key)
+        if per is None:
+            per = np.empty((len(w_int), self.n_models, self.n_participants))
+            for k, m in np.ndindex(per.shape[:2]):
+                x, order = self.model_codes[m], self.model_order[m]
+                per[k, m] = tau_a_one_x(x, w_int[k], self.data_levels_t, self.n_levels, order)
+            self._tau_a_cache[key] = per
+        return per
 
     def _leave_one_out(self, w_int, uw, ry2, pooled2, var_y, total):
         """Each drawn participant against the pooled ranks of the others (one sort each).

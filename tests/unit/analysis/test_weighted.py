@@ -15,6 +15,7 @@ from analysis._weighted import (
     dense_codes,
     rank_cross_sums,
     rank_half_integers,
+    stable_order,
     tau_a,
     tau_a_codes,
     tau_a_one_x,
@@ -241,6 +242,13 @@ def test_tau_a_one_x_equals_tau_a_for_every_row(ties):
     ours = tau_a_one_x(x, w, np.ascontiguousarray(y.T, dtype=np.int8), n_levels=7)
     expected = [tau_a(x, y[r], w) for r in range(6)]
     assert ours == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("largest", [5, 2**40, 2**62])
+def test_stable_order_is_a_stable_argsort(largest):
+    """Packed keys while code and index fit 64 bits, numpy's stable argsort beyond."""
+    codes = np.random.default_rng(largest % 97).integers(0, largest, size=3000)
+    assert np.array_equal(stable_order(codes), np.argsort(codes, kind="stable"))
 
 
 def test_dense_codes_follow_the_values_and_give_left_out_entries_code_zero():
