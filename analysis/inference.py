@@ -24,7 +24,14 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
-from analysis._weighted import METHODS, SortedRows, correlate, tau_a_rows
+from analysis._weighted import (
+    METHODS,
+    SortedRows,
+    correlate,
+    dense_codes,
+    tau_a_of_codes,
+    tau_a_rows,
+)
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
@@ -420,6 +427,8 @@ def _mantel_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -
     rows, cols = upper_indices(x.shape[0])
     y_ok = ~np.isnan(y)
     complete = bool(y_ok.all())
+    if method == "tau-a" and not np.isnan(x[rows, cols]).any():
+        return _tau_a_mantel_null(x, y, perms)
     if complete and method != "tau-a":
         if method == "pearson":
             tx, ty = x.copy(), y
@@ -451,6 +460,35 @@ def _mantel_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -
         else:  # missing human pairs: statistics over the pairs y has
             w = np.broadcast_to(y_ok.astype(float), gathered.shape)
             null[start : start + step] = correlate(method, gathered, np.nan_to_num(y)[None], w)
+    return null
+
+
+def _tau_a_mantel_null(x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """tau-a for every permutation of a complete matrix x: the order codes of x are taken
+    once and move with the entries, those of y are fixed, so each permutation is one gather
+    of codes and one `tau_a_of_codes` row (the y pairs that are missing are left out)."""
+    n = x.shape[0]
+    rows, cols = upper_indices(n)
+    y_ok = ~np.isnan(y)
+    ones = np.ones((1, rows.size), dtype=bool)
+    upper_codes, x_levels = dense_codes(x[rows, cols][None], ones)
+    x_codes = np.zeros((n, n), dtype=np.int64)
+    x_codes[rows, cols] = x_codes[cols, rows] = upper_codes[0]
+    y_codes, y_levels = dense_codes(y[y_ok][None], ones[:, y_ok])
+    weights = np.ones((1, int(y_ok.sum())), dtype=np.int64)
+    null = np.empty(len(perms))
+    step = max(1, _MANTEL_CHUNK_ELEMENTS // rows.size)
+    for start in range(0, len(perms), step):
+        p = perms[start : start + step]
+        gathered = x_codes[p[:, rows[y_ok]], p[:, cols[y_ok]]]
+        shape = gathered.shape
+        null[start : start + step] = tau_a_of_codes(
+            gathered,
+            np.broadcast_to(x_levels, len(p)),
+            np.broadcast_to(y_codes, shape),
+            np.broadcast_to(y_levels, len(p)),
+            np.broadcast_to(weights, shape),
+        )
     return null
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from rsatoolbox.rdm.compare import _tau_a as rsatoolbox_tau_a
 from statsmodels.stats.multitest import multipletests
 
 from analysis.inference import (
@@ -207,6 +208,26 @@ def test_mantel_equals_a_loop_over_the_same_permutations(method, holes):
     assert result.statistic == pytest.approx(observed, abs=1e-12)
     np.testing.assert_allclose(result.null, null, atol=1e-12)
     assert result.p_value == pytest.approx((1 + np.sum(null >= observed - 1e-12)) / 201)
+
+
+def test_tau_a_mantel_on_many_pairs_with_ties_on_both_sides_and_missing_pairs():
+    """Beyond the quadratic size, with both sides having many distinct values (the merge
+    count per permutation), ties in the model and the human matrix count as ties."""
+    rng = np.random.default_rng(11)
+    n = 40
+    rows, cols = upper_indices(n)
+    xv = np.round(rng.random(rows.size), 2)  # about 100 values: ties
+    yv = np.round(0.5 * xv + rng.random(rows.size), 2)
+    yv[rng.choice(rows.size, 50, replace=False)] = np.nan
+    a = SimilarityMatrix.from_vector(xv, stimuli(n))
+    b = SimilarityMatrix.from_vector(yv, stimuli(n), counts=np.where(np.isnan(yv), 0, 1))
+    perms = np.stack([rng.permutation(n) for _ in range(30)])
+    result = mantel_test(a, b, "tau-a", permutations=perms)
+    ok = ~np.isnan(yv)
+    x = a.values
+    expected = [rsatoolbox_tau_a(x[np.ix_(p, p)][rows, cols][ok], yv[ok]) for p in perms]
+    np.testing.assert_allclose(result.null, expected, atol=1e-12)
+    assert result.statistic == pytest.approx(rsatoolbox_tau_a(xv[ok], yv[ok]), abs=1e-12)
 
 
 def test_mantel_alternatives_and_random_state():

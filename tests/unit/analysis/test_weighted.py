@@ -142,7 +142,7 @@ TAU_CASES = {
     "levels, few x values (sides swapped)": (500, 3, 10**6),
     "levels, binary y": (900, 40, 2),
     "quadratic": (QUADRATIC_TAU_MAX_PAIRS, 10**6, 10**6),
-    "scipy per row": (QUADRATIC_TAU_MAX_PAIRS + 10, 10**6, 10**6),
+    "merge count per row": (QUADRATIC_TAU_MAX_PAIRS + 10, 10**6, 10**6),
 }
 
 
