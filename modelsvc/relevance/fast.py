@@ -110,6 +110,8 @@ class _ConvZPlus(_Step):
         self.b_pos = None if bias is None else bias.clamp(min=0)
         self.w_neg = None if nonnegative_input else weight.clamp(max=0)
         self.epsilon = epsilon
+        # z+ >= 0 here, so the stabiliser adds +eps: folded into the bias (one pass less)
+        self.b_stab = (self.b_pos if bias is not None else weight.new_zeros(len(weight))) + epsilon
 
     def forward(self, a):
         return self.geometry.conv(a, self.weight, self.bias), a
@@ -117,8 +119,8 @@ class _ConvZPlus(_Step):
     def backward(self, relevance, a):
         g = self.geometry
         if self.w_neg is None:
-            z = g.conv(a, self.w_pos, self.b_pos)
-            scaled = torch.div(relevance, z.add_(self.epsilon), out=z)
+            z = g.conv(a, self.w_pos, self.b_stab)
+            scaled = torch.div(relevance, z, out=z)
             return g.conv_t(scaled, a, self.w_pos).mul_(a)
         a_pos, a_neg = a.clamp(min=0), a.clamp(max=0)
         z = g.conv(a_pos, self.w_pos, self.b_pos) + g.conv(a_neg, self.w_neg, None)
