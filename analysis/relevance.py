@@ -233,6 +233,9 @@ def generalisation_groups(
     return pd.DataFrame(rows)
 
 
+_MASS_CHUNK_PIXELS = 4_000_000
+
+
 def relevance_mass_per_part(
     relevance: np.ndarray,
     part_masks: np.ndarray,
@@ -252,7 +255,7 @@ def relevance_mass_per_part(
     Returns columns image, part, relevance_share, area_share, enrichment (= ratio).
     """
     func = "relevance_mass_per_part"
-    rel = np.asarray(relevance, dtype=float)
+    rel = np.asarray(relevance)
     if rel.ndim == 2:
         rel = rel[None]
     masks = np.asarray(part_masks)
@@ -270,15 +273,22 @@ def relevance_mass_per_part(
         raise fail(func, "image_ids", f"{n_images} ids", len(ids))
     names = [*sorted(set(labels.values())), "other"]
     name_code = {name: c for c, name in enumerate(names)}
-    lut_keys = np.array(list(labels), dtype=np.int64)
-    codes = np.full(masks.shape, name_code["other"], dtype=np.int64)
-    for key in lut_keys:
-        codes[masks == key] = name_code[labels[int(key)]]
-    mass = np.maximum(rel, 0) if positive_only else np.abs(rel)
-    flat = (np.arange(n_images)[:, None, None] * len(names) + codes).ravel()
-    size = n_images * len(names)
-    part_mass = np.bincount(flat, weights=mass.ravel(), minlength=size).reshape(n_images, -1)
-    part_area = np.bincount(flat, minlength=size).reshape(n_images, -1).astype(float)
+    part_mass = np.zeros((n_images, len(names)))
+    part_area = np.zeros((n_images, len(names)))
+    # a few images at a time: float64 copies and codes of 1,000 maps at 224 px would be GBs
+    step = max(1, _MASS_CHUNK_PIXELS // max(1, rel[0].size))
+    for start in range(0, n_images, step):
+        chunk = slice(start, start + step)
+        codes = np.full(masks[chunk].shape, name_code["other"], dtype=np.int64)
+        for key, name in labels.items():
+            codes[masks[chunk] == key] = name_code[name]
+        values = np.asarray(rel[chunk], dtype=float)
+        mass = np.maximum(values, 0) if positive_only else np.abs(values)
+        rows = len(codes)
+        flat = (np.arange(rows)[:, None, None] * len(names) + codes).ravel()
+        size = rows * len(names)
+        part_mass[chunk] = np.bincount(flat, weights=mass.ravel(), minlength=size).reshape(rows, -1)
+        part_area[chunk] = np.bincount(flat, minlength=size).reshape(rows, -1)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = part_mass / part_mass.sum(1, keepdims=True)
         area = part_area / part_area.sum(1, keepdims=True)

@@ -260,8 +260,10 @@ def relevance_overlays(images, relevance, ids, n_max: int = 8) -> Figure | None:
     if relevance is None:
         return None
     by_model = relevance if isinstance(relevance, Mapping) else {"": relevance}
-    rows = {name: np.asarray(maps, float) for name, maps in by_model.items()}
-    rows = {name: maps[None] if maps.ndim == 2 else maps for name, maps in rows.items()}
+    rows = {}
+    for name, maps in by_model.items():  # copies of the first images only: a set's maps can
+        array = np.asarray(maps)  # be hundreds of MB per model
+        rows[name] = np.array(array[None] if array.ndim == 2 else array[:n_max], float)
     n = min([n_max, *(len(maps) for maps in rows.values())])
     if images is not None:
         n = min(n, len(images))

@@ -11,6 +11,7 @@ import io
 import json
 import tempfile
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -158,25 +159,25 @@ def relevance_maps(artifacts: dict) -> dict:
 
     Masks and images are resized to the maps' size the way modelsvc resizes the images (a
     plain resize, nearest-neighbour for the label maps), so pixels line up. Models with
-    another input size have their maps resized to the first model's (box filter).
+    another input size have their maps resized to the first model's (box filter). The maps
+    are read model by model when asked for (`ModelMaps`).
     """
-    found = {
-        m.name: read_arrays(a.file.name, a.sha256)
-        for m in artifacts["models"]
-        if (a := artifacts["relevance"][m.pk]) is not None
+    stored = {
+        m.name: a for m in artifacts["models"] if (a := artifacts["relevance"][m.pk]) is not None
     }
-    if not found:
+    if not stored:
         return {}
-    common = set.intersection(*(set(a["stimulus_ids"].tolist()) for a in found.values()))
+    ids, shapes = {}, {}
+    for name, artifact in stored.items():
+        arrays = read_arrays(artifact.file.name, artifact.sha256)
+        ids[name], shapes[name] = arrays["stimulus_ids"].tolist(), arrays["maps"].shape[1:]
+        del arrays  # one model's maps in memory at a time
+    common = set.intersection(*(set(i) for i in ids.values()))
     stimuli = list(artifacts["stimulus_set"].stimuli.filter(pk__in=common).order_by("pk"))
     if not stimuli:
         return {}
-    maps = {}
-    for name, arrays in found.items():
-        row_of = {pk: row for row, pk in enumerate(arrays["stimulus_ids"].tolist())}
-        maps[name] = arrays["maps"][[row_of[s.pk] for s in stimuli]]
-    height, width = next(iter(maps.values())).shape[1:]
-    maps = {name: _maps_at(m, (width, height)) for name, m in maps.items()}
+    height, width = next(iter(shapes.values()))
+    maps = ModelMaps(stored, ids, [s.pk for s in stimuli], (width, height))
     images = np.stack(
         [_resized(s.image.name, (width, height), "L") for s in stimuli[:OVERLAY_IMAGES]]
     )
@@ -188,6 +189,28 @@ def relevance_maps(artifacts: dict) -> dict:
         ).astype(np.int64)
         inputs["part_labels"] = dict(enumerate(part_names))
     return inputs
+
+
+class ModelMaps(Mapping):
+    """Model name -> its relevance maps (N, H, W) on `stimulus_pks`, at `size` (width,
+    height), read from the model's artifact each time they are asked for.  A report touches
+    each model's maps twice (part mass, overlays); holding all of them would take 200 MB per
+    model for 1,000 faces at 224 px."""
+
+    def __init__(self, artifacts: dict, ids: dict, stimulus_pks: list[int], size) -> None:
+        self._artifacts, self._ids, self._pks, self._size = artifacts, ids, stimulus_pks, size
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        artifact = self._artifacts[name]
+        maps = read_arrays(artifact.file.name, artifact.sha256)["maps"]
+        row_of = {pk: row for row, pk in enumerate(self._ids[name])}
+        return _maps_at(maps[[row_of[pk] for pk in self._pks]], self._size)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._artifacts)
+
+    def __len__(self) -> int:
+        return len(self._artifacts)
 
 
 def _maps_at(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:

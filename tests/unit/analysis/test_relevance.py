@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import analysis.relevance as relevance_module
 from analysis.compare import evaluate
 from analysis.inference import bootstrap_evaluations, bootstrap_indices
 from analysis.matrices import SimilarityMatrix, vector_to_square
@@ -147,3 +148,18 @@ def test_relevance_mass_per_part_by_hand():
     )
     with pytest.raises(ValueError, match="integer label maps"):
         relevance_mass_per_part(rel, masks.astype(float), {1: "eyes"})
+
+
+def test_relevance_mass_per_part_in_chunks_of_images_equals_all_at_once(monkeypatch):
+    """Large sets are summed a few images at a time (bounded memory), same table."""
+    rng = np.random.default_rng(0)
+    rel = rng.normal(size=(7, 6, 5)).astype(np.float32)
+    masks = rng.integers(0, 4, size=(7, 6, 5))
+    labels = {1: "eyes", 2: "nose", 3: "eyes"}  # two labels may name one part
+    whole = relevance_mass_per_part(rel, masks, labels)
+    monkeypatch.setattr(relevance_module, "_MASS_CHUNK_PIXELS", 2 * 6 * 5)  # 2 images a chunk
+    chunked = relevance_mass_per_part(rel, masks, labels)
+    pd.testing.assert_frame_equal(chunked, whole)
+    expected = np.maximum(rel[3], 0)[(masks[3] == 1) | (masks[3] == 3)].sum()
+    share = whole.set_index(["image", "part"]).loc[("3", "eyes"), "relevance_share"]
+    assert share == pytest.approx(expected / np.maximum(rel[3], 0).sum())
