@@ -525,7 +525,7 @@ def tau_a_codes(x: np.ndarray, y: np.ndarray, w: np.ndarray, n_levels: int) -> n
     different y, which the (x, y) order counts as concordant.  Everything is an exact
     integer sum, so the result equals scipy / rsatoolbox on the expanded vector to rounding.
 
-    Rows are processed in blocks of about 10^5 entries copied into scratch arrays that are
+    Rows are processed in blocks of about 2.6 x 10^5 entries copied into scratch arrays that are
     reused from call to call (`_Scratch`), so broadcast inputs (a model's codes shared by every
     participant) are never expanded in memory.
     """

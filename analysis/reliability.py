@@ -30,10 +30,14 @@ from analysis.matrices import ParticipantMatrices
 
 
 def spearman_brown(r: np.ndarray | float, factor: float = 2.0) -> np.ndarray | float:
-    """Reliability of a test `factor` times longer: k r / (1 + (k - 1) r)."""
+    """Reliability of a test `factor` times longer: k r / (1 + (k - 1) r).
+
+    Undefined (NaN) at the pole r = -1 / (k - 1), e.g. a split-half correlation of exactly -1
+    (two halves of two participants with two shared pairs can give it), not -inf."""
     r = np.asarray(r, dtype=float)
+    denominator = 1 + (factor - 1) * r
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = factor * r / (1 + (factor - 1) * r)
+        out = np.where(denominator == 0, np.nan, factor * r / denominator)
     return out if out.ndim else float(out)
 
 

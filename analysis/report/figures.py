@@ -125,7 +125,7 @@ def model_correlations(table: pd.DataFrame, method: str) -> Figure | None:
 
 def split_half_histogram(reliabilities: np.ndarray, method: str) -> Figure:
     fig, ax = _subplots(figsize=(5, 3.3))
-    ok = reliabilities[~np.isnan(reliabilities)]
+    ok = reliabilities[np.isfinite(reliabilities)]
     ax.hist(ok, bins=min(30, max(5, ok.size // 4)), color="tab:green")
     ax.set_xlabel(f"Spearman-Brown corrected split-half {method}")
     ax.set_ylabel("splits")

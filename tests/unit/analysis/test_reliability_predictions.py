@@ -20,6 +20,9 @@ def test_spearman_brown_formula():
     assert spearman_brown(0.5) == pytest.approx(2 / 3)
     np.testing.assert_allclose(spearman_brown(np.array([0.0, 1.0])), [0.0, 1.0])
     assert spearman_brown(0.5, factor=3) == pytest.approx(0.75)
+    # the pole: a split-half correlation of exactly -1 has no corrected value (not -inf)
+    assert np.isnan(spearman_brown(-1.0))
+    np.testing.assert_allclose(spearman_brown(np.array([-1.0, -0.5])), [np.nan, -2.0])
 
 
 def test_split_half_equals_naive_pooling_with_scipy():

@@ -284,3 +284,10 @@ def test_relevance_per_model_gives_part_mass_per_model_and_an_overlay_row_each(
     assert np.asarray(figure.axes).size == 2 * 3  # 2 models x 3 images
     write_report(analysis, tmp_path)
     assert (tmp_path / "figures" / "part_mass.png").stat().st_size > 0
+
+
+def test_split_half_histogram_leaves_out_undefined_splits():
+    """Tiny studies can have splits without a defined reliability; the figure still draws."""
+    values = np.array([0.4, 0.6, np.nan, -np.inf, 0.5])
+    figure = figures.split_half_histogram(values, "spearman")
+    assert "over 3 random splits" in figure.axes[0].get_title()
