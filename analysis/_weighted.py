@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import scipy.stats
 from scipy import sparse
 
 try:  # private, but stable for years and what rsatoolbox imports too; scipy is pinned
@@ -369,41 +368,22 @@ def tau_a(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
     """Kendall's tau-a of two vectors with optional non-negative integer weights.
 
     tau-a = (concordant - discordant) / (N (N - 1) / 2) on the vector in which entry k appears
-    w_k times.  scipy computes tau-b with an O(N log N) merge sort; since
-    tau_b = (C - D) / sqrt((n0 - n1)(n0 - n2)) with tie counts n1, n2 that we know,
-    tau_a = tau_b * sqrt((n0 - n1)(n0 - n2)) / n0.  (rsatoolbox reaches into private scipy
-    code for the same number; this uses only the public API.)
+    w_k times; without weights, pairs with a NaN on either side are left out.  One row of
+    `tau_a_rows`.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     if w is None:
-        keep = ~(np.isnan(x) | np.isnan(y))
-        reps = keep.astype(np.int64)
+        w = (~(np.isnan(x) | np.isnan(y))).astype(float)
     else:
         w = np.asarray(w, float)
-        reps = np.rint(w).astype(np.int64)
+        reps = np.rint(w)
         if (np.abs(reps - w) > 1e-9).any() or (reps < 0).any():
             raise ValueError(
                 "The 'w' parameter of tau_a must be non-negative integer weights; "
                 f"got values such as {w[np.abs(reps - w) > 1e-9][:3]}."
             )
-    xe = np.repeat(x, reps)
-    ye = np.repeat(y, reps)
-    n = xe.size
-    if n < 2:
-        return float("nan")
-    n0 = n * (n - 1) / 2.0
-    n1 = _tied_pairs(xe)
-    n2 = _tied_pairs(ye)
-    if n1 == n0 or n2 == n0:
-        return 0.0  # one side constant: no concordant or discordant pairs
-    tau_b = scipy.stats.kendalltau(xe, ye, variant="b").statistic
-    return float(np.clip(tau_b * np.sqrt((n0 - n1) * (n0 - n2)) / n0, -1.0, 1.0))
-
-
-def _tied_pairs(v: np.ndarray) -> float:
-    _, counts = np.unique(v, return_counts=True)
-    return float((counts * (counts - 1) // 2).sum())
+    return float(tau_a_rows(x[None], y[None], w[None])[0])
 
 
 # tau-a of many rows.  Three exact algorithms, chosen per call by the cheapest that applies:
