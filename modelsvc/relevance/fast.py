@@ -110,7 +110,7 @@ class _ConvZPlus(_Step):
         self.b_pos = None if bias is None else bias.clamp(min=0)
         self.w_neg = None if nonnegative_input else weight.clamp(max=0)
         self.epsilon = epsilon
-        # z+ >= 0 here, so the stabiliser adds +eps: folded into the bias (one pass less)
+        # with non-negative inputs z+ >= 0, so the stabiliser adds +eps: folded into the bias
         self.b_stab = (self.b_pos if bias is not None else weight.new_zeros(len(weight))) + epsilon
 
     def forward(self, a):
