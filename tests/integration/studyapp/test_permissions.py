@@ -59,7 +59,7 @@ def world(django_user_model, media_setup):
         created_by=users["owner"],
     )
     stimulus = study.stimulus_set.stimuli.first()
-    from tasks.storage import store_arrays, store_file
+    from studyapp.storage import store_arrays, store_file
 
     name, sha = store_arrays(
         "artifacts/test.npz",
