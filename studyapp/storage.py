@@ -8,7 +8,9 @@ its files (``studyapp.file_responses``). ``STORAGES["stimuli"]`` holds stimulus 
 
 import hashlib
 import io
+import shutil
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -91,3 +93,26 @@ def files_delete(names: list[str], storage: Storage | None = None) -> None:
     for name in names:
         if name:
             storage.delete(name)
+
+
+def public_files_make_private(*, dry_run: bool = False) -> list[str]:
+    """Move every file but the stimulus images from ``MEDIA_ROOT`` to ``PRIVATE_ROOT``, under
+    the same names (rows keep pointing at them); returns the names.
+
+    Installs from before the private storage kept artifacts, reports, job outputs, weights and
+    part masks in the public folder. A name present in both folders is an error: nothing moves.
+    """
+    public, private = Path(settings.MEDIA_ROOT), Path(settings.PRIVATE_ROOT)
+    names = sorted(
+        path.relative_to(public).as_posix()
+        for path in public.rglob("*")
+        if path.is_file() and not path.relative_to(public).as_posix().startswith("stimuli/")
+    )
+    clashes = [name for name in names if (private / name).exists()]
+    if clashes:
+        raise FileExistsError(f"In both the public and the private folder: {clashes[:10]}.")
+    if not dry_run:
+        for name in names:
+            (private / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(public / name, private / name)
+    return names

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -274,3 +274,25 @@ def test_erasing_a_participant_deletes_the_reports_that_hold_their_rows(
     assert default_storage.exists(kept.file.name)
     event = AuditEvent.objects.get(action="data_deletion")
     assert event.detail == {"trials": trials, "responses": 3, "reports": 1}  # counts only
+
+
+def test_an_older_installs_private_files_move_out_of_media(settings, capsys):
+    public, private = Path(settings.MEDIA_ROOT), Path(settings.PRIVATE_ROOT)
+    for name in ("jobs/1/batch-00000-attempt-1.zip", "weights/w.pt", "stimuli/ab/ab.png"):
+        (public / name).parent.mkdir(parents=True, exist_ok=True)
+        (public / name).write_bytes(name.encode())
+    call_command("storage_make_private", "--dry-run")
+    assert "Would move 2 files" in capsys.readouterr().out
+    assert (public / "weights/w.pt").exists()
+    call_command("storage_make_private")
+    assert (private / "jobs/1/batch-00000-attempt-1.zip").read_bytes() == (
+        b"jobs/1/batch-00000-attempt-1.zip"
+    )
+    assert (private / "weights/w.pt").exists()
+    assert not (public / "weights/w.pt").exists()
+    assert (public / "stimuli/ab/ab.png").exists()  # stimulus images stay public
+    (public / "weights").mkdir(exist_ok=True)
+    (public / "weights/w.pt").write_bytes(b"another")
+    with pytest.raises(CommandError, match="both the public and the private"):
+        call_command("storage_make_private")
+    assert (private / "weights/w.pt").read_bytes() == b"weights/w.pt"
