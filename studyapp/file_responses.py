@@ -14,7 +14,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.utils.http import content_disposition_header
 
 # Storage alias -> the folder under FILES_INTERNAL_URL that nginx maps to its root.
-INTERNAL_FOLDERS = {"default": "private", "stimuli": "stimuli"}
+INTERNAL_FOLDERS = {"default": "private", "stimuli": "public"}
 
 
 def file_response(

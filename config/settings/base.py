@@ -105,7 +105,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # How permission-checked views send a file: "django" (stream it), "x-accel-redirect" (nginx
-# sends FILES_INTERNAL_URL + "private/" or "stimuli/" + the name from an internal location),
+# sends FILES_INTERNAL_URL + "private/" or "public/" + the name from an internal location),
 # "x-sendfile" (Apache/lighttpd send the file's path) or "redirect" (to the storage's URL: an
 # object store's signed, short-lived URL, e.g. django-storages S3 with querystring_auth).
 FILES_SERVE_MODES = ("django", "x-accel-redirect", "x-sendfile", "redirect")

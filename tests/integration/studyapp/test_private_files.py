@@ -12,6 +12,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 from django.test import Client
 from django.urls import reverse
 
@@ -135,14 +136,14 @@ def test_stimulus_images_are_public_only_while_a_live_study_shows_them(client, d
 
 
 @pytest.mark.parametrize(
-    ("mode", "header", "expected"),
+    ("mode", "header", "expected", "image_expected"),
     [
-        ("x-accel-redirect", "X-Accel-Redirect", "/internal/private/{name}"),
-        ("x-sendfile", "X-Sendfile", "{private}/{name}"),
+        ("x-accel-redirect", "X-Accel-Redirect", "/internal/private/{name}", "/internal/public/"),
+        ("x-sendfile", "X-Sendfile", "{private}/{name}", "{public}/"),
     ],
 )
 def test_private_files_are_handed_to_the_web_server_when_configured(
-    settings, django_user_model, mode, header, expected
+    settings, client, django_user_model, mode, header, expected, image_expected
 ):
     study = make_study()
     report = save_report(study)
@@ -155,6 +156,10 @@ def test_private_files_are_handed_to_the_web_server_when_configured(
     assert response.content == b""
     assert response["Content-Disposition"] == f'attachment; filename="report-{report.pk}.zip"'
     assert response["Cache-Control"] == "private, no-store"
+    image = study.stimulus_set.stimuli.first().image
+    response = client.get(image.url)  # anonymous: the study is live
+    assert response[header] == image_expected.format(public=settings.MEDIA_ROOT) + image.name
+    assert response.content == b""
 
 
 def test_redirect_mode_sends_the_browser_to_the_storage_url(settings, django_user_model):
@@ -296,3 +301,12 @@ def test_an_older_installs_private_files_move_out_of_media(settings, capsys):
     with pytest.raises(CommandError, match="both the public and the private"):
         call_command("storage_make_private")
     assert (private / "weights/w.pt").read_bytes() == b"weights/w.pt"
+
+
+def test_the_private_folder_may_not_lie_in_the_public_one(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_ROOT = tmp_path / "media" / "private"
+    with pytest.raises(SystemCheckError, match=r"studyapp\.E001"):
+        call_command("check")
+    settings.PRIVATE_ROOT = tmp_path / "private"
+    call_command("check")
