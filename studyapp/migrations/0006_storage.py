@@ -47,6 +47,10 @@ class Migration(migrations.Migration):
             name='image',
             field=models.FileField(max_length=255, storage=studyapp.storage.stimulus_storage, upload_to='stimuli/'),
         ),
+        migrations.AddIndex(
+            model_name="stimulus",
+            index=models.Index(fields=["image"], name="stimulus_image_idx"),
+        ),
         migrations.AddConstraint(
             model_name='artifact',
             constraint=models.UniqueConstraint(fields=('study', 'kind', 'face_model', 'stimulus_set', 'method', 'params_hash', 'code_version'), name='artifact_unique_inputs', nulls_distinct=False),

@@ -51,6 +51,8 @@ class Stimulus(models.Model):
                 condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="stimulus_sha256_hex"
             ),
         ]
+        # The public image route looks a file up by name on every participant's image request.
+        indexes = [models.Index(fields=["image"], name="stimulus_image_idx")]
 
     def __str__(self) -> str:
         return f"{self.stimulus_set.name}/{self.name}"

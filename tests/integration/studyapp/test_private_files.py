@@ -107,7 +107,9 @@ def test_reports_job_outputs_and_weights_are_not_under_media(client, settings):
         default_storage.url(weights)
 
 
-def test_stimulus_images_are_public_only_while_a_live_study_shows_them(client, django_user_model):
+def test_stimulus_images_are_public_only_while_a_live_study_shows_them(
+    client, django_user_model, django_assert_num_queries
+):
     study = make_study(status="draft")
     stimulus = study.stimulus_set.stimuli.first()
     url = stimulus.image.url
@@ -126,6 +128,8 @@ def test_stimulus_images_are_public_only_while_a_live_study_shows_them(client, d
     study.status = "live"
     study.save()
     participant = start_participant(study)
+    with django_assert_num_queries(1):  # one indexed look-up per participant image
+        assert client.get(url).status_code == 200
     plan = client.get(reverse("api-plan", args=[participant.token])).json()
     assert plan["images"]
     assert all(client.get(image).status_code == 200 for image in plan["images"].values())
