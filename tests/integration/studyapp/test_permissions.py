@@ -47,6 +47,7 @@ STAFF_ONLY = (ADMIN_LOGIN,) * 6 + (200,)
 MATRIX = {
     ("healthz", "get", "healthz"): every(200),
     ("media/stimuli/<path:path>", "get", "live-image"): every(200),
+    ("media/stimuli/<path:path>", "post", "live-image"): every(405),
     ("media/stimuli/<path:path>", "get", "draft-image"): (404, 404, 404, 200, 200, 200, 200),
     ("media/stimuli/<path:path>", "get", "private-via-stimuli"): GONE,
     ("media/stimuli/<path:path>", "get", "private-file"): GONE,  # matches no route: 404 too
