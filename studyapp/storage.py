@@ -82,17 +82,17 @@ def read_arrays_cached(name: str, sha256: str) -> dict[str, np.ndarray]:
     return read_arrays(name, sha256)
 
 
-def local_path(name: str, storage: Storage | None = None) -> str:
-    """A local file path for a stored file (the file-system storages keep files locally)."""
-    return (storage or default_storage).path(name)
+def local_path(name: str) -> str:
+    """A local file path for a privately stored file (the file-system storage keeps it
+    locally; an object store would need a download step here)."""
+    return default_storage.path(name)
 
 
-def files_delete(names: list[str], storage: Storage | None = None) -> None:
-    """Delete stored files; a file already gone is fine (deleting twice is harmless)."""
-    storage = storage or default_storage
+def files_delete(names: list[str]) -> None:
+    """Delete privately stored files; a file already gone is fine (deleting twice is harmless)."""
     for name in names:
         if name:
-            storage.delete(name)
+            default_storage.delete(name)
 
 
 def public_files_make_private(*, dry_run: bool = False) -> list[str]:
