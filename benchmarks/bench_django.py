@@ -28,6 +28,8 @@ def bench_environment() -> dict[str, str]:
         "DATABASE_URL": BENCH_DATABASE_URL,
         "DJANGO_MEDIA_ROOT": os.environ.get("DJANGO_MEDIA_ROOT")
         or tempfile.mkdtemp(prefix="facesim-bench-media-"),
+        "DJANGO_PRIVATE_ROOT": os.environ.get("DJANGO_PRIVATE_ROOT")
+        or tempfile.mkdtemp(prefix="facesim-bench-private-"),
         "DJANGO_LOG_LEVEL": "WARNING",
     }
 

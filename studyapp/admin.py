@@ -24,6 +24,11 @@ from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_impor
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
 
 
+def private_file_name(field_file) -> str:
+    """A private file's name (it has no URL: views that check the study role serve it)."""
+    return field_file.name or "—"
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written only by the platform (trials, responses): view, never edit."""
 
@@ -112,7 +117,7 @@ class StimulusAdmin(admin.ModelAdmin):
         "name",
         "thumbnail",
         "image",
-        "part_mask",
+        "part_mask_file",
         "sha256",
         "original_format",
         "width",
@@ -122,9 +127,15 @@ class StimulusAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    exclude = ["part_mask"]
+
     @admin.display(description="image")
     def thumbnail(self, obj: Stimulus) -> str:
         return format_html('<img src="{}" alt="" style="height:48px">', obj.image.url)
+
+    @admin.display(description="part mask")
+    def part_mask_file(self, obj: Stimulus) -> str:
+        return private_file_name(obj.part_mask)
 
 
 @admin.register(Study)
@@ -233,7 +244,7 @@ class FaceModelAdmin(admin.ModelAdmin):
         "task",
         "seed",
         "parent",
-        "weights",
+        "weights_file",
         "weights_path",
         "weights_sha256",
         "spec",
@@ -241,8 +252,14 @@ class FaceModelAdmin(admin.ModelAdmin):
         "created_at",
     ]
 
+    exclude = ["weights"]
+
     def has_add_permission(self, request) -> bool:
         return False  # registered through research/models/, which loads the weights first
+
+    @admin.display(description="weights")
+    def weights_file(self, obj: FaceModel) -> str:
+        return private_file_name(obj.weights)
 
 
 @admin.register(Job)
@@ -282,3 +299,11 @@ class ArtifactAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["kind", "stimulus_set"]
+    exclude = ["file"]
+    readonly_fields = ["download"]
+
+    @admin.display(description="file")
+    def download(self, obj: Artifact) -> str:
+        """Through the download view, which checks the study role and audits the export."""
+        url = reverse("research-artifact-download", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.file.name)

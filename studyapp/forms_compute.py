@@ -3,6 +3,7 @@
 import json
 
 from django import forms
+from django.conf import settings
 
 from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
@@ -55,6 +56,16 @@ class FaceModelForm(forms.Form):
         required=False,
     )
     parent = forms.ModelChoiceField(queryset=FaceModel.objects.all(), required=False)
+
+    def clean_weights(self):
+        upload = self.cleaned_data["weights"]
+        limit = settings.FACESIM_MAX_WEIGHTS_UPLOAD_BYTES
+        if upload is not None and upload.size > limit:
+            raise forms.ValidationError(
+                f"The weights file has {upload.size:,} bytes; the limit is {limit:,} "
+                "(FACESIM_MAX_WEIGHTS_UPLOAD_BYTES)."
+            )
+        return upload
 
     def clean(self):
         data = super().clean()

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from studyapp.models import Artifact, Job, Study, StudyMembership
+from studyapp.models import Artifact, Job, Stimulus, Study, StudyMembership
 
 Role = StudyMembership.Role
 RANK = {Role.VIEWER: 1, Role.COLLABORATOR: 2, Role.OWNER: 3}
@@ -67,27 +67,66 @@ def study_access(minimum: str) -> Callable:
 
 
 def visible_jobs(user) -> QuerySet[Job]:
-    """Jobs a researcher launched, and the jobs of studies they have a role on."""
+    """Jobs of studies the researcher has a role on, and the study-less jobs they launched.
+
+    A job made for a study (a report, say) needs a role on that study, even for whoever
+    launched it: a researcher removed from a study loses its jobs.
+    """
     jobs = Job.objects.all()
     if user.is_superuser:
         return jobs
-    return jobs.filter(Q(created_by=user) | Q(study__memberships__user=user)).distinct()
+    return jobs.filter(
+        Q(study__memberships__user=user) | Q(study__isnull=True, created_by=user)
+    ).distinct()
 
 
 def can_run_job(user, job: Job) -> bool:
-    """Cancel or retry: whoever launched it, or a collaborator of its study."""
-    if user.is_superuser or job.created_by_id == user.pk:
+    """Cancel or retry: a collaborator of its study; for a study-less job, whoever launched it."""
+    if user.is_superuser:
         return True
-    return job.study is not None and has_role(user, job.study, Role.COLLABORATOR)
+    if job.study is not None:
+        return has_role(user, job.study, Role.COLLABORATOR)
+    return job.created_by_id == user.pk
 
 
 def can_view_artifact(user, artifact: Artifact) -> bool:
-    """Through a job the researcher sees, or a study of theirs over the same stimulus set."""
+    """An artifact made for a study (a report) needs a role on that study.
+
+    A shared one (embeddings, relevance over a set) needs a role on a study that uses it (its
+    stimulus set and every model it was computed with), or to have launched its study-less
+    job. Shared artifacts hold model outputs only, never participant data.
+    """
     if user.is_superuser:
         return True
-    if artifact.job_id and visible_jobs(user).filter(pk=artifact.job_id).exists():
+    if artifact.study_id is not None:
+        return study_role(user, artifact.study) is not None
+    if artifact.job_id and visible_jobs(user).filter(pk=artifact.job_id, study=None).exists():
         return True
-    return visible_studies(user).filter(stimulus_set=artifact.stimulus_set_id).exists()
+    return studies_using(artifact).filter(memberships__user=user).exists()
+
+
+def studies_using(artifact: Artifact) -> QuerySet[Study]:
+    """Studies on the artifact's stimulus set whose models include every model it used."""
+    studies = Study.objects.filter(stimulus_set=artifact.stimulus_set_id)
+    model_ids = {artifact.face_model_id} if artifact.face_model_id else set()
+    model_ids.update(artifact.params.get("models", []))
+    for model_id in model_ids:
+        studies = studies.filter(face_models=model_id)
+    return studies
+
+
+def can_view_stimulus_image(user, name: str) -> bool:
+    """A stored stimulus image: public while a live study shows it; otherwise for researchers
+    with a role on a study over its set, and for admin users who may view stimuli."""
+    sets = Stimulus.objects.filter(image=name).values("stimulus_set")
+    studies = Study.objects.filter(stimulus_set__in=sets)
+    if studies.filter(status=Study.Status.LIVE).exists():
+        return True
+    if not user.is_authenticated:
+        return False
+    if user.has_perm("studyapp.view_stimulus"):
+        return Stimulus.objects.filter(image=name).exists()
+    return visible_studies(user).filter(stimulus_set__in=sets).exists()
 
 
 def runnable_studies(user) -> QuerySet[Study]:

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from studyapp.views import (
     health,
+    media,
     participant_api,
     participant_pages,
     research,
@@ -12,6 +13,7 @@ from studyapp.views import (
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("media/stimuli/<path:path>", media.stimulus_image, name="stimulus-image"),
     path("s/<slug:slug>/", participant_pages.study_start, name="study-start"),
     path("s/<slug:slug>/consent", participant_pages.study_consent, name="study-consent"),
     path("p/<str:token>/", participant_pages.participant_runner, name="participant-runner"),

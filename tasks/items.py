@@ -4,7 +4,6 @@ from pathlib import Path
 
 from modelsvc import StimulusItem
 from studyapp.models import Stimulus
-from tasks.storage import local_path
 
 
 def stimulus_items(stimulus_ids: list[int]) -> list[StimulusItem]:
@@ -14,8 +13,6 @@ def stimulus_items(stimulus_ids: list[int]) -> list[StimulusItem]:
     if missing:
         raise ValueError(f"Stimuli {missing[:10]} no longer exist.")
     return [
-        StimulusItem(
-            key=rows[pk].name, path=Path(local_path(rows[pk].image.name)), labels=rows[pk].labels
-        )
+        StimulusItem(key=rows[pk].name, path=Path(rows[pk].image.path), labels=rows[pk].labels)
         for pk in stimulus_ids
     ]

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from modelsvc import ModelSpec, load_model, pick_device
 from studyapp.models import FaceModel
-from tasks.storage import local_path
+from studyapp.storage import local_path
 
 CACHE_SIZE = 4
 _cache: "OrderedDict[tuple[str, str], torch.nn.Module]" = OrderedDict()

@@ -12,7 +12,7 @@ from studyapp.models import Job
 from studyapp.services.face_models import face_model_register
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
-from tests.worker import Worker, purge_broker, worker_environment
+from tests.worker import Worker, private_root_beside, purge_broker, worker_environment
 
 JOB_TIMEOUT_S = 180
 
@@ -24,8 +24,9 @@ def worker_media(tmp_path_factory):
 
 @pytest.fixture
 def media(settings, worker_media):
-    """Tests and the worker share one media folder."""
+    """Tests and the worker share one media folder (and its private folder)."""
     settings.MEDIA_ROOT = worker_media
+    settings.PRIVATE_ROOT = private_root_beside(worker_media)
     return worker_media
 
 

@@ -9,8 +9,9 @@ pytest_plugins = ["tests.compute_fixtures"]
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
-    """Every test writes uploaded files into its own folder."""
+    """Every test writes uploaded files into its own folders (public and private)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_ROOT = tmp_path / "private"
 
 
 @pytest.fixture(autouse=True)

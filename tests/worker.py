@@ -12,6 +12,11 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def private_root_beside(media_root: Path) -> Path:
+    """The private file folder that goes with a test's public media folder."""
+    return media_root.with_name(f"{media_root.name}-private")
+
+
 def worker_environment(media_root: Path, **extra: str) -> dict[str, str]:
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
@@ -20,6 +25,7 @@ def worker_environment(media_root: Path, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": url,
         "DJANGO_MEDIA_ROOT": str(media_root),
+        "DJANGO_PRIVATE_ROOT": str(private_root_beside(media_root)),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **extra,
     }

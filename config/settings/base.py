@@ -8,6 +8,7 @@ development defaults.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -91,11 +92,29 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Files (see README, "Security model" and "Storage on several hosts"). MEDIA_ROOT holds only
+# the stimulus images studies show (served at MEDIA_URL by a view that checks a live study, or
+# a role, uses the image); everything else (artifacts, reports, job outputs, weights, part
+# masks) lies in PRIVATE_ROOT, which no URL maps to. Keep the two folders apart.
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
-# Serve MEDIA_URL from Django itself (single-host set-ups); a web server or object store takes
-# over in larger deployments.
-SERVE_MEDIA = env.bool("DJANGO_SERVE_MEDIA", default=True)
+PRIVATE_ROOT = env.path("DJANGO_PRIVATE_ROOT", default=BASE_DIR / "private")
+STORAGES = {
+    "default": {"BACKEND": "studyapp.storage.PrivateFileSystemStorage"},
+    "stimuli": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# How permission-checked views send a file: "django" (stream it), "x-accel-redirect" (nginx
+# sends FILES_INTERNAL_URL + "private/" or "public/" + the name from an internal location),
+# "x-sendfile" (Apache/lighttpd send the file's path) or "redirect" (to the storage's URL: an
+# object store's signed, short-lived URL, e.g. django-storages S3 with querystring_auth).
+FILES_SERVE_MODES = ("django", "x-accel-redirect", "x-sendfile", "redirect")
+FILES_SERVE_MODE = env.str("FACESIM_FILES_SERVE_MODE", default="django")
+if FILES_SERVE_MODE not in FILES_SERVE_MODES:
+    raise ImproperlyConfigured(
+        f"FACESIM_FILES_SERVE_MODE must be one of {FILES_SERVE_MODES}; got {FILES_SERVE_MODE!r}."
+    )
+FILES_INTERNAL_URL = env.str("FACESIM_FILES_INTERNAL_URL", default="/internal/")
 
 # Request bodies: participant JSON payloads are tiny; stimulus uploads are bounded per file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)

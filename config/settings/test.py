@@ -1,4 +1,4 @@
-"""Test runs: development keys, a fast password hasher, media under a throw-away folder."""
+"""Test runs: development keys, a fast password hasher, files under throw-away folders."""
 
 import os
 import tempfile
@@ -6,14 +6,11 @@ import tempfile
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("FACESIM_PSEUDONYM_KEY", "test-only-pseudonym-key")
 os.environ.setdefault("DJANGO_MEDIA_ROOT", tempfile.mkdtemp(prefix="facesim-test-media-"))
+os.environ.setdefault("DJANGO_PRIVATE_ROOT", tempfile.mkdtemp(prefix="facesim-test-private-"))
 
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 
 # Static files come straight from static/ (no collectstatic needed outside production).
 STATIC_ROOT = None

@@ -181,7 +181,12 @@ class JobBatch(models.Model):
 
 
 class Artifact(models.Model):
-    """A stored result (arrays in a ``.npz`` file, summary numbers here), unique by its inputs."""
+    """A stored result (arrays in a ``.npz`` file, summary numbers here), unique by its inputs.
+
+    Its file is private (``STORAGES["default"]``). Artifacts with a ``study`` were made from
+    that study's participant data and are deleted with it; the others hold model outputs
+    shared by every study on the same stimulus set and models.
+    """
 
     class Kind(models.TextChoices):
         CHECKPOINT = "checkpoint", "Finetuned checkpoint"
@@ -209,6 +214,14 @@ class Artifact(models.Model):
     job = models.ForeignKey(
         Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="artifacts"
     )
+    study = models.ForeignKey(
+        "studyapp.Study",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="artifacts",
+        help_text="The study it was made from (reports: participant data); empty when shared.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -216,6 +229,7 @@ class Artifact(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=[
+                    "study",
                     "kind",
                     "face_model",
                     "stimulus_set",

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from studyapp.storage import stimulus_storage
+
 
 class StimulusSet(models.Model):
     """A named collection of face images with optional label columns and part masks."""
@@ -26,7 +28,7 @@ class Stimulus(models.Model):
 
     stimulus_set = models.ForeignKey(StimulusSet, on_delete=models.CASCADE, related_name="stimuli")
     name = models.CharField(max_length=255, help_text="Path in the imported folder, no extension.")
-    image = models.FileField(upload_to="stimuli/", max_length=255)
+    image = models.FileField(upload_to="stimuli/", max_length=255, storage=stimulus_storage)
     part_mask = models.FileField(upload_to="masks/", max_length=255, blank=True)
     sha256 = models.CharField(max_length=64, help_text="Of the original file's bytes.")
     original_format = models.CharField(max_length=10)
@@ -49,6 +51,8 @@ class Stimulus(models.Model):
                 condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="stimulus_sha256_hex"
             ),
         ]
+        # The public image route looks a file up by name on every participant's image request.
+        indexes = [models.Index(fields=["image"], name="stimulus_image_idx")]
 
     def __str__(self) -> str:
         return f"{self.stimulus_set.name}/{self.name}"

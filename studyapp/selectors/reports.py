@@ -9,7 +9,7 @@ from studyapp.models import Artifact, Study
 
 def latest_report(*, study: Study) -> Artifact | None:
     return (
-        Artifact.objects.filter(kind=Artifact.Kind.REPORT, method=f"report/{study.slug}")
+        Artifact.objects.filter(kind=Artifact.Kind.REPORT, study=study)
         .order_by("-created_at")
         .first()
     )

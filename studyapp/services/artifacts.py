@@ -1,13 +1,16 @@
-"""Artifacts: stored results, unique by (kind, model, stimulus set, method, params, code)."""
+"""Artifacts: stored results, unique by (study, kind, model, stimulus set, method, params,
+code)."""
 
 import hashlib
 import json
 import math
+from functools import partial
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from studyapp.models import Artifact, FaceModel, Job, StimulusSet
+from studyapp.models import Artifact, FaceModel, Job, JobBatch, StimulusSet, Study
+from studyapp.storage import files_delete
 
 
 def params_hash(params: dict) -> str:
@@ -29,6 +32,7 @@ def json_safe(value):
 
 def artifact_find(
     *,
+    study: Study | None = None,
     kind: str,
     face_model: FaceModel | None,
     stimulus_set: StimulusSet,
@@ -37,6 +41,7 @@ def artifact_find(
     code_version: str,
 ) -> Artifact | None:
     return Artifact.objects.filter(
+        study=study,
         kind=kind,
         face_model=face_model,
         stimulus_set=stimulus_set,
@@ -48,6 +53,7 @@ def artifact_find(
 
 def artifact_save(
     *,
+    study: Study | None = None,
     kind: str,
     face_model: FaceModel | None,
     stimulus_set: StimulusSet,
@@ -65,6 +71,7 @@ def artifact_save(
     the extra file is deleted.
     """
     key = {
+        "study": study,
         "kind": kind,
         "face_model": face_model,
         "stimulus_set": stimulus_set,
@@ -89,3 +96,22 @@ def artifact_save(
         if existing.file.name != file_name:
             default_storage.delete(file_name)
         return existing
+
+
+def study_artifacts_delete(*, study: Study) -> int:
+    """Delete what was made from a study's participant data: its artifacts (reports) and its
+    report jobs, and their files once the transaction commits. Returns the artifact count.
+
+    The study's other jobs made shared artifacts (model outputs only), which stay.
+    """
+    artifacts = Artifact.objects.filter(study=study)
+    jobs = Job.objects.filter(study=study, kind=Job.Kind.REPORT)
+    names = {
+        *artifacts.values_list("file", flat=True),
+        *JobBatch.objects.filter(job__in=jobs).values_list("result", flat=True),
+    }
+    count = artifacts.count()
+    artifacts.delete()
+    jobs.delete()
+    transaction.on_commit(partial(files_delete, sorted(names)))
+    return count

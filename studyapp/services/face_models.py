@@ -13,8 +13,8 @@ from django.db import transaction
 
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel
+from studyapp.storage import local_path
 from tasks.models import check_spec_loads, check_weights_path
-from tasks.storage import local_path
 
 
 def _sha256_of_file(path: str) -> str:

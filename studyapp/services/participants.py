@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from studyapp.models import AuditEvent, Participant, Response, Study, Trial
+from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
+from studyapp.services.artifacts import study_artifacts_delete
 from studyapp.services.plans import trial_plan_create
 from studyapp.services.studies import audit_record
 
@@ -132,8 +133,9 @@ def participant_data_delete(
 ) -> dict:
     """Delete every session (trials, responses) of one person, e.g. on a GDPR request.
 
-    Returns what was (or, with ``dry_run``, would be) deleted, per study; an audit entry per
-    study records the counts and the pseudonym's first characters, never the raw id.
+    The study's reports contain the person's rows, so they are deleted too (with their
+    files; run the report again to regenerate it). Returns what was (or, with ``dry_run``,
+    would be) deleted, per study; an audit entry per study records the counts only.
     """
     sessions = Participant.objects.filter(pseudonym=pseudonym)
     if study is not None:
@@ -145,14 +147,15 @@ def participant_data_delete(
                 "trials": session.trials.count(),
                 "responses": Response.objects.filter(trial__participant=session).count(),
             }
+            counts["reports"] = Artifact.objects.filter(study=session.study).count()
             report[session.study.slug] = counts
             if not dry_run:
+                session.delete()
+                study_artifacts_delete(study=session.study)
                 audit_record(
                     action=AuditEvent.Action.DATA_DELETION,
                     user=None,
                     study=session.study,
-                    pseudonym_prefix=pseudonym[:8],
                     **counts,
                 )
-                session.delete()
     return report

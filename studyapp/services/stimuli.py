@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.storage.base import Storage
 from django.db import transaction
 
 from studyapp.image_checks import (
@@ -21,6 +22,7 @@ from studyapp.image_checks import (
 )
 from studyapp.models import Stimulus, StimulusSet
 from studyapp.stimulus_sources import SourceFile
+from studyapp.storage import stimulus_storage
 
 METADATA_FILE = "metadata.csv"
 PARTS_FILE = "parts.json"
@@ -275,12 +277,13 @@ def _store(
     report: ImportReport,
 ) -> StimulusSet:
     """Write files (content-addressed), then all rows in one transaction; undo files on failure."""
-    written: list[str] = []
+    written: list[tuple[Storage, str]] = []
     try:
         rows = []
         for item in checked:
             data = item.source.read()
             image_path = _save_once(
+                stimulus_storage(),
                 f"stimuli/{item.info.sha256[:2]}/{item.info.sha256}{item.info.stored_suffix}",
                 browser_ready_bytes(data, item.info),
                 written,
@@ -289,7 +292,10 @@ def _store(
             if item.mask is not None:
                 mask_bytes = item.mask.read()
                 mask_path = _save_once(
-                    f"masks/{hashlib.sha256(mask_bytes).hexdigest()}.png", mask_bytes, written
+                    default_storage,
+                    f"masks/{hashlib.sha256(mask_bytes).hexdigest()}.png",
+                    mask_bytes,
+                    written,
                 )
             rows.append((item, image_path, mask_path))
         with transaction.atomic():
@@ -314,17 +320,20 @@ def _store(
                 for item, image_path, mask_path in rows
             )
     except Exception:
-        for path in written:
-            default_storage.delete(path)
+        for storage, path in written:
+            storage.delete(path)
         raise
     report.created = len(checked)
     return stimulus_set
 
 
-def _save_once(path: str, data: bytes, written: list[str]) -> str:
-    """Store under a content-derived path; an existing file there is the same content."""
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        written.append(saved)
+def _save_once(storage: Storage, path: str, data: bytes, written: list[tuple[Storage, str]]) -> str:
+    """Store under a content-derived path; an existing file there is the same content.
+
+    Stimulus images go to the stimulus storage, part masks to the private one.
+    """
+    if not storage.exists(path):
+        saved = storage.save(path, ContentFile(data))
+        written.append((storage, saved))
         return saved
     return path

@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from studyapp.models import AuditEvent, Study, StudyMembership
+from studyapp.services.artifacts import study_artifacts_delete
 
 
 def audit_record(*, action: str, user, study: Study | None, **detail) -> AuditEvent:
@@ -70,11 +71,13 @@ def _check_has_owner(study: Study) -> None:
 
 
 def study_delete(*, study: Study, user) -> None:
-    """Delete a study with all its participants and responses (the audit entry stays)."""
+    """Delete a study with its participants, responses, reports and report jobs, and their
+    files (the audit entry stays)."""
     with transaction.atomic():
         counts = {
             "participants": study.participants.count(),
             "responses": study.participants.filter(trials__response__isnull=False).count(),
+            "reports": study_artifacts_delete(study=study),
         }
         audit_record(
             action=AuditEvent.Action.DELETE, user=user, study=study, title=study.title, **counts

@@ -7,18 +7,18 @@ researcher has a role on (see ``permissions``).
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from PIL import Image
 
+from studyapp.file_responses import file_response
 from studyapp.models import Artifact, AuditEvent, Stimulus
 from studyapp.permissions import can_run_job, can_view_artifact, runnable_studies, visible_jobs
 from studyapp.selectors.compute import job_list, model_list
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
 from studyapp.services.studies import audit_record
-from tasks.storage import read_arrays_cached
+from studyapp.storage import read_arrays_cached
 
 MAX_OVERLAYS_PER_PAGE = 60
 
@@ -121,21 +121,19 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
 
 
 @login_required
-def artifact_download(request: HttpRequest, artifact_id: int) -> FileResponse:
-    artifact = _artifact_for(request, Artifact.objects.all(), artifact_id)
+def artifact_download(request: HttpRequest, artifact_id: int) -> HttpResponse:
+    artifact = _artifact_for(request, Artifact.objects.select_related("job__study"), artifact_id)
     audit_record(
         action=AuditEvent.Action.EXPORT,
         user=request.user,
-        study=artifact.job.study if artifact.job else None,
+        study=artifact.study or (artifact.job.study if artifact.job else None),
         artifact=artifact.pk,
     )
-    if not default_storage.exists(artifact.file.name):
-        raise Http404("The artifact's file is missing from storage.")
-    filename = (
-        f"{artifact.kind}-{artifact.pk}{'.npz' if artifact.file.name.endswith('.npz') else '.pt'}"
-    )
-    return FileResponse(
-        default_storage.open(artifact.file.name, "rb"), as_attachment=True, filename=filename
+    suffix = artifact.file.name.rsplit(".", 1)[-1]
+    return file_response(
+        name=artifact.file.name,
+        filename=f"{artifact.kind}-{artifact.pk}.{suffix}",
+        as_attachment=True,
     )
 
 
@@ -168,7 +166,7 @@ def relevance_overlay(request: HttpRequest, artifact_id: int, stimulus_id: int) 
     stimulus = get_object_or_404(Stimulus, pk=stimulus_id)
     from studyapp.overlays import relevance_overlay_png  # matplotlib: see research.study_chart
 
-    with default_storage.open(stimulus.image.name, "rb") as handle, Image.open(handle) as image:
+    with stimulus.image.open("rb") as handle, Image.open(handle) as image:
         png = relevance_overlay_png(image, arrays["maps"][rows[0]])
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"

@@ -11,6 +11,7 @@ from modelsvc import MaskingSettings, code_version, dissimilarity_matrix, map_ov
 from modelsvc.masked_embeddings import CONDITIONS, masked_embeddings
 from studyapp.models import Artifact, FaceModel, Job, JobBatch, Stimulus
 from studyapp.services.artifacts import artifact_find, artifact_save
+from studyapp.storage import read_arrays, read_arrays_cached, store_arrays
 from tasks.computations.base import (
     MODEL_BATCH_SIZE,
     BatchOutput,
@@ -25,7 +26,6 @@ from tasks.computations.base import (
 from tasks.computations.relevance import relevance_artifacts_for
 from tasks.items import stimulus_items
 from tasks.models import cached_model, model_spec
-from tasks.storage import read_arrays, read_arrays_cached, store_arrays
 
 DEFAULTS = {
     "fractions": [0.05, 0.1, 0.2, 0.3, 0.5],

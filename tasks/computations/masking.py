@@ -13,6 +13,7 @@ from modelsvc import (
 from modelsvc.generalisation import CrossMasking, concatenate_cross_masking
 from studyapp.models import Artifact, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
+from studyapp.storage import read_arrays, read_arrays_cached, store_arrays
 from tasks.computations.base import (
     BatchOutput,
     Computation,
@@ -25,7 +26,6 @@ from tasks.computations.base import (
 from tasks.computations.relevance import relevance_artifacts_for
 from tasks.items import stimulus_items
 from tasks.models import cached_model, model_spec
-from tasks.storage import read_arrays, read_arrays_cached, store_arrays
 
 DEFAULTS = {
     "fractions": list(DEFAULT_FRACTIONS),

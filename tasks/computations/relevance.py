@@ -5,6 +5,7 @@ import numpy as np
 from modelsvc import code_version, compute_relevance, map_over_images
 from studyapp.models import Artifact, FaceModel, Job, JobBatch, StimulusSet
 from studyapp.services.artifacts import artifact_find, artifact_save
+from studyapp.storage import read_arrays, store_arrays
 from tasks.computations.base import (
     MODEL_BATCH_SIZE,
     BatchOutput,
@@ -17,7 +18,6 @@ from tasks.computations.base import (
 )
 from tasks.items import stimulus_items
 from tasks.models import cached_model, model_spec
-from tasks.storage import read_arrays, store_arrays
 
 PREDICTED = "predicted"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
 from PIL import Image
 
 from analysis import (
@@ -30,9 +31,9 @@ from analysis.report import write_report
 from studyapp.models import Artifact, Job, JobBatch
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.services.artifacts import artifact_find, artifact_save
+from studyapp.storage import read_arrays, store_file
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
 from tasks.report_parameters import analysis_parameters
-from tasks.storage import read_arrays, store_file
 
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
@@ -91,11 +92,13 @@ def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
 
 
 def report_key(job: Job, inputs: dict) -> dict:
+    """A report belongs to its study (not its slug): it is deleted with the study."""
     return {
+        "study": job.study,
         "kind": Artifact.Kind.REPORT,
         "face_model": None,
         "stimulus_set": job.stimulus_set,
-        "method": f"report/{job.study.slug}",
+        "method": "report",
         "params": inputs,
         "code_version": REPORT_VERSION,
     }
@@ -178,14 +181,12 @@ def relevance_maps(artifacts: dict) -> dict:
         return {}
     height, width = next(iter(shapes.values()))
     maps = ModelMaps(stored, ids, [s.pk for s in stimuli], (width, height))
-    images = np.stack(
-        [_resized(s.image.name, (width, height), "L") for s in stimuli[:OVERLAY_IMAGES]]
-    )
+    images = np.stack([_resized(s.image, (width, height), "L") for s in stimuli[:OVERLAY_IMAGES]])
     inputs = {"relevance": maps, "images": images, "image_ids": [s.name for s in stimuli]}
     part_names = artifacts["stimulus_set"].part_names
     if part_names and all(s.part_mask for s in stimuli):
         inputs["part_masks"] = np.stack(
-            [_resized(s.part_mask.name, (width, height), None) for s in stimuli]
+            [_resized(s.part_mask, (width, height), None) for s in stimuli]
         ).astype(np.int64)
         inputs["part_labels"] = dict(enumerate(part_names))
     return inputs
@@ -226,9 +227,9 @@ def _maps_at(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     )
 
 
-def _resized(name: str, size: tuple[int, int], mode: str | None) -> np.ndarray:
+def _resized(file: FieldFile, size: tuple[int, int], mode: str | None) -> np.ndarray:
     """A stored image at ``size`` (bilinear, as ``mode``) or a label map (nearest, as is)."""
-    with default_storage.open(name, "rb") as handle, Image.open(handle) as image:
+    with file.open("rb") as handle, Image.open(handle) as image:
         if mode is None:
             return np.asarray(image.resize(size, Image.Resampling.NEAREST))
         return np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR))

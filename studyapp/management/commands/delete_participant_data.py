@@ -10,7 +10,8 @@ from studyapp.services.participants import participant_data_delete
 class Command(BaseCommand):
     help = (
         "Delete every session, trial and response of one participant, found by the id they "
-        "used (e.g. their Prolific id, hashed here exactly as at collection) or by pseudonym."
+        "used (e.g. their Prolific id, hashed here exactly as at collection) or by pseudonym, "
+        "and the reports of those studies (they contain the participant's rows)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             return
         verb = "Would delete" if dry_run else "Deleted"
         for slug, counts in report.items():
-            trials, responses = counts["trials"], counts["responses"]
             self.stdout.write(
-                f"{verb} in {slug}: 1 session, {trials} trials, {responses} responses."
+                f"{verb} in {slug}: 1 session, {counts['trials']} trials, "
+                f"{counts['responses']} responses, {counts['reports']} reports."
             )

@@ -1,56 +1,207 @@
-"""Every researcher URL for every kind of visitor: anonymous, participant, other researcher,
-viewer, collaborator, owner. A new researcher URL must be added to the matrix below."""
+"""Every URL the project serves, for every kind of visitor and method: anonymous, a participant
+of another study, a researcher without a role, viewer, collaborator, owner and staff (an admin
+superuser). The matrix is checked against the URL resolver, so a new URL without an entry
+fails ``test_every_url_is_in_the_matrix``; ``/media/`` is in it (stimulus images only)."""
 
 import io
+import json
 import zipfile
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
-from django.urls import get_resolver, reverse
+from django.urls import URLResolver, get_resolver, reverse
 
-from studyapp.models import Artifact, AuditEvent, Job, StudyMembership
+from studyapp.models import Artifact, AuditEvent, FaceModel, Job, StudyMembership
+from studyapp.payloads import parse_response
 from studyapp.services.artifacts import artifact_save
-from tests.factories import make_study, start_participant
+from studyapp.services.responses import response_record
+from studyapp.services.stimuli import stimulus_set_import
+from studyapp.storage import store_arrays, store_file
+from tests.factories import answer_for, make_study, png_bytes, source, start_participant
 
 pytestmark = pytest.mark.django_db
-ACTORS = ("anonymous", "participant", "other", "viewer", "collaborator", "owner")
+ACTORS = ("anonymous", "participant", "other", "viewer", "collaborator", "owner", "staff")
 LOGIN = "login"  # a redirect to the log-in page
+ADMIN_LOGIN = "admin-login"  # a redirect to the admin's log-in page
+GONE = (404,) * 7  # nobody, staff included
 
-# (url name, method, args key) -> expected status per actor, in the order of ACTORS.
+
+def every(status) -> tuple:
+    return (status,) * len(ACTORS)
+
+
+def researchers(anonymous, other, viewer, collaborator, owner) -> tuple:
+    """Researcher pages: a participant is anonymous to them, staff may do what owners may."""
+    return (anonymous, anonymous, other, viewer, collaborator, owner, owner)
+
+
+STAFF_ONLY = (ADMIN_LOGIN,) * 6 + (200,)
+
+# (route, method, url key) -> expected status per actor, in the order of ACTORS. The route is
+# the pattern's full text as the resolver has it; the url key names a concrete URL (`urls`).
 MATRIX = {
-    ("research-home", "get", None): (LOGIN, LOGIN, 200, 200, 200, 200),
-    ("research-study-new", "get", None): (LOGIN, LOGIN, 200, 200, 200, 200),
-    ("research-study", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-study-edit", "get", "slug"): (LOGIN, LOGIN, 404, 403, 200, 200),
-    ("research-study-status", "post", "slug"): (LOGIN, LOGIN, 404, 403, 302, 302),
-    ("research-members", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-study-delete", "post", "slug"): (LOGIN, LOGIN, 404, 403, 403, 302),
-    ("research-study-chart", "get", "chart"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-responses-csv", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-models", "get", None): (LOGIN, LOGIN, 200, 200, 200, 200),
-    ("research-jobs", "get", None): (LOGIN, LOGIN, 200, 200, 200, 200),
-    ("research-jobs-status", "get", None): (LOGIN, LOGIN, 200, 200, 200, 200),
-    ("research-job", "get", "job"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-job-action", "post", "job-action"): (LOGIN, LOGIN, 404, 403, 302, 302),
-    ("research-artifact", "get", "artifact"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-artifact-download", "get", "artifact"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-relevance-overlay", "get", "overlay"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-pipeline", "post", "slug"): (LOGIN, LOGIN, 404, 403, 302, 302),
-    ("research-report", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
-    ("research-report-file", "get", "report-pdf"): (LOGIN, LOGIN, 404, 200, 200, 200),
+    ("healthz", "get", "healthz"): every(200),
+    ("media/stimuli/<path:path>", "get", "live-image"): every(200),
+    ("media/stimuli/<path:path>", "post", "live-image"): every(405),
+    ("media/stimuli/<path:path>", "get", "draft-image"): (404, 404, 404, 200, 200, 200, 200),
+    ("media/stimuli/<path:path>", "get", "private-via-stimuli"): GONE,
+    ("media/stimuli/<path:path>", "get", "private-file"): GONE,  # matches no route: 404 too
+    ("s/<slug:slug>/", "get", "start"): every(200),
+    ("s/<slug:slug>/", "post", "start"): every(405),
+    ("s/<slug:slug>/consent", "post", "consent"): every(200),
+    ("s/<slug:slug>/consent", "get", "consent"): every(405),
+    # The session token in the URL is the participant's credential (a capability link).
+    ("p/<str:token>/", "get", "runner"): every(200),
+    ("p/<str:token>/", "get", "runner-unknown"): GONE,
+    ("api/p/<str:token>/plan", "get", "plan"): every(200),
+    ("api/p/<str:token>/plan", "get", "plan-unknown"): GONE,
+    ("api/p/<str:token>/plan", "post", "plan"): every(405),
+    ("api/p/<str:token>/responses", "post", "responses"): every(400),
+    ("api/p/<str:token>/responses", "post", "responses-unknown"): GONE,
+    ("api/p/<str:token>/responses", "get", "responses"): every(405),
+    ("api/p/<str:token>/client", "post", "client"): every(200),
+    ("api/p/<str:token>/complete", "post", "complete"): every(422),
+    ("research/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/studies/new", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/studies/<slug:slug>/", "get", "slug"): researchers(LOGIN, 404, 200, 200, 200),
+    ("research/studies/<slug:slug>/edit", "get", "slug"): researchers(LOGIN, 404, 403, 200, 200),
+    ("research/studies/<slug:slug>/status", "post", "slug"): researchers(LOGIN, 404, 403, 302, 302),
+    ("research/studies/<slug:slug>/members", "get", "slug"): researchers(LOGIN, 404, 200, 200, 200),
+    ("research/studies/<slug:slug>/delete", "post", "slug"): researchers(LOGIN, 404, 403, 403, 302),
+    (
+        r"^research/studies/(?P<slug>[-\w]+)/charts/(?P<name>participants|responses|rts|dropout)"
+        r"\.png$",
+        "get",
+        "chart",
+    ): researchers(LOGIN, 404, 200, 200, 200),
+    ("research/studies/<slug:slug>/pipeline", "post", "slug"): researchers(
+        LOGIN, 404, 403, 302, 302
+    ),
+    ("research/studies/<slug:slug>/report/", "get", "slug"): researchers(LOGIN, 404, 200, 200, 200),
+    ("research/studies/<slug:slug>/report/<path:name>", "get", "report-pdf"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/studies/<slug:slug>/responses.csv", "get", "slug"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/models/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/jobs/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/jobs/status.json", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/jobs/<int:job_id>/", "get", "job"): researchers(LOGIN, 404, 200, 200, 200),
+    (r"^research/jobs/(?P<job_id>\d+)/(?P<action>cancel|retry)$", "post", "job-action"): (
+        researchers(LOGIN, 404, 403, 302, 302)
+    ),
+    ("research/artifacts/<int:artifact_id>/", "get", "artifact"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/artifacts/<int:artifact_id>/", "get", "report-artifact"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/artifacts/<int:artifact_id>/download", "get", "artifact"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/artifacts/<int:artifact_id>/download", "get", "report-artifact"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/artifacts/<int:artifact_id>/overlay/<int:stimulus_id>.png", "get", "overlay"): (
+        researchers(LOGIN, 404, 200, 200, 200)
+    ),
+    ("accounts/login/", "get", "login"): every(200),
+    ("accounts/logout/", "get", "logout"): every(405),
+    ("accounts/password_change/", "get", "password_change"): researchers(LOGIN, 200, 200, 200, 200),
+    ("accounts/password_change/done/", "get", "password_change_done"): researchers(
+        LOGIN, 200, 200, 200, 200
+    ),
+    ("accounts/password_reset/", "get", "password_reset"): every(200),
+    ("accounts/password_reset/done/", "get", "password_reset_done"): every(200),
+    ("accounts/reset/<uidb64>/<token>/", "get", "password_reset_confirm"): every(200),
+    ("accounts/reset/done/", "get", "password_reset_complete"): every(200),
+    ("admin/", "get", "admin:index"): STAFF_ONLY,
+    ("admin/login/", "get", "admin:login"): (200,) * 6 + (302,),
+    ("admin/logout/", "get", "admin:logout"): (302,) * 6 + (405,),  # 302: to the admin index
+    ("admin/password_change/", "get", "admin:password_change"): STAFF_ONLY,
+    ("admin/password_change/done/", "get", "admin:password_change_done"): STAFF_ONLY,
+    ("admin/autocomplete/", "get", "admin:autocomplete"): (ADMIN_LOGIN,) * 6 + (403,),
+    ("admin/jsi18n/", "get", "admin:jsi18n"): STAFF_ONLY,
+    ("admin/r/<path:content_type_id>/<path:object_id>/", "get", "view-on-site"): (
+        (ADMIN_LOGIN,) * 6 + (404,)  # no model here has a public page
+    ),
+    ("admin/^(?P<app_label>auth|studyapp)/$", "get", "admin-app"): STAFF_ONLY,
+    ("admin/(?P<url>.*)$", "get", "admin-nothing"): (ADMIN_LOGIN,) * 6 + (404,),
+    ("admin/studyapp/stimulusset/import/", "get", "stimulus-import"): STAFF_ONLY,
+    ("admin/auth/user/<id>/password/", "get", "user-password"): STAFF_ONLY,
 }
+# Models whose rows only the platform writes: the admin has no "add" page for them.
+ADMIN_NO_ADD = {
+    "stimulusset", "stimulus", "participant", "trial", "response", "facemodel", "job", "artifact",
+}  # fmt: skip
+
+
+def admin_matrix() -> dict:
+    """The admin's per-model pages: staff only; "add" refused where the platform writes rows."""
+    rows = {}
+    for model in admin.site._registry:
+        label = f"{model._meta.app_label}/{model._meta.model_name}"
+        add = 403 if model._meta.model_name in ADMIN_NO_ADD else 200
+        pages = {
+            "": 200,
+            "add/": add,
+            "<path:object_id>/history/": 200,
+            "<path:object_id>/delete/": 200,
+            "<path:object_id>/change/": 200,
+            "<path:object_id>/": 302,  # the old URL, redirected to change/
+        }
+        for page, staff in pages.items():
+            rows[(f"admin/{label}/{page}", "get", f"admin:{label}:{page}")] = (ADMIN_LOGIN,) * 6 + (
+                staff,
+            )
+    return rows
+
+
+def served_routes(resolver=None, prefix: str = "", namespace: str = ""):
+    """(full route text, qualified name) of every URL pattern the project serves."""
+    for pattern in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            yield from served_routes(pattern, route, inner)
+        else:
+            yield route, namespace + (pattern.name or "")
+
+
+@dataclass
+class World:
+    study: object
+    users: dict
+    participant: object  # of the study
+    visitor: object  # a participant of another study
+    urls: dict
 
 
 @pytest.fixture
-def world(django_user_model, media_setup):
+def world(django_user_model):
     study = make_study()
     users = {}
     for name in ("other", "viewer", "collaborator", "owner"):
         users[name] = django_user_model.objects.create_user(name, password="pw")
+    users["staff"] = django_user_model.objects.create_superuser("staff", password="pw")
     for role in ("viewer", "collaborator", "owner"):
         StudyMembership.objects.create(study=study, user=users[role], role=role)
     participant = start_participant(study)
+    trial = participant.trials.order_by("index").first()
+    response_record(token=participant.token, payload=parse_response(answer_for(trial, study)))
+    visitor = start_participant(make_study())
+    draft_set, _ = stimulus_set_import(
+        name="draft-set", files=[source(f"d{i}.png", png_bytes(200 + i)) for i in range(3)]
+    )
+    draft = make_study(draft_set, status="draft")
+    for role in ("viewer", "collaborator", "owner"):
+        StudyMembership.objects.create(study=draft, user=users[role], role=role)
     job = Job.objects.create(
         kind="relevance",
         stimulus_set=study.stimulus_set,
@@ -59,8 +210,6 @@ def world(django_user_model, media_setup):
         created_by=users["owner"],
     )
     stimulus = study.stimulus_set.stimuli.first()
-    from tasks.storage import store_arrays, store_file
-
     name, sha = store_arrays(
         "artifacts/test.npz",
         {"maps": np.zeros((1, 4, 4), np.float32), "stimulus_ids": np.array([stimulus.pk])},
@@ -82,11 +231,12 @@ def world(django_user_model, media_setup):
         zipped.writestr("index.html", "<html>report</html>")
         zipped.writestr("report.pdf", "%PDF-1.4")
     name, sha = store_file("reports/test.zip", report_zip.getvalue())
-    artifact_save(
+    report = artifact_save(
+        study=study,
         kind=Artifact.Kind.REPORT,
         face_model=None,
         stimulus_set=study.stimulus_set,
-        method=f"report/{study.slug}",
+        method="report",
         params={},
         code_version="v",
         file_name=name,
@@ -94,90 +244,153 @@ def world(django_user_model, media_setup):
         summary={},
         job=job,
     )
-    args = {
-        None: [],
-        "slug": [study.slug],
-        "chart": [study.slug, "participants"],
-        "job": [job.pk],
-        "job-action": [job.pk, "retry"],
-        "artifact": [artifact.pk],
-        "overlay": [artifact.pk, stimulus.pk],
-        "report-pdf": [study.slug, "report.pdf"],
+    weights, _ = store_file("weights/uploaded.pt", b"weights")
+    face_model = FaceModel.objects.create(
+        name="m", architecture="small_cnn", spec={}, weights=weights
+    )
+    objects = {
+        "auth/group": Group.objects.create(name="g"),
+        "auth/user": users["owner"],
+        "studyapp/stimulusset": study.stimulus_set,
+        "studyapp/stimulus": stimulus,
+        "studyapp/study": study,
+        "studyapp/participant": participant,
+        "studyapp/trial": trial,
+        "studyapp/response": trial.response,
+        "studyapp/facemodel": face_model,
+        "studyapp/job": job,
+        "studyapp/artifact": artifact,
     }
-    return study, users, participant, args
+    token, slug = participant.token, study.slug
+    start = reverse("study-start", args=[slug]) + "?PROLIFIC_PID=someone-new"
+    urls = {
+        None: None,  # reverse(name) without arguments
+        "healthz": reverse("healthz"),
+        "live-image": stimulus.image.url,
+        "draft-image": draft_set.stimuli.first().image.url,
+        "private-file": f"/media/{report.file.name}",
+        "private-via-stimuli": f"/media/stimuli/../{report.file.name}",
+        "start": start,
+        "consent": reverse("study-consent", args=[slug]),
+        "runner": reverse("participant-runner", args=[token]),
+        "runner-unknown": reverse("participant-runner", args=["no-such-token"]),
+        "plan": reverse("api-plan", args=[token]),
+        "plan-unknown": reverse("api-plan", args=["no-such-token"]),
+        "responses": reverse("api-responses", args=[token]),
+        "responses-unknown": reverse("api-responses", args=["no-such-token"]),
+        "client": reverse("api-client", args=[token]),
+        "complete": reverse("api-complete", args=[token]),
+        "slug": [slug],
+        "chart": reverse("research-study-chart", args=[slug, "participants"]),
+        "report-pdf": reverse("research-report-file", args=[slug, "report.pdf"]),
+        "job": reverse("research-job", args=[job.pk]),
+        "job-action": reverse("research-job-action", args=[job.pk, "retry"]),
+        "artifact": [artifact.pk],
+        "report-artifact": [report.pk],
+        "overlay": reverse("research-relevance-overlay", args=[artifact.pk, stimulus.pk]),
+        "password_reset_confirm": reverse("password_reset_confirm", args=["MQ", "bad-token"]),
+        "view-on-site": reverse(
+            "admin:view_on_site", args=[ContentType.objects.get_for_model(study).pk, study.pk]
+        ),
+        "admin-app": reverse("admin:app_list", args=["studyapp"]),
+        "admin-nothing": "/admin/nothing-here/",
+        "stimulus-import": reverse("admin:studyapp_stimulusset_import"),
+        "user-password": reverse("admin:auth_user_password_change", args=[users["owner"].pk]),
+    }
+    for label, obj in objects.items():
+        base = f"/admin/{label}/"
+        for page in ("", "add/"):
+            urls[f"admin:{label}:{page}"] = base + page
+        for page in ("history/", "delete/", "change/", ""):
+            urls[f"admin:{label}:<path:object_id>/{page}"] = f"{base}{obj.pk}/{page}"
+    return World(study, users, participant, visitor, urls)
 
 
-@pytest.fixture
-def media_setup(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def client_for(actor, users, participant):
+def client_for(actor: str, world: World) -> Client:
     client = Client()
-    if actor == "participant":
-        client.get(reverse("participant-runner", args=[participant.token]))  # has a session
-    elif actor in users:
-        client.force_login(users[actor])
+    if actor == "participant":  # has the session of another study's participant
+        client.get(reverse("participant-runner", args=[world.visitor.token]))
+    elif actor in world.users:
+        client.force_login(world.users[actor])
     return client
 
 
-def test_every_researcher_url_is_in_the_matrix():
-    names = {
-        name
-        for name in get_resolver().reverse_dict
-        if isinstance(name, str) and name.startswith("research-")
-    }
-    assert names == {name for name, _, _ in MATRIX}
+def url_for(world: World, route: str, key) -> str:
+    """The concrete URL of a matrix row: a URL, a URL name, or arguments for the route."""
+    value = world.urls.get(key, key)
+    if isinstance(value, str) and value.startswith("/"):
+        return value
+    if isinstance(value, str):  # an admin or accounts URL name
+        return reverse(value)
+    return reverse(dict(served_routes())[route], args=value or [])
+
+
+def full_matrix() -> dict:
+    return {**MATRIX, **admin_matrix()}
+
+
+def test_every_url_is_in_the_matrix():
+    assert {route for route, _ in served_routes()} == {route for route, _, _ in full_matrix()}
+
+
+def request(client: Client, method: str, url: str, route: str):
+    if route.startswith("api/") and method == "post":
+        return client.post(url, "{}", content_type="application/json")
+    if route.startswith("s/"):
+        data = {"PROLIFIC_PID": "someone-new", "decision": "decline"}
+        return getattr(client, method)(url, data if method == "post" else None)
+    data = {"status": "live"} if route.endswith("/status") else {}
+    return getattr(client, method)(url, data)
 
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_access_matrix(world, actor, monkeypatch):
     monkeypatch.setattr("studyapp.services.jobs.enqueue", lambda *args: None)  # retry: no broker
-    _study, users, participant, args = world
-    for (name, method, key), expected in MATRIX.items():
-        if name == "research-study-delete":
-            continue  # deleting changes the world: tested on its own below
-        client = client_for(actor, users, participant)
-        response = getattr(client, method)(
-            reverse(name, args=args[key]),
-            {"status": "live"} if name == "research-study-status" else {},
-        )
+    failures = []
+    for (route, method, key), expected in full_matrix().items():
+        if route.endswith("/delete"):
+            continue  # deleting the study changes the world: tested on its own below
+        url = url_for(world, route, key)
+        response = request(client_for(actor, world), method, url, route)
         wanted = expected[ACTORS.index(actor)]
-        if wanted == LOGIN:
-            assert response.status_code == 302, (name, actor)
-            assert response["Location"].startswith("/accounts/login/"), (name, actor)
-        else:
-            assert response.status_code == wanted, (name, actor, response.status_code)
+        if wanted in (LOGIN, ADMIN_LOGIN):
+            login = "/accounts/login/" if wanted == LOGIN else "/admin/login/"
+            if response.status_code != 302 or not response["Location"].startswith(login):
+                failures.append((method, url, wanted, response.status_code))
+        elif response.status_code != wanted:
+            failures.append((method, url, wanted, response.status_code))
+    assert not failures, json.dumps(failures, indent=1)
 
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_deleting_a_study(world, actor):
-    study, users, participant, _args = world
-    response = client_for(actor, users, participant).post(
+    study = world.study
+    response = client_for(actor, world).post(
         reverse("research-study-delete", args=[study.slug]), {"confirm_slug": study.slug}
     )
-    expected = MATRIX[("research-study-delete", "post", "slug")][ACTORS.index(actor)]
-    if expected == LOGIN:
+    expected = MATRIX[("research/studies/<slug:slug>/delete", "post", "slug")]
+    wanted = expected[ACTORS.index(actor)]
+    if wanted == LOGIN:
         assert response["Location"].startswith("/accounts/login/")
     else:
-        assert response.status_code == expected
+        assert response.status_code == wanted
     deleted = not type(study).objects.filter(pk=study.pk).exists()
-    assert deleted == (actor == "owner")
+    assert deleted == (actor in ("owner", "staff"))
     if deleted:
         event = AuditEvent.objects.get(action="delete")
         assert (event.user, event.study_slug, event.detail["participants"]) == (
-            users["owner"],
+            world.users[actor],
             study.slug,
             1,
         )
 
 
 def test_audit_log_records_exports_and_status_changes(world):
-    study, users, participant, args = world
-    owner = client_for("owner", users, participant)
+    study = world.study
+    owner = client_for("owner", world)
     owner.get(reverse("research-responses-csv", args=[study.slug]))
     owner.post(reverse("research-study-status", args=[study.slug]), {"status": "closed"})
-    owner.get(reverse("research-artifact-download", args=args["artifact"]))
+    owner.get(reverse("research-artifact-download", args=world.urls["artifact"]))
     actions = list(
         AuditEvent.objects.order_by("created_at").values_list("action", "user__username")
     )
@@ -186,28 +399,24 @@ def test_audit_log_records_exports_and_status_changes(world):
 
 
 def test_only_owners_change_membership_and_an_owner_always_remains(world):
-    study, users, participant, _args = world
+    study = world.study
     url = reverse("research-members", args=[study.slug])
-    client_for("collaborator", users, participant).post(
-        url, {"username": "other", "role": "viewer"}
-    )
-    assert not StudyMembership.objects.filter(user=users["other"]).exists()
-    owner = client_for("owner", users, participant)
+    client_for("collaborator", world).post(url, {"username": "other", "role": "viewer"})
+    assert not StudyMembership.objects.filter(user=world.users["other"]).exists()
+    owner = client_for("owner", world)
     owner.post(url, {"username": "other", "role": "viewer"})
-    assert StudyMembership.objects.get(user=users["other"]).role == "viewer"
+    assert StudyMembership.objects.get(user=world.users["other"]).role == "viewer"
     response = owner.post(url, {"username": "owner", "role": "remove"}, follow=True)
     assert "must keep at least one owner" in response.content.decode()
     assert StudyMembership.objects.filter(study=study, role="owner").count() == 1
 
 
 def test_researchers_see_only_their_studies_and_jobs(world):
-    study, users, participant, args = world
-    other_page = client_for("other", users, participant).get(reverse("research-home"))
-    assert study.title not in other_page.content.decode() or not other_page.context["studies"]
-    assert list(
-        client_for("viewer", users, participant).get(reverse("research-home")).context["studies"]
-    ) == [study]
-    status = client_for("other", users, participant).get(
-        reverse("research-jobs-status"), {"ids": str(args["job"][0])}
-    )
+    study = world.study
+    other_page = client_for("other", world).get(reverse("research-home"))
+    assert not other_page.context["studies"]
+    viewer_studies = client_for("viewer", world).get(reverse("research-home")).context["studies"]
+    assert study in list(viewer_studies)
+    job = Job.objects.get(study=study)
+    status = client_for("other", world).get(reverse("research-jobs-status"), {"ids": str(job.pk)})
     assert status.json() == {"jobs": []}

@@ -6,7 +6,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from PIL import Image
@@ -14,6 +13,7 @@ from PIL import Image
 from studyapp.models import Stimulus, StimulusSet
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.stimulus_sources import UnsafeSource, files_from_folder, files_from_zip
+from studyapp.storage import stimulus_storage
 from tests.factories import png_bytes, source
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +21,8 @@ LIMITS = {"max_files": 100, "max_total_bytes": 10_000_000}
 
 
 def stored_files(settings) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    roots = [Path(settings.MEDIA_ROOT), Path(settings.PRIVATE_ROOT)]
+    return sorted(p for root in roots if root.exists() for p in root.rglob("*") if p.is_file())
 
 
 def test_folder_with_metadata_and_masks_is_imported(tmp_path):
@@ -239,7 +239,7 @@ def test_media_files_are_content_addressed():
     stimulus_set, _ = stimulus_set_import(name="ca", files=[source("z.png", png_bytes(9))])
     stimulus = stimulus_set.stimuli.get()
     assert stimulus.image.name == f"stimuli/{stimulus.sha256[:2]}/{stimulus.sha256}.png"
-    assert default_storage.exists(stimulus.image.name)
+    assert stimulus_storage().exists(stimulus.image.name)
 
 
 def test_admin_refuses_an_oversized_upload_before_reading_it(staff_client, settings):

@@ -6,7 +6,7 @@ from django.db import connection
 
 from studyapp.models import Artifact, FaceModel, Job, JobBatch
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
-from tasks.storage import read_arrays
+from studyapp.storage import read_arrays
 from tests.compute_fixtures import small_model, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

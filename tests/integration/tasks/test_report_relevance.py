@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from studyapp.storage import store_arrays
 from tasks.computations.report import relevance_maps
-from tasks.storage import store_arrays
 from tests.factories import make_stimulus_set
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
-from tasks.storage import read_arrays
+from studyapp.storage import read_arrays
 from tests.compute_fixtures import wait_for
 from tests.worker import Worker, purge_broker, worker_environment
 
