@@ -24,6 +24,7 @@ MATRIX = {
     ("research-study", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
     ("research-study-edit", "get", "slug"): (LOGIN, LOGIN, 404, 403, 200, 200),
     ("research-study-status", "post", "slug"): (LOGIN, LOGIN, 404, 403, 302, 302),
+    ("research-study-clone", "post", "slug"): (LOGIN, LOGIN, 404, 403, 302, 302),
     ("research-members", "get", "slug"): (LOGIN, LOGIN, 404, 200, 200, 200),
     ("research-study-delete", "post", "slug"): (LOGIN, LOGIN, 404, 403, 403, 302),
     ("research-study-chart", "get", "chart"): (LOGIN, LOGIN, 404, 200, 200, 200),
