@@ -33,6 +33,7 @@ from studyapp.services.studies import (
     study_set_status,
     study_update,
 )
+from studyapp.views.job_messages import warn_if_queue_down
 
 CHART_NAMES = ("participants", "responses", "rts", "dropout")  # the chart URLs' names
 
@@ -197,6 +198,7 @@ def pipeline(request: HttpRequest, study: Study) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, f"Launched the pipeline: {len(jobs)} jobs.")
+        warn_if_queue_down(request, list(jobs.values()))
     return redirect("research-study", study.slug)
 
 
