@@ -6,6 +6,7 @@ empties its queues. Either way the workers' requeue sweep (every second here) se
 messages again and the job completes, each batch run once.
 """
 
+import signal
 import subprocess
 import time
 
@@ -50,6 +51,13 @@ class PrivateRedis:
                 time.sleep(0.05)
         raise RuntimeError("the private redis-server did not start")
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel, nothing answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.kill()
@@ -73,6 +81,8 @@ def broker(settings, monkeypatch):
     monkeypatch.setattr(current_app, "_pool", None)
     monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
     yield server
+    if server.process:
+        server.thaw()
     server.kill()
 
 
@@ -86,9 +96,13 @@ def environment(worker_media):
     )
 
 
+@pytest.mark.parametrize("outage", ["stopped", "frozen"])
 def test_a_job_launched_while_the_broker_is_down_runs_when_it_is_back(
-    broker, environment, media, faces, client, django_user_model, tmp_path
+    outage, broker, environment, media, faces, client, django_user_model, tmp_path
 ):
+    if outage == "frozen":
+        broker.start()
+        broker.freeze()
     client.force_login(django_user_model.objects.create_user("ada"))
     model = small_model("outage model")
     started = time.monotonic()
@@ -103,7 +117,7 @@ def test_a_job_launched_while_the_broker_is_down_runs_when_it_is_back(
     assert (job.status, job.dispatch_state) == ("queued", "requested")
     assert 'id="waiting-for-queue"' in client.get(response["Location"]).content.decode()
 
-    broker.start()
+    broker.thaw() if outage == "frozen" else broker.start()
     worker = Worker(environment, tmp_path / "worker.log").start()
     try:
         job = wait_for(job, timeout=120)
