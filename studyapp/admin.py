@@ -21,7 +21,12 @@ from studyapp.models import (
 )
 from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
-from studyapp.services.studies import study_create, study_set_status, study_update
+from studyapp.services.studies import (
+    study_create,
+    study_delete,
+    study_set_status,
+    study_update,
+)
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
 
 
@@ -191,6 +196,13 @@ class StudyAdmin(admin.ModelAdmin):
     def _set_status(self, request, queryset, status: str) -> None:
         for study in queryset:
             study_set_status(study=study, status=status, user=request.user)
+
+    def delete_model(self, request, obj: Study) -> None:
+        study_delete(study=obj, user=request.user)  # audited, like the dashboard's delete
+
+    def delete_queryset(self, request, queryset) -> None:
+        for study in queryset:
+            study_delete(study=study, user=request.user)
 
 
 @admin.register(Participant)

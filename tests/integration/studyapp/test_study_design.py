@@ -149,6 +149,23 @@ def test_admin_bulk_actions_write_one_event_per_study(staff_client):
     assert {e.user.username for e in events} == {"staff"}
 
 
+def test_admin_deletions_are_audited(staff_client):
+    studies = [make_study(), make_study()]
+    start_participant(studies[0])
+    single = make_study()
+    staff_client.post(reverse("admin:studyapp_study_delete", args=[single.pk]), {"post": "yes"})
+    staff_client.post(
+        reverse("admin:studyapp_study_changelist"),
+        {"action": "delete_selected", "_selected_action": [s.pk for s in studies], "post": "yes"},
+    )
+    assert not Study.objects.exists()
+    events = AuditEvent.objects.filter(action="delete")
+    assert sorted(events.values_list("study_slug", "detail__participants")) == sorted(
+        [(studies[0].slug, 1), (studies[1].slug, 0), (single.slug, 0)]
+    )
+    assert {e.user.username for e in events} == {"staff"}
+
+
 def test_admin_add_form_makes_a_draft_owned_by_its_author(staff_client):
     stimulus_set = make_stimulus_set()
     data = posted(make_study(stimulus_set), slug="admin-made", status="live")
