@@ -63,8 +63,10 @@ def study_update(*, form) -> Study:
                     f"Participants have started this study, so its design ({', '.join(changed)}) "
                     "can no longer change; clone the study to change it."
                 )
-        study.status = stored.status  # changed through study_set_status only
-        study.save()
+        # Only the form's own fields: the status, the declined count and anything else changed
+        # meanwhile by others (status button, participants declining) stay as they are now.
+        columns = {field.name for field in Study._meta.concrete_fields}
+        study.save(update_fields=[name for name in form.fields if name in columns] + ["updated_at"])
         form.save_m2m()
     return study
 

@@ -126,6 +126,16 @@ def test_edit_form_does_not_change_status(client, owner):
     assert status_events() == []
 
 
+def test_saving_the_edit_form_keeps_what_changed_meanwhile(owner):
+    study = owned_study(owner)
+    form = StudyForm(posted(study, title="Edited"), instance=study)
+    assert form.is_valid(), form.errors
+    Study.objects.filter(pk=study.pk).update(status="closed", declined_count=3)  # meanwhile
+    study_update(form=form)
+    study.refresh_from_db()
+    assert (study.title, study.status, study.declined_count) == ("Edited", "closed", 3)
+
+
 def test_status_button_writes_one_event(client, owner):
     study = owned_study(owner)
     client.post(reverse("research-study-status", args=[study.slug]), {"status": "closed"})
