@@ -28,6 +28,7 @@ from studyapp.services.studies import (
     study_update,
 )
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
+from studyapp.views.job_messages import warn_if_queue_down
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -290,8 +291,11 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry the selected failed or cancelled jobs")
     def retry(self, request, queryset) -> None:
-        for job in queryset.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELLED]):
+        retried = [
             job_retry(job=job)
+            for job in queryset.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELLED])
+        ]
+        warn_if_queue_down(request, retried)
 
 
 @admin.register(Artifact)

@@ -13,18 +13,20 @@ import time
 import pytest
 import redis
 from celery import current_app
+from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 import facegen
 from modelsvc import ModelSpec
-from studyapp.models import Artifact, Job, JobBatch
+from studyapp.models import Artifact, Job, JobBatch, StudyMembership
 from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
 from studyapp.views.job_messages import QUEUE_DOWN
 from tests.compute_fixtures import small_model, wait_for
+from tests.factories import make_study
 from tests.worker import Worker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -127,6 +129,35 @@ def test_a_job_launched_while_the_broker_is_down_runs_when_it_is_back(
     assert Artifact.objects.filter(kind="similarity", face_model=model).count() == 1
     assert "Requeue sweep: sent 1 lost messages again" in (tmp_path / "worker.log").read_text()
     assert answered_after < 5
+
+
+def test_every_launch_path_answers_normally_while_the_broker_is_down(
+    broker, media, faces, staff_client
+):
+    """Pipeline, retry on the job page and the admin's retry: saved, queued, a clear message."""
+    model = small_model("pipeline while down")
+    study = make_study(faces)
+    study.face_models.set([model])
+    StudyMembership.objects.create(study=study, user=User.objects.get(), role="owner")
+    failed = [
+        Job.objects.create(kind="embeddings", stimulus_set=faces, study=study, status="failed")
+        for _ in range(2)
+    ]
+    responses = [
+        staff_client.post(reverse("research-pipeline", args=[study.slug])),
+        staff_client.post(reverse("research-job-action", args=[failed[0].pk, "retry"])),
+        staff_client.post(
+            reverse("admin:studyapp_job_changelist"),
+            {"action": "retry", "_selected_action": [failed[1].pk]},
+        ),
+    ]
+    for response in responses:
+        assert response.status_code == 302
+        assert QUEUE_DOWN in [m.message for m in get_messages(response.wsgi_request)]
+    released = Job.objects.filter(status="queued", dispatch_state="requested")
+    assert set(released.values_list("kind", flat=True)) == {"embeddings", "relevance"}
+    assert released.count() == 4  # the pipeline's first two and both retried jobs
+    assert Job.objects.filter(status="queued").count() == 7  # 3 more wait for prerequisites
 
 
 def test_a_broker_restart_in_the_middle_of_a_job_loses_nothing(
