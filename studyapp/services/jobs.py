@@ -8,6 +8,7 @@ twice changes state once.
 import socket
 import traceback as traceback_module
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Least
@@ -86,7 +87,7 @@ def job_retry(*, job: Job) -> Job:
                 f"Only failed or cancelled jobs can be retried; this one is {job.status}."
             )
         job.batches.exclude(status=JobBatch.Status.DONE).update(
-            status=JobBatch.Status.PENDING, error=""
+            status=JobBatch.Status.PENDING, error="", attempts=0
         )
         job.status = Job.Status.QUEUED
         job.error = job.traceback = ""
@@ -147,13 +148,21 @@ def batch_claim(*, batch_id: int, dispatch: int) -> JobBatch | None:
     message is an old copy (a newer one was sent).
 
     A batch found 'running' is claimed again: its newest message is only delivered twice when
-    the worker that had it died.
+    the worker that had it died. After ``FACESIM_BATCH_MAX_ATTEMPTS`` starts the job fails
+    instead, so a batch that kills its worker is not handed out for ever.
     """
     with transaction.atomic():
         batch = JobBatch.objects.select_for_update().select_related("job").get(pk=batch_id)
         if batch.status == JobBatch.Status.DONE or batch.job.is_finished:
             return None
         if not message_take(model=JobBatch, pk=batch_id, dispatch=dispatch):
+            return None
+        if batch.attempts >= settings.FACESIM_BATCH_MAX_ATTEMPTS:  # it kills or outlives workers
+            error = RuntimeError(
+                f"Batch {batch.index} was started {batch.attempts} times without finishing (its "
+                "worker died or ran out of time each time); retry the job to try again."
+            )
+            job_fail(job_id=batch.job_id, error=error, batch_id=batch_id)
             return None
         batch.status = JobBatch.Status.RUNNING
         batch.attempts += 1

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from studyapp.models import Job, JobBatch
 from studyapp.services.dispatch import BATCH_TASK, FINALIZE_TASK, PLAN_TASK, jobs_requeue
-from studyapp.services.jobs import batch_claim
+from studyapp.services.jobs import batch_claim, job_retry
 from tests.factories import make_stimulus_set
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +91,21 @@ def test_a_worker_runs_only_the_newest_message_of_a_batch(stimulus_set):
     assert claimed.dispatch_state == "taken"
     # the newest message handed out again after its worker died runs again
     assert batch_claim(batch_id=batch.pk, dispatch=2).attempts == 2
+
+
+def test_a_batch_that_never_finishes_fails_its_job(stimulus_set, settings):
+    settings.FACESIM_BATCH_MAX_ATTEMPTS = 3
+    job = Job.objects.create(kind="relevance", stimulus_set=stimulus_set, status="running")
+    batch = JobBatch.objects.create(job=job, index=4, stimulus_ids=[1], dispatch=1, attempts=2)
+    assert batch_claim(batch_id=batch.pk, dispatch=1).attempts == 3
+    assert batch_claim(batch_id=batch.pk, dispatch=1) is None  # handed out a fourth time
+    job.refresh_from_db()
+    batch.refresh_from_db()
+    assert (job.status, batch.status) == ("failed", "failed")
+    assert "Batch 4 was started 3 times without finishing" in job.error
+    job_retry(job=job)  # a retry starts counting again
+    batch.refresh_from_db()
+    assert (batch.status, batch.attempts) == ("pending", 0)
 
 
 def test_requeue_jobs_command(stimulus_set):
