@@ -21,7 +21,14 @@ from studyapp.models import (
 )
 from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
+from studyapp.services.studies import (
+    study_create,
+    study_delete,
+    study_set_status,
+    study_update,
+)
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
+from studyapp.views.job_messages import warn_if_queue_down
 
 
 def private_file_name(field_file) -> str:
@@ -145,7 +152,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["declined_count", "created_at", "updated_at"]
+    readonly_fields = ["status", "declined_count", "created_at", "updated_at"]
     actions = ["make_live", "make_closed"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "status", "stimulus_set", "face_models"]}),
@@ -183,13 +190,31 @@ class StudyAdmin(admin.ModelAdmin):
             reverse("study-start", args=[obj.slug]),
         )
 
+    def save_model(self, request, obj, form, change) -> None:
+        """Through the services: a new study gets its author as owner; design freezes hold."""
+        if change:
+            study_update(form=form)
+        else:
+            study_create(owner=request.user, form=form)
+
     @admin.action(description="Open the selected studies (live)")
     def make_live(self, request, queryset) -> None:
-        queryset.update(status=Study.Status.LIVE)
+        self._set_status(request, queryset, Study.Status.LIVE)
 
     @admin.action(description="Close the selected studies")
     def make_closed(self, request, queryset) -> None:
-        queryset.update(status=Study.Status.CLOSED)
+        self._set_status(request, queryset, Study.Status.CLOSED)
+
+    def _set_status(self, request, queryset, status: str) -> None:
+        for study in queryset:
+            study_set_status(study=study, status=status, user=request.user)
+
+    def delete_model(self, request, obj: Study) -> None:
+        study_delete(study=obj, user=request.user)  # audited, like the dashboard's delete
+
+    def delete_queryset(self, request, queryset) -> None:
+        for study in queryset:
+            study_delete(study=study, user=request.user)
 
 
 @admin.register(Participant)
@@ -283,8 +308,11 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry the selected failed or cancelled jobs")
     def retry(self, request, queryset) -> None:
-        for job in queryset.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELLED]):
+        retried = [
             job_retry(job=job)
+            for job in queryset.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELLED])
+        ]
+        warn_if_queue_down(request, retried)
 
 
 @admin.register(Artifact)

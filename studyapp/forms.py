@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from studyapp.models import Study, TrialType
+from studyapp.selectors.studies import study_design_frozen
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -64,6 +65,9 @@ def _https_url_fields(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
+FROZEN_NOTE = "Participants have started: clone the study to change its design."
+
+
 class StudyForm(forms.ModelForm):
     """A study's settings; the analysis settings are checked as the report will read them."""
 
@@ -72,6 +76,15 @@ class StudyForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="One block of trials per type, in a per-participant random order.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.design_frozen = study_design_frozen(study=self.instance)
+        if self.design_frozen:  # disabled fields keep their stored values whatever is posted
+            for name in Study.DESIGN_FIELDS:
+                if name in self.fields:
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = FROZEN_NOTE
 
     def clean_analysis_settings(self) -> dict:
         settings = self.cleaned_data["analysis_settings"] or {}
@@ -91,7 +104,6 @@ class StudyForm(forms.ModelForm):
         fields = [
             "title",
             "slug",
-            "status",
             "stimulus_set",
             "face_models",
             "trial_types",

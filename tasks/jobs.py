@@ -1,8 +1,9 @@
 """Celery tasks: thin adapters that move a job through plan → batches → finalize.
 
-Every task takes ids, is safe to deliver twice (state changes lock rows and check state;
-artifacts are unique by their inputs), is acknowledged late and rejected when its worker
-dies, so the broker delivers it again (see README, "Workers").
+Every task takes ids and the number of its message (an old copy is skipped; messages sent
+before messages were numbered count as number 0), is safe to deliver twice (state changes lock
+rows and check state; artifacts are unique by their inputs), is acknowledged late and rejected
+when its worker dies, so the broker delivers it again (see README, "Workers").
 """
 
 import logging
@@ -11,7 +12,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from studyapp.models import Job, JobBatch
+from studyapp.models import JobBatch
 from studyapp.services import jobs as job_state
 from tasks.computations import computation_for
 
@@ -31,9 +32,9 @@ RETRY = {
 
 
 @shared_task(name=job_state.PLAN_TASK, **RETRY)
-def plan_job(job_id: int) -> None:
-    job = Job.objects.get(pk=job_id)
-    if job.is_finished:
+def plan_job(job_id: int, dispatch: int = 0) -> None:
+    job = job_state.job_take(job_id=job_id, dispatch=dispatch)
+    if job is None:
         return
     try:
         plan = computation_for(job.kind).plan(job)
@@ -54,8 +55,8 @@ def plan_job(job_id: int) -> None:
 
 
 @shared_task(name=job_state.BATCH_TASK, **RETRY)
-def run_batch(batch_id: int) -> None:
-    batch = job_state.batch_claim(batch_id=batch_id)
+def run_batch(batch_id: int, dispatch: int = 0) -> None:
+    batch = job_state.batch_claim(batch_id=batch_id, dispatch=dispatch)
     if batch is None:
         return
     try:
@@ -75,9 +76,9 @@ def run_batch(batch_id: int) -> None:
 
 
 @shared_task(name=job_state.FINALIZE_TASK, **RETRY)
-def finalize_job(job_id: int) -> None:
-    job = Job.objects.get(pk=job_id)
-    if job.is_finished:
+def finalize_job(job_id: int, dispatch: int = 0) -> None:
+    job = job_state.job_take(job_id=job_id, dispatch=dispatch)
+    if job is None:
         return
     if job.batches.exclude(status=JobBatch.Status.DONE).exists():
         return  # a late duplicate; the last batch enqueues finalize again

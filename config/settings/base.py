@@ -157,11 +157,29 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=35 * 60)
 # ``visibility_timeout``, which must exceed the longest task (the hard limit above), and the
 # workers look for such tasks every ``unacked_restore_interval`` seconds (throttle 1: every
 # sweep scans). RabbitMQ instead redelivers as soon as the dead worker's connection drops.
+# A send gives up quickly when the broker is unreachable or frozen (the job stays saved and the
+# requeue sweep sends it when the broker is back): connect and socket timeouts, one quick retry.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+FACESIM_BROKER_SOCKET_TIMEOUT = env.float("FACESIM_BROKER_SOCKET_TIMEOUT", default=3.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": 1,
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": FACESIM_BROKER_SOCKET_TIMEOUT,  # Redis: a frozen broker
 }
+FACESIM_BROKER_SEND_RETRY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# The requeue sweep (studyapp.services.dispatch): every worker runs it this often (0: never);
+# a message not run this long after it was sent, and not in the broker's queue, is sent again.
+FACESIM_REQUEUE_INTERVAL_S = env.int("FACESIM_REQUEUE_INTERVAL_S", default=60)
+FACESIM_REQUEUE_AFTER_S = env.int("FACESIM_REQUEUE_AFTER_S", default=120)
+# Starts of one batch (redeliveries, re-sends, transient-error retries) before its job fails.
+FACESIM_BATCH_MAX_ATTEMPTS = env.int("FACESIM_BATCH_MAX_ATTEMPTS", default=10)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

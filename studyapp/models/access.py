@@ -41,6 +41,7 @@ class AuditEvent(models.Model):
         MEMBERSHIP = "membership", "Membership change"
         PIPELINE = "pipeline", "Pipeline launched"
         DATA_DELETION = "data_deletion", "Participant data deleted on request"
+        CLONE = "clone", "Study cloned"
 
     action = models.CharField(max_length=20, choices=Action.choices)
     user = models.ForeignKey(

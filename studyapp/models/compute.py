@@ -52,7 +52,30 @@ class FaceModel(models.Model):
         return self.name
 
 
-class Job(models.Model):
+class Dispatched(models.Model):
+    """The newest broker message that runs this row (see ``services.dispatch``).
+
+    Each send gets the next ``dispatch`` number; a worker runs only the newest message, so an old
+    copy that surfaces after a re-send is skipped. The state says how far that message got.
+    """
+
+    class DispatchState(models.TextChoices):
+        NONE = "", "Not sent"
+        REQUESTED = "requested", "Waiting to reach the broker"
+        SENT = "sent", "In the broker's queue"
+        TAKEN = "taken", "Taken by a worker"
+
+    dispatch = models.PositiveIntegerField(default=0)
+    dispatch_state = models.CharField(
+        max_length=10, choices=DispatchState.choices, default=DispatchState.NONE, blank=True
+    )
+    dispatch_at = models.DateTimeField(null=True, blank=True, help_text="When the state changed.")
+
+    class Meta:
+        abstract = True
+
+
+class Job(Dispatched):
     """A computation over a stimulus set, run by Celery workers in batches."""
 
     class Kind(models.TextChoices):
@@ -137,8 +160,13 @@ class Job(models.Model):
             "finished": self.is_finished,
         }
 
+    @property
+    def waiting_for_queue(self) -> bool:
+        """Saved, but its message has not reached the broker yet (it is re-sent when it can be)."""
+        return self.dispatch_state == self.DispatchState.REQUESTED
 
-class JobBatch(models.Model):
+
+class JobBatch(Dispatched):
     """One sub-task of a job: a few stimuli, processed and stored together."""
 
     class Status(models.TextChoices):

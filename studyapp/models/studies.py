@@ -27,6 +27,18 @@ class Study(models.Model):
         LIKERT_7 = "1-7", "1 to 7 (buttons)"
         SLIDER_100 = "0-100", "0 to 100 (slider)"
 
+    # Fields that say how stored responses are read: frozen once a participant has started
+    # (clone the study to change them).
+    DESIGN_FIELDS = (
+        "stimulus_set",
+        "trial_types",
+        "rating_scale",
+        "trials_per_participant",
+        "practice_trials",
+        "repeat_rate",
+        "catch_rate",
+    )
+
     slug = models.SlugField(unique=True, help_text="Used in the participant link /s/<slug>/.")
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

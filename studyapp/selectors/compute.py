@@ -13,3 +13,10 @@ def job_list() -> QuerySet[Job]:
 
 def model_list() -> QuerySet[FaceModel]:
     return FaceModel.objects.select_related("parent")
+
+
+def jobs_waiting_for_queue(*, jobs: list[Job]) -> bool:
+    """True if one of ``jobs`` was released but its message has not reached the broker yet."""
+    return Job.objects.filter(
+        pk__in=[job.pk for job in jobs], dispatch_state=Job.DispatchState.REQUESTED
+    ).exists()

@@ -37,3 +37,8 @@ def study_summary(*, study: Study) -> dict:
         "catch_failures": responses["catch_failed"],
         "median_rt_ms": median_rt,
     }
+
+
+def study_design_frozen(*, study: Study) -> bool:
+    """True once a participant has started: the design fields then stay as they are."""
+    return study.pk is not None and study.participants.exists()

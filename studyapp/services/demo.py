@@ -25,6 +25,7 @@ from studyapp.models import FaceModel, Job, StimulusSet, Study, StudyMembership,
 from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
+from studyapp.services.studies import study_set_status
 from studyapp.stimulus_sources import files_from_folder
 
 DEMO_USERNAME = "researcher"
@@ -128,11 +129,10 @@ def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> lis
     """One live study per trial type over the demo faces (kept as they are if they exist)."""
     studies = []
     for trial_type, slug in DEMO_STUDIES.items():
-        study, _ = Study.objects.get_or_create(
+        study, created = Study.objects.get_or_create(
             slug=slug + config.suffix,
             defaults={
                 "title": f"Face similarity demo: {TrialType(trial_type).label}",
-                "status": Study.Status.LIVE,
                 "stimulus_set": stimulus_set,
                 "trial_types": [trial_type],
                 "trials_per_participant": config.trials_per_participant,
@@ -150,6 +150,8 @@ def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> lis
         StudyMembership.objects.get_or_create(
             study=study, user=owner, defaults={"role": StudyMembership.Role.OWNER}
         )
+        if created:
+            study_set_status(study=study, status=Study.Status.LIVE, user=owner)
         studies.append(study)
     return studies
 

@@ -1,30 +1,27 @@
 """Compute jobs: launch, cancel, retry, and the state changes the workers report.
 
-Workers run ``tasks.jobs`` (enqueued here by task name, after the transaction commits). Every
-transition locks the job or batch row, so a task delivered twice changes state once.
+Workers run ``tasks.jobs`` (enqueued by task name after the transaction commits, and sent again
+when lost: see ``dispatch``). Every transition locks the job or batch row, so a task delivered
+twice changes state once.
 """
 
 import socket
 import traceback as traceback_module
 
-from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from studyapp.models import FaceModel, Job, JobBatch, StimulusSet, Study
-
-PLAN_TASK = "facesim.plan_job"
-BATCH_TASK = "facesim.run_batch"
-FINALIZE_TASK = "facesim.finalize_job"
-QUEUE_FOR_TASK = {PLAN_TASK: "cpu", BATCH_TASK: "gpu", FINALIZE_TASK: "cpu"}
-
-
-def enqueue(task_name: str, object_id: int) -> None:
-    """Send a task once the current transaction commits (never for uncommitted rows)."""
-    queue = QUEUE_FOR_TASK[task_name]
-    transaction.on_commit(lambda: current_app.send_task(task_name, args=[object_id], queue=queue))
+from studyapp.services.dispatch import (
+    BATCH_TASK,
+    FINALIZE_TASK,
+    PLAN_TASK,
+    enqueue,
+    message_take,
+)
 
 
 def job_launch(
@@ -90,7 +87,7 @@ def job_retry(*, job: Job) -> Job:
                 f"Only failed or cancelled jobs can be retried; this one is {job.status}."
             )
         job.batches.exclude(status=JobBatch.Status.DONE).update(
-            status=JobBatch.Status.PENDING, error=""
+            status=JobBatch.Status.PENDING, error="", attempts=0
         )
         job.status = Job.Status.QUEUED
         job.error = job.traceback = ""
@@ -107,12 +104,27 @@ def job_retry(*, job: Job) -> Job:
 # --- State changes reported by the workers ------------------------------------------------
 
 
+def job_take(*, job_id: int, dispatch: int) -> Job | None:
+    """The job for its plan or finalize message; None if finished or the message is an old copy."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_finished or not message_take(model=Job, pk=job_id, dispatch=dispatch):
+            return None
+        return job
+
+
 def job_start(*, job_id: int, batches: list[JobBatch], total: int) -> Job | None:
-    """Create the job's batches (once) and mark it running; None if the job is finished."""
+    """Create the job's batches (once), mark it running and send them; None if it is finished.
+
+    A plan delivered again to a running job sends nothing: lost batch messages are the
+    requeue sweep's to send.
+    """
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.is_finished:
             return None
+        if job.status == Job.Status.RUNNING:
+            return job
         if not job.batches.exists():
             for batch in batches:
                 batch.job = job
@@ -131,15 +143,26 @@ def job_start(*, job_id: int, batches: list[JobBatch], total: int) -> Job | None
         return job
 
 
-def batch_claim(*, batch_id: int) -> JobBatch | None:
-    """Mark a batch running for this worker; None if it is done or its job has ended.
+def batch_claim(*, batch_id: int, dispatch: int) -> JobBatch | None:
+    """Mark a batch running for this worker; None if it is done, its job has ended or the
+    message is an old copy (a newer one was sent).
 
-    A batch found 'running' is claimed again: its message is only delivered twice when the
-    worker that had it died.
+    A batch found 'running' is claimed again: its newest message is only delivered twice when
+    the worker that had it died. After ``FACESIM_BATCH_MAX_ATTEMPTS`` starts the job fails
+    instead, so a batch that kills its worker is not handed out for ever.
     """
     with transaction.atomic():
         batch = JobBatch.objects.select_for_update().select_related("job").get(pk=batch_id)
         if batch.status == JobBatch.Status.DONE or batch.job.is_finished:
+            return None
+        if not message_take(model=JobBatch, pk=batch_id, dispatch=dispatch):
+            return None
+        if batch.attempts >= settings.FACESIM_BATCH_MAX_ATTEMPTS:  # it kills or outlives workers
+            error = RuntimeError(
+                f"Batch {batch.index} was started {batch.attempts} times without finishing (its "
+                "worker died or ran out of time each time); retry the job to try again."
+            )
+            job_fail(job_id=batch.job_id, error=error, batch_id=batch_id)
             return None
         batch.status = JobBatch.Status.RUNNING
         batch.attempts += 1

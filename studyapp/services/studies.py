@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from studyapp.models import AuditEvent, Study, StudyMembership
+from studyapp.selectors.studies import study_design_frozen
 from studyapp.services.artifacts import study_artifacts_delete
 
 
@@ -21,18 +22,87 @@ def study_create(*, owner, form) -> Study:
 
 
 def study_set_status(*, study: Study, status: str, user) -> Study:
+    """The one way a study's status changes: each change writes one audit event."""
     if status not in Study.Status.values:
         raise ValueError(
             f"The 'status' parameter must be one of {Study.Status.values}; got {status!r}."
         )
     with transaction.atomic():
-        previous = study.status
-        Study.objects.filter(pk=study.pk).update(status=status)
-        study.status = status
-        audit_record(
-            action=AuditEvent.Action.STATUS, user=user, study=study, before=previous, after=status
+        previous = (
+            Study.objects.select_for_update().values_list("status", flat=True).get(pk=study.pk)
         )
+        study.status = status
+        if previous != status:
+            Study.objects.filter(pk=study.pk).update(status=status)
+            audit_record(
+                action=AuditEvent.Action.STATUS,
+                user=user,
+                study=study,
+                before=previous,
+                after=status,
+            )
     return study
+
+
+def study_update(*, form) -> Study:
+    """Save an edited study form; the design fields stay as they are once a participant started.
+
+    The form disables those fields then (see ``StudyForm``); this refuses any other way round.
+    """
+    with transaction.atomic():
+        study = form.save(commit=False)
+        stored = Study.objects.select_for_update().get(pk=study.pk)
+        if study_design_frozen(study=stored):
+            changed = [
+                name
+                for name in Study.DESIGN_FIELDS
+                if Study._meta.get_field(name).value_from_object(stored)
+                != Study._meta.get_field(name).value_from_object(study)
+            ]
+            if changed:
+                raise ValueError(
+                    f"Participants have started this study, so its design ({', '.join(changed)}) "
+                    "can no longer change; clone the study to change it."
+                )
+        # Only the form's own fields: the status, the declined count and anything else changed
+        # meanwhile by others (status button, participants declining) stay as they are now.
+        columns = {field.name for field in Study._meta.concrete_fields}
+        study.save(update_fields=[name for name in form.fields if name in columns] + ["updated_at"])
+        form.save_m2m()
+    return study
+
+
+def study_clone(*, study: Study, user) -> Study:
+    """A new draft study with the same design, texts and models, no participants; ``user`` owns it.
+
+    The completion code and redirect URL are left empty: a recruitment site gives a new study
+    its own.
+    """
+    copied = [
+        field.name
+        for field in Study._meta.concrete_fields
+        if field.editable
+        and field.name not in ("id", "slug", "title", "status", "completion_code", "redirect_url")
+    ]
+    with transaction.atomic():
+        clone = Study.objects.create(
+            slug=_free_slug(f"{study.slug[:40]}-copy"),
+            title=f"Copy of {study.title}"[: Study._meta.get_field("title").max_length],
+            **{name: getattr(study, name) for name in copied},
+        )
+        clone.face_models.set(study.face_models.all())
+        StudyMembership.objects.create(study=clone, user=user, role=StudyMembership.Role.OWNER)
+        audit_record(action=AuditEvent.Action.CLONE, user=user, study=clone, source=study.slug)
+    return clone
+
+
+def _free_slug(base: str) -> str:
+    taken = set(Study.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    return next(
+        slug
+        for slug in (base, *(f"{base}-{n}" for n in range(2, len(taken) + 3)))
+        if slug not in taken
+    )
 
 
 def membership_set(*, study: Study, user, role: str, by) -> StudyMembership:

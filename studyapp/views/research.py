@@ -1,4 +1,4 @@
-"""The researcher's study pages: list, create, dashboard, status, members, exports, delete.
+"""The researcher's study pages: list, create, dashboard, status, clone, members, exports, delete.
 
 Every page needs a log-in; study pages need a role on the study (see ``permissions``).
 """
@@ -27,10 +27,13 @@ from studyapp.services.studies import (
     audit_record,
     membership_remove,
     membership_set,
+    study_clone,
     study_create,
     study_delete,
     study_set_status,
+    study_update,
 )
+from studyapp.views.job_messages import warn_if_queue_down
 
 CHART_NAMES = ("participants", "responses", "rts", "dropout")  # the chart URLs' names
 
@@ -55,9 +58,13 @@ def study_new(request: HttpRequest) -> HttpResponse:
 def study_edit(request: HttpRequest, study: Study) -> HttpResponse:
     form = StudyForm(request.POST or None, instance=study)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Saved.")
-        return redirect("research-study", study.slug)
+        try:
+            study = study_update(form=form)
+        except ValueError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Saved.")
+            return redirect("research-study", study.slug)
     return render(request, "research/study_form.html", {"form": form, "study": study})
 
 
@@ -110,6 +117,14 @@ def study_status(request: HttpRequest, study: Study) -> HttpResponse:
     except ValueError as error:
         messages.error(request, str(error))
     return redirect("research-study", study.slug)
+
+
+@require_POST
+@study_access(Role.COLLABORATOR)
+def study_copy(request: HttpRequest, study: Study) -> HttpResponse:
+    clone = study_clone(study=study, user=request.user)
+    messages.success(request, f"Cloned {study.title} as a draft; change its design here.")
+    return redirect("research-study-edit", clone.slug)
 
 
 @study_access(Role.VIEWER)
@@ -183,6 +198,7 @@ def pipeline(request: HttpRequest, study: Study) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, f"Launched the pipeline: {len(jobs)} jobs.")
+        warn_if_queue_down(request, list(jobs.values()))
     return redirect("research-study", study.slug)
 
 

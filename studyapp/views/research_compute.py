@@ -19,6 +19,7 @@ from studyapp.selectors.compute import job_list, model_list
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
 from studyapp.services.studies import audit_record
 from studyapp.storage import read_arrays_cached
+from studyapp.views.job_messages import warn_if_queue_down
 
 MAX_OVERLAYS_PER_PAGE = 60
 
@@ -72,6 +73,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
         except ValueError as error:
             form.add_error(None, str(error))
         else:
+            warn_if_queue_down(request, [job])
             return redirect("research-job", job.pk)
     jobs = job_list().filter(pk__in=visible_jobs(request.user).values("pk"))[:200]
     return render(request, "research/jobs.html", {"jobs": jobs, "form": form})
@@ -114,9 +116,11 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
             "Only whoever launched a job, or a collaborator of its study, may do that."
         )
     try:
-        (job_cancel if action == "cancel" else job_retry)(job=job)
+        job = (job_cancel if action == "cancel" else job_retry)(job=job)
     except ValueError as error:
         messages.error(request, str(error))
+    else:
+        warn_if_queue_down(request, [job])
     return redirect("research-job", job.pk)
 
 

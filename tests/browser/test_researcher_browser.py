@@ -55,7 +55,6 @@ def test_researcher_runs_a_study_from_the_browser(
     page.click("text=New study")
     page.fill("#id_title", "Browser study")
     page.fill("#id_slug", "browser-study")
-    page.select_option("#id_status", "live")
     page.select_option("#id_stimulus_set", str(faces.pk))
     page.check("input[name=trial_types][value=triplet]")
     page.select_option("#id_face_models", [str(m.pk) for m in models])
@@ -69,6 +68,9 @@ def test_researcher_runs_a_study_from_the_browser(
     page.wait_for_url("**/research/studies/browser-study/")
     study = Study.objects.get(slug="browser-study")
     assert study.memberships.get().user.username == "ada"
+    assert study.status == "draft"
+    page.click("#open-study")
+    page.wait_for_selector("#close-study")
 
     simulate_participants(study, 5)
     page.reload()

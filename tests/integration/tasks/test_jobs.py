@@ -143,12 +143,13 @@ def test_a_task_delivered_twice_makes_one_artifact(worker, faces):
 
     model = small_model("twice model")
     job = launch("relevance", faces, [model])
-    current_app.send_task("facesim.plan_job", args=[job.pk], queue="cpu")  # a second delivery
+    job.refresh_from_db()
+    current_app.send_task("facesim.plan_job", args=[job.pk, job.dispatch], queue="cpu")  # again
     job = wait_for(job)
     assert job.status == "succeeded", job.error
     for batch in job.batches.all():
-        current_app.send_task("facesim.run_batch", args=[batch.pk], queue="gpu")
-    current_app.send_task("facesim.finalize_job", args=[job.pk], queue="cpu")
+        current_app.send_task("facesim.run_batch", args=[batch.pk, batch.dispatch], queue="gpu")
+    current_app.send_task("facesim.finalize_job", args=[job.pk, job.dispatch], queue="cpu")
     with connection.cursor() as cursor:  # let the extra deliveries run
         cursor.execute("SELECT pg_sleep(3)")
     assert Artifact.objects.filter(kind="relevance", face_model=model).count() == 1

@@ -1,0 +1,49 @@
+"""The requeue sweep inside each worker: a thread that runs ``jobs_requeue`` when the worker is
+ready and every ``FACESIM_REQUEUE_INTERVAL_S`` seconds after (no Celery beat needed)."""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import connection
+from kombu.exceptions import KombuError
+
+from studyapp.services.dispatch import jobs_requeue
+
+logger = logging.getLogger(__name__)
+
+
+class RequeueTimer(threading.Thread):
+    def __init__(self, interval_s: float):
+        super().__init__(name="facesim-requeue", daemon=True)
+        self.interval_s = interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                jobs_requeue()
+            except (KombuError, OSError) as error:
+                logger.warning(
+                    "Requeue sweep: the broker is unreachable (%s); trying later.", error
+                )
+            except Exception:
+                logger.exception("Requeue sweep failed; trying later.")
+            finally:
+                connection.close()  # this thread's own connection; nothing held between sweeps
+            self.stopped.wait(self.interval_s)
+
+
+_timer: RequeueTimer | None = None
+
+
+def requeue_timer_start() -> None:
+    global _timer
+    if settings.FACESIM_REQUEUE_INTERVAL_S > 0 and _timer is None:
+        _timer = RequeueTimer(settings.FACESIM_REQUEUE_INTERVAL_S)
+        _timer.start()
+
+
+def requeue_timer_stop() -> None:
+    if _timer is not None:
+        _timer.stopped.set()

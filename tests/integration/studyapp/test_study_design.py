@@ -1,0 +1,229 @@
+"""A study's design is frozen once a participant started (clone to change it), and every status
+change, from every place that makes one, goes through one audited service."""
+
+import pytest
+from django.forms.models import model_to_dict
+from django.urls import reverse
+
+from studyapp.forms import StudyForm
+from studyapp.models import AuditEvent, Study, StudyMembership
+from studyapp.services.demo import DemoConfig, demo_studies
+from studyapp.services.studies import study_update
+from tests.factories import make_stimulus_set, make_study, start_participant
+
+pytestmark = pytest.mark.django_db
+DESIGN_CHANGES = {
+    "trial_types": ["rating"],
+    "rating_scale": "0-100",
+    "trials_per_participant": 99,
+    "practice_trials": 5,
+    "repeat_rate": 0.2,
+    "catch_rate": 0.3,
+}
+
+
+@pytest.fixture
+def owner(client, django_user_model):
+    user = django_user_model.objects.create_user("owner", password="pw")
+    client.force_login(user)
+    return user
+
+
+def owned_study(user, **fields) -> Study:
+    study = make_study(**fields)
+    StudyMembership.objects.create(study=study, user=user, role="owner")
+    return study
+
+
+def posted(study: Study, **changes) -> dict:
+    """The edit form as a browser posts it, with ``changes``."""
+    data = {
+        name: value
+        for name, value in model_to_dict(study, fields=StudyForm._meta.fields).items()
+        if value is not None
+    }
+    data["face_models"] = [m.pk for m in data.get("face_models", [])]
+    data["analysis_settings"] = "{}"
+    data.update(changes)
+    return data
+
+
+def design(study: Study) -> dict:
+    study.refresh_from_db()
+    return {name: getattr(study, name) for name in (*DESIGN_CHANGES, "stimulus_set_id")}
+
+
+def status_events() -> list[tuple]:
+    return list(
+        AuditEvent.objects.filter(action="status").values_list(
+            "study__slug", "detail__before", "detail__after"
+        )
+    )
+
+
+def test_edit_form_changes_the_design_before_anyone_started(client, owner):
+    study = owned_study(owner, status="draft")
+    other_set = make_stimulus_set(name="other faces")
+    response = client.post(
+        reverse("research-study-edit", args=[study.slug]),
+        posted(study, stimulus_set=other_set.pk, **DESIGN_CHANGES),
+    )
+    assert response.status_code == 302
+    assert design(study) == {**DESIGN_CHANGES, "stimulus_set_id": other_set.pk}
+
+
+def test_edit_form_freezes_the_design_once_a_participant_started(client, owner):
+    study = owned_study(owner)
+    start_participant(study)
+    before = design(study)
+    url = reverse("research-study-edit", args=[study.slug])
+    page = client.get(url).content.decode()
+    assert 'id="design-frozen"' in page
+    assert 'name="rating_scale" disabled' in page or 'disabled id="id_rating_scale"' in page
+
+    other_set = make_stimulus_set(name="other faces")
+    response = client.post(
+        url, posted(study, title="New title", stimulus_set=other_set.pk, **DESIGN_CHANGES)
+    )
+    assert response.status_code == 302
+    assert design(study) == before  # the posted design was ignored ...
+    assert study.title == "New title"  # ... the texts still change
+
+
+def test_the_service_refuses_a_design_change_after_a_participant_started():
+    study = make_study()
+    form = StudyForm(posted(study, rating_scale="0-100"), instance=study)
+    assert form.is_valid(), form.errors  # built before anyone started: nothing disabled
+    start_participant(study)
+    with pytest.raises(ValueError, match="clone the study"):
+        study_update(form=form)
+    study.refresh_from_db()
+    assert study.rating_scale == "1-7"
+
+
+def test_admin_change_form_keeps_design_and_status(staff_client):
+    study = make_study()
+    start_participant(study)
+    before = design(study)
+    response = staff_client.post(
+        reverse("admin:studyapp_study_change", args=[study.pk]),
+        posted(study, title="Edited in the admin", status="closed", **DESIGN_CHANGES),
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert design(study) == before
+    assert (study.title, study.status) == ("Edited in the admin", "live")
+    assert status_events() == []
+
+
+def test_edit_form_does_not_change_status(client, owner):
+    study = owned_study(owner)
+    response = client.post(
+        reverse("research-study-edit", args=[study.slug]), posted(study, status="closed")
+    )
+    assert response.status_code == 302
+    study.refresh_from_db()
+    assert study.status == "live"
+    assert status_events() == []
+
+
+def test_saving_the_edit_form_keeps_what_changed_meanwhile(owner):
+    study = owned_study(owner)
+    form = StudyForm(posted(study, title="Edited"), instance=study)
+    assert form.is_valid(), form.errors
+    Study.objects.filter(pk=study.pk).update(status="closed", declined_count=3)  # meanwhile
+    study_update(form=form)
+    study.refresh_from_db()
+    assert (study.title, study.status, study.declined_count) == ("Edited", "closed", 3)
+
+
+def test_status_button_writes_one_event(client, owner):
+    study = owned_study(owner)
+    client.post(reverse("research-study-status", args=[study.slug]), {"status": "closed"})
+    assert status_events() == [(study.slug, "live", "closed")]
+    client.post(reverse("research-study-status", args=[study.slug]), {"status": "closed"})
+    assert len(status_events()) == 1  # no change, no event
+
+
+def test_admin_bulk_actions_write_one_event_per_study(staff_client):
+    studies = [make_study(), make_study(status="draft")]
+    url = reverse("admin:studyapp_study_changelist")
+    ids = [s.pk for s in studies]
+    staff_client.post(url, {"action": "make_closed", "_selected_action": ids})
+    assert sorted(status_events()) == sorted(
+        [(studies[0].slug, "live", "closed"), (studies[1].slug, "draft", "closed")]
+    )
+    staff_client.post(url, {"action": "make_live", "_selected_action": ids})
+    assert Study.objects.filter(pk__in=ids, status="live").count() == 2
+    assert len(status_events()) == 4
+    events = AuditEvent.objects.filter(action="status")
+    assert {e.user.username for e in events} == {"staff"}
+
+
+def test_admin_deletions_are_audited(staff_client):
+    studies = [make_study(), make_study()]
+    start_participant(studies[0])
+    single = make_study()
+    staff_client.post(reverse("admin:studyapp_study_delete", args=[single.pk]), {"post": "yes"})
+    staff_client.post(
+        reverse("admin:studyapp_study_changelist"),
+        {"action": "delete_selected", "_selected_action": [s.pk for s in studies], "post": "yes"},
+    )
+    assert not Study.objects.exists()
+    events = AuditEvent.objects.filter(action="delete")
+    assert sorted(events.values_list("study_slug", "detail__participants")) == sorted(
+        [(studies[0].slug, 1), (studies[1].slug, 0), (single.slug, 0)]
+    )
+    assert {e.user.username for e in events} == {"staff"}
+
+
+def test_admin_add_form_makes_a_draft_owned_by_its_author(staff_client):
+    stimulus_set = make_stimulus_set()
+    data = posted(make_study(stimulus_set), slug="admin-made", status="live")
+    response = staff_client.post(reverse("admin:studyapp_study_add"), data)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    study = Study.objects.get(slug="admin-made")
+    assert study.status == "draft"
+    assert study.memberships.get().user.username == "staff"
+
+
+def test_demo_studies_open_through_the_audited_service(django_user_model):
+    owner = django_user_model.objects.create_user("demo-owner")
+    studies = demo_studies(
+        stimulus_set=make_stimulus_set(), owner=owner, config=DemoConfig(suffix="-t")
+    )
+    assert all(s.status == "live" for s in studies)
+    assert sorted(status_events()) == sorted((s.slug, "draft", "live") for s in studies)
+    demo_studies(stimulus_set=studies[0].stimulus_set, owner=owner, config=DemoConfig(suffix="-t"))
+    assert len(status_events()) == len(studies)  # kept as they are
+
+
+def test_clone_makes_a_draft_with_the_same_design_and_no_participants(
+    client, owner, django_user_model
+):
+    author = django_user_model.objects.create_user("author")
+    study = owned_study(author, rating_scale="0-100", trial_types=["rating", "triplet"])
+    StudyMembership.objects.create(study=study, user=owner, role="collaborator")
+    start_participant(study)
+    response = client.post(reverse("research-study-clone", args=[study.slug]))
+    clone = Study.objects.exclude(pk=study.pk).get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("research-study-edit", args=[clone.slug])
+    assert clone.slug == f"{study.slug}-copy"
+    assert (clone.status, clone.title) == ("draft", f"Copy of {study.title}")
+    same = (*Study.DESIGN_FIELDS, "consent_text", "instructions", "debrief", "break_every")
+    assert {f: getattr(clone, f) for f in same} == {f: getattr(study, f) for f in same}
+    assert not clone.participants.exists()
+    assert list(clone.memberships.values_list("user__username", "role")) == [("owner", "owner")]
+    assert AuditEvent.objects.get(action="clone").detail == {"source": study.slug}
+    # the clone's design is editable; a second clone gets its own slug
+    assert 'id="design-frozen"' not in client.get(response["Location"]).content.decode()
+    client.post(reverse("research-study-clone", args=[study.slug]))
+    assert Study.objects.filter(slug=f"{study.slug}-copy-2").exists()
+
+
+def test_a_viewer_cannot_clone(client, owner, django_user_model):
+    study = make_study()
+    StudyMembership.objects.create(study=study, user=owner, role="viewer")
+    response = client.post(reverse("research-study-clone", args=[study.slug]))
+    assert response.status_code == 403
+    assert Study.objects.count() == 1
