@@ -90,7 +90,12 @@ async function runTrials(todo, plan, outbox, counted) {
       await pause("break");
     }
     show("trial");
-    const answer = await runTrial(trial, { view: stages.trial, imageUrls: plan.images, rating: config.rating });
+    const answer = await runTrial(trial, {
+      view: stages.trial,
+      imageUrls: plan.images,
+      rating: config.rating,
+      minExposureMs: plan.min_exposure_ms,
+    });
     outbox.add({ trial: trial.index, ...answer, responded_at: new Date().toISOString(), viewport: viewport() });
     if (trial.role !== "practice") counted += 1;
     setProgress(counted, total);
