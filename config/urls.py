@@ -5,10 +5,16 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+# Stimulus images are stored under their sha256 (content-addressed), so they never change.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
 
 def serve_media(request, path):
     """Uploaded files, from MEDIA_ROOT as it is at request time (single-host set-ups)."""
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    if path.startswith("stimuli/"):
+        response["Cache-Control"] = IMMUTABLE
+    return response
 
 
 urlpatterns = [
