@@ -70,17 +70,21 @@ def stored_images(page) -> int:
     return page.evaluate("caches.open('facesim-stimuli').then(c => c.keys()).then(k => k.length)")
 
 
+def wait_until_stored(page, count: int, timeout_s: float = 30) -> None:
+    """Poll Cache Storage (wait_for_function would take the Promise itself as true)."""
+    deadline = time.monotonic() + timeout_s
+    while stored_images(page) < count:
+        assert time.monotonic() < deadline, f"{stored_images(page)} of {count} images stored"
+        page.wait_for_timeout(100)
+
+
 def test_a_whole_block_can_be_answered_offline(page, live_server):
     study = one_block_study(24)
     participant = open_study(page, live_server, study, "offline-block")
     page.click("section[data-stage=instructions] [data-next]")
     page.click("section[data-stage=block] [data-next]")
     page.wait_for_selector("[data-faces][data-accepting]")
-    wanted = distinct_images(participant)
-    page.wait_for_function(
-        "n => caches.open('facesim-stimuli').then(c => c.keys()).then(k => k.length >= n)",
-        arg=wanted,
-    )
+    wait_until_stored(page, distinct_images(participant))
 
     page.context.set_offline(True)
     driver = RunnerDriver(page)
@@ -103,11 +107,7 @@ def test_stored_images_survive_a_reload(page, live_server):
     participant = open_study(page, live_server, study, "reload-cache")
     driver = RunnerDriver(page)
     driver.run(trials=2)
-    wanted = distinct_images(participant)
-    page.wait_for_function(
-        "n => caches.open('facesim-stimuli').then(c => c.keys()).then(k => k.length >= n)",
-        arg=wanted,
-    )
+    wait_until_stored(page, distinct_images(participant))
     page.reload()
     image_requests = []
     page.route(
