@@ -168,6 +168,8 @@ class StudyAdmin(admin.ModelAdmin):
                     "break_every",
                     "repeat_rate",
                     "catch_rate",
+                    "min_exposure_ms",
+                    "min_rt_ms",
                 ]
             },
         ),

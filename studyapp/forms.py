@@ -114,6 +114,8 @@ class StudyForm(forms.ModelForm):
             "break_every",
             "repeat_rate",
             "catch_rate",
+            "min_exposure_ms",
+            "min_rt_ms",
             "consent_text",
             "instructions",
             "debrief",

@@ -1,11 +1,11 @@
 // The participant's trial runner: instructions → (per block) practice → trials with breaks →
 // debrief → completion code. Resumes at the first trial without a stored or queued response.
-import { getJSON, postJSON } from "./api.js";
+import { getJSON, isRetryable, postJSON, retryDelay } from "./api.js";
 import { Outbox } from "./outbox.js";
-import { preload } from "./preload.js";
+import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
 import { runTrial } from "./trials.js";
 
-const PRELOAD_AHEAD = 3;
+const DECODE_AHEAD = 3;
 const REDIRECT_DELAY_MS = 4000;
 const BLOCK_TITLES = { triplet: "Odd one out", afc: "Which is more similar?", rating: "Similarity ratings" };
 
@@ -79,18 +79,25 @@ async function blockIntro(trial, isPractice) {
 // Run the given trials in order; `counted` is how many non-practice trials were answered before.
 async function runTrials(todo, plan, outbox, counted) {
   const total = plan.trials.filter((t) => t.role !== "practice").length;
+  const urls = (trials) => trials.flatMap((t) => t.items.map((id) => plan.images[String(id)]));
+  storeAhead(urls(todo));
   let previous = null;
   for (const [position, trial] of todo.entries()) {
-    for (const next of todo.slice(position, position + PRELOAD_AHEAD + 1)) {
-      next.items.forEach((id) => preload(plan.images[String(id)]).catch(() => {}));
-    }
+    const ahead = urls(todo.slice(position, position + DECODE_AHEAD + 1));
+    keepDecoded(ahead);
+    ahead.forEach((url) => preload(url).catch(() => {}));
     if (!previous || previous.block !== trial.block) await blockIntro(trial, trial.role === "practice");
     else if (previous.role === "practice" && trial.role !== "practice") await pause("practice-done");
     else if (trial.role !== "practice" && config.breakEvery > 0 && counted > 0 && counted % config.breakEvery === 0) {
       await pause("break");
     }
     show("trial");
-    const answer = await runTrial(trial, { view: stages.trial, imageUrls: plan.images, rating: config.rating });
+    const answer = await runTrial(trial, {
+      view: stages.trial,
+      imageUrls: plan.images,
+      rating: config.rating,
+      minExposureMs: plan.min_exposure_ms,
+    });
     outbox.add({ trial: trial.index, ...answer, responded_at: new Date().toISOString(), viewport: viewport() });
     if (trial.role !== "practice") counted += 1;
     setProgress(counted, total);
@@ -107,20 +114,24 @@ async function finish(outbox) {
   const ticker = setInterval(updateCount, 500);
   await outbox.whenEmpty();
   clearInterval(ticker);
-  for (let attempt = 0; ; attempt += 1) {
+  // Retried like the outbox's responses: offline, 5xx, 408 and 429 (Retry-After honoured).
+  for (let failures = 1; ; failures += 1) {
+    let retryAfterMs = 0;
     try {
       const answer = await postJSON(config.completeUrl, {}, config.csrfToken);
-      if (answer.status < 500) return answer;
+      if (!isRetryable(answer.status)) return answer;
+      retryAfterMs = answer.retryAfterMs;
     } catch {
       // Offline: try again below.
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(30000, 1000 * 2 ** attempt)));
+    await new Promise((resolve) => setTimeout(resolve, retryDelay(failures, retryAfterMs)));
   }
 }
 
 function showCompletion({ completion_code: code, redirect_url: url }) {
   const element = show("complete");
   localStorage.removeItem(config.storageKey);
+  forgetStored().catch(() => {});
   if (code) {
     element.querySelector("[data-code-line]").hidden = false;
     element.querySelector("[data-completion-code]").textContent = code;

@@ -1,14 +1,14 @@
 // Responses waiting to be stored on the server. They live in localStorage until the server
-// acknowledges them, so a reload, a crash or a lost connection loses nothing; sending is retried
-// with exponential backoff. The server stores each trial's response once, so resending is safe.
-import { postJSON } from "./api.js";
+// acknowledges them, so a reload, a crash or a lost connection loses nothing. The server stores
+// each trial's response once, so resending is safe.
+//
+// Sending goes through the queue; a response that fails goes to its end and the next one is
+// tried, so an intermittent connection drains the queue at the rate it lets requests through.
+// Only after QUICK_RETRIES failures in a row (or a 429) does the outbox back off (exponential,
+// Retry-After honoured); every acknowledged response resets that count.
+import { isRetryable, postJSON, retryDelay } from "./api.js";
 
-const FIRST_DELAY_MS = 1000;
-const MAX_DELAY_MS = 30000;
-
-function isRetryable(status) {
-  return status >= 500 || status === 408 || status === 429;
-}
+const QUICK_RETRIES = 3;
 
 export class Outbox {
   constructor({ url, storageKey, csrfToken, onConnection }) {
@@ -18,12 +18,14 @@ export class Outbox {
     this.onConnection = onConnection || (() => {});
     this.items = new Map(Object.entries(this.#load()));
     this.rejected = [];
-    this.failures = 0;
+    this.failures = 0; // in a row, since the last acknowledged response
     this.timer = null;
     this.sending = false;
-    this.again = false;
     this.waiters = [];
-    window.addEventListener("online", () => this.flush());
+    window.addEventListener("online", () => {
+      this.failures = 0; // the connection is back: start afresh
+      this.flush();
+    });
   }
 
   get size() {
@@ -38,7 +40,7 @@ export class Outbox {
   add(payload) {
     this.items.set(String(payload.trial), payload);
     this.#save();
-    this.flush();
+    if (this.timer === null) this.flush(); // else it waits for the backoff to end
   }
 
   // Resolves once every queued response has been acknowledged (or permanently rejected).
@@ -48,34 +50,53 @@ export class Outbox {
   }
 
   async flush() {
-    if (this.sending) {
-      this.again = true;
-      return;
-    }
+    if (this.sending) return; // the running pass also sends what was added meanwhile
     this.sending = true;
     clearTimeout(this.timer);
+    this.timer = null;
+    let wait = null;
     try {
-      for (const [key, payload] of [...this.items]) {
-        const { status, data } = await postJSON(this.url, payload, this.csrfToken);
-        if (isRetryable(status)) throw new Error(`HTTP ${status}`);
-        if (status >= 400) this.rejected.push({ payload, status, error: data && data.error });
-        this.items.delete(key);
-        this.#save();
-      }
-      this.failures = 0;
-      this.onConnection(true);
-    } catch (error) {
-      this.failures += 1;
-      this.onConnection(false);
-      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (this.failures - 1));
-      this.timer = setTimeout(() => this.flush(), delay * (0.75 + Math.random() / 2));
+      wait = await this.#drain();
     } finally {
       this.sending = false;
-      if (this.items.size === 0) this.waiters.splice(0).forEach((resolve) => resolve());
-      if (this.again) {
-        this.again = false;
-        if (this.failures === 0) this.flush();
+    }
+    if (wait !== null) {
+      this.onConnection(false);
+      this.timer = setTimeout(() => this.flush(), wait);
+    }
+    if (this.items.size === 0) this.waiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  // Send until the queue is empty (returns null) or it is time to back off (returns the wait).
+  async #drain() {
+    const pending = [];
+    for (;;) {
+      // Failed responses go back into `pending`: an empty one means the rest was sent, and
+      // whatever the queue holds now was added while sending.
+      if (pending.length === 0) pending.push(...this.items.keys());
+      if (pending.length === 0) return null;
+      const key = pending.shift();
+      const payload = this.items.get(key);
+      if (!payload) continue;
+      let answer;
+      try {
+        answer = await postJSON(this.url, payload, this.csrfToken);
+      } catch {
+        answer = { status: 0, retryAfterMs: 0 }; // offline
       }
+      if (answer.status === 0 || isRetryable(answer.status)) {
+        this.failures += 1;
+        pending.push(key);
+        if (answer.status === 429 || this.failures >= QUICK_RETRIES) {
+          return retryDelay(this.failures - QUICK_RETRIES + 1, answer.retryAfterMs);
+        }
+        continue;
+      }
+      if (answer.status >= 400) this.rejected.push({ payload, status: answer.status, error: answer.data && answer.data.error });
+      this.items.delete(key);
+      this.#save();
+      this.failures = 0;
+      this.onConnection(true);
     }
   }
 

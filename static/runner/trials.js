@@ -1,5 +1,8 @@
 // Shows one trial and resolves with the participant's answer and reaction time.
 // The reaction time runs from the frame in which the decoded images appear to the response.
+// Only a fresh press counts: one that began at least `minExposureMs` after that frame (a held
+// key, a key pressed during the transition or the second click of a double-click never does).
+import { clickPressedAt, keyPressedAt } from "./input.js";
 import { loadImages } from "./preload.js";
 
 const PROMPTS = {
@@ -76,7 +79,7 @@ function layout(trial, images, view, rating) {
   return answers;
 }
 
-export async function runTrial(trial, { view, imageUrls, rating }) {
+export async function runTrial(trial, { view, imageUrls, rating, minExposureMs }) {
   const loading = view.querySelector("[data-loading]");
   const faces = view.querySelector("[data-faces]");
   view.querySelector("[data-prompt]").textContent = PROMPTS[trial.type];
@@ -92,13 +95,16 @@ export async function runTrial(trial, { view, imageUrls, rating }) {
   const answers = layout(trial, images, view, rating);
   faces.style.visibility = "visible";
   const shownAt = await nextFrame();
+  const acceptFrom = shownAt + minExposureMs;
 
   return new Promise((resolve) => {
     const slider = view.querySelector("[data-rating-slider]");
     const input = slider.querySelector("input");
     const sliderNext = slider.querySelector("[data-slider-next]");
+    const accepting = setTimeout(() => (faces.dataset.accepting = "true"), acceptFrom - performance.now());
     const finish = (answer) => {
       const rt = performance.now() - shownAt;
+      clearTimeout(accepting);
       document.removeEventListener("keydown", onKey);
       view.removeEventListener("click", onClick);
       input.removeEventListener("input", onSlide);
@@ -107,19 +113,18 @@ export async function runTrial(trial, { view, imageUrls, rating }) {
       resolve({ ...answer, rt_ms: Math.max(rt, 0.001) });
     };
     const onKey = (event) => {
-      if (event.repeat) return;
-      // preventDefault: the key must not also press the button of the card shown next.
-      if (answers.has(event.key)) {
-        event.preventDefault();
-        finish(answers.get(event.key));
-      } else if (event.key === "Enter" && !slider.hidden && !sliderNext.disabled) {
-        event.preventDefault();
-        finish({ rating: Number(input.value) });
+      const sliderDone = event.key === "Enter" && !slider.hidden && !sliderNext.disabled;
+      if (!answers.has(event.key) && !sliderDone) return;
+      // preventDefault: the key must not also press a button (of this trial, or of the card
+      // shown next), fresh or not.
+      event.preventDefault();
+      if (!event.repeat && keyPressedAt(event) >= acceptFrom) {
+        finish(answers.get(event.key) ?? { rating: Number(input.value) });
       }
     };
     const onClick = (event) => {
       const target = event.target.closest("[data-key], [data-slider-next]");
-      if (!target) return;
+      if (!target || clickPressedAt(event) < acceptFrom) return;
       if (target.dataset.key && answers.has(target.dataset.key)) finish(answers.get(target.dataset.key));
       else if (target.matches("[data-slider-next]") && !target.disabled) finish({ rating: Number(input.value) });
     };
@@ -127,6 +132,5 @@ export async function runTrial(trial, { view, imageUrls, rating }) {
     document.addEventListener("keydown", onKey);
     view.addEventListener("click", onClick);
     input.addEventListener("input", onSlide);
-    faces.dataset.accepting = "true";
   });
 }

@@ -3,7 +3,7 @@
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class TrialType(models.TextChoices):
@@ -75,6 +75,18 @@ class Study(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Catch trials with an objectively correct answer, as a fraction of main trials.",
     )
+    min_exposure_ms = models.PositiveIntegerField(
+        default=150,
+        validators=[MaxValueValidator(5000)],
+        help_text="An answer counts only from a fresh press after a trial's images have been "
+        "on screen this long (ms); earlier presses and keys still held are ignored.",
+    )
+    min_rt_ms = models.PositiveIntegerField(
+        default=100,
+        validators=[MaxValueValidator(5000)],
+        help_text="The server refuses reaction times below this floor (ms); at most the "
+        "minimum exposure.",
+    )
     consent_text = models.TextField(help_text="Markdown.")
     instructions = models.TextField(help_text="Markdown.")
     debrief = models.TextField(blank=True, help_text="Markdown.")
@@ -120,6 +132,11 @@ class Study(models.Model):
                 condition=Q(trial_types__len__gte=1)
                 & Q(trial_types__contained_by=list(TrialType.values)),
                 name="study_trial_types_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_rt_ms__lte=F("min_exposure_ms")),
+                name="study_rt_floor_within_exposure",
+                violation_error_message="The RT floor must not exceed the minimum exposure.",
             ),
         ]
 

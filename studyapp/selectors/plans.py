@@ -4,7 +4,10 @@ from studyapp.models import Participant, Stimulus, Trial
 
 
 def participant_plan(*, participant: Participant) -> dict:
-    """Trials in order with their image URLs and whether each is already answered."""
+    """Trials in order with their image URLs and whether each is already answered.
+
+    ``min_exposure_ms``: how long a trial's images are on screen before a fresh press counts.
+    """
     trials = list(
         Trial.objects.filter(participant=participant)
         .order_by("index")
@@ -15,6 +18,7 @@ def participant_plan(*, participant: Participant) -> dict:
     completed = participant.status == Participant.Status.COMPLETED
     return {
         "status": participant.status,
+        "min_exposure_ms": participant.study.min_exposure_ms,
         "trials": [
             {
                 "index": t["index"],

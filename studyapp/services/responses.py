@@ -18,7 +18,7 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 # compiling these two statements for every POST as PostgreSQL spent running them.
 TRIAL_QUERY = """
 SELECT t.id, t.trial_type, t.role, t.items, t.correct_item, p.id, p.last_seen_at,
-       s.rating_scale, r.id
+       s.rating_scale, s.min_rt_ms, r.id
 FROM studyapp_trial t
 JOIN studyapp_participant p ON p.id = t.participant_id
 JOIN studyapp_study s ON s.id = p.study_id
@@ -51,14 +51,15 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
         raise NotFound(
             "unknown_trial", f"Trial {payload.trial} is not part of this session.", "trial"
         )
-    trial_id, trial_type, role, items, correct_item, participant_id, last_seen, scale, stored = row
+    trial_id, trial_type, role, items, correct_item, participant_id, last_seen = row[:7]
+    scale, rt_floor, stored = row[7:]
     if stored is not None:
         return Response.objects.get(pk=stored), False
     participant = Participant(id=participant_id, last_seen_at=last_seen)
     trial = Trial(
         id=trial_id, trial_type=trial_type, role=role, items=items, correct_item=correct_item
     )
-    response = _validated_response(trial, payload, Study(rating_scale=scale))
+    response = _validated_response(trial, payload, Study(rating_scale=scale, min_rt_ms=rt_floor))
     response.received_at = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -84,10 +85,13 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
 
 
 def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) -> Response:
-    if not 0 < payload.rt_ms <= settings.PARTICIPANT_MAX_RT_MS:
+    # The floor keeps anticipations (and the 5e-324 ms of a forged body) out of the data.
+    low, high = study.min_rt_ms, settings.PARTICIPANT_MAX_RT_MS
+    if not (low <= payload.rt_ms <= high and payload.rt_ms > 0):
         raise Unprocessable(
             "implausible_rt",
-            f"'rt_ms' must be in (0, {settings.PARTICIPANT_MAX_RT_MS}]; got {payload.rt_ms}.",
+            f"'rt_ms' must be above 0 and in [{low}, {high}] (the study's floor and the "
+            f"longest RT); got {payload.rt_ms}.",
             "rt_ms",
         )
     response = Response(
