@@ -20,6 +20,7 @@ from studyapp.models import (
     Trial,
 )
 from studyapp.services.jobs import job_cancel, job_retry
+from studyapp.services.participants import participant_sessions_erase
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.services.studies import (
     study_create,
@@ -245,6 +246,15 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="pseudonym")
     def pseudonym_short(self, obj: Participant) -> str:
         return obj.pseudonym[:12] + "…"
+
+    def delete_model(self, request, obj: Participant) -> None:
+        # audited erasure: the study's reports hold the session's rows and go too
+        participant_sessions_erase(
+            sessions=Participant.objects.filter(pk=obj.pk), user=request.user
+        )
+
+    def delete_queryset(self, request, queryset) -> None:
+        participant_sessions_erase(sessions=queryset, user=request.user)
 
 
 @admin.register(Trial)

@@ -7,6 +7,7 @@ twice changes state once.
 
 import socket
 import traceback as traceback_module
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +23,7 @@ from studyapp.services.dispatch import (
     enqueue,
     message_take,
 )
+from studyapp.storage import files_delete
 
 
 def job_launch(
@@ -173,12 +175,19 @@ def batch_claim(*, batch_id: int, dispatch: int) -> JobBatch | None:
 
 
 def batch_complete(*, batch_id: int, result_name: str, result_sha256: str, failures: list) -> bool:
-    """Record a batch's result and the job's progress; True when it was the last batch."""
+    """Record a batch's result and the job's progress; True when it was the last batch.
+
+    A result nobody will read is deleted: the batch is gone (its study was deleted or a
+    participant erased while it ran, so the file may hold erased rows), the job finished
+    (cancelled, failed) or a second delivery finished first (its file is another one).
+    """
     with transaction.atomic():
-        batch = JobBatch.objects.select_for_update().get(pk=batch_id)
-        job = Job.objects.select_for_update().get(pk=batch.job_id)
-        if batch.status == JobBatch.Status.DONE or job.is_finished:
-            return False  # a second delivery finished first, or the job was cancelled
+        batch = JobBatch.objects.select_for_update().filter(pk=batch_id).first()
+        job = batch and Job.objects.select_for_update().get(pk=batch.job_id)
+        if batch is None or batch.status == JobBatch.Status.DONE or job.is_finished:
+            if result_name and (batch is None or batch.result.name != result_name):
+                transaction.on_commit(partial(files_delete, [result_name]))
+            return False
         batch.status = JobBatch.Status.DONE
         batch.result.name = result_name
         batch.result_sha256 = result_sha256

@@ -133,28 +133,38 @@ def participant_data_delete(
 ) -> dict:
     """Delete every session (trials, responses) of one person, e.g. on a GDPR request.
 
-    The study's reports contain the person's rows, so they are deleted too (with their
-    files; run the report again to regenerate it). Returns what was (or, with ``dry_run``,
-    would be) deleted, per study; an audit entry per study records the counts only.
+    See ``participant_sessions_erase``; returns what was (or would be) deleted, per study.
     """
     sessions = Participant.objects.filter(pseudonym=pseudonym)
     if study is not None:
         sessions = sessions.filter(study=study)
-    report = {}
+    return participant_sessions_erase(sessions=sessions, dry_run=dry_run)
+
+
+def participant_sessions_erase(*, sessions, user=None, dry_run: bool = False) -> dict:
+    """Delete participant sessions (a queryset) with their trials and responses.
+
+    The study's reports contain the sessions' rows, so they are deleted too (with their
+    files; run the report again to regenerate it). Returns what was (or, with ``dry_run``,
+    would be) deleted, per study; an audit entry per session records the counts only.
+    """
+    report: dict[str, dict] = {}
     with transaction.atomic():
         for session in sessions.select_related("study"):
             counts = {
                 "trials": session.trials.count(),
                 "responses": Response.objects.filter(trial__participant=session).count(),
+                "reports": Artifact.objects.filter(study=session.study).count(),
             }
-            counts["reports"] = Artifact.objects.filter(study=session.study).count()
-            report[session.study.slug] = counts
+            totals = report.setdefault(session.study.slug, dict.fromkeys(counts, 0))
+            for key, value in counts.items():
+                totals[key] += value
             if not dry_run:
                 session.delete()
                 study_artifacts_delete(study=session.study)
                 audit_record(
                     action=AuditEvent.Action.DATA_DELETION,
-                    user=None,
+                    user=user,
                     study=session.study,
                     **counts,
                 )
