@@ -10,7 +10,13 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from studyapp.errors import NotFound, RequestRejected, Unprocessable
+from studyapp.errors import (
+    BadRequest,
+    NotFound,
+    RequestRejected,
+    Unprocessable,
+    rejection_response,
+)
 from studyapp.models import Participant
 from studyapp.payloads import MAX_VIEWPORT_PX, parse_response, read_json_object
 from studyapp.ratelimit import rate_limit
@@ -33,7 +39,7 @@ def json_errors(view: Callable) -> Callable:
         try:
             return view(request, token)
         except RequestRejected as rejected:
-            return JsonResponse(rejected.as_json(), status=rejected.status)
+            return rejection_response(rejected)
 
     return wrapper
 
@@ -80,7 +86,11 @@ def responses(request: HttpRequest, token: str) -> JsonResponse:
 @participant_api
 def client(request: HttpRequest, participant: Participant) -> JsonResponse:
     data = read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES)
-    record = {key: str(value)[:300] for key, value in data.items() if key in CLIENT_FIELDS}
+    record = {}
+    for key in CLIENT_FIELDS & data.keys():
+        if isinstance(data[key], dict | list):
+            raise BadRequest("invalid_type", f"'{key}' must be a string, number or boolean.", key)
+        record[key] = str(data[key])[:300]
     viewport = data.get("viewport")
     if isinstance(viewport, dict):
         record["viewport"] = {

@@ -16,6 +16,7 @@ from studyapp.services.participants import (
     participant_start,
     study_is_full,
 )
+from studyapp.tokens import is_session_token
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 30
 MAX_EXTERNAL_ID_LENGTH = 128
@@ -76,7 +77,9 @@ def _returning(request: HttpRequest, study: Study, external: ExternalIds) -> Par
     if external.participant:
         return participant_find(study=study, external=external)
     token = request.COOKIES.get(_cookie_name(study))
-    return Participant.objects.filter(study=study, token=token).first() if token else None
+    if not is_session_token(token):
+        return None
+    return Participant.objects.filter(study=study, token=token).first()
 
 
 @require_GET
