@@ -1,4 +1,4 @@
-"""Hostile participant requests get a 4xx JSON error and store nothing (issue 10, points 4, 5, 8)."""
+"""Hostile participant requests get a 4xx JSON error and store nothing (issue 10: 4, 5, 8)."""
 
 import json
 from datetime import timedelta
@@ -32,7 +32,8 @@ def assert_rejected(response, status: int = 400) -> dict:
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"] == "application/json"
     error = response.json()["error"]
-    assert error["code"] and error["message"]
+    assert error["code"]
+    assert error["message"]
     return error
 
 
