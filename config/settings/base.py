@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "studyapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +56,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Only this site's scripts, styles and images (plus data:/blob: images): no inline scripts or
+# style attributes, no third-party content (e.g. an image in a study's consent Markdown).
+CONTENT_SECURITY_POLICY = env(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
+    "style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
