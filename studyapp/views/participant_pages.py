@@ -1,5 +1,6 @@
 """Participant pages: start link, consent, the trial runner shell."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -68,7 +69,7 @@ def _to_runner(participant: Participant, study: Study) -> HttpResponse:
         max_age=COOKIE_MAX_AGE,
         httponly=True,
         samesite="Lax",
-        secure=None,
+        secure=settings.SESSION_COOKIE_SECURE,  # HTTPS only wherever the session cookie is
     )
     return response
 
