@@ -4,6 +4,7 @@ and every stored value is one the API would accept)."""
 
 import json
 import math
+import re
 from datetime import timedelta
 from urllib.parse import quote_from_bytes
 
@@ -203,12 +204,16 @@ form_pairs = st.lists(st.tuples(id_names, id_values), max_size=5)
 
 
 @FUZZ
-@given(pairs=form_pairs, cookie=st.binary(max_size=80))
-def test_start_link_and_consent(session, pairs, cookie):
+@given(
+    pairs=form_pairs,
+    decision=st.sampled_from([b"agree", b"decline"]) | id_values,
+    cookie=st.binary(max_size=80),
+)
+def test_start_link_and_consent(session, pairs, decision, cookie):
     """Any bytes in the start link's query, the consent form and the session cookie: no 500,
     and a session is created only by an agreeing consent that answers with a redirect."""
     study, _ = session
-    query = query_string(pairs)
+    query = query_string([*pairs, (b"decision", decision)])
     client = Client()
     client.cookies[f"facesim_{study.pk}"] = quote_from_bytes(cookie, safe="")
     before = Participant.objects.count()
@@ -228,4 +233,6 @@ def test_start_link_and_consent(session, pairs, cookie):
         assert consent.status_code == 302
         new = Participant.objects.latest("pk")
         assert new.trials.exists()
-        assert all(len(h) in (0, 64) for h in (new.pseudonym, new.external_study_hash))
+        assert re.fullmatch("[0-9a-f]{64}|anon-[0-9a-f]{32}", new.pseudonym)
+        for digest in (new.external_study_hash, new.external_session_hash):
+            assert re.fullmatch("|[0-9a-f]{64}", digest)
