@@ -27,10 +27,6 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _unstorable_text(data: object) -> str | None:
     """The first string (key or value) in parsed JSON that cannot be stored, if any."""
     pending = [data]
@@ -60,7 +56,7 @@ def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
     if len(body) > max_bytes:
         raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
     try:
-        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
+        data = json.loads(body, parse_int=_bounded_int)
     except RecursionError as error:
         raise BadRequest("invalid_json", "The body is nested too deeply.") from error
     except ValueError as error:  # also JSONDecodeError and UnicodeDecodeError
