@@ -30,6 +30,8 @@ def test_a_bad_stored_row_is_dropped_and_listed_not_fatal(worker, media):
         participant = start_participant(study, f"bad-rows-{p}")
         for trial in participant.trials.order_by("index"):
             body = answer_for(trial, study, choose=(trial.index * (p + 1)) % 3)
+            if trial.role == "catch":  # attentive participants: no exclusions
+                body["choice"] = trial.correct_item
             response_record(token=participant.token, payload=parse_response(body))
         participant_complete(participant=participant)
     bad = Response.objects.filter(trial__role="main").order_by("pk").first()
