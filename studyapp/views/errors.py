@@ -10,7 +10,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: JSON for the API, Django's page elsewhere."""
     if is_api_request(request):
         return rejection_response(
-            Forbidden("csrf_failed", f"CSRF verification failed: {reason}. Reload the page.")
+            Forbidden("csrf_failed", f"CSRF verification failed ({reason}) Reload the page.")
         )
     return csrf.csrf_failure(request, reason)
 
