@@ -36,16 +36,48 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+class _Counter:
+    """The Redis client of the rate limits; after a failure it rests for a while.
+
+    While Redis is unreachable (down, frozen, partitioned) only the first request in every
+    ``FACESIM_REDIS_RETRY_SECONDS`` waits for the socket timeout and logs a warning; the
+    others skip the rate limit at once.
+    """
+
+    def __init__(self) -> None:
+        timeout = settings.FACESIM_REDIS_TIMEOUT_SECONDS
+        self.client = redis.Redis.from_url(
+            settings.FACESIM_REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        self.resting_until = 0.0
+
+    def incr(self, bucket: str) -> int | None:
+        """The bucket's count after this request, or None when Redis is unavailable."""
+        if time.monotonic() < self.resting_until:
+            return None
+        try:
+            count, _ = (
+                self.client.pipeline(transaction=False)
+                .incr(bucket)
+                .expire(bucket, WINDOW_SECONDS + 5, nx=True)
+                .execute()
+            )
+        except redis.RedisError as error:
+            rest = settings.FACESIM_REDIS_RETRY_SECONDS
+            self.resting_until = time.monotonic() + rest
+            logger.warning("Redis unavailable (%s): rate limits are off for %s s.", error, rest)
+            return None
+        return count
+
+
 @lru_cache(maxsize=1)
-def _redis() -> redis.Redis:
-    timeout = settings.FACESIM_REDIS_TIMEOUT_SECONDS
-    return redis.Redis.from_url(
-        settings.FACESIM_REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
+def _counter() -> _Counter:
+    return _Counter()
 
 
 def over_limit(scope: str, key: str, per_minute: int) -> int:
-    """Count one request; returns 0 if allowed, else the seconds until the window resets.
+    """Count one request; returns 0 if allowed (or Redis is unavailable), else the seconds
+    until the window resets.
 
     One round trip: INCR the window's counter and give it an expiry if it has none (no
     MULTI/EXEC: a counter that misses its expiry by a crash only holds a stale window key).
@@ -53,19 +85,8 @@ def over_limit(scope: str, key: str, per_minute: int) -> int:
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]  # any key, safely
-    bucket = f"facesim:ratelimit:{scope}:{digest}:{window}"
-    try:
-        count, _ = (
-            _redis()
-            .pipeline(transaction=False)
-            .incr(bucket)
-            .expire(bucket, WINDOW_SECONDS + 5, nx=True)
-            .execute()
-        )
-    except redis.RedisError as error:
-        logger.warning("Rate limit %r not checked (Redis unavailable): %s", scope, error)
-        return 0
-    if count <= per_minute:
+    count = _counter().incr(f"facesim:ratelimit:{scope}:{digest}:{window}")
+    if count is None or count <= per_minute:
         return 0
     return max(1, int((window + 1) * WINDOW_SECONDS - now))
 

@@ -169,6 +169,8 @@ FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
 # the timeout: when it is down or frozen, rate limits are skipped (and a warning logged).
 FACESIM_REDIS_URL = env("FACESIM_REDIS_URL", default="redis://127.0.0.1:6379/1")
 FACESIM_REDIS_TIMEOUT_SECONDS = env.float("FACESIM_REDIS_TIMEOUT_SECONDS", default=0.25)
+# After Redis failed, rate limits stay off this long (per process) before it is tried again.
+FACESIM_REDIS_RETRY_SECONDS = env.float("FACESIM_REDIS_RETRY_SECONDS", default=5.0)
 
 
 def redis_cache(location: str) -> dict:
