@@ -45,7 +45,7 @@ def _unstorable_text(data: object) -> str | None:
 def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
     """The request body as a JSON object, or a 4xx error that says what is wrong."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isdigit() and (len(declared) > MAX_INTEGER_DIGITS or int(declared) > max_bytes):
         raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
     try:
         body = request.body

@@ -70,6 +70,20 @@ def test_hostile_numbers_and_nesting_are_400_and_store_nothing(session, make_bod
     assert post_raw(participant, json.dumps(ok)).status_code == 201
 
 
+@pytest.mark.parametrize("declared", ["9" * 5000, "99999999999999999999"])
+@pytest.mark.parametrize("name", ["api-client", "api-responses"])
+def test_an_absurd_declared_content_length_is_413(session, name, declared):
+    _, participant, ok = session
+    response = Client().post(
+        reverse(name, args=[participant.token]),
+        json.dumps(ok),
+        content_type="application/json",
+        CONTENT_LENGTH=declared,
+    )
+    assert assert_rejected(response, 413)["code"] == "too_large"
+    assert not Response.objects.exists()
+
+
 CLIENT_STRINGS = {
     "NUL": '"Mozilla\\u0000"',
     "lone surrogate": '"\\udc00abc"',
