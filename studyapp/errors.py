@@ -37,6 +37,10 @@ class NotFound(RequestRejected):
     status = 404
 
 
+class MethodNotAllowed(RequestRejected):
+    status = 405
+
+
 class Conflict(RequestRejected):
     status = 409
 

@@ -8,10 +8,10 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 
 from studyapp.errors import (
     BadRequest,
+    MethodNotAllowed,
     NotFound,
     RequestRejected,
     Unprocessable,
@@ -29,6 +29,25 @@ from studyapp.services.participants import (
 from studyapp.services.responses import response_record
 
 CLIENT_FIELDS = {"userAgent", "language", "platform", "timezone", "touch", "devicePixelRatio"}
+
+
+def allow(method: str) -> Callable:
+    """Only ``method``; any other gets a 405 JSON error with ``Allow``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+            if request.method == method:
+                return view(request, *args, **kwargs)
+            response = rejection_response(
+                MethodNotAllowed("method_not_allowed", f"This address takes {method} only.")
+            )
+            response["Allow"] = method
+            return response
+
+        return wrapper
+
+    return decorator
 
 
 def json_errors(view: Callable) -> Callable:
@@ -58,14 +77,14 @@ def participant_api(view: Callable) -> Callable:
     return wrapper
 
 
-@require_GET
+@allow("GET")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
     return JsonResponse(participant_plan(participant=participant))
 
 
-@require_POST
+@allow("POST")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @json_errors
 def responses(request: HttpRequest, token: str) -> JsonResponse:
@@ -81,7 +100,7 @@ def responses(request: HttpRequest, token: str) -> JsonResponse:
     return JsonResponse(body, status=201 if created else 200)
 
 
-@require_POST
+@allow("POST")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def client(request: HttpRequest, participant: Participant) -> JsonResponse:
@@ -102,7 +121,7 @@ def client(request: HttpRequest, participant: Participant) -> JsonResponse:
     return JsonResponse({"recorded": True})
 
 
-@require_POST
+@allow("POST")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def complete(request: HttpRequest, participant: Participant) -> JsonResponse:

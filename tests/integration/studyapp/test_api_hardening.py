@@ -169,6 +169,23 @@ def test_malformed_tokens_in_api_urls_are_json_404s(token, suffix):
     assert_rejected(response, 404)
 
 
+@pytest.mark.parametrize(
+    ("name", "method", "allowed"),
+    [
+        ("api-plan", "post", "GET"),
+        ("api-plan", "delete", "GET"),
+        ("api-responses", "get", "POST"),
+        ("api-client", "put", "POST"),
+        ("api-complete", "get", "POST"),
+    ],
+)
+def test_wrong_methods_on_the_api_are_json_405s(session, name, method, allowed):
+    _, participant, _ = session
+    response = getattr(Client(), method)(reverse(name, args=[participant.token]))
+    assert assert_rejected(response, 405)["code"] == "method_not_allowed"
+    assert response["Allow"] == allowed
+
+
 @pytest.mark.parametrize("token", ["%00", "%ED%A0%80", "a" * 65])
 def test_malformed_tokens_in_runner_urls_are_404_pages(token):
     response = Client().get(f"/p/{token}/")
