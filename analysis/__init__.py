@@ -16,7 +16,7 @@ from analysis.inference import (
     fdr_bh,
     mantel_test,
 )
-from analysis.io import read_responses
+from analysis.io import read_responses, read_responses_dropping_bad_rows
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 from analysis.pipeline import AnalysisParameters, RelevanceInputs, analyse_study
 from analysis.predictions import model_choice_accuracy
@@ -58,6 +58,7 @@ __all__ = [
     "profile_dissimilarity",
     "rating_matrices",
     "read_responses",
+    "read_responses_dropping_bad_rows",
     "relevance_mass_per_part",
     "select_dimensionality",
     "spearman_brown",

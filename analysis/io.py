@@ -2,7 +2,7 @@
 
 The export is a long CSV with one row per trial (see `RESPONSE_COLUMNS`).  `read_responses`
 checks every column and every row that the analyses rely on and raises an error naming the
-bad rows instead of guessing.
+bad rows instead of guessing; `read_responses_dropping_bad_rows` drops and lists them.
 """
 
 from __future__ import annotations
@@ -66,17 +66,69 @@ def read_responses(
     `source` is a CSV path or a DataFrame with `RESPONSE_COLUMNS` (extra columns are kept).
     Text columns become strings ("" for empty), numbers floats (NaN for empty), ``correct``
     a nullable boolean, ``repeat_of`` a nullable integer and the two times UTC timestamps.
-    With `study` given, only that study's rows are returned.
+    With `study` given, only that study's rows are read.
 
     Raises ValueError naming the rows that break a rule: unknown status/type/role, duplicate
     (study, participant, trial_index), a choice that is not one of the shown items (triplets)
     or not a candidate (2AFC), a rating outside its scale, a catch trial without ``correct``,
     a repeat without ``repeat_of`` (or pointing at no trial of that participant),
-    inconsistent participant_status within a participant.
+    inconsistent participant_status within a participant, a time that is not ISO 8601
+    (such as PostgreSQL's text for a year BC), a negative or infinite rt_ms.
+    `read_responses_dropping_bad_rows` drops such rows instead.
     """
+    frame, _ = _read(source, study, drop=False)
+    return frame
+
+
+def read_responses_dropping_bad_rows(
+    source: str | os.PathLike | pd.DataFrame, study: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like `read_responses`, but a row that breaks a rule is dropped instead of fatal.
+
+    One participant's bad row (an unparsable time, an impossible value) then never stops the
+    analysis of a whole study. Rules about several rows drop all the rows involved: both
+    rows of a duplicate trial, every row of a participant with two statuses, and repeats
+    whose original was dropped. Missing columns and an unknown `study` still raise.
+
+    Returns ``(rows, dropped)``: the validated rows, and one row per dropped source row with
+    ``row`` (0-based position in `source`), ``study``, ``participant``, ``trial_index`` (as
+    given) and ``reasons`` (the broken rules, "; "-separated).
+    """
+    return _read(source, study, drop=True)
+
+
+DROPPED_COLUMNS = ("row", "study", "participant", "trial_index", "reasons")
+
+
+class _Problems:
+    """Rows that break a rule: raise at the first (strict) or collect them (drop)."""
+
+    def __init__(self, index: pd.Index, *, drop: bool):
+        self.drop = drop
+        self.reasons = pd.Series("", index=index, dtype=object)
+
+    def flag(self, bad: pd.Series, what: str, got: object = None) -> None:
+        if not bad.any():
+            return
+        if not self.drop:
+            shown = f"{int(bad.sum())} bad rows, e.g. {_rows(bad)}" if got is None else got
+            raise fail("read_responses", "source", what, shown)
+        hit = bad[bad].index
+        self.reasons[hit] = self.reasons[hit].where(
+            self.reasons[hit] == "", self.reasons[hit] + "; "
+        )
+        self.reasons[hit] += what
+
+    def bad(self) -> pd.Series:
+        return self.reasons != ""
+
+
+def _read(
+    source: str | os.PathLike | pd.DataFrame, study: str | None, *, drop: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     func = "read_responses"
     if isinstance(source, pd.DataFrame):
-        frame = source.copy()
+        frame = source.reset_index(drop=True)  # index labels are source row positions
     else:
         path = Path(source)
         if not path.exists():
@@ -90,13 +142,26 @@ def read_responses(
             f"a table with the columns {list(RESPONSE_COLUMNS)}",
             f"missing {missing}",
         )
-    frame = _coerce(frame)
+    frame = frame.assign(study=_text(frame["study"]))
     if study is not None:
-        frame = frame[frame["study"] == str(study)].reset_index(drop=True)
+        frame = frame[frame["study"] == str(study)]
         if frame.empty:
             raise fail(func, "study", "a study present in the export", study)
-    _validate(frame)
-    return frame
+    given = frame[["study", "participant", "trial_index"]].astype(str)
+    problems = _Problems(frame.index, drop=drop)
+    frame = _coerce(frame, problems)
+    _check_rows(frame, problems)
+    kept = frame[~problems.bad()]
+    while True:  # rules across rows, on the rows still kept, until nothing more is dropped
+        before = problems.bad().sum()
+        _check_across_rows(kept, problems)
+        kept = frame[~problems.bad()]
+        if problems.bad().sum() == before:
+            break
+    bad = problems.bad()
+    dropped = given[bad].assign(reasons=problems.reasons[bad])
+    dropped = dropped.rename_axis("row").reset_index()[list(DROPPED_COLUMNS)]
+    return kept.reset_index(drop=True), dropped.reset_index(drop=True)
 
 
 def _text(column: pd.Series) -> pd.Series:
@@ -107,32 +172,29 @@ def _text(column: pd.Series) -> pd.Series:
     return pd.Series(stripped[codes], index=column.index, dtype=object)
 
 
-def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
-    func = "read_responses"
+def _coerce(frame: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
+    frame = frame.copy()
     for col in (*_TEXT, "block"):
         frame[col] = _text(frame[col])
     for col in _NUMBERS:
-        frame[col] = _numeric(frame[col], col)
-    frame["trial_index"] = _integers(frame["trial_index"], "trial_index", allow_empty=False)
-    frame["repeat_of"] = _integers(frame["repeat_of"], "repeat_of", allow_empty=True)
+        frame[col] = _numeric(frame[col], col, problems)
+    frame["trial_index"] = _integers(frame["trial_index"], "trial_index", problems, empty=False)
+    frame["repeat_of"] = _integers(frame["repeat_of"], "repeat_of", problems, empty=True)
     text = _text(frame["correct"]).str.lower()
     bad = ~text.isin(["", "true", "false", "1", "0"])
-    if bad.any():
-        raise fail(
-            func,
-            "source",
-            "correct as true/false or empty",
-            f"{text[bad].unique()[:5].tolist()} in rows {_rows(bad)}",
-        )
+    problems.flag(
+        bad,
+        "correct as true/false or empty",
+        f"{text[bad].unique()[:5].tolist()} in rows {_rows(bad)}",
+    )
     frame["correct"] = pd.array(
-        np.where(text == "", None, text.isin(["true", "1"])), dtype="boolean"
+        np.where((text == "") | bad, None, text.isin(["true", "1"])), dtype="boolean"
     )
     for col in ("responded_at", "received_at"):  # one distinct value per row: no stripping
         raw = frame[col].astype(object).where(frame[col].notna(), "")
         parsed = pd.to_datetime(raw.replace("", None), utc=True, errors="coerce", format="ISO8601")
         bad = parsed.isna() & (raw != "")
-        if bad.any():
-            raise fail(func, "source", f"{col} as ISO 8601 times", f"rows {_rows(bad)}")
+        problems.flag(bad, f"{col} as ISO 8601 times", f"rows {_rows(bad)}")
         frame[col] = parsed
     return frame
 
@@ -140,7 +202,7 @@ def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
 _EMPTY = ("", "nan", "NaN", "None")
 
 
-def _numeric(column: pd.Series, name: str) -> pd.Series:
+def _numeric(column: pd.Series, name: str, problems: _Problems) -> pd.Series:
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         return column.astype(float)
     text = column.astype(object).where(column.notna(), "")
@@ -150,48 +212,31 @@ def _numeric(column: pd.Series, name: str) -> pd.Series:
         stripped = _text(text)
         values = pd.to_numeric(stripped.where(~stripped.isin(_EMPTY), None), errors="coerce")
         bad = values.isna() & ~stripped.isin(_EMPTY)
-    if bad.any():
-        raise fail("read_responses", "source", f"{name} as numbers or empty", f"rows {_rows(bad)}")
+    problems.flag(bad, f"{name} as numbers or empty", f"rows {_rows(bad)}")
     return values.astype(float)
 
 
-def _integers(column: pd.Series, name: str, *, allow_empty: bool) -> pd.Series:
-    values = _numeric(column, name)
+def _integers(column: pd.Series, name: str, problems: _Problems, *, empty: bool) -> pd.Series:
+    values = _numeric(column, name, problems)
     bad = values.notna() & (values != np.round(values))
-    if not allow_empty:
+    if not empty:
         bad |= values.isna()
-    if bad.any():
-        raise fail("read_responses", "source", f"{name} as integers", f"rows {_rows(bad)}")
-    return values.astype("Int64")
+    problems.flag(bad, f"{name} as integers", f"rows {_rows(bad)}")
+    return values.where(~bad).astype("Int64")
 
 
-def _rows(mask: pd.Series | np.ndarray, limit: int = 10) -> list[int]:
-    return np.flatnonzero(np.asarray(mask))[:limit].tolist()
+def _rows(mask: pd.Series, limit: int = 10) -> list[int]:
+    """Source row positions where `mask` is true (the first `limit`)."""
+    return mask.index[np.asarray(mask, dtype=bool)][:limit].tolist()
 
 
-def _validate(frame: pd.DataFrame) -> None:
-    func = "read_responses"
-
-    def check(bad: pd.Series, what: str) -> None:
-        if bad.any():
-            raise fail(func, "source", what, f"{int(bad.sum())} bad rows, e.g. {_rows(bad)}")
-
+def _check_rows(frame: pd.DataFrame, problems: _Problems) -> None:
+    """Rules about one row at a time."""
+    check = problems.flag
     check(~frame["participant_status"].isin(STATUSES), f"participant_status in {STATUSES}")
     check(~frame["trial_type"].isin(TRIAL_TYPES), f"trial_type in {TRIAL_TYPES}")
     check(~frame["role"].isin(ROLES), f"role in {ROLES}")
     check(frame["participant"] == "", "a participant id on every row")
-    check(
-        frame.duplicated(["study", "participant", "trial_index"], keep=False),
-        "one row per (study, participant, trial_index)",
-    )
-    statuses = frame.groupby(["study", "participant"])["participant_status"].nunique()
-    if (statuses > 1).any():
-        raise fail(
-            func,
-            "source",
-            "one participant_status per participant",
-            statuses[statuses > 1].index.tolist()[:5],
-        )
     kind = frame["trial_type"]
     # compare stimulus names as integer codes (object-string comparisons are slow on 10^6 rows)
     names = ["choice", "item_1", "item_2", "item_3"]
@@ -222,13 +267,30 @@ def _validate(frame: pd.DataFrame) -> None:
     outside = (rating < frame["rating_min"]) | (rating > frame["rating_max"])
     check((kind == "rating") & outside, "ratings within [rating_min, rating_max]")
     check((frame["role"] == "catch") & frame["correct"].isna(), "correct set on catch trials")
+    check((frame["role"] == "repeat") & frame["repeat_of"].isna(), "repeat_of set on repeat trials")
+    rt = frame["rt_ms"]
+    check((rt < 0) | np.isinf(rt), "non-negative, finite rt_ms")
+
+
+def _check_across_rows(frame: pd.DataFrame, problems: _Problems) -> None:
+    """Rules about several rows: duplicates, one status per participant, repeat targets."""
+    check = problems.flag
+    check(
+        frame.duplicated(["study", "participant", "trial_index"], keep=False),
+        "one row per (study, participant, trial_index)",
+    )
+    people = frame.groupby(["study", "participant"])["participant_status"]
+    mixed = people.transform("nunique") > 1
+    check(
+        mixed,
+        "one participant_status per participant",
+        people.nunique()[lambda n: n > 1].index.tolist()[:5],
+    )
     repeat = frame["role"] == "repeat"
-    check(repeat & frame["repeat_of"].isna(), "repeat_of set on repeat trials")
     trials = pd.MultiIndex.from_arrays([frame["study"], frame["participant"], frame["trial_index"]])
     targets = pd.MultiIndex.from_arrays([frame["study"], frame["participant"], frame["repeat_of"]])
-    dangling = repeat & ~pd.Series(targets.isin(trials), index=frame.index)
+    dangling = repeat & pd.Series(~targets.isin(trials), index=frame.index)
     check(dangling, "repeat_of naming a trial of the same participant")
-    check(frame["rt_ms"] < 0, "non-negative rt_ms")
 
 
 def write_things_triplets(

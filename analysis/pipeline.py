@@ -170,6 +170,8 @@ class StudyAnalysis:
     relevance_inputs: RelevanceInputs | None = None
     ceiling_participants: pd.DataFrame | None = None  # method, participant, shared pairs, bounds
     majority_note: str = ""  # why there is no majority-agreement ceiling (choice data)
+    # export rows `read_responses_dropping_bad_rows` dropped (row, ids, reasons)
+    dropped_rows: pd.DataFrame | None = None
 
     def ceiling_notes(self) -> list[str]:
         """Why ceilings are missing or rest on few participants, and what is used instead."""
@@ -194,6 +196,7 @@ class StudyAnalysis:
             "n_missing_pairs": self.human_group.n_missing_pairs,
             "split_half": self.split_half.summary(),
             "noise_ceilings": self.noise_ceilings.to_dict(orient="records"),
+            "n_dropped_rows": 0 if self.dropped_rows is None else len(self.dropped_rows),
         }
         if self.majority is not None:
             out["majority_ceiling"] = self.majority.as_dict()
@@ -221,6 +224,7 @@ def analyse_study(
     *,
     parameters: AnalysisParameters | None = None,
     relevance: RelevanceInputs | None = None,
+    dropped_rows: pd.DataFrame | None = None,
 ) -> StudyAnalysis:
     """Run the whole analysis of one study (see module docstring).
 
@@ -230,6 +234,8 @@ def analyse_study(
             an array in the order of the human stimuli).
         parameters: analysis choices (defaults: `AnalysisParameters()`).
         relevance: optional relevance-experiment inputs.
+        dropped_rows: the rows `analysis.io.read_responses_dropping_bad_rows` dropped from
+            the export; the report lists them.
     """
     func = "analyse_study"
     params = AnalysisParameters() if parameters is None else parameters
@@ -375,6 +381,7 @@ def analyse_study(
         relevance,
         ceiling_participants=ceiling_participants,
         majority_note=majority_note,
+        dropped_rows=dropped_rows,
     )
 
 

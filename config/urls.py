@@ -7,6 +7,8 @@ There is no catch-all ``/media/`` route: stimulus images have their own checked 
 from django.contrib import admin
 from django.urls import include, path
 
+handler404 = "studyapp.views.errors.page_not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -139,7 +139,7 @@ class StimulusAdmin(admin.ModelAdmin):
 
     @admin.display(description="image")
     def thumbnail(self, obj: Stimulus) -> str:
-        return format_html('<img src="{}" alt="" style="height:48px">', obj.image.url)
+        return format_html('<img src="{}" alt="" height="48">', obj.image.url)
 
     @admin.display(description="part mask")
     def part_mask_file(self, obj: Stimulus) -> str:

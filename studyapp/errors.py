@@ -1,5 +1,14 @@
 """Errors that reach a client as a JSON body ``{"error": {"code", "message", "field"}}``."""
 
+from django.http import HttpRequest, JsonResponse
+
+API_PREFIX = "/api/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether the request is for the participant JSON API (errors answer JSON there)."""
+    return request.path_info.startswith(API_PREFIX)
+
 
 class RequestRejected(Exception):
     """Base: a request the server refuses, with an HTTP status and a clear message."""
@@ -20,8 +29,16 @@ class BadRequest(RequestRejected):
     status = 400
 
 
+class Forbidden(RequestRejected):
+    status = 403
+
+
 class NotFound(RequestRejected):
     status = 404
+
+
+class MethodNotAllowed(RequestRejected):
+    status = 405
 
 
 class Conflict(RequestRejected):
@@ -38,3 +55,8 @@ class Unprocessable(RequestRejected):
 
 class TooManyRequests(RequestRejected):
     status = 429
+
+
+def rejection_response(rejected: RequestRejected) -> JsonResponse:
+    """The JSON body of a rejected request, with its status."""
+    return JsonResponse(rejected.as_json(), status=rejected.status)

@@ -2,21 +2,50 @@
 
 import json
 import math
+import re
+import reprlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
+from django.utils import timezone
 
-from studyapp.errors import BadRequest, PayloadTooLarge
+from studyapp.errors import BadRequest, PayloadTooLarge, Unprocessable
 
 MAX_VIEWPORT_PX = 100_000
+# JSON integers longer than this are refused while parsing (no field needs more than 2**62).
+MAX_INTEGER_DIGITS = 19
+# Text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (lone surrogates).
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"integers must have at most {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _unstorable_text(data: object) -> str | None:
+    """The first string (key or value) in parsed JSON that cannot be stored, if any."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and UNSTORABLE_TEXT.search(item):
+            return item
+    return None
 
 
 def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
     """The request body as a JSON object, or a 4xx error that says what is wrong."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isdigit() and (len(declared) > MAX_INTEGER_DIGITS or int(declared) > max_bytes):
         raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
     try:
         body = request.body
@@ -27,11 +56,17 @@ def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
     if len(body) > max_bytes:
         raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = json.loads(body, parse_int=_bounded_int)
+    except RecursionError as error:
+        raise BadRequest("invalid_json", "The body is nested too deeply.") from error
+    except ValueError as error:  # also JSONDecodeError and UnicodeDecodeError
         raise BadRequest("invalid_json", f"The body is not valid JSON: {error}.") from error
     if not isinstance(data, dict):
         raise BadRequest("invalid_json", "The body must be a JSON object.")
+    if _unstorable_text(data) is not None:
+        raise BadRequest(
+            "invalid_text", "Text in the body must not contain NUL characters or lone surrogates."
+        )
     return data
 
 
@@ -87,7 +122,9 @@ def _integer(
             raise BadRequest("missing_field", f"'{key}' is required.", field)
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest("invalid_type", f"'{key}' must be an integer; got {value!r}.", field)
+        raise BadRequest(
+            "invalid_type", f"'{key}' must be an integer; got {reprlib.repr(value)}.", field
+        )
     if not low <= value <= high:
         raise BadRequest("out_of_range", f"'{key}' must be in [{low}, {high}]; got {value}.", field)
     return value
@@ -100,11 +137,14 @@ def _number(data: dict, key: str, *, required: bool = False) -> float | None:
             raise BadRequest("missing_field", f"'{key}' is required.", key)
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRequest("invalid_type", f"'{key}' must be a finite number; got {value!r}.", key)
+        raise BadRequest(
+            "invalid_type", f"'{key}' must be a finite number; got {reprlib.repr(value)}.", key
+        )
     return float(value)
 
 
 def _timestamp(data: dict, key: str) -> datetime | None:
+    """An ISO 8601 time with a zone, within ``PARTICIPANT_CLOCK_WINDOW_HOURS`` of now."""
     value = data.get(key)
     if value is None:
         return None
@@ -114,6 +154,17 @@ def _timestamp(data: dict, key: str) -> datetime | None:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise BadRequest(
-            "invalid_type", f"'{key}' must be an ISO 8601 time with a zone; got {value!r}.", key
+            "invalid_type",
+            f"'{key}' must be an ISO 8601 time with a zone; got {reprlib.repr(value)}.",
+            key,
+        )
+    window = timedelta(hours=settings.PARTICIPANT_CLOCK_WINDOW_HOURS)
+    now = timezone.now()
+    if not now - window <= parsed <= now + window:
+        raise Unprocessable(
+            "implausible_time",
+            f"'{key}' must be within {settings.PARTICIPANT_CLOCK_WINDOW_HOURS} hours of the "
+            f"server's time ({now.isoformat(timespec='seconds')}); got {value}.",
+            key,
         )
     return parsed

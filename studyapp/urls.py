@@ -1,7 +1,8 @@
 """Participant pages, participant JSON API and researcher pages."""
 
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 
+from studyapp.tokens import SessionTokenConverter
 from studyapp.views import (
     health,
     media,
@@ -11,16 +12,18 @@ from studyapp.views import (
     research_compute,
 )
 
+register_converter(SessionTokenConverter, "token")
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("media/stimuli/<path:path>", media.stimulus_image, name="stimulus-image"),
     path("s/<slug:slug>/", participant_pages.study_start, name="study-start"),
     path("s/<slug:slug>/consent", participant_pages.study_consent, name="study-consent"),
-    path("p/<str:token>/", participant_pages.participant_runner, name="participant-runner"),
-    path("api/p/<str:token>/plan", participant_api.plan, name="api-plan"),
-    path("api/p/<str:token>/responses", participant_api.responses, name="api-responses"),
-    path("api/p/<str:token>/client", participant_api.client, name="api-client"),
-    path("api/p/<str:token>/complete", participant_api.complete, name="api-complete"),
+    path("p/<token:token>/", participant_pages.participant_runner, name="participant-runner"),
+    path("api/p/<token:token>/plan", participant_api.plan, name="api-plan"),
+    path("api/p/<token:token>/responses", participant_api.responses, name="api-responses"),
+    path("api/p/<token:token>/client", participant_api.client, name="api-client"),
+    path("api/p/<token:token>/complete", participant_api.complete, name="api-complete"),
     path("research/", research.home, name="research-home"),
     path("research/studies/new", research.study_new, name="research-study-new"),
     path("research/studies/<slug:slug>/", research.study_dashboard, name="research-study"),

@@ -92,6 +92,11 @@ def _sections(a: StudyAnalysis, fig_dir: Path) -> tuple[list[_Section], list[tup
                 "tables/exclusions.csv",
             ),
             _table("Participant quality", a.exclusion.quality, "tables/participant_quality.csv"),
+            _table(
+                "Export rows dropped on reading (they break a rule of the export)",
+                a.dropped_rows,
+                "tables/dropped_rows.csv",
+            ),
         )
         if t
     ]
@@ -246,6 +251,7 @@ def _headline(a: StudyAnalysis) -> list[tuple[str, str]]:
         ("trial type", a.trial_type),
         ("stimuli", str(len(a.stimuli))),
         ("participants analysed / excluded", f"{a.human.n_participants} / {s['n_excluded']}"),
+        ("export rows dropped", str(a.summary()["n_dropped_rows"])),
         ("human matrix", a.matrix_source),
         ("missing pairs", str(a.human_group.n_missing_pairs)),
         ("split-half reliability (mean)", f"{sh.get('reliability_mean', float('nan')):.3f}"),

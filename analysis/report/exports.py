@@ -35,6 +35,7 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         "generalisation_groups": a.generalisation_groups,
         "part_mass": a.part_mass,
         "noise_ceiling_participants": a.ceiling_participants,
+        "dropped_rows": a.dropped_rows,
     }
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()

@@ -18,6 +18,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "studyapp.views.errors.csrf_failure"  # JSON errors under /api/
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/facesim"),
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "studyapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +57,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Only this site's scripts, styles and images (plus data:/blob: images): no inline scripts or
+# style attributes, no third-party content (e.g. an image in a study's consent Markdown).
+CONTENT_SECURITY_POLICY = env(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
+    "style-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -131,6 +141,8 @@ STIMULUS_MAX_FILES = env.int("FACESIM_STIMULUS_MAX_FILES", default=20_000)
 # Participant API: largest accepted JSON body, and the longest plausible reaction time.
 PARTICIPANT_MAX_BODY_BYTES = env.int("FACESIM_PARTICIPANT_MAX_BODY_BYTES", default=16 * 1024)
 PARTICIPANT_MAX_RT_MS = env.int("FACESIM_PARTICIPANT_MAX_RT_MS", default=30 * 60 * 1000)
+# A response's `responded_at` must lie within this many hours of the server's clock.
+PARTICIPANT_CLOCK_WINDOW_HOURS = env.int("FACESIM_PARTICIPANT_CLOCK_WINDOW_HOURS", default=24)
 # A started session with no activity for this long no longer holds its planned trials.
 PARTICIPANT_SESSION_TIMEOUT_MINUTES = env.int("FACESIM_SESSION_TIMEOUT_MINUTES", default=120)
 
@@ -190,14 +202,25 @@ FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
     "FACESIM_MAX_WEIGHTS_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024
 )
 
-# Redis for the cache and the rate limits.
+# Redis for the cache and the rate limits. Participant requests never wait on it longer than
+# the timeout: when it is down or frozen, rate limits are skipped (and a warning logged).
 FACESIM_REDIS_URL = env("FACESIM_REDIS_URL", default="redis://127.0.0.1:6379/1")
-CACHES = {
-    "default": {
+FACESIM_REDIS_TIMEOUT_SECONDS = env.float("FACESIM_REDIS_TIMEOUT_SECONDS", default=0.25)
+# After Redis failed, rate limits stay off this long (per process) before it is tried again.
+FACESIM_REDIS_RETRY_SECONDS = env.float("FACESIM_REDIS_RETRY_SECONDS", default=5.0)
+
+
+def redis_cache(location: str) -> dict:
+    """The cache on ``location``, with the same short connect and read timeouts."""
+    timeout = FACESIM_REDIS_TIMEOUT_SECONDS
+    return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": FACESIM_REDIS_URL,
+        "LOCATION": location,
+        "OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout},
     }
-}
+
+
+CACHES = {"default": redis_cache(FACESIM_REDIS_URL)}
 # Rate limits per minute: participant API calls per session, start/consent requests per address.
 FACESIM_RATE_API_PER_MINUTE = env.int("FACESIM_RATE_API_PER_MINUTE", default=600)
 FACESIM_RATE_START_PER_MINUTE = env.int("FACESIM_RATE_START_PER_MINUTE", default=120)

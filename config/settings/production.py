@@ -1,7 +1,12 @@
 """Production: every secret from the environment, HTTPS-only cookies and headers."""
 
+from config.keys import require_strong_key
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import PSEUDONYM_KEY, env
+
+# The pseudonym key is the only thing between a pseudonym and a guessable external id.
+require_strong_key("FACESIM_PSEUDONYM_KEY", PSEUDONYM_KEY)
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

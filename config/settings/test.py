@@ -20,9 +20,4 @@ WHITENOISE_AUTOREFRESH = True
 # Tests use their own Redis database as the Celery broker, and short redelivery.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 FACESIM_REDIS_URL = os.environ.get("FACESIM_REDIS_URL", "redis://127.0.0.1:6379/13")
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": FACESIM_REDIS_URL,
-    }
-}
+CACHES = {"default": redis_cache(FACESIM_REDIS_URL)}  # noqa: F405

@@ -31,5 +31,9 @@ async function poll(url) {
   }
 }
 
+// Bars start at their server-rendered aria-valuenow (no inline styles: the CSP forbids them).
+for (const element of document.querySelectorAll("[data-job-id]")) {
+  element.querySelector(".bar-fill").style.width = `${element.getAttribute("aria-valuenow")}%`;
+}
 const url = document.body.dataset.jobsStatusUrl;
 if (url) poll(url);

@@ -8,9 +8,15 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 
-from studyapp.errors import NotFound, RequestRejected, Unprocessable
+from studyapp.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    RequestRejected,
+    Unprocessable,
+    rejection_response,
+)
 from studyapp.models import Participant
 from studyapp.payloads import MAX_VIEWPORT_PX, parse_response, read_json_object
 from studyapp.ratelimit import rate_limit
@@ -25,6 +31,25 @@ from studyapp.services.responses import response_record
 CLIENT_FIELDS = {"userAgent", "language", "platform", "timezone", "touch", "devicePixelRatio"}
 
 
+def allow(method: str) -> Callable:
+    """Only ``method``; any other gets a 405 JSON error with ``Allow``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+            if request.method == method:
+                return view(request, *args, **kwargs)
+            response = rejection_response(
+                MethodNotAllowed("method_not_allowed", f"This address takes {method} only.")
+            )
+            response["Allow"] = method
+            return response
+
+        return wrapper
+
+    return decorator
+
+
 def json_errors(view: Callable) -> Callable:
     """Turn a rejected request into its 4xx JSON body."""
 
@@ -33,7 +58,7 @@ def json_errors(view: Callable) -> Callable:
         try:
             return view(request, token)
         except RequestRejected as rejected:
-            return JsonResponse(rejected.as_json(), status=rejected.status)
+            return rejection_response(rejected)
 
     return wrapper
 
@@ -52,14 +77,14 @@ def participant_api(view: Callable) -> Callable:
     return wrapper
 
 
-@require_GET
+@allow("GET")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
     return JsonResponse(participant_plan(participant=participant))
 
 
-@require_POST
+@allow("POST")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @json_errors
 def responses(request: HttpRequest, token: str) -> JsonResponse:
@@ -75,12 +100,16 @@ def responses(request: HttpRequest, token: str) -> JsonResponse:
     return JsonResponse(body, status=201 if created else 200)
 
 
-@require_POST
+@allow("POST")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def client(request: HttpRequest, participant: Participant) -> JsonResponse:
     data = read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES)
-    record = {key: str(value)[:300] for key, value in data.items() if key in CLIENT_FIELDS}
+    record = {}
+    for key in CLIENT_FIELDS & data.keys():
+        if isinstance(data[key], dict | list):
+            raise BadRequest("invalid_type", f"'{key}' must be a string, number or boolean.", key)
+        record[key] = str(data[key])[:300]
     viewport = data.get("viewport")
     if isinstance(viewport, dict):
         record["viewport"] = {
@@ -92,7 +121,7 @@ def client(request: HttpRequest, participant: Participant) -> JsonResponse:
     return JsonResponse({"recorded": True})
 
 
-@require_POST
+@allow("POST")
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @participant_api
 def complete(request: HttpRequest, participant: Participant) -> JsonResponse:

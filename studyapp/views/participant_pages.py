@@ -1,5 +1,6 @@
 """Participant pages: start link, consent, the trial runner shell."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -16,6 +17,7 @@ from studyapp.services.participants import (
     participant_start,
     study_is_full,
 )
+from studyapp.tokens import is_session_token
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 30
 MAX_EXTERNAL_ID_LENGTH = 128
@@ -67,7 +69,7 @@ def _to_runner(participant: Participant, study: Study) -> HttpResponse:
         max_age=COOKIE_MAX_AGE,
         httponly=True,
         samesite="Lax",
-        secure=None,
+        secure=settings.SESSION_COOKIE_SECURE,  # HTTPS only wherever the session cookie is
     )
     return response
 
@@ -76,7 +78,9 @@ def _returning(request: HttpRequest, study: Study, external: ExternalIds) -> Par
     if external.participant:
         return participant_find(study=study, external=external)
     token = request.COOKIES.get(_cookie_name(study))
-    return Participant.objects.filter(study=study, token=token).first() if token else None
+    if not is_session_token(token):
+        return None
+    return Participant.objects.filter(study=study, token=token).first()
 
 
 @require_GET

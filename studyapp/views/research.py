@@ -212,6 +212,11 @@ REPORT_TYPES = {
     ".pkl": "application/octet-stream",
 }
 REPORT_PAGES = {".html", ".png"}  # viewing, not exporting: not audited
+# The report is a self-contained page (also read offline from its zip) with embedded CSS:
+# its styles may be inline, but it runs no script at all.
+REPORT_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+)
 
 
 @study_access(Role.VIEWER)
@@ -230,6 +235,7 @@ def report_file(request: HttpRequest, study: Study, name: str = "index.html") ->
             action=AuditEvent.Action.EXPORT, user=request.user, study=study, export=f"report/{name}"
         )
     response = HttpResponse(data, content_type=REPORT_TYPES[suffix])
+    response["Content-Security-Policy"] = REPORT_POLICY
     if suffix not in REPORT_PAGES:
         response["Content-Disposition"] = (
             f'attachment; filename="{study.slug}-{name.replace("/", "-")}"'

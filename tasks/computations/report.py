@@ -26,7 +26,7 @@ from analysis import (
     analyse_study,
     generalisation_table,
 )
-from analysis.io import read_responses
+from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import write_report
 from studyapp.models import Artifact, Job, JobBatch
 from studyapp.selectors.exports import responses_csv_chunks
@@ -252,14 +252,20 @@ class Report(Computation):
 
     def run_batch(self, job: Job, batch: JobBatch) -> BatchOutput:
         csv = responses_export(job)
-        responses = read_responses(pd.read_csv(io.BytesIO(csv), dtype=str, keep_default_na=False))
+        responses, dropped = read_responses_dropping_bad_rows(
+            pd.read_csv(io.BytesIO(csv), dtype=str, keep_default_na=False)
+        )
         if responses.empty:
-            raise ValueError("The study has no responses yet.")
+            raise ValueError(f"The study has no readable responses yet ({len(dropped)} dropped).")
         artifacts = input_artifacts(job)
         models, relevance = model_inputs(artifacts)
         inputs = report_inputs(job, csv, artifacts)
         analysis = analyse_study(
-            responses, models, parameters=analysis_parameters(job.params), relevance=relevance
+            responses,
+            models,
+            parameters=analysis_parameters(job.params),
+            relevance=relevance,
+            dropped_rows=dropped,
         )
         with tempfile.TemporaryDirectory() as folder:
             write_report(analysis, folder)

@@ -1,5 +1,7 @@
 """Reading the platform export and writing matrices/triplets other tools can load."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from analysis.io import (
     RESPONSE_COLUMNS,
     load_matrices_npz,
     read_responses,
+    read_responses_dropping_bad_rows,
     save_matrices_npz,
     write_rsatoolbox_pkl,
     write_things_triplets,
@@ -72,45 +75,51 @@ def test_reads_csv_and_types_columns(tmp_path):
     pd.testing.assert_frame_equal(out, same)
 
 
-@pytest.mark.parametrize(
-    ("row", "match"),
-    [
-        ({"participant_status": "done"}, "participant_status in"),
-        ({"trial_type": "pairs"}, "trial_type in"),
-        ({"role": "warmup"}, "role in"),
-        ({"choice": "zz"}, "one of its items"),
-        ({"trial_type": "afc", "choice": "a"}, "item_2 or item_3"),
-        (
-            {
-                "trial_type": "rating",
-                "item_3": "",
-                "rating": "9",
-                "rating_min": "1",
-                "rating_max": "7",
-                "choice": "",
-            },
-            "within \\[rating_min",
-        ),
-        (
-            {
-                "trial_type": "rating",
-                "item_3": "",
-                "rating": "",
-                "rating_min": "1",
-                "rating_max": "7",
-                "choice": "",
-            },
-            "a rating on every rating trial",
-        ),
-        ({"role": "catch", "correct": ""}, "correct set on catch trials"),
-        ({"role": "repeat", "repeat_of": ""}, "repeat_of set on repeat trials"),
-        ({"role": "repeat", "repeat_of": "41"}, "repeat_of naming a trial"),
-        ({"correct": "maybe"}, "correct as true/false"),
-        ({"rt_ms": "fast"}, "rt_ms as numbers"),
-        ({"responded_at": "yesterday"}, "ISO 8601"),
-        ({"item_3": ""}, "item_3 on triplet"),
-    ],
-)
+BAD_ROWS = [
+    ({"participant_status": "done"}, "participant_status in"),
+    ({"trial_type": "pairs"}, "trial_type in"),
+    ({"role": "warmup"}, "role in"),
+    ({"choice": "zz"}, "one of its items"),
+    ({"trial_type": "afc", "choice": "a"}, "item_2 or item_3"),
+    (
+        {
+            "trial_type": "rating",
+            "item_3": "",
+            "rating": "9",
+            "rating_min": "1",
+            "rating_max": "7",
+            "choice": "",
+        },
+        "within \\[rating_min",
+    ),
+    (
+        {
+            "trial_type": "rating",
+            "item_3": "",
+            "rating": "",
+            "rating_min": "1",
+            "rating_max": "7",
+            "choice": "",
+        },
+        "a rating on every rating trial",
+    ),
+    ({"role": "catch", "correct": ""}, "correct set on catch trials"),
+    ({"role": "repeat", "repeat_of": ""}, "repeat_of set on repeat trials"),
+    ({"role": "repeat", "repeat_of": "41"}, "repeat_of naming a trial"),
+    ({"correct": "maybe"}, "correct as true/false"),
+    ({"rt_ms": "fast"}, "rt_ms as numbers"),
+    ({"responded_at": "yesterday"}, "ISO 8601"),
+    # PostgreSQL's text for year 1 at +01:00, as the export wrote it before times were checked
+    ({"responded_at": "0001-12-31T23:00:00TBCZ"}, "responded_at as ISO 8601"),
+    ({"received_at": "2026-13-01T00:00:00Z"}, "received_at as ISO 8601"),
+    ({"rt_ms": "inf"}, "finite rt_ms"),
+    ({"rt_ms": "-5"}, "non-negative"),
+    ({"trial_index": "1.5"}, "trial_index as integers"),
+    ({"item_3": ""}, "item_3 on triplet"),
+]
+
+
+@pytest.mark.parametrize(("row", "match"), BAD_ROWS)
 def test_rejects_rows_that_break_the_export_rules(row, match):
     with pytest.raises(ValueError, match=match):
         read_responses(frame({}, row))
@@ -129,6 +138,61 @@ def test_rejects_duplicates_missing_columns_and_mixed_status():
         read_responses(frame({}), study="other")
     with pytest.raises(ValueError, match="an existing CSV file"):
         read_responses("/no/such/file.csv")
+
+
+@pytest.mark.parametrize(("row", "match"), BAD_ROWS)
+def test_lenient_reading_drops_and_lists_a_bad_row(row, match):
+    source = frame({}, {"choice": "a"}, row, {"choice": "b"})
+    kept, dropped = read_responses_dropping_bad_rows(source)
+    assert kept["trial_index"].tolist() == [0, 1, 3]
+    assert dropped.columns.tolist() == ["row", "study", "participant", "trial_index", "reasons"]
+    assert dropped["row"].tolist() == [2]
+    assert dropped[["participant", "trial_index"]].values.tolist() == [
+        ["P1", row.get("trial_index", "2")]
+    ]
+    assert re.search(match, dropped["reasons"].iloc[0])
+    pd.testing.assert_frame_equal(kept, read_responses(source.drop(index=2)))
+
+
+def test_lenient_reading_lists_every_broken_rule_of_a_row():
+    _, dropped = read_responses_dropping_bad_rows(
+        frame({}, {"rt_ms": "-1", "responded_at": "0001-12-31T23:00:00TBCZ", "choice": "zz"})
+    )
+    assert dropped["reasons"].iloc[0].split("; ") == [
+        "responded_at as ISO 8601 times",
+        "the choice of a triplet to be one of its items",
+        "non-negative, finite rt_ms",
+    ]
+
+
+def test_lenient_reading_drops_every_row_a_rule_across_rows_involves():
+    rows = frame(
+        {},  # P1 trial 0, the original of the repeat below
+        {"role": "repeat", "repeat_of": "0", "choice": "a"},
+        {},  # P1 trial 2
+        {"participant": "P2"},
+        {"participant": "P2", "participant_status": "excluded"},
+        {"participant": "P3"},
+    )
+    rows.loc[2, "trial_index"] = "0"  # duplicates trial 0 of P1: both go, then the repeat
+    kept, dropped = read_responses_dropping_bad_rows(rows)
+    assert kept["participant"].tolist() == ["P3"]
+    assert dropped["row"].tolist() == [0, 1, 2, 3, 4]
+    reasons = dict(zip(dropped["row"], dropped["reasons"], strict=True))
+    assert reasons[0] == reasons[2] == "one row per (study, participant, trial_index)"
+    assert reasons[1] == "repeat_of naming a trial of the same participant"
+    assert reasons[3] == reasons[4] == "one participant_status per participant"
+
+
+def test_lenient_reading_of_a_clean_export_drops_nothing(tmp_path):
+    rows = frame({}, {"choice": "a"})
+    path = tmp_path / "export.csv"
+    rows.to_csv(path, index=False)
+    kept, dropped = read_responses_dropping_bad_rows(path, study="s1")
+    pd.testing.assert_frame_equal(kept, read_responses(path))
+    assert dropped.empty
+    with pytest.raises(ValueError, match="missing \\['choice'\\]"):
+        read_responses_dropping_bad_rows(rows.drop(columns="choice"))
 
 
 def test_filters_one_study():

@@ -291,3 +291,34 @@ def test_split_half_histogram_leaves_out_undefined_splits():
     values = np.array([0.4, 0.6, np.nan, -np.inf, 0.5])
     figure = figures.split_half_histogram(values, "spearman")
     assert "over 3 random splits" in figure.axes[0].get_title()
+
+
+def test_one_participants_bad_rows_are_dropped_and_listed_in_the_report(truth, tmp_path):
+    """A time PostgreSQL wrote for a year BC and an infinite RT: the study is still analysed,
+    and the report lists the rows it dropped and why."""
+    from analysis.io import read_responses, read_responses_dropping_bad_rows
+    from analysis.simulate import Design, simulate_responses
+
+    design = Design(trial_type="triplet", n_participants=4, n_trials=60, repeat_fraction=0.1)
+    raw = simulate_responses(truth, design, random_state=3).astype(str)
+    raw.loc[5, "responded_at"] = "0001-12-31T23:00:00TBCZ"
+    raw.loc[9, "rt_ms"] = "inf"
+    with pytest.raises(ValueError, match="responded_at as ISO 8601"):
+        read_responses(raw)
+    rows, dropped = read_responses_dropping_bad_rows(raw)
+    assert dropped["row"].tolist() == [5, 9, 44]  # 44 repeats trial 9: its original is gone
+    assert len(rows) == len(raw) - 3
+    params = AnalysisParameters(n_boot=20, n_permutations=20, n_splits=5, methods=("spearman",))
+    analysis = analyse_study(rows, ranked_models(truth), parameters=params, dropped_rows=dropped)
+    assert analysis.summary()["n_dropped_rows"] == 3
+    files = write_report(analysis, tmp_path)
+    html = files.html.read_text()
+    assert "Export rows dropped on reading" in html
+    assert "non-negative, finite rt_ms" in html
+    table = pd.read_csv(tmp_path / "tables" / "dropped_rows.csv")
+    assert table["row"].tolist() == [5, 9, 44]
+    assert table["reasons"].tolist() == [
+        "responded_at as ISO 8601 times",
+        "non-negative, finite rt_ms",
+        "repeat_of naming a trial of the same participant",
+    ]
