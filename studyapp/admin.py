@@ -22,6 +22,7 @@ from studyapp.models import (
 )
 from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
+from studyapp.services.studies import study_set_status
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
 
 
@@ -180,7 +181,11 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Open the selected studies (live)")
     def make_live(self, request, queryset) -> None:
-        queryset.update(status=Study.Status.LIVE)
+        for study in queryset.select_related("stimulus_set"):
+            try:
+                study_set_status(study=study, status=Study.Status.LIVE, user=request.user)
+            except ValueError as error:
+                self.message_user(request, str(error), messages.ERROR)
 
     @admin.action(description="Close the selected studies")
     def make_closed(self, request, queryset) -> None:

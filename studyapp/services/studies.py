@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from studyapp.models import AuditEvent, Study, StudyMembership
+from studyapp.selectors.studies import study_design_problems
 
 
 def audit_record(*, action: str, user, study: Study | None, **detail) -> AuditEvent:
@@ -24,6 +25,10 @@ def study_set_status(*, study: Study, status: str, user) -> Study:
         raise ValueError(
             f"The 'status' parameter must be one of {Study.Status.values}; got {status!r}."
         )
+    if status == Study.Status.LIVE:
+        problems = study_design_problems(study=study)
+        if problems:
+            raise ValueError(f"{study.title} cannot go live: {' '.join(problems)}")
     with transaction.atomic():
         previous = study.status
         Study.objects.filter(pk=study.pk).update(status=status)
