@@ -89,6 +89,12 @@ class FaceModelForm(forms.Form):
     )
     parent = forms.ModelChoiceField(queryset=FaceModel.objects.all(), required=False)
 
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if FaceModel.objects.filter(name=name).exists():
+            raise forms.ValidationError(f"A model named {name!r} already exists.")
+        return name
+
     def clean(self):
         data = super().clean()
         if self.errors:
