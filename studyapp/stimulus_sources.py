@@ -136,7 +136,7 @@ def files_from_zip(archive, *, max_files: int, max_total_bytes: int) -> list[Sou
 def files_from_uploads(
     uploads: Iterable, *, max_files: int, max_total_bytes: int
 ) -> list[SourceFile]:
-    """Django ``UploadedFile`` objects; a folder upload keeps its relative paths in ``name``."""
+    """Django ``UploadedFile`` objects (Django keeps only the base name of each upload)."""
     files = []
     for upload in uploads:
         path = _clean_path(upload.name)
