@@ -8,8 +8,12 @@ from collections.abc import Iterator
 from django.db import connection, transaction
 from psycopg import sql
 
-from analysis.csv_cells import QUOTE, TRIGGERS
 from studyapp.models import Study
+
+# As in ``analysis.csv_cells`` (the pandas side; a test keeps the two equal). Not imported from
+# there: ``analysis`` loads scipy and pandas, which web workers do not import.
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
 
 
 def _sql_text(values) -> str:

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from analysis.csv_cells import TRIGGERS
+from analysis.csv_cells import QUOTE, TRIGGERS
 from analysis.io import read_responses
 from studyapp.payloads import parse_response
+from studyapp.selectors import exports
 from studyapp.services.responses import response_record
 from studyapp.services.stimuli import stimulus_set_import
 from tests.factories import answer_for, make_study, png_bytes, source, start_participant
@@ -44,3 +45,7 @@ def test_responses_csv_neutralises_formula_names_and_reads_back(staff_client):
     shown = set(frame[["item_1", "item_2", "item_3"]].stack()) - {""}
     assert shown == {name.strip() for name in NAMES}
     assert set(frame["study"]) == {"-hostile"}
+
+
+def test_the_sql_export_neutralises_the_same_characters_as_the_analysis():
+    assert (exports.TRIGGERS, exports.QUOTE) == (TRIGGERS, QUOTE)
