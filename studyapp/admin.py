@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -26,7 +28,21 @@ from studyapp.services.studies import study_set_status
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ModelAdmin(admin.ModelAdmin):
+    """Django's ModelAdmin, except that a selection of rows that are not ids is refused with a
+    message (Django itself answers 500 when an action filters on ``pk__in=['abc']``)."""
+
+    def response_action(self, request, queryset):
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(request, "The selection is not a list of row ids.", messages.ERROR)
+            return None  # the change list then redirects to itself
+        return super().response_action(request, queryset)
+
+
+class ReadOnlyAdmin(ModelAdmin):
     """Rows written only by the platform (trials, responses): view, never edit."""
 
     def has_add_permission(self, request) -> bool:
@@ -37,7 +53,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StimulusSet)
-class StimulusSetAdmin(admin.ModelAdmin):
+class StimulusSetAdmin(ModelAdmin):
     list_display = ["name", "stimulus_count", "label_columns", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["label_columns", "part_names", "created_at"]
@@ -110,7 +126,7 @@ class StimulusSetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Stimulus)
-class StimulusAdmin(admin.ModelAdmin):
+class StimulusAdmin(ModelAdmin):
     list_display = ["name", "stimulus_set", "thumbnail", "width", "height", "labels"]
     list_filter = ["stimulus_set"]
     search_fields = ["name"]
@@ -135,7 +151,7 @@ class StimulusAdmin(admin.ModelAdmin):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(ModelAdmin):
     form = StudyForm
     list_display = ["title", "slug", "status", "stimulus_set", "trial_types", "links"]
     list_filter = ["status"]
@@ -193,7 +209,7 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(ModelAdmin):
     list_display = ["pseudonym_short", "study", "source", "status", "excluded", "started_at"]
     list_filter = ["study", "status", "excluded", "source"]
     search_fields = ["pseudonym"]
@@ -235,7 +251,7 @@ class ResponseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FaceModel)
-class FaceModelAdmin(admin.ModelAdmin):
+class FaceModelAdmin(ModelAdmin):
     list_display = ["name", "architecture", "pretraining", "task", "seed", "parent", "created_at"]
     list_filter = ["architecture", "pretraining", "task"]
     search_fields = ["name"]

@@ -121,3 +121,20 @@ def test_job_params_that_postgres_cannot_store_are_form_errors(staff_client, par
     assert response.status_code == 200
     assert "params" in response.context["form"].errors
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("selected", ["abc", HUGE, "-1", "1.5", "\x00"])
+@pytest.mark.parametrize(
+    ("changelist", "action"),
+    [
+        ("admin:studyapp_job_changelist", "cancel"),
+        ("admin:studyapp_job_changelist", "retry"),
+        ("admin:studyapp_study_changelist", "make_live"),
+        ("admin:studyapp_study_changelist", "make_closed"),
+    ],
+)
+def test_admin_actions_with_bad_selections_do_not_fail(staff_client, changelist, action, selected):
+    response = staff_client.post(
+        reverse(changelist), {"action": action, "_selected_action": [selected]}
+    )
+    assert response.status_code in {200, 302}
