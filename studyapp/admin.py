@@ -26,6 +26,7 @@ from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.services.studies import study_set_status
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
+from studyapp.uploads import SpooledUploadHandler
 
 
 class ModelAdmin(admin.ModelAdmin):
@@ -79,6 +80,7 @@ class StimulusSetAdmin(ModelAdmin):
             limit = settings.STIMULUS_MAX_UPLOAD_BYTES
             problems = [f"upload: {declared:,} bytes; the limit is {limit:,}"]
             return self._import_page(request, StimulusImportForm(), problems, status=413)
+        request.upload_handlers = [SpooledUploadHandler(request)]  # before the body is read
         return csrf_protect(self._import)(request)
 
     def _import(self, request):

@@ -1,7 +1,9 @@
 """Importing stimulus sets: labels, masks, deduplication, all-or-nothing, admin and command."""
 
 import io
+import os
 import re
+import resource
 import struct
 import tracemalloc
 import zipfile
@@ -422,3 +424,44 @@ def test_admin_refuses_an_oversized_upload_before_the_csrf_check_reads_it(
     settings.STIMULUS_MAX_UPLOAD_BYTES = 10**6
     assert client.post(url, {"name": "small", "archive": small}).status_code == 403  # no token
     assert not StimulusSet.objects.exists()
+
+
+def test_admin_upload_of_many_files_holds_one_open_file_not_one_per_image(staff_client, settings):
+    """With Django's handlers every file of a large upload stays open until the request ends."""
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # as for any upload above 2.5 MB
+    uploads = [named_upload(png_bytes(i, size=16), f"face{i:03d}.png") for i in range(150)]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 60, hard))
+    try:
+        response = staff_client.post(
+            reverse("admin:studyapp_stimulusset_import"), {"name": "fds", "images": uploads}
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert response.status_code == 302
+    assert StimulusSet.objects.get(name="fds").stimuli.count() == 150
+
+
+def test_admin_import_of_a_zip_read_from_the_spooled_upload(staff_client, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    archive = make_zip({f"{i}.png": png_bytes(i) for i in range(5)})
+    metadata = named_upload(
+        b"filename,identity\n" + b"".join(b"%d.png,x\n" % i for i in range(5)), "m.csv"
+    )
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"),
+        {
+            "name": "spooled",
+            "archive": named_upload(archive.getvalue(), "a.zip"),
+            "metadata": metadata,
+        },
+    )
+    assert response.status_code == 302
+    labels = StimulusSet.objects.get(name="spooled").stimuli.values_list("labels", flat=True)
+    assert list(labels) == [{"identity": "x"}] * 5
+
+
+def named_upload(data: bytes, name: str) -> io.BytesIO:
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
