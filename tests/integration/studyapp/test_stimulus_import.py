@@ -465,3 +465,11 @@ def named_upload(data: bytes, name: str) -> io.BytesIO:
     upload = io.BytesIO(data)
     upload.name = name
     return upload
+
+
+def test_management_command_lists_a_damaged_member_and_imports_nothing(tmp_path):
+    path = tmp_path / "broken.zip"
+    path.write_bytes(_broken_zip("deflate64").getvalue())
+    with pytest.raises(CommandError, match=r"bad\.png: cannot be read from the upload"):
+        call_command("import_stimuli", str(path), "--name", "broken")
+    assert not StimulusSet.objects.exists()
