@@ -71,7 +71,8 @@ def make_zip(entries, damaged) -> bytes:
     with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
         warnings.simplefilter("ignore")  # duplicate names are part of the test
         for path, data in entries:
-            zipped.writestr(path, data)
+            if path.split("\x00")[0]:  # zipfile cuts names at NUL and cannot write "" itself
+                zipped.writestr(path, data)
     data = bytearray(buffer.getvalue())
     for position, value in damaged:
         if data:
@@ -153,5 +154,5 @@ def test_weights_uploads(staff_client, settings, raw, weights_format, file_name,
     if response.status_code == 200:
         assert after == before
     else:  # Django drops a file part whose name sanitises to nothing: a model without weights
-        assert FaceModel.objects.get(name=model_name).weights == ""
+        assert FaceModel.objects.latest("pk").weights == ""
         assert after == (before[0] + 1, before[1])
