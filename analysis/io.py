@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import fail
+from analysis.csv_cells import restore_cell, write_csv
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
 RESPONSE_COLUMNS = (
@@ -166,9 +167,10 @@ def _read(
 
 def _text(column: pd.Series) -> pd.Series:
     """Strings without surrounding blanks ("" for empty), stripping each distinct value once:
-    ids, statuses and stimulus names repeat, so this is a hash lookup per row."""
+    ids, statuses and stimulus names repeat, so this is a hash lookup per row. The export's
+    formula-injection quote (``analysis.csv_cells``) is removed first."""
     codes, uniques = pd.factorize(column.fillna(""))
-    stripped = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)
+    stripped = np.asarray([restore_cell(str(u)).strip() for u in uniques] + [""], dtype=object)
     return pd.Series(stripped[codes], index=column.index, dtype=object)
 
 
@@ -304,8 +306,10 @@ def write_things_triplets(
     """
     path = Path(path)
     triplets[["i", "j", "odd"]].astype(int).to_csv(path, index=False)
-    pd.DataFrame({"index": range(len(stimuli)), "stimulus": list(stimuli)}).to_csv(
-        path.with_name(path.stem + "_stimuli.csv"), index=False
+    write_csv(
+        pd.DataFrame({"index": range(len(stimuli)), "stimulus": list(stimuli)}),
+        path.with_name(path.stem + "_stimuli.csv"),
+        index=False,
     )
 
 

@@ -2,10 +2,13 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from studyapp.forms import StimulusImportForm, StudyForm
 from studyapp.models import (
@@ -29,6 +32,7 @@ from studyapp.services.studies import (
     study_update,
 )
 from studyapp.stimulus_sources import UnsafeSource, files_from_uploads, files_from_zip
+from studyapp.uploads import SpooledUploadHandler
 from studyapp.views.job_messages import warn_if_queue_down
 
 
@@ -37,7 +41,21 @@ def private_file_name(field_file) -> str:
     return field_file.name or "—"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ModelAdmin(admin.ModelAdmin):
+    """Django's ModelAdmin, except that a selection of rows that are not ids is refused with a
+    message (Django itself answers 500 when an action filters on ``pk__in=['abc']``)."""
+
+    def response_action(self, request, queryset):
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(request, "The selection is not a list of row ids.", messages.ERROR)
+            return None  # the change list then redirects to itself
+        return super().response_action(request, queryset)
+
+
+class ReadOnlyAdmin(ModelAdmin):
     """Rows written only by the platform (trials, responses): view, never edit."""
 
     def has_add_permission(self, request) -> bool:
@@ -48,7 +66,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StimulusSet)
-class StimulusSetAdmin(admin.ModelAdmin):
+class StimulusSetAdmin(ModelAdmin):
     list_display = ["name", "stimulus_count", "label_columns", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["label_columns", "part_names", "created_at"]
@@ -62,7 +80,9 @@ class StimulusSetAdmin(admin.ModelAdmin):
         return obj.stimuli.count()
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.import_view)
+        # CSRF is checked inside the view, after the size check: the CSRF middleware would
+        # otherwise parse (and spool) the whole body before the view can refuse it.
+        view = self.admin_site.admin_view(csrf_exempt(self.import_view))
         return [path("import/", view, name="studyapp_stimulusset_import"), *super().get_urls()]
 
     def import_view(self, request):
@@ -72,6 +92,10 @@ class StimulusSetAdmin(admin.ModelAdmin):
             limit = settings.STIMULUS_MAX_UPLOAD_BYTES
             problems = [f"upload: {declared:,} bytes; the limit is {limit:,}"]
             return self._import_page(request, StimulusImportForm(), problems, status=413)
+        request.upload_handlers = [SpooledUploadHandler(request)]  # before the body is read
+        return csrf_protect(self._import)(request)
+
+    def _import(self, request):
         form = StimulusImportForm(request.POST or None, request.FILES or None)
         problems = []
         if request.method == "POST" and form.is_valid():
@@ -116,7 +140,7 @@ class StimulusSetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Stimulus)
-class StimulusAdmin(admin.ModelAdmin):
+class StimulusAdmin(ModelAdmin):
     list_display = ["name", "stimulus_set", "thumbnail", "width", "height", "labels"]
     list_filter = ["stimulus_set"]
     search_fields = ["name"]
@@ -147,7 +171,7 @@ class StimulusAdmin(admin.ModelAdmin):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(ModelAdmin):
     form = StudyForm
     list_display = ["title", "slug", "status", "stimulus_set", "trial_types", "links"]
     list_filter = ["status"]
@@ -209,8 +233,11 @@ class StudyAdmin(admin.ModelAdmin):
         self._set_status(request, queryset, Study.Status.CLOSED)
 
     def _set_status(self, request, queryset, status: str) -> None:
-        for study in queryset:
-            study_set_status(study=study, status=status, user=request.user)
+        for study in queryset.select_related("stimulus_set"):
+            try:
+                study_set_status(study=study, status=status, user=request.user)
+            except ValueError as error:  # e.g. a design its stimulus set cannot plan
+                self.message_user(request, str(error), messages.ERROR)
 
     def delete_model(self, request, obj: Study) -> None:
         study_delete(study=obj, user=request.user)  # audited, like the dashboard's delete
@@ -221,7 +248,7 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(ModelAdmin):
     list_display = ["pseudonym_short", "study", "source", "status", "excluded", "started_at"]
     list_filter = ["study", "status", "excluded", "source"]
     search_fields = ["pseudonym"]
@@ -272,7 +299,7 @@ class ResponseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FaceModel)
-class FaceModelAdmin(admin.ModelAdmin):
+class FaceModelAdmin(ModelAdmin):
     list_display = ["name", "architecture", "pretraining", "task", "seed", "parent", "created_at"]
     list_filter = ["architecture", "pretraining", "task"]
     search_fields = ["name"]

@@ -5,7 +5,17 @@ from django.conf import settings
 from django.db import models
 
 from studyapp.models import Study, TrialType
-from studyapp.selectors.studies import study_design_frozen
+from studyapp.selectors.studies import study_design_frozen, study_design_problems
+
+# The fields a trial plan is made from, checked together against the stimulus set.
+PLAN_FIELDS = (
+    "stimulus_set",
+    "trial_types",
+    "trials_per_participant",
+    "practice_trials",
+    "repeat_rate",
+    "catch_rate",
+)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -85,6 +95,15 @@ class StudyForm(forms.ModelForm):
                 if name in self.fields:
                     self.fields[name].disabled = True
                     self.fields[name].help_text = FROZEN_NOTE
+
+    def clean(self):
+        data = super().clean()
+        design = [f for f in PLAN_FIELDS if f != "stimulus_set"]
+        if data.get("stimulus_set") and all(data.get(f) is not None for f in design):
+            draft = Study(**{f: data[f] for f in PLAN_FIELDS})
+            for problem in study_design_problems(study=draft):
+                self.add_error(None, problem)
+        return data
 
     def clean_analysis_settings(self) -> dict:
         settings = self.cleaned_data["analysis_settings"] or {}

@@ -1,6 +1,7 @@
 """Researcher forms for face models and compute jobs."""
 
 import json
+import math
 
 from django import forms
 from django.conf import settings
@@ -9,15 +10,45 @@ from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
 from studyapp.models import FaceModel, Job, StimulusSet, Study
 
+MAX_CLASSES = 100_000  # output units; far beyond any face data set, small enough to allocate
+
 
 def _floats(text: str, name: str) -> tuple[float, float, float]:
     try:
         values = tuple(float(v) for v in text.replace(",", " ").split())
     except ValueError as error:
         raise forms.ValidationError(f"{name}: three numbers, e.g. 0.485, 0.456, 0.406.") from error
+    if not all(math.isfinite(v) for v in values):
+        raise forms.ValidationError(f"{name}: finite numbers; got {text!r}.")
     if len(values) != 3:
         raise forms.ValidationError(f"{name}: three numbers (R, G, B); got {len(values)}.")
     return values
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _check_storable(value) -> None:
+    """PostgreSQL's jsonb refuses NUL characters and lone surrogates: ValueError for those."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        value.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -33,7 +64,9 @@ class FaceModelForm(forms.Form):
         choices=[(name, f"{name}: {a.description}") for name, a in ARCHITECTURES.items()]
     )
     pretraining = forms.ChoiceField(choices=FaceModel.Pretraining.choices)
-    num_classes = forms.IntegerField(min_value=1, help_text="Units of the output layer.")
+    num_classes = forms.IntegerField(
+        min_value=1, max_value=MAX_CLASSES, help_text="Units of the output layer."
+    )
     class_names = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -48,7 +81,7 @@ class FaceModelForm(forms.Form):
     layers = forms.CharField(
         required=False, help_text="Layers for embeddings (default: the architecture's)."
     )
-    seed = forms.IntegerField(min_value=0, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
     weights = forms.FileField(required=False, help_text="Upload a weights file …")
     weights_path = forms.CharField(required=False, help_text="… or give a path on the server.")
     weights_format = forms.ChoiceField(
@@ -66,6 +99,12 @@ class FaceModelForm(forms.Form):
                 "(FACESIM_MAX_WEIGHTS_UPLOAD_BYTES)."
             )
         return upload
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if FaceModel.objects.filter(name=name).exists():
+            raise forms.ValidationError(f"A model named {name!r} already exists.")
+        return name
 
     def clean(self):
         data = super().clean()
@@ -126,8 +165,9 @@ class JobLaunchForm(forms.Form):
     def clean_params(self) -> dict:
         text = self.cleaned_data["params"].strip() or "{}"
         try:
-            params = json.loads(text)
-        except json.JSONDecodeError as error:
+            params = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+            _check_storable(params)
+        except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
             raise forms.ValidationError(f"Not valid JSON: {error}.") from error
         if not isinstance(params, dict):
             raise forms.ValidationError("The parameters must be a JSON object.")

@@ -112,6 +112,34 @@ class PlannedTrial:
     correct_item: int | None = None
 
 
+def min_items(trial_types: Sequence[str]) -> int:
+    """Fewest stimuli a design can be planned from: its largest trial (catches need two)."""
+    return max(ITEMS_PER_TRIAL[t] for t in trial_types)
+
+
+def design_problems(
+    *,
+    trial_types: Sequence[str],
+    main_trials: int,
+    practice_trials: int,
+    repeat_rate: float,
+    catch_rate: float,
+    n_items: int,
+) -> list[str]:
+    """Why ``build_plan`` could not plan this design from ``n_items`` stimuli (empty: it can)."""
+    try:
+        settings = PlanSettings(trial_types, main_trials, practice_trials, repeat_rate, catch_rate)
+    except ValueError as error:
+        return [str(error)]
+    needed = min_items(settings.trial_types)
+    if n_items < needed:
+        return [
+            f"{', '.join(settings.trial_types)} trials need a stimulus set of at least "
+            f"{needed} images; this one has {n_items}."
+        ]
+    return []
+
+
 def build_plan(
     n_items: int,
     settings: PlanSettings,
@@ -122,9 +150,11 @@ def build_plan(
 
     ``repeat_of`` of a repeat trial is the position of its original in the returned list.
     """
-    if n_items < 3:
+    needed = min_items(settings.trial_types)
+    if n_items < needed:
         raise ValueError(
-            f"The 'n_items' parameter of build_plan must be at least 3; got {n_items}."
+            f"The 'n_items' parameter of build_plan must be at least {needed} for "
+            f"{list(settings.trial_types)}; got {n_items}."
         )
     rng = np.random.default_rng(seed)
     per_type = _split_evenly(settings.main_trials, len(settings.trial_types))

@@ -23,7 +23,7 @@ def png_bytes(index: int, size: int = 32, fmt: str = "PNG") -> bytes:
 
 
 def source(path: str, data: bytes) -> SourceFile:
-    return SourceFile(path, len(data), lambda: data)
+    return SourceFile(path, len(data), lambda: io.BytesIO(data))
 
 
 def make_stimulus_set(n: int = 12, *, name: str | None = None, labels: bool = True) -> StimulusSet:

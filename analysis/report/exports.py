@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.csv_cells import write_csv
 from analysis.io import save_matrices_npz, write_rsatoolbox_pkl, write_things_triplets
 from analysis.matrices import SimilarityMatrix, vector_to_square
 from analysis.pipeline import StudyAnalysis
@@ -68,7 +69,7 @@ def write_exports(a: StudyAnalysis, out_dir: Path) -> list[Path]:
     all_tables = tables(a)
     for stem, frame in all_tables.items():
         path = table_dir / f"{stem}.csv"
-        frame.to_csv(path, index=False)
+        write_csv(frame, path, index=False)
         written.append(path)
     results = {
         "summary": a.summary(),

@@ -1,4 +1,7 @@
-"""Long-format CSV of a study's responses, streamed from PostgreSQL with COPY (constant memory)."""
+"""Long-format CSV of a study's responses, streamed from PostgreSQL with COPY (constant memory).
+
+Text cells a spreadsheet could run as a formula get a leading ``'`` (``csv_safe``).
+"""
 
 from collections.abc import Iterator
 
@@ -7,17 +10,38 @@ from psycopg import sql
 
 from studyapp.models import Study
 
+# As in ``analysis.csv_cells`` (the pandas side; a test keeps the two equal). Not imported from
+# there: ``analysis`` loads scipy and pandas, which web workers do not import.
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def _sql_text(values) -> str:
+    return ", ".join(f"chr({ord(v)})" for v in values)
+
+
+def csv_safe(expression: str) -> str:
+    """SQL for ``expression`` as ``analysis.csv_cells.neutralise_cell`` writes it (OWASP CSV
+    injection): a leading ``'`` before ``= + - @``, tab and carriage return, reversibly."""
+    return (
+        f"CASE WHEN left({expression}, 1) IN ({_sql_text(TRIGGERS)}) "
+        f"OR (left({expression}, 1) = chr({ord(QUOTE)}) "
+        f"AND substr({expression}, 2, 1) IN ({_sql_text((*TRIGGERS, QUOTE))})) "
+        f"THEN chr({ord(QUOTE)}) || {expression} ELSE {expression} END"
+    )
+
+
 # ISO 8601 in UTC ("2026-12-01T22:48:11.878952Z"): the timestamp's text form under DateStyle
 # ISO (set for the query), which PostgreSQL writes much faster than to_char with a pattern.
 _ISO_UTC = "replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'"
 RESPONSES_QUERY = f"""
-SELECT s.slug AS study,
+SELECT {csv_safe("s.slug")} AS study,
        p.pseudonym AS participant,
        CASE WHEN p.excluded THEN 'excluded' ELSE p.status END AS participant_status,
        t.index AS trial_index, t.block, t.trial_type, t.role,
        (SELECT o.index FROM studyapp_trial o WHERE o.id = t.repeat_of_id) AS repeat_of,
-       s1.name AS item_1, s2.name AS item_2, s3.name AS item_3,
-       sc.name AS choice, r.rating,
+       {csv_safe("s1.name")} AS item_1, {csv_safe("s2.name")} AS item_2,
+       {csv_safe("s3.name")} AS item_3, {csv_safe("sc.name")} AS choice, r.rating,
        split_part(s.rating_scale, '-', 1)::int AS rating_min,
        split_part(s.rating_scale, '-', 2)::int AS rating_max,
        CASE r.correct WHEN true THEN 'true' WHEN false THEN 'false' END AS correct,

@@ -3,6 +3,7 @@
 from django.db.models import Aggregate, Count, FloatField, Q
 
 from studyapp.models import Participant, Response, Study
+from studyapp.planning import design_problems
 
 
 class Median(Aggregate):
@@ -42,3 +43,18 @@ def study_summary(*, study: Study) -> dict:
 def study_design_frozen(*, study: Study) -> bool:
     """True once a participant has started: the design fields then stay as they are."""
     return study.pk is not None and study.participants.exists()
+
+
+def study_design_problems(*, study: Study) -> list[str]:
+    """Why no participant could be given a trial plan in ``study`` (empty: all is well).
+
+    ``study`` may be unsaved (a form's data), but needs its stimulus set.
+    """
+    return design_problems(
+        trial_types=study.trial_types,
+        main_trials=study.trials_per_participant,
+        practice_trials=study.practice_trials,
+        repeat_rate=study.repeat_rate,
+        catch_rate=study.catch_rate,
+        n_items=study.stimulus_set.stimuli.count(),
+    )

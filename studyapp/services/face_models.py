@@ -9,7 +9,7 @@ import hashlib
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel
@@ -77,9 +77,11 @@ def face_model_register(
                 spec=checked.to_dict(),
                 created_by=user,
             )
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, IntegrityError) as error:
         if stored_name:
             default_storage.delete(stored_name)
+        if isinstance(error, IntegrityError):  # the name was taken since the form checked it
+            raise ValidationError(f"A model named {name!r} already exists.") from error
         raise ValidationError(str(error)) from error
     except BaseException:
         if stored_name:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
+from studyapp.selectors.studies import study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
 from studyapp.services.plans import trial_plan_create
 from studyapp.services.studies import audit_record
@@ -19,7 +20,10 @@ MAX_CLIENT_RECORDS = 10
 
 
 class StudyUnavailable(Exception):
-    """The study does not take new participants; ``reason`` is 'draft', 'closed' or 'full'."""
+    """The study takes no new participants; ``reason``: 'draft', 'closed', 'full', 'unavailable'.
+
+    'unavailable': its design cannot be planned from its stimulus set.
+    """
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -68,6 +72,8 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
             raise StudyUnavailable(study.status)
         if study_is_full(study=study):
             raise StudyUnavailable("full")
+        if study_design_problems(study=study):  # e.g. its set lost images after it went live
+            raise StudyUnavailable("unavailable")
         participant = Participant.objects.create(
             study=study,
             token=secrets.token_urlsafe(24),

@@ -21,7 +21,7 @@ from studyapp.image_checks import (
     inspect_image,
 )
 from studyapp.models import Stimulus, StimulusSet
-from studyapp.stimulus_sources import SourceFile
+from studyapp.stimulus_sources import SourceFile, UnreadableFile
 from studyapp.storage import stimulus_storage
 
 METADATA_FILE = "metadata.csv"
@@ -83,20 +83,23 @@ def stimulus_set_import(
     if StimulusSet.objects.filter(name=name).exists():
         problems.append(Problem(name, "a stimulus set with this name already exists"))
     report = ImportReport()
-    by_path = {f.path: f for f in files}
-    metadata_csv = (
-        metadata_csv if metadata_csv is not None else _read(by_path.pop(METADATA_FILE, None))
-    )
+    by_path: dict[str, SourceFile] = {}
+    for source in files:
+        if source.path in by_path:
+            problems.append(Problem(source.path, "is in the upload twice (two different files?)"))
+        by_path[source.path] = source
+    if metadata_csv is None and METADATA_FILE in by_path:
+        metadata_csv = _read(by_path.pop(METADATA_FILE), problems)
     parts_json = by_path.pop(PARTS_FILE, None)
-    masks = {_stimulus_name(p, "masks"): f for p, f in by_path.items() if p.startswith("masks/")}
-    images = {}
+    masks: dict[str, SourceFile] = {}
+    images: dict[str, SourceFile] = {}
     for path, source in by_path.items():
         if path.startswith("masks/"):
-            continue
-        if PurePosixPath(path).suffix.lower() not in IMAGE_SUFFIXES:
+            _add_named(masks, _stimulus_name(path, "masks"), source, problems)
+        elif PurePosixPath(path).suffix.lower() not in IMAGE_SUFFIXES:
             report.ignored.append(path)
-            continue
-        images[_stimulus_name(path, "images")] = source
+        else:
+            _add_named(images, _stimulus_name(path, "images"), source, problems)
 
     if not images:
         problems.append(Problem("(upload)", "no image files found"))
@@ -108,8 +111,28 @@ def stimulus_set_import(
     return _store(name, description, checked, label_columns, part_names, report), report
 
 
-def _read(source: SourceFile | None) -> bytes | None:
-    return None if source is None else source.read()
+def _read(source: SourceFile, problems: list[Problem]) -> bytes | None:
+    """The file's bytes within the per-file limit, or None with the reason added to ``problems``."""
+    try:
+        return source.read(limit=settings.STIMULUS_MAX_FILE_BYTES)
+    except UnreadableFile as error:
+        problems.append(Problem(source.path, str(error)))
+        return None
+
+
+def _add_named(
+    named: dict[str, SourceFile], name: str, source: SourceFile, problems: list[Problem]
+) -> None:
+    """Two files whose paths give one stimulus name would silently merge: refuse instead."""
+    if name in named:
+        problems.append(
+            Problem(
+                source.path,
+                f"gives the stimulus name {name!r}, as does {named[name].path}; rename one",
+            )
+        )
+    else:
+        named[name] = source
 
 
 def _stimulus_name(path: str, folder: str) -> str:
@@ -203,8 +226,11 @@ def _part_names(
 ) -> list[str]:
     if not masks:
         return []
+    data = _read(parts_json, problems) if parts_json else None
+    if parts_json and data is None:
+        return []
     try:
-        names = json.loads(parts_json.read()) if parts_json else None
+        names = json.loads(data) if data is not None else None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         problems.append(Problem(PARTS_FILE, f"is not valid JSON ({error})"))
         return []
@@ -229,8 +255,11 @@ def _check_images(
     checked = []
     for name in sorted(images):
         source = images[name]
+        data = _read(source, problems)
+        if data is None:
+            continue
         try:
-            info = inspect_image(source.read(), **limits)
+            info = inspect_image(data, **limits)
         except InvalidImage as error:
             problems.append(Problem(source.path, str(error)))
             continue
@@ -250,8 +279,11 @@ def _check_images(
 
 
 def _check_mask(mask: SourceFile, image: ImageInfo, problems: list[Problem], limits: dict) -> None:
+    data = _read(mask, problems)
+    if data is None:
+        return
     try:
-        info = inspect_image(mask.read(), **limits)
+        info = inspect_image(data, **limits)
     except InvalidImage as error:
         problems.append(Problem(mask.path, str(error)))
         return
@@ -281,7 +313,7 @@ def _store(
     try:
         rows = []
         for item in checked:
-            data = item.source.read()
+            data = item.source.read(limit=settings.STIMULUS_MAX_FILE_BYTES)
             image_path = _save_once(
                 stimulus_storage(),
                 f"stimuli/{item.info.sha256[:2]}/{item.info.sha256}{item.info.stored_suffix}",
@@ -290,7 +322,7 @@ def _store(
             )
             mask_path = ""
             if item.mask is not None:
-                mask_bytes = item.mask.read()
+                mask_bytes = item.mask.read(limit=settings.STIMULUS_MAX_FILE_BYTES)
                 mask_path = _save_once(
                     default_storage,
                     f"masks/{hashlib.sha256(mask_bytes).hexdigest()}.png",

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from studyapp.models import AuditEvent, Study, StudyMembership
-from studyapp.selectors.studies import study_design_frozen
+from studyapp.selectors.studies import study_design_frozen, study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
 
 
@@ -27,6 +27,10 @@ def study_set_status(*, study: Study, status: str, user) -> Study:
         raise ValueError(
             f"The 'status' parameter must be one of {Study.Status.values}; got {status!r}."
         )
+    if status == Study.Status.LIVE:
+        problems = study_design_problems(study=study)
+        if problems:
+            raise ValueError(f"{study.title} cannot go live: {' '.join(problems)}")
     with transaction.atomic():
         previous = (
             Study.objects.select_for_update().values_list("status", flat=True).get(pk=study.pk)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from studyapp.models import Participant, Study
 from studyapp.ratelimit import rate_limit
+from studyapp.selectors.studies import study_design_problems
 from studyapp.services.participants import (
     ExternalIds,
     StudyUnavailable,
@@ -109,6 +110,8 @@ def _unavailable_reason(study: Study) -> str | None:
         return study.status
     if study_is_full(study=study):
         return "full"
+    if study_design_problems(study=study):
+        return "unavailable"
     return None
 
 

@@ -7,6 +7,7 @@ researcher has a role on (see ``permissions``).
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -146,16 +147,15 @@ def artifact_detail(request: HttpRequest, artifact_id: int) -> HttpResponse:
     artifact = _artifact_for(
         request, Artifact.objects.select_related("face_model", "stimulus_set", "job"), artifact_id
     )
-    stimuli = []
+    stimuli, page = [], None
     if artifact.kind == Artifact.Kind.RELEVANCE:
         ids = read_arrays_cached(artifact.file.name, artifact.sha256)["stimulus_ids"].tolist()
-        page = max(int(request.GET.get("page", 1) or 1), 1)
-        chosen = ids[(page - 1) * MAX_OVERLAYS_PER_PAGE : page * MAX_OVERLAYS_PER_PAGE]
-        names = dict(Stimulus.objects.filter(pk__in=chosen).values_list("pk", "name"))
-        stimuli = [(pk, names.get(pk, "?")) for pk in chosen]
-    return render(
-        request, "research/artifact_detail.html", {"artifact": artifact, "stimuli": stimuli}
-    )
+        # get_page: a page that is not a number shows the first page, one past the end the last.
+        page = Paginator(ids, MAX_OVERLAYS_PER_PAGE).get_page(request.GET.get("page"))
+        names = dict(Stimulus.objects.filter(pk__in=page.object_list).values_list("pk", "name"))
+        stimuli = [(pk, names.get(pk, "?")) for pk in page.object_list]
+    context = {"artifact": artifact, "stimuli": stimuli, "page": page}
+    return render(request, "research/artifact_detail.html", context)
 
 
 @login_required

@@ -1,12 +1,18 @@
 """Importing stimulus sets: labels, masks, deduplication, all-or-nothing, admin and command."""
 
 import io
+import os
 import re
+import resource
+import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
@@ -251,4 +257,219 @@ def test_admin_refuses_an_oversized_upload_before_reading_it(staff_client, setti
     )
     assert response.status_code == 413
     assert "the limit is 1,000" in response.content.decode()
+    assert not StimulusSet.objects.exists()
+
+
+def patch_member(archive: io.BytesIO, name: str, **fields: int) -> io.BytesIO:
+    """Rewrite header fields of one member in both its local and its central header.
+
+    ``fields``: flag_bits, compress_type, crc, file_size (the declared uncompressed size).
+    """
+    data = bytearray(archive.getvalue())
+    local = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo(name).header_offset
+    central = data.index(b"PK\x01\x02")
+    while struct.unpack_from("<I", data, central + 42)[0] != local:
+        central = data.index(b"PK\x01\x02", central + 4)
+    layout = {"flag_bits": (6, "<H"), "compress_type": (8, "<H"), "crc": (14, "<I")}
+    layout["file_size"] = (22, "<I")
+    for field, value in fields.items():
+        offset, fmt = layout[field]
+        struct.pack_into(fmt, data, local + offset, value)
+        struct.pack_into(fmt, data, central + offset + 2, value)  # central = local + 2
+    patched = io.BytesIO(bytes(data))
+    patched.name = "patched.zip"
+    return patched
+
+
+def bomb_zip(inflated_mb: int, declared: int) -> io.BytesIO:
+    """``bomb.png`` inflates to ``inflated_mb`` MiB of zeros but declares ``declared`` bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("good.png", png_bytes(1))
+        with archive.open("bomb.png", "w") as member:
+            for _ in range(inflated_mb):
+                member.write(bytes(1024 * 1024))
+    return patch_member(buffer, "bomb.png", file_size=declared)
+
+
+def test_a_zip_bomb_member_is_refused_after_the_limit_not_inflated(settings):
+    archive = bomb_zip(200, declared=100)
+    files = files_from_zip(archive, **LIMITS)
+    tracemalloc.start()
+    try:
+        with pytest.raises(StimulusImportRejected) as rejected:
+            stimulus_set_import(name="bomb", files=files)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [p.file for p in rejected.value.problems] == ["bomb.png"]
+    assert peak < 3 * 1024 * 1024, f"peak {peak:,} bytes while reading a 100-byte member"
+    assert not StimulusSet.objects.exists()
+    assert stored_files(settings) == []
+
+
+def test_a_member_larger_than_the_file_limit_is_read_only_up_to_the_limit(settings):
+    settings.STIMULUS_MAX_FILE_BYTES = 1000
+    archive = bomb_zip(20, declared=20 * 1024 * 1024)
+    files = files_from_zip(archive, max_files=10, max_total_bytes=10**9)
+    with pytest.raises(StimulusImportRejected, match="more than 1,000 bytes once unpacked"):
+        stimulus_set_import(name="big", files=files)
+
+
+def _broken_zip(kind: str) -> io.BytesIO:
+    members = {"good.png": png_bytes(1), "bad.png": png_bytes(2)}
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_STORED if kind == "corrupt deflate" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(
+                name, b"\xff" * 64 if kind == "corrupt deflate" and name == "bad.png" else data
+            )
+    fields = {
+        "bad CRC": {"crc": 12345},
+        "encrypted": {"flag_bits": 0x1},
+        "deflate64": {"compress_type": 9},
+        "corrupt deflate": {"compress_type": zipfile.ZIP_DEFLATED},
+    }[kind]
+    return patch_member(buffer, "bad.png", **fields)
+
+
+@pytest.mark.parametrize("kind", ["bad CRC", "encrypted", "deflate64", "corrupt deflate"])
+def test_a_damaged_zip_member_is_a_listed_problem_not_a_500(staff_client, settings, kind):
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"),
+        {"name": "broken", "archive": _broken_zip(kind)},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "bad.png: cannot be read from the upload" in page
+    assert "Nothing was imported" in page
+    assert not StimulusSet.objects.exists()
+    assert stored_files(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("paths", "clash"),
+    [
+        (["a.png", "a.jpg"], ("a.png", "a.jpg", "'a'")),
+        (["x/b.png", "images/x/b.jpg"], ("x/b.png", "images/x/b.jpg", "'x/b'")),
+        (["b.png", "images/b.png"], ("b.png", "images/b.png", "'b'")),
+        (["masks/m.png", "masks/m.gif", "m.png"], ("masks/m.png", "masks/m.gif", "'m'")),
+    ],
+)
+def test_two_files_with_one_stimulus_name_are_refused(paths, clash):
+    files = [source(path, png_bytes(i)) for i, path in enumerate(paths)]
+    with pytest.raises(StimulusImportRejected) as rejected:
+        stimulus_set_import(name="clash", files=files)
+    problems = [str(p) for p in rejected.value.problems]
+    assert any(all(part in p for part in clash) for p in problems), problems
+    assert not StimulusSet.objects.exists()
+
+
+@pytest.mark.parametrize("names", [["x/b.png", "b.png"], ["b.png", "b.png"]])
+def test_admin_refuses_two_uploads_with_one_file_name(staff_client, names):
+    """Browsers' folder uploads reach Django as bare file names, so x/b.png becomes b.png."""
+    uploads = []
+    for i, name in enumerate(names):
+        upload = io.BytesIO(png_bytes(i))
+        upload.name = name
+        uploads.append(upload)
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"), {"name": "two", "images": uploads}
+    )
+    assert response.status_code == 200
+    assert "b.png: is in the upload twice" in response.content.decode()
+    assert not StimulusSet.objects.exists()
+
+
+def test_a_zip_with_one_member_name_twice_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.png", png_bytes(1))
+        with pytest.warns(UserWarning, match="Duplicate"):
+            archive.writestr("a.png", png_bytes(2))
+    with pytest.raises(StimulusImportRejected, match=r"a\.png: is in the upload twice"):
+        stimulus_set_import(name="twice", files=files_from_zip(buffer, **LIMITS))
+
+
+def test_admin_imports_150_image_files_in_one_upload(staff_client):
+    uploads = []
+    for i in range(150):
+        upload = io.BytesIO(png_bytes(i, size=16))
+        upload.name = f"face{i:03d}.png"
+        uploads.append(upload)
+    assert django_settings.DATA_UPLOAD_MAX_NUMBER_FILES > django_settings.STIMULUS_MAX_FILES
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"), {"name": "many", "images": uploads}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert StimulusSet.objects.get(name="many").stimuli.count() == 150
+
+
+def test_admin_refuses_an_oversized_upload_before_the_csrf_check_reads_it(
+    django_user_model, settings
+):
+    settings.STIMULUS_MAX_UPLOAD_BYTES = 1000
+    user = django_user_model.objects.create_user("csrf", password="pw", is_staff=True)
+    user.is_superuser = True
+    user.save()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    url = reverse("admin:studyapp_stimulusset_import")
+    archive = make_zip({f"{i}.png": png_bytes(i) for i in range(20)})
+    archive.name = "big.zip"
+    assert client.post(url, {"name": "big", "archive": archive}).status_code == 413
+    small = make_zip({"a.png": png_bytes(1)})
+    small.name = "small.zip"
+    settings.STIMULUS_MAX_UPLOAD_BYTES = 10**6
+    assert client.post(url, {"name": "small", "archive": small}).status_code == 403  # no token
+    assert not StimulusSet.objects.exists()
+
+
+def test_admin_upload_of_many_files_holds_one_open_file_not_one_per_image(staff_client, settings):
+    """With Django's handlers every file of a large upload stays open until the request ends."""
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # as for any upload above 2.5 MB
+    uploads = [named_upload(png_bytes(i, size=16), f"face{i:03d}.png") for i in range(150)]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 60, hard))
+    try:
+        response = staff_client.post(
+            reverse("admin:studyapp_stimulusset_import"), {"name": "fds", "images": uploads}
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert response.status_code == 302
+    assert StimulusSet.objects.get(name="fds").stimuli.count() == 150
+
+
+def test_admin_import_of_a_zip_read_from_the_spooled_upload(staff_client, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    archive = make_zip({f"{i}.png": png_bytes(i) for i in range(5)})
+    metadata = named_upload(
+        b"filename,identity\n" + b"".join(b"%d.png,x\n" % i for i in range(5)), "m.csv"
+    )
+    response = staff_client.post(
+        reverse("admin:studyapp_stimulusset_import"),
+        {
+            "name": "spooled",
+            "archive": named_upload(archive.getvalue(), "a.zip"),
+            "metadata": metadata,
+        },
+    )
+    assert response.status_code == 302
+    labels = StimulusSet.objects.get(name="spooled").stimuli.values_list("labels", flat=True)
+    assert list(labels) == [{"identity": "x"}] * 5
+
+
+def named_upload(data: bytes, name: str) -> io.BytesIO:
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
+
+
+def test_management_command_lists_a_damaged_member_and_imports_nothing(tmp_path):
+    path = tmp_path / "broken.zip"
+    path.write_bytes(_broken_zip("deflate64").getvalue())
+    with pytest.raises(CommandError, match=r"bad\.png: cannot be read from the upload"):
+        call_command("import_stimuli", str(path), "--name", "broken")
     assert not StimulusSet.objects.exists()

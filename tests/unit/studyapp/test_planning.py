@@ -145,9 +145,20 @@ def test_invalid_settings_name_the_parameter(kwargs, message):
         PlanSettings(**arguments)
 
 
-def test_too_few_stimuli_is_an_error():
+@pytest.mark.parametrize(
+    ("n_items", "trial_types"),
+    [(1, ["rating"]), (2, ["triplet"]), (2, ["afc"]), (2, ["rating", "triplet"])],
+)
+def test_too_few_stimuli_is_an_error(n_items, trial_types):
     with pytest.raises(ValueError, match="n_items"):
-        build_plan(2, PlanSettings(["rating"], 5), {}, seed=0)
+        build_plan(n_items, PlanSettings(trial_types, 5), {}, seed=0)
+
+
+def test_ratings_plan_from_two_stimuli_with_catches_repeats_and_practice():
+    settings = PlanSettings(["rating"], 6, practice_trials=2, repeat_rate=0.5, catch_rate=0.5)
+    plan = build_plan(2, settings, {}, seed=3)
+    assert {t.role for t in plan} == {"practice", "main", "repeat", "catch"}
+    assert all(set(t.items) <= {0, 1} for t in plan)
 
 
 def test_add_many_equals_adding_one_by_one():
