@@ -16,7 +16,6 @@ def form_data(stimulus_set, **fields) -> dict:
     data = {
         "title": "Design",
         "slug": "design",
-        "status": Study.Status.DRAFT,
         "stimulus_set": stimulus_set.pk,
         "trial_types": ["triplet"],
         "rating_scale": "1-7",
@@ -26,6 +25,8 @@ def form_data(stimulus_set, **fields) -> dict:
         "break_every": 0,
         "repeat_rate": 0.1,
         "catch_rate": 0.1,
+        "min_exposure_ms": 150,
+        "min_rt_ms": 100,
         "consent_text": "Agree?",
         "instructions": "Choose.",
         "analysis_settings": "{}",
@@ -48,14 +49,15 @@ def test_a_design_the_set_cannot_plan_is_a_form_error(n_images, fields, error):
     stimulus_set = make_stimulus_set(n_images, labels=False)
     form = StudyForm(form_data(stimulus_set, **fields))
     assert not form.is_valid()
+    assert list(form.errors) == ["__all__"], form.errors  # the design check, nothing else
     assert any(error in message for message in form.non_field_errors()), form.errors
 
 
 def test_a_rating_study_on_two_images_is_valid_and_plans(client):
     stimulus_set = make_stimulus_set(2, labels=False)
-    form = StudyForm(form_data(stimulus_set, trial_types=["rating"], status="live"))
+    form = StudyForm(form_data(stimulus_set, trial_types=["rating"]))
     assert form.is_valid(), form.errors
-    study = form.save()
+    study = study_set_status(study=form.save(), status="live", user=None)
     assert client.get(reverse("study-start", args=[study.slug])).status_code == 200
     response = client.post(
         reverse("study-consent", args=[study.slug]), {"decision": "agree", "participant": "p1"}
