@@ -40,7 +40,13 @@ DLIB_STD = (256 / 255, 256 / 255, 256 / 255)
 DLIB_INPUT_SIZE = (150, 150)
 DLIB_EMBEDDING_SIZE = 128
 #: (width, down-sampling first block, number of blocks), from the input.
-DLIB_RESNET29_STAGES = ((32, False, 3), (64, True, 4), (128, True, 3), (256, True, 3), (256, True, 1))
+DLIB_RESNET29_STAGES = (
+    (32, False, 3),
+    (64, True, 4),
+    (128, True, 3),
+    (256, True, 3),
+    (256, True, 1),
+)
 #: Where converted weights are cached (``$MODELSVC_CACHE_DIR`` or ``~/.cache/modelsvc``).
 CACHE_ENV = "MODELSVC_CACHE_DIR"
 _CACHE_VERSION = 1
@@ -51,7 +57,7 @@ def _affine(channels: int) -> nn.BatchNorm2d:
 
 
 def pad_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Zero-pad channels, rows and columns at the end up to `shape` (dlib's add of unequal sizes)."""
+    """Zero-pad channels, rows and columns at the end up to `shape` (dlib's unequal add)."""
     extra = [shape[i] - tensor.shape[i] for i in (3, 2, 1)]
     if not any(extra):
         return tensor

@@ -1,0 +1,59 @@
+"""dlib's own C++ as a reference: compile `dlib/dlib_embed.cpp` and run it on 150x150 chips.
+
+Used by the tests and `benchmarks/dlib_faces.py`. Needs ``g++`` and Debian's ``libdlib-dev``
+(``bin/setup --dev`` installs both); `missing()` says what is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+SOURCE = Path(__file__).with_name("dlib") / "dlib_embed.cpp"
+LIBRARIES = ["-ldlib", "-lpthread", "-l:libblas.so.3", "-l:liblapack.so.3"]
+
+
+def missing() -> str | None:
+    """Why the reference cannot be built here, or None."""
+    if shutil.which("g++") is None:
+        return "g++ is not installed (bin/setup --dev installs it)"
+    if not Path("/usr/include/dlib/dnn.h").is_file():
+        return "libdlib-dev is not installed (bin/setup --dev installs it)"
+    return None
+
+
+def compile_reference(folder: Path) -> Path:
+    """Build the reference program into `folder` (about a minute on a loaded machine)."""
+    binary = folder / "dlib_embed"
+    command = ["g++", "-O2", "-std=c++17", "-o", str(binary), str(SOURCE), *LIBRARIES]
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=600)
+    return binary
+
+
+def write_chips(chips: np.ndarray, path: Path) -> Path:
+    """(N, 150, 150, 3) uint8 RGB chips as the raw bytes the program reads."""
+    if chips.dtype != np.uint8 or chips.shape[1:] != (150, 150, 3):
+        raise ValueError(f"chips must be (N, 150, 150, 3) uint8; got {chips.shape} {chips.dtype}")
+    np.ascontiguousarray(chips).tofile(path)
+    return path
+
+
+def reference_embeddings(binary: Path, model: Path, chips: np.ndarray, folder: Path) -> np.ndarray:
+    """dlib's 128-D descriptors of `chips`, (N, 128) float64."""
+    data = write_chips(chips, folder / "chips.rgb")
+    command = [str(binary), str(model), str(data), str(len(chips))]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=600).stdout
+    return np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+
+
+def reference_throughput(
+    binary: Path, model: Path, chips: np.ndarray, folder: Path, *, repeats: int
+) -> float:
+    """Images per second of dlib's C++ (one image at a time, one thread)."""
+    data = write_chips(chips, folder / "chips.rgb")
+    command = [str(binary), str(model), str(data), str(len(chips)), str(repeats)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=900).stdout
+    return float(out.strip())
