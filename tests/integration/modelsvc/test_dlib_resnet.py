@@ -3,7 +3,10 @@
 Skips with the reason when the models package, the datasets or libdlib-dev/g++ are absent.
 """
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
+from modelsvc.artifacts import load_arrays
 from modelsvc.builtin import builtin_spec
-from modelsvc.images import normalize
+from modelsvc.images import load_batch, normalize
 from modelsvc.weights import load_model
 from tests.integration.modelsvc import dlib_oracle
 
@@ -66,3 +70,43 @@ def test_embeddings_equal_dlib_cpp_on_24_real_faces(faces, reference, tmp_path):
     assert worst <= 1e-4
     # real descriptors, not a degenerate output: different people are far apart
     assert np.linalg.norm(expected[0] - expected[1]) > 0.3
+
+
+def test_cli_embeds_a_folder_of_photos_with_the_builtin_network(tmp_path):
+    spec = _spec_or_skip()
+    orl = DATASETS / "orl_faces"
+    if not orl.is_dir():
+        pytest.skip(f"ORL faces not available under {DATASETS}")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for person in (1, 2):
+        for shot in (1, 2):
+            photo = (orl / f"s{person}" / f"{shot}.pgm").read_bytes()
+            (folder / f"s{person}_{shot}.pgm").write_bytes(photo)
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    words = ["embed", "--architecture", "dlib_resnet29", "--images", str(folder)]
+    words += ["--layers", "layers.13,fc", "--metric", "euclidean", "--out", str(out), "--quiet"]
+    result = subprocess.run(
+        [sys.executable, "-m", "modelsvc", *words],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["images"], summary["failed"]) == (4, 1)
+    arrays, record = load_arrays(out / "embeddings.npz")
+    assert record["model"] == spec.cache_key()
+    assert arrays["fc"].shape == (4, 128)
+    assert arrays["layers.13"].shape == (4, 256)
+    # the descriptor equals the network's output on the platform's own preprocessing
+    batch = load_batch(sorted(folder.glob("s*.pgm")), spec.input_size).images
+    with torch.no_grad():
+        direct = load_model(spec)(normalize(batch, spec)).numpy()
+    np.testing.assert_allclose(arrays["fc"].astype(np.float32), direct, atol=2e-3)
+    matrices, _ = load_arrays(out / "dissimilarity.npz")
+    expected = np.linalg.norm(direct[:, None] - direct[None], axis=-1)
+    np.testing.assert_allclose(matrices["fc"], expected, atol=5e-3)
