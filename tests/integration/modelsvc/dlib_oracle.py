@@ -6,6 +6,7 @@ Used by the tests and `benchmarks/dlib_faces.py`. Needs ``g++`` and Debian's ``l
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,8 @@ import numpy as np
 
 SOURCE = Path(__file__).with_name("dlib") / "dlib_embed.cpp"
 LIBRARIES = ["-ldlib", "-lpthread", "-l:libblas.so.3", "-l:liblapack.so.3"]
+#: One thread, also if the system's BLAS is a threaded one.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def missing() -> str | None:
@@ -45,7 +48,7 @@ def reference_embeddings(binary: Path, model: Path, chips: np.ndarray, folder: P
     """dlib's 128-D descriptors of `chips`, (N, 128) float64."""
     data = write_chips(chips, folder / "chips.rgb")
     command = [str(binary), str(model), str(data), str(len(chips))]
-    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=600).stdout
+    out = _run(command)
     return np.array([[float(v) for v in line.split()] for line in out.splitlines()])
 
 
@@ -55,5 +58,11 @@ def reference_throughput(
     """Images per second of dlib's C++ (one image at a time, one thread)."""
     data = write_chips(chips, folder / "chips.rgb")
     command = [str(binary), str(model), str(data), str(len(chips)), str(repeats)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=900).stdout
+    out = _run(command)
     return float(out.strip())
+
+
+def _run(command: list[str]) -> str:
+    return subprocess.run(
+        command, check=True, capture_output=True, text=True, timeout=900, env=ENV
+    ).stdout

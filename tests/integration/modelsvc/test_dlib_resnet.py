@@ -17,6 +17,7 @@ from PIL import Image
 from modelsvc.artifacts import load_arrays
 from modelsvc.builtin import builtin_spec
 from modelsvc.images import load_batch, normalize
+from modelsvc.relevance import compute_relevance
 from modelsvc.weights import load_model
 from tests.integration.modelsvc import dlib_oracle
 
@@ -110,3 +111,33 @@ def test_cli_embeds_a_folder_of_photos_with_the_builtin_network(tmp_path):
     matrices, _ = load_arrays(out / "dissimilarity.npz")
     expected = np.linalg.norm(direct[:, None] - direct[None], axis=-1)
     np.testing.assert_allclose(matrices["fc"], expected, atol=5e-3)
+
+
+def test_lrp_conserves_relevance_through_affine_layers_and_residual_adds():
+    spec = _spec_or_skip()
+    model = load_model(spec).double()
+    with torch.no_grad():  # without biases (conv bias, affine beta) LRP must conserve exactly
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d | torch.nn.BatchNorm2d):
+                module.bias.zero_()
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 150, 150, generator=generator, dtype=torch.float64)
+    for method in ("epsilon_plus_flat", "epsilon_alpha2_beta1_flat"):
+        result = compute_relevance(model, spec, images, method=method, targets=[3, 77])
+        assert result.record()["backend"] == "zennit"
+        totals = result.maps.astype(np.float64).sum(axis=(1, 2))
+        # initial relevance is the one-hot target: 1 per image must reach the pixels
+        np.testing.assert_allclose(totals, [1.0, 1.0], rtol=2e-3)
+    after = model.state_dict()
+    assert all(torch.equal(before[key], after[key]) for key in before)  # canonizer undone
+
+
+def test_lrp_on_the_real_network_gives_finite_maps_on_faces(faces):
+    spec = _spec_or_skip()
+    model = load_model(spec)
+    pixels = torch.from_numpy(faces[:2]).permute(0, 3, 1, 2).float() / 255
+    result = compute_relevance(model, spec, pixels, method="epsilon_plus_flat")
+    assert result.maps.shape == (2, 150, 150)
+    assert np.isfinite(result.maps).all()
+    assert (np.abs(result.maps).sum(axis=(1, 2)) > 0).all()
