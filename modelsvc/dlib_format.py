@@ -74,6 +74,7 @@ class _Reader:
         control = self.take(1)[0]
         size = control & 0x0F
         if size == 0 or size > 8 or control & 0x70:
+            self.pos -= 1
             raise self.fail(f"bad integer control byte 0x{control:02x}")
         value = int.from_bytes(self.take(size), "little")
         return -value if control & 0x80 else value
@@ -89,6 +90,7 @@ class _Reader:
     def boolean(self) -> bool:
         byte = self.take(1)
         if byte not in (b"0", b"1"):
+            self.pos -= 1
             raise self.fail(f"bad bool byte {byte!r}")
         return byte == b"1"
 
