@@ -16,9 +16,10 @@ from PIL import Image
 
 from modelsvc.artifacts import load_arrays
 from modelsvc.builtin import builtin_spec
-from modelsvc.images import load_batch, normalize
+from modelsvc.finetune import FinetuneSettings, finetune
+from modelsvc.images import StimulusItem, load_batch, normalize
 from modelsvc.relevance import compute_relevance
-from modelsvc.weights import load_model
+from modelsvc.weights import load_model, save_checkpoint
 from tests.integration.modelsvc import dlib_oracle
 
 REPO = Path(__file__).resolve().parents[3]
@@ -141,3 +142,26 @@ def test_lrp_on_the_real_network_gives_finite_maps_on_faces(faces):
     assert result.maps.shape == (2, 150, 150)
     assert np.isfinite(result.maps).all()
     assert (np.abs(result.maps).sum(axis=(1, 2)) > 0).all()
+
+
+def test_a_head_finetuned_on_the_dlib_network_saves_and_loads(tmp_path):
+    spec = _spec_or_skip()
+    orl = DATASETS / "orl_faces"
+    if not orl.is_dir():
+        pytest.skip(f"ORL faces not available under {DATASETS}")
+    items = [
+        StimulusItem(f"s{p}/{i}.pgm", orl / f"s{p}" / f"{i}.pgm", {"identity": f"s{p}"})
+        for p in range(1, 5)
+        for i in range(1, 11)
+    ]
+    settings = FinetuneSettings(
+        label_column="identity", group_column=None, max_epochs=40, patience=40, learning_rate=1e-2
+    )
+    result = finetune(spec, items, settings, device="cpu", progress=False)
+    assert result.spec.num_classes == 4
+    assert result.spec.training["val_accuracy"] > 0.25  # chance: 1/4
+    saved = save_checkpoint(tmp_path / "head.pt", result.model, result.spec)
+    reloaded = load_model(saved)
+    images = normalize(load_batch([item.path for item in items[:3]], spec.input_size).images, spec)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(images), result.model(images))
