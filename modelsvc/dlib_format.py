@@ -52,7 +52,7 @@ class DlibNetwork:
     loss: dict[str, Any]
 
 
-class _Reader:
+class DlibReader:
     """Sequential decoding of dlib's primitive encodings from bytes."""
 
     def __init__(self, data: bytes, source: str) -> None:
@@ -126,7 +126,7 @@ class _Reader:
         return self.dims()
 
 
-def _con(reader: _Reader) -> DlibLayer:
+def _con(reader: DlibReader) -> DlibLayer:
     version = reader.version(("con_4", "con_5"), "con_")
     params = reader.tensor()
     filters = reader.integer()
@@ -146,7 +146,7 @@ def _con(reader: _Reader) -> DlibLayer:
     return DlibLayer("con", {**config, "padding": (pad_y, pad_x)}, arrays)
 
 
-def _affine(reader: _Reader) -> DlibLayer:
+def _affine(reader: DlibReader) -> DlibLayer:
     version = reader.version(("affine_", "affine_2"), "affine_")
     params = reader.tensor().reshape(-1)
     gamma, beta = reader.alias(), reader.alias()
@@ -160,7 +160,7 @@ def _affine(reader: _Reader) -> DlibLayer:
 
 
 def _pool(kind: str):
-    def read(reader: _Reader) -> DlibLayer:
+    def read(reader: DlibReader) -> DlibLayer:
         reader.version((f"{kind}_2",), f"{kind}_")
         nr, nc, stride_y, stride_x, pad_y, pad_x = (reader.integer() for _ in range(6))
         config = {"kernel": (nr, nc), "stride": (stride_y, stride_x), "padding": (pad_y, pad_x)}
@@ -169,7 +169,7 @@ def _pool(kind: str):
     return read
 
 
-def _fc(reader: _Reader) -> DlibLayer:
+def _fc(reader: DlibReader) -> DlibLayer:
     version = reader.version(("fc_2", "fc_3"), "fc_")
     outputs, inputs = reader.integer(), reader.integer()
     params = reader.tensor().reshape(-1)
@@ -188,7 +188,7 @@ def _fc(reader: _Reader) -> DlibLayer:
 
 
 def _plain(kind: str):
-    def read(reader: _Reader) -> DlibLayer:
+    def read(reader: DlibReader) -> DlibLayer:
         reader.version((f"{kind}_",), f"{kind}_")
         return DlibLayer(kind)
 
@@ -206,20 +206,20 @@ _DETAILS = {
 }
 
 
-def _input_rgb_image_sized(reader: _Reader) -> dict[str, Any]:
+def _input_rgb_image_sized(reader: DlibReader) -> dict[str, Any]:
     reader.version(("input_rgb_image_sized",), "input layer")
     mean = tuple(reader.real() for _ in range(3))
     return {"mean_rgb": mean, "size": (reader.integer(), reader.integer())}
 
 
-def _loss_metric(reader: _Reader) -> dict[str, Any]:
+def _loss_metric(reader: DlibReader) -> dict[str, Any]:
     version = reader.version(("loss_metric_", "loss_metric_2"), "loss_metric_")
     if version == "loss_metric_":
         return {"margin": 0.1, "distance_threshold": 0.75}
     return {"margin": reader.real(), "distance_threshold": reader.real()}
 
 
-def _layer_state(reader: _Reader, *, version: int, first: bool) -> None:
+def _layer_state(reader: DlibReader, *, version: int, first: bool) -> None:
     """The training state every add_layer writes after its details (ignored for inference)."""
     for _ in range(3):
         reader.boolean()
@@ -246,7 +246,7 @@ def read_network(path: str | Path, kinds: Sequence[str]) -> DlibNetwork:
             f"use only {list(LAYER_KINDS)}; got {list(kinds)}."
         )
     path = Path(path)
-    reader = _Reader(path.read_bytes(), str(path))
+    reader = DlibReader(path.read_bytes(), str(path))
     reader.int_version(range(1, 2), "add_loss_layer")
     loss = _loss_metric(reader)
     versions = [  # headers, from the output down

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modelsvc.builtin import get_builtin
-from modelsvc.dlib_format import DlibFormatError, _Reader, read_network
+from modelsvc.dlib_format import DlibFormatError, DlibReader, read_network
 from modelsvc.dlib_resnet import DlibResNet, dlib_layer_kinds, pad_to
 
 
@@ -28,7 +28,7 @@ def _tensor(array: np.ndarray) -> bytes:
 def test_integers_floats_bools_strings_and_tensors_decode():
     data = _int(0) + _int(-300) + _int(2**40) + _int(12582912) + _int(-22)  # 0.75 * 2**24 * 2**-22
     data += b"1" + _int(5) + b"relu_" + _tensor(np.array([[1.5, -2.0]], dtype=np.float32))
-    reader = _Reader(data, "test")
+    reader = DlibReader(data, "test")
     assert [reader.integer(), reader.integer(), reader.integer()] == [0, -300, 2**40]
     assert reader.real() == 3.0  # 12582912 * 2**-22
     assert reader.boolean() is True
@@ -38,18 +38,18 @@ def test_integers_floats_bools_strings_and_tensors_decode():
 
 
 def test_special_float_exponents():
-    reader = _Reader(_int(0) + _int(32000) + _int(0) + _int(32002), "test")
+    reader = DlibReader(_int(0) + _int(32000) + _int(0) + _int(32002), "test")
     assert reader.real() == math.inf
     assert math.isnan(reader.real())
 
 
 def test_bad_bytes_name_the_offset():
     with pytest.raises(DlibFormatError, match="at byte 0: bad integer control byte"):
-        _Reader(b"\x30", "test").integer()
+        DlibReader(b"\x30", "test").integer()
     with pytest.raises(DlibFormatError, match="bad bool byte"):
-        _Reader(b"x", "test").boolean()
+        DlibReader(b"x", "test").boolean()
     with pytest.raises(DlibFormatError, match="ends early"):
-        _Reader(_int(2) + _int(1) + _int(1) + _int(1) + _int(4) + b"\0" * 8, "test").tensor()
+        DlibReader(_int(2) + _int(1) + _int(1) + _int(1) + _int(4) + b"\0" * 8, "test").tensor()
 
 
 def test_a_file_that_is_not_a_dlib_network_is_refused(tmp_path):
