@@ -1,4 +1,5 @@
-"""dlib's own C++ as a reference: compile `dlib/dlib_embed.cpp` and run it on 150x150 chips.
+"""dlib's own C++ as a reference: compile the programs in `dlib/` and run them on our inputs
+(`dlib_embed.cpp`: face descriptors of 150x150 chips; `dlib_landmarks.cpp`: landmarks).
 
 Used by the tests and `benchmarks/dlib_faces.py`. Needs ``g++`` and Debian's ``libdlib-dev``
 (``bin/setup --dev`` installs both); `missing()` says what is absent.
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCE = Path(__file__).with_name("dlib") / "dlib_embed.cpp"
+SOURCES = Path(__file__).with_name("dlib")
 LIBRARIES = ["-ldlib", "-lpthread", "-l:libblas.so.3", "-l:liblapack.so.3"]
 #: One thread, also if the system's BLAS is a threaded one.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -28,10 +29,11 @@ def missing() -> str | None:
     return None
 
 
-def compile_reference(folder: Path) -> Path:
-    """Build the reference program into `folder` (about a minute on a loaded machine)."""
-    binary = folder / "dlib_embed"
-    command = ["g++", "-O2", "-std=c++17", "-o", str(binary), str(SOURCE), *LIBRARIES]
+def compile_reference(folder: Path, program: str = "dlib_embed") -> Path:
+    """Build `program` (.cpp in `dlib/`) into `folder` (about a minute on a loaded machine)."""
+    binary = folder / program
+    source = SOURCES / f"{program}.cpp"
+    command = ["g++", "-O2", "-std=c++17", "-o", str(binary), str(source), *LIBRARIES]
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=600)
     return binary
 
@@ -60,6 +62,20 @@ def reference_throughput(
     command = [str(binary), str(model), str(data), str(len(chips)), str(repeats)]
     out = _run(command)
     return float(out.strip())
+
+
+def reference_landmarks(
+    binary: Path, model: Path, images: np.ndarray, box: tuple[int, int, int, int], folder: Path
+) -> np.ndarray:
+    """dlib's landmarks (N, P, 2) integer (x, y) for grayscale uint8 `images` (N, H, W)."""
+    data = folder / "images.gray"
+    np.ascontiguousarray(images, dtype=np.uint8).tofile(data)
+    count, height, width = images.shape
+    command = [str(binary), str(model), str(data), str(count), str(height), str(width)]
+    out = _run([*command, *(str(v) for v in box)])
+    return np.array([[int(v) for v in line.split()] for line in out.splitlines()]).reshape(
+        count, -1, 2
+    )
 
 
 def _run(command: list[str]) -> str:

@@ -1,0 +1,69 @@
+"""dlib's landmark predictors read and run by modelsvc against dlib's own C++ on real faces.
+
+The same grayscale images and the same face box go to both sides (no detector yet). Skips
+with the reason when the models package, the datasets or libdlib-dev/g++ are absent.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modelsvc.builtin import get_builtin
+from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
+from tests.integration.modelsvc import dlib_oracle
+
+REPO = Path(__file__).resolve().parents[3]
+DATASETS = Path(os.environ.get("FACESIM_DATASETS_DIR", REPO / ".." / "shared" / "datasets"))
+#: (folder, images, box (left, top, right, bottom) around the face)
+SETS = {
+    "orl": ([f"orl_faces/s{i}/{1 + i % 10}.pgm" for i in range(1, 13)], (10, 20, 81, 100)),
+    "omi": ([f"omi_faces/images/{i}.jpg" for i in range(1, 97, 8)], (48, 64, 207, 223)),
+}
+
+
+def _predictor_path(points: int) -> Path:
+    """The predictor file shipped beside the face-recognition network."""
+    try:
+        folder = get_builtin("dlib_resnet29").weights_path().parent
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    return folder / f"shape_predictor_{points}_face_landmarks.dat"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    reason = dlib_oracle.missing()
+    if reason:
+        pytest.skip(f"dlib's C++ reference cannot be built: {reason}")
+    return dlib_oracle.compile_reference(tmp_path_factory.mktemp("dlib"), "dlib_landmarks")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    if not (DATASETS / "orl_faces").is_dir() or not (DATASETS / "omi_faces").is_dir():
+        pytest.skip(f"ORL/OMI faces not available under {DATASETS}")
+    return {
+        name: (np.stack([np.asarray(Image.open(DATASETS / f).convert("L")) for f in files]), box)
+        for name, (files, box) in SETS.items()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("points", [5, 68])
+def test_landmarks_equal_dlib_cpp_on_24_real_faces(faces, reference, tmp_path, points):
+    path = _predictor_path(points)
+    predictor = load_shape_predictor(path)  # the 68-point file takes ~2 min the first time
+    assert predictor.num_parts == points
+    errors = []
+    for images, box in faces.values():
+        expected = dlib_oracle.reference_landmarks(reference, path, images, box, tmp_path)
+        ours = np.stack([predict_landmarks(predictor, image, box) for image in images])
+        assert ours.shape == expected.shape == (12, points, 2)
+        errors.append(np.linalg.norm(ours - expected, axis=-1))
+    errors = np.concatenate(errors)
+    print(f"{points} points: mean error {errors.mean():.3f} px, max {errors.max():.3f} px")
+    assert errors.mean() <= 1.0
+    assert np.median(errors) == 0  # the same integer pixels, as a rule
