@@ -10,6 +10,8 @@
   time and batches of 16) and of dlib's own C++ (compiled from
   ``tests/integration/modelsvc/dlib/dlib_embed.cpp``, one image at a time, dlib's CPU path
   with the system's BLAS, one thread) on the same chips, in the same run; their ratio.
+- Landmarks: faces per second of the 68-point predictor in numpy and in dlib's C++ on the same
+  grayscale ORL photos and face box, and their agreement (mean pixel error).
 
 Needs the ORL set (``$FACESIM_DATASETS_DIR`` or ``../shared/datasets``) and the
 face-recognition-models package; the C++ part needs libdlib-dev and g++ (skipped otherwise).
@@ -28,16 +30,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy.stats import rankdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from modelsvc import load_batch, load_model
 from modelsvc.builtin import builtin_spec
+from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
 from modelsvc.images import normalize
 from tests.integration.modelsvc import dlib_oracle
 
 THRESHOLD = 0.6
+ORL_BOX = (10, 20, 81, 100)  # (left, top, right, bottom) around the face in a 92x112 photo
 
 
 def orl_paths() -> list[Path] | None:
@@ -82,6 +87,33 @@ def torch_throughput(model, inputs: torch.Tensor, *, batch_size: int, repeats: i
             for first in range(0, len(inputs), batch_size):
                 model(inputs[first : first + batch_size])
         return repeats * len(inputs) / (time.perf_counter() - start)
+
+
+def landmarks(paths: list[Path], spec, repeats: int) -> dict:
+    """68-point landmarks: faces/s in numpy and in dlib's C++, and their mean pixel error."""
+    model = Path(spec.weights_path).with_name("shape_predictor_68_face_landmarks.dat")
+    start = time.perf_counter()
+    predictor = load_shape_predictor(model)
+    images = np.stack([np.asarray(Image.open(path).convert("L")) for path in paths])
+    out = {"load_seconds (first time: parse and cache)": time.perf_counter() - start}
+    start = time.perf_counter()
+    for _ in range(repeats):
+        ours = np.stack([predict_landmarks(predictor, image, ORL_BOX) for image in images])
+    out["ours_faces_per_second"] = repeats * len(images) / (time.perf_counter() - start)
+    reason = dlib_oracle.missing()
+    if reason:
+        out["dlib_cpp"] = f"not measured: {reason}"
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        binary = dlib_oracle.compile_reference(folder, "dlib_landmarks")
+        expected = dlib_oracle.reference_landmarks(binary, model, images, ORL_BOX, folder)
+        data = folder / "images.gray"
+        command = [str(binary), str(model), str(data), str(len(images)), "112", "92"]
+        command += [*(str(v) for v in ORL_BOX), str(repeats * 5)]
+        out["dlib_cpp_faces_per_second"] = float(dlib_oracle.run(command))
+    out["mean_pixel_error_vs_dlib"] = float(np.linalg.norm(ours - expected, axis=-1).mean())
+    return out
 
 
 def main() -> int:
@@ -137,6 +169,7 @@ def main() -> int:
             speed["dlib_cpp"] / speed["ours_one_at_a_time"]
         )
     result["throughput_images_per_second"] = speed
+    result["landmarks_68"] = landmarks(paths[: args.throughput_images], spec, args.repeats)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -50,7 +50,7 @@ def reference_embeddings(binary: Path, model: Path, chips: np.ndarray, folder: P
     """dlib's 128-D descriptors of `chips`, (N, 128) float64."""
     data = write_chips(chips, folder / "chips.rgb")
     command = [str(binary), str(model), str(data), str(len(chips))]
-    out = _run(command)
+    out = run(command)
     return np.array([[float(v) for v in line.split()] for line in out.splitlines()])
 
 
@@ -60,7 +60,7 @@ def reference_throughput(
     """Images per second of dlib's C++ (one image at a time, one thread)."""
     data = write_chips(chips, folder / "chips.rgb")
     command = [str(binary), str(model), str(data), str(len(chips)), str(repeats)]
-    out = _run(command)
+    out = run(command)
     return float(out.strip())
 
 
@@ -72,13 +72,13 @@ def reference_landmarks(
     np.ascontiguousarray(images, dtype=np.uint8).tofile(data)
     count, height, width = images.shape
     command = [str(binary), str(model), str(data), str(count), str(height), str(width)]
-    out = _run([*command, *(str(v) for v in box)])
+    out = run([*command, *(str(v) for v in box)])
     return np.array([[int(v) for v in line.split()] for line in out.splitlines()]).reshape(
         count, -1, 2
     )
 
 
-def _run(command: list[str]) -> str:
+def run(command: list[str]) -> str:
     return subprocess.run(
         command, check=True, capture_output=True, text=True, timeout=900, env=ENV
     ).stdout
