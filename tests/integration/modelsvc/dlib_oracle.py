@@ -1,5 +1,6 @@
 """dlib's own C++ as a reference: compile the programs in `dlib/` and run them on our inputs
-(`dlib_embed.cpp`: face descriptors of 150x150 chips; `dlib_landmarks.cpp`: landmarks).
+(`dlib_embed.cpp`: face descriptors of 150x150 chips; `dlib_landmarks.cpp`: landmarks;
+`dlib_chips.cpp`: aligned face chips from 5 landmarks).
 
 Used by the tests and `benchmarks/dlib_faces.py`. Needs ``g++`` and Debian's ``libdlib-dev``
 (``bin/setup --dev`` installs both); `missing()` says what is absent.
@@ -76,6 +77,22 @@ def reference_landmarks(
     return np.array([[int(v) for v in line.split()] for line in out.splitlines()]).reshape(
         count, -1, 2
     )
+
+
+def reference_chips(
+    binary: Path, images: np.ndarray, landmarks: np.ndarray, folder: Path, *, size: int = 150
+) -> np.ndarray:
+    """dlib's aligned chips (N, size, size, 3) uint8 of RGB `images` (N, H, W, 3) and their
+    5 landmarks (N, 5, 2), with dlib's padding of 0.25."""
+    data, marks, out = folder / "images.rgb", folder / "landmarks.txt", folder / "chips.rgb"
+    np.ascontiguousarray(images, dtype=np.uint8).tofile(data)
+    marks.write_text("".join(" ".join(map(str, m.ravel())) + "\n" for m in landmarks))
+    count, height, width, _ = images.shape
+    run(
+        [str(binary), str(data), str(count), str(height), str(width), str(marks), str(out)]
+        + [str(size), "0.25"]
+    )
+    return np.fromfile(out, dtype=np.uint8).reshape(count, size, size, 3)
 
 
 def run(command: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""dlib's landmark predictors read and run by modelsvc against dlib's own C++ on real faces.
+"""dlib's landmark predictors and aligned face chips by modelsvc against dlib's C++ on real faces.
 
 The same grayscale images and the same face box go to both sides (no detector yet). Skips
 with the reason when the models package, the datasets or libdlib-dev/g++ are absent.
@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from modelsvc.builtin import get_builtin
+from modelsvc.dlib_align import extract_face_chip
 from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
 from tests.integration.modelsvc import dlib_oracle
 
@@ -67,3 +68,34 @@ def test_landmarks_equal_dlib_cpp_on_24_real_faces(faces, reference, tmp_path, p
     print(f"{points} points: mean error {errors.mean():.3f} px, max {errors.max():.3f} px")
     assert errors.mean() <= 1.0
     assert np.median(errors) == 0  # the same integer pixels, as a rule
+
+
+@pytest.fixture(scope="module")
+def chips_reference(tmp_path_factory):
+    reason = dlib_oracle.missing()
+    if reason:
+        pytest.skip(f"dlib's C++ reference cannot be built: {reason}")
+    return dlib_oracle.compile_reference(tmp_path_factory.mktemp("dlib"), "dlib_chips")
+
+
+def test_aligned_chips_equal_dlib_cpp_on_24_real_faces(faces, chips_reference, tmp_path):
+    predictor = load_shape_predictor(_predictor_path(5))
+    for name, (gray, box) in faces.items():
+        files = SETS[name][0]
+        rgb = np.stack([np.asarray(Image.open(DATASETS / f).convert("RGB")) for f in files])
+        landmarks = np.stack([predict_landmarks(predictor, image, box) for image in gray])
+        expected = dlib_oracle.reference_chips(chips_reference, rgb, landmarks, tmp_path)
+        pairs = zip(rgb, landmarks, strict=True)
+        ours = np.stack([extract_face_chip(image, marks) for image, marks in pairs])
+        assert ours.shape == expected.shape == (12, 150, 150, 3)
+        difference = np.abs(ours.astype(int) - expected.astype(int))
+        print(f"{name}: max chip difference {difference.max()} grey levels")
+        assert difference.max() <= 1
+        assert (difference == 0).mean() > 0.999
+
+
+def test_a_face_larger_than_twice_the_chip_is_refused():
+    big = np.zeros((800, 800), dtype=np.uint8)
+    eyes_and_nose = np.array([[600, 250], [500, 250], [200, 250], [300, 250], [400, 500]])
+    with pytest.raises(ValueError, match="pyramid path is not implemented"):
+        extract_face_chip(big, eyes_and_nose)
