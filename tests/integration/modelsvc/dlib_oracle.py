@@ -88,10 +88,8 @@ def reference_chips(
     np.ascontiguousarray(images, dtype=np.uint8).tofile(data)
     marks.write_text("".join(" ".join(map(str, m.ravel())) + "\n" for m in landmarks))
     count, height, width, _ = images.shape
-    run(
-        [str(binary), str(data), str(count), str(height), str(width), str(marks), str(out)]
-        + [str(size), "0.25"]
-    )
+    sizes = [str(count), str(height), str(width)]
+    run([str(binary), str(data), *sizes, str(marks), str(out), str(size), "0.25"])
     return np.fromfile(out, dtype=np.uint8).reshape(count, size, size, 3)
 
 
