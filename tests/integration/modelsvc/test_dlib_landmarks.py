@@ -14,6 +14,7 @@ from PIL import Image
 from modelsvc.builtin import get_builtin
 from modelsvc.dlib_align import extract_face_chip
 from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
+from modelsvc.dlib_parts import LANDMARK_PART_NAMES, part_label_map
 from tests.integration.modelsvc import dlib_oracle
 
 REPO = Path(__file__).resolve().parents[3]
@@ -99,3 +100,29 @@ def test_a_face_larger_than_twice_the_chip_is_refused():
     eyes_and_nose = np.array([[600, 250], [500, 250], [200, 250], [300, 250], [400, 500]])
     with pytest.raises(ValueError, match="pyramid path is not implemented"):
         extract_face_chip(big, eyes_and_nose)
+
+
+#: ORL s1/1.pgm, pixels read off an overlay of the label map on the photo (checked by eye).
+HAND_CHECKED = {
+    (28, 52): "right_eye",  # the subject's right eye, on the image's left
+    (61, 51): "left_eye",
+    (25, 42): "right_brow",
+    (64, 42): "left_brow",
+    (45, 65): "nose",
+    (47, 89): "mouth",
+    (25, 75): "skin",  # cheek
+    (46, 25): "background",  # forehead above the brows: not estimable from landmarks
+    (3, 108): "background",
+}
+
+
+def test_part_masks_from_68_landmarks_on_a_hand_checked_face(faces):
+    predictor = load_shape_predictor(_predictor_path(68))
+    with Image.open(DATASETS / "orl_faces" / "s1" / "1.pgm") as photo:
+        gray = np.asarray(photo.convert("L"))
+    labels = part_label_map(predict_landmarks(predictor, gray, SETS["orl"][1]), gray.shape)
+    assert labels.shape == gray.shape
+    assert labels.dtype == np.uint8
+    for (x, y), part in HAND_CHECKED.items():
+        assert LANDMARK_PART_NAMES[labels[y, x]] == part, (x, y)
+    assert set(np.unique(labels)) == set(range(len(LANDMARK_PART_NAMES)))  # every part present
