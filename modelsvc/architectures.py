@@ -15,6 +15,7 @@ import torch
 import torchvision
 from torch import nn
 
+from modelsvc.dlib_resnet import DLIB_INPUT_SIZE, DlibResNet
 from modelsvc.validation import check_choice, check_int
 
 
@@ -67,6 +68,12 @@ def _vgg_bn_canonizers() -> list:
     from zennit.torchvision import VGGCanonizer
 
     return [VGGCanonizer()]
+
+
+def _dlib_canonizers() -> list:
+    from zennit.canonizers import SequentialMergeBatchNorm
+
+    return [SequentialMergeBatchNorm()]
 
 
 def _resnet_canonizers() -> list:
@@ -126,6 +133,16 @@ ARCHITECTURES: dict[str, Architecture] = {
             "classifier.3",
             _vgg_canonizers,
             "4-block VGG-style CNN for CPU demos and tests (see SmallCNN)",
+        ),
+        Architecture(
+            "dlib_resnet29",
+            DlibResNet,
+            DLIB_INPUT_SIZE,
+            ("layers.6", "layers.9", "layers.12", "layers.13", "fc"),
+            "fc",
+            _dlib_canonizers,
+            "dlib's face-recognition ResNet (29 conv, 150 px, 128-D descriptor; weights: "
+            "weights_format 'dlib_dat'); LRP merges its affine layers into the convolutions",
         ),
     )
 }

@@ -18,6 +18,7 @@ import torch
 
 from modelsvc.architectures import ARCHITECTURES, get_architecture
 from modelsvc.artifacts import load_arrays, save_arrays
+from modelsvc.builtin import BUILTIN_MODELS, builtin_spec
 from modelsvc.comparison import compare_maps
 from modelsvc.device import pick_device
 from modelsvc.embeddings import POOLINGS, extract_embeddings
@@ -359,6 +360,9 @@ def _load_spec_model(path: str, device: torch.device):
 
 
 def _load(args: argparse.Namespace):
+    if getattr(args, "architecture", None):
+        spec = builtin_spec(args.architecture)
+        return spec, load_model(spec, pick_device(args.device))
     return _load_spec_model(args.model, pick_device(args.device))
 
 
@@ -447,7 +451,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("embed", _embed, "layer embeddings and dissimilarity matrices")
     images(sub)
-    sub.add_argument("--model", required=True, help="model spec JSON")
+    model = sub.add_mutually_exclusive_group(required=True)
+    model.add_argument("--model", help="model spec JSON")
+    model.add_argument(
+        "--architecture", choices=sorted(BUILTIN_MODELS), help="a built-in pretrained model"
+    )
     sub.add_argument("--layers", help="comma-separated layer names (default: the spec's)")
     sub.add_argument("--pooling", choices=POOLINGS, default="gap")
     sub.add_argument("--metric", choices=METRICS, default="correlation")

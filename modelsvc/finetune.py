@@ -226,7 +226,8 @@ def _labels_and_groups(items, settings):
 def _replace_head(model: nn.Module, spec: ModelSpec, num_classes: int) -> None:
     head_name = get_architecture(spec.architecture).head
     old = get_module(model, head_name)
-    set_module(model, head_name, nn.Linear(old.in_features, num_classes).to(old.weight.device))
+    head = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    set_module(model, head_name, head.to(old.weight.device))
 
 
 def _split_trainable(model: nn.Module, spec: ModelSpec, train_last: int | None):

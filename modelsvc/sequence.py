@@ -3,7 +3,8 @@
 The fast LRP path walks this sequence backwards, and finetuning splits it into a frozen
 trunk and a trainable top. Known layouts: torchvision VGG and `SmallCNN` (``features``,
 ``avgpool``, flatten, ``classifier``), torchvision ResNet (stem, ``layer1``-``layer4``,
-``avgpool``, flatten, ``fc``), and any (nested) ``nn.Sequential``.
+``avgpool``, flatten, ``fc``), `DlibResNet` (stem, residual blocks, ``avgpool``, flatten,
+``fc``), and any (nested) ``nn.Sequential``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torchvision
 from torch import nn
 
 from modelsvc.architectures import SmallCNN
+from modelsvc.dlib_resnet import DlibResNet
 
 FLATTEN = "flatten"
 
@@ -28,6 +30,14 @@ def to_sequence(model: nn.Module) -> list[tuple[str, nn.Module]]:
             ("avgpool", model.avgpool),
             (FLATTEN, nn.Flatten()),
             *_children("classifier", model.classifier),
+        ]
+    if isinstance(model, DlibResNet):
+        return [
+            *_children("stem", model.stem),
+            *((f"layers.{name}", block) for name, block in model.layers.named_children()),
+            ("avgpool", model.avgpool),
+            (FLATTEN, nn.Flatten()),
+            ("fc", model.fc),
         ]
     if isinstance(model, torchvision.models.ResNet):
         stem = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from modelsvc.validation import check_choice, check_int
 
-WEIGHTS_FORMATS = ("torchvision", "checkpoint", "vgg_face_dag")
+WEIGHTS_FORMATS = ("torchvision", "checkpoint", "vgg_face_dag", "dlib_dat")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -33,7 +33,8 @@ class ModelSpec:
         layers: layer names of interest for embeddings (torch module names).
         weights_path: local weights file; None means random initialisation from `seed`.
         weights_format: "torchvision" (plain state dict), "checkpoint" (saved by
-            `modelsvc.weights.save_checkpoint`) or "vgg_face_dag" (converted VGG-Face).
+            `modelsvc.weights.save_checkpoint`), "vgg_face_dag" (converted VGG-Face) or
+            "dlib_dat" (dlib's face-recognition network file, `modelsvc.dlib_resnet`).
         weights_sha256: if set, the weights file must have this digest.
         task: label column the output layer was trained on (e.g. "gender", "identity").
         parent: cache key of the spec this model was finetuned from.

@@ -10,6 +10,8 @@ Supported files (``spec.weights_format``):
   ``conv5_3.bias``, ``fc6``, ``fc7``, ``fc8`` with 2622 classes) mapped onto torchvision's
   VGG-16; ``fc6``/``fc7``/``fc8`` may be stored as linear (2-D) or as convolution (4-D)
   kernels.
+- ``dlib_dat``: dlib's ``dlib_face_recognition_resnet_model_v1.dat`` for ``dlib_resnet29``,
+  read by `modelsvc.dlib_format` (no pickle, no compiler) and cached as a state dict.
 
 Files are read with ``torch.load(weights_only=True)``: no pickled code runs, and nothing is
 ever downloaded. A file that does not fit the model raises `WeightsMismatchError` listing
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from modelsvc.architectures import get_architecture
+from modelsvc.dlib_resnet import load_dlib_resnet
 from modelsvc.spec import ModelSpec
 
 CHECKPOINT_FORMAT = "modelsvc-checkpoint"
@@ -100,7 +103,7 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module
                     f"The weights file {str(path)!r} has sha256 {digest}, but the spec expects "
                     f"{spec.weights_sha256}."
                 )
-        state = read_weights(path)
+        state = load_dlib_resnet(path) if spec.weights_format == "dlib_dat" else read_weights(path)
         if spec.weights_format == "vgg_face_dag":
             state = map_vgg_face_dag(state, model, source=str(path))
         elif spec.weights_format == "checkpoint":

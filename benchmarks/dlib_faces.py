@@ -1,0 +1,200 @@
+"""dlib's face-recognition network in modelsvc: ORL face verification and speed against dlib's C++.
+
+    .venv/bin/python benchmarks/dlib_faces.py [--throughput-images 20] [--json out.json]
+
+- Verification: the 128-D descriptors of all 400 ORL photos, every same-person pair (1,800)
+  and different-person pair (78,000); accuracy, TPR and FPR at dlib's Euclidean threshold
+  0.6 and the ROC AUC of -distance. Twice: "resized" (the platform's loader: each photo
+  resized to 150x150) and "aligned" (dlib's 5 landmarks in a fixed face box, since there is
+  no detector yet, then dlib's aligned 150 px chip with padding 0.25).
+- Throughput: images per second of the ported network (torch, one thread, one image at a
+  time and batches of 16) and of dlib's own C++ (compiled from
+  ``tests/integration/modelsvc/dlib/dlib_embed.cpp``, one image at a time, dlib's CPU path
+  with the system's BLAS, one thread) on the same chips, in the same run; their ratio.
+- Landmarks: faces per second of the 68-point predictor in numpy and in dlib's C++ on the same
+  grayscale ORL photos and face box, and their agreement (mean pixel error).
+
+Needs the ORL set (``$FACESIM_DATASETS_DIR`` or ``../shared/datasets``) and the
+face-recognition-models package; the C++ part needs libdlib-dev and g++ (skipped otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from scipy.stats import rankdata
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
+
+from modelsvc import load_batch, load_model
+from modelsvc.builtin import builtin_spec
+from modelsvc.dlib_align import extract_face_chip
+from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
+from modelsvc.images import normalize
+from tests.integration.modelsvc import dlib_oracle
+
+THRESHOLD = 0.6
+ORL_BOX = (10, 20, 81, 100)  # (left, top, right, bottom) around the face in a 92x112 photo
+
+
+def orl_paths() -> list[Path] | None:
+    root = os.environ.get("FACESIM_DATASETS_DIR")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    folder = base / "orl_faces"
+    if not folder.is_dir():
+        return None
+    return [
+        folder / f"s{person}" / f"{shot}.pgm" for person in range(1, 41) for shot in range(1, 11)
+    ]
+
+
+def verification(descriptors: np.ndarray, people: np.ndarray) -> dict:
+    """Accuracy/TPR/FPR at the 0.6 threshold and ROC AUC over all pairs."""
+    upper = np.triu_indices(len(people), k=1)
+    distances = np.linalg.norm(descriptors[:, None] - descriptors[None], axis=-1)[upper]
+    same = (people[:, None] == people[None])[upper]
+    accepted = distances < THRESHOLD
+    ranks = rankdata(-distances)
+    positives, negatives = int(same.sum()), int((~same).sum())
+    auc = (ranks[same].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    return {
+        "pairs_same": positives,
+        "pairs_different": negatives,
+        "threshold": THRESHOLD,
+        "accuracy": float((accepted == same).mean()),
+        "balanced_accuracy": float((accepted[same].mean() + (~accepted[~same]).mean()) / 2),
+        "tpr": float(accepted[same].mean()),
+        "fpr": float(accepted[~same].mean()),
+        "roc_auc": float(auc),
+        "mean_distance_same": float(distances[same].mean()),
+        "mean_distance_different": float(distances[~same].mean()),
+    }
+
+
+def torch_throughput(model, inputs: torch.Tensor, *, batch_size: int, repeats: int) -> float:
+    with torch.inference_mode():
+        model(inputs[:batch_size])  # warm-up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for first in range(0, len(inputs), batch_size):
+                model(inputs[first : first + batch_size])
+        return repeats * len(inputs) / (time.perf_counter() - start)
+
+
+def aligned_inputs(paths: list[Path], spec) -> torch.Tensor:
+    """dlib's aligned chips of the photos (5 landmarks in `ORL_BOX`), normalised for `spec`."""
+    model = Path(spec.weights_path).with_name("shape_predictor_5_face_landmarks.dat")
+    predictor = load_shape_predictor(model)
+    chips = []
+    for path in paths:
+        with Image.open(path) as photo:
+            gray, rgb = np.asarray(photo.convert("L")), np.asarray(photo.convert("RGB"))
+        chips.append(extract_face_chip(rgb, predict_landmarks(predictor, gray, ORL_BOX)))
+    pixels = torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float() / 255
+    return normalize(pixels, spec)
+
+
+def embed(model, inputs: torch.Tensor) -> np.ndarray:
+    with torch.inference_mode():
+        return torch.cat([model(inputs[i : i + 16]) for i in range(0, len(inputs), 16)]).numpy()
+
+
+def landmarks(paths: list[Path], spec, repeats: int) -> dict:
+    """68-point landmarks: faces/s in numpy and in dlib's C++, and their mean pixel error."""
+    model = Path(spec.weights_path).with_name("shape_predictor_68_face_landmarks.dat")
+    start = time.perf_counter()
+    predictor = load_shape_predictor(model)
+    images = np.stack([np.asarray(Image.open(path).convert("L")) for path in paths])
+    out = {"load_seconds (first time: parse and cache)": time.perf_counter() - start}
+    start = time.perf_counter()
+    for _ in range(repeats):
+        ours = np.stack([predict_landmarks(predictor, image, ORL_BOX) for image in images])
+    out["ours_faces_per_second"] = repeats * len(images) / (time.perf_counter() - start)
+    reason = dlib_oracle.missing()
+    if reason:
+        out["dlib_cpp"] = f"not measured: {reason}"
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        binary = dlib_oracle.compile_reference(folder, "dlib_landmarks")
+        expected = dlib_oracle.reference_landmarks(binary, model, images, ORL_BOX, folder)
+        data = folder / "images.gray"
+        command = [str(binary), str(model), str(data), str(len(images)), "112", "92"]
+        command += [*(str(v) for v in ORL_BOX), str(repeats * 5)]
+        out["dlib_cpp_faces_per_second"] = float(dlib_oracle.run(command))
+    out["mean_pixel_error_vs_dlib"] = float(np.linalg.norm(ours - expected, axis=-1).mean())
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--throughput-images", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    paths = orl_paths()
+    if paths is None:
+        print("ORL faces not found (../shared/datasets/orl_faces)", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    spec = builtin_spec("dlib_resnet29")
+    model = load_model(spec)
+    batch = load_batch(paths, spec.input_size).images
+    inputs = normalize(batch, spec)
+    start = time.perf_counter()
+    descriptors = embed(model, inputs)
+    embed_seconds = time.perf_counter() - start
+    people = np.repeat(np.arange(40), 10)
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "verification_resized": verification(descriptors, people),
+        "verification_aligned": verification(embed(model, aligned_inputs(paths, spec)), people),
+        "embed_400_seconds": embed_seconds,
+    }
+    sample = inputs[: args.throughput_images]
+    speed = {
+        "images": len(sample),
+        "ours_one_at_a_time": torch_throughput(model, sample, batch_size=1, repeats=args.repeats),
+        "ours_batch_16": torch_throughput(model, sample, batch_size=16, repeats=args.repeats),
+    }
+    reason = dlib_oracle.missing()
+    if reason:
+        speed["dlib_cpp"] = f"not measured: {reason}"
+    else:
+        chips = (batch[: args.throughput_images] * 255).round().to(torch.uint8)
+        chips = chips.permute(0, 2, 3, 1).numpy()
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            binary = dlib_oracle.compile_reference(folder)
+            weights = Path(spec.weights_path)
+            speed["dlib_cpp"] = dlib_oracle.reference_throughput(
+                binary, weights, chips, folder, repeats=args.repeats
+            )
+            reference = dlib_oracle.reference_embeddings(binary, weights, chips, folder)
+            speed["max_abs_difference_vs_dlib"] = float(
+                np.abs(reference - descriptors[: len(chips)]).max()
+            )
+        speed["ratio_dlib_over_ours_one_at_a_time"] = (
+            speed["dlib_cpp"] / speed["ours_one_at_a_time"]
+        )
+    result["throughput_images_per_second"] = speed
+    result["landmarks_68"] = landmarks(paths[: args.throughput_images], spec, args.repeats)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
