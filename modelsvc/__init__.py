@@ -22,6 +22,7 @@ from modelsvc.generalisation import (
     cross_model_masking,
     summarise_generalisation,
 )
+from modelsvc.image_runs import ImageRun, map_over_images
 from modelsvc.images import (
     ImageLoadError,
     LoadedBatch,
@@ -41,7 +42,6 @@ from modelsvc.masking import (
     image_channel_means,
     top_fraction_masks,
 )
-from modelsvc.pipeline import ImageRun, map_over_images
 from modelsvc.relevance import Explanation, RelevanceResult, compute_relevance, explain
 from modelsvc.similarity import DissimilarityMatrix, dissimilarity_matrix
 from modelsvc.spec import ModelSpec

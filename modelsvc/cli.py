@@ -28,6 +28,7 @@ from modelsvc.generalisation import (
     cross_model_masking,
     summarise_generalisation,
 )
+from modelsvc.image_runs import map_over_images
 from modelsvc.images import StimulusItem, discover_images, read_metadata
 from modelsvc.masking import (
     DEFAULT_FRACTIONS,
@@ -37,7 +38,6 @@ from modelsvc.masking import (
     dataset_mean,
     image_channel_means,
 )
-from modelsvc.pipeline import map_over_images
 from modelsvc.relevance import BACKENDS, METHODS, compute_relevance
 from modelsvc.similarity import METRICS, dissimilarity_matrix
 from modelsvc.spec import WEIGHTS_FORMATS, ModelSpec

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel
-from tasks.models import check_spec_loads, check_weights_path
+from tasks.model_cache import check_spec_loads, check_weights_path
 from tasks.storage import local_path
 
 

@@ -16,7 +16,7 @@ from tasks.computations.base import (
     stimulus_ids,
 )
 from tasks.items import stimulus_items
-from tasks.models import cached_model, model_spec
+from tasks.model_cache import cached_model, model_spec
 from tasks.storage import read_arrays, store_arrays
 
 DEFAULTS = {"pooling": "gap", "metrics": ["correlation"], "layers": None}

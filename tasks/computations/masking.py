@@ -24,7 +24,7 @@ from tasks.computations.base import (
 )
 from tasks.computations.relevance import relevance_artifacts_for
 from tasks.items import stimulus_items
-from tasks.models import cached_model, model_spec
+from tasks.model_cache import cached_model, model_spec
 from tasks.storage import read_arrays, read_arrays_cached, store_arrays
 
 DEFAULTS = {
