@@ -11,7 +11,7 @@ Importing modelsvc never touches CUDA.
 """
 
 from modelsvc.architectures import ARCHITECTURES, SmallCNN, get_architecture
-from modelsvc.artifacts import load_arrays, save_arrays
+from modelsvc.artifacts import load_arrays, npz_decode, npz_encode, save_arrays
 from modelsvc.comparison import MapComparison, compare_maps
 from modelsvc.device import BatchedRun, pick_device, run_batched
 from modelsvc.embeddings import capture_activations, extract_embeddings
@@ -33,6 +33,7 @@ from modelsvc.images import (
     normalize,
     read_metadata,
 )
+from modelsvc.labels import class_indices
 from modelsvc.masking import (
     DEFAULT_FRACTIONS,
     MaskingResult,
@@ -40,6 +41,7 @@ from modelsvc.masking import (
     dataset_mean,
     evaluate_masking,
     image_channel_means,
+    mean_fill_value,
     top_fraction_masks,
 )
 from modelsvc.relevance import Explanation, RelevanceResult, compute_relevance, explain
@@ -71,6 +73,7 @@ __all__ = [
     "WeightsMismatchError",
     "__version__",
     "capture_activations",
+    "class_indices",
     "code_version",
     "compare_maps",
     "compute_relevance",
@@ -89,7 +92,10 @@ __all__ = [
     "load_image",
     "load_model",
     "map_over_images",
+    "mean_fill_value",
     "normalize",
+    "npz_decode",
+    "npz_encode",
     "pick_device",
     "read_metadata",
     "run_batched",

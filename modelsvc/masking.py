@@ -29,7 +29,8 @@ import torchvision.transforms.functional as TF
 from torch import nn
 
 from modelsvc.device import run_batched
-from modelsvc.images import normalize
+from modelsvc.image_runs import map_over_images
+from modelsvc.images import StimulusItem, normalize
 from modelsvc.seeding import item_rng
 from modelsvc.spec import ModelSpec
 from modelsvc.validation import check_choice, check_float, check_fractions, check_int
@@ -206,6 +207,29 @@ def dataset_mean(per_image_means: Sequence[Sequence[float]]) -> tuple[float, flo
 def image_channel_means(images: torch.Tensor) -> np.ndarray:
     """Per-image channel means (N, 3) in float64, the input of `dataset_mean`."""
     return images.double().mean(dim=(2, 3)).cpu().numpy()
+
+
+def mean_fill_value(
+    items: Sequence[StimulusItem],
+    size: tuple[int, int],
+    *,
+    batch_size: int,
+    progress: bool = False,
+) -> tuple[float, float, float]:
+    """The 'mean' fill: mean RGB of the readable images of `items` at `size` (H, W).
+
+    Unreadable files are left out (as in every `map_over_images` run); the value does not
+    depend on `batch_size`.
+    """
+    run = map_over_images(
+        items,
+        size,
+        lambda images, _: image_channel_means(images),
+        batch_size,
+        progress=progress,
+        description="dataset mean",
+    )
+    return dataset_mean(run.value)
 
 
 def _predict(model, spec, images, targets, device):
