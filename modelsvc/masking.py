@@ -33,7 +33,7 @@ from modelsvc.image_runs import map_over_images
 from modelsvc.images import StimulusItem, normalize
 from modelsvc.seeding import item_rng
 from modelsvc.spec import ModelSpec
-from modelsvc.validation import check_choice, check_float, check_fractions, check_int
+from modelsvc.validation import check_choice, check_fractions, check_int, check_real
 from modelsvc.version import code_version
 
 DEFAULT_FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20, 0.30, 0.50)
@@ -57,14 +57,16 @@ class MaskingSettings:
         object.__setattr__(self, "fractions", check_fractions(owner, "fractions", self.fractions))
         check_choice(owner, "mode", self.mode, MODES)
         check_choice(owner, "fill", self.fill, FILLS)
-        check_int(owner, "seed", self.seed, 0)
+        check_int(owner, "seed", self.seed, minimum=0)
         if (self.fill == "mean") != (self.fill_value is not None):
             raise ValueError(
                 f"The 'fill_value' parameter of {owner} must be a per-channel mean exactly when "
                 f"fill='mean'; got fill={self.fill!r}, fill_value={self.fill_value!r}."
             )
         if self.fill_value is not None:
-            values = tuple(check_float(owner, "fill_value", v, 0.0, 1.0) for v in self.fill_value)
+            values = tuple(
+                check_real(owner, "fill_value", v, low=0.0, high=1.0) for v in self.fill_value
+            )
             if len(values) != 3:
                 raise ValueError(
                     f"The 'fill_value' parameter of {owner} must have 3 values (RGB); "
@@ -77,7 +79,7 @@ class MaskingSettings:
                     f"The 'blur_sigma' parameter of {owner} only applies to fill='blur'; "
                     f"got fill={self.fill!r}."
                 )
-            check_float(owner, "blur_sigma", self.blur_sigma, 0.0, 1e4, low_open=True)
+            check_real(owner, "blur_sigma", self.blur_sigma, low=0.0, high=1e4, low_open=True)
 
     def sigma_for(self, size: tuple[int, int]) -> float:
         """Blur sigma in pixels: the given one, or 4 % of the shorter image side."""
