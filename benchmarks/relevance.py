@@ -15,7 +15,10 @@ as in a worker that keeps its model). Timed methods, all on the same batch and t
 - input gradient: autograd gradient of the target logits w.r.t. the input only (no weight
   gradients), i.e. the "gradient" relevance method;
 - zennit: ``epsilon_plus_flat`` through zennit's Gradient attributor;
-- fast: ``epsilon_plus_flat`` through modelsvc's fast path.
+- fast: ``epsilon_plus_flat`` through modelsvc's fast path;
+- fast, plan rebuilt: the same with its per-model plan (merged and clamped weights) rebuilt,
+  and weights sha256: hashing every parameter -- the two ways to notice changed weights
+  without ``Tensor._version`` (private), which the plan cache reads instead.
 
 Targets: fast <= 1.0x forward+backward and >= 2.5x faster than zennit, with equal maps
 (max over images of max|fast - zennit| / max|zennit|, channel-summed maps).
@@ -24,6 +27,7 @@ Targets: fast <= 1.0x forward+backward and >= 2.5x faster than zennit, with equa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from modelsvc.embeddings import extract_embeddings
 from modelsvc.masking import MaskingSettings, evaluate_masking, top_fraction_masks
 from modelsvc.relevance import explain
+from modelsvc.relevance.fast import _PLANS
 from modelsvc.spec import ModelSpec
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -84,11 +89,20 @@ def main() -> None:
     def fast() -> None:
         explain(model, inputs, targets=targets, backend="fast")
 
+    def fast_plan_rebuilt() -> None:
+        _PLANS.pop(model, None)  # what a cache without change detection would have to do
+        fast()
+
+    def weights_hashed() -> None:
+        _weights_digest(model)  # the public alternative to the plan cache's Tensor._version
+
     methods: dict[str, Callable[[], None]] = {
         "forward": forward,
         "forward+backward": forward_backward,
         "input gradient": input_gradient,
         "fast": fast,
+        "fast, plan rebuilt": fast_plan_rebuilt,
+        "weights sha256": weights_hashed,
     }
     if not args.skip_zennit:
         methods["zennit"] = zennit
@@ -111,7 +125,13 @@ def main() -> None:
         "all_seconds": times,
         "fast_first_call_seconds": cold,
     }
-    pairs = [("fast", "forward+backward"), ("fast", "input gradient"), ("fast", "forward")]
+    pairs = [
+        ("fast", "forward+backward"),
+        ("fast", "input gradient"),
+        ("fast", "forward"),
+        ("fast, plan rebuilt", "fast"),
+        ("weights sha256", "fast"),
+    ]
     if not args.skip_zennit:
         pairs.append(("zennit", "fast"))
         result["map_difference"] = _map_difference(model, inputs, targets)
@@ -140,6 +160,14 @@ def main() -> None:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2)
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer: detects in-place changes without private APIs."""
+    digest = hashlib.sha256()
+    for tensor in [*model.parameters(), *model.buffers()]:
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _timed(fn: Callable[[], None], sync: Callable[[], None]) -> tuple[float, float]:
