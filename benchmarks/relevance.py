@@ -54,6 +54,10 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 def main() -> None:
     args = _arguments()
+    if args.float32_error:
+        torch.set_num_threads(args.threads)
+        _report_float32_error(_float32_error(args.size, args.batch))
+        return
     device = torch.device(
         args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
     )
@@ -235,6 +239,44 @@ def _low_precision_check(model, inputs, targets) -> dict[str, float]:
     }
 
 
+def _float32_error(size: int, batch: int) -> dict[str, dict[str, float]]:
+    """float32 maps against float64 maps of the same VGG-16 (channel-summed, worst image of
+    max|error| / max|float64 map|), for zero biases (torchvision's initialisation) and for
+    N(0, 0.1) biases. The float64 fast path is the reference (it equals zennit to ~1e-16)."""
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.rand(batch, 3, size, size, generator=generator, dtype=torch.float64) - 0.45
+    inputs = inputs / 0.225
+    targets = torch.randint(0, 1000, (batch,), generator=generator)
+    errors = {}
+    for biases in ("zero", "N(0, 0.1)"):
+        torch.manual_seed(0)
+        model = torchvision.models.vgg16(num_classes=1000).eval().double()
+        if biases != "zero":
+            with torch.no_grad():
+                for module in model.modules():
+                    if isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
+                        module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+        reference = explain(model, inputs, targets=targets, backend="fast").relevance.sum(1)
+        model = model.float()
+        errors[biases] = {
+            backend: _relative_difference(
+                explain(model, inputs.float(), targets=targets, backend=backend)
+                .relevance.double()
+                .sum(1),
+                reference,
+            )
+            for backend in ("fast", "zennit")
+        }
+    return errors
+
+
+def _report_float32_error(errors: dict[str, dict[str, float]]) -> None:
+    print("float32 maps vs float64 (worst image, max|error| / max|map|), VGG-16:")
+    for biases, by_backend in errors.items():
+        shown = ", ".join(f"{backend} {value:.2e}" for backend, value in by_backend.items())
+        print(f"  biases {biases:10s} {shown}")
+
+
 def _float_copy(model):
     copy = torchvision.models.vgg16(num_classes=1000).eval().to(next(model.parameters()).device)
     copy.load_state_dict({k: v.float() for k, v in model.state_dict().items()})
@@ -344,6 +386,11 @@ def _arguments() -> argparse.Namespace:
         "slowed down several-fold whenever another process runs)",
     )
     parser.add_argument("--skip-zennit", action="store_true")
+    parser.add_argument(
+        "--float32-error",
+        action="store_true",
+        help="only measure float32 maps against float64 (zero and non-zero biases)",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     return parser.parse_args()
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from modelsvc.masking import mean_fill_value
+from modelsvc import mean_fill_value
 from studyapp.models import Job, JobBatch
 from tasks.items import stimulus_items
 

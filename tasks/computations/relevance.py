@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from modelsvc import code_version, compute_relevance, map_over_images
-from modelsvc.labels import class_indices
+from modelsvc import class_indices, code_version, compute_relevance, map_over_images
 from studyapp.models import Artifact, FaceModel, Job, JobBatch, StimulusSet
 from studyapp.services.artifacts import artifact_find, artifact_save
 from tasks.computations.base import (
