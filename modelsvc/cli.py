@@ -21,7 +21,7 @@ from modelsvc.artifacts import load_arrays, save_arrays
 from modelsvc.comparison import compare_maps
 from modelsvc.device import pick_device
 from modelsvc.embeddings import POOLINGS, extract_embeddings
-from modelsvc.finetune import FinetuneSettings, finetune
+from modelsvc.finetuning import FinetuneSettings, finetune
 from modelsvc.generalisation import (
     BASELINES,
     CrossMasking,
