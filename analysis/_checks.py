@@ -29,12 +29,16 @@ def check_choice(func: str, name: str, value: Any, options: Iterable[Any]) -> An
     return value
 
 
-def check_int(func: str, name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return `value` as int if it is an integer (not bool) of at least `minimum`."""
+def check_int(
+    func: str, name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return `value` as int if it is an integer (not bool) in [`minimum`, `maximum`]."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise fail(func, name, "an integer", value)
     if minimum is not None and value < minimum:
         raise fail(func, name, f"an integer >= {minimum}", value)
+    if maximum is not None and value > maximum:
+        raise fail(func, name, f"an integer <= {maximum}", value)
     return int(value)
 
 

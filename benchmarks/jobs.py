@@ -40,7 +40,7 @@ def main() -> None:
     from studyapp.services.stimuli import stimulus_set_import
     from studyapp.stimulus_sources import files_from_folder
     from tasks.items import stimulus_items
-    from tasks.models import model_spec
+    from tasks.model_cache import model_spec
     from tests.worker import Worker, purge_broker
 
     stamp = time.strftime("%Y%m%d-%H%M%S")

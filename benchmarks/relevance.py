@@ -15,7 +15,10 @@ as in a worker that keeps its model). Timed methods, all on the same batch and t
 - input gradient: autograd gradient of the target logits w.r.t. the input only (no weight
   gradients), i.e. the "gradient" relevance method;
 - zennit: ``epsilon_plus_flat`` through zennit's Gradient attributor;
-- fast: ``epsilon_plus_flat`` through modelsvc's fast path.
+- fast: ``epsilon_plus_flat`` through modelsvc's fast path;
+- fast, plan rebuilt: the same with its per-model plan (merged and clamped weights) rebuilt,
+  and weights sha256: hashing every parameter -- the two ways to notice changed weights
+  without ``Tensor._version`` (private), which the plan cache reads instead.
 
 Targets: fast <= 1.0x forward+backward and >= 2.5x faster than zennit, with equal maps
 (max over images of max|fast - zennit| / max|zennit|, channel-summed maps).
@@ -24,6 +27,7 @@ Targets: fast <= 1.0x forward+backward and >= 2.5x faster than zennit, with equa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from modelsvc.embeddings import extract_embeddings
 from modelsvc.masking import MaskingSettings, evaluate_masking, top_fraction_masks
 from modelsvc.relevance import explain
+from modelsvc.relevance.fast import _PLANS
 from modelsvc.spec import ModelSpec
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -49,6 +54,10 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 def main() -> None:
     args = _arguments()
+    if args.float32_error:
+        torch.set_num_threads(args.threads)
+        _report_float32_error(_float32_error(args.size, args.batch))
+        return
     device = torch.device(
         args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
     )
@@ -84,11 +93,20 @@ def main() -> None:
     def fast() -> None:
         explain(model, inputs, targets=targets, backend="fast")
 
+    def fast_plan_rebuilt() -> None:
+        _PLANS.pop(model, None)  # what a cache without change detection would have to do
+        fast()
+
+    def weights_hashed() -> None:
+        _weights_digest(model)  # the public alternative to the plan cache's Tensor._version
+
     methods: dict[str, Callable[[], None]] = {
         "forward": forward,
         "forward+backward": forward_backward,
         "input gradient": input_gradient,
         "fast": fast,
+        "fast, plan rebuilt": fast_plan_rebuilt,
+        "weights sha256": weights_hashed,
     }
     if not args.skip_zennit:
         methods["zennit"] = zennit
@@ -111,7 +129,13 @@ def main() -> None:
         "all_seconds": times,
         "fast_first_call_seconds": cold,
     }
-    pairs = [("fast", "forward+backward"), ("fast", "input gradient"), ("fast", "forward")]
+    pairs = [
+        ("fast", "forward+backward"),
+        ("fast", "input gradient"),
+        ("fast", "forward"),
+        ("fast, plan rebuilt", "fast"),
+        ("weights sha256", "fast"),
+    ]
     if not args.skip_zennit:
         pairs.append(("zennit", "fast"))
         result["map_difference"] = _map_difference(model, inputs, targets)
@@ -140,6 +164,14 @@ def main() -> None:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2)
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer: detects in-place changes without private APIs."""
+    digest = hashlib.sha256()
+    for tensor in [*model.parameters(), *model.buffers()]:
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _timed(fn: Callable[[], None], sync: Callable[[], None]) -> tuple[float, float]:
@@ -205,6 +237,44 @@ def _low_precision_check(model, inputs, targets) -> dict[str, float]:
         "min_pearson_r": min(correlations),
         "mean_top10pct_iou": _topk_iou(low, full_maps, 0.1),
     }
+
+
+def _float32_error(size: int, batch: int) -> dict[str, dict[str, float]]:
+    """float32 maps against float64 maps of the same VGG-16 (channel-summed, worst image of
+    max|error| / max|float64 map|), for zero biases (torchvision's initialisation) and for
+    N(0, 0.1) biases. The float64 fast path is the reference (it equals zennit to ~1e-16)."""
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.rand(batch, 3, size, size, generator=generator, dtype=torch.float64) - 0.45
+    inputs = inputs / 0.225
+    targets = torch.randint(0, 1000, (batch,), generator=generator)
+    errors = {}
+    for biases in ("zero", "N(0, 0.1)"):
+        torch.manual_seed(0)
+        model = torchvision.models.vgg16(num_classes=1000).eval().double()
+        if biases != "zero":
+            with torch.no_grad():
+                for module in model.modules():
+                    if isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
+                        module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+        reference = explain(model, inputs, targets=targets, backend="fast").relevance.sum(1)
+        model = model.float()
+        errors[biases] = {
+            backend: _relative_difference(
+                explain(model, inputs.float(), targets=targets, backend=backend)
+                .relevance.double()
+                .sum(1),
+                reference,
+            )
+            for backend in ("fast", "zennit")
+        }
+    return errors
+
+
+def _report_float32_error(errors: dict[str, dict[str, float]]) -> None:
+    print("float32 maps vs float64 (worst image, max|error| / max|map|), VGG-16:")
+    for biases, by_backend in errors.items():
+        shown = ", ".join(f"{backend} {value:.2e}" for backend, value in by_backend.items())
+        print(f"  biases {biases:10s} {shown}")
 
 
 def _float_copy(model):
@@ -316,6 +386,11 @@ def _arguments() -> argparse.Namespace:
         "slowed down several-fold whenever another process runs)",
     )
     parser.add_argument("--skip-zennit", action="store_true")
+    parser.add_argument(
+        "--float32-error",
+        action="store_true",
+        help="only measure float32 maps against float64 (zero and non-zero biases)",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     return parser.parse_args()
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from facegen._validation import check_int, check_number
+from facegen._validation import check_int, check_real
 from facegen.params import FaceParams, ViewParams
 from facegen.render import MAX_SIZE, MIN_SIZE, PART_NAMES, render_face
 from facegen.sampling import GENDERS, MAX_VIEW_VARIATION, sample_identity, sample_view
@@ -49,12 +49,12 @@ def make_dataset(
     spawn keys per identity and per view, so identity `i` of a seed does not depend on how many
     views are drawn.
     """
-    check_int("make_dataset", "n_identities", n_identities, 2, 10_000)
-    check_int("make_dataset", "images_per_identity", images_per_identity, 1, 10_000)
-    check_int("make_dataset", "size", size, MIN_SIZE, MAX_SIZE)
-    check_int("make_dataset", "seed", seed, 0, 2**63 - 1)
-    check_number("make_dataset", "glasses_rate", glasses_rate, 0.0, 1.0)
-    check_number("make_dataset", "view_variation", view_variation, 0.0, MAX_VIEW_VARIATION)
+    check_int("make_dataset", "n_identities", n_identities, minimum=2, maximum=10_000)
+    check_int("make_dataset", "images_per_identity", images_per_identity, minimum=1, maximum=10_000)
+    check_int("make_dataset", "size", size, minimum=MIN_SIZE, maximum=MAX_SIZE)
+    check_int("make_dataset", "seed", seed, minimum=0, maximum=2**63 - 1)
+    check_real("make_dataset", "glasses_rate", glasses_rate, low=0.0, high=1.0)
+    check_real("make_dataset", "view_variation", view_variation, low=0.0, high=MAX_VIEW_VARIATION)
 
     plan_rng = _rng(seed, 0)
     n_female = n_identities - n_identities // 2

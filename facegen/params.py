@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from facegen._validation import check_choice, check_instance, check_number
+from facegen._validation import check_choice, check_instance, check_real
 
 HAIR_STYLES = ("swept_back", "fringe", "side_part")
 
@@ -40,7 +40,7 @@ def _rgb(default: tuple[float, float, float], doc: str) -> Any:
 def _validated(owner: str, name: str, value: Any, meta: dict[str, Any]) -> Any:
     """Return `value` normalised (floats, tuples) or raise a ValueError naming the field."""
     if "range" in meta:
-        return check_number(owner, name, value, *meta["range"])
+        return check_real(owner, name, value, low=meta["range"][0], high=meta["range"][1])
     if "choices" in meta:
         check_choice(owner, name, value, meta["choices"])
         return value
@@ -52,7 +52,9 @@ def _validated(owner: str, name: str, value: Any, meta: dict[str, Any]) -> Any:
         raise ValueError(
             f"The {name!r} parameter of {owner} must be an (r, g, b) triple; got {value!r}."
         )
-    return tuple(check_number(owner, f"{name}[{i}]", c, 0.0, 1.0) for i, c in enumerate(channels))
+    return tuple(
+        check_real(owner, f"{name}[{i}]", c, low=0.0, high=1.0) for i, c in enumerate(channels)
+    )
 
 
 def _describe(meta: dict[str, Any]) -> str:

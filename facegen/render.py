@@ -57,8 +57,8 @@ def render_face(
     check_instance("render_face", "params", params, FaceParams, "a FaceParams")
     view = ViewParams() if view is None else view
     check_instance("render_face", "view", view, ViewParams, "a ViewParams or None")
-    check_int("render_face", "size", size, MIN_SIZE, MAX_SIZE)
-    check_int("render_face", "supersample", supersample, 1, 8)
+    check_int("render_face", "size", size, minimum=MIN_SIZE, maximum=MAX_SIZE)
+    check_int("render_face", "supersample", supersample, minimum=1, maximum=8)
     if size * supersample > MAX_CANVAS:
         raise ValueError(
             f"The 'supersample' parameter of render_face times 'size' must be at most "

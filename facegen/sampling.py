@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from facegen import palette
-from facegen._validation import check_choice, check_instance, check_number
+from facegen._validation import check_choice, check_instance, check_real
 from facegen.params import HAIR_STYLES, FaceParams, ViewParams
 
 GENDERS = ("female", "male")
@@ -80,7 +80,7 @@ def sample_view(rng: np.random.Generator, variation: float = 1.0) -> ViewParams:
     ``variation=0`` returns the canonical view; at most `MAX_VIEW_VARIATION`.
     """
     check_instance("sample_view", "rng", rng, np.random.Generator, "a numpy.random.Generator")
-    check_number("sample_view", "variation", variation, 0.0, MAX_VIEW_VARIATION)
+    check_real("sample_view", "variation", variation, low=0.0, high=MAX_VIEW_VARIATION)
     canonical = ViewParams()
     jitter = rng.uniform(-1.0, 1.0, len(VIEW_JITTER)) * variation
     return ViewParams(

@@ -7,95 +7,82 @@ Public API (details in ``modelsvc/README.md``)::
     model = load_model(spec, pick_device())
     result = compute_relevance(model, spec, images)  # images: (N, 3, H, W) in [0, 1]
 
-Importing modelsvc never touches CUDA.
+Importing modelsvc never touches CUDA; its names are imported when first used.
 """
 
-from modelsvc.architectures import ARCHITECTURES, SmallCNN, get_architecture
-from modelsvc.artifacts import load_arrays, save_arrays
-from modelsvc.comparison import MapComparison, compare_maps
-from modelsvc.device import BatchedRun, pick_device, run_batched
-from modelsvc.embeddings import capture_activations, extract_embeddings
-from modelsvc.finetune import FinetuneResult, FinetuneSettings, finetune, stratified_split
-from modelsvc.generalisation import (
-    CrossMasking,
-    Generalisation,
-    cross_model_masking,
-    summarise_generalisation,
-)
-from modelsvc.images import (
-    ImageLoadError,
-    LoadedBatch,
-    StimulusItem,
-    discover_images,
-    load_batch,
-    load_image,
-    normalize,
-    read_metadata,
-)
-from modelsvc.masking import (
-    DEFAULT_FRACTIONS,
-    MaskingResult,
-    MaskingSettings,
-    dataset_mean,
-    evaluate_masking,
-    image_channel_means,
-    top_fraction_masks,
-)
-from modelsvc.pipeline import ImageRun, map_over_images
-from modelsvc.relevance import Explanation, RelevanceResult, compute_relevance, explain
-from modelsvc.similarity import DissimilarityMatrix, dissimilarity_matrix
-from modelsvc.spec import ModelSpec
-from modelsvc.version import __version__, code_version
-from modelsvc.weights import WeightsMismatchError, load_model, save_checkpoint
+from __future__ import annotations
 
-__all__ = [
-    "ARCHITECTURES",
-    "DEFAULT_FRACTIONS",
-    "BatchedRun",
-    "CrossMasking",
-    "DissimilarityMatrix",
-    "Explanation",
-    "FinetuneResult",
-    "FinetuneSettings",
-    "Generalisation",
-    "ImageLoadError",
-    "ImageRun",
-    "LoadedBatch",
-    "MapComparison",
-    "MaskingResult",
-    "MaskingSettings",
-    "ModelSpec",
-    "RelevanceResult",
-    "SmallCNN",
-    "StimulusItem",
-    "WeightsMismatchError",
-    "__version__",
-    "capture_activations",
-    "code_version",
-    "compare_maps",
-    "compute_relevance",
-    "cross_model_masking",
-    "dataset_mean",
-    "discover_images",
-    "dissimilarity_matrix",
-    "evaluate_masking",
-    "explain",
-    "extract_embeddings",
-    "finetune",
-    "get_architecture",
-    "image_channel_means",
-    "load_arrays",
-    "load_batch",
-    "load_image",
-    "load_model",
-    "map_over_images",
-    "normalize",
-    "pick_device",
-    "read_metadata",
-    "run_batched",
-    "save_arrays",
-    "save_checkpoint",
-    "stratified_split",
-    "summarise_generalisation",
-    "top_fraction_masks",
-]
+import importlib
+from typing import Any
+
+from modelsvc.version import __version__, code_version
+
+# Public name -> defining module, imported on first use (PEP 562): `import modelsvc.artifacts`
+# or `import modelsvc.spec` (the web process) does not load torch.
+_LAZY = {
+    "ARCHITECTURES": "modelsvc.architectures",
+    "SmallCNN": "modelsvc.architectures",
+    "get_architecture": "modelsvc.architectures",
+    "load_arrays": "modelsvc.artifacts",
+    "npz_decode": "modelsvc.artifacts",
+    "npz_encode": "modelsvc.artifacts",
+    "save_arrays": "modelsvc.artifacts",
+    "MapComparison": "modelsvc.comparison",
+    "compare_maps": "modelsvc.comparison",
+    "BatchedRun": "modelsvc.device",
+    "pick_device": "modelsvc.device",
+    "run_batched": "modelsvc.device",
+    "capture_activations": "modelsvc.embeddings",
+    "extract_embeddings": "modelsvc.embeddings",
+    "FinetuneResult": "modelsvc.finetuning",
+    "FinetuneSettings": "modelsvc.finetuning",
+    "finetune": "modelsvc.finetuning",
+    "stratified_split": "modelsvc.finetuning",
+    "CrossMasking": "modelsvc.generalisation",
+    "Generalisation": "modelsvc.generalisation",
+    "cross_model_masking": "modelsvc.generalisation",
+    "summarise_generalisation": "modelsvc.generalisation",
+    "ImageRun": "modelsvc.image_runs",
+    "map_over_images": "modelsvc.image_runs",
+    "ImageLoadError": "modelsvc.images",
+    "LoadedBatch": "modelsvc.images",
+    "StimulusItem": "modelsvc.images",
+    "discover_images": "modelsvc.images",
+    "load_batch": "modelsvc.images",
+    "load_image": "modelsvc.images",
+    "normalize": "modelsvc.images",
+    "read_metadata": "modelsvc.images",
+    "class_indices": "modelsvc.labels",
+    "DEFAULT_FRACTIONS": "modelsvc.masking",
+    "MaskingResult": "modelsvc.masking",
+    "MaskingSettings": "modelsvc.masking",
+    "dataset_mean": "modelsvc.masking",
+    "evaluate_masking": "modelsvc.masking",
+    "image_channel_means": "modelsvc.masking",
+    "mean_fill_value": "modelsvc.masking",
+    "top_fraction_masks": "modelsvc.masking",
+    "Explanation": "modelsvc.relevance",
+    "RelevanceResult": "modelsvc.relevance",
+    "compute_relevance": "modelsvc.relevance",
+    "explain": "modelsvc.relevance",
+    "DissimilarityMatrix": "modelsvc.similarity",
+    "dissimilarity_matrix": "modelsvc.similarity",
+    "ModelSpec": "modelsvc.spec",
+    "WeightsMismatchError": "modelsvc.weights",
+    "load_model": "modelsvc.weights",
+    "save_checkpoint": "modelsvc.weights",
+}
+
+__all__ = ["__version__", "code_version", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'modelsvc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

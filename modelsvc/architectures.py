@@ -37,7 +37,7 @@ class SmallCNN(nn.Module):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        check_int("SmallCNN", "num_classes", num_classes, 1)
+        check_int("SmallCNN", "num_classes", num_classes, minimum=1)
         blocks: list[nn.Module] = []
         channels = 3
         for width in widths:

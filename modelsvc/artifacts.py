@@ -15,13 +15,32 @@ artifact key), the stimulus ids, each array's dtype and shape, and the sha256 of
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelsvc.weights import file_sha256
+
+def npz_encode(arrays: dict[str, np.ndarray]) -> tuple[bytes, str]:
+    """`arrays` as the bytes of an uncompressed ``.npz`` and their sha256 (hex)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def npz_decode(data: bytes, *, sha256: str | None, name: str) -> dict[str, np.ndarray]:
+    """The arrays in ``.npz`` bytes; bytes whose sha256 is not the recorded one are an error."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ValueError(
+            f"The arrays file {name!r} has sha256 {digest}, but its record says {sha256}."
+        )
+    with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+        return {key: loaded[key] for key in loaded.files}
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> Path:
@@ -32,12 +51,13 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], record: dict[st
             f"The 'path' parameter of save_arrays must end in .npz; got {str(path)!r}."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
+    data, sha256 = npz_encode(arrays)
+    path.write_bytes(data)
     full = {
         **record,
         "arrays": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()},
         "npz": path.name,
-        "sha256": file_sha256(path),
+        "sha256": sha256,
     }
     json_path = path.with_suffix(".json")
     json_path.write_text(json.dumps(full, indent=2, default=_jsonable) + "\n", encoding="utf-8")
@@ -48,14 +68,7 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]
     """Read a ``.npz`` and its JSON record; a changed file (sha256 mismatch) is an error."""
     path = Path(path)
     record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    digest = file_sha256(path)
-    if record.get("sha256") != digest:
-        raise ValueError(
-            f"The arrays file {str(path)!r} has sha256 {digest}, but its record says "
-            f"{record.get('sha256')}."
-        )
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
+    arrays = npz_decode(path.read_bytes(), sha256=record.get("sha256"), name=str(path))
     return arrays, record
 
 

@@ -22,23 +22,23 @@ from modelsvc.builtin import BUILTIN_MODELS, builtin_spec
 from modelsvc.comparison import compare_maps
 from modelsvc.device import pick_device
 from modelsvc.embeddings import POOLINGS, extract_embeddings
-from modelsvc.finetune import FinetuneSettings, finetune
+from modelsvc.finetuning import FinetuneSettings, finetune
 from modelsvc.generalisation import (
     BASELINES,
     CrossMasking,
     cross_model_masking,
     summarise_generalisation,
 )
+from modelsvc.image_runs import map_over_images
 from modelsvc.images import StimulusItem, discover_images, read_metadata
+from modelsvc.labels import class_indices
 from modelsvc.masking import (
     DEFAULT_FRACTIONS,
     FILLS,
     MODES,
     MaskingSettings,
-    dataset_mean,
-    image_channel_means,
+    mean_fill_value,
 )
-from modelsvc.pipeline import map_over_images
 from modelsvc.relevance import BACKENDS, METHODS, compute_relevance
 from modelsvc.similarity import METRICS, dissimilarity_matrix
 from modelsvc.spec import WEIGHTS_FORMATS, ModelSpec
@@ -216,15 +216,9 @@ def _mask(args: argparse.Namespace) -> dict:
     size = loaded[0][0].input_size
     fill_value = None
     if args.fill == "mean":
-        means = map_over_images(
-            items,
-            size,
-            lambda images, _: image_channel_means(images),
-            args.batch_size,
-            progress=not args.quiet,
-            description="dataset mean",
+        fill_value = mean_fill_value(
+            items, size, batch_size=args.batch_size, progress=not args.quiet
         )
-        fill_value = dataset_mean(means.value)
     settings = MaskingSettings(
         fractions=tuple(args.fractions),
         mode=args.mode,
@@ -379,13 +373,15 @@ def _targets(items, spec: ModelSpec, label_column: str | None) -> np.ndarray | N
         if label_column is not None:
             raise ValueError(f"The metadata has no column {label_column!r}.")
         return None
-    unknown = sorted({i.labels[column] for i in items} - set(spec.class_names))
+    labels = [item.labels[column] for item in items]
+    targets = class_indices(labels, spec.class_names)
+    unknown = sorted({label for label, target in zip(labels, targets, strict=True) if target < 0})
     if unknown:
         raise ValueError(
             f"Labels {unknown} in column {column!r} are not classes of model {spec.name!r} "
             f"({list(spec.class_names)})."
         )
-    return np.array([spec.class_names.index(i.labels[column]) for i in items], dtype=np.int64)
+    return targets
 
 
 def _require_images(keys: Sequence[str]) -> None:

@@ -68,8 +68,8 @@ def run_batched(
     at batch size 1 the error propagates. A halved batch size can change results in the last
     float bits, which is why the size used is returned.
     """
-    check_int("run_batched", "n_items", n_items, 1)
-    size = check_int("run_batched", "batch_size", batch_size, 1)
+    check_int("run_batched", "n_items", n_items, minimum=1)
+    size = check_int("run_batched", "batch_size", batch_size, minimum=1)
     chunks: list[Any] = []
     start, retries = 0, 0
     while start < n_items:

@@ -29,10 +29,11 @@ import torchvision.transforms.functional as TF
 from torch import nn
 
 from modelsvc.device import run_batched
-from modelsvc.images import normalize
+from modelsvc.image_runs import map_over_images
+from modelsvc.images import StimulusItem, normalize
 from modelsvc.seeding import item_rng
 from modelsvc.spec import ModelSpec
-from modelsvc.validation import check_choice, check_float, check_fractions, check_int
+from modelsvc.validation import check_choice, check_fractions, check_int, check_real
 from modelsvc.version import code_version
 
 DEFAULT_FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20, 0.30, 0.50)
@@ -56,14 +57,16 @@ class MaskingSettings:
         object.__setattr__(self, "fractions", check_fractions(owner, "fractions", self.fractions))
         check_choice(owner, "mode", self.mode, MODES)
         check_choice(owner, "fill", self.fill, FILLS)
-        check_int(owner, "seed", self.seed, 0)
+        check_int(owner, "seed", self.seed, minimum=0)
         if (self.fill == "mean") != (self.fill_value is not None):
             raise ValueError(
                 f"The 'fill_value' parameter of {owner} must be a per-channel mean exactly when "
                 f"fill='mean'; got fill={self.fill!r}, fill_value={self.fill_value!r}."
             )
         if self.fill_value is not None:
-            values = tuple(check_float(owner, "fill_value", v, 0.0, 1.0) for v in self.fill_value)
+            values = tuple(
+                check_real(owner, "fill_value", v, low=0.0, high=1.0) for v in self.fill_value
+            )
             if len(values) != 3:
                 raise ValueError(
                     f"The 'fill_value' parameter of {owner} must have 3 values (RGB); "
@@ -76,7 +79,7 @@ class MaskingSettings:
                     f"The 'blur_sigma' parameter of {owner} only applies to fill='blur'; "
                     f"got fill={self.fill!r}."
                 )
-            check_float(owner, "blur_sigma", self.blur_sigma, 0.0, 1e4, low_open=True)
+            check_real(owner, "blur_sigma", self.blur_sigma, low=0.0, high=1e4, low_open=True)
 
     def sigma_for(self, size: tuple[int, int]) -> float:
         """Blur sigma in pixels: the given one, or 4 % of the shorter image side."""
@@ -206,6 +209,29 @@ def dataset_mean(per_image_means: Sequence[Sequence[float]]) -> tuple[float, flo
 def image_channel_means(images: torch.Tensor) -> np.ndarray:
     """Per-image channel means (N, 3) in float64, the input of `dataset_mean`."""
     return images.double().mean(dim=(2, 3)).cpu().numpy()
+
+
+def mean_fill_value(
+    items: Sequence[StimulusItem],
+    size: tuple[int, int],
+    *,
+    batch_size: int,
+    progress: bool = False,
+) -> tuple[float, float, float]:
+    """The 'mean' fill: mean RGB of the readable images of `items` at `size` (H, W).
+
+    Unreadable files are left out (as in every `map_over_images` run); the value does not
+    depend on `batch_size`.
+    """
+    run = map_over_images(
+        items,
+        size,
+        lambda images, _: image_channel_means(images),
+        batch_size,
+        progress=progress,
+        description="dataset mean",
+    )
+    return dataset_mean(run.value)
 
 
 def _predict(model, spec, images, targets, device):

@@ -16,7 +16,7 @@ from modelsvc.validation import check_int
 
 def item_rng(seed: int, purpose: str, key: str) -> np.random.Generator:
     """A numpy Generator for one item; same (seed, purpose, key) -> same stream."""
-    check_int("item_rng", "seed", seed, 0)
+    check_int("item_rng", "seed", seed, minimum=0)
     digest = hashlib.sha256(f"{purpose}\0{key}".encode()).digest()
     words = tuple(int(word) for word in np.frombuffer(digest, dtype=np.uint32))
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=words))

@@ -66,8 +66,8 @@ class ModelSpec:
                 f"The 'architecture' parameter of {owner} must be a non-empty string; "
                 f"got {self.architecture!r}."
             )
-        check_int(owner, "num_classes", self.num_classes, 1)
-        check_int(owner, "seed", self.seed, 0)
+        check_int(owner, "num_classes", self.num_classes, minimum=1)
+        check_int(owner, "seed", self.seed, minimum=0)
         object.__setattr__(self, "input_size", _int_pair(self.input_size))
         object.__setattr__(self, "mean", _float_triple("mean", self.mean, positive=False))
         object.__setattr__(self, "std", _float_triple("std", self.std, positive=True))
@@ -147,8 +147,8 @@ def _int_pair(value: Any) -> tuple[int, int]:
             f"The 'input_size' parameter of ModelSpec must be (height, width); got {value!r}."
         )
     return (
-        check_int("ModelSpec", "input_size", items[0], 8),
-        check_int("ModelSpec", "input_size", items[1], 8),
+        check_int("ModelSpec", "input_size", items[0], minimum=8),
+        check_int("ModelSpec", "input_size", items[1], minimum=8),
     )
 
 

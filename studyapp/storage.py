@@ -7,7 +7,6 @@ its files (``studyapp.file_responses``). ``STORAGES["stimuli"]`` holds stimulus 
 """
 
 import hashlib
-import io
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,8 @@ from django.core.files.storage import FileSystemStorage, default_storage, storag
 from django.core.files.storage.base import Storage
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
+
+from modelsvc.artifacts import npz_decode, npz_encode
 
 STIMULI = "stimuli"
 
@@ -57,20 +58,14 @@ def store_file(name: str, data: bytes) -> tuple[str, str]:
 
 def store_arrays(name: str, arrays: dict[str, np.ndarray]) -> tuple[str, str]:
     """Save ``arrays`` as an ``.npz`` (see ``store_file``)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return store_file(name, buffer.getvalue())
+    return store_file(name, npz_encode(arrays)[0])
 
 
 def read_arrays(name: str, sha256: str) -> dict[str, np.ndarray]:
     """Load a stored ``.npz``; a file whose sha256 changed is an error, not data."""
     with default_storage.open(name, "rb") as handle:
         data = handle.read()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise ValueError(f"Stored arrays {name!r} have sha256 {digest}; expected {sha256}.")
-    with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
-        return {key: loaded[key] for key in loaded.files}
+    return npz_decode(data, sha256=sha256, name=name)
 
 
 @lru_cache(maxsize=4)

@@ -36,6 +36,12 @@ z+ in the forward pass by concatenating [W; W+] (no faster: the convolutions are
 bound) and channels_last tensors (slower end to end, and float32 maps 100x further from a
 float64 reference: 4.7e-4 instead of 3.3e-6 relative error).
 
+Public APIs only, except ``Tensor._version`` (see `_signature`): transposed convolutions
+are ``torch.nn.grad.conv2d_input`` (the same ``convolution_backward`` kernel), average
+pooling goes back through ``torch.func.vjp`` of the pooling module (it is linear), max
+pooling through a scatter-add at the forward's indices (``max_unpool2d`` would drop the sums
+of overlapping windows).
+
 Low precision (``dtype``): bfloat16 has float32's exponent range and runs as is. float16
 does not: relevance spread over 10^5-10^6 units falls into its subnormal range, and a
 fixed up-scaling overflows in the top layers (R / z with a small logit z). Relevance is
@@ -53,6 +59,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import vjp
+from torch.nn.grad import conv2d_input
 
 from modelsvc.relevance.methods import FastRules
 from modelsvc.sequence import FLATTEN, NotSequentialError, to_sequence
@@ -95,12 +103,9 @@ class _ConvGeometry:
     def conv(self, a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
         return F.conv2d(a, weight, bias, self.stride, self.padding, self.dilation)
 
-    def conv_t(self, grad: torch.Tensor, a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """Input gradient of ``conv(a, weight)`` for output gradient `grad` (transposed conv)."""
-        return torch.ops.aten.convolution_backward(
-            grad, a, weight, None, self.stride, self.padding, self.dilation,
-            False, [0, 0], 1, [True, False, False],
-        )[0]  # fmt: skip
+    def conv_t(self, grad: torch.Tensor, shape: torch.Size, weight: torch.Tensor) -> torch.Tensor:
+        """Input gradient of ``conv(a, weight)`` (`a` of `shape`) for output gradient `grad`."""
+        return conv2d_input(shape, weight, grad, self.stride, self.padding, self.dilation)
 
 
 class _ConvZPlus(_Step):
@@ -121,12 +126,12 @@ class _ConvZPlus(_Step):
         if self.w_neg is None:
             z = g.conv(a, self.w_pos, self.b_stab)
             scaled = torch.div(relevance, z, out=z)
-            return g.conv_t(scaled, a, self.w_pos).mul_(a)
+            return g.conv_t(scaled, a.shape, self.w_pos).mul_(a)
         a_pos, a_neg = a.clamp(min=0), a.clamp(max=0)
         z = g.conv(a_pos, self.w_pos, self.b_pos) + g.conv(a_neg, self.w_neg, None)
         scaled = relevance / stabilize(z, self.epsilon)
-        return a_pos * g.conv_t(scaled, a_pos, self.w_pos) + a_neg * g.conv_t(
-            scaled, a_neg, self.w_neg
+        return a_pos * g.conv_t(scaled, a.shape, self.w_pos) + a_neg * g.conv_t(
+            scaled, a.shape, self.w_neg
         )
 
 
@@ -147,8 +152,8 @@ class _ConvAlphaBeta(_Step):
         g = self.geometry
         z_pos = g.conv(a, self.w_pos, self.b_pos)
         z_neg = g.conv(a, self.w_neg, self.b_neg)
-        c_pos = g.conv_t(relevance / stabilize(z_pos, self.epsilon), a, self.w_pos)
-        c_neg = g.conv_t(relevance / stabilize(z_neg, self.epsilon), a, self.w_neg)
+        c_pos = g.conv_t(relevance / stabilize(z_pos, self.epsilon), a.shape, self.w_pos)
+        c_neg = g.conv_t(relevance / stabilize(z_neg, self.epsilon), a.shape, self.w_neg)
         return self.alpha * (a * c_pos) - self.beta * (a * c_neg)
 
 
@@ -167,9 +172,8 @@ class _ConvFlat(_Step):
     def backward(self, relevance, shape):
         n, _, height, width = shape
         kwargs = {"dtype": relevance.dtype, "device": relevance.device}
-        probe = torch.empty((n, 1, height, width), **kwargs)
         share = relevance.sum(1, keepdim=True) / self._stabilised_counts(height, width, kwargs)
-        return self.geometry.conv_t(share, probe, self.box).expand(shape)
+        return self.geometry.conv_t(share, (n, 1, height, width), self.box).expand(shape)
 
     def _stabilised_counts(self, height: int, width: int, kwargs: dict) -> torch.Tensor:
         """``C_in * (in-bounds taps per output) + eps``: zennit's flat ``z``, per input size."""
@@ -278,15 +282,8 @@ class _AvgPoolNorm(_Step):
         scaled = relevance / denominator
         if scaled.shape == a.shape and isinstance(self.pool, nn.AdaptiveAvgPool2d):
             return scaled.mul_(a)  # pooling to the same size is the identity
-        if isinstance(self.pool, nn.AdaptiveAvgPool2d):
-            grad = torch.ops.aten._adaptive_avg_pool2d_backward(scaled, a)
-        else:
-            p = self.pool
-            grad = torch.ops.aten.avg_pool2d_backward(
-                scaled, a, p.kernel_size, p.stride, p.padding, p.ceil_mode,
-                p.count_include_pad, p.divisor_override,
-            )  # fmt: skip
-        return grad.mul_(a)
+        # pooling is linear: its vector-Jacobian product is the transposed pooling
+        return vjp(self.pool, a)[1](scaled)[0].mul_(a)
 
 
 class _Flatten(_Step):
@@ -379,7 +376,13 @@ def _compile(model: nn.Module, rules: FastRules, params: dict[str, float], dtype
 
 
 def _signature(model: nn.Module, rules, params, dtype, device) -> tuple:
-    """Changes whenever a parameter or buffer is replaced or modified in place."""
+    """Changes whenever a parameter or buffer is replaced or modified in place.
+
+    ``Tensor._version`` (private, counts in-place changes, e.g. ``load_state_dict``) is the
+    one private API left here: the public alternatives, hashing every weight or rebuilding
+    the plan per call, cost a large share of a call on VGG-16 (``benchmarks/relevance.py``);
+    ``test_plan_cache_signal_tensor_version_counts_in_place_changes`` fails if it changes.
+    """
     tensors = [*model.parameters(), *model.buffers()]
     state = tuple((t.data_ptr(), t._version) for t in tensors)
     return (rules, tuple(sorted(params.items())), dtype, str(device), state)

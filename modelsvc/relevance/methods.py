@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelsvc.validation import check_choice, check_float
+from modelsvc.validation import check_choice, check_real
 
 
 @dataclass(frozen=True)
@@ -89,5 +89,5 @@ def resolve_parameters(method: Method, parameters: dict[str, Any] | None) -> dic
     resolved = dict(method.defaults)
     for key, value in (parameters or {}).items():
         check_choice(f"the {method.name!r} method", "parameters", key, method.defaults)
-        resolved[key] = check_float(f"the {method.name!r} method", key, value, 0.0, 1e6)
+        resolved[key] = check_real(f"the {method.name!r} method", key, value, low=0.0, high=1e6)
     return resolved

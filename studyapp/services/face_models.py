@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel
 from studyapp.storage import local_path
-from tasks.models import check_spec_loads, check_weights_path
+from tasks.model_cache import check_spec_loads, check_weights_path
 
 
 def _sha256_of_file(path: str) -> str:

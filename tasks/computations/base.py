@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from modelsvc import dataset_mean, image_channel_means, map_over_images
+from modelsvc import mean_fill_value
 from studyapp.models import Job, JobBatch
 from tasks.items import stimulus_items
 
@@ -66,7 +66,4 @@ def failure_records(run, items) -> list[dict]:
 
 def dataset_fill_value(ids: list[int], size: tuple[int, int]) -> list[float]:
     """Mean RGB of the stimulus set at the models' input size (the 'mean' masking fill)."""
-    run = map_over_images(
-        stimulus_items(ids), size, lambda images, _: image_channel_means(images), MODEL_BATCH_SIZE
-    )
-    return [float(v) for v in dataset_mean(run.value)]
+    return list(mean_fill_value(stimulus_items(ids), size, batch_size=MODEL_BATCH_SIZE))

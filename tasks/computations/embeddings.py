@@ -17,7 +17,7 @@ from tasks.computations.base import (
     stimulus_ids,
 )
 from tasks.items import stimulus_items
-from tasks.models import cached_model, model_spec
+from tasks.model_cache import cached_model, model_spec
 
 DEFAULTS = {"pooling": "gap", "metrics": ["correlation"], "layers": None}
 

@@ -21,7 +21,7 @@ from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.services.jobs import job_progress
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name, stimulus_ids
 from tasks.items import stimulus_items
-from tasks.models import model_spec
+from tasks.model_cache import model_spec
 
 SETTING_NAMES = (
     "train_last", "val_fraction", "group_column", "max_epochs", "patience", "batch_size",

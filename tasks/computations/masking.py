@@ -25,7 +25,7 @@ from tasks.computations.base import (
 )
 from tasks.computations.relevance import relevance_artifacts_for
 from tasks.items import stimulus_items
-from tasks.models import cached_model, model_spec
+from tasks.model_cache import cached_model, model_spec
 
 DEFAULTS = {
     "fractions": list(DEFAULT_FRACTIONS),

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from modelsvc import code_version, compute_relevance, map_over_images
+from modelsvc import class_indices, code_version, compute_relevance, map_over_images
 from studyapp.models import Artifact, FaceModel, Job, JobBatch, StimulusSet
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_arrays
@@ -17,7 +17,7 @@ from tasks.computations.base import (
     stimulus_ids,
 )
 from tasks.items import stimulus_items
-from tasks.models import cached_model, model_spec
+from tasks.model_cache import cached_model, model_spec
 
 PREDICTED = "predicted"
 
@@ -51,18 +51,13 @@ def target_indices(
     items, class_names: tuple[str, ...], column: str
 ) -> tuple[np.ndarray, list[dict]]:
     """Class index per item from its label; items whose label the model lacks fail."""
-    targets, failures = np.full(len(items), -1), []
-    for i, item in enumerate(items):
-        label = item.labels.get(column)
-        if label in class_names:
-            targets[i] = class_names.index(label)
-        else:
-            failures.append(
-                {
-                    "stimulus": item.key,
-                    "error": f"label {column}={label!r} is not a class of the model",
-                }
-            )
+    labels = [item.labels.get(column) for item in items]
+    targets = class_indices(labels, class_names)
+    failures = [
+        {"stimulus": item.key, "error": f"label {column}={label!r} is not a class of the model"}
+        for item, label, target in zip(items, labels, targets, strict=True)
+        if target < 0
+    ]
     return targets, failures
 
 

@@ -16,3 +16,20 @@ def test_package_imports_without_django(package):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_modelsvc_loads_torch_only_when_a_name_needs_it():
+    """`modelsvc` imports its names on first use, so the web process can read stored arrays
+    (`modelsvc.artifacts`) and specs without PyTorch; no public name may be a submodule name
+    (the submodule would hide the function)."""
+    code = (
+        "import sys, pkgutil, modelsvc, modelsvc.artifacts, modelsvc.spec\n"
+        "assert 'torch' not in sys.modules, 'torch'\n"
+        "names = {m.name for m in pkgutil.iter_modules(modelsvc.__path__)}\n"
+        "assert not names & set(modelsvc.__all__), names & set(modelsvc.__all__)\n"
+        "for name in modelsvc.__all__:\n"
+        "    assert not isinstance(getattr(modelsvc, name), type(sys)), name\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -16,7 +16,7 @@ from PIL import Image
 
 from modelsvc.artifacts import load_arrays
 from modelsvc.builtin import builtin_spec
-from modelsvc.finetune import FinetuneSettings, finetune
+from modelsvc.finetuning import FinetuneSettings, finetune
 from modelsvc.images import StimulusItem, load_batch, normalize
 from modelsvc.relevance import compute_relevance
 from modelsvc.weights import load_model, save_checkpoint

@@ -1,11 +1,12 @@
 """Arrays + JSON record on disk."""
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
-from modelsvc.artifacts import load_arrays, save_arrays
+from modelsvc.artifacts import load_arrays, npz_decode, npz_encode, save_arrays
 
 
 def test_round_trip_with_record_and_digest(tmp_path):
@@ -37,3 +38,23 @@ def test_a_modified_file_is_detected(tmp_path):
 def test_path_must_be_npz(tmp_path):
     with pytest.raises(ValueError, match=r"must end in \.npz"):
         save_arrays(tmp_path / "a.npy", {"x": np.zeros(1)}, {})
+
+
+def test_npz_bytes_are_what_save_arrays_writes_and_record(tmp_path):
+    arrays = {"maps": np.arange(12, dtype=np.float32).reshape(3, 4), "ids": np.array([5, 6, 7])}
+    data, sha256 = npz_encode(arrays)
+    record = json.loads(save_arrays(tmp_path / "a.npz", arrays, {}).read_text())
+    assert (tmp_path / "a.npz").read_bytes() == data
+    assert record["sha256"] == sha256 == hashlib.sha256(data).hexdigest()
+    decoded = npz_decode(data, sha256=sha256, name="a.npz")
+    assert decoded.keys() == arrays.keys()
+    np.testing.assert_array_equal(decoded["maps"], arrays["maps"])
+
+
+def test_npz_bytes_with_another_digest_are_refused():
+    sha256 = npz_encode({"x": np.zeros(3)})[1]
+    changed = npz_encode({"x": np.ones(3)})[0]
+    with pytest.raises(
+        ValueError, match=rf"'jobs/1\.npz' has sha256 \w+, but its record says {sha256}"
+    ):
+        npz_decode(changed, sha256=sha256, name="jobs/1.npz")

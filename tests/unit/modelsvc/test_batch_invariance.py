@@ -10,9 +10,9 @@ import torch
 
 from modelsvc.architectures import SmallCNN
 from modelsvc.embeddings import extract_embeddings
+from modelsvc.image_runs import map_over_images
 from modelsvc.images import read_metadata
 from modelsvc.masking import MaskingSettings, evaluate_masking, random_maps
-from modelsvc.pipeline import map_over_images
 from modelsvc.relevance import compute_relevance
 from modelsvc.spec import ModelSpec
 from tests.unit.modelsvc.helpers import randomize

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from modelsvc.finetune import (
+from modelsvc.finetuning import (
     FinetuneSettings,
     _run_trunk,
     _train,

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from modelsvc.architectures import SmallCNN
+from modelsvc.images import load_batch, read_metadata
 from modelsvc.masking import (
     MaskingSettings,
     center_maps,
@@ -13,6 +14,7 @@ from modelsvc.masking import (
     fill_images,
     image_channel_means,
     mask_images,
+    mean_fill_value,
     random_maps,
     selected_count,
     top_fraction_masks,
@@ -164,3 +166,15 @@ def test_maps_must_match_the_images():
             ["a", "b"],
             MaskingSettings(fill="zeros"),
         )
+
+
+def test_mean_fill_value_is_the_mean_of_the_readable_images_for_any_batch_size(image_folder):
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    (image_folder / items[3].key).write_bytes(b"not an image")
+    readable = [item for i, item in enumerate(items) if i != 3]
+    expected = (
+        load_batch([item.path for item in readable], (12, 12)).images.double().mean((0, 2, 3))
+    )
+    values = {mean_fill_value(items, (12, 12), batch_size=size) for size in (1, 4, 16)}
+    assert len(values) == 1
+    np.testing.assert_allclose(values.pop(), expected.numpy(), rtol=1e-12)

@@ -39,7 +39,7 @@ from modelsvc.device import pick_device, run_batched
 from modelsvc.images import StimulusItem, load_batch, normalize
 from modelsvc.sequence import FLATTEN, NotSequentialError, to_sequence
 from modelsvc.spec import ModelSpec
-from modelsvc.validation import check_float, check_int
+from modelsvc.validation import check_int, check_real
 from modelsvc.version import code_version
 from modelsvc.weights import load_model
 
@@ -69,15 +69,15 @@ class FinetuneSettings:
                 f"The 'label_column' parameter of {owner} must be a non-empty string; "
                 f"got {self.label_column!r}."
             )
-        check_int(owner, "seed", self.seed, 0)
+        check_int(owner, "seed", self.seed, minimum=0)
         if self.train_last is not None:
-            check_int(owner, "train_last", self.train_last, 1)
-        check_float(owner, "val_fraction", self.val_fraction, 0.0, 0.9, low_open=True)
-        check_int(owner, "max_epochs", self.max_epochs, 1)
-        check_int(owner, "patience", self.patience, 1)
-        check_int(owner, "batch_size", self.batch_size, 1)
-        check_float(owner, "learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
-        check_float(owner, "weight_decay", self.weight_decay, 0.0, 10.0)
+            check_int(owner, "train_last", self.train_last, minimum=1)
+        check_real(owner, "val_fraction", self.val_fraction, low=0.0, high=0.9, low_open=True)
+        check_int(owner, "max_epochs", self.max_epochs, minimum=1)
+        check_int(owner, "patience", self.patience, minimum=1)
+        check_int(owner, "batch_size", self.batch_size, minimum=1)
+        check_real(owner, "learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True)
+        check_real(owner, "weight_decay", self.weight_decay, low=0.0, high=10.0)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import torchvision
 from torch import nn
 
 from modelsvc.architectures import SmallCNN
+from modelsvc.image_runs import map_over_images
 from modelsvc.images import read_metadata
-from modelsvc.pipeline import map_over_images
 from modelsvc.sequence import to_sequence
 
 
