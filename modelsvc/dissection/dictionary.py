@@ -113,12 +113,16 @@ def build_dictionary(
                 f"{list(parts)}; got {column!r} -> {part!r}."
             )
         for concept, positives in binary_concepts(owner, "local_columns", column, values, names):
-            _check_count(owner, "local_columns", concept, int(positives.sum()), len(names), min_positives)
+            _check_count(
+                owner, "local_columns", concept, int(positives.sum()), len(names), min_positives
+            )
             local[concept] = (part, positives)
     global_: dict[str, np.ndarray] = {}
     for column, values in (global_columns or {}).items():
         for concept, positives in binary_concepts(owner, "global_columns", column, values, names):
-            _check_count(owner, "global_columns", concept, int(positives.sum()), len(names), min_positives)
+            _check_count(
+                owner, "global_columns", concept, int(positives.sum()), len(names), min_positives
+            )
             global_[concept] = positives
     return FaceDictionary(names, maps, parts, local, global_)
 
@@ -174,9 +178,9 @@ def dictionary_from_directory(
             f"The columns of {owner} must be columns of metadata.csv "
             f"{sorted(items[0].labels)}; got {missing}."
         )
-    maps = [_read_mask(root / "masks" / f"{Path(item.name).stem}.png") for item in items]
+    maps = [_read_mask(root / "masks" / f"{Path(item.key).stem}.png") for item in items]
     return build_dictionary(
-        names=[item.name for item in items],
+        names=[item.key for item in items],
         label_maps=maps,
         part_names=part_names,
         part_groups=part_groups,
