@@ -134,7 +134,16 @@ def _select_digit(counts: torch.Tensor, rank: torch.Tensor) -> tuple[torch.Tenso
 def _interpolate(layer: dict) -> np.ndarray:
     """Linear interpolation between the two order statistics, as ``np.quantile``."""
     low, high = (_key_values(p).double().cpu().numpy() for p in layer["prefix"])
-    return low + layer["fraction"] * (high - low)
+    fraction = layer["fraction"]
+    step = high - low  # numpy's _lerp: from the nearer end, so t = 1 gives `high` exactly
+    return low + step * fraction if fraction < 0.5 else high - step * (1 - fraction)
+
+
+def float32_below(thresholds: np.ndarray) -> np.ndarray:
+    """The largest float32 <= each float64 threshold: for float32 x, ``x > t`` exactly when
+    ``x > float32_below(t)``, so maps are compared in float32 with the float64 result."""
+    rounded = np.asarray(thresholds, dtype=np.float64).astype(np.float32)
+    return np.where(rounded > thresholds, np.nextafter(rounded, np.float32(-np.inf)), rounded)
 
 
 def unit_counts(
@@ -152,10 +161,15 @@ def unit_counts(
     start: dict[str, int] = dict.fromkeys(layers, 0)
     for name, output in _layer_outputs(model, layers, batches):
         size = output.shape[0]
+        if start[name] + size > len(dictionary.names):
+            raise ValueError(
+                f"The 'batches' parameter of unit_counts must yield the dictionary's "
+                f"{len(dictionary.names)} images; got more."
+            )
         index = slice(start[name], start[name] + size)
         start[name] += size
         masks = torch.from_numpy(dictionary.part_masks(index)).to(output.device)
-        threshold = torch.as_tensor(thresholds[name], device=output.device)
+        threshold = torch.from_numpy(float32_below(thresholds[name])).to(output.device)
         upsampled = F.interpolate(
             output.float(), size=(height, width), mode="bilinear", align_corners=False
         )

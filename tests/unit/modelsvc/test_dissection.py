@@ -13,6 +13,7 @@ from facegen.dictionary import dictionary_columns
 from modelsvc.dissection import build_dictionary, dictionary_from_directory
 from modelsvc.dissection.activations import (
     dissect_units,
+    float32_below,
     randomized_copy,
     tensor_batches,
     unit_counts,
@@ -201,3 +202,14 @@ def test_randomized_copy_changes_every_weight_and_leaves_the_model_alone():
     assert all(
         torch.equal(a, b) for a, b in zip(clone.parameters(), again.parameters(), strict=True)
     )
+
+
+def test_float32_comparison_with_the_float64_threshold_is_exact():
+    rng = np.random.default_rng(0)
+    thresholds = rng.normal(size=2000)
+    values = np.concatenate(
+        [thresholds.astype(np.float32), np.nextafter(thresholds.astype(np.float32), np.inf)]
+    )
+    below = float32_below(thresholds)
+    for shift in (values[:2000], values[2000:]):
+        np.testing.assert_array_equal(shift > below, shift.astype(np.float64) > thresholds)
