@@ -18,13 +18,18 @@ Input per layer (from ``modelsvc.dissection``): `counts` with ``intersection`` (
   inside the part that falls on images with the attribute; global = AUC, the probability that
   a positive image activates the unit more than a negative one.
 * `summarise_pairing`: per layer, units per level and concept, unique concepts, share unpaired.
+* `read_dissection`: the counts and concepts written by ``python -m modelsvc dissect``.
 * `compare_pairings`: two models on the same images: differences of the shares of units per
   level and concept with bootstrap intervals over images (critical values held fixed).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -388,14 +393,49 @@ def _safe(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator > 0 else np.nan
 
 
-__all__ = [
-    "LEVELS",
-    "Pairing",
-    "attribute_iou",
-    "classic_dissection",
-    "compare_pairings",
-    "global_auc",
-    "pair_units",
-    "part_iou",
-    "summarise_pairing",
-]
+@dataclass(frozen=True, eq=False)
+class Concepts:
+    """The concepts of a Face Dictionary without its masks (what pairing needs)."""
+
+    part_names: tuple[str, ...]
+    local: dict[str, tuple[str, np.ndarray]]
+    global_: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Dissection:
+    """A ``dissection.npz`` written by ``python -m modelsvc dissect``: counts per network
+    (``model``, ``random``) and layer, the concepts, and the JSON record."""
+
+    counts: dict[str, dict[str, SimpleNamespace]]
+    concepts: Concepts
+    record: dict[str, Any]
+
+
+def read_dissection(path: str | Path) -> Dissection:
+    """Read a ``dissection.npz`` and its JSON record (a changed file is an error)."""
+    path = Path(path)
+    record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if record.get("sha256") != digest:
+        raise ValueError(f"The file {str(path)!r} does not match its record (sha256 {digest}).")
+    counts: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    local, global_ = {}, {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            head, _, rest = key.partition("/")
+            if head == "local":
+                local[rest] = (record["local_parts"][rest], data[key])
+            elif head == "global":
+                global_[rest] = data[key]
+            else:
+                layer, _, field = rest.rpartition("/")
+                counts.setdefault(head, {}).setdefault(layer, {})[field] = data[key]
+    return Dissection(
+        {
+            network: {layer: SimpleNamespace(**fields) for layer, fields in layers.items()}
+            for network, layers in counts.items()
+        },
+        Concepts(tuple(record["parts"]), local, global_),
+        record,
+    )

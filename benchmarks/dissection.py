@@ -212,7 +212,8 @@ def _report(result: dict) -> None:
             f"{run['seconds']:.1f} s = {run['images_per_s']:.1f} images/s = "
             f"{run['unit_images_per_s']:.3g} units x images/s; peak RSS "
             f"{run['peak_rss_bytes'] / 2**20:.0f} MiB (outputs "
-            f"{run['output_bytes'] / 2**20:.0f} MiB, masks {run['dictionary_bytes'] / 2**20:.0f} MiB)"
+            f"{run['output_bytes'] / 2**20:.0f} MiB, masks "
+            f"{run['dictionary_bytes'] / 2**20:.0f} MiB)"
             f"{gpu}"
         )
     naive = result["naive"]
