@@ -9,7 +9,8 @@ consecutive seeds, rendered in parallel) with their part masks at image resoluti
 image count in ``--images`` a fresh process runs the streamed path (three threshold passes and
 one counting pass) and reports images/s, units x images/s, peak host memory (ru_maxrss), the
 bytes of its outputs and dictionary (which grow with N by design) and the peak accelerator
-memory. A last process runs the naive reimplementation (all activations in memory,
+memory. Runs use a fixed glibc mmap threshold (``--mmap-threshold``, see README). A last
+process runs the naive reimplementation (all activations in memory,
 ``np.quantile`` and a Python loop per unit and part) and the streamed path on the first
 ``--naive-images`` images and checks that every threshold and count is identical.
 Targets: >= 10x the naive throughput, flat peak memory, identical scores.
@@ -61,6 +62,7 @@ def main() -> None:
         runs = [_child(args, n, naive=False) for n in args.images]
         naive = _child(args, args.naive_images, naive=True)
     result = {
+        "mmap_threshold": args.mmap_threshold,
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cpus",
         "device": runs[0]["device"],
@@ -99,7 +101,10 @@ def _child(args: argparse.Namespace, n_images: int, *, naive: bool) -> dict:
     command += ["--architecture", args.architecture, "--size", str(args.size)]
     command += ["--device", args.device, "--batch", str(args.batch), "--threads", str(args.threads)]
     command += ["--naive-run"] if naive else []
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if args.mmap_threshold:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"child run failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -200,6 +205,7 @@ def _sync(device: torch.device) -> None:
 
 def _report(result: dict) -> None:
     print(f"machine: {result['machine']}; device: {result['device']}")
+    print(f"MALLOC_MMAP_THRESHOLD_={result['mmap_threshold'] or 'glibc default'}")
     print(
         f"{result['architecture']} at {result['size']} px; rendered in {result['render_s']:.1f} s"
     )
@@ -243,6 +249,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=1_000_000,
+        help="glibc MALLOC_MMAP_THRESHOLD_ of the runs (0: glibc's dynamic default, under "
+        "which freed per-batch buffers fragment the heap and RSS creeps up with N)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--single", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--naive-run", action="store_true", help=argparse.SUPPRESS)

@@ -157,14 +157,23 @@ def unit_counts(
     """One streamed pass: per-image counts (see `LayerCounts`) of every unit of `layers`."""
     layers = check_unique_strings("unit_counts", "layers", layers)
     height, width = dictionary.mask_size
-    chunks: dict[str, list[tuple]] = {name: [] for name in layers}
+    n_images, n_parts = len(dictionary.names), len(dictionary.parts)
+    results: dict[str, LayerCounts] = {}
     start: dict[str, int] = dict.fromkeys(layers, 0)
     for name, output in _layer_outputs(model, layers, batches):
-        size = output.shape[0]
-        if start[name] + size > len(dictionary.names):
+        size, n_units = output.shape[:2]
+        if start[name] + size > n_images:
             raise ValueError(
                 f"The 'batches' parameter of unit_counts must yield the dictionary's "
-                f"{len(dictionary.names)} images; got more."
+                f"{n_images} images; got more."
+            )
+        if name not in results:  # filled in place: no per-batch arrays kept (fragmentation)
+            results[name] = LayerCounts(
+                np.asarray(thresholds[name], dtype=np.float64),
+                np.empty((n_images, n_units, n_parts), np.int32),
+                np.empty((n_images, n_units), np.int64),
+                np.empty((n_images, n_parts), np.int64),
+                np.empty((n_images, n_units), np.float32),
             )
         index = slice(start[name], start[name] + size)
         start[name] += size
@@ -174,25 +183,20 @@ def unit_counts(
             output.float(), size=(height, width), mode="bilinear", align_corners=False
         )
         fired = (upsampled > threshold[None, :, None, None]).to(torch.float32)
+        del upsampled
         inter = torch.einsum("ncp,nkp->nck", fired.flatten(2), masks.flatten(2).float())
-        chunks[name].append(
-            (
-                inter.round().to(torch.int32).cpu().numpy(),
-                fired.sum(dim=(2, 3)).to(torch.int64).cpu().numpy(),
-                masks.sum(dim=(2, 3)).to(torch.int64).cpu().numpy(),
-                output.float().mean(dim=(2, 3)).cpu().numpy(),
-            )
-        )
-    result = {}
+        counts = results[name]
+        counts.intersection[index] = inter.round().cpu().numpy()
+        counts.activated[index] = fired.sum(dim=(2, 3)).cpu().numpy()
+        counts.part_area[index] = masks.sum(dim=(2, 3)).cpu().numpy()
+        counts.response[index] = output.float().mean(dim=(2, 3)).cpu().numpy()
     for name in layers:
-        if start[name] != len(dictionary.names):
+        if start[name] != n_images:
             raise ValueError(
                 f"The 'batches' parameter of unit_counts must yield the dictionary's "
-                f"{len(dictionary.names)} images; got {start[name]}."
+                f"{n_images} images; got {start[name]}."
             )
-        parts = [np.concatenate(column) for column in zip(*chunks[name], strict=True)]
-        result[name] = LayerCounts(np.asarray(thresholds[name], dtype=np.float64), *parts)
-    return result
+    return {name: results[name] for name in layers}
 
 
 def dissect_units(

@@ -1,7 +1,9 @@
 """Naive dissection, the reference the streamed path is tested and benchmarked against.
 
 Every activation of every image is kept in memory, the threshold is ``np.quantile`` per unit
-and counts come from a Python loop over units and parts. Same upsampling as the streamed path.
+and counts come from a Python loop over units and parts. The maps of a layer are upsampled in
+one call, as in the streamed path: torch's bilinear kernel vectorises over channels, so a call
+per channel differs in the last bit and could flip pixels lying exactly at a threshold.
 """
 
 from __future__ import annotations
@@ -43,13 +45,11 @@ def naive_dissect_units(
         thresholds = np.empty(n_units)
         intersection = np.empty((n_images, n_units, masks.shape[1]), dtype=np.int32)
         activated = np.empty((n_images, n_units), dtype=np.int64)
+        upsampled = F.interpolate(activations, size=size, mode="bilinear", align_corners=False)
         for unit in range(n_units):
             values = activations[:, unit].numpy().astype(np.float64)
             thresholds[unit] = np.quantile(values, 1.0 - top_fraction)
-            upsampled = F.interpolate(
-                activations[:, unit : unit + 1], size=size, mode="bilinear", align_corners=False
-            )[:, 0].numpy()
-            fired = upsampled.astype(np.float64) > thresholds[unit]
+            fired = upsampled[:, unit].numpy().astype(np.float64) > thresholds[unit]
             activated[:, unit] = fired.sum(axis=(1, 2))
             for part in range(masks.shape[1]):
                 intersection[:, unit, part] = (fired & masks[:, part]).sum(axis=(1, 2))
