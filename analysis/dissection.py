@@ -86,10 +86,14 @@ def global_auc(response: np.ndarray, positives: np.ndarray) -> np.ndarray:
     """AUC (..., C): P(response of a positive image > a negative one), ties count half.
 
     `positives` is (N,) or (K, N) boolean; `response` is (N, C)."""
-    ranks = rankdata(response, axis=0)
+    return _auc_from_ranks(rankdata(response, axis=0), positives)
+
+
+def _auc_from_ranks(ranks: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC from the (N, C) ranks of the responses."""
     positives = np.asarray(positives, dtype=np.float64)
     n_pos = positives.sum(axis=-1, keepdims=True)
-    n_neg = response.shape[0] - n_pos
+    n_neg = ranks.shape[0] - n_pos
     return (positives @ ranks - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
@@ -158,12 +162,13 @@ def pair_units(
         attribute_p[:, column] = (1 + (null >= observed).sum(axis=0)) / (1 + n_permutations)
 
     concepts = list(dictionary.global_.items())
+    ranks = rankdata(counts.response, axis=0)
     auc = np.zeros((n_units, len(concepts)))
     global_critical = np.zeros((n_units, len(concepts)))
     global_p = np.ones((n_units, len(concepts)))
     for column, (_, positives) in enumerate(concepts):
-        observed = global_auc(counts.response, positives)
-        null = global_auc(counts.response, np.asarray(positives)[permutations])
+        observed = _auc_from_ranks(ranks, positives)
+        null = _auc_from_ranks(ranks, np.asarray(positives)[permutations])
         auc[:, column] = observed
         global_critical[:, column] = np.quantile(null, 1.0 - alpha, axis=0)
         global_p[:, column] = (1 + (null >= observed).sum(axis=0)) / (1 + n_permutations)
@@ -323,11 +328,9 @@ def _shares(pairing: Pairing, keys: set[tuple[str, str]], index: np.ndarray) -> 
         ]
         or [np.zeros(counts.intersection.shape[1])]
     )[:, : len(dictionary.local)]
+    ranks = rankdata(counts.response[index], axis=0)
     auc = np.column_stack(
-        [
-            global_auc(counts.response[index], np.asarray(g)[index])
-            for g in dictionary.global_.values()
-        ]
+        [_auc_from_ranks(ranks, np.asarray(g)[index]) for g in dictionary.global_.values()]
         or [np.zeros(counts.intersection.shape[1])]
     )[:, : len(dictionary.global_)]
     decisions = _decide(
