@@ -1,4 +1,4 @@
-"""Command line: ``python -m modelsvc {spec,finetune,embed,relevance,mask,compare} ...``.
+"""Command line: ``python -m modelsvc {spec,finetune,embed,relevance,mask,compare,dissect}``.
 
 Each command reads an image folder (plus a metadata CSV where labels are needed) and writes
 ``.npz`` arrays with a JSON record next to them (see `modelsvc.artifacts`). Unreadable images
@@ -21,6 +21,9 @@ from modelsvc.artifacts import load_arrays, save_arrays
 from modelsvc.builtin import BUILTIN_MODELS, builtin_spec
 from modelsvc.comparison import compare_maps
 from modelsvc.device import pick_device
+from modelsvc.dissection.activations import DEFAULT_TOP_FRACTION
+from modelsvc.dissection.dictionary import DEFAULT_MIN_POSITIVES
+from modelsvc.dissection.files import dissect_folder
 from modelsvc.embeddings import POOLINGS, extract_embeddings
 from modelsvc.finetuning import FinetuneSettings, finetune
 from modelsvc.generalisation import (
@@ -315,6 +318,28 @@ def _compare(args: argparse.Namespace) -> dict:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _dissect(args: argparse.Namespace) -> dict:
+    spec, model = _load(args)
+    bad = [item for item in args.local if item.count("=") != 1 or item.startswith("=")]
+    if bad:
+        raise ValueError(f"--local takes COLUMN=PART; got {bad}.")
+    local = dict(item.split("=") for item in args.local)
+    path = dissect_folder(
+        args.set,
+        model=model,
+        spec=spec,
+        layers=_names(args.layers),
+        out=args.out,
+        local_columns=local,
+        global_columns=args.global_column,
+        top_fraction=args.top_fraction,
+        min_positives=args.min_positives,
+        baseline_seed=None if args.no_baseline else args.baseline_seed,
+        batch_size=args.batch_size,
+    )
+    return {"dissection": str(path)}
+
+
 def _distinct(names: list[str]) -> list[str]:
     """`names`, prefixed by their position when they are not all different."""
     return names if len(set(names)) == len(names) else [f"{i}:{n}" for i, n in enumerate(names)]
@@ -483,6 +508,21 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--blur-sigma", type=float)
     sub.add_argument("--baselines", type=_names, default=["random"], help=f"from {BASELINES}")
     sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--out", required=True)
+
+    dissect_help = "per-image unit counts for network dissection (pair with analysis.dissection)"
+    sub = command("dissect", _dissect, dissect_help)
+    sub.add_argument("--set", required=True, help="folder: images/, masks/, parts.json, CSV")
+    sub.add_argument("--model", required=True, help="model spec JSON")
+    sub.add_argument("--layers", required=True, help="comma-separated convolutional layers")
+    local_help = "COLUMN=PART: a metadata column that is a local attribute of a part"
+    sub.add_argument("--local", action="append", default=[], metavar="COLUMN=PART", help=local_help)
+    global_help = "a metadata column that is a global concept (repeatable)"
+    sub.add_argument("--global-column", action="append", default=[], help=global_help)
+    sub.add_argument("--top-fraction", type=float, default=DEFAULT_TOP_FRACTION)
+    sub.add_argument("--min-positives", type=int, default=DEFAULT_MIN_POSITIVES)
+    sub.add_argument("--baseline-seed", type=int, default=0, help="random-weights copy seed")
+    sub.add_argument("--no-baseline", action="store_true", help="skip the random-weights copy")
     sub.add_argument("--out", required=True)
 
     sub = command("compare", _compare, "compare relevance maps between models")

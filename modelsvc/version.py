@@ -10,6 +10,7 @@ COMPONENT_VERSIONS = {
     "generalisation": 1,
     "comparison": 1,
     "finetune": 1,
+    "dissection": 1,
 }
 
 
