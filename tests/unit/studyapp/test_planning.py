@@ -18,15 +18,22 @@ def upper(matrix):
     return matrix[np.triu_indices(len(matrix), 1)]
 
 
-@pytest.mark.parametrize("trial_type", ["triplet", "afc", "rating"])
-def test_dense_design_covers_every_pair_evenly(trial_type):
+def balanced_pairs(coverage, trial_type):
+    """The pairs a design balances: 2AFC reference-candidate pairs, else all co-occurrences."""
+    return upper(coverage.offered if trial_type == "afc" else coverage.pairs)
+
+
+@pytest.mark.parametrize(
+    ("trial_type", "pairs_per_trial"), [("triplet", 3), ("afc", 2), ("rating", 1)]
+)
+def test_dense_design_covers_every_pair_evenly(trial_type, pairs_per_trial):
     settings = PlanSettings([trial_type], main_trials=60)
     _, coverage = plan_many(20, settings, participants=30)
-    pairs = upper(coverage[trial_type].pairs)
+    pairs = balanced_pairs(coverage[trial_type], trial_type)
     # 30 x 60 trials spread over 190 pairs: every pair within one of the others.
     assert pairs.min() > 0
     assert pairs.max() - pairs.min() <= 1
-    assert pairs.sum() == 30 * 60 * (3 if trial_type != "rating" else 1)
+    assert pairs.sum() == 30 * 60 * pairs_per_trial
 
 
 def test_afc_references_are_balanced():
@@ -177,7 +184,7 @@ def test_pair_spread_stays_within_two_when_counts_cannot_be_equal(trial_type):
     spreads = []
     for study in range(25):
         _, coverage = plan_many(12, PlanSettings([trial_type], 24, 1, 0.1, 0.1), 8, study * 100)
-        pairs = upper(coverage[trial_type].pairs)
+        pairs = balanced_pairs(coverage[trial_type], trial_type)
         spreads.append(pairs.max() - pairs.min())
     assert max(spreads) <= 2
     assert np.mean(spreads) < 1.8
