@@ -1,15 +1,38 @@
 """Coverage of stimulus pairs by the trials already planned or answered in a study."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
-from django.db.models import Func, Q, Value
+from django.db.models import Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
 from studyapp.planning import Coverage
+
+
+def active_since() -> datetime:
+    """Sessions seen after this moment are still active."""
+    return timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
+
+
+def kept_sessions(*, study: Study) -> QuerySet[Participant]:
+    """Sessions that count towards the target and the balance: not excluded, and completed or
+    still active; timed-out (dropped) sessions free their place."""
+    return study.participants.filter(excluded=False).filter(
+        Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since())
+    )
+
+
+def block_order_uses(*, study: Study, n_rows: int) -> np.ndarray:
+    """How many kept sessions follow each row of the study's block-order Latin square."""
+    rows = (
+        kept_sessions(study=study)
+        .filter(block_order__lt=n_rows)
+        .values_list("block_order", flat=True)
+    )
+    return np.bincount(np.fromiter(rows, dtype=np.int64), minlength=n_rows)
 
 
 def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Coverage]:
@@ -19,13 +42,12 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
     active (seen within the session timeout); trials of excluded participants do not count.
     ``position_of`` maps stimulus ids to positions in the stimulus list.
     """
-    active_since = timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
     rows = (
         Trial.objects.filter(participant__study=study, participant__excluded=False, role="main")
         .filter(
             Q(response__isnull=False)
             | Q(participant__status=Participant.Status.COMPLETED)
-            | Q(participant__last_seen_at__gte=active_since)
+            | Q(participant__last_seen_at__gte=active_since())
         )
         .order_by()
         .annotate(size=Func("items", function="cardinality"))

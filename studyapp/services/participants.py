@@ -2,15 +2,14 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
+from studyapp.selectors.coverage import kept_sessions
 from studyapp.selectors.studies import study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
 from studyapp.services.plans import trial_plan_create
@@ -90,14 +89,8 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
 
 
 def study_is_full(*, study: Study) -> bool:
-    """Completed sessions plus active ones (seen within the session timeout) reach the target."""
-    active_since = timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
-    taken = (
-        study.participants.filter(excluded=False)
-        .filter(Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since))
-        .count()
-    )
-    return taken >= study.target_participants
+    """Kept sessions (not excluded; completed or active) reach the target."""
+    return kept_sessions(study=study).count() >= study.target_participants
 
 
 def participant_decline(*, study: Study) -> None:
