@@ -1,4 +1,5 @@
-"""Participant sessions: start (with the trial plan), decline, record the client, complete."""
+"""Participant sessions: start (with the trial plan), decline, record the client, complete,
+exclude or include again, erase."""
 
 import secrets
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from studyapp.services.plans import trial_plan_create
 from studyapp.services.studies import audit_record
 
 MAX_CLIENT_RECORDS = 10
+MAX_EXCLUSION_REASON = 500
 
 
 class StudyUnavailable(Exception):
@@ -124,6 +126,42 @@ def participant_complete(*, participant: Participant) -> Participant:
         locked.status = Participant.Status.COMPLETED
         locked.completed_at = locked.last_seen_at = timezone.now()
         locked.save(update_fields=["status", "completed_at", "last_seen_at"])
+        return locked
+
+
+def participant_exclusion_set(
+    *, participant: Participant, excluded: bool, reason: str, user
+) -> Participant:
+    """Exclude a participant from the analysis (and the target count), or include them again.
+
+    A reason is required either way; the change is audited. The analysis drops participants
+    whose exported ``participant_status`` is "excluded"; the study's target counts only the
+    kept ones, so an exclusion reopens a place.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("The 'reason' parameter must be a non-empty text; got an empty one.")
+    if len(reason) > MAX_EXCLUSION_REASON:
+        raise ValueError(
+            f"The 'reason' parameter must be at most {MAX_EXCLUSION_REASON} characters; "
+            f"got {len(reason)}."
+        )
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.excluded == excluded:
+            state = "excluded" if excluded else "included"
+            raise ValueError(f"This participant is already {state}.")
+        locked.excluded = excluded
+        locked.exclusion_reason = reason if excluded else ""
+        locked.save(update_fields=["excluded", "exclusion_reason"])
+        audit_record(
+            action=AuditEvent.Action.EXCLUSION,
+            user=user,
+            study=locked.study,
+            participant=locked.pk,
+            excluded=excluded,
+            reason=reason,
+        )
         return locked
 
 
