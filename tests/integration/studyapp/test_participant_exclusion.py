@@ -38,9 +38,7 @@ def finish(study, pid):
 
 
 def post_exclusion(client, participant, **data):
-    url = reverse(
-        "research-participant-exclusion", args=[participant.study.slug, participant.pk]
-    )
+    url = reverse("research-participant-exclusion", args=[participant.study.slug, participant.pk])
     return client.post(url, data)
 
 
@@ -53,9 +51,11 @@ def test_exclusion_is_audited_and_the_export_and_analysis_drop_the_participant(
 
     assert response.status_code == 302
     dropped.refresh_from_db()
-    assert dropped.excluded and dropped.exclusion_reason == "eyes closed"
+    assert dropped.excluded
+    assert dropped.exclusion_reason == "eyes closed"
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXCLUSION)
-    assert event.user.username == "collab" and event.study == study
+    assert event.user.username == "collab"
+    assert event.study == study
     assert event.detail == {"participant": dropped.pk, "excluded": True, "reason": "eyes closed"}
 
     export = tmp_path / "responses.csv"
@@ -74,7 +74,8 @@ def test_reinclusion_clears_the_reason_and_is_audited_too(collaborator, study):
     post_exclusion(collaborator, person, excluded="0", reason="checked the video: fine")
 
     person.refresh_from_db()
-    assert not person.excluded and person.exclusion_reason == ""
+    assert not person.excluded
+    assert person.exclusion_reason == ""
     details = list(
         AuditEvent.objects.filter(action=AuditEvent.Action.EXCLUSION)
         .order_by("pk")
@@ -104,7 +105,8 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(
     assert response.status_code == 302
     assert any(message in str(m) for m in get_messages(response.wsgi_request))
     person.refresh_from_db()
-    assert not person.excluded and person.exclusion_reason == ""
+    assert not person.excluded
+    assert person.exclusion_reason == ""
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXCLUSION).exists()
 
 
@@ -115,9 +117,7 @@ def test_a_participant_of_another_study_is_not_found(collaborator, study):
     assert not Participant.objects.get(pk=stranger.pk).excluded
 
 
-def test_the_target_counts_kept_participants_so_an_exclusion_reopens_a_place(
-    collaborator, study
-):
+def test_the_target_counts_kept_participants_so_an_exclusion_reopens_a_place(collaborator, study):
     finish(study, "first")
     second = finish(study, "second")
     with pytest.raises(StudyUnavailable) as refused:
