@@ -1,4 +1,4 @@
-"""Coverage of stimulus pairs by the trials already planned or answered in a study."""
+"""Coverage of stimulus pairs, screen positions and block orders by a study's kept trials."""
 
 from datetime import datetime, timedelta
 
@@ -9,7 +9,7 @@ from django.db.models import Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
-from studyapp.planning import Coverage
+from studyapp.planning import ITEMS_PER_TRIAL, Coverage, block_orders
 
 
 def active_since() -> datetime:
@@ -68,3 +68,39 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
             positions[np.searchsorted(sorted_ids, items)], references_first=trial_type == "afc"
         )
     return coverage
+
+
+def plan_balance(*, study: Study) -> dict:
+    """The study's coverage view: block-order rows, and per trial type the spread of the
+    balanced pair counts (2AFC: reference-candidate pairs) and of screen positions.
+
+    ``position_spread``: the largest difference, over stimuli, between the positions a
+    stimulus was shown at most and least (2AFC: left vs right candidate).
+    """
+    types = list(study.trial_types)
+    orders = block_orders(len(types))
+    uses = block_order_uses(study=study, n_rows=len(orders))
+    ids = study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)
+    coverage = study_coverage(study=study, position_of={pk: i for i, pk in enumerate(ids)})
+    per_type = []
+    for trial_type, counts in coverage.items():
+        size = ITEMS_PER_TRIAL[trial_type]
+        afc = trial_type == "afc"
+        pairs = (counts.offered if afc else counts.pairs)[np.triu_indices(counts.n_items, 1)]
+        shown = counts.positions[:, 1 if afc else 0 : size]
+        per_type.append(
+            {
+                "trial_type": trial_type,
+                "pair_kind": "reference-candidate" if afc else "co-occurrence",
+                "pair_min": int(pairs.min(initial=0)),
+                "pair_max": int(pairs.max(initial=0)),
+                "position_spread": int((shown.max(axis=1) - shown.min(axis=1)).max(initial=0)),
+            }
+        )
+    return {
+        "block_orders": [
+            {"row": row, "order": [types[i] for i in order], "kept": int(uses[row])}
+            for row, order in enumerate(orders)
+        ],
+        "trial_types": sorted(per_type, key=lambda entry: types.index(entry["trial_type"])),
+    }

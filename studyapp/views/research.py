@@ -14,6 +14,7 @@ from studyapp.forms import StudyForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import Role, study_access, visible_studies
 from studyapp.selectors import dashboard
+from studyapp.selectors.coverage import plan_balance
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.reports import (
     latest_report,
@@ -77,6 +78,7 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
         "role": request.study_role,
         "can_run": request.study_role in (Role.OWNER, Role.COLLABORATOR),
         "summary": study_summary(study=study),
+        "balance": plan_balance(study=study),
         "quality": quality,
         "flagged": [
             q for q in quality if (q["catch_accuracy"] is not None and q["catch_accuracy"] < 1)
