@@ -137,3 +137,12 @@ def test_the_dashboard_offers_exclusion_to_collaborators(collaborator, study):
     page = collaborator.get(reverse("research-study", args=[study.slug])).content.decode()
     assert f'data-exclusion="{person.pk}"' in page
     assert "Exclude" in page
+
+
+def test_the_admin_shows_exclusion_but_leaves_changes_to_the_audited_service(staff_client, study):
+    person = start_participant(study, "person")
+    url = reverse("admin:studyapp_participant_change", args=[person.pk])
+    staff_client.post(url, {"excluded": "on", "exclusion_reason": "unaudited"})
+    person.refresh_from_db()
+    assert not person.excluded
+    assert person.exclusion_reason == ""
