@@ -33,6 +33,7 @@ participant with its Latin-square row, so a plan is reproducible from the seed, 
 coverage counts it started from.
 """
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -345,12 +346,17 @@ def _balanced_order(
     items: Sequence[int], positions: np.ndarray, rng: np.random.Generator, *, afc: bool
 ) -> tuple[int, ...]:
     """The display order that puts items where they were shown least (2AFC: reference first)."""
-    fixed, movable = ([items[0]], items[1:]) if afc else ([], items)
-    orders = [(*fixed, *order) for order in itertools.permutations(movable)]
-    slots = np.arange(len(items))
-    cost = np.array([positions[list(order), slots].sum() for order in orders])
+    orders = np.asarray(items)[_orders(len(items), afc)]
+    cost = positions[orders, np.arange(len(items))].sum(axis=1)
     best = np.flatnonzero(cost == cost.min())
     return tuple(int(i) for i in orders[int(rng.choice(best))])
+
+
+@functools.cache
+def _orders(size: int, afc: bool) -> np.ndarray:
+    """Every display order of ``size`` items as index rows (2AFC: the first stays first)."""
+    start = 1 if afc else 0
+    return np.array([(*range(start), *p) for p in itertools.permutations(range(start, size))])
 
 
 def _display_order(
