@@ -258,6 +258,7 @@ class ParticipantAdmin(ModelAdmin):
         "source",
         "status",
         "plan_seed",
+        "block_order",
         "started_at",
         "last_seen_at",
         "completed_at",
@@ -265,7 +266,8 @@ class ParticipantAdmin(ModelAdmin):
         "excluded",
         "exclusion_reason",
     ]
-    readonly_fields = [f for f in fields if f not in {"excluded", "exclusion_reason"}]
+    # Exclusions are made on the study's dashboard, through the audited service.
+    readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,36 +4,44 @@ The algorithm, for one new participant (see README, "Trial plans"):
 
 1. Coverage so far is summarised per trial type as a pair matrix ``C[i, j]`` (how often stimuli
    i and j appeared together in main trials that are answered or still planned for an active
-   session), plus, for 2AFC, how often each stimulus served as the reference.
+   session), how often each stimulus was shown at each screen position, plus, for 2AFC, how
+   often each stimulus served as the reference and each reference-candidate pair was offered.
 2. Main trials are chosen greedily, one at a time, and every choice updates ``C`` at once:
    - the first item is the one this participant has seen least, then the one least used in the
-     study, then random;
-   - every further item minimises the summed ``C`` with the items already chosen (so
-     under-sampled pairs are filled first), then this participant's exposure to it, then its
-     use in the study, then random;
+     study, then random (2AFC: the first item is the reference, the one used least often as a
+     reference in the study, then the participant's least seen);
+   - every further item minimises the summed ``C`` with the items already chosen (2AFC: first
+     its count of offered pairs with the reference, the pairs the analysis counts), then this
+     participant's exposure to it, then its use in the study, then random;
    - a set of items this participant already has is skipped (no accidental repeats).
-   For 2AFC the reference is the chosen item used least often as a reference.
-   Dense designs (few stimuli) thereby cover all pairs evenly across participants; sparse designs
-   (many stimuli) get random, item-balanced coverage.
+   Dense designs (few stimuli) thereby cover all pairs (2AFC: reference-candidate pairs) evenly
+   across participants; sparse designs (many stimuli) get random, item-balanced coverage.
+   The display order of a main trial is the one that puts its items at the screen positions
+   where they were shown least so far (2AFC: reference first, the candidates balanced left/right).
 3. Repeats: ``round(repeat_rate * main)`` main trials, drawn at random, are shown again later
    (at least ``MIN_REPEAT_GAP`` trials after the original where the block allows) with the items
    in a new order (2AFC keeps its reference first and swaps the candidates).
 4. Catch trials (``round(catch_rate * main)``) show a stimulus twice: triplet ``A, A, B`` (odd
    one out: B), 2AFC reference ``A`` with candidates ``A, B`` (answer: A), rating ``A, A``
    (answer: the top of the scale; see ``responses``).
-5. Practice trials (random items) open each block; blocks (one per trial type) come in a random
-   order; items within each trial are shown in random order.
+5. Practice trials (random items) open each block; blocks (one per trial type) follow a row of a
+   balanced Latin square (``block_orders``), the row used by the fewest kept sessions so far
+   (``block_order_choose``); practice, repeat and catch trials show their items in random order.
 
 Every random choice draws from ``numpy.random.default_rng(seed)``; the seed is stored with the
-participant, so a plan is reproducible from the seed and the coverage counts it started from.
+participant with its Latin-square row, so a plan is reproducible from the seed, the row and the
+coverage counts it started from.
 """
 
+import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 ITEMS_PER_TRIAL = {"triplet": 3, "rating": 2, "afc": 3}
+MAX_ITEMS = max(ITEMS_PER_TRIAL.values())
 MIN_REPEAT_GAP = 5
 
 
@@ -69,35 +77,59 @@ class PlanSettings:
 
 @dataclass
 class Coverage:
-    """How often each pair of stimuli (and each reference) has been used, for one trial type."""
+    """How often stimuli were used together, per screen position and as 2AFC pairs, per type.
+
+    ``pairs[i, j]``: trials showing i and j; ``positions[i, k]``: trials showing i at screen
+    position k (2AFC: 0 is the reference); ``offered[i, j]``: 2AFC trials with one of i, j as
+    the reference and the other as a candidate (the pairs the analysis counts as offered).
+    """
 
     n_items: int
     pairs: np.ndarray = field(init=False)
     references: np.ndarray = field(init=False)
+    positions: np.ndarray = field(init=False)
+    offered: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.pairs = np.zeros((self.n_items, self.n_items), dtype=np.int64)
-        self.references = np.zeros(self.n_items, dtype=np.int64)
+        n = self.n_items
+        self.pairs = np.zeros((n, n), dtype=np.int64)
+        self.references = np.zeros(n, dtype=np.int64)
+        self.positions = np.zeros((n, MAX_ITEMS), dtype=np.int64)
+        self.offered = np.zeros((n, n), dtype=np.int64)
 
     def add(self, items: Sequence[int], reference: int | None = None) -> None:
-        """Count one trial showing ``items`` (distinct positions in the stimulus list)."""
+        """Count one trial showing ``items`` in display order (distinct list positions).
+
+        ``reference``: the 2AFC reference, shown first.
+        """
         idx = np.asarray(items)
         self.pairs[np.ix_(idx, idx)] += 1
+        self.positions[idx, np.arange(len(idx))] += 1
         if reference is not None:
             self.references[reference] += 1
+            self.offered[reference, idx[1:]] += 1
+            self.offered[idx[1:], reference] += 1
 
     def add_many(self, trials: np.ndarray, *, references_first: bool = False) -> None:
-        """Count many trials at once: ``trials`` is (n_trials, size), distinct positions per row."""
-        n = self.n_items
-        rows = np.repeat(trials, trials.shape[1], axis=1).ravel()
-        cols = np.tile(trials, (1, trials.shape[1])).ravel()
-        self.pairs += np.bincount(rows * n + cols, minlength=n * n).reshape(n, n)
+        """Count many trials at once: ``trials`` is (n_trials, size) in display order."""
+        n, size = self.n_items, trials.shape[1]
+        self.pairs += _pair_counts(np.repeat(trials, size, axis=1), np.tile(trials, (1, size)), n)
+        self.positions[:, :size] += np.stack(
+            [np.bincount(trials[:, k], minlength=n) for k in range(size)], axis=1
+        )
         if references_first:
             self.references += np.bincount(trials[:, 0], minlength=n)
+            reference = np.repeat(trials[:, :1], size - 1, axis=1)
+            offered = _pair_counts(reference, trials[:, 1:], n)
+            self.offered += offered + offered.T
 
     @property
     def item_uses(self) -> np.ndarray:
         return np.diagonal(self.pairs)
+
+
+def _pair_counts(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount((rows * n + cols).ravel(), minlength=n * n).reshape(n, n)
 
 
 @dataclass(frozen=True)
@@ -140,14 +172,33 @@ def design_problems(
     return []
 
 
+def block_orders(n_blocks: int) -> list[tuple[int, ...]]:
+    """Rows of a balanced (Williams) Latin square: each block in each place equally often and
+    each block directly after each other block equally often (odd sizes need 2n rows)."""
+    first = [0]
+    for step in range(1, n_blocks):
+        first.append(first[-1] + step if step % 2 else first[-1] - step)
+    rows = [tuple((b + shift) % n_blocks for b in first) for shift in range(n_blocks)]
+    return rows + [row[::-1] for row in rows] if n_blocks % 2 and n_blocks > 1 else rows
+
+
+def block_order_choose(uses: Sequence[int], seed: int) -> int:
+    """The Latin-square row with the fewest uses (kept sessions); ties broken by ``seed``."""
+    uses = np.asarray(uses)
+    tied = np.flatnonzero(uses == uses.min())
+    return int(np.random.default_rng([seed, 1]).choice(tied))
+
+
 def build_plan(
     n_items: int,
     settings: PlanSettings,
     coverage: dict[str, Coverage],
     seed: int,
+    order_row: int = 0,
 ) -> list[PlannedTrial]:
     """Plan one participant's trials; ``coverage`` is updated with the new main trials.
 
+    Blocks follow row ``order_row`` of ``block_orders(len(settings.trial_types))``.
     ``repeat_of`` of a repeat trial is the position of its original in the returned list.
     """
     needed = min_items(settings.trial_types)
@@ -156,10 +207,16 @@ def build_plan(
             f"The 'n_items' parameter of build_plan must be at least {needed} for "
             f"{list(settings.trial_types)}; got {n_items}."
         )
+    orders = block_orders(len(settings.trial_types))
+    if not 0 <= order_row < len(orders):
+        raise ValueError(
+            f"The 'order_row' parameter of build_plan must be in [0, {len(orders)}); "
+            f"got {order_row}."
+        )
     rng = np.random.default_rng(seed)
     per_type = _split_evenly(settings.main_trials, len(settings.trial_types))
     plan: list[PlannedTrial] = []
-    for block, type_index in enumerate(rng.permutation(len(settings.trial_types))):
+    for block, type_index in enumerate(orders[order_row]):
         trial_type = settings.trial_types[type_index]
         type_coverage = coverage.setdefault(trial_type, Coverage(n_items))
         plan += _plan_block(
@@ -233,18 +290,17 @@ def _greedy_main_trials(
     rng: np.random.Generator,
 ) -> list[PlannedTrial]:
     size = ITEMS_PER_TRIAL[trial_type]
+    afc = trial_type == "afc"
     seen = np.zeros(n_items, dtype=np.int64)
     chosen_sets: set[frozenset[int]] = set()
     trials = []
     for _ in range(n_main):
-        items = _pick_items(size, coverage, seen, chosen_sets, rng)
+        items = _pick_items(size, coverage, seen, chosen_sets, rng, afc=afc)
         chosen_sets.add(frozenset(items))
         seen[items] += 1
-        reference = _least_used_reference(items, coverage, rng) if trial_type == "afc" else None
-        coverage.add(items, reference)
-        trials.append(
-            PlannedTrial(block, trial_type, "main", _display_order(items, reference, rng))
-        )
+        shown = _balanced_order(items, coverage.positions, rng, afc=afc)
+        coverage.add(shown, shown[0] if afc else None)
+        trials.append(PlannedTrial(block, trial_type, "main", shown))
     return trials
 
 
@@ -254,15 +310,25 @@ def _pick_items(
     seen: np.ndarray,
     chosen_sets: set[frozenset[int]],
     rng: np.random.Generator,
+    *,
+    afc: bool,
 ) -> list[int]:
-    """Greedy choice of ``size`` items (see the module docstring); lexicographic keys."""
-    first = int(np.lexsort((rng.random(coverage.n_items), coverage.item_uses, seen))[0])
+    """Greedy choice of ``size`` items (see the module docstring); lexicographic keys.
+
+    2AFC: the first item is the reference and each candidate minimises first its count of
+    offered pairs with the reference, then its co-occurrences with the items already chosen.
+    """
+    first_keys = (rng.random(coverage.n_items), coverage.item_uses, seen)
+    if afc:  # the least used reference, so that every item's offered pairs can even out
+        first_keys = (*first_keys, coverage.references)
+    first = int(np.lexsort(first_keys)[0])
     items = [first]
     while len(items) < size:
         candidates = np.setdiff1d(np.arange(coverage.n_items), items)
         pair_cost = coverage.pairs[np.ix_(items, candidates)].sum(axis=0)
         keys = (rng.random(len(candidates)), coverage.item_uses[candidates], seen[candidates])
-        ranked = candidates[np.lexsort((*keys, pair_cost))]
+        primary = (pair_cost, coverage.offered[first, candidates]) if afc else (pair_cost,)
+        ranked = candidates[np.lexsort((*keys, *primary))]
         is_last = len(items) == size - 1
         pick = next(
             (
@@ -276,10 +342,21 @@ def _pick_items(
     return items
 
 
-def _least_used_reference(items: list[int], coverage: Coverage, rng: np.random.Generator) -> int:
-    uses = coverage.references[items]
-    tied = [item for item, used in zip(items, uses, strict=True) if used == uses.min()]
-    return int(rng.choice(tied))
+def _balanced_order(
+    items: Sequence[int], positions: np.ndarray, rng: np.random.Generator, *, afc: bool
+) -> tuple[int, ...]:
+    """The display order that puts items where they were shown least (2AFC: reference first)."""
+    orders = np.asarray(items)[_orders(len(items), afc)]
+    cost = positions[orders, np.arange(len(items))].sum(axis=1)
+    best = np.flatnonzero(cost == cost.min())
+    return tuple(int(i) for i in orders[int(rng.choice(best))])
+
+
+@functools.cache
+def _orders(size: int, afc: bool) -> np.ndarray:
+    """Every display order of ``size`` items as index rows (2AFC: the first stays first)."""
+    start = 1 if afc else 0
+    return np.array([(*range(start), *p) for p in itertools.permutations(range(start, size))])
 
 
 def _display_order(

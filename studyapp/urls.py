@@ -32,6 +32,11 @@ urlpatterns = [
         "research/studies/<slug:slug>/status", research.study_status, name="research-study-status"
     ),
     path("research/studies/<slug:slug>/clone", research.study_copy, name="research-study-clone"),
+    path(
+        "research/studies/<slug:slug>/participants/<int:participant_id>/exclusion",
+        research.participant_exclusion,
+        name="research-participant-exclusion",
+    ),
     path("research/studies/<slug:slug>/members", research.study_members, name="research-members"),
     path(
         "research/studies/<slug:slug>/delete", research.study_remove, name="research-study-delete"

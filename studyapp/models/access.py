@@ -42,6 +42,7 @@ class AuditEvent(models.Model):
         PIPELINE = "pipeline", "Pipeline launched"
         DATA_DELETION = "data_deletion", "Participant data deleted on request"
         CLONE = "clone", "Study cloned"
+        EXCLUSION = "exclusion", "Participant excluded or re-included"
 
     action = models.CharField(max_length=20, choices=Action.choices)
     user = models.ForeignKey(

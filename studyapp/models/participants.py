@@ -33,6 +33,11 @@ class Participant(models.Model):
     external_session_hash = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTED)
     plan_seed = models.BigIntegerField(help_text="Seed of this participant's trial plan.")
+    block_order = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Row of the balanced Latin square giving this session's block order.",
+    )
     client_info = models.JSONField(default=dict, blank=True)
     excluded = models.BooleanField(default=False)
     exclusion_reason = models.TextField(blank=True)

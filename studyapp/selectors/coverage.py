@@ -1,15 +1,38 @@
-"""Coverage of stimulus pairs by the trials already planned or answered in a study."""
+"""Coverage of stimulus pairs, screen positions and block orders by a study's kept trials."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
-from django.db.models import Func, Q, Value
+from django.db.models import Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
-from studyapp.planning import Coverage
+from studyapp.planning import ITEMS_PER_TRIAL, Coverage, block_orders
+
+
+def active_since() -> datetime:
+    """Sessions seen after this moment are still active."""
+    return timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
+
+
+def kept_sessions(*, study: Study) -> QuerySet[Participant]:
+    """Sessions that count towards the target and the balance: not excluded, and completed or
+    still active; timed-out (dropped) sessions free their place."""
+    return study.participants.filter(excluded=False).filter(
+        Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since())
+    )
+
+
+def block_order_uses(*, study: Study, n_rows: int) -> np.ndarray:
+    """How many kept sessions follow each row of the study's block-order Latin square."""
+    rows = (
+        kept_sessions(study=study)
+        .filter(block_order__lt=n_rows)
+        .values_list("block_order", flat=True)
+    )
+    return np.bincount(np.fromiter(rows, dtype=np.int64), minlength=n_rows)
 
 
 def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Coverage]:
@@ -19,13 +42,12 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
     active (seen within the session timeout); trials of excluded participants do not count.
     ``position_of`` maps stimulus ids to positions in the stimulus list.
     """
-    active_since = timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
     rows = (
         Trial.objects.filter(participant__study=study, participant__excluded=False, role="main")
         .filter(
             Q(response__isnull=False)
             | Q(participant__status=Participant.Status.COMPLETED)
-            | Q(participant__last_seen_at__gte=active_since)
+            | Q(participant__last_seen_at__gte=active_since())
         )
         .order_by()
         .annotate(size=Func("items", function="cardinality"))
@@ -46,3 +68,39 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
             positions[np.searchsorted(sorted_ids, items)], references_first=trial_type == "afc"
         )
     return coverage
+
+
+def plan_balance(*, study: Study) -> dict:
+    """The study's coverage view: block-order rows, and per trial type the spread of the
+    balanced pair counts (2AFC: reference-candidate pairs) and of screen positions.
+
+    ``position_spread``: the largest difference, over stimuli, between the positions a
+    stimulus was shown at most and least (2AFC: left vs right candidate).
+    """
+    types = list(study.trial_types)
+    orders = block_orders(len(types))
+    uses = block_order_uses(study=study, n_rows=len(orders))
+    ids = study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)
+    coverage = study_coverage(study=study, position_of={pk: i for i, pk in enumerate(ids)})
+    per_type = []
+    for trial_type, counts in coverage.items():
+        size = ITEMS_PER_TRIAL[trial_type]
+        afc = trial_type == "afc"
+        pairs = (counts.offered if afc else counts.pairs)[np.triu_indices(counts.n_items, 1)]
+        shown = counts.positions[:, 1 if afc else 0 : size]
+        per_type.append(
+            {
+                "trial_type": trial_type,
+                "pair_kind": "reference-candidate" if afc else "co-occurrence",
+                "pair_min": int(pairs.min(initial=0)),
+                "pair_max": int(pairs.max(initial=0)),
+                "position_spread": int((shown.max(axis=1) - shown.min(axis=1)).max(initial=0)),
+            }
+        )
+    return {
+        "block_orders": [
+            {"row": row, "order": [types[i] for i in order], "kept": int(uses[row])}
+            for row, order in enumerate(orders)
+        ],
+        "trial_types": sorted(per_type, key=lambda entry: types.index(entry["trial_type"])),
+    }

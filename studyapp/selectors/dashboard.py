@@ -52,6 +52,7 @@ def participant_quality(*, study: Study) -> list[dict]:
             "pseudonym",
             "status",
             "excluded",
+            "exclusion_reason",
             "planned",
             "answered",
             "last_answered",

@@ -1,22 +1,23 @@
-"""Participant sessions: start (with the trial plan), decline, record the client, complete."""
+"""Participant sessions: start (with the trial plan), decline, record the client, complete,
+exclude or include again, erase."""
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
+from studyapp.selectors.coverage import kept_sessions
 from studyapp.selectors.studies import study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
 from studyapp.services.plans import trial_plan_create
 from studyapp.services.studies import audit_record
 
 MAX_CLIENT_RECORDS = 10
+MAX_EXCLUSION_REASON = 500
 
 
 class StudyUnavailable(Exception):
@@ -90,14 +91,8 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
 
 
 def study_is_full(*, study: Study) -> bool:
-    """Completed sessions plus active ones (seen within the session timeout) reach the target."""
-    active_since = timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
-    taken = (
-        study.participants.filter(excluded=False)
-        .filter(Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since))
-        .count()
-    )
-    return taken >= study.target_participants
+    """Kept sessions (not excluded; completed or active) reach the target."""
+    return kept_sessions(study=study).count() >= study.target_participants
 
 
 def participant_decline(*, study: Study) -> None:
@@ -131,6 +126,42 @@ def participant_complete(*, participant: Participant) -> Participant:
         locked.status = Participant.Status.COMPLETED
         locked.completed_at = locked.last_seen_at = timezone.now()
         locked.save(update_fields=["status", "completed_at", "last_seen_at"])
+        return locked
+
+
+def participant_exclusion_set(
+    *, participant: Participant, excluded: bool, reason: str, user
+) -> Participant:
+    """Exclude a participant from the analysis (and the target count), or include them again.
+
+    A reason is required either way; the change is audited. The analysis drops participants
+    whose exported ``participant_status`` is "excluded"; the study's target counts only the
+    kept ones, so an exclusion reopens a place.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("The 'reason' parameter must be a non-empty text; got an empty one.")
+    if len(reason) > MAX_EXCLUSION_REASON:
+        raise ValueError(
+            f"The 'reason' parameter must be at most {MAX_EXCLUSION_REASON} characters; "
+            f"got {len(reason)}."
+        )
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.excluded == excluded:
+            state = "excluded" if excluded else "included"
+            raise ValueError(f"This participant is already {state}.")
+        locked.excluded = excluded
+        locked.exclusion_reason = reason if excluded else ""
+        locked.save(update_fields=["excluded", "exclusion_reason"])
+        audit_record(
+            action=AuditEvent.Action.EXCLUSION,
+            user=user,
+            study=locked.study,
+            participant=locked.pk,
+            excluded=excluded,
+            reason=reason,
+        )
         return locked
 
 

@@ -1,8 +1,8 @@
 """Store a participant's trial plan (the algorithm itself is in ``studyapp.planning``)."""
 
 from studyapp.models import Participant, Trial
-from studyapp.planning import PlanSettings, build_plan
-from studyapp.selectors.coverage import study_coverage
+from studyapp.planning import PlanSettings, block_order_choose, block_orders, build_plan
+from studyapp.selectors.coverage import block_order_uses, study_coverage
 
 
 def trial_plan_create(*, participant: Participant) -> list[Trial]:
@@ -18,7 +18,16 @@ def trial_plan_create(*, participant: Participant) -> list[Trial]:
         catch_rate=study.catch_rate,
     )
     coverage = study_coverage(study=study, position_of=position_of)
-    plan = build_plan(len(stimulus_ids), settings, coverage, seed=participant.plan_seed)
+    uses = block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))
+    participant.block_order = block_order_choose(uses, participant.plan_seed)
+    participant.save(update_fields=["block_order"])
+    plan = build_plan(
+        len(stimulus_ids),
+        settings,
+        coverage,
+        seed=participant.plan_seed,
+        order_row=participant.block_order,
+    )
 
     def to_row(index: int, planned) -> Trial:
         return Trial(

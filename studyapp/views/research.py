@@ -7,13 +7,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from studyapp.forms import StudyForm
-from studyapp.models import AuditEvent, Study, StudyMembership
+from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import Role, study_access, visible_studies
 from studyapp.selectors import dashboard
+from studyapp.selectors.coverage import plan_balance
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.reports import (
     latest_report,
@@ -22,6 +23,7 @@ from studyapp.selectors.reports import (
     report_member,
 )
 from studyapp.selectors.studies import study_summary
+from studyapp.services.participants import participant_exclusion_set
 from studyapp.services.pipeline import pipeline_launch
 from studyapp.services.studies import (
     audit_record,
@@ -76,6 +78,7 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
         "role": request.study_role,
         "can_run": request.study_role in (Role.OWNER, Role.COLLABORATOR),
         "summary": study_summary(study=study),
+        "balance": plan_balance(study=study),
         "quality": quality,
         "flagged": [
             q for q in quality if (q["catch_accuracy"] is not None and q["catch_accuracy"] < 1)
@@ -116,6 +119,27 @@ def study_status(request: HttpRequest, study: Study) -> HttpResponse:
         study_set_status(study=study, status=request.POST.get("status", ""), user=request.user)
     except ValueError as error:
         messages.error(request, str(error))
+    return redirect("research-study", study.slug)
+
+
+@require_POST
+@study_access(Role.COLLABORATOR)
+def participant_exclusion(request: HttpRequest, study: Study, participant_id: int) -> HttpResponse:
+    participant = get_object_or_404(Participant, pk=participant_id, study=study)
+    choice = request.POST.get("excluded")
+    try:
+        if choice not in ("0", "1"):
+            raise ValueError(f"The 'excluded' field must be 0 or 1; got {choice!r}.")
+        participant_exclusion_set(
+            participant=participant,
+            excluded=choice == "1",
+            reason=request.POST.get("reason", ""),
+            user=request.user,
+        )
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Saved; run the report again to analyse the change.")
     return redirect("research-study", study.slug)
 
 

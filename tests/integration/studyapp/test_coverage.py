@@ -35,3 +35,5 @@ def test_coverage_counts_only_trials_that_still_count_for_balance():
     for trial_type, counts in expected.items():
         np.testing.assert_array_equal(coverage[trial_type].pairs, counts.pairs)
         np.testing.assert_array_equal(coverage[trial_type].references, counts.references)
+        np.testing.assert_array_equal(coverage[trial_type].positions, counts.positions)
+        np.testing.assert_array_equal(coverage[trial_type].offered, counts.offered)

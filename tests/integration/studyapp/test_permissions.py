@@ -73,6 +73,11 @@ MATRIX = {
     ("research/studies/<slug:slug>/status", "post", "slug"): researchers(LOGIN, 404, 403, 302, 302),
     ("research/studies/<slug:slug>/members", "get", "slug"): researchers(LOGIN, 404, 200, 200, 200),
     ("research/studies/<slug:slug>/clone", "post", "slug"): researchers(LOGIN, 404, 403, 302, 302),
+    (
+        "research/studies/<slug:slug>/participants/<int:participant_id>/exclusion",
+        "post",
+        "exclusion",
+    ): researchers(LOGIN, 404, 403, 302, 302),
     ("research/studies/<slug:slug>/delete", "post", "slug"): researchers(LOGIN, 404, 403, 403, 302),
     (
         r"^research/studies/(?P<slug>[-\w]+)/charts/(?P<name>participants|responses|rts|dropout)"
@@ -282,6 +287,7 @@ def world(django_user_model):
         "client": reverse("api-client", args=[token]),
         "complete": reverse("api-complete", args=[token]),
         "slug": [slug],
+        "exclusion": [slug, participant.pk],
         "chart": reverse("research-study-chart", args=[slug, "participants"]),
         "report-pdf": reverse("research-report-file", args=[slug, "report.pdf"]),
         "job": reverse("research-job", args=[job.pk]),

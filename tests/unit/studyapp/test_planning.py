@@ -5,7 +5,14 @@ import itertools
 import numpy as np
 import pytest
 
-from studyapp.planning import MIN_REPEAT_GAP, Coverage, PlanSettings, build_plan
+from studyapp.planning import (
+    MIN_REPEAT_GAP,
+    Coverage,
+    PlanSettings,
+    block_order_choose,
+    block_orders,
+    build_plan,
+)
 
 
 def plan_many(n_items, settings, participants, seed0=0):
@@ -18,15 +25,22 @@ def upper(matrix):
     return matrix[np.triu_indices(len(matrix), 1)]
 
 
-@pytest.mark.parametrize("trial_type", ["triplet", "afc", "rating"])
-def test_dense_design_covers_every_pair_evenly(trial_type):
+def balanced_pairs(coverage, trial_type):
+    """The pairs a design balances: 2AFC reference-candidate pairs, else all co-occurrences."""
+    return upper(coverage.offered if trial_type == "afc" else coverage.pairs)
+
+
+@pytest.mark.parametrize(
+    ("trial_type", "pairs_per_trial"), [("triplet", 3), ("afc", 2), ("rating", 1)]
+)
+def test_dense_design_covers_every_pair_evenly(trial_type, pairs_per_trial):
     settings = PlanSettings([trial_type], main_trials=60)
     _, coverage = plan_many(20, settings, participants=30)
-    pairs = upper(coverage[trial_type].pairs)
+    pairs = balanced_pairs(coverage[trial_type], trial_type)
     # 30 x 60 trials spread over 190 pairs: every pair within one of the others.
     assert pairs.min() > 0
     assert pairs.max() - pairs.min() <= 1
-    assert pairs.sum() == 30 * 60 * (3 if trial_type != "rating" else 1)
+    assert pairs.sum() == 30 * 60 * pairs_per_trial
 
 
 def test_afc_references_are_balanced():
@@ -177,7 +191,49 @@ def test_pair_spread_stays_within_two_when_counts_cannot_be_equal(trial_type):
     spreads = []
     for study in range(25):
         _, coverage = plan_many(12, PlanSettings([trial_type], 24, 1, 0.1, 0.1), 8, study * 100)
-        pairs = upper(coverage[trial_type].pairs)
+        pairs = balanced_pairs(coverage[trial_type], trial_type)
         spreads.append(pairs.max() - pairs.min())
     assert max(spreads) <= 2
     assert np.mean(spreads) < 1.8
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2, 3, 4, 5])
+def test_block_orders_form_a_balanced_latin_square(n_blocks):
+    rows = np.array(block_orders(n_blocks))
+    assert len(rows) == (2 * n_blocks if n_blocks % 2 and n_blocks > 1 else n_blocks)
+    for place in range(n_blocks):  # every block equally often in every place
+        assert len(set(np.bincount(rows[:, place], minlength=n_blocks))) == 1
+    follows = np.zeros((n_blocks, n_blocks), dtype=int)  # first-order carry-over
+    for row in rows:
+        for before, after in itertools.pairwise(row):
+            follows[before, after] += 1
+    off_diagonal = follows[~np.eye(n_blocks, dtype=bool)]
+    assert len(set(off_diagonal)) <= 1
+
+
+def test_plan_blocks_follow_the_chosen_row():
+    settings = PlanSettings(["triplet", "rating", "afc"], 30)
+    for row, order in enumerate(block_orders(3)):
+        plan = build_plan(16, settings, {}, seed=1, order_row=row)
+        types = [settings.trial_types[i] for i in order]
+        assert [t.trial_type for t in plan if t.role == "main"][::10] == types
+    with pytest.raises(ValueError, match="order_row"):
+        build_plan(16, settings, {}, seed=1, order_row=6)
+
+
+def test_block_order_choose_takes_a_least_used_row_reproducibly():
+    assert block_order_choose([2, 1, 3, 1], seed=5) in {1, 3}
+    choices = {block_order_choose([0, 0, 0, 0], seed=s) for s in range(40)}
+    assert choices == {0, 1, 2, 3}  # ties are broken by the seed, not always the first row
+    assert block_order_choose([4, 0, 0, 4], seed=9) == block_order_choose([4, 0, 0, 4], seed=9)
+
+
+@pytest.mark.parametrize(("trial_type", "slots"), [("triplet", 3), ("afc", 3), ("rating", 2)])
+def test_screen_positions_are_balanced_per_stimulus(trial_type, slots):
+    _, coverage = plan_many(12, PlanSettings([trial_type], 30), participants=20)
+    positions = coverage[trial_type].positions[:, :slots]
+    shown = positions
+    if trial_type == "afc":  # position 0 is the reference; the candidates go left or right
+        np.testing.assert_array_equal(positions[:, 0], coverage[trial_type].references)
+        shown = positions[:, 1:]
+    assert (shown.max(axis=1) - shown.min(axis=1)).max() <= 2
