@@ -84,7 +84,7 @@ def build_dictionary(
     least `min_positives` positive images and at least as many negative ones.
     """
     owner = "build_dictionary"
-    min_positives = check_int(owner, "min_positives", min_positives, 1)
+    min_positives = check_int(owner, "min_positives", min_positives, minimum=1)
     names = tuple(str(n) for n in names)
     maps = _stack_maps(owner, label_maps, len(names))
     part_names = tuple(part_names)
