@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_real, fail
-from analysis._weighted import METHODS
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
 from analysis.human.embedding import MODELS as EMBEDDING_MODELS
 from analysis.human.embedding import DimensionSelection, select_dimensionality
 from analysis.human.ratings import rating_matrices
 from analysis.inference import compare_models
+from analysis.kernels import METHODS
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 from analysis.predictions import model_choice_accuracy
 from analysis.quality import ExclusionResult, ExclusionRules, apply_exclusions

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rsatoolbox.rdm.compare import _tau_a as rsatoolbox_tau_a
 
-from analysis._weighted import (
+from analysis.kernels import (
     LEVELS_TAU_MAX_LEVELS,
     QUADRATIC_TAU_MAX_PAIRS,
     SortedRows,
@@ -176,7 +176,7 @@ def test_tau_a_rows_equals_rsatoolbox_on_the_expanded_vectors(case):
 
 def test_tau_a_rows_uses_the_levels_algorithm_when_one_side_has_few_values(monkeypatch):
     """The rows of a bootstrap (participant judgments vs anything) never reach scipy."""
-    import analysis._weighted as weighted
+    import analysis.kernels as weighted
 
     def no_scipy(*args):
         raise AssertionError("per-row scipy path used")
