@@ -29,17 +29,23 @@ One module per statistic:
   every participant's levels into its order.
 * `packed_counters` -- running weights of all thresholds of a short scale as bit fields of one
   64-bit word, so one cumulative sum serves all of them.
-* `codes` -- dense integer codes and a fast stable order, shared by the above.
+* `codes` -- dense integer codes, shared by the above.
 * `correlate` -- any statistic by name on broadcast rows (the simple, unbatched entry point).
+
+Special paths, each kept because it pays at report sizes (CPU time with / without it,
+benchmarks/RESULTS.md, 2026-12-04): packed counters (tau-a dual bootstrap 1.5-1.9x, Mantel on
+a 48-stimulus choice study 3.9x), reused scratch buffers (`scratch`, 1.3x at 100 stimuli x 30
+participants), one sort of each model per draw (`tau_a_one_x`, 1.3x), unit-weight rank sums
+(participant-only draws, 1.4x).  Removed: the O(P^2) tau-a path (15x slower than the merge
+count) and a packed-key stable sort (no measurable gain).
 """
 
-from analysis.kernels.codes import dense_codes, stable_order
+from analysis.kernels.codes import dense_codes
 from analysis.kernels.correlate import METHODS, RANK_METHODS, correlate
 from analysis.kernels.pearson import cross_correlate, paired_stat, zscore_weighted
 from analysis.kernels.ranks import SortedRows, rank_cross_sums, rank_half_integers, weighted_ranks
 from analysis.kernels.tau import (
     LEVELS_TAU_MAX_LEVELS,
-    QUADRATIC_TAU_MAX_PAIRS,
     tau_a,
     tau_a_of_codes,
     tau_a_rows,
@@ -49,7 +55,6 @@ from analysis.kernels.tau_levels import tau_a_codes, tau_a_one_x
 __all__ = [
     "LEVELS_TAU_MAX_LEVELS",
     "METHODS",
-    "QUADRATIC_TAU_MAX_PAIRS",
     "RANK_METHODS",
     "SortedRows",
     "correlate",
@@ -58,7 +63,6 @@ __all__ = [
     "paired_stat",
     "rank_cross_sums",
     "rank_half_integers",
-    "stable_order",
     "tau_a",
     "tau_a_codes",
     "tau_a_of_codes",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.kernels.codes import dense_codes
-from analysis.kernels.scratch import CHUNK_ELEMENTS
 from analysis.kernels.tau_levels import tau_a_codes
 
 try:  # private, but stable for years and what rsatoolbox imports too; scipy is pinned
@@ -17,14 +16,13 @@ except ImportError as error:  # pragma: no cover - only with an unpinned scipy
     ) from error
 
 
-# tau-a of many rows.  Three exact algorithms, chosen per call by the cheapest that applies:
+# tau-a of many rows.  Two exact algorithms, chosen per row:
 # * levels (O(P L) array work, all rows at once): when one side has at most
 #   LEVELS_TAU_MAX_LEVELS distinct values -- participants' judgments (0/1 choices, proportions,
 #   1-7 ratings) always do in this project;
-# * quadratic (O(P^2) array work, all rows at once): up to QUADRATIC_TAU_MAX_PAIRS pairs;
-# * otherwise one O(P log P) sort and merge count per row (`_tau_a_merge`).
+# * otherwise one O(P log P) sort and merge count per row (`_tau_a_merge`).  (An O(P^2) path
+#   for rows up to 400 pairs was removed: 15x slower than this at 276 pairs, RESULTS.md.)
 LEVELS_TAU_MAX_LEVELS = 64
-QUADRATIC_TAU_MAX_PAIRS = 400
 
 
 def tau_a(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
@@ -74,8 +72,8 @@ def tau_a_of_codes(
     x: np.ndarray, x_levels: np.ndarray, y: np.ndarray, y_levels: np.ndarray, w: np.ndarray
 ) -> np.ndarray:
     """tau-a of rows (R, P) of integer codes in the order of the values (`dense_codes`, or
-    any codes below their level count) under integer weights, by the cheapest algorithm
-    that applies (see above); x_levels, y_levels (R,) bound the codes of each row."""
+    any codes below their level count) under integer weights, by the algorithm that
+    applies (see above); x_levels, y_levels (R,) bound the codes of each row."""
     out = np.full(len(x), np.nan)
     swap = x_levels < y_levels  # the side with fewer distinct values is counted by levels
     few, many = np.where(swap[:, None], x, y), np.where(swap[:, None], y, x)
@@ -85,9 +83,7 @@ def tau_a_of_codes(
         rows = np.flatnonzero(by_levels)
         out[rows] = tau_a_codes(many[rows], few[rows], w[rows], int(levels[rows].max()))
     rest = np.flatnonzero(~by_levels)
-    if rest.size and x.shape[1] <= QUADRATIC_TAU_MAX_PAIRS:
-        out[rest] = _tau_a_quadratic(x[rest], y[rest], w[rest])
-    elif rest.size:
+    if rest.size:
         out[rest] = [_tau_a_merge(x[r], y[r], w[r]) for r in rest]
     return out
 
@@ -127,20 +123,3 @@ def _tied_in_sorted(values: np.ndarray) -> int:
         return 0
     runs = np.diff(change, prepend=-1, append=len(values) - 1)
     return int((runs * (runs - 1) // 2).sum())
-
-
-def _tau_a_quadratic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """tau-a from the signs of all entry pairs (O(P^2) array work per row, many rows)."""
-    n_rows, n = x.shape
-    out = np.empty(n_rows)
-    step = max(1, 16 * CHUNK_ELEMENTS // (n * n))
-    for start in range(0, n_rows, step):
-        rows = slice(start, start + step)
-        xs, ys, ws = x[rows], y[rows], w[rows].astype(float)
-        signs = np.sign(xs[:, :, None] - xs[:, None, :]).astype(np.int8)
-        signs *= np.sign(ys[:, :, None] - ys[:, None, :]).astype(np.int8)
-        numerator = np.einsum("rab,ra,rb->r", signs, ws, ws)
-        total = ws.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[rows] = np.where(total >= 2, numerator / (total * (total - 1)), np.nan)
-    return np.clip(out, -1.0, 1.0)

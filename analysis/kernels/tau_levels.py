@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.kernels.codes import dense_codes, stable_order
+from analysis.kernels.codes import dense_codes
 from analysis.kernels.packed_counters import signed_pairs_in_order
 from analysis.kernels.scratch import CHUNK_ELEMENTS, scratch
 
@@ -109,7 +109,7 @@ def tau_a_one_x(
     dissimilarities have few ties or none, so this serves every model evaluation of a draw.
     """
     if order is None:
-        order = stable_order(x)
+        order = np.argsort(x, kind="stable")
     kept = order[w[order] > 0]
     first, second = _equal_pairs(x[kept])
     if first is None:
