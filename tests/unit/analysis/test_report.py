@@ -291,3 +291,40 @@ def test_split_half_histogram_leaves_out_undefined_splits():
     values = np.array([0.4, 0.6, np.nan, -np.inf, 0.5])
     figure = figures.split_half_histogram(values, "spearman")
     assert "over 3 random splits" in figure.axes[0].get_title()
+
+
+def test_study_analysis_is_the_three_steps_and_takes_keywords_only(triplet_report):
+    """analyse_study = analyse_humans + compare_with_models + summarise_relevance; the result
+    cannot be built positionally (a 23-argument constructor)."""
+    from dataclasses import fields
+
+    from analysis.pipeline import HumanSide, ModelComparison, RelevanceSummaries, StudyAnalysis
+
+    analysis, _, _ = triplet_report
+    for step in (HumanSide, ModelComparison, RelevanceSummaries):
+        assert isinstance(analysis, step)
+        assert {f.name for f in fields(step)} <= {f.name for f in fields(StudyAnalysis)}
+    values = [getattr(analysis, f.name) for f in fields(StudyAnalysis)]
+    with pytest.raises(TypeError, match="positional"):
+        StudyAnalysis(*values)
+
+
+def test_a_report_section_is_one_registered_function(triplet_report, tmp_path, monkeypatch):
+    """A section added to SECTIONS appears on the page and its table in the PDF, in order."""
+    from analysis.report import sections
+
+    def replication(a, figs):
+        section = sections.Section("Replication", "Added by a test.")
+        frame = pd.DataFrame({"model": list(a.models)[:2], "r": [0.5, 0.25]})
+        section.add_tables(sections.table("Replication table", frame, "tables/replication.csv"))
+        return section
+
+    monkeypatch.setattr(sections, "SECTIONS", (*sections.SECTIONS, replication))
+    analysis, before, _ = triplet_report
+    files = write_report(analysis, tmp_path)
+    html = files.html.read_text()
+    assert html.index("<h2>Relevance</h2>") < html.index("<h2>Replication</h2>")
+    assert "Added by a test." in html
+    assert "Replication table" in html
+    assert "Replication table" not in before.html.read_text()
+    assert len(files.pdf.read_bytes()) > len(before.pdf.read_bytes())
