@@ -1,9 +1,12 @@
 """One call from a study's response export (and model outputs) to every result table.
 
-`analyse_study` applies the exclusion rules, builds the human matrices for the study's trial
-type, measures reliability, compares every model x layer with the humans, scores model choice
-predictions, and summarises the relevance experiments it is given.  Every random draw comes
-from ``AnalysisParameters.random_state``, so the same inputs give the same numbers.
+`analyse_study` applies the exclusion rules, then runs three steps, each returning a small
+keyword-only dataclass: `analyse_humans` (human matrices for the study's trial type,
+reliability, ceilings) -> `HumanSide`; `compare_with_models` (every model x layer against the
+humans, model choice predictions) -> `ModelComparison`; `summarise_relevance` (the relevance
+experiments it is given) -> `RelevanceSummaries`.  `StudyAnalysis` has the fields of all three.
+Every random draw comes from ``AnalysisParameters.random_state`` (one child seed per step), so
+the same inputs give the same numbers.
 `analysis.report.write_report` turns the result into HTML, PDF and machine-readable files.
 """
 
