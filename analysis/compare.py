@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_choice, check_int, fail
-from analysis._weighted import METHODS, correlate
 from analysis.evaluation import MIN_CEILING_PAIRS, Engine, make_engine
+from analysis.kernels import METHODS, correlate
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 
 ModelInput = SimilarityMatrix | np.ndarray

@@ -12,7 +12,7 @@ so the numbers are the same on the same data:
 * pooling is the average that maximises the statistic: z-scored RDMs for Pearson, mid-ranks for
   the rank statistics.
 
-A draw is a pair-weight row (stimulus resampling, see `analysis._weighted`) and a
+A draw is a pair-weight row (stimulus resampling, see `analysis.kernels`) and a
 participant-multiplicity row.  With complete data (`DenseEngine`) the statistics reduce to
 small matrix algebra: for Pearson, every correlation among participants and models comes from
 one Gram matrix per draw, and the pooled and leave-one-out ceilings follow from it without ever
@@ -44,7 +44,7 @@ import hashlib
 
 import numpy as np
 
-from analysis._weighted import (
+from analysis.kernels import (
     METHODS,
     SortedRows,
     cross_correlate,

@@ -3,7 +3,7 @@
 Bootstraps resample stimuli, participants or both and re-evaluate every model and the noise
 ceiling on each draw (rsatoolbox's ``eval_bootstrap_pattern``, ``eval_bootstrap_rdm``,
 ``eval_bootstrap``).  A draw over stimuli becomes pair weights c_i * c_j (see
-`analysis._weighted`), so all draws are evaluated as arrays.  The draws can be passed in
+`analysis.kernels`), so all draws are evaluated as arrays.  The draws can be passed in
 (``stimulus_indices``, ``participant_indices``) to reproduce another tool's resampling exactly.
 
 The dual bootstrap (Schuett et al. 2023, eLife, "Statistical inference on representational
@@ -24,7 +24,8 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
-from analysis._weighted import (
+from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
+from analysis.kernels import (
     METHODS,
     SortedRows,
     correlate,
@@ -32,7 +33,6 @@ from analysis._weighted import (
     tau_a_of_codes,
     tau_a_rows,
 )
-from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
 SCHEMES = ("stimuli", "participants", "both")

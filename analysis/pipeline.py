@@ -1,9 +1,12 @@
 """One call from a study's response export (and model outputs) to every result table.
 
-`analyse_study` applies the exclusion rules, builds the human matrices for the study's trial
-type, measures reliability, compares every model x layer with the humans, scores model choice
-predictions, and summarises the relevance experiments it is given.  Every random draw comes
-from ``AnalysisParameters.random_state``, so the same inputs give the same numbers.
+`analyse_study` applies the exclusion rules, then runs three steps, each returning a small
+keyword-only dataclass: `analyse_humans` (human matrices for the study's trial type,
+reliability, ceilings) -> `HumanSide`; `compare_with_models` (every model x layer against the
+humans, model choice predictions) -> `ModelComparison`; `summarise_relevance` (the relevance
+experiments it is given) -> `RelevanceSummaries`.  `StudyAnalysis` has the fields of all three.
+Every random draw comes from ``AnalysisParameters.random_state`` (one child seed per step), so
+the same inputs give the same numbers.
 `analysis.report.write_report` turns the result into HTML, PDF and machine-readable files.
 """
 
@@ -16,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_real, fail
-from analysis._weighted import METHODS
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
 from analysis.human.embedding import MODELS as EMBEDDING_MODELS
 from analysis.human.embedding import DimensionSelection, select_dimensionality
 from analysis.human.ratings import rating_matrices
 from analysis.inference import compare_models
+from analysis.kernels import METHODS
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
 from analysis.predictions import model_choice_accuracy
 from analysis.quality import ExclusionResult, ExclusionRules, apply_exclusions
@@ -140,38 +143,59 @@ class RelevanceInputs:
     image_ids: Sequence[str] | None = None
 
 
-@dataclass(frozen=True)
-class StudyAnalysis:
-    """Everything `analyse_study` computed (tables are pandas DataFrames)."""
+@dataclass(frozen=True, kw_only=True)
+class HumanSide:
+    """The human matrices, their reliability and ceilings, and the export rows dropped on
+    reading (`analyse_humans`)."""
 
-    study: str
-    trial_type: str
-    parameters: AnalysisParameters
-    exclusion: ExclusionResult
     stimuli: tuple[str, ...]
-    human: ParticipantMatrices
+    human: ParticipantMatrices  # per participant, as dissimilarities
     human_group: SimilarityMatrix
     matrix_source: str
     embedding: DimensionSelection | None
-    choices: pd.DataFrame | None
+    choices: pd.DataFrame | None  # choice studies: i, j, odd per kept main trial
     split_half: SplitHalf
     noise_ceilings: pd.DataFrame
+    ceiling_participants: pd.DataFrame | None  # method, participant, shared pairs, bounds
     majority: MajorityCeiling | None
+    majority_note: str  # why there is no majority-agreement ceiling (choice data)
+    # export rows `read_responses_dropping_bad_rows` dropped (row, ids, reasons); None when
+    # the caller read the export strictly
+    dropped_rows: pd.DataFrame | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelComparison:
+    """Every model x layer against the humans (`compare_with_models`); empty without models."""
+
     models: dict[str, SimilarityMatrix]
     comparison: pd.DataFrame | None
     differences: pd.DataFrame | None
     choice_accuracy: pd.DataFrame | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelevanceSummaries:
+    """Tables of the relevance experiments (`summarise_relevance`); None where not given."""
+
     decision_weighting: pd.DataFrame | None
     generalisation_auc: pd.DataFrame | None
     generalisation_matrix: pd.DataFrame | None
     generalisation_asymmetry: pd.DataFrame | None
     generalisation_groups: pd.DataFrame | None
     part_mass: pd.DataFrame | None
-    relevance_inputs: RelevanceInputs | None = None
-    ceiling_participants: pd.DataFrame | None = None  # method, participant, shared pairs, bounds
-    majority_note: str = ""  # why there is no majority-agreement ceiling (choice data)
-    # export rows `read_responses_dropping_bad_rows` dropped (row, ids, reasons)
-    dropped_rows: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyAnalysis(RelevanceSummaries, ModelComparison, HumanSide):
+    """Everything `analyse_study` computed: the fields of its three steps (tables are pandas
+    DataFrames) plus what identifies the study and the run."""
+
+    study: str
+    trial_type: str
+    parameters: AnalysisParameters
+    exclusion: ExclusionResult
+    relevance_inputs: RelevanceInputs | None
 
     def ceiling_notes(self) -> list[str]:
         """Why ceilings are missing or rest on few participants, and what is used instead."""
@@ -212,10 +236,14 @@ class StudyAnalysis:
         return out
 
 
-def _seeds(random_state: int, n: int) -> list[int]:
+# one independent seed per random step, in this order (see `_seeds`)
+SEEDED_STEPS = ("split", "embed", "compare", "majority", "accuracy", "weighting")
+
+
+def _seeds(random_state: int) -> dict[str, int]:
     """Independent child seeds for each analysis step (stable across versions of numpy)."""
-    children = np.random.SeedSequence(random_state).spawn(n)
-    return [int(c.generate_state(1)[0]) for c in children]
+    children = np.random.SeedSequence(random_state).spawn(len(SEEDED_STEPS))
+    return {s: int(c.generate_state(1)[0]) for s, c in zip(SEEDED_STEPS, children, strict=True)}
 
 
 def analyse_study(
@@ -242,147 +270,220 @@ def analyse_study(
     studies = responses["study"].unique()
     if len(studies) != 1:
         raise fail(func, "responses", "the export of exactly one study", list(studies)[:5])
-    seed = dict(
-        zip(
-            ("split", "embed", "compare", "majority", "accuracy", "weighting"),
-            _seeds(params.random_state, 6),
-            strict=True,
-        )
-    )
+    seeds = _seeds(params.random_state)
     exclusion = apply_exclusions(responses, params.exclusions)
     kept = exclusion.responses
     kinds = sorted(kept["trial_type"][kept["role"] == "main"].unique())
     if len(kinds) != 1:
         raise fail(func, "responses", "main trials of one trial type", kinds)
-    kind = kinds[0]
-    embedding = choices = majority = None
-    majority_note = ""
-    if kind == "rating":
-        human = rating_matrices(kept, higher_is_similar=params.higher_rating_is_similar)
-        stimuli = human.stimuli
+    human = analyse_humans(
+        kept=kept,
+        trial_type=kinds[0],
+        parameters=params,
+        seeds=seeds,
+        dropped_rows=dropped_rows,
+    )
+    compared = compare_with_models(
+        models=models or {}, humans=human, parameters=params, seeds=seeds
+    )
+    summaries = summarise_relevance(
+        inputs=relevance or RelevanceInputs(),
+        humans=human,
+        compared=compared,
+        parameters=params,
+        seeds=seeds,
+    )
+    return StudyAnalysis(
+        study=str(studies[0]),
+        trial_type=kinds[0],
+        parameters=params,
+        exclusion=exclusion,
+        relevance_inputs=relevance,
+        **vars(human),
+        **vars(compared),
+        **vars(summaries),
+    )
+
+
+def analyse_humans(
+    *,
+    kept: pd.DataFrame,
+    trial_type: str,
+    parameters: AnalysisParameters,
+    seeds: dict[str, int],
+    dropped_rows: pd.DataFrame | None = None,
+) -> HumanSide:
+    """Human matrices of the kept trials, split-half reliability and the noise ceilings;
+    `dropped_rows` (from `analysis.io.read_responses_dropping_bad_rows`) is kept as given."""
+    if trial_type == "rating":
+        human = rating_matrices(kept, higher_is_similar=parameters.higher_rating_is_similar)
+        stimuli = tuple(human.stimuli)
         group = human.group()
         source = "per-participant z-scored ratings"
+        choices = embedding = majority = None
+        majority_note = ""
     else:
         choices, stimuli = choice_table(kept)
         human = choice_matrices(choices, stimuli)
-        group = choice_similarity(choices, stimuli)
-        source = "counts"
-        use_embedding = params.choice_matrix == "embedding" or (
-            params.choice_matrix == "auto"
-            and np.median(group.upper_counts()) < params.min_pair_count
+        group, source, embedding = _choice_group_matrix(
+            choices, stimuli, parameters=parameters, seed=seeds["embed"]
         )
-        if use_embedding:
-            embedding = select_dimensionality(
-                choices,
-                stimuli,
-                dims=params.embedding_dims,
-                n_folds=params.embedding_folds,
-                model=params.embedding_model,
-                penalty=params.embedding_penalty,
-                random_state=seed["embed"],
-            )
-            group = embedding.embedding.similarity()
-            source = f"{params.embedding_model} embedding"
-        with_repeats, _ = choice_table(kept, stimuli=stimuli, roles=("main", "repeat"))
-        if repeated_triplets(with_repeats):
-            majority = majority_ceiling(
-                with_repeats, n_boot=params.n_boot, random_state=seed["majority"]
-            )
-        else:
-            majority_note = (
-                "No majority-agreement ceiling: no triplet was answered more than once among "
-                "the kept trials; add repeated trials (within or across participants) to the "
-                "design to measure it."
-            )
-    stimuli = tuple(stimuli)
+        majority, majority_note = _majority(kept, stimuli, parameters=parameters, seeds=seeds)
+        stimuli = tuple(stimuli)
     halves = split_half(
-        human, params.primary_method, n_splits=params.n_splits, random_state=seed["split"]
+        human, parameters.primary_method, n_splits=parameters.n_splits, random_state=seeds["split"]
     )
-    ceilings, ceiling_participants = _noise_ceilings(human, params.methods)
-    aligned = model_matrices(models, stimuli) if models else {}
-    comparison = differences = accuracy = None
-    if aligned:
-        comparison, differences = compare_models(
-            aligned,
-            human,
-            params.methods,
-            n_boot=params.n_boot,
-            n_permutations=params.n_permutations,
-            level=params.level,
-            random_state=seed["compare"],
-            group=group,
-        )
-        if choices is not None:
-            accuracy = model_choice_accuracy(
-                aligned,
-                choices,
-                stimuli,
-                ceiling=majority,
-                n_boot=params.n_boot,
-                random_state=seed["accuracy"],
-            )
-    rel = relevance or RelevanceInputs()
-    weighting = gen_auc = gen_matrix = gen_asym = gen_groups = part_mass = None
-    if rel.masked_models:
-        unmasked = rel.unmasked_models
-        if unmasked is None:
-            names = {m for m, _, _ in rel.masked_models}
-            unmasked = {n: aligned[n] for n in names if n in aligned}
-        weighting = decision_weighting_curves(
-            rel.masked_models,
-            human,
-            params.primary_method,
-            unmasked=unmasked,
-            n_boot=params.n_boot,
-            random_state=seed["weighting"],
-        )
-    if rel.generalisation is not None:
-        gen_auc = generalisation_auc(rel.generalisation)
-        gen_matrix = generalisation_matrix(rel.generalisation)
-        gen_asym = generalisation_asymmetry(gen_matrix)
-        if rel.model_info is not None:
-            by = [c for c in rel.group_by if c in rel.model_info.columns]
-            gen_groups = generalisation_groups(rel.generalisation, rel.model_info, by)
-    if rel.relevance is not None and rel.part_masks is not None and rel.part_labels:
-        by_model = rel.relevance if isinstance(rel.relevance, Mapping) else {None: rel.relevance}
-        tables = []
-        for model, maps in by_model.items():
-            table = relevance_mass_per_part(
-                maps, rel.part_masks, rel.part_labels, image_ids=rel.image_ids
-            )
-            if model is not None:
-                table.insert(0, "model", model)
-            tables.append(table)
-        part_mass = pd.concat(tables, ignore_index=True)
-    return StudyAnalysis(
-        str(studies[0]),
-        kind,
-        params,
-        exclusion,
-        stimuli,
-        human.dissimilarity(),
-        group,
-        source,
-        embedding,
-        choices,
-        halves,
-        ceilings,
-        majority,
-        aligned,
-        comparison,
-        differences,
-        accuracy,
-        weighting,
-        gen_auc,
-        gen_matrix,
-        gen_asym,
-        gen_groups,
-        part_mass,
-        relevance,
+    ceilings, ceiling_participants = _noise_ceilings(human, parameters.methods)
+    return HumanSide(
+        stimuli=stimuli,
+        human=human.dissimilarity(),
+        human_group=group,
+        matrix_source=source,
+        embedding=embedding,
+        choices=choices,
+        split_half=halves,
+        noise_ceilings=ceilings,
         ceiling_participants=ceiling_participants,
+        majority=majority,
         majority_note=majority_note,
         dropped_rows=dropped_rows,
     )
+
+
+def _choice_group_matrix(
+    choices: pd.DataFrame, stimuli, *, parameters: AnalysisParameters, seed: int
+) -> tuple[SimilarityMatrix, str, DimensionSelection | None]:
+    """The group matrix of choice data: counts, or an embedding for sparse designs."""
+    group = choice_similarity(choices, stimuli)
+    use_embedding = parameters.choice_matrix == "embedding" or (
+        parameters.choice_matrix == "auto"
+        and np.median(group.upper_counts()) < parameters.min_pair_count
+    )
+    if not use_embedding:
+        return group, "counts", None
+    embedding = select_dimensionality(
+        choices,
+        stimuli,
+        dims=parameters.embedding_dims,
+        n_folds=parameters.embedding_folds,
+        model=parameters.embedding_model,
+        penalty=parameters.embedding_penalty,
+        random_state=seed,
+    )
+    return embedding.embedding.similarity(), f"{parameters.embedding_model} embedding", embedding
+
+
+def _majority(
+    kept: pd.DataFrame, stimuli, *, parameters: AnalysisParameters, seeds: dict[str, int]
+) -> tuple[MajorityCeiling | None, str]:
+    """The majority-agreement ceiling on repeated triplets, or why there is none."""
+    with_repeats, _ = choice_table(kept, stimuli=stimuli, roles=("main", "repeat"))
+    if repeated_triplets(with_repeats):
+        ceiling = majority_ceiling(
+            with_repeats, n_boot=parameters.n_boot, random_state=seeds["majority"]
+        )
+        return ceiling, ""
+    return None, (
+        "No majority-agreement ceiling: no triplet was answered more than once among "
+        "the kept trials; add repeated trials (within or across participants) to the "
+        "design to measure it."
+    )
+
+
+def compare_with_models(
+    *,
+    models: Mapping[str, ModelInput],
+    humans: HumanSide,
+    parameters: AnalysisParameters,
+    seeds: dict[str, int],
+) -> ModelComparison:
+    """Compare every model x layer with the humans (`compare_models`) and, for choice data,
+    score the models' choice predictions."""
+    aligned = model_matrices(models, humans.stimuli) if models else {}
+    if not aligned:
+        return ModelComparison(models={}, comparison=None, differences=None, choice_accuracy=None)
+    comparison, differences = compare_models(
+        aligned,
+        humans.human,
+        parameters.methods,
+        n_boot=parameters.n_boot,
+        n_permutations=parameters.n_permutations,
+        level=parameters.level,
+        random_state=seeds["compare"],
+        group=humans.human_group,
+    )
+    accuracy = None
+    if humans.choices is not None:
+        accuracy = model_choice_accuracy(
+            aligned,
+            humans.choices,
+            humans.stimuli,
+            ceiling=humans.majority,
+            n_boot=parameters.n_boot,
+            random_state=seeds["accuracy"],
+        )
+    return ModelComparison(
+        models=aligned, comparison=comparison, differences=differences, choice_accuracy=accuracy
+    )
+
+
+def summarise_relevance(
+    *,
+    inputs: RelevanceInputs,
+    humans: HumanSide,
+    compared: ModelComparison,
+    parameters: AnalysisParameters,
+    seeds: dict[str, int],
+) -> RelevanceSummaries:
+    """Decision weighting, generalisation and part-mass tables of the inputs given."""
+    weighting = None
+    if inputs.masked_models:
+        unmasked = inputs.unmasked_models
+        if unmasked is None:
+            names = {m for m, _, _ in inputs.masked_models}
+            unmasked = {n: compared.models[n] for n in names if n in compared.models}
+        weighting = decision_weighting_curves(
+            inputs.masked_models,
+            humans.human,
+            parameters.primary_method,
+            unmasked=unmasked,
+            n_boot=parameters.n_boot,
+            random_state=seeds["weighting"],
+        )
+    gen_auc = gen_matrix = gen_asym = gen_groups = None
+    if inputs.generalisation is not None:
+        gen_auc = generalisation_auc(inputs.generalisation)
+        gen_matrix = generalisation_matrix(inputs.generalisation)
+        gen_asym = generalisation_asymmetry(gen_matrix)
+        if inputs.model_info is not None:
+            by = [c for c in inputs.group_by if c in inputs.model_info.columns]
+            gen_groups = generalisation_groups(inputs.generalisation, inputs.model_info, by)
+    return RelevanceSummaries(
+        decision_weighting=weighting,
+        generalisation_auc=gen_auc,
+        generalisation_matrix=gen_matrix,
+        generalisation_asymmetry=gen_asym,
+        generalisation_groups=gen_groups,
+        part_mass=_part_mass(inputs),
+    )
+
+
+def _part_mass(inputs: RelevanceInputs) -> pd.DataFrame | None:
+    """Relevance mass per face part, one block of rows per model when maps are per model."""
+    if inputs.relevance is None or inputs.part_masks is None or not inputs.part_labels:
+        return None
+    by_model = (
+        inputs.relevance if isinstance(inputs.relevance, Mapping) else {None: inputs.relevance}
+    )
+    tables = []
+    for model, maps in by_model.items():
+        table = relevance_mass_per_part(
+            maps, inputs.part_masks, inputs.part_labels, image_ids=inputs.image_ids
+        )
+        if model is not None:
+            table.insert(0, "model", model)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
 
 
 def _noise_ceilings(

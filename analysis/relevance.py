@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_choice, check_columns, check_int, fail
-from analysis._weighted import METHODS
 from analysis.compare import ModelInput, model_matrices
 from analysis.evaluation import make_engine
 from analysis.inference import bootstrap_indices, stimulus_pair_weights
+from analysis.kernels import METHODS
 from analysis.matrices import ParticipantMatrices
 
 

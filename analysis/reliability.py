@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_random_state, fail
-from analysis._weighted import METHODS, correlate
+from analysis.kernels import METHODS, correlate
 from analysis.matrices import ParticipantMatrices
 
 

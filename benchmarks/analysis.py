@@ -23,7 +23,7 @@ per draw here, so by default it runs the first ``--rsa-draws`` draws and its tim
 1,000 (the per-draw cost is constant); equality is checked on those draws (and the
 dual-bootstrap variances on a run of both tools over the same ``--rsa-draws`` draws).  Use
 ``--rsa-draws 1000`` for a full side-by-side run.  tau-a is batched like the others (exact
-integer concordance counts, see analysis/_weighted.py, ``tau_a_codes``).
+integer concordance counts, see analysis/kernels/tau_levels.py, ``tau_a_codes``).
 
 Also: the human matrix from 1,000,000 triplet responses (target < 2 s), and with
 ``--report-job`` the cost of the report job for a demo-sized sparse triplet study (48

@@ -8,9 +8,9 @@ import scipy.stats
 from rsatoolbox.inference import boot_noise_ceiling
 from rsatoolbox.rdm import compare as rsa_compare
 
-from analysis._weighted import correlate, weighted_ranks
 from analysis.compare import compare, evaluate, model_matrices, noise_ceiling
 from analysis.evaluation import make_engine
+from analysis.kernels import correlate, weighted_ranks
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, vector_to_square
 from tests.unit.analysis.helpers import (
     METHODS,

@@ -313,6 +313,12 @@ def test_one_participants_bad_rows_are_dropped_and_listed_in_the_report(truth, t
     assert analysis.summary()["n_dropped_rows"] == 3
     files = write_report(analysis, tmp_path)
     html = files.html.read_text()
+    # its own section, right after the participants
+    assert (
+        html.index("<h2>Participants and exclusions</h2>")
+        < html.index("<h2>Dropped export rows</h2>")
+        < html.index("<h2>Human similarity</h2>")
+    )
     assert "Export rows dropped on reading" in html
     assert "non-negative, finite rt_ms" in html
     table = pd.read_csv(tmp_path / "tables" / "dropped_rows.csv")
@@ -322,3 +328,43 @@ def test_one_participants_bad_rows_are_dropped_and_listed_in_the_report(truth, t
         "non-negative, finite rt_ms",
         "repeat_of naming a trial of the same participant",
     ]
+
+
+def test_study_analysis_is_the_three_steps_and_takes_keywords_only(triplet_report):
+    """analyse_study = analyse_humans + compare_with_models + summarise_relevance; the result
+    cannot be built positionally (a 23-argument constructor)."""
+    from dataclasses import fields
+
+    from analysis.pipeline import HumanSide, ModelComparison, RelevanceSummaries, StudyAnalysis
+
+    analysis, files, _ = triplet_report
+    for step in (HumanSide, ModelComparison, RelevanceSummaries):
+        assert isinstance(analysis, step)
+        assert {f.name for f in fields(step)} <= {f.name for f in fields(StudyAnalysis)}
+    assert "dropped_rows" in {f.name for f in fields(HumanSide)}
+    assert analysis.dropped_rows is None  # read strictly: no section, no table
+    assert "Dropped export rows" not in files.html.read_text()
+    values = [getattr(analysis, f.name) for f in fields(StudyAnalysis)]
+    with pytest.raises(TypeError, match="positional"):
+        StudyAnalysis(*values)
+
+
+def test_a_report_section_is_one_registered_function(triplet_report, tmp_path, monkeypatch):
+    """A section added to SECTIONS appears on the page and its table in the PDF, in order."""
+    from analysis.report import sections
+
+    def replication(a, figs):
+        section = sections.Section("Replication", "Added by a test.")
+        frame = pd.DataFrame({"model": list(a.models)[:2], "r": [0.5, 0.25]})
+        section.add_tables(sections.table("Replication table", frame, "tables/replication.csv"))
+        return section
+
+    monkeypatch.setattr(sections, "SECTIONS", (*sections.SECTIONS, replication))
+    analysis, before, _ = triplet_report
+    files = write_report(analysis, tmp_path)
+    html = files.html.read_text()
+    assert html.index("<h2>Relevance</h2>") < html.index("<h2>Replication</h2>")
+    assert "Added by a test." in html
+    assert "Replication table" in html
+    assert "Replication table" not in before.html.read_text()
+    assert len(files.pdf.read_bytes()) > len(before.pdf.read_bytes())

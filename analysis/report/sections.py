@@ -1,0 +1,275 @@
+"""The report's sections: one function each, registered in `SECTIONS` in page order.
+
+A section function takes the `StudyAnalysis` and a `Figures` sink and returns its `Section`
+(title, text, figures, tables) or None when the study has nothing for it.  Adding a section
+to the report is one function here and one entry in `SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.pipeline import StudyAnalysis
+from analysis.report import figures
+from analysis.report.layout import cluster_order
+
+MAX_TABLE_ROWS = 40
+
+
+@dataclass
+class Section:
+    """One part of the report page: figures (saved PNGs) and tables (HTML + PDF frame)."""
+
+    title: str
+    text: str = ""
+    figures: list[dict] = field(default_factory=list)
+    tables: list[dict] = field(default_factory=list)
+
+    def add_tables(self, *tables: dict | None) -> None:
+        """Append the tables that exist (`table` returns None for a missing or empty one)."""
+        self.tables += [t for t in tables if t]
+
+
+class Figures:
+    """Saves each figure as figures/<name>.png, links it from its section and keeps it, in
+    order, for the PDF."""
+
+    def __init__(self, fig_dir: Path, order: np.ndarray) -> None:
+        self.fig_dir = fig_dir
+        self.order = order  # the human matrix's clustering order, shared by heatmaps
+        self.made: list[tuple[str, Figure]] = []
+
+    def add(self, section: Section, name: str, fig: Figure | None, caption: str) -> None:
+        if fig is None:
+            return
+        self.made.append((caption, fig))
+        fig.savefig(self.fig_dir / f"{name}.png", dpi=110, metadata={"Software": None})
+        section.figures.append({"path": f"figures/{name}.png", "caption": caption})
+
+
+def table(title: str, frame: pd.DataFrame | None, csv: str) -> dict | None:
+    """A table entry of a section (the first `MAX_TABLE_ROWS` rows); None when empty."""
+    if frame is None or frame.empty:
+        return None
+    shown = frame.head(MAX_TABLE_ROWS)
+    html = shown.to_html(
+        index=False,
+        classes="data",
+        float_format=lambda v: f"{v:.4g}",
+        na_rep="",
+        escape=True,
+        border=0,
+    )
+    return {
+        "title": title,
+        "html": html,
+        "truncated": len(frame) > len(shown),
+        "shown": len(shown),
+        "total": len(frame),
+        "csv": csv,
+        "frame": shown,
+    }
+
+
+def participants_section(a: StudyAnalysis, figs: Figures) -> Section:
+    section = Section("Participants and exclusions")
+    figs.add(
+        section,
+        "quality",
+        figures.quality_scatter(a.exclusion.quality),
+        "Catch-trial accuracy against the share of fast responses; crosses were excluded.",
+    )
+    section.add_tables(
+        table(
+            "Exclusions (one row per participant and rule)",
+            a.exclusion.exclusions,
+            "tables/exclusions.csv",
+        ),
+        table("Participant quality", a.exclusion.quality, "tables/participant_quality.csv"),
+    )
+    return section
+
+
+def dropped_rows_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """The export rows `analysis.io.read_responses_dropping_bad_rows` dropped, and why."""
+    dropped = table(
+        "Export rows dropped on reading (they break a rule of the export)",
+        a.dropped_rows,
+        "tables/dropped_rows.csv",
+    )
+    if dropped is None:
+        return None
+    section = Section(
+        "Dropped export rows",
+        f"{len(a.dropped_rows)} row(s) of the response export broke a rule of the export and "
+        "were left out before the exclusion rules; the table names each row and its reasons.",
+    )
+    section.add_tables(dropped)
+    return section
+
+
+def human_section(a: StudyAnalysis, figs: Figures) -> Section:
+    section = Section("Human similarity", f"Source: {a.matrix_source}; {a.human_group.measure}.")
+    figs.add(
+        section,
+        "human_heatmap",
+        figures.human_heatmap(a.human_group, figs.order),
+        "Human dissimilarity matrix ordered by average-linkage clustering.",
+    )
+    figs.add(
+        section, "mds", figures.mds_map(a.human_group), "Classical MDS map of the human matrix."
+    )
+    if a.embedding is not None:
+        figs.add(
+            section,
+            "embedding_dims",
+            figures.embedding_dims(a.embedding.summary(), a.embedding.best_dims),
+            "Held-out accuracy by embedding dimensionality.",
+        )
+    return section
+
+
+def reliability_section(a: StudyAnalysis, figs: Figures) -> Section:
+    section = Section("Reliability", " ".join(a.ceiling_notes()))
+    figs.add(
+        section,
+        "split_half",
+        figures.split_half_histogram(a.split_half.reliabilities, a.parameters.primary_method),
+        "Distribution of Spearman-Brown corrected split-half reliabilities.",
+    )
+    section.add_tables(
+        table(
+            "Split-half reliability",
+            pd.DataFrame([a.split_half.summary()]),
+            "tables/split_half.csv",
+        ),
+        table("Noise ceilings", a.noise_ceilings, "tables/noise_ceilings.csv"),
+        table(
+            "Noise-ceiling bounds per participant (on the pairs shared with others)",
+            a.ceiling_participants,
+            "tables/noise_ceiling_participants.csv",
+        ),
+        table(
+            "Majority-agreement ceiling",
+            pd.DataFrame([a.majority.as_dict()]) if a.majority else None,
+            "results.json",
+        ),
+    )
+    return section
+
+
+def models_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    if not a.models:
+        return None
+    method = a.parameters.primary_method
+    section = Section("Models vs humans")
+    figs.add(
+        section,
+        "model_heatmaps",
+        figures.model_heatmaps(a.models, figs.order),
+        "Model dissimilarity matrices in the human clustering order.",
+    )
+    figs.add(
+        section,
+        "model_correlations",
+        figures.model_correlations(a.comparison, method),
+        f"Model-human {method} with 95% dual-bootstrap CIs; grey band: noise ceiling"
+        + ("." if has_ceiling_band(a, method) else " (not defined here, see Reliability)."),
+    )
+    figs.add(
+        section,
+        "choice_accuracy",
+        figures.choice_accuracy(a.choice_accuracy),
+        "Accuracy of model choice predictions with chance; grey band: majority-agreement "
+        "ceiling (leave-one-response-out to majority agreement)"
+        + ("." if a.majority is not None else " (not measured: no repeated triplets)."),
+    )
+    section.add_tables(
+        table("Model comparison", a.comparison, "tables/model_comparison.csv"),
+        table("Pairwise model differences", a.differences, "tables/model_differences.csv"),
+        table("Model choice accuracy", a.choice_accuracy, "tables/choice_accuracy.csv"),
+    )
+    return section
+
+
+def relevance_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    rel = a.relevance_inputs
+    has_maps = rel is not None and rel.relevance is not None
+    tables = (a.decision_weighting, a.generalisation_matrix, a.part_mass)
+    if all(x is None for x in tables) and not has_maps:
+        return None
+    section = Section("Relevance")
+    figs.add(
+        section,
+        "decision_weighting",
+        figures.decision_weighting(a.decision_weighting),
+        "Model-human agreement for relevance-masked and random-masked images against k.",
+    )
+    figs.add(
+        section,
+        "generalisation",
+        figures.generalisation(a.generalisation_matrix),
+        "Cross-model relevance generalisation (AUC over k) and its asymmetry.",
+    )
+    figs.add(
+        section,
+        "part_mass",
+        figures.part_mass(a.part_mass),
+        "Share of positive relevance and of area per face part.",
+    )
+    if rel is not None:
+        figs.add(
+            section,
+            "relevance_overlays",
+            figures.relevance_overlays(rel.images, rel.relevance, rel.image_ids),
+            "Relevance maps over their images (red: evidence for the target).",
+        )
+    section.add_tables(
+        table("Decision weighting", a.decision_weighting, "tables/decision_weighting.csv"),
+        table(
+            "Generalisation by model group",
+            a.generalisation_groups,
+            "tables/generalisation_groups.csv",
+        ),
+        table(
+            "Generalisation asymmetry",
+            a.generalisation_asymmetry,
+            "tables/generalisation_asymmetry.csv",
+        ),
+        table("Relevance mass per part", a.part_mass, "tables/part_mass.csv"),
+    )
+    return section
+
+
+def has_ceiling_band(a: StudyAnalysis, method: str) -> bool:
+    """Whether both noise-ceiling bounds of `method` are finite."""
+    row = a.noise_ceilings[a.noise_ceilings["method"] == method]
+    return bool(len(row)) and bool(np.isfinite(row[["lower", "upper"]].to_numpy(float)).all())
+
+
+SectionFunction = Callable[[StudyAnalysis, Figures], Section | None]
+
+# the report's sections in page order
+SECTIONS: tuple[SectionFunction, ...] = (
+    participants_section,
+    dropped_rows_section,
+    human_section,
+    reliability_section,
+    models_section,
+    relevance_section,
+)
+
+
+def build_sections(
+    a: StudyAnalysis, fig_dir: Path
+) -> tuple[list[Section], list[tuple[str, Figure]]]:
+    """Every section the study has, and its figures (caption, figure) in the order made."""
+    figs = Figures(fig_dir, cluster_order(a.human_group))
+    sections = [s for s in (make(a, figs) for make in SECTIONS) if s is not None]
+    return sections, figs.made
