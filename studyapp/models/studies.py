@@ -147,9 +147,7 @@ class Study(models.Model):
                 & Q(trial_types__contained_by=list(TrialType.values)),
                 name="study_trial_types_valid",
             ),
-            models.CheckConstraint(
-                condition=Q(timing__contains={}), name="study_timing_is_object"
-            ),
+            models.CheckConstraint(condition=Q(timing__contains={}), name="study_timing_is_object"),
             models.CheckConstraint(
                 condition=Q(min_rt_ms__lte=F("min_exposure_ms")),
                 name="study_rt_floor_within_exposure",

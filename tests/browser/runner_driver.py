@@ -3,7 +3,7 @@
 from playwright.sync_api import Page
 
 VISIBLE_STAGE = "section[data-stage]:not([hidden])"
-CARD_STAGES = {"instructions", "resume", "block", "practice-done", "break", "debrief"}
+CARD_STAGES = {"instructions", "resume", "block", "practice-done", "break", "debrief", "fullscreen"}
 
 
 class RunnerDriver:
