@@ -10,6 +10,7 @@ import io
 import pytest
 
 from studyapp.models import Response
+from studyapp.selectors.dashboard import participant_quality
 from studyapp.selectors.exports import responses_csv_chunks
 from tests.browser.runner_driver import RunnerDriver
 from tests.browser.test_input_guard import accepting_trial, stored_after_sending
@@ -156,3 +157,58 @@ def test_a_study_that_requires_full_screen_pauses_when_it_is_left(page, live_ser
     stored = stored_after_sending(page, participant)
     assert stored[0].fullscreen_exits == 1
     assert stored[0].interrupted_attempts == 1
+
+
+# Headless Chromium never hides a tab or moves focus away (a second page brought to the front
+# leaves the first one visible and focused), so this test fires the browser's own events with
+# the page made to report "hidden" for the moment: the runner's listeners are what is tested.
+HIDE_AND_BLUR = """() => {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  document.dispatchEvent(new Event("visibilitychange"));
+  delete document.visibilityState;
+  document.dispatchEvent(new Event("visibilitychange"));
+  window.dispatchEvent(new Event("blur"));
+  window.dispatchEvent(new Event("blur"));
+}"""
+
+
+def test_tab_switches_and_blurs_during_a_trial_are_counted_for_that_trial(page, live_server):
+    study = timed_study(timing={"practice_feedback": True, "iti_ms": 500}, practice_trials=1)
+    participant = open_study(page, live_server, study, "restless")
+    page.click("section[data-stage=instructions] [data-next]")
+    page.click("section[data-stage=block] [data-next]")
+    assert accepting_trial(page) == 0  # the practice trial
+    page.evaluate(HIDE_AND_BLUR)
+    page.keyboard.press("1")
+    page.wait_for_selector("[data-trial-message]:not([hidden])")
+    assert page.inner_text("[data-trial-message]").startswith("Answered in")
+    page.click("section[data-stage=practice-done] [data-next]")
+    assert accepting_trial(page) == 1
+    page.keyboard.press("1")
+    accepting_trial(page)
+    stored = stored_after_sending(page, participant)
+    assert [(r.hidden_count, r.blur_count) for r in stored[:2]] == [(1, 2), (0, 0)]
+    rows = participant_quality(study=study)
+    assert (rows[0]["hidden"], rows[0]["blurs"]) == (1, 2)
+
+
+@pytest.mark.parametrize("mask", ["noise", "scrambled"])
+def test_the_mask_replaces_the_faces_after_the_exposure_then_goes(page, live_server, mask):
+    study = timed_study(timing={"exposure_ms": 200, "mask": mask, "mask_ms": 400})
+    participant = open_study(page, live_server, study, f"masked-{mask}")
+    page.click("section[data-stage=instructions] [data-next]")
+    page.click("section[data-stage=block] [data-next]")
+    page.wait_for_selector("[data-faces] canvas.mask:not([hidden])")
+    shown = page.eval_on_selector_all(
+        "[data-faces] img", "images => images.map(i => getComputedStyle(i).visibility)"
+    )
+    assert shown == ["hidden"] * 3
+    masks = page.eval_on_selector_all("[data-faces] canvas.mask", "m => m.map(c => c.width)")
+    assert len(masks) == 3
+    assert all(w > 0 for w in masks)
+    page.wait_for_selector("[data-faces] canvas.mask", state="hidden")
+    page.keyboard.press("1")
+    accepting_trial(page)
+    (response,) = stored_after_sending(page, participant)[:1]
+    exposure = response.stimulus_offset_ms - response.stimulus_onset_ms
+    assert 200 - response.refresh_ms <= exposure <= 200 + 2 * response.refresh_ms
