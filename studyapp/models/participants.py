@@ -125,12 +125,21 @@ class Response(models.Model):
         blank=True,
         help_text="Frame the faces were hidden (exposure end or answer), in ms from the start.",
     )
-    too_slow = models.BooleanField(default=False, help_text="Answered after the deadline.")
-    hidden_count = models.PositiveIntegerField(default=0, help_text="Tab switches in the trial.")
-    blur_count = models.PositiveIntegerField(default=0, help_text="Window blurs in the trial.")
-    fullscreen_exits = models.PositiveIntegerField(default=0)
+    # Database defaults too: rows written by SQL (benchmarks, bulk loads) need not name them.
+    too_slow = models.BooleanField(
+        default=False, db_default=False, help_text="Answered after the deadline."
+    )
+    hidden_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Tab switches in the trial."
+    )
+    blur_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Window blurs in the trial."
+    )
+    fullscreen_exits = models.PositiveIntegerField(default=0, db_default=0)
     interrupted_attempts = models.PositiveIntegerField(
-        default=0, help_text="Earlier attempts at this trial cut off (reload, full screen left)."
+        default=0,
+        db_default=0,
+        help_text="Earlier attempts at this trial cut off (reload, full screen left).",
     )
 
     class Meta:
