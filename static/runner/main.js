@@ -80,6 +80,7 @@ async function blockIntro(trial, isPractice) {
 
 // Full screen, when the study requires it: asked for from a button press (browsers allow it
 // only then); left during the trials, it pauses them with a card until the participant is back.
+// A refused request leaves the page windowed, so the card comes again.
 async function ensureFullscreen(plan) {
   while (plan.require_fullscreen && !document.fullscreenElement) {
     await pause("fullscreen");
