@@ -90,6 +90,9 @@ def test_untimed_faces_stay_until_the_answer(page, live_server):
     study = timed_study(timing={"fixation_ms": FIXATION_MS})
     participant = open_study(page, live_server, study, "untimed")
     RunnerDriver(page, think_ms=400).run(trials=2)
+    # the answer is queued in the frame that hides the faces: by the time the next trial
+    # takes answers, both are
+    assert accepting_trial(page) == 2
     stored = stored_after_sending(page, participant)
     for response in stored[:2]:
         shown = response.stimulus_offset_ms - response.stimulus_onset_ms
@@ -111,6 +114,7 @@ def test_a_late_answer_is_flagged_too_slow_and_the_message_shown(page, live_serv
     assert accepting_trial(page) == 1
     assert page.is_hidden("[data-trial-message]")
     page.keyboard.press("1")  # answered in time: no flag
+    assert accepting_trial(page) == 2
     stored = stored_after_sending(page, participant)
     assert stored[0].too_slow is True
     assert stored[0].rt_ms >= DEADLINE_MS
