@@ -55,6 +55,24 @@ _TEXT = (
     "choice",
 )
 _NUMBERS = ("rating", "rating_min", "rating_max", "rt_ms")
+# Columns of newer exports, in their order, read when present (older exports lack them): the
+# viewport, presentation timing measured by the runner (frame timestamps, ms) and per-trial
+# visibility counts.
+OPTIONAL_COLUMNS = (
+    "viewport_width",
+    "viewport_height",
+    "refresh_ms",
+    "stimulus_onset_ms",
+    "stimulus_offset_ms",
+    "exposure_measured_ms",
+    "too_slow",
+    "hidden_count",
+    "blur_count",
+    "fullscreen_exits",
+    "interrupted_attempts",
+)
+OPTIONAL_BOOLEANS = ("too_slow",)
+OPTIONAL_NUMBERS = tuple(c for c in OPTIONAL_COLUMNS if c not in OPTIONAL_BOOLEANS)
 # rsatoolbox's pickle format version that `write_rsatoolbox_pkl` produces
 RSATOOLBOX_FORMAT_VERSION = "0.3.2"
 
@@ -66,8 +84,9 @@ def read_responses(
 
     `source` is a CSV path or a DataFrame with `RESPONSE_COLUMNS` (extra columns are kept).
     Text columns become strings ("" for empty), numbers floats (NaN for empty), ``correct``
-    a nullable boolean, ``repeat_of`` a nullable integer and the two times UTC timestamps.
-    With `study` given, only that study's rows are read.
+    a nullable boolean, ``repeat_of`` a nullable integer and the two times UTC timestamps;
+    the optional timing and visibility columns (`OPTIONAL_NUMBERS`, `OPTIONAL_BOOLEANS`) are
+    read the same way when present. With `study` given, only that study's rows are read.
 
     Raises ValueError naming the rows that break a rule: unknown status/type/role, duplicate
     (study, participant, trial_index), a choice that is not one of the shown items (triplets)
@@ -178,20 +197,12 @@ def _coerce(frame: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
     frame = frame.copy()
     for col in (*_TEXT, "block"):
         frame[col] = _text(frame[col])
-    for col in _NUMBERS:
+    for col in (*_NUMBERS, *(c for c in OPTIONAL_NUMBERS if c in frame.columns)):
         frame[col] = _numeric(frame[col], col, problems)
     frame["trial_index"] = _integers(frame["trial_index"], "trial_index", problems, empty=False)
     frame["repeat_of"] = _integers(frame["repeat_of"], "repeat_of", problems, empty=True)
-    text = _text(frame["correct"]).str.lower()
-    bad = ~text.isin(["", "true", "false", "1", "0"])
-    problems.flag(
-        bad,
-        "correct as true/false or empty",
-        f"{text[bad].unique()[:5].tolist()} in rows {_rows(bad)}",
-    )
-    frame["correct"] = pd.array(
-        np.where((text == "") | bad, None, text.isin(["true", "1"])), dtype="boolean"
-    )
+    for col in ("correct", *(c for c in OPTIONAL_BOOLEANS if c in frame.columns)):
+        frame[col] = _booleans(frame[col], col, problems)
     for col in ("responded_at", "received_at"):  # one distinct value per row: no stripping
         raw = frame[col].astype(object).where(frame[col].notna(), "")
         parsed = pd.to_datetime(raw.replace("", None), utc=True, errors="coerce", format="ISO8601")
@@ -202,6 +213,17 @@ def _coerce(frame: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
 
 
 _EMPTY = ("", "nan", "NaN", "None")
+
+
+def _booleans(column: pd.Series, name: str, problems: _Problems) -> pd.Series:
+    text = _text(column).str.lower()
+    bad = ~text.isin(["", "true", "false", "1", "0"])
+    problems.flag(
+        bad,
+        f"{name} as true/false or empty",
+        f"{text[bad].unique()[:5].tolist()} in rows {_rows(bad)}",
+    )
+    return pd.array(np.where((text == "") | bad, None, text.isin(["true", "1"])), dtype="boolean")
 
 
 def _numeric(column: pd.Series, name: str, problems: _Problems) -> pd.Series:

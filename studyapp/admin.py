@@ -198,6 +198,7 @@ class StudyAdmin(ModelAdmin):
                 ]
             },
         ),
+        ("Presentation", {"fields": ["timing", "require_fullscreen"]}),
         ("Texts (Markdown)", {"fields": ["consent_text", "instructions", "debrief"]}),
         ("Analysis", {"fields": ["analysis_settings"]}),
         ("Completion", {"fields": ["completion_code", "redirect_url"]}),

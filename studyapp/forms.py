@@ -6,6 +6,7 @@ from django.db import models
 
 from studyapp.models import Study, TrialType
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
+from studyapp.timing import timing_problems
 
 # The fields a trial plan is made from, checked together against the stimulus set.
 PLAN_FIELDS = (
@@ -103,7 +104,13 @@ class StudyForm(forms.ModelForm):
             draft = Study(**{f: data[f] for f in PLAN_FIELDS})
             for problem in study_design_problems(study=draft):
                 self.add_error(None, problem)
+        if "timing" in data and data.get("trial_types"):
+            for problem in timing_problems(data["timing"], trial_types=data["trial_types"]):
+                self.add_error("timing", problem)
         return data
+
+    def clean_timing(self) -> dict:
+        return {} if self.cleaned_data["timing"] is None else self.cleaned_data["timing"]
 
     def clean_analysis_settings(self) -> dict:
         settings = self.cleaned_data["analysis_settings"] or {}
@@ -135,6 +142,8 @@ class StudyForm(forms.ModelForm):
             "catch_rate",
             "min_exposure_ms",
             "min_rt_ms",
+            "timing",
+            "require_fullscreen",
             "consent_text",
             "instructions",
             "debrief",

@@ -15,6 +15,9 @@ from django.utils import timezone
 from studyapp.errors import BadRequest, PayloadTooLarge, Unprocessable
 
 MAX_VIEWPORT_PX = 100_000
+# Per trial: more tab switches, blurs or restarts than this are not a participant's doing.
+MAX_EVENTS_PER_TRIAL = 10_000
+MAX_TRIAL_MS = 24 * 3600 * 1000
 # JSON integers longer than this are refused while parsing (no field needs more than 2**62).
 MAX_INTEGER_DIGITS = 19
 # Text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (lone surrogates).
@@ -81,9 +84,29 @@ class ResponsePayload:
     responded_at: datetime | None = None
     viewport_width: int | None = None
     viewport_height: int | None = None
+    refresh_ms: float | None = None
+    stimulus_onset_ms: float | None = None
+    stimulus_offset_ms: float | None = None
+    too_slow: bool = False
+    hidden_count: int = 0
+    blur_count: int = 0
+    fullscreen_exits: int = 0
+    interrupted_attempts: int = 0
 
 
-RESPONSE_FIELDS = {"trial", "rt_ms", "choice", "rating", "responded_at", "viewport"}
+RESPONSE_FIELDS = {
+    "trial",
+    "rt_ms",
+    "choice",
+    "rating",
+    "responded_at",
+    "viewport",
+    "timing",
+    "visibility",
+    "interrupted_attempts",
+}
+TIMING_FIELDS = {"refresh_ms", "stimulus_onset_ms", "stimulus_offset_ms", "too_slow"}
+VISIBILITY_FIELDS = {"hidden", "blur", "fullscreen_exits"}
 
 
 def parse_response(data: dict) -> ResponsePayload:
@@ -91,10 +114,28 @@ def parse_response(data: dict) -> ResponsePayload:
     unknown = sorted(set(data) - RESPONSE_FIELDS)
     if unknown:
         raise BadRequest("unknown_field", f"Unknown fields: {', '.join(unknown)}.", unknown[0])
-    viewport = data.get("viewport")
-    if viewport is not None and not isinstance(viewport, dict):
-        raise BadRequest("invalid_type", "'viewport' must be an object.", "viewport")
-    viewport = viewport or {}
+    viewport = _object(data, "viewport", {"width", "height"})
+    timing = _object(data, "timing", TIMING_FIELDS)
+    visibility = _object(data, "visibility", VISIBILITY_FIELDS)
+    onset = _number(timing, "stimulus_onset_ms", low=0, high=MAX_TRIAL_MS, name="timing")
+    offset = _number(timing, "stimulus_offset_ms", low=0, high=MAX_TRIAL_MS, name="timing")
+    if onset is not None and offset is not None and offset < onset:
+        raise BadRequest(
+            "out_of_range",
+            f"'stimulus_offset_ms' must not precede 'stimulus_onset_ms'; got {offset} < {onset}.",
+            "timing",
+        )
+    refresh = _number(timing, "refresh_ms", low=0, high=1000, name="timing")
+    if refresh == 0:
+        raise BadRequest("out_of_range", "'refresh_ms' must be above 0.", "timing")
+    too_slow = timing.get("too_slow", False)
+    if not isinstance(too_slow, bool):
+        raise BadRequest(
+            "invalid_type",
+            f"'too_slow' must be true or false; got {reprlib.repr(too_slow)}.",
+            "timing",
+        )
+    events = {"low": 0, "high": MAX_EVENTS_PER_TRIAL, "name": "visibility"}
     return ResponsePayload(
         trial=_integer(data, "trial", required=True),
         rt_ms=_number(data, "rt_ms", required=True),
@@ -103,7 +144,31 @@ def parse_response(data: dict) -> ResponsePayload:
         responded_at=_timestamp(data, "responded_at"),
         viewport_width=_integer(viewport, "width", low=0, high=MAX_VIEWPORT_PX, name="viewport"),
         viewport_height=_integer(viewport, "height", low=0, high=MAX_VIEWPORT_PX, name="viewport"),
+        refresh_ms=refresh,
+        stimulus_onset_ms=onset,
+        stimulus_offset_ms=offset,
+        too_slow=too_slow,
+        hidden_count=_integer(visibility, "hidden", **events) or 0,
+        blur_count=_integer(visibility, "blur", **events) or 0,
+        fullscreen_exits=_integer(visibility, "fullscreen_exits", **events) or 0,
+        interrupted_attempts=_integer(
+            data, "interrupted_attempts", low=0, high=MAX_EVENTS_PER_TRIAL
+        )
+        or 0,
     )
+
+
+def _object(data: dict, key: str, fields: set[str]) -> dict:
+    """An optional nested object with only the given keys ({} when absent)."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest("invalid_type", f"'{key}' must be an object.", key)
+    unknown = sorted(set(value) - fields)
+    if unknown:
+        raise BadRequest("unknown_field", f"Unknown fields in '{key}': {', '.join(unknown)}.", key)
+    return value
 
 
 def _integer(
@@ -130,16 +195,27 @@ def _integer(
     return value
 
 
-def _number(data: dict, key: str, *, required: bool = False) -> float | None:
+def _number(
+    data: dict,
+    key: str,
+    *,
+    required: bool = False,
+    low: float = -math.inf,
+    high: float = math.inf,
+    name: str | None = None,
+) -> float | None:
     value = data.get(key)
+    field = name or key
     if value is None:
         if required:
-            raise BadRequest("missing_field", f"'{key}' is required.", key)
+            raise BadRequest("missing_field", f"'{key}' is required.", field)
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadRequest(
-            "invalid_type", f"'{key}' must be a finite number; got {reprlib.repr(value)}.", key
+            "invalid_type", f"'{key}' must be a finite number; got {reprlib.repr(value)}.", field
         )
+    if not low <= value <= high:
+        raise BadRequest("out_of_range", f"'{key}' must be in [{low}, {high}]; got {value}.", field)
     return float(value)
 
 

@@ -3,7 +3,9 @@
 import { getJSON, isRetryable, postJSON, retryDelay } from "./api.js";
 import { Outbox } from "./outbox.js";
 import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
-import { runTrial } from "./trials.js";
+import { measureRefresh } from "./frames.js";
+import { afterTrial, runTrial } from "./trials.js";
+import { watchTrial } from "./visibility.js";
 
 const DECODE_AHEAD = 3;
 const REDIRECT_DELAY_MS = 4000;
@@ -76,8 +78,52 @@ async function blockIntro(trial, isPractice) {
   });
 }
 
+// Full screen, when the study requires it: asked for from a button press (browsers allow it
+// only then); left during the trials, it pauses them with a card until the participant is back.
+// A refused request leaves the page windowed, so the card comes again.
+async function ensureFullscreen(plan) {
+  while (plan.require_fullscreen && !document.fullscreenElement) {
+    await pause("fullscreen");
+    await document.documentElement.requestFullscreen().catch(() => {});
+  }
+}
+
+// A trial started and not answered (the page reloaded, full screen left) is an interrupted
+// attempt: kept on this device until the trial is answered, then sent with the answer.
+function attemptStarted(index) {
+  const saved = JSON.parse(localStorage.getItem(config.attemptKey) || "null");
+  const interrupted = saved && saved.trial === index ? saved.interrupted + 1 : 0;
+  localStorage.setItem(config.attemptKey, JSON.stringify({ trial: index, interrupted }));
+  return interrupted;
+}
+
+// Run one trial until it is answered: an interrupted attempt starts again from fixation.
+// The visibility counts are those of all its attempts on this page.
+async function answerTrial(trial, plan, refreshMs) {
+  const visibility = { hidden: 0, blur: 0, fullscreen_exits: 0 };
+  for (;;) {
+    await ensureFullscreen(plan);
+    show("trial");
+    const interrupted = attemptStarted(trial.index);
+    const watch = watchTrial();
+    const timing = plan.timing[trial.type];
+    const answer = await runTrial(trial, {
+      view: stages.trial,
+      imageUrls: plan.images,
+      rating: config.rating,
+      minExposureMs: plan.min_exposure_ms,
+      timing,
+      refreshMs,
+      interrupt: plan.require_fullscreen ? watch.exited : new Promise(() => {}),
+    });
+    watch.stop();
+    for (const key of Object.keys(visibility)) visibility[key] += watch.counts[key];
+    if (answer) return { answer: { ...answer, visibility, interrupted_attempts: interrupted }, timing };
+  }
+}
+
 // Run the given trials in order; `counted` is how many non-practice trials were answered before.
-async function runTrials(todo, plan, outbox, counted) {
+async function runTrials(todo, plan, outbox, counted, refreshMs) {
   const total = plan.trials.filter((t) => t.role !== "practice").length;
   const urls = (trials) => trials.flatMap((t) => t.items.map((id) => plan.images[String(id)]));
   storeAhead(urls(todo));
@@ -91,14 +137,10 @@ async function runTrials(todo, plan, outbox, counted) {
     else if (trial.role !== "practice" && config.breakEvery > 0 && counted > 0 && counted % config.breakEvery === 0) {
       await pause("break");
     }
-    show("trial");
-    const answer = await runTrial(trial, {
-      view: stages.trial,
-      imageUrls: plan.images,
-      rating: config.rating,
-      minExposureMs: plan.min_exposure_ms,
-    });
+    const { answer, timing } = await answerTrial(trial, plan, refreshMs);
     outbox.add({ trial: trial.index, ...answer, responded_at: new Date().toISOString(), viewport: viewport() });
+    localStorage.removeItem(config.attemptKey);
+    await afterTrial(trial, answer, { view: stages.trial, timing });
     if (trial.role !== "practice") counted += 1;
     setProgress(counted, total);
     previous = trial;
@@ -131,6 +173,7 @@ async function finish(outbox) {
 function showCompletion({ completion_code: code, redirect_url: url }) {
   const element = show("complete");
   localStorage.removeItem(config.storageKey);
+  localStorage.removeItem(config.attemptKey);
   forgetStored().catch(() => {});
   if (code) {
     element.querySelector("[data-code-line]").hidden = false;
@@ -166,8 +209,10 @@ async function main() {
   const todo = () => plan.trials.filter((t) => !answered.has(t.index));
   const counted = () => plan.trials.filter((t) => t.role !== "practice" && answered.has(t.index)).length;
   setProgress(counted(), plan.trials.filter((t) => t.role !== "practice").length);
+  const refreshMs = await measureRefresh();
   await pause(answered.size > 0 ? "resume" : "instructions");
-  await runTrials(todo(), plan, outbox, counted());
+  if (plan.require_fullscreen) await document.documentElement.requestFullscreen().catch(() => {});
+  await runTrials(todo(), plan, outbox, counted(), refreshMs);
   if (stages.debrief.querySelector(".prose").textContent.trim()) await pause("debrief");
 
   for (;;) {
@@ -177,7 +222,7 @@ async function main() {
     // Some answers were refused or lost on another device: show those trials again.
     plan = await loadPlan();
     answered = answeredIndices(plan, outbox);
-    await runTrials(todo(), plan, outbox, counted());
+    await runTrials(todo(), plan, outbox, counted(), refreshMs);
   }
 }
 

@@ -1,8 +1,11 @@
-// Shows one trial and resolves with the participant's answer and reaction time.
+// Shows one trial (fixation cross, faces for a timed exposure or until the answer, mask) and
+// resolves with the participant's answer. Every change on screen is frame-locked (frames.js).
 // The reaction time runs from the frame in which the decoded images appear to the response.
 // Only a fresh press counts: one that began at least `minExposureMs` after that frame (a held
 // key, a key pressed during the transition or the second click of a double-click never does).
 import { clickPressedAt, keyPressedAt } from "./input.js";
+import { changeAfter } from "./frames.js";
+import { addMasks } from "./masks.js";
 import { loadImages } from "./preload.js";
 
 const PROMPTS = {
@@ -11,10 +14,7 @@ const PROMPTS = {
   rating: "How similar are these two faces?",
 };
 const LOADING_DELAY_MS = 80;
-
-function nextFrame() {
-  return new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())));
-}
+const FEEDBACK_MS = 1000;
 
 function faceButton(image, label, key) {
   const button = document.createElement("button");
@@ -79,11 +79,23 @@ function layout(trial, images, view, rating) {
   return answers;
 }
 
-export async function runTrial(trial, { view, imageUrls, rating, minExposureMs }) {
+const TOO_SLOW = "Too slow — please answer faster.";
+
+function setImagesVisible(faces, visible) {
+  for (const image of faces.querySelectorAll(".face img")) image.style.visibility = visible ? "visible" : "hidden";
+}
+
+// Resolves with the answer, its reaction time and the measured timing (frame timestamps in ms
+// from the trial's first frame); with null when `interrupt` resolves first (nothing then
+// stays on screen).
+export async function runTrial(trial, { view, imageUrls, rating, minExposureMs, timing, refreshMs, interrupt }) {
   const loading = view.querySelector("[data-loading]");
   const faces = view.querySelector("[data-faces]");
+  const fixation = view.querySelector("[data-fixation]");
+  const message = view.querySelector("[data-trial-message]");
   view.querySelector("[data-prompt]").textContent = PROMPTS[trial.type];
   faces.style.visibility = "hidden";
+  message.hidden = true;
   const timer = setTimeout(() => (loading.hidden = false), LOADING_DELAY_MS);
   const images = await loadImages(trial.items.map((id) => imageUrls[String(id)]), () => {
     loading.hidden = false;
@@ -93,24 +105,79 @@ export async function runTrial(trial, { view, imageUrls, rating, minExposureMs }
   loading.hidden = true;
   loading.textContent = "Loading images…";
   const answers = layout(trial, images, view, rating);
-  faces.style.visibility = "visible";
-  const shownAt = await nextFrame();
-  const acceptFrom = shownAt + minExposureMs;
+  const masks = timing.mask !== "none" ? addMasks(faces, timing.mask, images) : [];
+  const aborted = new AbortController();
+  const frames = { refreshMs, signal: aborted.signal };
+  const showFaces = () => {
+    fixation.hidden = true;
+    faces.style.visibility = "visible";
+  };
+  const start = await changeAfter({ ...frames, change: () => (timing.fixation_ms ? (fixation.hidden = false) : showFaces()) });
+  const onset = timing.fixation_ms ? await changeAfter({ ...frames, since: start, ms: timing.fixation_ms, change: showFaces }) : start;
+  let offset = null;
+  if (onset !== null && timing.exposure_ms) {
+    changeAfter({
+      ...frames,
+      since: onset,
+      ms: timing.exposure_ms,
+      change: () => {
+        setImagesVisible(faces, false);
+        masks.forEach((mask) => (mask.hidden = false));
+      },
+    }).then((t) => {
+      offset = t;
+      if (t !== null && masks.length) {
+        const hideMasks = () => masks.forEach((mask) => (mask.hidden = true));
+        changeAfter({ ...frames, since: t, ms: timing.mask_ms, change: hideMasks });
+      }
+    });
+  }
+  const acceptFrom = onset + minExposureMs;
+  let tooSlow = false;
 
   return new Promise((resolve) => {
     const slider = view.querySelector("[data-rating-slider]");
     const input = slider.querySelector("input");
     const sliderNext = slider.querySelector("[data-slider-next]");
-    const accepting = setTimeout(() => (faces.dataset.accepting = "true"), acceptFrom - performance.now());
-    const finish = (answer) => {
-      const rt = performance.now() - shownAt;
-      clearTimeout(accepting);
+    const timers = [setTimeout(() => (faces.dataset.accepting = "true"), acceptFrom - performance.now())];
+    if (timing.deadline_ms) {
+      const late = () => {
+        tooSlow = true;
+        message.textContent = TOO_SLOW;
+        message.hidden = false;
+      };
+      timers.push(setTimeout(late, onset + timing.deadline_ms - performance.now()));
+    }
+    const hideAll = () => {
+      faces.style.visibility = "hidden";
+      fixation.hidden = true;
+      message.hidden = true;
+      setImagesVisible(faces, true);
+      masks.forEach((mask) => mask.remove());
+    };
+    const stop = () => {
+      aborted.abort();
+      timers.forEach(clearTimeout);
       document.removeEventListener("keydown", onKey);
       view.removeEventListener("click", onClick);
       input.removeEventListener("input", onSlide);
-      faces.style.visibility = "hidden";
       delete faces.dataset.accepting;
-      resolve({ ...answer, rt_ms: Math.max(rt, 0.001) });
+    };
+    const finish = (answer) => {
+      const rt = performance.now() - onset;
+      stop();
+      changeAfter({ refreshMs, change: hideAll }).then((hiddenAt) => {
+        resolve({
+          ...answer,
+          rt_ms: Math.max(rt, 0.001),
+          timing: {
+            refresh_ms: refreshMs,
+            stimulus_onset_ms: onset - start,
+            stimulus_offset_ms: (offset ?? hiddenAt) - start,
+            too_slow: tooSlow,
+          },
+        });
+      });
     };
     const onKey = (event) => {
       const sliderDone = event.key === "Enter" && !slider.hidden && !sliderNext.disabled;
@@ -129,8 +196,28 @@ export async function runTrial(trial, { view, imageUrls, rating, minExposureMs }
       else if (target.matches("[data-slider-next]") && !target.disabled) finish({ rating: Number(input.value) });
     };
     const onSlide = () => (sliderNext.disabled = false);
+    if (onset === null) return resolve(null);
+    interrupt.then(() => {
+      if (aborted.signal.aborted) return;
+      stop();
+      hideAll();
+      resolve(null);
+    });
     document.addEventListener("keydown", onKey);
     view.addEventListener("click", onClick);
     input.addEventListener("input", onSlide);
   });
+}
+
+// After an answer: feedback on a practice trial (when the block asks for it), then the
+// inter-trial interval, with nothing on screen.
+export async function afterTrial(trial, answer, { view, timing }) {
+  const message = view.querySelector("[data-trial-message]");
+  if (trial.role === "practice" && timing.practice_feedback) {
+    message.textContent = answer.timing.too_slow ? TOO_SLOW : `Answered in ${(answer.rt_ms / 1000).toFixed(1)} s.`;
+    message.hidden = false;
+    await new Promise((resolve) => setTimeout(resolve, FEEDBACK_MS));
+    message.hidden = true;
+  }
+  if (timing.iti_ms) await new Promise((resolve) => setTimeout(resolve, timing.iti_ms));
 }

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studyapp', '0008_runner'),
+        ('studyapp', '0009_timing'),
     ]
 
     operations = [

@@ -2,7 +2,7 @@
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from .studies import TrialType
 
@@ -119,6 +119,33 @@ class Response(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, help_text="Server clock.")
     viewport_width = models.PositiveIntegerField(null=True, blank=True)
     viewport_height = models.PositiveIntegerField(null=True, blank=True)
+    refresh_ms = models.FloatField(
+        null=True, blank=True, help_text="The display's measured frame interval, in ms."
+    )
+    stimulus_onset_ms = models.FloatField(
+        null=True, blank=True, help_text="Frame the faces appeared, in ms from the trial start."
+    )
+    stimulus_offset_ms = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Frame the faces were hidden (exposure end or answer), in ms from the start.",
+    )
+    # Database defaults too: rows written by SQL (benchmarks, bulk loads) need not name them.
+    too_slow = models.BooleanField(
+        default=False, db_default=False, help_text="Answered after the deadline."
+    )
+    hidden_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Tab switches in the trial."
+    )
+    blur_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Window blurs in the trial."
+    )
+    fullscreen_exits = models.PositiveIntegerField(default=0, db_default=0)
+    interrupted_attempts = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Earlier attempts at this trial cut off (reload, full screen left).",
+    )
 
     class Meta:
         ordering = ["trial"]
@@ -130,6 +157,16 @@ class Response(models.Model):
                 condition=Q(choice__isnull=False, rating__isnull=True)
                 | Q(choice__isnull=True, rating__isnull=False),
                 name="response_choice_or_rating",
+            ),
+            models.CheckConstraint(
+                condition=Q(stimulus_offset_ms__gte=F("stimulus_onset_ms"))
+                | Q(stimulus_offset_ms__isnull=True)
+                | Q(stimulus_onset_ms__isnull=True),
+                name="response_offset_after_onset",
+            ),
+            models.CheckConstraint(
+                condition=Q(refresh_ms__gt=0) | Q(refresh_ms__isnull=True),
+                name="response_refresh_positive",
             ),
         ]
 

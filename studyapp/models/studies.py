@@ -37,6 +37,8 @@ class Study(models.Model):
         "practice_trials",
         "repeat_rate",
         "catch_rate",
+        "timing",
+        "require_fullscreen",
     )
 
     slug = models.SlugField(unique=True, help_text="Used in the participant link /s/<slug>/.")
@@ -87,6 +89,18 @@ class Study(models.Model):
         help_text="The server refuses reaction times below this floor (ms); at most the "
         "minimum exposure.",
     )
+    timing = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Presentation timing as JSON, e.g. {"fixation_ms": 500, "exposure_ms": 100, '
+        '"mask": "noise", "mask_ms": 200, "deadline_ms": 3000, "iti_ms": 300, '
+        '"practice_feedback": true, "blocks": {"rating": {"exposure_ms": null, "mask": "none", '
+        '"mask_ms": 0}}}; empty means no fixation, unlimited exposure, no deadline.',
+    )
+    require_fullscreen = models.BooleanField(
+        default=False,
+        help_text="Ask for full screen at the start and pause the trials while it is left.",
+    )
     consent_text = models.TextField(help_text="Markdown.")
     instructions = models.TextField(help_text="Markdown.")
     debrief = models.TextField(blank=True, help_text="Markdown.")
@@ -133,6 +147,7 @@ class Study(models.Model):
                 & Q(trial_types__contained_by=list(TrialType.values)),
                 name="study_trial_types_valid",
             ),
+            models.CheckConstraint(condition=Q(timing__contains={}), name="study_timing_is_object"),
             models.CheckConstraint(
                 condition=Q(min_rt_ms__lte=F("min_exposure_ms")),
                 name="study_rt_floor_within_exposure",

@@ -1,7 +1,7 @@
 """Numbers behind a study's dashboard: progress over time and data quality per participant."""
 
-from django.db.models import Count, F, Max, Q
-from django.db.models.functions import TruncHour
+from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import Coalesce, TruncHour
 
 from studyapp.models import Participant, Response, Study, Trial
 from studyapp.selectors.studies import Median
@@ -33,8 +33,19 @@ def main_trial_rts(*, study: Study, limit: int = 200_000) -> list[float]:
     )
 
 
+# Dashboard name -> Response field summed per participant.
+VISIBILITY_SUMS = {
+    "hidden": "hidden_count",
+    "blurs": "blur_count",
+    "fullscreen_exits": "fullscreen_exits",
+    "interrupted": "interrupted_attempts",
+}
+
+
 def participant_quality(*, study: Study) -> list[dict]:
-    """Per participant: answered trials, catch accuracy, median RT, repeat agreement, dropout.
+    """Per participant: answered trials, catch accuracy, median RT, repeat agreement, dropout,
+    and over all answered trials: tab switches, window blurs, full-screen exits, answers after
+    the deadline and interrupted attempts.
 
     Agreement: a repeated triplet/2AFC trial gets the same choice; a repeated rating differs
     by at most one sixth of the scale. Dropout: the last answered position of a session that
@@ -47,6 +58,11 @@ def participant_quality(*, study: Study) -> list[dict]:
             answered=Count("trials__response"),
             last_answered=Max("trials__index", filter=Q(trials__response__isnull=False)),
             median_rt=Median("trials__response__rt_ms", filter=Q(trials__role="main")),
+            **{
+                name: Coalesce(Sum(f"trials__response__{field}"), 0)
+                for name, field in VISIBILITY_SUMS.items()
+            },
+            too_slow=Count("trials__response", filter=Q(trials__response__too_slow=True)),
         ).values(
             "pk",
             "pseudonym",
@@ -57,6 +73,8 @@ def participant_quality(*, study: Study) -> list[dict]:
             "answered",
             "last_answered",
             "median_rt",
+            *VISIBILITY_SUMS,
+            "too_slow",
         )
     }
     catches = (

@@ -48,7 +48,11 @@ SELECT {csv_safe("s.slug")} AS study,
        r.rt_ms,
        {_ISO_UTC.format("r.responded_at")} AS responded_at,
        {_ISO_UTC.format("r.received_at")} AS received_at,
-       r.viewport_width, r.viewport_height
+       r.viewport_width, r.viewport_height,
+       r.refresh_ms, r.stimulus_onset_ms, r.stimulus_offset_ms,
+       r.stimulus_offset_ms - r.stimulus_onset_ms AS exposure_measured_ms,
+       CASE WHEN r.too_slow THEN 'true' ELSE 'false' END AS too_slow,
+       r.hidden_count, r.blur_count, r.fullscreen_exits, r.interrupted_attempts
 FROM studyapp_response r
 JOIN studyapp_trial t ON t.id = r.trial_id
 JOIN studyapp_participant p ON p.id = t.participant_id

@@ -1,12 +1,14 @@
 """A participant's plan as the trial runner needs it."""
 
 from studyapp.models import Participant, Stimulus, Trial
+from studyapp.timing import block_timing
 
 
 def participant_plan(*, participant: Participant) -> dict:
     """Trials in order with their image URLs and whether each is already answered.
 
     ``min_exposure_ms``: how long a trial's images are on screen before a fresh press counts.
+    ``timing``: each trial type's presentation settings (``studyapp.timing``).
     """
     trials = list(
         Trial.objects.filter(participant=participant)
@@ -16,9 +18,12 @@ def participant_plan(*, participant: Participant) -> dict:
     ids = {i for t in trials for i in t["items"]}
     images = {s.pk: s.image.url for s in Stimulus.objects.filter(pk__in=ids).only("pk", "image")}
     completed = participant.status == Participant.Status.COMPLETED
+    study = participant.study
     return {
         "status": participant.status,
-        "min_exposure_ms": participant.study.min_exposure_ms,
+        "min_exposure_ms": study.min_exposure_ms,
+        "require_fullscreen": study.require_fullscreen,
+        "timing": {t: block_timing(study.timing, t) for t in study.trial_types},
         "trials": [
             {
                 "index": t["index"],

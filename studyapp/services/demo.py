@@ -40,6 +40,8 @@ generated (not real) faces for about five minutes. Your answers are stored under
 used only to demonstrate the software. You may stop at any time by closing the page."""
 INSTRUCTIONS = """Look at each set of faces and answer as quickly and accurately as you can.
 Use the **mouse** (or touch) or the **number keys**. There will be short breaks."""
+# A fixation cross before every trial, and feedback on the practice trials.
+DEMO_TIMING = {"fixation_ms": 500, "iti_ms": 200, "practice_feedback": True}
 DEBRIEF = """The faces were drawn by a small program from known features (face shape, eyes,
 brows, nose, mouth, hair, glasses). We compare your similarity judgments with those of
 neural networks trained on the same faces."""
@@ -141,6 +143,7 @@ def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> lis
                 "break_every": 20,
                 "repeat_rate": 0.1,
                 "catch_rate": 0.05,
+                "timing": DEMO_TIMING,
                 "consent_text": CONSENT,
                 "instructions": INSTRUCTIONS,
                 "debrief": DEBRIEF,

@@ -25,10 +25,32 @@ JOIN studyapp_study s ON s.id = p.study_id
 LEFT JOIN studyapp_response r ON r.trial_id = t.id
 WHERE p.token = %s AND t.index = %s
 """
-INSERT_RESPONSE = """
-INSERT INTO studyapp_response (trial_id, choice, rating, rt_ms, correct, responded_at,
-                               received_at, viewport_width, viewport_height)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+# Stored as the runner sent them (checked in ``parse_response``).
+MEASURED_FIELDS = (
+    "responded_at",
+    "viewport_width",
+    "viewport_height",
+    "refresh_ms",
+    "stimulus_onset_ms",
+    "stimulus_offset_ms",
+    "too_slow",
+    "hidden_count",
+    "blur_count",
+    "fullscreen_exits",
+    "interrupted_attempts",
+)
+INSERT_COLUMNS = (
+    "trial_id",
+    "choice",
+    "rating",
+    "rt_ms",
+    "correct",
+    "received_at",
+    *MEASURED_FIELDS,
+)
+INSERT_RESPONSE = f"""
+INSERT INTO studyapp_response ({", ".join(INSERT_COLUMNS)})
+VALUES ({", ".join(["%s"] * len(INSERT_COLUMNS))})
 ON CONFLICT (trial_id) DO NOTHING
 RETURNING id
 """
@@ -64,17 +86,7 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_RESPONSE,
-            [
-                trial_id,
-                response.choice,
-                response.rating,
-                response.rt_ms,
-                response.correct,
-                response.responded_at,
-                response.received_at,
-                response.viewport_width,
-                response.viewport_height,
-            ],
+            [trial_id, *(getattr(response, name) for name in INSERT_COLUMNS[1:])],
         )
         inserted = cursor.fetchone()
     if inserted is None:  # a concurrent POST of the same trial stored it first
@@ -97,9 +109,7 @@ def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) ->
     response = Response(
         trial=trial,
         rt_ms=payload.rt_ms,
-        responded_at=payload.responded_at,
-        viewport_width=payload.viewport_width,
-        viewport_height=payload.viewport_height,
+        **{name: getattr(payload, name) for name in MEASURED_FIELDS},
     )
     if trial.trial_type == "rating":
         response.rating = _checked_rating(payload, study)

@@ -153,6 +153,7 @@ def participant_runner(request: HttpRequest, token: str) -> HttpResponse:
         "clientUrl": reverse("api-client", args=[token]),
         "completeUrl": reverse("api-complete", args=[token]),
         "storageKey": f"facesim:{token}",
+        "attemptKey": f"facesim-attempt:{token}",
         "breakEvery": study.break_every,
         "rating": {"min": low, "max": high},
         "csrfToken": get_token(request),

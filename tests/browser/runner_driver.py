@@ -3,7 +3,7 @@
 from playwright.sync_api import Page
 
 VISIBLE_STAGE = "section[data-stage]:not([hidden])"
-CARD_STAGES = {"instructions", "resume", "block", "practice-done", "break", "debrief"}
+CARD_STAGES = {"instructions", "resume", "block", "practice-done", "break", "debrief", "fullscreen"}
 
 
 class RunnerDriver:
@@ -62,9 +62,10 @@ class RunnerDriver:
         else:
             page.keyboard.press("2")
         self.answered.append(int(shown))
-        # The next trial may replace this one before a frame is drawn: wait for either.
+        # The runner hides the faces in the next frame and queues the answer in the same
+        # callback; the next trial may replace this one soon after: wait for either.
         page.wait_for_function(
             "shown => { const f = document.querySelector('[data-faces]');"
-            " return !f.dataset.accepting || f.dataset.trial !== shown; }",
+            " return f.style.visibility === 'hidden' || f.dataset.trial !== shown; }",
             arg=shown,
         )

@@ -6,7 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from analysis.io import RESPONSE_COLUMNS
+from analysis.io import OPTIONAL_COLUMNS, RESPONSE_COLUMNS
 from studyapp.models import Participant, Response
 from studyapp.payloads import parse_response
 from studyapp.services.participants import participant_complete
@@ -64,8 +64,8 @@ def test_csv_export_has_one_row_per_response_in_long_format(staff_client, study_
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == Response.objects.count()
-    # The export is exactly what the analysis library reads (plus the viewport).
-    assert list(rows[0]) == [*RESPONSE_COLUMNS, "viewport_width", "viewport_height"]
+    # The export is exactly what the analysis library reads (with its optional columns).
+    assert list(rows[0]) == [*RESPONSE_COLUMNS, *OPTIONAL_COLUMNS]
     names = dict(study_with_data.stimulus_set.stimuli.values_list("pk", "name"))
     for row in rows:
         response_row = Response.objects.select_related("trial__participant").get(

@@ -1,6 +1,8 @@
 """A study's design is frozen once a participant started (clone to change it), and every status
 change, from every place that makes one, goes through one audited service."""
 
+import json
+
 import pytest
 from django.forms.models import model_to_dict
 from django.urls import reverse
@@ -19,6 +21,7 @@ DESIGN_CHANGES = {
     "practice_trials": 5,
     "repeat_rate": 0.2,
     "catch_rate": 0.3,
+    "require_fullscreen": True,
 }
 
 
@@ -44,6 +47,7 @@ def posted(study: Study, **changes) -> dict:
     }
     data["face_models"] = [m.pk for m in data.get("face_models", [])]
     data["analysis_settings"] = "{}"
+    data["timing"] = json.dumps(study.timing)
     data.update(changes)
     return data
 
