@@ -78,3 +78,30 @@ def answer_for(trial, study: Study, *, choose: int = 0) -> dict:
     else:
         body["choice"] = items[choose % 3]
     return body
+
+
+def make_relevance_artifact(stimulus_set, *, face_model=None, job=None, stimuli: int = 1):
+    """A stored relevance artifact: zero maps for the set's first ``stimuli`` images."""
+    import numpy as np
+
+    from studyapp.models import Artifact
+    from studyapp.services.artifacts import artifact_save
+    from studyapp.storage import store_arrays
+
+    ids = list(stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)[:stimuli])
+    name, sha = store_arrays(
+        "artifacts/relevance.npz",
+        {"maps": np.zeros((len(ids), 4, 4), np.float32), "stimulus_ids": np.array(ids)},
+    )
+    return artifact_save(
+        kind=Artifact.Kind.RELEVANCE,
+        face_model=face_model,
+        stimulus_set=stimulus_set,
+        method="lrp",
+        params={},
+        code_version="v",
+        file_name=name,
+        sha256=sha,
+        summary={},
+        job=job,
+    )

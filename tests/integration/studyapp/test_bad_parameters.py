@@ -1,12 +1,10 @@
 """Malformed numbers, ids and pages in URLs, query strings and forms: 400/404 or a form error."""
 
-import numpy as np
 import pytest
 from django.urls import reverse
 
-from studyapp.models import Artifact, FaceModel, Job
-from studyapp.services.artifacts import artifact_save
-from tests.factories import make_study
+from studyapp.models import FaceModel, Job
+from tests.factories import make_relevance_artifact, make_study
 
 pytestmark = pytest.mark.django_db
 HUGE = "9" * 30  # beyond PostgreSQL's bigint
@@ -17,25 +15,8 @@ def relevance(settings, tmp_path, staff_client):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = make_study()
     job = Job.objects.create(kind="relevance", stimulus_set=study.stimulus_set, study=study)
-    from studyapp.storage import store_arrays
-
-    ids = list(study.stimulus_set.stimuli.values_list("pk", flat=True))
-    name, sha = store_arrays(
-        "artifacts/bad-params.npz",
-        {"maps": np.zeros((len(ids), 4, 4), np.float32), "stimulus_ids": np.array(ids)},
-    )
-    return artifact_save(
-        kind=Artifact.Kind.RELEVANCE,
-        face_model=None,
-        stimulus_set=study.stimulus_set,
-        method="m",
-        params={},
-        code_version="v",
-        file_name=name,
-        sha256=sha,
-        summary={},
-        job=job,
-    )
+    stimuli = study.stimulus_set.stimuli.count()
+    return make_relevance_artifact(study.stimulus_set, job=job, stimuli=stimuli)
 
 
 @pytest.mark.parametrize("page", ["abc", "", "0", "-3", "1e5", HUGE, "2.5", "\x00"])

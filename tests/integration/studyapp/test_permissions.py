@@ -8,7 +8,6 @@ import json
 import zipfile
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -21,8 +20,15 @@ from studyapp.payloads import parse_response
 from studyapp.services.artifacts import artifact_save
 from studyapp.services.responses import response_record
 from studyapp.services.stimuli import stimulus_set_import
-from studyapp.storage import store_arrays, store_file
-from tests.factories import answer_for, make_study, png_bytes, source, start_participant
+from studyapp.storage import store_file
+from tests.factories import (
+    answer_for,
+    make_relevance_artifact,
+    make_study,
+    png_bytes,
+    source,
+    start_participant,
+)
 
 pytestmark = pytest.mark.django_db
 ACTORS = ("anonymous", "participant", "other", "viewer", "collaborator", "owner", "staff")
@@ -215,23 +221,8 @@ def world(django_user_model):
         status="failed",
         created_by=users["owner"],
     )
-    stimulus = study.stimulus_set.stimuli.first()
-    name, sha = store_arrays(
-        "artifacts/test.npz",
-        {"maps": np.zeros((1, 4, 4), np.float32), "stimulus_ids": np.array([stimulus.pk])},
-    )
-    artifact = artifact_save(
-        kind=Artifact.Kind.RELEVANCE,
-        face_model=None,
-        stimulus_set=study.stimulus_set,
-        method="m",
-        params={},
-        code_version="v",
-        file_name=name,
-        sha256=sha,
-        summary={},
-        job=job,
-    )
+    stimulus = study.stimulus_set.stimuli.order_by("pk").first()
+    artifact = make_relevance_artifact(study.stimulus_set, job=job)
     report_zip = io.BytesIO()
     with zipfile.ZipFile(report_zip, "w") as zipped:
         zipped.writestr("index.html", "<html>report</html>")

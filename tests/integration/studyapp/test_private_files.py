@@ -7,7 +7,6 @@ import io
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,8 +19,14 @@ from studyapp.models import Artifact, AuditEvent, FaceModel, Job, JobBatch, Stud
 from studyapp.payloads import parse_response
 from studyapp.services.artifacts import artifact_save
 from studyapp.services.responses import response_record
-from studyapp.storage import store_arrays, store_file
-from tests.factories import answer_for, make_stimulus_set, make_study, start_participant
+from studyapp.storage import store_file
+from tests.factories import (
+    answer_for,
+    make_relevance_artifact,
+    make_stimulus_set,
+    make_study,
+    start_participant,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -53,26 +58,6 @@ def save_report(study, text: str = "report", user=None) -> Artifact:
         face_model=None,
         stimulus_set=study.stimulus_set,
         method="report",
-        params={},
-        code_version="v",
-        file_name=name,
-        sha256=sha,
-        summary={},
-        job=job,
-    )
-
-
-def save_relevance(stimulus_set, face_model, job=None) -> Artifact:
-    stimulus = stimulus_set.stimuli.first()
-    name, sha = store_arrays(
-        "artifacts/relevance.npz",
-        {"maps": np.zeros((1, 4, 4), np.float32), "stimulus_ids": np.array([stimulus.pk])},
-    )
-    return artifact_save(
-        kind=Artifact.Kind.RELEVANCE,
-        face_model=face_model,
-        stimulus_set=stimulus_set,
-        method="lrp",
         params={},
         code_version="v",
         file_name=name,
@@ -219,7 +204,7 @@ def test_artifacts_need_a_role_on_the_study_they_were_made_for(django_user_model
     owner_of(first, django_user_model, "first-owner")
     other = logged_in(owner_of(second, django_user_model, "second-owner"))
     report = save_report(first, user=launcher)
-    relevance = save_relevance(stimulus_set, face_model, job=report.job)
+    relevance = make_relevance_artifact(stimulus_set, face_model=face_model, job=report.job)
 
     def status(client, name, *args):
         return client.get(reverse(name, args=args)).status_code
