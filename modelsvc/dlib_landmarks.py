@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modelsvc.dlib_align import similarity_transform
 from modelsvc.dlib_format import DlibFormatError, DlibReader
 from modelsvc.dlib_resnet import cache_dir
 
@@ -111,22 +112,6 @@ def load_shape_predictor(path: str | Path) -> ShapePredictor:
     return predictor
 
 
-def _similarity_linear(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The 2x2 part of the least-squares similarity transform source -> target (Umeyama 1991)."""
-    source, target = source.astype(np.float64), target.astype(np.float64)
-    mean_s, mean_t = source.mean(0), target.mean(0)
-    sigma_s = ((source - mean_s) ** 2).sum(1).mean()
-    cov = (target - mean_t).T @ (source - mean_s) / len(source)
-    u, d, vt = np.linalg.svd(cov)
-    s = np.ones(2)
-    det = np.linalg.det(cov)
-    if det < 0 or (det == 0 and np.linalg.det(u) * np.linalg.det(vt) < 0):
-        s[1 if d[1] < d[0] else 0] = -1
-    rotation = u @ np.diag(s) @ vt
-    scale = (d * s).sum() / sigma_s if sigma_s != 0 else 1.0
-    return (scale * rotation).astype(np.float32)
-
-
 def predict_landmarks(
     predictor: ShapePredictor, image: np.ndarray, box: tuple[int, int, int, int]
 ) -> np.ndarray:
@@ -148,7 +133,7 @@ def predict_landmarks(
     trees = np.arange(predictor.split_a.shape[1])
     depth = int(np.log2(predictor.split_a.shape[2] + 1))
     for cascade in range(len(predictor.split_a)):
-        linear = _similarity_linear(predictor.initial_shape, shape)
+        linear = similarity_transform(predictor.initial_shape, shape)[0].astype(np.float32)
         offsets = predictor.deltas[cascade] @ linear.T  # float32, as dlib
         points = offsets + shape[predictor.anchors[cascade]]
         where = np.floor(points.astype(np.float64) * extent + origin + 0.5).astype(np.int64)

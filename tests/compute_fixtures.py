@@ -76,3 +76,26 @@ def wait_for(job: Job, timeout: float = JOB_TIMEOUT_S) -> Job:
         time.sleep(0.3)
     progress = f"{job.progress_done}/{job.progress_total}"
     raise AssertionError(f"job {job} did not finish in {timeout} s (progress {progress})")
+
+
+def vgg_faces_job_inputs(tmp_path, name: str):
+    """A 48-face generated set and a random VGG-16 gender model: a relevance job of several
+    batches that takes long enough to be interrupted (worker kills, broker restarts)."""
+    import facegen
+    from modelsvc import ModelSpec
+    from studyapp.services.face_models import face_model_register
+    from studyapp.services.stimuli import stimulus_set_import
+    from studyapp.stimulus_sources import files_from_folder
+
+    facegen.write_dataset(tmp_path / "faces", n_identities=12, images_per_identity=4, size=64)
+    files = files_from_folder(tmp_path / "faces", max_files=100, max_total_bytes=10**8)
+    faces, _ = stimulus_set_import(name=f"{name} faces", files=files)
+    spec = ModelSpec(
+        architecture="vgg16",
+        num_classes=2,
+        input_size=(64, 64),
+        class_names=("female", "male"),
+        task="gender",
+        layers=("features.29",),
+    )
+    return faces, face_model_register(name=f"vgg16 {name}", spec=spec, pretraining="none")

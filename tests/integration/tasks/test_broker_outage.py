@@ -17,15 +17,10 @@ from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-import facegen
-from modelsvc import ModelSpec
 from studyapp.models import Artifact, Job, JobBatch, StudyMembership
-from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
-from studyapp.services.stimuli import stimulus_set_import
-from studyapp.stimulus_sources import files_from_folder
 from studyapp.views.job_messages import QUEUE_DOWN
-from tests.compute_fixtures import small_model, wait_for
+from tests.compute_fixtures import small_model, vgg_faces_job_inputs, wait_for
 from tests.factories import make_study
 from tests.worker import Worker, worker_environment
 
@@ -163,18 +158,7 @@ def test_every_launch_path_answers_normally_while_the_broker_is_down(
 def test_a_broker_restart_in_the_middle_of_a_job_loses_nothing(
     broker, environment, media, tmp_path
 ):
-    facegen.write_dataset(tmp_path / "faces", n_identities=12, images_per_identity=4, size=64)
-    files = files_from_folder(tmp_path / "faces", max_files=100, max_total_bytes=10**8)
-    faces, _ = stimulus_set_import(name="outage faces", files=files)
-    spec = ModelSpec(
-        architecture="vgg16",
-        num_classes=2,
-        input_size=(64, 64),
-        class_names=("female", "male"),
-        task="gender",
-        layers=("features.29",),
-    )
-    model = face_model_register(name="vgg16 outage", spec=spec, pretraining="none")
+    faces, model = vgg_faces_job_inputs(tmp_path, "outage")
     broker.start()
     worker = Worker(environment, tmp_path / "worker.log").start()
     try:

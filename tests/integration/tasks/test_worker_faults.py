@@ -11,15 +11,10 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
-import facegen
-from modelsvc import ModelSpec
 from studyapp.models import Artifact, JobBatch
-from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
-from studyapp.services.stimuli import stimulus_set_import
-from studyapp.stimulus_sources import files_from_folder
 from studyapp.storage import read_arrays
-from tests.compute_fixtures import wait_for
+from tests.compute_fixtures import vgg_faces_job_inputs, wait_for
 from tests.worker import Worker, purge_broker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -38,18 +33,7 @@ def environment(worker_media):
 
 
 def test_killed_worker_job_finishes_on_a_new_worker(environment, media, tmp_path):
-    facegen.write_dataset(tmp_path / "faces", n_identities=12, images_per_identity=4, size=64)
-    files = files_from_folder(tmp_path / "faces", max_files=100, max_total_bytes=10**8)
-    faces, _ = stimulus_set_import(name="kill-test faces", files=files)
-    spec = ModelSpec(
-        architecture="vgg16",
-        num_classes=2,
-        input_size=(64, 64),
-        class_names=("female", "male"),
-        task="gender",
-        layers=("features.29",),
-    )
-    model = face_model_register(name="vgg16 random", spec=spec, pretraining="none")
+    faces, model = vgg_faces_job_inputs(tmp_path, "random")
 
     first = Worker(environment, tmp_path / "first.log", name="first").start()
     second = None
