@@ -2,13 +2,17 @@
 
 import io
 import itertools
+import zipfile
 
+import numpy as np
 from PIL import Image, ImageDraw
 
-from studyapp.models import Participant, StimulusSet, Study
+from studyapp.models import Artifact, Job, JobBatch, Participant, StimulusSet, Study
+from studyapp.services.artifacts import artifact_save
 from studyapp.services.participants import ExternalIds, participant_start
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import SourceFile
+from studyapp.storage import store_arrays, store_file
 
 _names = itertools.count()
 
@@ -82,12 +86,6 @@ def answer_for(trial, study: Study, *, choose: int = 0) -> dict:
 
 def make_relevance_artifact(stimulus_set, *, face_model=None, job=None, stimuli: int = 1):
     """A stored relevance artifact: zero maps for the set's first ``stimuli`` images."""
-    import numpy as np
-
-    from studyapp.models import Artifact
-    from studyapp.services.artifacts import artifact_save
-    from studyapp.storage import store_arrays
-
     ids = list(stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)[:stimuli])
     name, sha = store_arrays(
         "artifacts/relevance.npz",
@@ -98,6 +96,49 @@ def make_relevance_artifact(stimulus_set, *, face_model=None, job=None, stimuli:
         face_model=face_model,
         stimulus_set=stimulus_set,
         method="lrp",
+        params={},
+        code_version="v",
+        file_name=name,
+        sha256=sha,
+        summary={},
+        job=job,
+    )
+
+
+def report_zip(text: str) -> bytes:
+    """A report zip as the report job writes it (an HTML page and a PDF)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        zipped.writestr("index.html", f"<html>{text}</html>")
+        zipped.writestr("report.pdf", "%PDF-1.4")
+    return buffer.getvalue()
+
+
+def make_report_artifact(study, text: str = "report", user=None, job=None) -> Artifact:
+    """A report as the report job leaves it: the job's batch zip, recorded as the artifact.
+
+    Without ``job`` a finished report job with its batch is made for it.
+    """
+    if job is None:
+        job = Job.objects.create(
+            kind=Job.Kind.REPORT,
+            stimulus_set=study.stimulus_set,
+            study=study,
+            status=Job.Status.SUCCEEDED,
+            created_by=user,
+        )
+        name, sha = store_file(f"jobs/{job.pk}/batch-00000-attempt-1.zip", report_zip(text))
+        JobBatch.objects.create(
+            job=job, index=0, stimulus_ids=[], status="done", result=name, result_sha256=sha
+        )
+    else:
+        name, sha = store_file("reports/test.zip", report_zip(text))
+    return artifact_save(
+        study=study,
+        kind=Artifact.Kind.REPORT,
+        face_model=None,
+        stimulus_set=study.stimulus_set,
+        method="report",
         params={},
         code_version="v",
         file_name=name,

@@ -11,8 +11,7 @@ from studyapp.payloads import parse_response
 from studyapp.services.jobs import batch_complete
 from studyapp.services.responses import response_record
 from studyapp.storage import store_file
-from tests.factories import answer_for, make_study, start_participant
-from tests.integration.studyapp.test_private_files import save_report
+from tests.factories import answer_for, make_report_artifact, make_study, start_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +63,7 @@ def test_deleting_a_participant_in_the_admin_is_the_audited_erasure(
     participant = start_participant(study, "admin-erase")
     for trial in participant.trials.all()[:2]:
         response_record(token=participant.token, payload=parse_response(answer_for(trial, study)))
-    report = save_report(study)
+    report = make_report_artifact(study)
     trials = participant.trials.count()
     with django_capture_on_commit_callbacks(execute=True):
         if how == "change form":

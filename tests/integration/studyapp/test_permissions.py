@@ -3,9 +3,7 @@ of another study, a researcher without a role, viewer, collaborator, owner and s
 superuser). The matrix is checked against the URL resolver, so a new URL without an entry
 fails ``test_every_url_is_in_the_matrix``; ``/media/`` is in it (stimulus images only)."""
 
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 
 import pytest
@@ -15,15 +13,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from studyapp.models import Artifact, AuditEvent, FaceModel, Job, StudyMembership
+from studyapp.models import AuditEvent, FaceModel, Job, StudyMembership
 from studyapp.payloads import parse_response
-from studyapp.services.artifacts import artifact_save
 from studyapp.services.responses import response_record
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.storage import store_file
 from tests.factories import (
     answer_for,
     make_relevance_artifact,
+    make_report_artifact,
     make_study,
     png_bytes,
     source,
@@ -223,24 +221,7 @@ def world(django_user_model):
     )
     stimulus = study.stimulus_set.stimuli.order_by("pk").first()
     artifact = make_relevance_artifact(study.stimulus_set, job=job)
-    report_zip = io.BytesIO()
-    with zipfile.ZipFile(report_zip, "w") as zipped:
-        zipped.writestr("index.html", "<html>report</html>")
-        zipped.writestr("report.pdf", "%PDF-1.4")
-    name, sha = store_file("reports/test.zip", report_zip.getvalue())
-    report = artifact_save(
-        study=study,
-        kind=Artifact.Kind.REPORT,
-        face_model=None,
-        stimulus_set=study.stimulus_set,
-        method="report",
-        params={},
-        code_version="v",
-        file_name=name,
-        sha256=sha,
-        summary={},
-        job=job,
-    )
+    report = make_report_artifact(study, job=job)
     weights, _ = store_file("weights/uploaded.pt", b"weights")
     face_model = FaceModel.objects.create(
         name="m", architecture="small_cnn", spec={}, weights=weights

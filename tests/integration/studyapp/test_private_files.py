@@ -3,8 +3,6 @@ show; a report or a study's artifact needs a role on that study, a shared artifa
 study that uses it; a deleted study's reports go with it, and so do the reports that hold an
 erased participant's rows."""
 
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,56 +13,20 @@ from django.core.management.base import SystemCheckError
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import Artifact, AuditEvent, FaceModel, Job, JobBatch, StudyMembership
+from studyapp.models import Artifact, AuditEvent, FaceModel, Job, StudyMembership
 from studyapp.payloads import parse_response
-from studyapp.services.artifacts import artifact_save
 from studyapp.services.responses import response_record
 from studyapp.storage import store_file
 from tests.factories import (
     answer_for,
     make_relevance_artifact,
+    make_report_artifact,
     make_stimulus_set,
     make_study,
     start_participant,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def report_zip(text: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zipped:
-        zipped.writestr("index.html", f"<html>{text}</html>")
-        zipped.writestr("report.pdf", "%PDF-1.4")
-    return buffer.getvalue()
-
-
-def save_report(study, text: str = "report", user=None) -> Artifact:
-    """A report as the report job leaves it: the job's batch zip, recorded as the artifact."""
-    job = Job.objects.create(
-        kind=Job.Kind.REPORT,
-        stimulus_set=study.stimulus_set,
-        study=study,
-        status=Job.Status.SUCCEEDED,
-        created_by=user,
-    )
-    name, sha = store_file(f"jobs/{job.pk}/batch-00000-attempt-1.zip", report_zip(text))
-    JobBatch.objects.create(
-        job=job, index=0, stimulus_ids=[], status="done", result=name, result_sha256=sha
-    )
-    return artifact_save(
-        study=study,
-        kind=Artifact.Kind.REPORT,
-        face_model=None,
-        stimulus_set=study.stimulus_set,
-        method="report",
-        params={},
-        code_version="v",
-        file_name=name,
-        sha256=sha,
-        summary={},
-        job=job,
-    )
 
 
 def logged_in(user) -> Client:
@@ -81,7 +43,7 @@ def owner_of(study, django_user_model, name: str):
 
 def test_reports_job_outputs_and_weights_are_not_under_media(client, settings):
     study = make_study()
-    report = save_report(study)
+    report = make_report_artifact(study)
     weights, _ = store_file("weights/uploaded.pt", b"weights of a model")
     for name in (report.file.name, weights):
         assert client.get(f"/media/{name}").status_code == 404
@@ -135,7 +97,7 @@ def test_private_files_are_handed_to_the_web_server_when_configured(
     settings, client, django_user_model, mode, header, expected, image_expected
 ):
     study = make_study()
-    report = save_report(study)
+    report = make_report_artifact(study)
     owner = owner_of(study, django_user_model, "owner")
     settings.FILES_SERVE_MODE = mode
     response = logged_in(owner).get(reverse("research-artifact-download", args=[report.pk]))
@@ -154,7 +116,7 @@ def test_private_files_are_handed_to_the_web_server_when_configured(
 def test_redirect_mode_sends_the_browser_to_the_storage_url(settings, django_user_model):
     """With an object store, the storage's URL is a signed, short-lived one."""
     study = make_study()
-    report = save_report(study)
+    report = make_report_artifact(study)
     owner = owner_of(study, django_user_model, "owner")
     settings.FILES_SERVE_MODE = "redirect"
     settings.STORAGES = {
@@ -203,7 +165,7 @@ def test_artifacts_need_a_role_on_the_study_they_were_made_for(django_user_model
     StudyMembership.objects.create(study=first, user=launcher, role="collaborator")
     owner_of(first, django_user_model, "first-owner")
     other = logged_in(owner_of(second, django_user_model, "second-owner"))
-    report = save_report(first, user=launcher)
+    report = make_report_artifact(first, user=launcher)
     relevance = make_relevance_artifact(stimulus_set, face_model=face_model, job=report.job)
 
     def status(client, name, *args):
@@ -232,7 +194,7 @@ def test_a_deleted_studys_reports_go_with_it_and_never_reach_a_namesake(
 ):
     study = make_study(slug="reused")
     owner = logged_in(owner_of(study, django_user_model, "owner"))
-    report = save_report(study, "old participants")
+    report = make_report_artifact(study, "old participants")
     assert b"old participants" in owner.get(reverse("research-report", args=["reused"])).content
     with django_capture_on_commit_callbacks(execute=True):
         response = owner.post(
@@ -258,7 +220,7 @@ def test_erasing_a_participant_deletes_the_reports_that_hold_their_rows(
     participant = start_participant(study, "erase-me")
     for trial in participant.trials.all()[:3]:
         response_record(token=participant.token, payload=parse_response(answer_for(trial, study)))
-    report, kept = save_report(study), save_report(untouched)
+    report, kept = make_report_artifact(study), make_report_artifact(untouched)
     trials = participant.trials.count()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("delete_participant_data", "--participant-id", "erase-me")
