@@ -1,6 +1,5 @@
 """Against a live server: concurrent duplicate POSTs, and simulated participants in parallel."""
 
-import itertools
 import json
 import threading
 import urllib.request
@@ -11,6 +10,7 @@ import pytest
 
 from studyapp.bots import ParticipantBot
 from studyapp.models import Participant, Response, Trial
+from studyapp.planning import Coverage
 from tests.factories import answer_for, make_study, start_participant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,21 +66,20 @@ def test_simulated_participants_complete_in_parallel(live_server, trial_type):
         assert planned == 1 + 24 + 2 + 2
         assert stored.count() == planned
         assert stored.values("trial").distinct().count() == planned
-    # Main trials across the 8 participants cover pairs evenly (12 stimuli, 66 pairs).
+    # Main trials across the 8 participants cover the pairs the design balances evenly (12
+    # stimuli, 66 pairs): triplet and rating co-occurrences, 2AFC reference-candidate pairs.
     main = Trial.objects.filter(participant__study=study, role="main").values_list(
         "items", flat=True
     )
-    counts = np.zeros((12, 12), int)
-    position = {
-        pk: i
-        for i, pk in enumerate(sorted(study.stimulus_set.stimuli.values_list("pk", flat=True)))
-    }
-    for items in main:
-        for a, b in itertools.combinations(sorted(position[i] for i in items), 2):
-            counts[a, b] += 1
-    pairs = counts[np.triu_indices(12, 1)]
-    # 576 pair slots over 66 pairs (8.7 each): the greedy plan keeps every pair within 8-10
-    # (spread <= 2 in 800 of 800 simulated studies; see tests/unit/studyapp/test_planning.py).
+    ids = sorted(study.stimulus_set.stimuli.values_list("pk", flat=True))
+    coverage = Coverage(len(ids))
+    coverage.add_many(
+        np.searchsorted(ids, np.array(list(main))), references_first=trial_type == "afc"
+    )
+    balanced = coverage.offered if trial_type == "afc" else coverage.pairs
+    pairs = balanced[np.triu_indices(12, 1)]
+    # the greedy plan keeps every pair within 2 of the others (see
+    # test_planning.test_small_parallel_study_keeps_pairs_within_two).
     assert pairs.max() - pairs.min() <= 2
 
 
