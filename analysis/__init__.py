@@ -18,7 +18,6 @@ from analysis.inference import (
 )
 from analysis.io import read_responses, read_responses_dropping_bad_rows
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
-from analysis.pipeline import AnalysisParameters, RelevanceInputs, analyse_study
 from analysis.predictions import model_choice_accuracy
 from analysis.quality import ExclusionRules, apply_exclusions, participant_quality
 from analysis.relevance import (
@@ -27,6 +26,7 @@ from analysis.relevance import (
     relevance_mass_per_part,
 )
 from analysis.reliability import majority_ceiling, spearman_brown, split_half
+from analysis.study_analysis import AnalysisParameters, RelevanceInputs, analyse_study
 
 __all__ = [
     "AnalysisParameters",

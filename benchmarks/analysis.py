@@ -66,13 +66,13 @@ from analysis.inference import (  # noqa: E402
 )
 from analysis.io import read_responses  # noqa: E402
 from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
-from analysis.pipeline import AnalysisParameters, analyse_study  # noqa: E402
 from analysis.simulate import (  # noqa: E402
     Design,
     random_dissimilarity,
     simulate_responses,
     simulate_triplet_codes,
 )
+from analysis.study_analysis import AnalysisParameters, analyse_study  # noqa: E402
 
 RSA_METHOD = {"pearson": "corr", "spearman": "spearman", "rho-a": "rho-a", "tau-a": "tau-a"}
 N_STIMULI, N_PARTICIPANTS, N_BOOT, N_PERMUTATIONS = 100, 30, 1000, 10_000

@@ -29,7 +29,7 @@ from studyapp.services.demo import (
     pretraining_params,
     truth_dissimilarity,
 )
-from studyapp.services.pipeline import pipeline_launch
+from studyapp.services.job_graph import pipeline_launch
 
 DEMO_STEPS = {
     "masking": {"fractions": [0.05, 0.1, 0.2, 0.3, 0.5]},

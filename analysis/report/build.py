@@ -11,10 +11,10 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from analysis.pipeline import StudyAnalysis
 from analysis.report.exports import write_exports
 from analysis.report.methods_text import methods_paragraphs
 from analysis.report.sections import build_sections, has_ceiling_band
+from analysis.study_analysis import StudyAnalysis
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PDF_METADATA = {"Creator": "FaceSim Lab analysis", "Producer": None, "CreationDate": None}

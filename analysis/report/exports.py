@@ -12,7 +12,7 @@ import pandas as pd
 from analysis.csv_cells import write_csv
 from analysis.io import save_matrices_npz, write_rsatoolbox_pkl, write_things_triplets
 from analysis.matrices import SimilarityMatrix, vector_to_square
-from analysis.pipeline import StudyAnalysis
+from analysis.study_analysis import StudyAnalysis
 
 
 def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:

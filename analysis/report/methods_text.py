@@ -7,7 +7,7 @@ import platform
 from importlib.metadata import version
 
 from analysis.evaluation import MIN_CEILING_PAIRS
-from analysis.pipeline import StudyAnalysis
+from analysis.study_analysis import StudyAnalysis
 
 METHOD_NAMES = {
     "spearman": "Spearman's rho",

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.pipeline import StudyAnalysis
 from analysis.report import figures
 from analysis.report.layout import cluster_order
+from analysis.study_analysis import StudyAnalysis
 
 MAX_TABLE_ROWS = 40
 

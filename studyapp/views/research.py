@@ -23,8 +23,8 @@ from studyapp.selectors.reports import (
     report_member,
 )
 from studyapp.selectors.studies import study_summary
+from studyapp.services.job_graph import pipeline_launch
 from studyapp.services.participants import participant_exclusion_set
-from studyapp.services.pipeline import pipeline_launch
 from studyapp.services.studies import (
     audit_record,
     membership_remove,

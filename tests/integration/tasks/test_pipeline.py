@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from studyapp.models import Artifact, AuditEvent, Job, Study, StudyMembership
 from studyapp.payloads import parse_response
+from studyapp.services.job_graph import pipeline_launch
 from studyapp.services.participants import participant_complete
-from studyapp.services.pipeline import pipeline_launch
 from studyapp.services.responses import response_record
 from tests.compute_fixtures import small_model, wait_for
 from tests.factories import make_study, start_participant

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from analysis.csv_cells import TRIGGERS, neutralise_cell, restore_cell, write_csv
 from analysis.io import read_responses
-from analysis.pipeline import AnalysisParameters, analyse_study
 from analysis.report.exports import write_exports
 from analysis.simulate import Design, random_dissimilarity, simulate_responses
+from analysis.study_analysis import AnalysisParameters, analyse_study
 from tests.unit.analysis.test_recovery import ranked_models
 
 # Names as the analysis sees them (read_responses strips blanks, so no leading tab or CR).

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import rsatoolbox
 
-from analysis.pipeline import AnalysisParameters, RelevanceInputs, analyse_study
 from analysis.relevance import relevance_mass_per_part
 from analysis.report import figures, write_report
+from analysis.study_analysis import AnalysisParameters, RelevanceInputs, analyse_study
 from tests.unit.analysis.test_recovery import ranked_models
 
 PARAMS = AnalysisParameters(n_boot=40, n_permutations=99, n_splits=20, random_state=5)
@@ -335,7 +335,12 @@ def test_study_analysis_is_the_three_steps_and_takes_keywords_only(triplet_repor
     cannot be built positionally (a 23-argument constructor)."""
     from dataclasses import fields
 
-    from analysis.pipeline import HumanSide, ModelComparison, RelevanceSummaries, StudyAnalysis
+    from analysis.study_analysis import (
+        HumanSide,
+        ModelComparison,
+        RelevanceSummaries,
+        StudyAnalysis,
+    )
 
     analysis, files, _ = triplet_report
     for step in (HumanSide, ModelComparison, RelevanceSummaries):
