@@ -1,12 +1,9 @@
 """Participants keep working when the rate-limit Redis is down or frozen (issue 10, point 11).
 
-A private redis-server (port 6392) is started, then killed or stopped with SIGSTOP: no mocks.
+A private redis-server (a free port) is started, then killed or stopped with SIGSTOP: no mocks.
 """
 
 import json
-import signal
-import socket
-import subprocess
 import time
 
 import pytest
@@ -17,35 +14,21 @@ from django.urls import reverse
 from studyapp import ratelimit
 from studyapp.models import Participant, Response
 from tests.factories import answer_for, make_study
+from tests.private_redis import PrivateRedis
 
 pytestmark = pytest.mark.django_db
-PORT = 6392
-
-
-def _wait_for(port: int, *, up: bool) -> None:
-    for _ in range(100):
-        with socket.socket() as probe:
-            if (probe.connect_ex(("127.0.0.1", port)) == 0) == up:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"redis on port {port} did not come {'up' if up else 'down'}")
 
 
 @pytest.fixture
 def private_redis(settings):
     """A redis-server of this test only; the rate limiter points at it."""
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(PORT), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    _wait_for(PORT, up=True)
-    settings.FACESIM_REDIS_URL = f"redis://127.0.0.1:{PORT}/0"
+    server = PrivateRedis()
+    server.start()
+    settings.FACESIM_REDIS_URL = server.url()
     settings.FACESIM_RATE_START_PER_MINUTE = 2
     ratelimit._counter.cache_clear()
     yield server
-    server.send_signal(signal.SIGCONT)
-    server.terminate()
-    server.wait(10)
+    server.kill()
     ratelimit._counter.cache_clear()
 
 
@@ -98,7 +81,7 @@ def test_rate_limits_work_while_the_private_redis_is_up(private_redis):
     study = make_study()
     start = reverse("study-start", args=[study.slug])
     assert [Client().get(start).status_code for _ in range(3)] == [200, 200, 429]
-    assert redis.Redis(port=PORT).keys("facesim:ratelimit:start:*")
+    assert redis.Redis(port=private_redis.port).keys("facesim:ratelimit:start:*")
 
 
 def unavailable_warnings(caplog) -> list:
@@ -106,9 +89,7 @@ def unavailable_warnings(caplog) -> list:
 
 
 def test_participants_keep_working_when_redis_is_down(private_redis, caplog):
-    private_redis.terminate()
-    private_redis.wait(10)
-    _wait_for(PORT, up=False)
+    private_redis.kill()
     study = make_study(trials_per_participant=6)
     statuses, seconds = run_a_session(study)
     assert_session_stored(study, statuses)
@@ -120,7 +101,7 @@ def test_participants_keep_working_when_redis_is_down(private_redis, caplog):
 def test_participants_keep_working_when_redis_is_frozen(private_redis, caplog, settings):
     settings.FACESIM_RATE_START_PER_MINUTE = 1000
     ratelimit.over_limit("warmup", "k", 10)  # an open, pooled connection to the live server
-    private_redis.send_signal(signal.SIGSTOP)
+    private_redis.freeze()
     study = make_study(trials_per_participant=6)
     statuses, seconds = run_a_session(study)
     assert_session_stored(study, statuses)
@@ -137,9 +118,9 @@ def test_rate_limits_come_back_with_redis(private_redis, settings):
     study = make_study()
     start = reverse("study-start", args=[study.slug])
     assert Client().get(start).status_code == 200  # counted: 1 of 2
-    private_redis.send_signal(signal.SIGSTOP)
+    private_redis.freeze()
     assert [Client().get(start).status_code for _ in range(4)] == [200] * 4  # not counted
-    private_redis.send_signal(signal.SIGCONT)
+    private_redis.thaw()
     time.sleep(0.6)
     # limits apply again: 2 per minute (the INCR that timed out may count when Redis wakes)
     after = [Client().get(start).status_code for _ in range(3)]

@@ -1,17 +1,14 @@
 """A broker that is really stopped and started again, without persistence: no job is lost.
 
-The broker here is a private ``redis-server --save ''`` on port 6394 (not the shared one). A job
+The broker here is a private ``redis-server --save ''`` on a free port (not the shared one). A job
 launched while it is down is saved and answered normally; a broker restart in the middle of a job
 empties its queues. Either way the workers' requeue sweep (every second here) sends the lost
 messages again and the job completes, each batch run once.
 """
 
-import signal
-import subprocess
 import time
 
 import pytest
-import redis
 from celery import current_app
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
@@ -22,64 +19,25 @@ from studyapp.services.jobs import job_launch
 from studyapp.views.job_messages import QUEUE_DOWN
 from tests.compute_fixtures import small_model, vgg_faces_job_inputs, wait_for
 from tests.factories import make_study
+from tests.private_redis import PrivateRedis
 from tests.worker import Worker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-PORT = 6394
-BROKER_URL = f"redis://127.0.0.1:{PORT}/0"
-
-
-class PrivateRedis:
-    """A Redis server of this test alone, without persistence: a restart empties it."""
-
-    def __init__(self):
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(PORT), "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=PORT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("the private redis-server did not start")
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections are accepted by the kernel, nothing answers."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
 def broker(settings, monkeypatch):
     """The private broker, stopped; this process and the workers use it."""
     server = PrivateRedis()
-    try:
-        redis.Redis(port=PORT).ping()
-        pytest.fail(f"something else listens on port {PORT}")
-    except redis.ConnectionError:
-        pass
-    settings.CELERY_BROKER_URL = BROKER_URL  # the workers' environment (tests.worker)
+    broker_url = server.url()
+    settings.CELERY_BROKER_URL = broker_url  # the workers' environment (tests.worker)
     # Celery reads the broker URL from the environment first, then its settings; its
     # connection pools are made on first use: point all of them at the private broker.
-    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
-    monkeypatch.setattr(current_app.conf, "broker_url", BROKER_URL)
+    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
+    monkeypatch.setattr(current_app.conf, "broker_url", broker_url)
     monkeypatch.setattr(current_app, "_pool", None)
     monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
     yield server
-    if server.process:
-        server.thaw()
     server.kill()
 
 
