@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.shortcuts import redirect, render
@@ -24,6 +26,7 @@ from studyapp.models import (
 )
 from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.participants import participant_sessions_erase
+from studyapp.services.resource_deletion import face_model_delete, stimulus_set_delete
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.services.studies import (
     study_create,
@@ -41,9 +44,9 @@ def private_file_name(field_file) -> str:
     return field_file.name or "—"
 
 
-class ModelAdmin(admin.ModelAdmin):
-    """Django's ModelAdmin, except that a selection of rows that are not ids is refused with a
-    message (Django itself answers 500 when an action filters on ``pk__in=['abc']``)."""
+class SafeActionsMixin:
+    """A selection of rows that are not ids is refused with a message (Django itself answers
+    500 when an action filters on ``pk__in=['abc']``)."""
 
     def response_action(self, request, queryset):
         try:
@@ -53,6 +56,10 @@ class ModelAdmin(admin.ModelAdmin):
             self.message_user(request, "The selection is not a list of row ids.", messages.ERROR)
             return None  # the change list then redirects to itself
         return super().response_action(request, queryset)
+
+
+class ModelAdmin(SafeActionsMixin, admin.ModelAdmin):
+    """Django's ModelAdmin with `SafeActionsMixin`."""
 
 
 class ReadOnlyAdmin(ModelAdmin):
@@ -71,6 +78,13 @@ class StimulusSetAdmin(ModelAdmin):
     search_fields = ["name"]
     readonly_fields = ["label_columns", "part_names", "created_at"]
     change_list_template = "admin/studyapp/stimulusset/change_list.html"
+
+    def delete_model(self, request, obj: StimulusSet) -> None:
+        stimulus_set_delete(stimulus_set=obj, user=request.user)  # its files too
+
+    def delete_queryset(self, request, queryset) -> None:
+        for stimulus_set in queryset:
+            stimulus_set_delete(stimulus_set=stimulus_set, user=request.user)
 
     def has_add_permission(self, request) -> bool:
         return False  # sets are created by importing files (see import_view)
@@ -324,6 +338,13 @@ class FaceModelAdmin(ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # registered through research/models/, which loads the weights first
 
+    def delete_model(self, request, obj: FaceModel) -> None:
+        face_model_delete(face_model=obj, user=request.user)  # its weights and artifacts too
+
+    def delete_queryset(self, request, queryset) -> None:
+        for face_model in queryset:
+            face_model_delete(face_model=face_model, user=request.user)
+
     @admin.display(description="weights")
     def weights_file(self, obj: FaceModel) -> str:
         return private_file_name(obj.weights)
@@ -377,3 +398,9 @@ class ArtifactAdmin(ReadOnlyAdmin):
         """Through the download view, which checks the study role and audits the export."""
         url = reverse("research-artifact-download", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, obj.file.name)
+
+
+# Django's own user and group admins, with the same guard on action selections.
+for _model, _admin in ((User, UserAdmin), (Group, GroupAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_admin.__name__, (SafeActionsMixin, _admin), {}))

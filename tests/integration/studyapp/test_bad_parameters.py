@@ -112,6 +112,8 @@ def test_job_params_that_postgres_cannot_store_are_form_errors(staff_client, par
         ("admin:studyapp_job_changelist", "retry"),
         ("admin:studyapp_study_changelist", "make_live"),
         ("admin:studyapp_study_changelist", "make_closed"),
+        ("admin:auth_user_changelist", "delete_selected"),
+        ("admin:auth_group_changelist", "delete_selected"),
     ],
 )
 def test_admin_actions_with_bad_selections_do_not_fail(staff_client, changelist, action, selected):
