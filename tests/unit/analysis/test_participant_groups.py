@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis.compare import compare, evaluate, participant_evaluations
-from analysis.human.choices import choice_matrices, choice_table
+from analysis.human.choices import choice_matrices
 from analysis.human.ratings import rating_matrices
 from analysis.io import read_responses
 from analysis.matrices import SimilarityMatrix, vector_to_square
@@ -59,9 +59,11 @@ def test_group_matrices_match_a_hand_computation():
         np.testing.assert_allclose(matrix.upper(), values)
         np.testing.assert_array_equal(matrix.upper_counts(), counts)
     rows = groups.reliability.set_index("group")
-    assert rows.loc["X", "n_participants"] == 2 and rows.loc["Y", "n_participants"] == 2
+    assert rows.loc["X", "n_participants"] == 2
+    assert rows.loc["Y", "n_participants"] == 2
     assert rows.loc[NO_VALUE, "n_participants"] == 1  # p5 answered "" -> no group
-    assert groups.comparison is None and groups.differences is None  # no models
+    assert groups.comparison is None
+    assert groups.differences is None
 
 
 def test_a_group_too_small_for_a_split_half_is_reported_not_crashed():
@@ -106,7 +108,8 @@ def test_permutation_test_equals_exact_enumeration_of_all_labellings():
     )
     p_exact = (np.abs(null) >= np.abs(observed) - 1e-12).mean(0)
     table = groups.differences
-    assert table["exact"].all() and (table["n_relabellings"] == 20).all()
+    assert table["exact"].all()
+    assert (table["n_relabellings"] == 20).all()
     np.testing.assert_allclose(table["difference"], observed)
     np.testing.assert_allclose(table["p_permutation"], p_exact)
     # a group's evaluation is rsatoolbox's mean over its participants
@@ -124,7 +127,8 @@ def test_random_relabellings_when_enumeration_is_too_large():
     values = np.arange(12.0)[:, None]
     in_a = np.arange(12) < 6
     diff, p, n, exact = group_difference_test(values, in_a, n_permutations=99, random_state=0)
-    assert not exact and n == 99
+    assert not exact
+    assert n == 99
     assert diff[0] == -6.0
     assert p[0] == pytest.approx(1 / 100)  # no relabelling is as extreme as the sorted split
     with pytest.raises(ValueError, match="'in_a' parameter"):
@@ -175,8 +179,10 @@ def test_planted_group_difference_is_recovered_through_analyse_study():
     (groups,) = analysis.participant_groups
     table = groups.differences.set_index("model")
     assert (table["p_fdr"] < 0.05).all()
-    assert table.loc["truth", "difference"] > 0 and table.loc["truth", "ci_low"] > 0
-    assert table.loc["other", "difference"] < 0 and table.loc["other", "ci_high"] < 0
+    assert table.loc["truth", "difference"] > 0
+    assert table.loc["truth", "ci_low"] > 0
+    assert table.loc["other", "difference"] < 0
+    assert table.loc["other", "ci_high"] < 0
     assert set(groups.comparison["group"]) == {"A", "B"}
     assert (groups.reliability["reliability_mean"] > 0.5).all()
 
