@@ -55,8 +55,8 @@ class ParticipantGroups:
     matrices: group -> pooled human dissimilarity matrix.
     reliability: one row per group (and one for participants without a value): n_participants,
         split-half summary, noise-ceiling bounds, note.
-    comparison: per group, the dual-bootstrap model table (`DualBootstrap.table`); None
-        without models.
+    comparison: per group, the dual-bootstrap model table (`DualBootstrap.table`) with
+        p_zero adjusted by BH-FDR over groups x models (`p_zero_fdr`); None without models.
     differences: per pair of groups and model: both evaluations, D, intervals, permutation p,
         BH-FDR; None without models or with fewer than two comparable groups.
     """
@@ -174,6 +174,7 @@ def participant_group_analysis(
         )
         comparison.insert(0, "attribute", column)
         comparison.insert(1, "group", comparison.pop("group"))
+        comparison["p_zero_fdr"] = fdr_bh(comparison["p_zero"].to_numpy())
         if len(enough) >= 2:
             values = participant_evaluations(aligned, human, method)
             differences = _differences(

@@ -184,6 +184,9 @@ def test_planted_group_difference_is_recovered_through_analyse_study():
     assert table.loc["other", "difference"] < 0
     assert table.loc["other", "ci_high"] < 0
     assert set(groups.comparison["group"]) == {"A", "B"}
+    assert (groups.comparison["p_zero_fdr"] >= groups.comparison["p_zero"]).all()
+    truth_a = groups.comparison.query("group == 'A' and model == 'truth'")
+    assert truth_a["p_zero_fdr"].item() < 0.05
     assert (groups.reliability["reliability_mean"] > 0.5).all()
 
 
