@@ -285,6 +285,13 @@ class StudyAnalysis(GroupSummaries, RelevanceSummaries, ModelComparison, HumanSi
                 "train_accuracy": self.embedding.embedding.train_accuracy,
                 "random_state": self.embedding.embedding.random_state,
             }
+        if self.participant_groups:
+            sizes = self.participant_group_table("reliability")
+            out["participant_groups"] = sizes[["attribute", "group", "n_participants"]].to_dict(
+                orient="records"
+            )
+        if self.worst_group_accuracy is not None:
+            out["worst_group_accuracy"] = self.worst_group_accuracy.to_dict(orient="records")
         return out
 
 

@@ -98,6 +98,17 @@ def test_group_tables_are_exported(group_report):
     assert set(matrices["group"]) == {"A", "B", "left", "right"}
     results = json.loads((out / "results.json").read_text())
     assert results["parameters"]["participant_groups"] == ["group", "hand"]
+    sizes = {
+        (r["attribute"], r["group"]): r["n_participants"]
+        for r in results["summary"]["participant_groups"]
+    }
+    assert sizes == {
+        ("group", "A"): 5,
+        ("group", "B"): 4,
+        ("hand", "left"): 1,
+        ("hand", "right"): 8,
+    }
+    assert len(results["summary"]["worst_group_accuracy"]) == 2
     assert len(results["tables"]["participant_group_differences"]) == len(
         exported["participant_group_differences"]
     )
