@@ -34,6 +34,7 @@ from analysis.inference import (
 from analysis.matrices import ParticipantMatrices, upper_indices
 
 PREDICTION_COLUMNS = ("stimulus", "model", "predicted", "true")
+MIN_PAIRS = 3  # fewest pairs a pair set is compared on (fewer: its row is NaN)
 
 
 def pair_sets(groups: pd.Series) -> dict[str, np.ndarray]:
@@ -92,9 +93,14 @@ def within_between_agreement(
     tail = (1 - level) / 2
     rows, boots = [], {}
     for pairs, mask in pair_sets(groups).items():
-        estimate, ceiling = engine.run(mask[None], ones)
-        boots[pairs], _ = engine.run(pair_w * mask, part_w, ceiling=False)
-        low, high = np.nanquantile(boots[pairs], [tail, 1 - tail], axis=0)
+        if mask.sum() < MIN_PAIRS:  # e.g. a group of one stimulus: nothing to correlate
+            estimate, ceiling = np.full((1, len(names)), np.nan), np.full((1, 2), np.nan)
+            boots[pairs] = np.full((n_boot, len(names)), np.nan)
+            low = high = np.full(len(names), np.nan)
+        else:
+            estimate, ceiling = engine.run(mask[None], ones)
+            boots[pairs], _ = engine.run(pair_w * mask, part_w, ceiling=False)
+            low, high = np.nanquantile(boots[pairs], [tail, 1 - tail], axis=0)
         for k, name in enumerate(names):
             model, layer = split_model_name(name)
             rows.append(
@@ -121,7 +127,10 @@ def _contrast(agreement, boots, column, method, tail) -> pd.DataFrame:
     rows = []
     by_set = agreement.set_index(["pairs", "model", "layer"])["evaluation"]
     diff_draws = boots["within"] - boots["between"]
-    low, high = np.nanquantile(diff_draws, [tail, 1 - tail], axis=0)
+    defined = ~np.isnan(diff_draws).all(0)
+    low = high = np.full(diff_draws.shape[1], np.nan)
+    if defined.all():
+        low, high = np.nanquantile(diff_draws, [tail, 1 - tail], axis=0)
     for k, (model, layer) in enumerate(
         agreement.loc[agreement["pairs"] == "within", ["model", "layer"]].itertuples(index=False)
     ):
@@ -137,7 +146,7 @@ def _contrast(agreement, boots, column, method, tail) -> pd.DataFrame:
                 "difference": within - between,
                 "ci_low": low[k],
                 "ci_high": high[k],
-                "p_bootstrap": _two_sided_bootstrap_p(diff_draws[:, k]),
+                "p_bootstrap": _two_sided_bootstrap_p(diff_draws[:, k]) if defined[k] else np.nan,
             }
         )
     table = pd.DataFrame(rows)

@@ -147,3 +147,17 @@ def test_accuracy_per_task_and_bad_input():
         within_between_agreement(
             models_from(models), human, labels_for(human.stimuli, ["f"] * 4), "gender"
         )
+
+
+def test_a_group_of_one_stimulus_has_an_empty_within_row():
+    data, models = dense_data(0, n=6, n_participants=4, n_models=1)
+    human = human_from(data)
+    labels = labels_for(human.stimuli, list("aaaaab"))
+    agreement, contrast = within_between_agreement(
+        models_from(models), human, labels, "gender", n_boot=20, random_state=0
+    )
+    rows = agreement.set_index("pairs")
+    assert rows.loc["within b", "n_pairs"] == 0
+    assert np.isnan(rows.loc["within b", ["evaluation", "ci_low", "ci_high"]].astype(float)).all()
+    assert rows.loc["within a", "evaluation"] == rows.loc["within", "evaluation"]
+    assert np.isfinite(contrast["p_bootstrap"]).all()
