@@ -152,6 +152,20 @@ def evaluate(
     return pd.DataFrame(rows)
 
 
+def participant_evaluations(
+    models: Mapping[str, ModelInput], human: ParticipantMatrices, method: str = "spearman"
+) -> pd.DataFrame:
+    """Each model's comparison with each participant's matrix (pairs both have): a
+    (participant x "model/layer") table, NaN where the statistic is undefined.  `evaluate` is
+    the mean of its rows' defined values."""
+    names, engine = _engine(models, human, method)
+    each = np.eye(human.n_participants)
+    values, _ = engine.run(np.ones((len(each), engine.n_pairs)), each, ceiling=False)
+    return pd.DataFrame(
+        values, index=pd.Index(human.participants, name="participant"), columns=names
+    )
+
+
 def noise_ceiling(
     human: ParticipantMatrices, method: str = "spearman", *, min_pairs: int = MIN_CEILING_PAIRS
 ) -> NoiseCeiling:

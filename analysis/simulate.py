@@ -12,12 +12,13 @@ answer uniformly and fast.  The output has the platform's export columns
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis._checks import check_choice, check_int, check_random_state, check_real
+from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
 from analysis.matrices import SimilarityMatrix
 
 TRIAL_TYPES = ("triplet", "rating", "afc")
@@ -87,6 +88,31 @@ def simulate_responses(truth: SimilarityMatrix, design: Design, random_state=Non
         codes = frame[col].to_numpy()
         frame[col] = np.where(codes >= 0, ids[np.maximum(codes, 0)], "")
     return frame
+
+
+def simulate_groups(
+    truths: Mapping[str, SimilarityMatrix], design: Design, random_state=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Participant groups answering from their own matrix (a planted group difference; one
+    matrix for all: no difference).  Each group has `design.n_participants` participants.
+
+    Returns the responses of all groups as one export, participant ids prefixed with their
+    group ("A-P000"), and the attribute table (participant, group)."""
+    func = "simulate_groups"
+    if not isinstance(truths, Mapping) or len(truths) < 1:
+        raise fail(func, "truths", "a non-empty mapping group -> SimilarityMatrix", truths)
+    rng = check_random_state(func, random_state)
+    frames = []
+    for group, truth in truths.items():
+        frame = simulate_responses(truth, design, random_state=rng)
+        frame["participant"] = f"{group}-" + frame["participant"]
+        frames.append(frame)
+    responses = pd.concat(frames, ignore_index=True)
+    people = responses["participant"].drop_duplicates()
+    attributes = pd.DataFrame(
+        {"participant": people.to_numpy(), "group": people.str.split("-").str[0].to_numpy()}
+    )
+    return responses, attributes
 
 
 def _distinct_triples(rng: np.random.Generator, m: int, n: int) -> np.ndarray:

@@ -4,7 +4,9 @@
 keyword-only dataclass: `analyse_humans` (human matrices for the study's trial type,
 reliability, ceilings) -> `HumanSide`; `compare_with_models` (every model x layer against the
 humans, model choice predictions) -> `ModelComparison`; `summarise_relevance` (the relevance
-experiments it is given) -> `RelevanceSummaries`.  `StudyAnalysis` has the fields of all three.
+experiments it is given) -> `RelevanceSummaries`; `analyse_groups` (participant groups and
+stimulus groups named in the parameters) -> `GroupSummaries`.  `StudyAnalysis` has the fields
+of all four.
 Every random draw comes from ``AnalysisParameters.random_state`` (one child seed per step), so
 the same inputs give the same numbers.
 `analysis.report.write_report` turns the result into HTML, PDF and machine-readable files.
@@ -27,6 +29,7 @@ from analysis.human.ratings import rating_matrices
 from analysis.inference import compare_models
 from analysis.kernels import METHODS
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix
+from analysis.participant_groups import ParticipantGroups, participant_group_analysis
 from analysis.predictions import model_choice_accuracy
 from analysis.quality import ExclusionResult, ExclusionRules, apply_exclusions
 from analysis.relevance import (
@@ -44,6 +47,7 @@ from analysis.reliability import (
     repeated_triplets,
     split_half,
 )
+from analysis.stimulus_groups import group_accuracy, within_between_agreement
 
 CHOICE_MATRIX = ("auto", "counts", "embedding")
 
@@ -73,6 +77,11 @@ class AnalysisParameters:
         embedding_model, embedding_dims, embedding_folds, embedding_penalty: embedding fit
             and the dimensionalities tried by held-out accuracy.
         higher_rating_is_similar: orientation of the rating scale.
+        participant_groups: columns of `analyse_study`'s `participant_attributes` to analyse
+            per group (each distinct value a group; see `analysis.participant_groups`).
+        stimulus_groups: columns of `analyse_study`'s `stimulus_labels` to analyse for bias
+            across stimulus groups (see `analysis.stimulus_groups`).  Group analyses use
+            `primary_method`, `n_boot`, `n_permutations`, `n_splits` and `level`.
     """
 
     methods: tuple[str, ...] = ("spearman", "pearson", "rho-a", "tau-a")
@@ -90,6 +99,8 @@ class AnalysisParameters:
     embedding_folds: int = 5
     embedding_penalty: float = 0.01
     higher_rating_is_similar: bool = True
+    participant_groups: tuple[str, ...] = ()
+    stimulus_groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         func = "AnalysisParameters"
@@ -108,11 +119,22 @@ class AnalysisParameters:
         check_choice(func, "embedding_model", self.embedding_model, EMBEDDING_MODELS)
         if not isinstance(self.exclusions, ExclusionRules):
             raise fail(func, "exclusions", "an ExclusionRules", type(self.exclusions).__name__)
+        for name in ("participant_groups", "stimulus_groups"):
+            columns = getattr(self, name)
+            if (
+                not isinstance(columns, tuple | list)
+                or not all(isinstance(c, str) and c for c in columns)
+                or len(set(columns)) != len(columns)
+            ):
+                raise fail(func, name, "a tuple of distinct column names", columns)
+            object.__setattr__(self, name, tuple(columns))
 
     def as_dict(self) -> dict:
         out = asdict(self)
         out["methods"] = list(self.methods)
         out["embedding_dims"] = list(self.embedding_dims)
+        out["participant_groups"] = list(self.participant_groups)
+        out["stimulus_groups"] = list(self.stimulus_groups)
         return out
 
 
@@ -187,8 +209,38 @@ class RelevanceSummaries:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StudyAnalysis(RelevanceSummaries, ModelComparison, HumanSide):
-    """Everything `analyse_study` computed: the fields of its three steps (tables are pandas
+class GroupSummaries:
+    """Group analyses (`analyse_groups`): one `ParticipantGroups` per participant attribute
+    and, over the stimulus label columns, the tables of `analysis.stimulus_groups` (None where
+    not computed: within/between needs models, accuracy needs predictions)."""
+
+    participant_groups: tuple[ParticipantGroups, ...]
+    stimulus_agreement: pd.DataFrame | None
+    stimulus_contrast: pd.DataFrame | None
+    group_accuracy: pd.DataFrame | None
+    worst_group_accuracy: pd.DataFrame | None
+
+    def participant_group_table(self, name: str) -> pd.DataFrame | None:
+        """One table of `ParticipantGroups` ("reliability", "comparison", "differences")
+        stacked over the attributes; None when no attribute has it."""
+        return _stacked(
+            getattr(g, name) for g in self.participant_groups if getattr(g, name) is not None
+        )
+
+    def participant_group_matrices(self) -> pd.DataFrame | None:
+        """Every group matrix as one long table: attribute, group, then `to_long` columns."""
+        return _stacked(
+            matrix.to_long().assign(attribute=g.attribute, group=group)[
+                ["attribute", "group", "stimulus_1", "stimulus_2", "value", "count"]
+            ]
+            for g in self.participant_groups
+            for group, matrix in g.matrices.items()
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyAnalysis(GroupSummaries, RelevanceSummaries, ModelComparison, HumanSide):
+    """Everything `analyse_study` computed: the fields of its four steps (tables are pandas
     DataFrames) plus what identifies the study and the run."""
 
     study: str
@@ -233,11 +285,27 @@ class StudyAnalysis(RelevanceSummaries, ModelComparison, HumanSide):
                 "train_accuracy": self.embedding.embedding.train_accuracy,
                 "random_state": self.embedding.embedding.random_state,
             }
+        if self.participant_groups:
+            sizes = self.participant_group_table("reliability")
+            out["participant_groups"] = sizes[["attribute", "group", "n_participants"]].to_dict(
+                orient="records"
+            )
+        if self.worst_group_accuracy is not None:
+            out["worst_group_accuracy"] = self.worst_group_accuracy.to_dict(orient="records")
         return out
 
 
 # one independent seed per random step, in this order (see `_seeds`)
-SEEDED_STEPS = ("split", "embed", "compare", "majority", "accuracy", "weighting")
+SEEDED_STEPS = (
+    "split",
+    "embed",
+    "compare",
+    "majority",
+    "accuracy",
+    "weighting",
+    "participant_groups",
+    "stimulus_groups",
+)
 
 
 def _seeds(random_state: int) -> dict[str, int]:
@@ -253,6 +321,9 @@ def analyse_study(
     parameters: AnalysisParameters | None = None,
     relevance: RelevanceInputs | None = None,
     dropped_rows: pd.DataFrame | None = None,
+    participant_attributes: pd.DataFrame | None = None,
+    stimulus_labels: pd.DataFrame | None = None,
+    predictions: pd.DataFrame | None = None,
 ) -> StudyAnalysis:
     """Run the whole analysis of one study (see module docstring).
 
@@ -264,6 +335,12 @@ def analyse_study(
         relevance: optional relevance-experiment inputs.
         dropped_rows: the rows `analysis.io.read_responses_dropping_bad_rows` dropped from
             the export; the report lists them.
+        participant_attributes: column ``participant`` (the export's participant ids) and
+            attribute columns; those named in `parameters.participant_groups` are analysed.
+        stimulus_labels: column ``stimulus`` (stimulus ids) and label columns; those named in
+            `parameters.stimulus_groups` are analysed.
+        predictions: model predictions per stimulus (stimulus, model, predicted, true;
+            optional task) for the accuracy per stimulus group.
     """
     func = "analyse_study"
     params = AnalysisParameters() if parameters is None else parameters
@@ -293,6 +370,15 @@ def analyse_study(
         parameters=params,
         seeds=seeds,
     )
+    groups = analyse_groups(
+        humans=human,
+        compared=compared,
+        parameters=params,
+        seeds=seeds,
+        participant_attributes=participant_attributes,
+        stimulus_labels=stimulus_labels,
+        predictions=predictions,
+    )
     return StudyAnalysis(
         study=str(studies[0]),
         trial_type=kinds[0],
@@ -302,6 +388,7 @@ def analyse_study(
         **vars(human),
         **vars(compared),
         **vars(summaries),
+        **vars(groups),
     )
 
 
@@ -466,6 +553,75 @@ def summarise_relevance(
         generalisation_groups=gen_groups,
         part_mass=_part_mass(inputs),
     )
+
+
+def analyse_groups(
+    *,
+    humans: HumanSide,
+    compared: ModelComparison,
+    parameters: AnalysisParameters,
+    seeds: dict[str, int],
+    participant_attributes: pd.DataFrame | None = None,
+    stimulus_labels: pd.DataFrame | None = None,
+    predictions: pd.DataFrame | None = None,
+) -> GroupSummaries:
+    """Per participant group and across stimulus groups, for the columns the parameters name
+    (`parameters.participant_groups`, `parameters.stimulus_groups`)."""
+    func = "analyse_study"
+    p = parameters
+    for columns, table, name in (
+        (p.participant_groups, participant_attributes, "participant_attributes"),
+        (p.stimulus_groups, stimulus_labels, "stimulus_labels"),
+    ):
+        if columns and table is None:
+            raise fail(func, name, f"a table with the columns {list(columns)}", None)
+    rng = np.random.default_rng(seeds["participant_groups"])
+    people = tuple(
+        participant_group_analysis(
+            humans.human,
+            participant_attributes,
+            column,
+            compared.models,
+            method=p.primary_method,
+            n_boot=p.n_boot,
+            n_permutations=p.n_permutations,
+            n_splits=p.n_splits,
+            level=p.level,
+            random_state=rng,
+        )
+        for column in p.participant_groups
+    )
+    rng = np.random.default_rng(seeds["stimulus_groups"])
+    agreement, accuracy = [], []
+    for column in p.stimulus_groups:
+        if compared.models:
+            agreement.append(
+                within_between_agreement(
+                    compared.models,
+                    humans.human,
+                    stimulus_labels,
+                    column,
+                    method=p.primary_method,
+                    n_boot=p.n_boot,
+                    level=p.level,
+                    random_state=rng,
+                )
+            )
+        if predictions is not None:
+            accuracy.append(group_accuracy(predictions, stimulus_labels, column, level=p.level))
+    return GroupSummaries(
+        participant_groups=people,
+        stimulus_agreement=_stacked(t[0] for t in agreement),
+        stimulus_contrast=_stacked(t[1] for t in agreement),
+        group_accuracy=_stacked(t[0] for t in accuracy),
+        worst_group_accuracy=_stacked(t[1] for t in accuracy),
+    )
+
+
+def _stacked(tables) -> pd.DataFrame | None:
+    """The tables one below the other; None when there are none."""
+    tables = list(tables)
+    return pd.concat(tables, ignore_index=True) if tables else None
 
 
 def _part_mass(inputs: RelevanceInputs) -> pd.DataFrame | None:

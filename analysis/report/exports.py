@@ -37,6 +37,14 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         "part_mass": a.part_mass,
         "noise_ceiling_participants": a.ceiling_participants,
         "dropped_rows": a.dropped_rows,
+        "participant_group_matrices_long": a.participant_group_matrices(),
+        "participant_group_reliability": a.participant_group_table("reliability"),
+        "participant_group_comparison": a.participant_group_table("comparison"),
+        "participant_group_differences": a.participant_group_table("differences"),
+        "stimulus_group_agreement": a.stimulus_agreement,
+        "stimulus_group_contrast": a.stimulus_contrast,
+        "stimulus_group_accuracy": a.group_accuracy,
+        "worst_group_accuracy": a.worst_group_accuracy,
     }
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()

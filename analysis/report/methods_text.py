@@ -174,6 +174,7 @@ def methods_paragraphs(a: StudyAnalysis) -> list[str]:
             "Relevance mass per face part is the share of positive relevance inside each "
             "labelled part; enrichment divides it by the part's share of the image area."
         )
+    paragraphs += _group_paragraphs(a)
     paragraphs.append(
         f"All random draws derive from seed {p.random_state}. Software: Python "
         f"{platform.python_version()}, numpy {version('numpy')}, scipy {version('scipy')}, "
@@ -181,3 +182,40 @@ def methods_paragraphs(a: StudyAnalysis) -> list[str]:
         f"{version('matplotlib')}."
     )
     return paragraphs
+
+
+def _group_paragraphs(a: StudyAnalysis) -> list[str]:
+    """What the participant-group and stimulus-group analyses did (empty without them)."""
+    p = a.parameters
+    method = METHOD_NAMES[p.primary_method]
+    out = []
+    if p.participant_groups:
+        out.append(
+            "Participant groups (parameter participant_groups: "
+            f"{', '.join(p.participant_groups)}): each distinct value of an attribute is a "
+            "group; participants without a value are counted and left out. Per group: the "
+            f"pooled human matrix, split-half reliability ({p.n_splits} splits) and noise "
+            f"ceilings ({method}), and the model-human comparison with a dual bootstrap "
+            f"({p.n_boot} draws resampling participants within the group and the stimuli, "
+            "the same stimulus draws for every group); groups with fewer than 2 participants "
+            "are reported without them. The between-group difference in model-human "
+            "agreement (mean over a group's participants of the model's comparison with each "
+            "participant) was tested by permuting the group labels across the two groups' "
+            f"participants (all relabellings when there are at most {p.n_permutations}, else "
+            f"{p.n_permutations} random ones); its {p.level:.0%} interval is the percentile "
+            "interval of the difference over the groups' bootstrap draws; p-values were "
+            "adjusted with the Benjamini-Hochberg false discovery rate over all group pairs x "
+            "models of an attribute."
+        )
+    if p.stimulus_groups:
+        out.append(
+            f"Stimulus groups (parameter stimulus_groups: {', '.join(p.stimulus_groups)}): model-"
+            f"human agreement ({method}) was computed on the pairs of two stimuli of the same "
+            "group (all groups together and each alone) and on the pairs across groups; "
+            f"{p.level:.0%} intervals and the bootstrap p of within - between come from "
+            f"{p.n_boot} draws resampling participants and, within each group, stimuli "
+            "(Benjamini-Hochberg over models). Model accuracy per stimulus group (predicted "
+            "against true label) has Wilson intervals; the worst-group accuracy is the lowest "
+            "of a model's group accuracies."
+        )
+    return out

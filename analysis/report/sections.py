@@ -247,6 +247,77 @@ def relevance_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     return section
 
 
+def participant_groups_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """Per participant group: matrices, reliability, model-human table, difference test."""
+    if not a.participant_groups:
+        return None
+    lines = []
+    for g in a.participant_groups:
+        sizes = ", ".join(
+            f"{r.group} ({r.n_participants})" for r in g.reliability.itertuples(index=False)
+        )
+        lines.append(f"{g.attribute}: {sizes} participants.")
+    section = Section("Participant groups", " ".join(lines))
+    for k, g in enumerate(a.participant_groups):
+        figs.add(
+            section,
+            f"participant_groups_{k}",
+            figures.model_heatmaps(
+                {f"{g.attribute} = {k}": m for k, m in g.matrices.items()}, figs.order
+            ),
+            f"Human dissimilarity matrix of each {g.attribute} group, in the clustering order "
+            "of the whole sample.",
+        )
+    section.add_tables(
+        table(
+            "Reliability and noise ceiling per group",
+            a.participant_group_table("reliability"),
+            "tables/participant_group_reliability.csv",
+        ),
+        table(
+            "Model-human agreement per group (dual bootstrap)",
+            a.participant_group_table("comparison"),
+            "tables/participant_group_comparison.csv",
+        ),
+        table(
+            "Between-group difference in model-human agreement (permutation test over "
+            "participants)",
+            a.participant_group_table("differences"),
+            "tables/participant_group_differences.csv",
+        ),
+    )
+    return section
+
+
+def stimulus_groups_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """Within- vs between-group agreement and accuracy per stimulus group."""
+    if a.stimulus_agreement is None and a.group_accuracy is None:
+        return None
+    columns = ", ".join(a.parameters.stimulus_groups)
+    section = Section(
+        "Bias across stimulus groups",
+        f"Stimulus groups by {columns}: model-human agreement on pairs within a group and "
+        "across groups, and each model's accuracy per group with its worst group.",
+    )
+    section.add_tables(
+        table(
+            "Within- vs between-group difference in model-human agreement",
+            a.stimulus_contrast,
+            "tables/stimulus_group_contrast.csv",
+        ),
+        table(
+            "Model-human agreement by pair set",
+            a.stimulus_agreement,
+            "tables/stimulus_group_agreement.csv",
+        ),
+        table("Worst-group accuracy", a.worst_group_accuracy, "tables/worst_group_accuracy.csv"),
+        table(
+            "Accuracy per stimulus group", a.group_accuracy, "tables/stimulus_group_accuracy.csv"
+        ),
+    )
+    return section
+
+
 def has_ceiling_band(a: StudyAnalysis, method: str) -> bool:
     """Whether both noise-ceiling bounds of `method` are finite."""
     row = a.noise_ceilings[a.noise_ceilings["method"] == method]
@@ -263,6 +334,8 @@ SECTIONS: tuple[SectionFunction, ...] = (
     reliability_section,
     models_section,
     relevance_section,
+    participant_groups_section,
+    stimulus_groups_section,
 )
 
 
