@@ -141,7 +141,6 @@ MATRIX = {
     ("admin/r/<path:content_type_id>/<path:object_id>/", "get", "view-on-site"): (
         (ADMIN_LOGIN,) * 6 + (404,)  # no model here has a public page
     ),
-    ("admin/^(?P<app_label>auth|studyapp)/$", "get", "admin-app"): STAFF_ONLY,
     ("admin/(?P<url>.*)$", "get", "admin-nothing"): (ADMIN_LOGIN,) * 6 + (404,),
     ("admin/studyapp/stimulusset/import/", "get", "stimulus-import"): STAFF_ONLY,
     ("admin/auth/user/<id>/password/", "get", "user-password"): STAFF_ONLY,
@@ -153,8 +152,10 @@ ADMIN_NO_ADD = {
 
 
 def admin_matrix() -> dict:
-    """The admin's per-model pages: staff only; "add" refused where the platform writes rows."""
-    rows = {}
+    """The admin's app and per-model pages: staff only; "add" refused where the platform writes rows."""
+    # the app-index pattern lists the app labels in registration order, which import order decides
+    app_labels = "|".join(dict.fromkeys(model._meta.app_label for model in admin.site._registry))
+    rows = {(f"admin/^(?P<app_label>{app_labels})/$", "get", "admin-app"): STAFF_ONLY}
     for model in admin.site._registry:
         label = f"{model._meta.app_label}/{model._meta.model_name}"
         add = 403 if model._meta.model_name in ADMIN_NO_ADD else 200
