@@ -1,0 +1,30 @@
+"""Bubbles (Gosselin & Schyns 2001): apertures, staircase, classification images and their tests.
+
+`masks` draws a trial's apertures from its seed (the browser draws the same ones), `staircase`
+adapts the number of apertures to hold accuracy near a target, `classification_image` streams
+trials into a map of where visibility helped, and `significance` judges that map with the pixel
+and cluster tests of Chauvin et al. (2005).  `observers` simulates participants whose diagnostic
+region is known.
+"""
+
+from analysis.bubbles.classification_image import (
+    ClassificationImage,
+    ClassificationImageAccumulator,
+    split_half_reliability,
+)
+from analysis.bubbles.masks import BubblesDesign, bubble_centres, centres_of_trials
+from analysis.bubbles.significance import SignificantRegions, cluster_test, pixel_test
+from analysis.bubbles.staircase import WeightedUpDown
+
+__all__ = [
+    "BubblesDesign",
+    "ClassificationImage",
+    "ClassificationImageAccumulator",
+    "SignificantRegions",
+    "WeightedUpDown",
+    "bubble_centres",
+    "centres_of_trials",
+    "cluster_test",
+    "pixel_test",
+    "split_half_reliability",
+]
