@@ -181,9 +181,9 @@ def evaluate_masking(
     device = next(model.parameters()).device
     fill = fill_images(images, keys, settings)
     masks = top_fraction_masks(maps, settings.fractions)
-    unmasked = _predict(model, spec, images, targets, device)
+    unmasked = predict_targets(model, spec, images, targets, device)
     scored = [
-        _predict(model, spec, mask_images(images, m, fill, settings.mode), targets, device)
+        predict_targets(model, spec, mask_images(images, m, fill, settings.mode), targets, device)
         for m in masks
     ]
     return MaskingResult(
@@ -234,7 +234,7 @@ def mean_fill_value(
     return dataset_mean(run.value)
 
 
-def _predict(model, spec, images, targets, device):
+def predict_targets(model, spec, images, targets, device):
     """Correct / target logit per image; an out-of-memory halves the batch (`run_batched`)."""
     dtype = next(model.parameters()).dtype
 

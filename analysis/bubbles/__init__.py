@@ -7,6 +7,7 @@ and cluster tests of Chauvin et al. (2005).  `observers` simulates participants 
 region is known.
 """
 
+from analysis.bubbles.agreement import bootstrap_agreement, map_agreement
 from analysis.bubbles.classification_image import (
     ClassificationImage,
     ClassificationImageAccumulator,
@@ -22,9 +23,11 @@ __all__ = [
     "ClassificationImageAccumulator",
     "SignificantRegions",
     "WeightedUpDown",
+    "bootstrap_agreement",
     "bubble_centres",
     "centres_of_trials",
     "cluster_test",
+    "map_agreement",
     "pixel_test",
     "split_half_reliability",
 ]

@@ -116,13 +116,21 @@ class ClassificationImageAccumulator:
         return self
 
     def __add__(self, other: ClassificationImageAccumulator) -> ClassificationImageAccumulator:
-        if other.design != self.design:
+        return ClassificationImageAccumulator.combine([self, other])
+
+    @classmethod
+    def combine(cls, accumulators: Sequence[ClassificationImageAccumulator], weights=None):
+        """All trials of `accumulators`, each accumulator counted `weights` times (default once)."""
+        design = accumulators[0].design
+        if any(other.design != design for other in accumulators):
             raise fail(
-                "ClassificationImageAccumulator.__add__", "other", "the same design", other.design
+                "ClassificationImageAccumulator.combine", "accumulators", "one design", design
             )
-        total = ClassificationImageAccumulator(self.design)
+        weights = np.ones(len(accumulators)) if weights is None else np.asarray(weights)
+        total = cls(design)
         for name in _SUMS:
-            setattr(total, name, getattr(self, name) + getattr(other, name))
+            parts = [w * getattr(a, name) for w, a in zip(weights, accumulators, strict=True) if w]
+            setattr(total, name, sum(parts, getattr(total, name)))
         return total
 
     def image(self) -> ClassificationImage:
@@ -203,7 +211,7 @@ def split_half_reliability(
         order = rng.permutation(len(participants))
         halves = order[: len(order) // 2], order[len(order) // 2 :]
         maps = [
-            sum((participants[i] for i in half[1:]), participants[half[0]]).image().z
+            ClassificationImageAccumulator.combine([participants[i] for i in half]).image().z
             for half in halves
         ]
         both = np.isfinite(maps[0]) & np.isfinite(maps[1])

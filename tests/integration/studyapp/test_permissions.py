@@ -152,7 +152,7 @@ ADMIN_NO_ADD = {
 
 
 def admin_matrix() -> dict:
-    """The admin's app and per-model pages: staff only; "add" refused where the platform writes rows."""
+    """The admin's app and model pages: staff only; no "add" where the platform writes rows."""
     # the app-index pattern lists the app labels in registration order, which import order decides
     app_labels = "|".join(dict.fromkeys(model._meta.app_label for model in admin.site._registry))
     rows = {(f"admin/^(?P<app_label>{app_labels})/$", "get", "admin-app"): STAFF_ONLY}

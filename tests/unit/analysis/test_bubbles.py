@@ -8,8 +8,10 @@ from analysis.bubbles import (
     BubblesDesign,
     ClassificationImageAccumulator,
     WeightedUpDown,
+    bootstrap_agreement,
     bubble_centres,
     cluster_test,
+    map_agreement,
     pixel_test,
     split_half_reliability,
 )
@@ -195,3 +197,30 @@ def test_an_image_needs_both_outcomes():
     accumulator.add_trials([1], [10], [True])
     with pytest.raises(ValueError, match="1 correct and 0 incorrect"):
         accumulator.image()
+
+
+def test_map_agreement_by_hand():
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, np.nan]])
+    b = np.array([[2.0, 1.0, 3.0], [5.0, 4.0, 0.0]])
+    result = map_agreement(a, b, top_fraction=0.4)  # 5 finite pixels -> top 2
+    assert result["spearman"] == pytest.approx(0.8)  # ranks 1 2 3 4 5 vs 2 1 3 5 4
+    assert result["top_iou"] == pytest.approx(1.0)  # {4, 5} in both (pixel order 3, 4)
+    tied = map_agreement(np.array([[0.0, 0.0], [1.0, 1.0]]), np.eye(2), top_fraction=0.25)
+    assert tied["top_iou"] == 0.0  # a's top 1: (1, 0); b's: (0, 0) (ties by pixel index)
+    with pytest.raises(ValueError, match="'b'"):
+        map_agreement(a, b[:, :2])
+
+
+def test_bootstrap_agreement_brackets_the_estimate_and_reports_the_ceiling():
+    weights = disc_weights(DESIGN, EYES, 5)
+    participants = _participants(DiagnosticObserver(weights, threshold=0.15), 6, 200, 7)
+    truth = ndimage.gaussian_filter(weights, DESIGN.sigma)
+    result = bootstrap_agreement(participants, truth, n_boot=50, random_state=0)
+    for name in ("spearman", "top_iou"):
+        assert result[name]["ci_low"] <= result[name]["estimate"] <= result[name]["ci_high"]
+    assert result["spearman"]["estimate"] > 0.3
+    assert 0 < result["ceiling"] <= 1
+    unrelated = bootstrap_agreement(
+        participants, np.random.default_rng(1).random((48, 48)), n_boot=50, random_state=0
+    )
+    assert unrelated["spearman"]["ci_low"] < 0.1 < result["spearman"]["ci_low"]

@@ -1,0 +1,79 @@
+"""Models take the Bubbles test: the same trials people saw, answered by the model.
+
+A trial shows one image through a visibility mask (1 = the image, 0 = a uniform fill, e.g. the
+mid-grey background of the runner): ``shown = v·image + (1 − v)·fill``.  The model's answer is
+its decision for the task's label (argmax of the output layer), scored against the target.  The
+masks come from the trials' seeds (`analysis.bubbles`); this module only shows and scores, so a
+model's classification image is computed exactly like a participant's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from modelsvc.masking import predict_targets
+from modelsvc.spec import ModelSpec
+from modelsvc.validation import check_int
+
+
+def show_through(
+    images: torch.Tensor, visibility: torch.Tensor, fill: Sequence[float]
+) -> torch.Tensor:
+    """Images (T, 3, H, W) in [0, 1] seen through visibility (T, H, W) on a uniform `fill` RGB."""
+    if visibility.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(
+            "The 'visibility' parameter of show_through must have shape "
+            f"{(images.shape[0], *images.shape[2:])}; got {tuple(visibility.shape)}."
+        )
+    colour = torch.tensor(fill, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    weight = visibility.to(images.dtype).unsqueeze(1)
+    return weight * images + (1 - weight) * colour
+
+
+def bubbles_decisions(
+    model: nn.Module,
+    spec: ModelSpec,
+    images: torch.Tensor,
+    image_index: np.ndarray,
+    visibility: np.ndarray,
+    targets: np.ndarray,
+    *,
+    fill: Sequence[float] = (0.5, 0.5, 0.5),
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the model gets each trial right, and its target logit.
+
+    `images` (N, 3, H, W) in [0, 1]; per trial t: `image_index[t]` picks the image,
+    `visibility[t]` (H, W) its mask, `targets[t]` the right class.
+    """
+    check_int("bubbles_decisions", "batch_size", batch_size, minimum=1)
+    image_index = np.asarray(image_index, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    if not (len(image_index) == len(visibility) == len(targets)):
+        raise ValueError(
+            "The 'image_index', 'visibility' and 'targets' parameters of bubbles_decisions "
+            f"must have one row per trial; got {len(image_index)}, {len(visibility)}, "
+            f"{len(targets)}."
+        )
+    if len(image_index) and (image_index.min() < 0 or image_index.max() >= len(images)):
+        raise ValueError(
+            f"The 'image_index' parameter of bubbles_decisions must index the {len(images)} "
+            f"images; got values from {image_index.min()} to {image_index.max()}."
+        )
+    device = next(model.parameters()).device
+    correct, logits = [], []
+    for start in range(0, len(targets), batch_size):
+        part = slice(start, start + batch_size)
+        shown = show_through(
+            images[torch.from_numpy(image_index[part])],
+            torch.as_tensor(np.asarray(visibility[part])),
+            fill,
+        )
+        scored = predict_targets(model, spec, shown, torch.from_numpy(targets[part]), device)
+        correct.append(scored[0])
+        logits.append(scored[1])
+    return np.concatenate(correct), np.concatenate(logits)
