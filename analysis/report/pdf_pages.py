@@ -119,7 +119,7 @@ def table_pages(title: str, frame: pd.DataFrame) -> list[Figure]:
     rows = _row_chunks([max(len(c) for c in row) for row in body], room_lines)
     pages = []
     for ci, cols in enumerate(columns):
-        for ri, chunk in enumerate(rows):
+        for chunk in rows:
             part = []
             if len(columns) > 1:
                 part.append(f"columns part {ci + 1} of {len(columns)}")
@@ -131,7 +131,7 @@ def table_pages(title: str, frame: pd.DataFrame) -> list[Figure]:
 
 
 def _table_page(title, head, body, widths, cols, rows, text_columns) -> Figure:
-    page_w, page_h = A4_LANDSCAPE
+    page_h = A4_LANDSCAPE[1]
     fig = Figure(figsize=A4_LANDSCAPE)
     inches = fig.dpi_scale_trans
     y = page_h - MARGIN

@@ -111,7 +111,9 @@ def summary_section(a: StudyAnalysis, figs: Figures) -> Section:
         f"Model-human {method} with 95% dual-bootstrap CIs; grey band: noise ceiling"
         + ("." if has_ceiling_band(a, method) else " (not defined here, see Reliability)."),
     )
-    section.add_tables(table("Summary", summary_display(summary), "tables/model_summary.csv"))
+    section.add_tables(
+        table("Per model and layer", summary_display(summary), "tables/model_summary.csv")
+    )
     return section
 
 

@@ -1,4 +1,4 @@
-"""The report's opening summary: rows from the comparison table, a sentence chosen by the numbers."""
+"""The report's opening summary: comparison-table rows, a sentence chosen by the numbers."""
 
 import numpy as np
 import pandas as pd
