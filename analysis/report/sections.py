@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from analysis.report import figures
 from analysis.report.layout import cluster_order
-from analysis.report.summary import SYMBOLS, summary_table
+from analysis.report.summary import SYMBOLS, summary_display, summary_table
 from analysis.study_analysis import StudyAnalysis
 
 MAX_TABLE_ROWS = 40
@@ -115,37 +115,6 @@ def summary_section(a: StudyAnalysis, figs: Figures) -> Section:
         table("Per model and layer", summary_display(summary), "tables/model_summary.csv")
     )
     return section
-
-
-def _number(value: float) -> str:
-    """A number as the report's tables print it (4 significant digits; empty when NaN)."""
-    return "" if pd.isna(value) else f"{value:.4g}"
-
-
-def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary table as printed: numbers as in the comparison table, interval and band
-    in one column each, the share of the lower ceiling in percent."""
-    return pd.DataFrame(
-        {
-            "model / layer": summary["model"],
-            "statistic": summary["method"].map(lambda m: SYMBOLS.get(m, m)),
-            "estimate": summary["evaluation"].map(_number),
-            "95% CI": [
-                f"[{_number(lo)}, {_number(hi)}]" if pd.notna(lo) and pd.notna(hi) else ""
-                for lo, hi in zip(summary["ci_low"], summary["ci_high"], strict=True)
-            ],
-            "p (FDR, Mantel)": summary["mantel_p_fdr"].map(_number),
-            "noise ceiling": [
-                f"{_number(lo)} to {_number(hi)}" if pd.notna(lo) and pd.notna(hi) else "none"
-                for lo, hi in zip(
-                    summary["noise_ceiling_lower"], summary["noise_ceiling_upper"], strict=True
-                )
-            ],
-            "share of lower ceiling": summary["share_of_lower_ceiling"].map(
-                lambda v: "" if pd.isna(v) else f"{v:.0%}"
-            ),
-        }
-    )
 
 
 def participants_section(a: StudyAnalysis, figs: Figures) -> Section:

@@ -2,7 +2,8 @@
 
 The numbers are the primary method's rows of the model comparison table, unchanged; the
 sentence is chosen by them: where the estimate lies against the noise-ceiling band (above,
-within, below, or no band), and whether its 95 % interval excludes zero.
+within, below, or no band), and whether its 95 % interval excludes zero.  `summary_display`
+prints the rows as the comparison table prints its numbers.
 """
 
 from __future__ import annotations
@@ -99,3 +100,34 @@ def sentence(row: pd.Series | dict) -> str:
     interval = f" [{low:.2f}, {high:.2f}]" if _finite(low, high) else ""
     ceiling = _ceiling_clause(value, row["noise_ceiling_lower"], row["noise_ceiling_upper"])
     return f"{row['model']}: {symbol} = {value:.2f}{interval}, {ceiling}; {_zero_clause(low, high)}"
+
+
+def _number(value: float) -> str:
+    """A number as the report's tables print it (4 significant digits; empty when NaN)."""
+    return "" if pd.isna(value) else f"{value:.4g}"
+
+
+def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary table as printed: numbers as in the comparison table, interval and band
+    in one column each, the share of the lower ceiling in percent."""
+    return pd.DataFrame(
+        {
+            "model / layer": summary["model"],
+            "statistic": summary["method"].map(lambda m: SYMBOLS.get(m, m)),
+            "estimate": summary["evaluation"].map(_number),
+            "95% CI": [
+                f"[{_number(lo)}, {_number(hi)}]" if pd.notna(lo) and pd.notna(hi) else ""
+                for lo, hi in zip(summary["ci_low"], summary["ci_high"], strict=True)
+            ],
+            "p (FDR, Mantel)": summary["mantel_p_fdr"].map(_number),
+            "noise ceiling": [
+                f"{_number(lo)} to {_number(hi)}" if pd.notna(lo) and pd.notna(hi) else "none"
+                for lo, hi in zip(
+                    summary["noise_ceiling_lower"], summary["noise_ceiling_upper"], strict=True
+                )
+            ],
+            "share of lower ceiling": summary["share_of_lower_ceiling"].map(
+                lambda v: "" if pd.isna(v) else f"{v:.0%}"
+            ),
+        }
+    )
