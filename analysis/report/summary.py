@@ -2,7 +2,8 @@
 
 The numbers are the primary method's rows of the model comparison table, unchanged; the
 sentence is chosen by them: where the estimate lies against the noise-ceiling band (above,
-within, below, or no band), and whether its 95 % interval excludes zero.  `summary_display`
+within, below, or no band), whether its 95 % interval excludes zero, and, where it does not,
+whether the Mantel test disagrees.  `summary_display`
 prints the rows as the comparison table prints its numbers.
 """
 
@@ -14,6 +15,8 @@ import pandas as pd
 
 # the statistic's symbol in sentences and column heads
 SYMBOLS = {"spearman": "ρ", "pearson": "r", "rho-a": "ρa", "tau-a": "τa"}
+
+SIGNIFICANT = 0.05  # FDR-corrected p below which the Mantel test is named in the sentence
 
 SUMMARY_COLUMNS = (
     "model",
@@ -75,13 +78,19 @@ def _ceiling_clause(value: float, lower: float, upper: float) -> str:
     return f"below the lower noise ceiling {lower:.2f}{share}"
 
 
-def _zero_clause(low: float, high: float) -> str:
+def _zero_clause(low: float, high: float, p_fdr: float) -> str:
     if not _finite(low, high):
         return "no interval (too few participants or stimuli to resample)"
     if low > 0:
         return "reliably above zero"
     if high < 0:
         return "reliably below zero"
+    if _finite(p_fdr) and p_fdr < SIGNIFICANT:
+        # the Mantel test holds these participants fixed; the interval also resamples them
+        return (
+            "not distinguishable from zero over new participants and stimuli, although the "
+            f"Mantel test on these data gives p = {p_fdr:.2g} after FDR"
+        )
     return "not distinguishable from zero"
 
 
@@ -99,7 +108,8 @@ def sentence(row: pd.Series | dict) -> str:
     low, high = row["ci_low"], row["ci_high"]
     interval = f" [{low:.2f}, {high:.2f}]" if _finite(low, high) else ""
     ceiling = _ceiling_clause(value, row["noise_ceiling_lower"], row["noise_ceiling_upper"])
-    return f"{row['model']}: {symbol} = {value:.2f}{interval}, {ceiling}; {_zero_clause(low, high)}"
+    zero = _zero_clause(low, high, row["mantel_p_fdr"])
+    return f"{row['model']}: {symbol} = {value:.2f}{interval}, {ceiling}; {zero}"
 
 
 def _number(value: float) -> str:
