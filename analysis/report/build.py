@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from analysis.report.exports import write_exports
 from analysis.report.methods_text import methods_paragraphs
-from analysis.report.sections import build_sections, has_ceiling_band
+from analysis.report.pdf_pages import figure_pages, table_pages, text_pages
+from analysis.report.sections import Section, build_sections, has_ceiling_band
 from analysis.study_analysis import StudyAnalysis
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PDF_METADATA = {"Creator": "FaceSim Lab analysis", "Producer": None, "CreationDate": None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportMeta:
+    """What the report says about where it comes from: the study's title (the report falls
+    back to the analysis's study id) and the address of its dashboard (no link without)."""
+
+    title: str | None = None
+    dashboard_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,48 +71,38 @@ def _headline(a: StudyAnalysis) -> list[tuple[str, str]]:
     return rows
 
 
-def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:
-    lines = [title, ""]
-    for paragraph in paragraphs:
-        lines += [*textwrap.wrap(paragraph, 100), ""]
-    per_page = 60
-    for start in range(0, len(lines), per_page):
-        fig = Figure(figsize=(8.27, 11.69))
-        fig.text(
-            0.06,
-            0.96,
-            "\n".join(lines[start : start + per_page]),
-            va="top",
-            ha="left",
-            family="monospace",
-            fontsize=7.5,
-        )
-        pdf.savefig(fig)
+def _pdf(
+    path: Path,
+    *,
+    title: str,
+    meta: ReportMeta,
+    headline: list[tuple[str, str]],
+    methods: list[str],
+    sections: list[Section],
+    made: list[tuple[str, Figure]],
+) -> None:
+    """Summary sentences and table, study facts and methods, figures, then every table."""
+    summary, *rest = sections
+    opening = [f"Dashboard: {meta.dashboard_url}"] if meta.dashboard_url else []
+    pages = text_pages(title, [*opening, "Summary", summary.text, *summary.points])
+    for t in summary.tables:
+        pages += table_pages(t["title"], t["frame"])
+    pages += text_pages("Study", [f"{k}: {v}" for k, v in headline] + ["Methods", *methods])
+    pages += figure_pages(made)
+    for section in rest:
+        for t in section.tables:
+            pages += table_pages(f"{section.title}: {t['title']}", t["frame"])
+    with PdfPages(path, metadata=PDF_METADATA) as pdf:
+        for page in pages:
+            pdf.savefig(page)
 
 
-def _table_page(pdf: PdfPages, title: str, frame: pd.DataFrame) -> None:
-    shown = frame.head(30).copy()
-    for col in shown.columns:
-        if pd.api.types.is_float_dtype(shown[col]):
-            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
-    shown = shown.astype(str).apply(lambda c: c.str.slice(0, 18))
-    fig = Figure(figsize=(11.69, 8.27))
-    ax = fig.subplots()
-    ax.axis("off")
-    ax.set_title(title, fontsize=10)
-    table = ax.table(
-        cellText=shown.to_numpy(),
-        colLabels=[str(c)[:18] for c in shown.columns],
-        loc="upper center",
-        cellLoc="right",
-    )
-    table.auto_set_font_size(False)
-    table.set_fontsize(max(4, 9 - len(shown.columns) // 4))
-    pdf.savefig(fig)
-
-
-def write_report(analysis: StudyAnalysis, out_dir: str | Path) -> ReportFiles:
+def write_report(
+    analysis: StudyAnalysis, out_dir: str | Path, meta: ReportMeta | None = None
+) -> ReportFiles:
     """Write the HTML page, PDF, figures and exports of `analysis` into `out_dir`."""
+    meta = meta or ReportMeta()
+    title = f"Similarity report: {meta.title or analysis.study}"
     out = Path(out_dir)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -113,17 +111,15 @@ def write_report(analysis: StudyAnalysis, out_dir: str | Path) -> ReportFiles:
     methods = methods_paragraphs(analysis)
     headline = _headline(analysis)
     pdf_path = out / "report.pdf"
-    with PdfPages(pdf_path, metadata=PDF_METADATA) as pdf:
-        _text_page(
-            pdf,
-            f"Similarity report: {analysis.study}",
-            [f"{k}: {v}" for k, v in headline] + ["Methods"] + methods,
-        )
-        for _, fig in made:
-            pdf.savefig(fig)
-        for section in sections:
-            for t in section.tables:
-                _table_page(pdf, f"{section.title}: {t['title']}", t["frame"])
+    _pdf(
+        pdf_path,
+        title=title,
+        meta=meta,
+        headline=headline,
+        methods=methods,
+        sections=sections,
+        made=made,
+    )
     files = sorted(str(p.relative_to(out)) for p in [*written, pdf_path, *fig_dir.glob("*.png")])
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -131,10 +127,14 @@ def write_report(analysis: StudyAnalysis, out_dir: str | Path) -> ReportFiles:
         undefined=jinja2.StrictUndefined,
     )
     html = env.get_template("report.html.j2").render(
+        title=title,
         study=analysis.study,
+        dashboard_url=meta.dashboard_url,
         headline=headline,
         methods=methods,
-        sections=sections,
+        summary=sections[0],
+        sections=sections[1:],
+        appendix=[s for s in sections if any(t["wide"] for t in s.tables)],
         files=[f for f in files if f != "index.html"],
     )
     html_path = out / "index.html"

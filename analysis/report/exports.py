@@ -12,6 +12,7 @@ import pandas as pd
 from analysis.csv_cells import write_csv
 from analysis.io import save_matrices_npz, write_rsatoolbox_pkl, write_things_triplets
 from analysis.matrices import SimilarityMatrix, vector_to_square
+from analysis.report.summary import summary_table
 from analysis.study_analysis import StudyAnalysis
 
 
@@ -27,6 +28,7 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         "human_matrix_long": a.human_group.to_long(),
     }
     optional = {
+        "model_summary": summary_table(a.comparison, a.parameters.primary_method),
         "model_comparison": a.comparison,
         "model_differences": a.differences,
         "choice_accuracy": a.choice_accuracy,

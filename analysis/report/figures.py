@@ -8,6 +8,7 @@ can be built in a notebook, a web worker or several threads without side effects
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib
@@ -17,6 +18,7 @@ from matplotlib.figure import Figure
 
 from analysis.matrices import SimilarityMatrix
 from analysis.report.layout import classical_mds, filled
+from analysis.report.summary import model_label
 
 MAX_LABELS = 60
 MAX_MODEL_PANELS = 12
@@ -91,7 +93,8 @@ def model_correlations(table: pd.DataFrame, method: str) -> Figure | None:
         return None
     sub = table[table["method"] == method].reset_index(drop=True)
     labels = [
-        f"{m}/{layer}" if layer else m for m, layer in zip(sub["model"], sub["layer"], strict=True)
+        "\n".join(textwrap.wrap(model_label(m, layer), 22))
+        for m, layer in zip(sub["model"], sub["layer"], strict=True)
     ]
     fig, ax = _subplots(figsize=(max(5, 0.55 * len(sub) + 2), 4.2))
     x = np.arange(len(sub))

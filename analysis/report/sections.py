@@ -1,8 +1,10 @@
 """The report's sections: one function each, registered in `SECTIONS` in page order.
 
 A section function takes the `StudyAnalysis` and a `Figures` sink and returns its `Section`
-(title, text, figures, tables) or None when the study has nothing for it.  Adding a section
-to the report is one function here and one entry in `SECTIONS`.
+(title, text, points, figures, tables) or None when the study has nothing for it.  Adding a
+section to the report is one function here and one entry in `SECTIONS`.  The first entry,
+the summary, opens the report (before the study facts and the methods); tables wider than
+`WIDE_COLUMNS` are shown in the appendix, linked from their section.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from matplotlib.figure import Figure
 
 from analysis.report import figures
 from analysis.report.layout import cluster_order
+from analysis.report.summary import SYMBOLS, summary_display, summary_table
 from analysis.study_analysis import StudyAnalysis
 
 MAX_TABLE_ROWS = 40
+WIDE_COLUMNS = 8  # wider tables go to the report's appendix
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Section:
 
     title: str
     text: str = ""
+    points: list[str] = field(default_factory=list)  # a bulleted list after the text
     figures: list[dict] = field(default_factory=list)
     tables: list[dict] = field(default_factory=list)
 
@@ -54,7 +59,8 @@ class Figures:
 
 
 def table(title: str, frame: pd.DataFrame | None, csv: str) -> dict | None:
-    """A table entry of a section (the first `MAX_TABLE_ROWS` rows); None when empty."""
+    """A table entry of a section (the first `MAX_TABLE_ROWS` rows); None when empty.
+    `wide` tables are shown in the appendix; `anchor` is the id they are linked by."""
     if frame is None or frame.empty:
         return None
     shown = frame.head(MAX_TABLE_ROWS)
@@ -74,7 +80,41 @@ def table(title: str, frame: pd.DataFrame | None, csv: str) -> dict | None:
         "total": len(frame),
         "csv": csv,
         "frame": shown,
+        "wide": frame.shape[1] > WIDE_COLUMNS,
+        "anchor": "table-" + "".join(c if c.isalnum() else "-" for c in title.lower())[:60],
     }
+
+
+def summary_section(a: StudyAnalysis, figs: Figures) -> Section:
+    """Results first: one sentence and one row per model/layer, and their figure."""
+    method = a.parameters.primary_method
+    summary = summary_table(a.comparison, method)
+    if summary is None:
+        return Section(
+            "Summary",
+            "No models were compared with the human data: add models to the study and run "
+            "the model jobs before the report to see how well each one agrees with people.",
+        )
+    section = Section(
+        "Summary",
+        f"Model-human agreement ({method}, {SYMBOLS.get(method, method)}) with its 95% "
+        "dual-bootstrap interval, the Mantel test's p after Benjamini-Hochberg FDR correction "
+        "across models and layers, and the noise-ceiling band (how well the best possible "
+        "model could do given the noise in the human data). All numbers are from the model "
+        "comparison table in the appendix.",
+        points=list(summary["sentence"]),
+    )
+    figs.add(
+        section,
+        "model_correlations",
+        figures.model_correlations(a.comparison, method),
+        f"Model-human {method} with 95% dual-bootstrap CIs; grey band: noise ceiling"
+        + ("." if has_ceiling_band(a, method) else " (not defined here, see Reliability)."),
+    )
+    section.add_tables(
+        table("Per model and layer", summary_display(summary), "tables/model_summary.csv")
+    )
+    return section
 
 
 def participants_section(a: StudyAnalysis, figs: Figures) -> Section:
@@ -167,20 +207,12 @@ def reliability_section(a: StudyAnalysis, figs: Figures) -> Section:
 def models_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     if not a.models:
         return None
-    method = a.parameters.primary_method
     section = Section("Models vs humans")
     figs.add(
         section,
         "model_heatmaps",
         figures.model_heatmaps(a.models, figs.order),
         "Model dissimilarity matrices in the human clustering order.",
-    )
-    figs.add(
-        section,
-        "model_correlations",
-        figures.model_correlations(a.comparison, method),
-        f"Model-human {method} with 95% dual-bootstrap CIs; grey band: noise ceiling"
-        + ("." if has_ceiling_band(a, method) else " (not defined here, see Reliability)."),
     )
     figs.add(
         section,
@@ -328,6 +360,7 @@ SectionFunction = Callable[[StudyAnalysis, Figures], Section | None]
 
 # the report's sections in page order
 SECTIONS: tuple[SectionFunction, ...] = (
+    summary_section,
     participants_section,
     dropped_rows_section,
     human_section,

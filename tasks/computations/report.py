@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
+from django.urls import reverse
 from PIL import Image
 
 from analysis import (
@@ -27,7 +28,7 @@ from analysis import (
     generalisation_table,
 )
 from analysis.io import read_responses_dropping_bad_rows
-from analysis.report import write_report
+from analysis.report import ReportMeta, write_report
 from studyapp.models import Artifact, Job, JobBatch
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.services.artifacts import artifact_find, artifact_save
@@ -38,7 +39,8 @@ from tasks.report_parameters import analysis_parameters
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
-REPORT_VERSION = "analysis-report-2"  # 2: relevance part mass and overlays per model
+# 2: relevance part mass and overlays per model; 3: summary first, study title, dashboard link
+REPORT_VERSION = "analysis-report-3"
 OVERLAY_IMAGES = 8  # stimuli shown with every model's relevance map in the report
 
 
@@ -85,6 +87,7 @@ def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
     """What a report is made from; part of its artifact key (new responses -> new report)."""
     return {
         "study": job.study.slug,
+        "title": job.study.title,
         "responses_sha256": hashlib.sha256(csv).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
         "parameters": analysis_parameters(job.params).as_dict(),
@@ -268,7 +271,11 @@ class Report(Computation):
             dropped_rows=dropped,
         )
         with tempfile.TemporaryDirectory() as folder:
-            write_report(analysis, folder)
+            meta = ReportMeta(
+                title=job.study.title,
+                dashboard_url=reverse("research-study", kwargs={"slug": job.study.slug}),
+            )
+            write_report(analysis, folder, meta)
             (Path(folder) / INPUTS).write_text(json.dumps(inputs, indent=2, default=str))
             (Path(folder) / SUMMARY).write_text(json.dumps(analysis.summary(), default=str))
             archive = io.BytesIO()

@@ -90,6 +90,7 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     ):
         names = set(zipped.namelist())
         part_mass = pd.read_csv(zipped.open("tables/part_mass.csv"))
+        summary = pd.read_csv(zipped.open("tables/model_summary.csv"))
     assert {"index.html", "report.pdf", "results.json", "matrices.npz", "triplets.csv"} <= names
     assert {"figures/part_mass.png", "figures/relevance_overlays.png"} <= names
     # relevance per face part, for every model, on the generated faces' exact part masks
@@ -97,6 +98,9 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     assert {"skin", "left_eye", "mouth"} <= set(part_mass["part"])
     shares = part_mass.groupby(["model", "image"])["relevance_share"].sum()
     assert np.allclose(shares, 1.0)
+    # the report opens with one sentence per model
+    assert set(summary["model"].str.split("/").str[0]) == {m.name for m in models}
+    assert summary["sentence"].str.contains(" = ").all()
 
     client.force_login(owner)
     dashboard = client.get(reverse("research-study", args=[study.slug]))

@@ -10,6 +10,7 @@ import io
 import pandas as pd
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from studyapp.models import Artifact, Job, Response
 from studyapp.payloads import parse_response
@@ -61,4 +62,9 @@ def test_a_bad_stored_row_is_dropped_and_listed_not_fatal(worker, media):
     dropped = pd.read_csv(io.BytesIO(report_member(report, "tables/dropped_rows.csv")))
     assert dropped["trial_index"].tolist() == [bad.trial.index]
     assert dropped["reasons"].tolist() == ["responded_at as ISO 8601 times"]
-    assert b"Export rows dropped on reading" in report_member(report, "index.html")
+    page = report_member(report, "index.html").decode()
+    assert "Export rows dropped on reading" in page
+    # the report job passes the study's title and its dashboard's address to the report
+    assert f"<h1>Similarity report: {study.title}</h1>" in page
+    assert f'href="{reverse("research-study", args=[study.slug])}"' in page
+    assert "No models were compared" in page  # the summary still opens the report

@@ -1,6 +1,7 @@
 """The study pipeline and its report: contents, loadable exports, reproducibility."""
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -9,9 +10,10 @@ import pytest
 import rsatoolbox
 
 from analysis.relevance import relevance_mass_per_part
-from analysis.report import figures, write_report
+from analysis.report import ReportMeta, figures, write_report
 from analysis.study_analysis import AnalysisParameters, RelevanceInputs, analyse_study
 from tests.unit.analysis.test_recovery import ranked_models
+from tests.unit.analysis.test_report_pdf import pdf_font_sizes
 
 PARAMS = AnalysisParameters(n_boot=40, n_permutations=99, n_splits=20, random_state=5)
 
@@ -373,3 +375,83 @@ def test_a_report_section_is_one_registered_function(triplet_report, tmp_path, m
     assert "Replication table" in html
     assert "Replication table" not in before.html.read_text()
     assert len(files.pdf.read_bytes()) > len(before.pdf.read_bytes())
+
+
+def cells(html: str, anchor: str) -> list[list[str]]:
+    """The body cells of the table with id `anchor` on the report page, row by row."""
+    start = html.index(f'id="{anchor}"')
+    body = html[start : html.index("</table>", start)].split("<tbody>")[1]
+    return [re.findall(r"<td>(.*?)</td>", row, re.S) for row in body.split("</tr>")[:-1]]
+
+
+def test_the_report_opens_with_a_summary_whose_numbers_are_the_comparison_tables(
+    triplet_report,
+):
+    analysis, files, out = triplet_report
+    html = files.html.read_text()
+    assert html.index('<section id="summary">') < html.index("<h2>Study</h2>")
+    assert html.index("<h2>Study</h2>") < html.index("<h2>Methods</h2>")
+    primary = analysis.comparison[analysis.comparison["method"] == "spearman"]
+    summary = pd.read_csv(out / "tables" / "model_summary.csv")
+    comparison = pd.read_csv(out / "tables" / "model_comparison.csv")
+    comparison = comparison[comparison["method"] == "spearman"].reset_index(drop=True)
+    assert len(summary) == len(primary) == 4
+    for ours, theirs in [
+        ("evaluation", "evaluation"),
+        ("ci_low", "ci_low"),
+        ("ci_high", "ci_high"),
+        ("mantel_p_fdr", "mantel_p_fdr"),
+        ("noise_ceiling_lower", "noise_ceiling_lower"),
+        ("noise_ceiling_upper", "noise_ceiling_upper"),
+    ]:
+        assert summary[ours].tolist() == comparison[theirs].tolist(), ours
+    page = cells(html, "table-per-model-and-layer")
+    appendix = cells(html, "table-model-comparison")
+    columns = list(analysis.comparison.columns)
+    spearman = [r for r in appendix if r[columns.index("method")] == "spearman"]
+    rows = comparison.itertuples(index=False)
+    for shown, printed, row in zip(page, spearman, rows, strict=True):
+        assert shown[0] == row.model
+        assert shown[2] == printed[columns.index("evaluation")] == f"{row.evaluation:.4g}"
+        assert shown[3] == (
+            f"[{printed[columns.index('ci_low')]}, {printed[columns.index('ci_high')]}]"
+        )
+        assert shown[4] == printed[columns.index("mantel_p_fdr")]
+        lower = printed[columns.index("noise_ceiling_lower")]
+        upper = printed[columns.index("noise_ceiling_upper")]
+        assert shown[5] == f"{lower} to {upper}"
+        assert shown[6] == f"{row.evaluation / row.noise_ceiling_lower:.0%}"
+    for text in summary["sentence"]:
+        assert f"<li>{text}</li>" in html
+    assert '<img src="figures/model_correlations.png"' in html.split("<h2>Study</h2>")[0]
+
+
+def test_wide_tables_are_in_the_appendix_linked_from_their_section(triplet_report):
+    _, files, _ = triplet_report
+    html = files.html.read_text()
+    appendix = html.index('<h2 id="appendix">')
+    assert html.index('id="table-model-comparison"') > appendix
+    assert html.index('id="table-noise-ceilings"') < appendix  # narrow: in place
+    models = html[html.index("<h2>Models vs humans</h2>") : appendix]
+    assert '<a href="#table-model-comparison">Model comparison</a>' in models
+    assert "<code>tables/model_comparison.csv</code>" in models
+    assert '<div class="scroll" id="table-model-comparison">' in html
+
+
+def test_the_report_carries_the_study_title_and_its_dashboard_link(triplet_report, tmp_path):
+    analysis, before, _ = triplet_report
+    assert "<h1>Similarity report: simulated</h1>" in before.html.read_text()
+    assert "dashboard" not in before.html.read_text()
+    meta = ReportMeta(title="Faces & friends", dashboard_url="/research/studies/faces-1/")
+    html = write_report(analysis, tmp_path, meta).html.read_text()
+    assert "<title>Similarity report: Faces &amp; friends</title>" in html
+    assert "<h1>Similarity report: Faces &amp; friends</h1>" in html
+    assert '<a id="dashboard-link" href="/research/studies/faces-1/">' in html
+    assert "Study <code>simulated</code>" in html
+
+
+def test_the_pdf_sets_no_type_below_6_points(triplet_report):
+    _, files, _ = triplet_report
+    sizes = pdf_font_sizes(files.pdf)
+    assert len(sizes) > 100
+    assert min(sizes) >= 6
