@@ -116,10 +116,10 @@ class StudyForm(forms.ModelForm):
         settings = self.cleaned_data["analysis_settings"] or {}
         if not isinstance(settings, dict):
             raise forms.ValidationError("The analysis settings must be a JSON object.")
-        from tasks.report_parameters import analysis_parameters  # pandas, scipy: see charts
+        from analysis import AnalysisParameters  # pandas, scipy: see charts
 
         try:
-            analysis_parameters(settings)
+            AnalysisParameters.from_dict(settings)
         except ValueError as error:
             raise forms.ValidationError(str(error)) from error
         return settings

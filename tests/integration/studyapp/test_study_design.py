@@ -231,3 +231,23 @@ def test_a_viewer_cannot_clone(client, owner, django_user_model):
     response = client.post(reverse("research-study-clone", args=[study.slug]))
     assert response.status_code == 403
     assert Study.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("settings_json", "message"),
+    [
+        ('{"n_bootstrap": 40}', "Unknown keys [&#x27;n_bootstrap&#x27;] for AnalysisParameters"),
+        ('{"n_boot": "40"}', "The &#x27;n_boot&#x27; parameter of AnalysisParameters.from_dict"),
+        ('{"exclusions": {"min_catch_accuracy": 2}}', "&#x27;min_catch_accuracy&#x27; parameter"),
+    ],
+)
+def test_edit_form_names_bad_analysis_settings(client, owner, settings_json, message):
+    study = owned_study(owner, status="draft")
+    url = reverse("research-study-edit", args=[study.slug])
+    response = client.post(url, posted(study, analysis_settings=settings_json))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    response = client.post(url, posted(study, analysis_settings='{"n_boot": 40}'))
+    assert response.status_code == 302
+    study.refresh_from_db()
+    assert study.analysis_settings == {"n_boot": 40}
