@@ -280,6 +280,7 @@ class ParticipantAdmin(ModelAdmin):
         "client_info",
         "excluded",
         "exclusion_reason",
+        "refused_responses",
     ]
     # Exclusions are made on the study's dashboard, through the audited service.
     readonly_fields = fields
