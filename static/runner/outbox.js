@@ -55,7 +55,7 @@ export class Outbox {
     this.sending = true;
     clearTimeout(this.timer);
     this.timer = null;
-    let wait = null;
+    let wait;
     try {
       wait = await this.#drain();
     } finally {
