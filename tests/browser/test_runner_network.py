@@ -172,3 +172,17 @@ def test_a_refused_answer_is_explained_at_once_and_its_trial_asked_again(page, l
     assert_one_response_per_trial(participant)
     participant.refresh_from_db()
     assert participant.refused_responses == 1
+
+
+def test_an_answer_for_a_session_the_server_no_longer_knows_asks_for_a_reload(page, live_server):
+    study = one_block_study(3)
+    participant = open_study(page, live_server, study, "forgotten")
+    driver = RunnerDriver(page)
+    driver.run(trials=1)  # the plan is loaded; then the server forgets the session
+    Participant.objects.filter(pk=participant.pk).update(token="another-token")
+    driver.run(trials=1)
+    notice = page.wait_for_selector("#refusal:not([hidden])")
+    assert notice.inner_text() == (
+        "Your last answer could not be saved (This session does not exist.). "
+        "Please reload the page."
+    )
