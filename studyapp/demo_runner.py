@@ -168,17 +168,14 @@ def simulate_participants(
         ParticipantBot(base_url, study.slug, f"demo-bot-{done + i}", answer=answer, seed=done + i)
         for i in range(missing)
     ]
+    bars_shown = progress and redraw_bars()
     with (
         ThreadPoolExecutor(4) as pool,
-        tqdm(
-            total=missing,
-            desc="simulated participants",
-            disable=not (progress and redraw_bars()),
-        ) as bar,
+        tqdm(total=missing, desc="simulated participants", disable=not bars_shown) as bar,
     ):
         for _ in pool.map(lambda bot: bot.run(), bots):
             bar.update()
-    if progress and not redraw_bars():
+    if progress and not bars_shown:
         step_done(f"simulated participants: {missing} completed")
     return missing
 
