@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_real, fail
+from analysis._from_dict import dataclass_from_dict
 
 RULE_DESCRIPTIONS = {
     "platform_excluded": "marked excluded on the platform",
@@ -69,6 +70,11 @@ class ExclusionRules:
             or (bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1])
         ):
             raise fail(func, "trial_rt_bounds_ms", "None or (low, high) with low < high", bounds)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ExclusionRules:
+        """The rules from a JSON object (e.g. `describe`'s); see `AnalysisParameters.from_dict`."""
+        return dataclass_from_dict(cls, data)
 
     def describe(self) -> dict:
         """The rules as a plain dict (for reports and methods text)."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_real, fail
+from analysis._from_dict import dataclass_from_dict
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
 from analysis.human.embedding import MODELS as EMBEDDING_MODELS
@@ -128,6 +129,12 @@ class AnalysisParameters:
             ):
                 raise fail(func, name, "a tuple of distinct column names", columns)
             object.__setattr__(self, name, tuple(columns))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AnalysisParameters:
+        """The parameters from a JSON object (e.g. `as_dict`'s); the fields are the dataclass's,
+        lists stand for tuples; unknown keys and values of the wrong type are ValueErrors."""
+        return dataclass_from_dict(cls, data)
 
     def as_dict(self) -> dict:
         out = asdict(self)

@@ -6,13 +6,12 @@ from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
-from django.db import models
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from studyapp.forms import StimulusImportForm, StudyForm
+from studyapp.forms import StimulusImportForm, StudyForm, form_field_options
 from studyapp.models import (
     Artifact,
     FaceModel,
@@ -220,8 +219,7 @@ class StudyAdmin(ModelAdmin):
     ]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if isinstance(db_field, models.URLField):
-            kwargs["assume_scheme"] = "https"  # as in StudyForm
+        kwargs = {**form_field_options(db_field), **kwargs}  # as in StudyForm
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description="links")
@@ -280,6 +278,7 @@ class ParticipantAdmin(ModelAdmin):
         "client_info",
         "excluded",
         "exclusion_reason",
+        "refused_responses",
     ]
     # Exclusions are made on the study's dashboard, through the audited service.
     readonly_fields = fields

@@ -5,6 +5,7 @@ bot can run against any deployment: start link → consent → plan → one POST
 completion. ``answer`` decides each response; the default answers at random.
 """
 
+import html.parser
 import http.cookiejar
 import json
 import random
@@ -18,6 +19,39 @@ from dataclasses import dataclass, field
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 RUNNER_PATH = re.compile(r"/p/([^/]+)/$")
+RUNNER_CONFIG = "runner-config"  # the id of the runner page's JSON script element
+
+
+class _ScriptText(html.parser.HTMLParser):
+    """Collects the text of the ``<script>`` element with a given id."""
+
+    def __init__(self, element_id: str):
+        super().__init__()
+        self.element_id = element_id
+        self.inside = False
+        self.text: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "script" and ("id", self.element_id) in attrs and self.text is None:
+            self.inside, self.text = True, []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.text.append(data)
+
+
+def embedded_json(page: str, element_id: str):
+    """The value of the JSON script element ``element_id`` (Django's ``json_script``)."""
+    parser = _ScriptText(element_id)
+    parser.feed(page)
+    parser.close()
+    if parser.text is None:
+        raise RuntimeError(f"the page has no <script id={element_id!r}> element")
+    return json.loads("".join(parser.text))
 
 
 @dataclass
@@ -101,9 +135,9 @@ class ParticipantBot:
         return match.group(1)
 
     def rating_scale(self, token: str) -> tuple[int, int]:
-        html = self.request(f"/p/{token}/").read().decode()
-        found = re.search(r'"rating": \{"min": (\d+), "max": (\d+)\}', html)
-        return (int(found.group(1)), int(found.group(2))) if found else (1, 7)
+        """The rating scale's (min, max) from the runner page's configuration."""
+        config = embedded_json(self.request(f"/p/{token}/").read().decode(), RUNNER_CONFIG)
+        return config["rating"]["min"], config["rating"]["max"]
 
     def csrf_token(self) -> str:
         return next((c.value for c in self.cookies if c.name == "csrftoken"), "")

@@ -1,10 +1,12 @@
-"""Run the demo study end to end (used by ``manage.py demo`` and its test), showing progress.
+"""Run the demo study end to end (used by ``manage.py demo`` and its test), showing progress:
+redrawn bars on a terminal, one line per finished step when the output is a log or a pipe.
 
 Faces → pretraining → finetuning for two tasks × two seeds → simulated participants through
 the HTTP interface → the standard pipeline → report. Workers must be running (``bin/demo``
 starts one) and the web server must answer at ``base_url`` for the simulated participants.
 """
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,12 +60,26 @@ class JobFailed(RuntimeError):
     pass
 
 
+def redraw_bars() -> bool:
+    """Progress bars only on a terminal: in a CI log or through ``| tee`` every redraw would be
+    a line of its own, so there each finished step prints one line instead."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def step_done(text: str) -> None:
+    print(text, flush=True)
+
+
 def wait_for_jobs(jobs: Iterable[Job], *, progress: bool, timeout: float = 3600) -> None:
-    """Poll until every job finished, with one progress bar per job; raise if one failed."""
+    """Poll until every job finished, with one progress bar per job (or one line per finished
+    job, see `redraw_bars`); raise if one failed."""
     jobs = list(jobs)
+    bars_shown = progress and redraw_bars()
+    lines = progress and not bars_shown
     bars = {
-        job.pk: tqdm(total=1, desc=_label(job), disable=not progress, leave=True) for job in jobs
+        job.pk: tqdm(total=1, desc=_label(job), disable=not bars_shown, leave=True) for job in jobs
     }
+    reported = set()
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -76,6 +92,10 @@ def wait_for_jobs(jobs: Iterable[Job], *, progress: bool, timeout: float = 3600)
                 )
                 bar.set_postfix_str(job.status, refresh=False)
                 bar.refresh()
+                if lines and job.is_finished and job.pk not in reported:
+                    reported.add(job.pk)
+                    done = f"{job.progress_done}/{job.progress_total}"
+                    step_done(f"{_label(job).rstrip()}: {job.status} ({done})")
             failed = [
                 job for job in jobs if job.status in (Job.Status.FAILED, Job.Status.CANCELLED)
             ]
@@ -148,12 +168,15 @@ def simulate_participants(
         ParticipantBot(base_url, study.slug, f"demo-bot-{done + i}", answer=answer, seed=done + i)
         for i in range(missing)
     ]
+    bars_shown = progress and redraw_bars()
     with (
         ThreadPoolExecutor(4) as pool,
-        tqdm(total=missing, desc="simulated participants", disable=not progress) as bar,
+        tqdm(total=missing, desc="simulated participants", disable=not bars_shown) as bar,
     ):
         for _ in pool.map(lambda bot: bot.run(), bots):
             bar.update()
+    if progress and not bars_shown:
+        step_done(f"simulated participants: {missing} completed")
     return missing
 
 

@@ -41,10 +41,6 @@ class MethodNotAllowed(RequestRejected):
     status = 405
 
 
-class Conflict(RequestRejected):
-    status = 409
-
-
 class PayloadTooLarge(RequestRejected):
     status = 413
 

@@ -1,7 +1,10 @@
 """Forms of the researcher side (admin)."""
 
+from math import inf
+
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from studyapp.models import Study, TrialType
@@ -69,11 +72,25 @@ class StimulusImportForm(forms.Form):
         return cleaned
 
 
-def _https_url_fields(db_field, **kwargs):
-    """Form fields for a model; bare URLs get https:// (recruitment sites use https)."""
+def form_field_options(db_field) -> dict:
+    """Options that make a model's form field match the server's checks: number inputs take
+    the bounds of the model field's validators (e.g. ``min="1"``, not the 0 of a positive
+    integer); bare URLs get https:// (recruitment sites use https)."""
     if isinstance(db_field, models.URLField):
-        kwargs["assume_scheme"] = "https"
-    return db_field.formfield(**kwargs)
+        return {"assume_scheme": "https"}
+    if not isinstance(db_field, models.IntegerField | models.FloatField):
+        return {}
+    options = {}
+    for validator in db_field.validators:
+        if isinstance(validator, MinValueValidator):
+            options["min_value"] = max(validator.limit_value, options.get("min_value", -inf))
+        elif isinstance(validator, MaxValueValidator):
+            options["max_value"] = min(validator.limit_value, options.get("max_value", inf))
+    return options
+
+
+def _form_field(db_field, **kwargs):
+    return db_field.formfield(**{**form_field_options(db_field), **kwargs})
 
 
 FROZEN_NOTE = "Participants have started: clone the study to change its design."
@@ -116,17 +133,17 @@ class StudyForm(forms.ModelForm):
         settings = self.cleaned_data["analysis_settings"] or {}
         if not isinstance(settings, dict):
             raise forms.ValidationError("The analysis settings must be a JSON object.")
-        from tasks.report_parameters import analysis_parameters  # pandas, scipy: see charts
+        from analysis import AnalysisParameters  # pandas, scipy: see charts
 
         try:
-            analysis_parameters(settings)
+            AnalysisParameters.from_dict(settings)
         except ValueError as error:
             raise forms.ValidationError(str(error)) from error
         return settings
 
     class Meta:
         model = Study
-        formfield_callback = _https_url_fields
+        formfield_callback = _form_field
         fields = [
             "title",
             "slug",

@@ -1,10 +1,8 @@
 """Face models for the workers: specs from the database, loaded once per worker process."""
 
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
-from django.conf import settings
 
 from modelsvc import ModelSpec, load_model, pick_device
 from studyapp.models import FaceModel
@@ -36,22 +34,3 @@ def cached_model(spec: ModelSpec, device: torch.device | None = None) -> torch.n
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return model
-
-
-def check_weights_path(path: str) -> Path:
-    """A server-side weights path must lie inside one of ``FACESIM_WEIGHTS_DIRS``."""
-    resolved = Path(path).resolve()
-    allowed = [Path(d).resolve() for d in settings.FACESIM_WEIGHTS_DIRS]
-    if not any(resolved.is_relative_to(d) for d in allowed):
-        raise ValueError(
-            f"Weights path {path!r} is outside the allowed folders {[str(d) for d in allowed]} "
-            "(setting FACESIM_WEIGHTS_DIRS)."
-        )
-    if not resolved.is_file():
-        raise ValueError(f"Weights file {path!r} does not exist.")
-    return resolved
-
-
-def check_spec_loads(spec: ModelSpec) -> None:
-    """Load the model on the CPU once: raises with missing/unexpected keys on a mismatch."""
-    load_model(spec, "cpu")

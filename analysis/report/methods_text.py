@@ -22,22 +22,25 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def _rules_text(a: StudyAnalysis) -> str:
+    """The exclusion rules that could apply to this study: the constant-ratings rule only to
+    ratings, the catch and repeat rules only when the data has catch or repeated trials."""
     r = a.parameters.exclusions
+    quality = a.exclusion.quality
     parts = []
     if r.drop_platform_excluded:
         parts.append("participants marked excluded on the platform")
     if r.require_completed:
         parts.append("participants who did not complete the study")
-    if r.min_catch_accuracy is not None:
+    if r.min_catch_accuracy is not None and quality["n_catch"].sum() > 0:
         parts.append(f"participants below {r.min_catch_accuracy:.0%} catch-trial accuracy")
     if r.max_fast_fraction is not None:
         parts.append(
             f"participants with more than {r.max_fast_fraction:.0%} of main-trial responses "
             f"faster than {r.fast_rt_ms:g} ms"
         )
-    if r.min_repeat_consistency is not None:
+    if r.min_repeat_consistency is not None and quality["n_repeats"].sum() > 0:
         parts.append(f"participants below {r.min_repeat_consistency:.0%} repeat consistency")
-    if r.exclude_constant_ratings:
+    if r.exclude_constant_ratings and a.trial_type == "rating":
         parts.append("participants whose ratings never varied")
     parts.append(f"participants with fewer than {r.min_main_trials} main trials")
     text = "Excluded were " + "; ".join(parts) + "."

@@ -18,12 +18,7 @@ export async function postJSON(url, body, csrfToken) {
     body: JSON.stringify(body),
     credentials: "same-origin",
   });
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
+  const data = await response.json().catch(() => null); // an empty or non-JSON body
   return { status: response.status, data, retryAfterMs: retryAfterMs(response.headers.get("Retry-After")) };
 }
 

@@ -3,6 +3,7 @@
 import { getJSON, isRetryable, postJSON, retryDelay } from "./api.js";
 import { Outbox } from "./outbox.js";
 import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
+import { showRefusal } from "./refusals.js";
 import { measureRefresh } from "./frames.js";
 import { afterTrial, runTrial } from "./trials.js";
 import { watchTrial } from "./visibility.js";
@@ -201,6 +202,7 @@ async function main() {
     storageKey: config.storageKey,
     csrfToken: config.csrfToken,
     onConnection: (online) => (connection.hidden = online),
+    onRefused: (refusal) => showRefusal(document.getElementById("refusal"), refusal),
   });
   let answered = answeredIndices(plan, outbox);
   outbox.flush();

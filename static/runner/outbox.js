@@ -5,19 +5,20 @@
 // Sending goes through the queue; a response that fails goes to its end and the next one is
 // tried, so an intermittent connection drains the queue at the rate it lets requests through.
 // Only after QUICK_RETRIES failures in a row (or a 429) does the outbox back off (exponential,
-// Retry-After honoured); every acknowledged response resets that count.
+// Retry-After honoured); every acknowledged response resets that count. A response the server
+// refuses (any other 4xx) leaves the queue and is passed to `onRefused` ({payload, status, error}).
 import { isRetryable, postJSON, retryDelay } from "./api.js";
 
 const QUICK_RETRIES = 3;
 
 export class Outbox {
-  constructor({ url, storageKey, csrfToken, onConnection }) {
+  constructor({ url, storageKey, csrfToken, onConnection, onRefused }) {
     this.url = url;
     this.storageKey = storageKey;
     this.csrfToken = csrfToken;
     this.onConnection = onConnection || (() => {});
     this.items = new Map(Object.entries(this.#load()));
-    this.rejected = [];
+    this.onRefused = onRefused || (() => {});
     this.failures = 0; // in a row, since the last acknowledged response
     this.timer = null;
     this.sending = false;
@@ -43,7 +44,7 @@ export class Outbox {
     if (this.timer === null) this.flush(); // else it waits for the backoff to end
   }
 
-  // Resolves once every queued response has been acknowledged (or permanently rejected).
+  // Resolves once every queued response has been acknowledged (or refused).
   whenEmpty() {
     if (this.items.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -54,7 +55,7 @@ export class Outbox {
     this.sending = true;
     clearTimeout(this.timer);
     this.timer = null;
-    let wait = null;
+    let wait;
     try {
       wait = await this.#drain();
     } finally {
@@ -92,7 +93,7 @@ export class Outbox {
         }
         continue;
       }
-      if (answer.status >= 400) this.rejected.push({ payload, status: answer.status, error: answer.data && answer.data.error });
+      if (answer.status >= 400) this.onRefused({ payload, status: answer.status, error: answer.data && answer.data.error });
       this.items.delete(key);
       this.#save();
       this.failures = 0;

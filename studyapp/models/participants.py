@@ -41,6 +41,9 @@ class Participant(models.Model):
     client_info = models.JSONField(default=dict, blank=True)
     excluded = models.BooleanField(default=False)
     exclusion_reason = models.TextField(blank=True)
+    refused_responses = models.PositiveIntegerField(
+        default=0, help_text="Answers the server refused (invalid, implausible RT, …)."
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from modelsvc.builtin import BUILTIN_MODELS, get_builtin
 from studyapp.models import FaceModel
-from tasks.model_cache import check_spec_loads
+from studyapp.services.face_models import check_spec_loads
 
 
 def builtin_model_register(*, name: str) -> FaceModel:

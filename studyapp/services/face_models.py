@@ -5,16 +5,36 @@ and unexpected keys and the shape conflicts (from ``modelsvc``).
 """
 
 import hashlib
+from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from modelsvc import ModelSpec
+from modelsvc import ModelSpec, load_model
 from studyapp.models import FaceModel
 from studyapp.storage import local_path
-from tasks.model_cache import check_spec_loads, check_weights_path
+
+
+def check_weights_path(path: str) -> Path:
+    """A server-side weights path must lie inside one of ``FACESIM_WEIGHTS_DIRS``."""
+    resolved = Path(path).resolve()
+    allowed = [Path(d).resolve() for d in settings.FACESIM_WEIGHTS_DIRS]
+    if not any(resolved.is_relative_to(d) for d in allowed):
+        raise ValueError(
+            f"Weights path {path!r} is outside the allowed folders {[str(d) for d in allowed]} "
+            "(setting FACESIM_WEIGHTS_DIRS)."
+        )
+    if not resolved.is_file():
+        raise ValueError(f"Weights file {path!r} does not exist.")
+    return resolved
+
+
+def check_spec_loads(spec: ModelSpec) -> None:
+    """Load the model on the CPU once: raises with missing/unexpected keys on a mismatch."""
+    load_model(spec, "cpu")
 
 
 def _sha256_of_file(path: str) -> str:

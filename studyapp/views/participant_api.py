@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 
 from studyapp.errors import (
@@ -88,14 +89,19 @@ def plan(request: HttpRequest, participant: Participant) -> JsonResponse:
 @rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
 @json_errors
 def responses(request: HttpRequest, token: str) -> JsonResponse:
-    """The hot path: one query finds the session, the trial and any stored response."""
+    """The hot path: one query finds the session, the trial and any stored response.
+
+    A refused answer is counted on its session (``refused_responses``), in the one UPDATE that
+    also tells an unknown session apart.
+    """
     try:
         payload = parse_response(read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES))
+        stored, created = response_record(token=token, payload=payload)
     except RequestRejected:
-        if not Participant.objects.filter(token=token).exists():
+        refused = F("refused_responses") + 1
+        if not Participant.objects.filter(token=token).update(refused_responses=refused):
             raise NotFound("unknown_session", "This session does not exist.") from None
         raise
-    stored, created = response_record(token=token, payload=payload)
     body = {"trial": payload.trial, "duplicate": not created, "received_at": stored.received_at}
     return JsonResponse(body, status=201 if created else 200)
 

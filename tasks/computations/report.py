@@ -22,6 +22,7 @@ from django.urls import reverse
 from PIL import Image
 
 from analysis import (
+    AnalysisParameters,
     RelevanceInputs,
     SimilarityMatrix,
     analyse_study,
@@ -34,7 +35,6 @@ from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
-from tasks.report_parameters import analysis_parameters
 
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
@@ -90,7 +90,7 @@ def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
         "title": job.study.title,
         "responses_sha256": hashlib.sha256(csv).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
-        "parameters": analysis_parameters(job.params).as_dict(),
+        "parameters": AnalysisParameters.from_dict(job.params).as_dict(),
     }
 
 
@@ -266,7 +266,7 @@ class Report(Computation):
         analysis = analyse_study(
             responses,
             models,
-            parameters=analysis_parameters(job.params),
+            parameters=AnalysisParameters.from_dict(job.params),
             relevance=relevance,
             dropped_rows=dropped,
         )

@@ -1,5 +1,6 @@
 """The runner on a bad connection: intermittent loss, a whole block offline, a busy server."""
 
+import json
 import time
 
 import pytest
@@ -143,3 +144,45 @@ def test_complete_is_retried_after_a_429_with_its_retry_after(page, live_server)
     assert attempts[1] - attempts[0] >= 1.9  # Retry-After: 2 (seconds) was honoured
     participant.refresh_from_db()
     assert participant.status == Participant.Status.COMPLETED
+
+
+def test_a_refused_answer_is_explained_at_once_and_its_trial_asked_again(page, live_server):
+    """The server refuses one answer (an RT below the study's floor, as a forged or broken
+    client would send): the participant reads why and what to do, the trial comes again
+    before the end, and the session counts the refusal."""
+    study = one_block_study(3)
+    participant = open_study(page, live_server, study, "refused")
+    forged = []
+
+    def first_too_fast(route):
+        if forged:
+            return route.continue_()
+        body = {**route.request.post_data_json, "rt_ms": 0}
+        forged.append(body["trial"])
+        route.continue_(post_data=json.dumps(body))
+
+    page.route(RESPONSES, first_too_fast)
+    driver = RunnerDriver(page)
+    driver.run(trials=1)
+    notice = page.wait_for_selector("#refusal:not([hidden])")
+    assert "not accepted ('rt_ms' must be above 0" in notice.inner_text()
+    assert "shown again before the end: just carry on" in notice.inner_text()
+    assert driver.run() == "complete"
+    assert driver.answered.count(forged[0]) == 2
+    assert_one_response_per_trial(participant)
+    participant.refresh_from_db()
+    assert participant.refused_responses == 1
+
+
+def test_an_answer_for_a_session_the_server_no_longer_knows_asks_for_a_reload(page, live_server):
+    study = one_block_study(3)
+    participant = open_study(page, live_server, study, "forgotten")
+    driver = RunnerDriver(page)
+    driver.run(trials=1)  # the plan is loaded; then the server forgets the session
+    Participant.objects.filter(pk=participant.pk).update(token="another-token")
+    driver.run(trials=1)
+    notice = page.wait_for_selector("#refusal:not([hidden])")
+    assert notice.inner_text() == (
+        "Your last answer could not be saved (This session does not exist.). "
+        "Please reload the page."
+    )

@@ -125,6 +125,20 @@ def test_invalid_payloads_get_clear_4xx_errors_and_store_nothing(api):
         assert error["code"] == code, description
         assert error["message"], description
     assert not Response.objects.exists()
+    participant.refresh_from_db()
+    assert participant.refused_responses == len(invalid_cases(trial, study, other_item))
+
+
+def test_refused_answers_are_counted_on_their_session_only(api):
+    study = make_study(trial_types=["triplet"])
+    participant, other = start_participant(study), start_participant(study, "other")
+    trial = participant.trials.filter(role="main").first()
+    assert post(api, participant, {**answer_for(trial, study), "rt_ms": 0}).status_code == 422
+    assert post(api, participant, answer_for(trial, study)).status_code == 201
+    assert post(api, participant, answer_for(trial, study)).status_code == 200  # duplicate
+    participant.refresh_from_db()
+    other.refresh_from_db()
+    assert (participant.refused_responses, other.refused_responses) == (1, 0)
 
 
 def test_rating_out_of_scale_and_fractional_likert_are_refused(api):

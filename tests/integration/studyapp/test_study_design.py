@@ -2,8 +2,10 @@
 change, from every place that makes one, goes through one audited service."""
 
 import json
+import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
@@ -231,3 +233,65 @@ def test_a_viewer_cannot_clone(client, owner, django_user_model):
     response = client.post(reverse("research-study-clone", args=[study.slug]))
     assert response.status_code == 403
     assert Study.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("settings_json", "message"),
+    [
+        ('{"n_bootstrap": 40}', "Unknown keys [&#x27;n_bootstrap&#x27;] for AnalysisParameters"),
+        ('{"n_boot": "40"}', "The &#x27;n_boot&#x27; parameter of AnalysisParameters.from_dict"),
+        ('{"exclusions": {"min_catch_accuracy": 2}}', "&#x27;min_catch_accuracy&#x27; parameter"),
+    ],
+)
+def test_edit_form_names_bad_analysis_settings(client, owner, settings_json, message):
+    study = owned_study(owner, status="draft")
+    url = reverse("research-study-edit", args=[study.slug])
+    response = client.post(url, posted(study, analysis_settings=settings_json))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    response = client.post(url, posted(study, analysis_settings='{"n_boot": 40}'))
+    assert response.status_code == 302
+    study.refresh_from_db()
+    assert study.analysis_settings == {"n_boot": 40}
+
+
+NUMBER_INPUT = re.compile(r"<input [^>]*>")
+
+
+def number_inputs(html: str) -> dict[str, dict[str, str]]:
+    """name -> attributes of every ``<input type="number">`` of a page."""
+    inputs = {}
+    for tag in NUMBER_INPUT.findall(html):
+        attributes = dict(re.findall(r'([a-z_-]+)="([^"]*)"', tag))
+        if attributes.get("type") == "number":
+            inputs[attributes["name"]] = attributes
+    return inputs
+
+
+def accepts(name: str, value: float) -> bool:
+    try:
+        Study._meta.get_field(name).run_validators(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_number_inputs_offer_exactly_the_range_the_server_accepts(client, owner, staff_client):
+    study = owned_study(owner, status="draft")
+    pages = {
+        "research form": client.get(reverse("research-study-edit", args=[study.slug])),
+        "admin form": staff_client.get(reverse("admin:studyapp_study_add")),
+    }
+    for page, response in pages.items():
+        assert response.status_code == 200, page
+        inputs = number_inputs(response.content.decode())
+        assert inputs["trials_per_participant"]["min"] == "1", page
+        assert inputs["target_participants"]["min"] == "1", page
+        assert inputs["catch_rate"]["max"] == "0.5", page
+        for name, attributes in inputs.items():
+            step = 1 if attributes.get("step") != "any" else 0.01
+            low, high = float(attributes["min"]), float(attributes["max"])
+            assert accepts(name, low), (page, name)
+            assert not accepts(name, low - step), (page, name)
+            assert accepts(name, high), (page, name)
+            assert not accepts(name, high + step), (page, name)
