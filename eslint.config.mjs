@@ -4,7 +4,12 @@ import js from "@eslint/js";
 import globals from "globals";
 
 export default [
-  { ignores: ["node_modules/", "staticfiles/", "var/", "tests/browser/artifacts/"] },
+  {
+    ignores: [
+      ".venv/", "node_modules/", "staticfiles/", "var/", "media/", "private/", "build/",
+      "benchmarks/out/", "tests/browser/artifacts/",
+    ],
+  },
   js.configs.recommended,
   {
     files: ["static/**/*.js"],
