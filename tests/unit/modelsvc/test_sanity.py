@@ -1,0 +1,81 @@
+"""Relevance sanity checks: cascading randomisation and input invariance."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from torch import nn
+
+from modelsvc.architectures import SmallCNN
+from modelsvc.relevance import explain
+from modelsvc.sanity import cascading_randomisation, input_invariance, map_similarities
+
+
+def relevance(method):
+    def explainer(model, inputs, targets):
+        return explain(model, inputs, method=method, targets=targets).relevance.sum(1)
+
+    return explainer
+
+
+def edges(model, inputs, targets):
+    """An 'explanation' that never looks at the model: the image's edge strength."""
+    grey = inputs.mean(1).numpy()
+    return torch.from_numpy(np.hypot(ndimage.sobel(grey, 1), ndimage.sobel(grey, 2)))
+
+
+@pytest.fixture(scope="module")
+def model_and_inputs():
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=3).eval()
+    inputs = torch.rand(4, 3, 32, 32)
+    return model, inputs
+
+
+def test_randomising_layers_from_the_top_separates_model_dependent_maps_from_edges(
+    model_and_inputs,
+):
+    model, inputs = model_and_inputs
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    gradient = cascading_randomisation(model, inputs, relevance("gradient"))
+    edge = cascading_randomisation(model, inputs, edges)
+    layers = [name for name, m in model.named_modules() if hasattr(m, "reset_parameters")]
+    assert gradient["layer"].tolist() == layers[::-1]  # output layer first
+    assert edge[
+        ["spearman_abs", "spearman_signed", "ssim", "top_iou"]
+    ].min().min() == pytest.approx(1.0)
+    last = gradient.iloc[-1]
+    assert last["spearman_abs"] < 0.5
+    assert last["top_iou"] < 0.5
+    lrp = cascading_randomisation(model, inputs, relevance("epsilon_plus_flat"))
+    assert lrp.iloc[-1]["spearman_signed"] < 0.9  # the signed LRP maps move away too
+    for name, value in model.state_dict().items():  # the model itself is left as it was
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+
+
+def test_map_similarities_by_hand():
+    a = np.arange(1.0, 65.0).reshape(1, 8, 8)
+    b = a[:, ::-1, ::-1].copy()
+    same = map_similarities(a, a, 0.5)
+    assert same == pytest.approx({"spearman_abs": 1, "spearman_signed": 1, "ssim": 1, "top_iou": 1})
+    reversed_ = map_similarities(a, b, 0.5)
+    assert reversed_["spearman_abs"] == pytest.approx(-1)
+    assert reversed_["top_iou"] == 0  # top half: values 33-64 vs 1-32
+    assert reversed_["ssim"] < 0.5
+
+
+def test_a_shift_the_model_cannot_see_leaves_gradients_alone_but_not_gradient_times_input():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 14 * 14, 2))
+    inputs = torch.rand(3, 3, 16, 16)
+    gradient = input_invariance(model, inputs, relevance("gradient"))
+    times_input = input_invariance(model, inputs, relevance("gradient_x_input"))
+    assert gradient["max_logit_change"] < 1e-4
+    assert gradient["spearman_signed"] == pytest.approx(1.0, abs=1e-6)
+    assert times_input["top_iou"] < 0.8  # measured 0.63: the most relevant pixels move
+
+
+def test_input_invariance_needs_a_bias_that_can_absorb_the_shift(model_and_inputs):
+    model, inputs = model_and_inputs  # its first convolution pads with zeros
+    with pytest.raises(ValueError, match="absorb the shift"):
+        input_invariance(model, inputs, relevance("gradient"))
