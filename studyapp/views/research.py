@@ -6,13 +6,14 @@ Every page needs a log-in; study pages need a role on the study (see ``permissio
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from studyapp.forms import StudyForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
-from studyapp.permissions import Role, study_access, visible_studies
+from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
 from studyapp.selectors.exports import responses_csv_chunks
@@ -38,6 +39,11 @@ from studyapp.services.studies import (
 from studyapp.views.job_messages import warn_if_queue_down
 
 CHART_NAMES = ("participants", "responses", "rts", "dropout")  # the chart URLs' names
+STATUS_MESSAGES = {
+    Study.Status.DRAFT: "The study is a draft again: participants cannot start it.",
+    Study.Status.LIVE: "The study is open: participants can start it from its link.",
+    Study.Status.CLOSED: "The study is closed: no new participant can start it.",
+}
 
 
 @login_required
@@ -84,6 +90,7 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
             q for q in quality if (q["catch_accuracy"] is not None and q["catch_accuracy"] < 1)
         ],
         "jobs": study.jobs.prefetch_related("face_models").order_by("-created_at")[:50],
+        "live": dashboard.live_status(study=study),
         "charts": CHART_NAMES,
         "relevance": relevance_previews(study=study),
         "report": (report := latest_report(study=study)),
@@ -112,13 +119,24 @@ def study_chart(request: HttpRequest, study: Study, name: str) -> HttpResponse:
     return response
 
 
-@require_POST
-@study_access(Role.COLLABORATOR)
+@require_http_methods(["GET", "POST"])
+@study_access(Role.VIEWER)
 def study_status(request: HttpRequest, study: Study) -> HttpResponse:
+    """GET: the live numbers the dashboard polls (viewers too). POST: open or close the study."""
+    if request.method == "GET":
+        response = JsonResponse(dashboard.live_status(study=study))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    if RANK[request.study_role] < RANK[Role.COLLABORATOR]:
+        raise PermissionDenied("Opening or closing a study needs the collaborator role.")
     try:
-        study_set_status(study=study, status=request.POST.get("status", ""), user=request.user)
+        study = study_set_status(
+            study=study, status=request.POST.get("status", ""), user=request.user
+        )
     except ValueError as error:
         messages.error(request, str(error))
+    else:
+        messages.success(request, STATUS_MESSAGES[study.status])
     return redirect("research-study", study.slug)
 
 
