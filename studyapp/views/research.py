@@ -9,8 +9,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
+from studyapp.downloads import report_file_download, responses_download
 from studyapp.forms import StudyForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import RANK, Role, study_access, visible_studies
@@ -224,10 +226,11 @@ def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
     audit_record(
         action=AuditEvent.Action.EXPORT, user=request.user, study=study, export="responses.csv"
     )
+    download = responses_download(study)
     response = StreamingHttpResponse(
-        responses_csv_chunks(study=study), content_type="text/csv; charset=utf-8"
+        responses_csv_chunks(study=study), content_type=download.content_type
     )
-    response["Content-Disposition"] = f'attachment; filename="{study.slug}-responses.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, download.filename)
     return response
 
 
@@ -244,15 +247,7 @@ def pipeline(request: HttpRequest, study: Study) -> HttpResponse:
     return redirect("research-study", study.slug)
 
 
-REPORT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".png": "image/png",
-    ".pdf": "application/pdf",
-    ".csv": "text/csv; charset=utf-8",
-    ".json": "application/json",
-    ".npz": "application/octet-stream",
-    ".pkl": "application/octet-stream",
-}
+REPORT_SUFFIXES = {".html", ".png", ".pdf", ".csv", ".json", ".npz", ".pkl"}
 REPORT_PAGES = {".html", ".png"}  # viewing, not exporting: not audited
 # The report is a self-contained page (also read offline from its zip) with embedded CSS:
 # its styles may be inline, but it runs no script at all.
@@ -266,7 +261,7 @@ def report_file(request: HttpRequest, study: Study, name: str = "index.html") ->
     """A file of the study's newest report (the HTML page, its figures, the PDF, exports)."""
     artifact = latest_report(study=study)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-    if artifact is None or suffix not in REPORT_TYPES:
+    if artifact is None or suffix not in REPORT_SUFFIXES:
         raise Http404("No report yet, or no such file in it.")
     try:
         data = report_member(artifact, name)
@@ -276,10 +271,9 @@ def report_file(request: HttpRequest, study: Study, name: str = "index.html") ->
         audit_record(
             action=AuditEvent.Action.EXPORT, user=request.user, study=study, export=f"report/{name}"
         )
-    response = HttpResponse(data, content_type=REPORT_TYPES[suffix])
+    download = report_file_download(study, name)
+    response = HttpResponse(data, content_type=download.content_type)
     response["Content-Security-Policy"] = REPORT_POLICY
     if suffix not in REPORT_PAGES:
-        response["Content-Disposition"] = (
-            f'attachment; filename="{study.slug}-{name.replace("/", "-")}"'
-        )
+        response["Content-Disposition"] = content_disposition_header(True, download.filename)
     return response

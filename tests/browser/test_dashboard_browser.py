@@ -86,3 +86,11 @@ def test_progress_and_results_panels_follow_the_data_without_a_reload(page, live
     assert page.is_enabled("#launch-pipeline")
     assert page.evaluate("window.notReloaded") is True
     shot(page, "results")
+    for link, name in [
+        ("#download-responses", f"{study.slug}-responses.csv"),
+        ("#download-pdf", f"{study.slug}-report.pdf"),
+        ("#download-report-zip", f"{study.slug}-report.zip"),
+    ]:
+        with page.expect_download() as info:
+            page.click(link)
+        assert info.value.suggested_filename == name
