@@ -1,7 +1,9 @@
 """Numbers behind a study's dashboard: progress over time and data quality per participant."""
 
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import Coalesce, TruncHour
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMinute
 
 from studyapp.models import Job, Participant, Response, Study, Trial
 from studyapp.selectors.reports import latest_report
@@ -15,15 +17,34 @@ def participant_timeline(*, study: Study) -> list[dict]:
     )
 
 
-def responses_per_hour(*, study: Study) -> list[tuple]:
-    return list(
-        Response.objects.filter(trial__participant__study=study)
-        .annotate(hour=TruncHour("received_at"))
-        .values("hour")
-        .annotate(n=Count("pk"))
-        .order_by("hour")
-        .values_list("hour", "n")
+# The bucket of the responses chart: the smallest that keeps the study's span to a readable
+# number of bars (at most 180 minutes, 168 hours, then days).
+BUCKETS = (
+    ("minute", timedelta(hours=3), TruncMinute),
+    ("hour", timedelta(days=7), TruncHour),
+    ("day", None, TruncDay),
+)
+
+
+def responses_over_time(*, study: Study) -> tuple[str, list[tuple[datetime, int]]]:
+    """(unit, [(bucket start, responses)]): responses per minute, hour or day."""
+    responses = Response.objects.filter(trial__participant__study=study)
+    span = responses.aggregate(first=Min("received_at"), last=Max("received_at"))
+    if span["first"] is None:
+        return "hour", []
+    unit, trunc = next(
+        (unit, trunc)
+        for unit, longest, trunc in BUCKETS
+        if longest is None or span["last"] - span["first"] <= longest
     )
+    counts = (
+        responses.annotate(bucket=trunc("received_at"))
+        .values("bucket")
+        .annotate(n=Count("pk"))
+        .order_by("bucket")
+        .values_list("bucket", "n")
+    )
+    return unit, list(counts)
 
 
 def main_trial_rts(*, study: Study, limit: int = 200_000) -> list[float]:

@@ -110,7 +110,7 @@ def study_chart(request: HttpRequest, study: Study, name: str) -> HttpResponse:
     if name == "participants":
         png = charts.participants_over_time(dashboard.participant_timeline(study=study))
     elif name == "responses":
-        png = charts.responses_per_hour(dashboard.responses_per_hour(study=study))
+        png = charts.responses_over_time(*dashboard.responses_over_time(study=study))
     elif name == "rts":
         png = charts.rt_distribution(dashboard.main_trial_rts(study=study))
     else:
@@ -202,8 +202,13 @@ def _change_membership(request: HttpRequest, study: Study) -> None:
     try:
         if request.POST.get("role") == "remove":
             membership_remove(study=study, user=user, by=request.user)
+            messages.success(request, f"{user.username} no longer has access to {study.title}.")
         elif request.POST.get("role") in Role.values:
-            membership_set(study=study, user=user, role=request.POST["role"], by=request.user)
+            role = Role(request.POST["role"])
+            membership_set(study=study, user=user, role=role, by=request.user)
+            messages.success(
+                request, f"{user.username} now has the {role.label} role on {study.title}."
+            )
         else:
             messages.error(request, "Unknown role.")
     except ValueError as error:

@@ -1,12 +1,15 @@
 """The study dashboard's live numbers (GET on the study's status URL), the pipeline guard while
 its jobs run, and the confirmation after opening or closing a study."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from studyapp.models import FaceModel, Job, StudyMembership
+from studyapp.models import FaceModel, Job, Response, StudyMembership
 from studyapp.payloads import parse_response
+from studyapp.selectors.dashboard import responses_over_time
 from studyapp.services.responses import response_record
 from studyapp.storage import store_file
 from tests.factories import answer_for, make_report_artifact, make_study, start_participant
@@ -125,3 +128,30 @@ def test_the_pipeline_is_not_launched_again_while_its_jobs_run(
     response = collaborator.post(url)
     assert "still running" in [m.message for m in get_messages(response.wsgi_request)][-1]
     assert Job.objects.filter(study=study).count() == 5
+
+
+def test_the_responses_chart_counts_per_minute_for_a_short_study(study):
+    participant = start_participant(study)
+    trials = list(participant.trials.order_by("index")[:3])
+    for trial in trials:
+        response_record(token=participant.token, payload=parse_response(answer_for(trial, study)))
+    start = (
+        Response.objects.order_by("received_at")
+        .first()
+        .received_at.replace(second=0, microsecond=0)
+    )
+    Response.objects.filter(trial=trials[2]).update(received_at=start + timedelta(minutes=2))
+    unit, counts = responses_over_time(study=study)
+    assert unit == "minute"
+    assert counts[-1] == (start + timedelta(minutes=2), 1)
+    assert sum(n for _, n in counts) == 3
+    Response.objects.filter(trial=trials[2]).update(received_at=start + timedelta(days=2))
+    assert responses_over_time(study=study)[0] == "hour"
+    Response.objects.filter(trial=trials[2]).update(received_at=start + timedelta(days=30))
+    assert responses_over_time(study=study) == (
+        "day",
+        [
+            (start.replace(hour=0, minute=0), 2),
+            ((start + timedelta(days=30)).replace(hour=0, minute=0), 1),
+        ],
+    )
