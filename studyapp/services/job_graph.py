@@ -27,7 +27,7 @@ def pipeline_launch(
     Study.objects.select_for_update().filter(pk=study.pk).first()  # one launch at a time
     models = list(study.face_models.order_by("pk"))
     if not models:
-        raise ValueError("Choose the study's models first (edit the study).")
+        raise ValueError("Choose the study's models first (under Models compared).")
     if pipeline_running(study=study):
         raise ValueError("The study's jobs are still running: launch the pipeline when they end.")
     params = {"report": study.analysis_settings, **(step_params or {})}

@@ -13,7 +13,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
 from studyapp.downloads import report_file_download, responses_download
-from studyapp.forms import StudyForm
+from studyapp.forms import StudyForm, StudyModelsForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
@@ -35,6 +35,7 @@ from studyapp.services.studies import (
     study_clone,
     study_create,
     study_delete,
+    study_models_set,
     study_set_status,
     study_update,
 )
@@ -97,6 +98,7 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
         "relevance": relevance_previews(study=study),
         "report": (report := latest_report(study=study)),
         "report_figures": report_figures(report) if report else [],
+        "models_form": StudyModelsForm(initial={"face_models": study.face_models.all()}),
     }
     return render(request, "research/study_dashboard.html", context)
 
@@ -139,6 +141,22 @@ def study_status(request: HttpRequest, study: Study) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, STATUS_MESSAGES[study.status])
+    return redirect("research-study", study.slug)
+
+
+@require_POST
+@study_access(Role.COLLABORATOR)
+def study_models(request: HttpRequest, study: Study) -> HttpResponse:
+    """Tick the models the study compares, from its dashboard."""
+    form = StudyModelsForm(request.POST)
+    if not form.is_valid():
+        problems = " ".join(form.errors.get("face_models", []))
+        messages.error(request, f"The models were not saved: {problems}")
+        return redirect("research-study", study.slug)
+    chosen = list(form.cleaned_data["face_models"])
+    study_models_set(study=study, face_models=chosen, user=request.user)
+    names = ", ".join(model.name for model in chosen) or "none"
+    messages.success(request, f"Models compared: {names}. Run the pipeline to compare them.")
     return redirect("research-study", study.slug)
 
 

@@ -78,6 +78,7 @@ MATRIX = {
     ("research/studies/<slug:slug>/status", "get", "slug"): researchers(LOGIN, 404, 200, 200, 200),
     ("research/studies/<slug:slug>/members", "get", "slug"): researchers(LOGIN, 404, 200, 200, 200),
     ("research/studies/<slug:slug>/clone", "post", "slug"): researchers(LOGIN, 404, 403, 302, 302),
+    ("research/studies/<slug:slug>/models", "post", "slug"): researchers(LOGIN, 404, 403, 302, 302),
     (
         "research/studies/<slug:slug>/participants/<int:participant_id>/exclusion",
         "post",
