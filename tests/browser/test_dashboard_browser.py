@@ -94,3 +94,30 @@ def test_progress_and_results_panels_follow_the_data_without_a_reload(page, live
         with page.expect_download() as info:
             page.click(link)
         assert info.value.suggested_filename == name
+
+
+def test_models_are_ticked_on_the_dashboard_and_a_new_member_is_a_viewer(
+    page, live_server, study, django_user_model
+):
+    weights, _ = store_file("weights/second.pt", b"weights")
+    second = FaceModel.objects.create(
+        name="second", architecture="small_cnn", spec={}, weights=weights
+    )
+    StudyMembership.objects.filter(study=study).update(role="owner")
+    django_user_model.objects.create_user("grace", password=PASSWORD)
+    log_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}/research/studies/{study.slug}/")
+    first = study.face_models.get()
+    page.uncheck(f"#models-form input[value='{first.pk}']")
+    page.check(f"#models-form input[value='{second.pk}']")
+    page.click("#save-models")
+    page.wait_for_selector(".messages >> text=Models compared: second.")
+    assert list(study.face_models.all()) == [second]
+    assert page.is_checked(f"#models-form input[value='{second.pk}']")
+    shot(page, "models")
+
+    page.click("text=Members")
+    page.fill("#username", "grace")
+    page.click("#member-form button[type=submit]")
+    page.wait_for_selector(".messages >> text=grace now has the Viewer role")
+    assert study.memberships.get(user__username="grace").role == "viewer"
