@@ -2,6 +2,7 @@
 // numbers, the charts, the participant table and the results panel without a page reload; the
 // pipeline button stays disabled while the study's jobs run. The page works without it.
 const POLL_MS = 3000;
+const REDRAW_MS = 10000; // the charts and the participant table are redrawn at most this often
 
 function text(name, value) {
   for (const element of document.querySelectorAll(`[data-stat="${name}"]`)) {
@@ -56,12 +57,13 @@ async function poll(url, seen) {
       paintNumbers(status);
       paintPipeline(status.pipeline);
       const stale = [];
-      if (status.version !== seen.version) stale.push("participants");
+      const redraw = status.version !== seen.version && Date.now() - seen.redrawnAt >= REDRAW_MS;
+      if (redraw) stale.push("participants");
       const reportId = status.report ? String(status.report.id) : "";
       if (reportId !== document.getElementById("results")?.dataset.reportId) stale.push("results");
-      if (stale.length && (await refreshFragments(stale))) {
-        if (status.version !== seen.version) refreshCharts(status.version);
-        seen.version = status.version;
+      if (stale.length && (await refreshFragments(stale)) && redraw) {
+        refreshCharts(status.version);
+        Object.assign(seen, { version: status.version, redrawnAt: Date.now() });
       }
     }
   } finally {
@@ -70,4 +72,5 @@ async function poll(url, seen) {
 }
 
 const url = document.body.dataset.studyStatusUrl;
-if (url) setTimeout(() => poll(url, { version: document.body.dataset.liveVersion }), POLL_MS);
+const seen = { version: document.body.dataset.liveVersion, redrawnAt: 0 };
+if (url) setTimeout(() => poll(url, seen), POLL_MS);

@@ -19,6 +19,7 @@ PASSWORD = "correct horse battery"
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
 
 
@@ -60,13 +61,13 @@ def test_progress_and_results_panels_follow_the_data_without_a_reload(page, live
     answer(participant, study, 3)
     page.wait_for_function(
         "() => document.querySelector('[data-stat=responses]').textContent === '3'",
-        timeout=15_000,
+        timeout=20_000,
     )
     assert page.inner_text("[data-stat=started]") == "1"
     page.wait_for_function(  # the participant table is refreshed too, and the charts reloaded
         "() => document.querySelectorAll('[data-live-fragment=participants] tr').length === 1"
         " && [...document.querySelectorAll('img[data-chart]')].every(i => i.src.includes('v='))",
-        timeout=15_000,
+        timeout=20_000,
     )
     assert f"3 / {participant.trials.count()}" in page.text_content(
         "[data-live-fragment=participants]"
@@ -75,13 +76,13 @@ def test_progress_and_results_panels_follow_the_data_without_a_reload(page, live
     job = Job.objects.create(
         kind="report", stimulus_set=study.stimulus_set, study=study, status="running"
     )
-    page.wait_for_selector("#launch-pipeline:disabled", timeout=15_000)
+    page.wait_for_selector("#launch-pipeline:disabled", timeout=20_000)
     assert page.is_visible("#pipeline-running")
     shot(page, "running")
 
     Job.objects.filter(pk=job.pk).update(status="succeeded")
     make_report_artifact(study, job=job)
-    page.wait_for_selector("#results #open-report", timeout=15_000)
+    page.wait_for_selector("#results #open-report", timeout=20_000)
     assert page.is_hidden("#pipeline-running")
     assert page.is_enabled("#launch-pipeline")
     assert page.evaluate("window.notReloaded") is True

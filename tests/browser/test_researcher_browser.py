@@ -86,8 +86,8 @@ def test_researcher_runs_a_study_from_the_browser(
     )
     assert set(Job.objects.filter(study=study).values_list("status", flat=True)) == {"succeeded"}
 
-    page.reload()
-    page.wait_for_selector("#results img")
+    page.wait_for_selector("#results img", timeout=30_000)  # no reload: the panel refreshes
+    assert page.is_enabled("#launch-pipeline")
     shot(page, "dashboard-results")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
