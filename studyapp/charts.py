@@ -22,7 +22,10 @@ def _time_axis(axis, times: list[datetime], unit: timedelta = timedelta(0)) -> N
     axis.set_xlim(first - pad, last + pad)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=6, tz=first.tzinfo)
     axis.xaxis.set_major_locator(locator)
-    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=first.tzinfo))
+    # seconds as "07:42:30", not a bare "30" between "07:42" and "07:43"
+    formats = ["%Y", "%b", "%d", "%H:%M", "%H:%M", "%H:%M:%S"]
+    formatter = mdates.ConciseDateFormatter(locator, tz=first.tzinfo, formats=formats)
+    axis.xaxis.set_major_formatter(formatter)
     axis.set_xlabel(f"time ({first.tzname()})" if first.tzname() else "time")
 
 
@@ -55,6 +58,8 @@ def participants_over_time(timeline: list[dict]) -> bytes:
                 times,
                 np.arange(1, len(times) + 1),
                 where="post",
+                marker="o",  # a single participant is a dot, not an invisible step
+                markersize=3,
                 label=f"{label} ({len(times)})",
                 color=COLOURS[label],
             )

@@ -43,6 +43,7 @@ def test_researcher_runs_a_study_from_the_browser(
     django_user_model.objects.create_user("ada", password="correct horse battery")
     models = [small_model("browser model a", seed=0), small_model("browser model b", seed=1)]
 
+    page.set_viewport_size({"width": 1280, "height": 900})  # the screenshots' width
     page.goto(f"{live_server.url}/research/")
     assert "/accounts/login/" in page.url
     shot(page, "login")

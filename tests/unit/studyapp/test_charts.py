@@ -58,3 +58,13 @@ def test_time_ticks_are_few_and_readable():
     plt.close(figure)
     assert 3 <= len(labels) <= 7
     assert all(len(label) <= 5 for label in labels), labels  # "10:30", not full timestamps
+
+
+def test_second_ticks_name_their_minute():
+    figure, axis = plt.subplots()
+    charts._time_axis(axis, [T0, T0 + timedelta(seconds=10)])  # two minutes wide with padding
+    figure.canvas.draw()
+    labels = [tick.get_text() for tick in axis.get_xticklabels() if tick.get_text()]
+    plt.close(figure)
+    assert any(label.count(":") == 2 for label in labels), labels  # a tick between minutes
+    assert all(":" in label for label in labels), labels  # "09:59:30", not a bare "30"
