@@ -52,7 +52,8 @@ function refreshCharts(version) {
 async function poll(url, seen) {
   try {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
-    if (response.ok) {
+    // not JSON: logged out meanwhile (the log-in page); the numbers stay as they are
+    if (response.ok && response.headers.get("Content-Type")?.startsWith("application/json")) {
       const status = await response.json();
       paintNumbers(status);
       paintPipeline(status.pipeline);
