@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from studyapp.forms import StimulusImportForm, StudyForm, form_field_options
 from studyapp.models import (
     Artifact,
+    AuditEvent,
     FaceModel,
     Job,
     Participant,
@@ -397,6 +398,19 @@ class ArtifactAdmin(ReadOnlyAdmin):
         """Through the download view, which checks the study role and audits the export."""
         url = reverse("research-artifact-download", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, obj.file.name)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log (README: admin → Audit events): read only, and never deleted here."""
+
+    list_display = ("created_at", "action", "study_slug", "user", "detail")
+    list_filter = ("action",)
+    search_fields = ("study_slug", "user__username")
+    date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 # Django's own user and group admins, with the same guard on action selections.

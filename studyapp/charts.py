@@ -1,7 +1,7 @@
 """Small PNG charts for the dashboard (matplotlib, Agg backend): pictures first."""
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import matplotlib
 
@@ -14,10 +14,19 @@ COLOURS = {"started": "#2f5bd3", "completed": "#1f7a3a", "excluded": "#a23b00"}
 SIZE = (6.4, 2.8)
 
 
-def _time_axis(axis) -> None:
-    locator = mdates.AutoDateLocator()
+def _time_axis(axis, times: list[datetime], unit: timedelta = timedelta(0)) -> None:
+    """The data's own time span (padded by 5 %, at least a minute each side) with a few
+    concise ticks; the label names the time zone of the data."""
+    first, last = min(times), max(times) + unit
+    pad = max((last - first) * 0.05, timedelta(minutes=1))
+    axis.set_xlim(first - pad, last + pad)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=6, tz=first.tzinfo)
     axis.xaxis.set_major_locator(locator)
-    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # seconds as "07:42:30", not a bare "30" between "07:42" and "07:43"
+    formats = ["%Y", "%b", "%d", "%H:%M", "%H:%M", "%H:%M:%S"]
+    formatter = mdates.ConciseDateFormatter(locator, tz=first.tzinfo, formats=formats)
+    axis.xaxis.set_major_formatter(formatter)
+    axis.set_xlabel(f"time ({first.tzname()})" if first.tzname() else "time")
 
 
 def _png(figure) -> bytes:
@@ -49,25 +58,36 @@ def participants_over_time(timeline: list[dict]) -> bytes:
                 times,
                 np.arange(1, len(times) + 1),
                 where="post",
+                marker="o",  # a single participant is a dot, not an invisible step
+                markersize=3,
                 label=f"{label} ({len(times)})",
                 color=COLOURS[label],
             )
     axis.set_ylabel("participants")
     axis.legend(loc="upper left", frameon=False)
-    _time_axis(axis)
+    _time_axis(axis, started + completed)
     return _png(figure)
 
 
-def responses_per_hour(hours: list[tuple[datetime, int]]) -> bytes:
-    if not hours:
-        return _empty("No responses yet")
+TIME_UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def responses_figure(unit: str, counts: list[tuple[datetime, int]]):
+    """Responses per ``unit`` ("minute", "hour" or "day"): one bar per bucket start."""
     figure, axis = plt.subplots(figsize=SIZE)
-    axis.bar(
-        [h for h, _ in hours], [n for _, n in hours], width=1 / 24 * 0.9, color=COLOURS["started"]
-    )
-    axis.set_ylabel("responses per hour")
-    _time_axis(axis)
-    return _png(figure)
+    width = TIME_UNITS[unit]
+    starts = [start for start, _ in counts]
+    counted = [n for _, n in counts]
+    axis.bar(starts, counted, width=width * 0.9, align="edge", color=COLOURS["started"])
+    axis.set_ylabel(f"responses per {unit}")
+    _time_axis(axis, starts, width)
+    return figure
+
+
+def responses_over_time(unit: str, counts: list[tuple[datetime, int]]) -> bytes:
+    if not counts:
+        return _empty("No responses yet")
+    return _png(responses_figure(unit, counts))
 
 
 def rt_distribution(rts_ms: list[float]) -> bytes:

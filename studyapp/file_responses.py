@@ -13,6 +13,8 @@ from django.core.files.storage import storages
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
 
+from studyapp.downloads import Download
+
 # Storage alias -> the folder under FILES_INTERNAL_URL that nginx maps to its root.
 INTERNAL_FOLDERS = {"default": "private", "stimuli": "public"}
 
@@ -21,30 +23,33 @@ def file_response(
     *,
     name: str,
     storage_alias: str = "default",
-    filename: str | None = None,
-    as_attachment: bool = False,
+    download: Download | None = None,
     cache_control: str = "private, no-store",
 ) -> HttpResponse:
-    """A response that sends stored file ``name`` (404 when the storage lacks it)."""
+    """A response that sends stored file ``name`` (404 when the storage lacks it); with
+    ``download``, as an attachment with that file name and content type."""
     storage = storages[storage_alias]
     if not name or not storage.exists(name):
         raise Http404("The file is missing from storage.")
     mode = settings.FILES_SERVE_MODE
+    filename = download.filename if download else name.rsplit("/")[-1]
+    content_type = download.content_type if download else mimetypes.guess_type(name)[0]
     if mode == "redirect":
         response = HttpResponseRedirect(storage.url(name))
     elif mode == "django":
         response = FileResponse(
-            storage.open(name, "rb"), as_attachment=as_attachment, filename=filename or ""
+            storage.open(name, "rb"),
+            as_attachment=download is not None,
+            filename=filename,
+            content_type=content_type,
         )
     else:
-        content_type = mimetypes.guess_type(filename or name)[0] or "application/octet-stream"
-        response = HttpResponse(content_type=content_type)
+        response = HttpResponse(content_type=content_type or "application/octet-stream")
         if mode == "x-accel-redirect":
             internal = f"{settings.FILES_INTERNAL_URL}{INTERNAL_FOLDERS[storage_alias]}/{name}"
             response["X-Accel-Redirect"] = quote(internal)
         else:
             response["X-Sendfile"] = storage.path(name)
-        disposition = content_disposition_header(as_attachment, filename or name.rsplit("/")[-1])
-        response["Content-Disposition"] = disposition
+        response["Content-Disposition"] = content_disposition_header(download is not None, filename)
     response["Cache-Control"] = cache_control
     return response

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from studyapp.models import Study, TrialType
+from studyapp.models import FaceModel, Study, TrialType
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
 from studyapp.timing import timing_problems
 
@@ -168,3 +168,13 @@ class StudyForm(forms.ModelForm):
             "completion_code",
             "redirect_url",
         ]
+
+
+class StudyModelsForm(forms.Form):
+    """The models a study compares with its human data (ticked on its dashboard)."""
+
+    face_models = forms.ModelMultipleChoiceField(
+        queryset=FaceModel.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )

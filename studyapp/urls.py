@@ -33,6 +33,9 @@ urlpatterns = [
     ),
     path("research/studies/<slug:slug>/clone", research.study_copy, name="research-study-clone"),
     path(
+        "research/studies/<slug:slug>/models", research.study_models, name="research-study-models"
+    ),
+    path(
         "research/studies/<slug:slug>/participants/<int:participant_id>/exclusion",
         research.participant_exclusion,
         name="research-participant-exclusion",

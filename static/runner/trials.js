@@ -37,6 +37,12 @@ function faceFigure(image, className) {
 function layout(trial, images, view, rating) {
   const faces = view.querySelector("[data-faces]");
   faces.replaceChildren();
+  // A face appearing under a resting pointer is not "hovered" (it would look pre-selected):
+  // the hover outline returns only when the mouse moves over the new trial.
+  delete faces.dataset.pointerMoved;
+  faces.onpointermove = (event) => {
+    if (event.pointerType === "mouse") faces.dataset.pointerMoved = "";
+  };
   faces.dataset.type = trial.type;
   faces.dataset.trial = String(trial.index);
   const answers = new Map();

@@ -1,10 +1,13 @@
 """Numbers behind a study's dashboard: progress over time and data quality per participant."""
 
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import Coalesce, TruncHour
+from datetime import datetime, timedelta
 
-from studyapp.models import Participant, Response, Study, Trial
-from studyapp.selectors.studies import Median
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMinute
+
+from studyapp.models import Job, Participant, Response, Study, Trial
+from studyapp.selectors.reports import latest_report
+from studyapp.selectors.studies import Median, study_summary
 
 
 def participant_timeline(*, study: Study) -> list[dict]:
@@ -14,15 +17,34 @@ def participant_timeline(*, study: Study) -> list[dict]:
     )
 
 
-def responses_per_hour(*, study: Study) -> list[tuple]:
-    return list(
-        Response.objects.filter(trial__participant__study=study)
-        .annotate(hour=TruncHour("received_at"))
-        .values("hour")
-        .annotate(n=Count("pk"))
-        .order_by("hour")
-        .values_list("hour", "n")
+# The bucket of the responses chart: the smallest that keeps the study's span to a readable
+# number of bars (at most 180 minutes, 168 hours, then days).
+BUCKETS = (
+    ("minute", timedelta(hours=3), TruncMinute),
+    ("hour", timedelta(days=7), TruncHour),
+    ("day", None, TruncDay),
+)
+
+
+def responses_over_time(*, study: Study) -> tuple[str, list[tuple[datetime, int]]]:
+    """(unit, [(bucket start, responses)]): responses per minute, hour or day."""
+    responses = Response.objects.filter(trial__participant__study=study)
+    span = responses.aggregate(first=Min("received_at"), last=Max("received_at"))
+    if span["first"] is None:
+        return "hour", []
+    unit, trunc = next(
+        (unit, trunc)
+        for unit, longest, trunc in BUCKETS
+        if longest is None or span["last"] - span["first"] <= longest
     )
+    counts = (
+        responses.annotate(bucket=trunc("received_at"))
+        .values("bucket")
+        .annotate(n=Count("pk"))
+        .order_by("bucket")
+        .values_list("bucket", "n")
+    )
+    return unit, list(counts)
 
 
 def main_trial_rts(*, study: Study, limit: int = 200_000) -> list[float]:
@@ -117,3 +139,47 @@ def participant_quality(*, study: Study) -> list[dict]:
             ((entry["last_answered"] or -1) + 1) / entry["planned"] if incomplete else None
         )
     return sorted(rows.values(), key=lambda r: r["pk"])
+
+
+def catch_failed_participants(*, study: Study) -> int:
+    """How many participants failed at least one catch trial."""
+    return (
+        Response.objects.filter(trial__participant__study=study, trial__role="catch", correct=False)
+        .values("trial__participant")
+        .distinct()
+        .count()
+    )
+
+
+def pipeline_running(*, study: Study) -> bool:
+    """True while a job of the study has not finished (the pipeline is not launched again then)."""
+    return study.jobs.exclude(status__in=Job.FINISHED).exists()
+
+
+def live_status(*, study: Study) -> dict:
+    """What the dashboard polls: progress and quality numbers, the pipeline's state and the
+    newest report. ``version`` changes whenever the charts or the participant table would."""
+    summary = study_summary(study=study)
+    report = latest_report(study=study)
+    progress = {
+        name: summary[name]
+        for name in ("started", "completed", "in_progress", "excluded", "declined", "responses")
+    }
+    return {
+        "status": study.status,
+        "progress": progress,
+        "quality": {
+            "catch_failures": summary["catch_failures"],
+            "catch_trials": summary["catch_trials"],
+            "median_rt_ms": summary["median_rt_ms"],
+            "flagged": catch_failed_participants(study=study),
+        },
+        "version": "-".join(str(value) for value in progress.values()),
+        "pipeline": {
+            "running": pipeline_running(study=study),
+            "models": study.face_models.count(),
+        },
+        "report": (
+            {"id": report.pk, "created_at": report.created_at.isoformat()} if report else None
+        ),
+    }

@@ -11,6 +11,7 @@ Every step reuses artifacts that already exist, so launching it again only compu
 from django.db import transaction
 
 from studyapp.models import AuditEvent, Job, Study
+from studyapp.selectors.dashboard import pipeline_running
 from studyapp.services.jobs import job_launch
 from studyapp.services.studies import audit_record
 
@@ -23,9 +24,12 @@ def pipeline_launch(
 
     The report step takes the study's ``analysis_settings`` unless overridden.
     """
+    Study.objects.select_for_update().filter(pk=study.pk).first()  # one launch at a time
     models = list(study.face_models.order_by("pk"))
     if not models:
-        raise ValueError("Choose the study's models first (edit the study).")
+        raise ValueError("Choose the study's models first (under Models compared).")
+    if pipeline_running(study=study):
+        raise ValueError("The study's jobs are still running: launch the pipeline when they end.")
     params = {"report": study.analysis_settings, **(step_params or {})}
 
     def launch(kind: str, face_models, after=()) -> Job:

@@ -76,6 +76,19 @@ def study_update(*, form) -> Study:
     return study
 
 
+def study_models_set(*, study: Study, face_models, user) -> Study:
+    """Choose the models the study compares with its human data (audited: before and after)."""
+    with transaction.atomic():
+        before = sorted(study.face_models.values_list("name", flat=True))
+        study.face_models.set(face_models)
+        after = sorted(model.name for model in face_models)
+        if before != after:
+            audit_record(
+                action=AuditEvent.Action.MODELS, user=user, study=study, before=before, after=after
+            )
+    return study
+
+
 def study_clone(*, study: Study, user) -> Study:
     """A new draft study with the same design, texts and models, no participants; ``user`` owns it.
 

@@ -6,13 +6,16 @@ Every page needs a log-in; study pages need a role on the study (see ``permissio
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_http_methods, require_POST
 
-from studyapp.forms import StudyForm
+from studyapp.downloads import report_file_download, responses_download
+from studyapp.forms import StudyForm, StudyModelsForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
-from studyapp.permissions import Role, study_access, visible_studies
+from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
 from studyapp.selectors.exports import responses_csv_chunks
@@ -32,12 +35,18 @@ from studyapp.services.studies import (
     study_clone,
     study_create,
     study_delete,
+    study_models_set,
     study_set_status,
     study_update,
 )
 from studyapp.views.job_messages import warn_if_queue_down
 
 CHART_NAMES = ("participants", "responses", "rts", "dropout")  # the chart URLs' names
+STATUS_MESSAGES = {
+    Study.Status.DRAFT: "The study is a draft again: participants cannot start it.",
+    Study.Status.LIVE: "The study is open: participants can start it from its link.",
+    Study.Status.CLOSED: "The study is closed: no new participant can start it.",
+}
 
 
 @login_required
@@ -84,10 +93,12 @@ def study_dashboard(request: HttpRequest, study: Study) -> HttpResponse:
             q for q in quality if (q["catch_accuracy"] is not None and q["catch_accuracy"] < 1)
         ],
         "jobs": study.jobs.prefetch_related("face_models").order_by("-created_at")[:50],
+        "live": dashboard.live_status(study=study),
         "charts": CHART_NAMES,
         "relevance": relevance_previews(study=study),
         "report": (report := latest_report(study=study)),
         "report_figures": report_figures(report) if report else [],
+        "models_form": StudyModelsForm(initial={"face_models": study.face_models.all()}),
     }
     return render(request, "research/study_dashboard.html", context)
 
@@ -101,7 +112,7 @@ def study_chart(request: HttpRequest, study: Study, name: str) -> HttpResponse:
     if name == "participants":
         png = charts.participants_over_time(dashboard.participant_timeline(study=study))
     elif name == "responses":
-        png = charts.responses_per_hour(dashboard.responses_per_hour(study=study))
+        png = charts.responses_over_time(*dashboard.responses_over_time(study=study))
     elif name == "rts":
         png = charts.rt_distribution(dashboard.main_trial_rts(study=study))
     else:
@@ -112,13 +123,40 @@ def study_chart(request: HttpRequest, study: Study, name: str) -> HttpResponse:
     return response
 
 
-@require_POST
-@study_access(Role.COLLABORATOR)
+@require_http_methods(["GET", "POST"])
+@study_access(Role.VIEWER)
 def study_status(request: HttpRequest, study: Study) -> HttpResponse:
+    """GET: the live numbers the dashboard polls (viewers too). POST: open or close the study."""
+    if request.method == "GET":
+        response = JsonResponse(dashboard.live_status(study=study))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    if RANK[request.study_role] < RANK[Role.COLLABORATOR]:
+        raise PermissionDenied("Opening or closing a study needs the collaborator role.")
     try:
-        study_set_status(study=study, status=request.POST.get("status", ""), user=request.user)
+        study = study_set_status(
+            study=study, status=request.POST.get("status", ""), user=request.user
+        )
     except ValueError as error:
         messages.error(request, str(error))
+    else:
+        messages.success(request, STATUS_MESSAGES[study.status])
+    return redirect("research-study", study.slug)
+
+
+@require_POST
+@study_access(Role.COLLABORATOR)
+def study_models(request: HttpRequest, study: Study) -> HttpResponse:
+    """Tick the models the study compares, from its dashboard."""
+    form = StudyModelsForm(request.POST)
+    if not form.is_valid():
+        problems = " ".join(form.errors.get("face_models", []))
+        messages.error(request, f"The models were not saved: {problems}")
+        return redirect("research-study", study.slug)
+    chosen = list(form.cleaned_data["face_models"])
+    study_models_set(study=study, face_models=chosen, user=request.user)
+    names = ", ".join(model.name for model in chosen) or "none"
+    messages.success(request, f"Models compared: {names}. Run the pipeline to compare them.")
     return redirect("research-study", study.slug)
 
 
@@ -182,8 +220,13 @@ def _change_membership(request: HttpRequest, study: Study) -> None:
     try:
         if request.POST.get("role") == "remove":
             membership_remove(study=study, user=user, by=request.user)
+            messages.success(request, f"{user.username} no longer has access to {study.title}.")
         elif request.POST.get("role") in Role.values:
-            membership_set(study=study, user=user, role=request.POST["role"], by=request.user)
+            role = Role(request.POST["role"])
+            membership_set(study=study, user=user, role=role, by=request.user)
+            messages.success(
+                request, f"{user.username} now has the {role.label} role on {study.title}."
+            )
         else:
             messages.error(request, "Unknown role.")
     except ValueError as error:
@@ -206,10 +249,11 @@ def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
     audit_record(
         action=AuditEvent.Action.EXPORT, user=request.user, study=study, export="responses.csv"
     )
+    download = responses_download(study)
     response = StreamingHttpResponse(
-        responses_csv_chunks(study=study), content_type="text/csv; charset=utf-8"
+        responses_csv_chunks(study=study), content_type=download.content_type
     )
-    response["Content-Disposition"] = f'attachment; filename="{study.slug}-responses.csv"'
+    response["Content-Disposition"] = content_disposition_header(True, download.filename)
     return response
 
 
@@ -226,15 +270,7 @@ def pipeline(request: HttpRequest, study: Study) -> HttpResponse:
     return redirect("research-study", study.slug)
 
 
-REPORT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".png": "image/png",
-    ".pdf": "application/pdf",
-    ".csv": "text/csv; charset=utf-8",
-    ".json": "application/json",
-    ".npz": "application/octet-stream",
-    ".pkl": "application/octet-stream",
-}
+REPORT_SUFFIXES = {".html", ".png", ".pdf", ".csv", ".json", ".npz", ".pkl"}
 REPORT_PAGES = {".html", ".png"}  # viewing, not exporting: not audited
 # The report is a self-contained page (also read offline from its zip) with embedded CSS:
 # its styles may be inline, but it runs no script at all.
@@ -248,7 +284,7 @@ def report_file(request: HttpRequest, study: Study, name: str = "index.html") ->
     """A file of the study's newest report (the HTML page, its figures, the PDF, exports)."""
     artifact = latest_report(study=study)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-    if artifact is None or suffix not in REPORT_TYPES:
+    if artifact is None or suffix not in REPORT_SUFFIXES:
         raise Http404("No report yet, or no such file in it.")
     try:
         data = report_member(artifact, name)
@@ -258,10 +294,9 @@ def report_file(request: HttpRequest, study: Study, name: str = "index.html") ->
         audit_record(
             action=AuditEvent.Action.EXPORT, user=request.user, study=study, export=f"report/{name}"
         )
-    response = HttpResponse(data, content_type=REPORT_TYPES[suffix])
+    download = report_file_download(study, name)
+    response = HttpResponse(data, content_type=download.content_type)
     response["Content-Security-Policy"] = REPORT_POLICY
     if suffix not in REPORT_PAGES:
-        response["Content-Disposition"] = (
-            f'attachment; filename="{study.slug}-{name.replace("/", "-")}"'
-        )
+        response["Content-Disposition"] = content_disposition_header(True, download.filename)
     return response

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from PIL import Image
 
+from studyapp.downloads import artifact_file_download
 from studyapp.file_responses import file_response
 from studyapp.models import Artifact, AuditEvent, Stimulus
 from studyapp.permissions import can_run_job, can_view_artifact, runnable_studies, visible_jobs
@@ -127,19 +128,18 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
 
 @login_required
 def artifact_download(request: HttpRequest, artifact_id: int) -> HttpResponse:
-    artifact = _artifact_for(request, Artifact.objects.select_related("job__study"), artifact_id)
+    artifact = _artifact_for(
+        request,
+        Artifact.objects.select_related("job__study", "study", "face_model", "stimulus_set"),
+        artifact_id,
+    )
     audit_record(
         action=AuditEvent.Action.EXPORT,
         user=request.user,
         study=artifact.study or (artifact.job.study if artifact.job else None),
         artifact=artifact.pk,
     )
-    suffix = artifact.file.name.rsplit(".", 1)[-1]
-    return file_response(
-        name=artifact.file.name,
-        filename=f"{artifact.kind}-{artifact.pk}.{suffix}",
-        as_attachment=True,
-    )
+    return file_response(name=artifact.file.name, download=artifact_file_download(artifact))
 
 
 @login_required

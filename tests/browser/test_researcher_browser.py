@@ -43,6 +43,7 @@ def test_researcher_runs_a_study_from_the_browser(
     django_user_model.objects.create_user("ada", password="correct horse battery")
     models = [small_model("browser model a", seed=0), small_model("browser model b", seed=1)]
 
+    page.set_viewport_size({"width": 1280, "height": 900})  # the screenshots' width
     page.goto(f"{live_server.url}/research/")
     assert "/accounts/login/" in page.url
     shot(page, "login")
@@ -86,8 +87,8 @@ def test_researcher_runs_a_study_from_the_browser(
     )
     assert set(Job.objects.filter(study=study).values_list("status", flat=True)) == {"succeeded"}
 
-    page.reload()
-    page.wait_for_selector("#results img")
+    page.wait_for_selector("#results img", timeout=30_000)  # no reload: the panel refreshes
+    assert page.is_enabled("#launch-pipeline")
     shot(page, "dashboard-results")
     downloads = tmp_path / "downloads"
     downloads.mkdir()

@@ -105,7 +105,8 @@ def test_private_files_are_handed_to_the_web_server_when_configured(
     name = report.file.name
     assert response[header] == expected.format(name=name, private=settings.PRIVATE_ROOT)
     assert response.content == b""
-    assert response["Content-Disposition"] == f'attachment; filename="report-{report.pk}.zip"'
+    assert response["Content-Disposition"] == f'attachment; filename="{study.slug}-report.zip"'
+    assert response["Content-Type"] == "application/zip"
     assert response["Cache-Control"] == "private, no-store"
     image = study.stimulus_set.stimuli.first().image
     response = client.get(image.url)  # anonymous: the study is live
