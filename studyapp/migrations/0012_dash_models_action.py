@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studyapp', '0010_order'),
+        ('studyapp', '0011_house_refused_responses'),
     ]
 
     operations = [
