@@ -23,6 +23,12 @@ urlpatterns = [
     path("api/p/<token:token>/plan", participant_api.plan, name="api-plan"),
     path("api/p/<token:token>/responses", participant_api.responses, name="api-responses"),
     path("api/p/<token:token>/client", participant_api.client, name="api-client"),
+    path("api/p/<token:token>/screening", participant_api.screening, name="api-screening"),
+    path(
+        "api/p/<token:token>/comprehension",
+        participant_api.comprehension,
+        name="api-comprehension",
+    ),
     path("api/p/<token:token>/complete", participant_api.complete, name="api-complete"),
     path("research/", research.home, name="research-home"),
     path("research/studies/new", research.study_new, name="research-study-new"),

@@ -15,11 +15,20 @@ class Median(Aggregate):
 
 
 def study_summary(*, study: Study) -> dict:
-    """Participants by state, responses, catch-trial failures and the median main-trial RT."""
+    """Participants by state, responses, catch-trial failures and the median main-trial RT.
+
+    ``screened_out``: sessions ended at the screening; ``screened_<reason>``: per reason.
+    """
+    screened = {
+        f"screened_{reason}": Count("pk", filter=Q(screening=reason))
+        for reason in Participant.SCREENED_OUT
+    }
     participants = study.participants.aggregate(
         started=Count("pk"),
         completed=Count("pk", filter=Q(status=Participant.Status.COMPLETED)),
         excluded=Count("pk", filter=Q(excluded=True)),
+        screened_out=Count("pk", filter=Q(screening__in=Participant.SCREENED_OUT)),
+        **screened,
     )
     responses = Response.objects.filter(trial__participant__study=study).aggregate(
         total=Count("pk"),
@@ -31,7 +40,9 @@ def study_summary(*, study: Study) -> dict:
     ).aggregate(median=Median("rt_ms"))["median"]
     return {
         **participants,
-        "in_progress": participants["started"] - participants["completed"],
+        "in_progress": participants["started"]
+        - participants["completed"]
+        - participants["screened_out"],
         "declined": study.declined_count,
         "responses": responses["total"],
         "catch_trials": responses["catch"],
