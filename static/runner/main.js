@@ -4,6 +4,7 @@ import { getJSON, isRetryable, postJSON, retryDelay } from "./api.js";
 import { Outbox } from "./outbox.js";
 import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
 import { measureRefresh } from "./frames.js";
+import { isScreenedOut, passScreening, showScreenedOut } from "./screening.js";
 import { afterTrial, runTrial } from "./trials.js";
 import { watchTrial } from "./visibility.js";
 
@@ -195,6 +196,7 @@ function answeredIndices(plan, outbox) {
 async function main() {
   let plan = await loadPlan();
   if (plan.status === "completed") return showCompletion(plan.completion);
+  if (isScreenedOut(plan.screening)) return showScreenedOut({ config, show }, plan.screening.status);
   const connection = document.getElementById("connection");
   const outbox = new Outbox({
     url: config.responsesUrl,
@@ -211,6 +213,7 @@ async function main() {
   setProgress(counted(), plan.trials.filter((t) => t.role !== "practice").length);
   const refreshMs = await measureRefresh();
   await pause(answered.size > 0 ? "resume" : "instructions");
+  if (!(await passScreening(plan.screening, { config, show, pause }))) return;
   if (plan.require_fullscreen) await document.documentElement.requestFullscreen().catch(() => {});
   await runTrials(todo(), plan, outbox, counted(), refreshMs);
   if (stages.debrief.querySelector(".prose").textContent.trim()) await pause("debrief");
