@@ -64,6 +64,11 @@ urlpatterns = [
         research.responses_csv,
         name="research-responses-csv",
     ),
+    path(
+        "research/studies/<slug:slug>/participants.csv",
+        research.participants_csv,
+        name="research-participants-csv",
+    ),
     path("research/models/", research_compute.models, name="research-models"),
     path("research/jobs/", research_compute.jobs, name="research-jobs"),
     path("research/jobs/status.json", research_compute.jobs_status, name="research-jobs-status"),

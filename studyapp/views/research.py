@@ -15,7 +15,7 @@ from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
-from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.selectors.exports import participants_csv_chunks, responses_csv_chunks
 from studyapp.selectors.reports import (
     latest_report,
     relevance_previews,
@@ -201,16 +201,21 @@ def study_remove(request: HttpRequest, study: Study) -> HttpResponse:
     return redirect("research-home")
 
 
+def _csv_export(request: HttpRequest, study: Study, name: str, chunks) -> StreamingHttpResponse:
+    audit_record(action=AuditEvent.Action.EXPORT, user=request.user, study=study, export=name)
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{name}"'
+    return response
+
+
 @study_access(Role.VIEWER)
 def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
-    audit_record(
-        action=AuditEvent.Action.EXPORT, user=request.user, study=study, export="responses.csv"
-    )
-    response = StreamingHttpResponse(
-        responses_csv_chunks(study=study), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{study.slug}-responses.csv"'
-    return response
+    return _csv_export(request, study, "responses.csv", responses_csv_chunks(study=study))
+
+
+@study_access(Role.VIEWER)
+def participants_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
+    return _csv_export(request, study, "participants.csv", participants_csv_chunks(study=study))
 
 
 @require_POST

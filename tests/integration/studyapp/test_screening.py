@@ -1,6 +1,8 @@
 """Screening on the server: window, device and comprehension check; refusals of the
 participant API; the target, the coverage and the Latin square count kept participants only."""
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -9,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.forms import StudyForm
-from studyapp.models import Participant, Response, Trial
+from studyapp.models import AuditEvent, Participant, Response, Trial
 from studyapp.planning import block_orders
 from studyapp.selectors.coverage import study_coverage
 from studyapp.selectors.studies import study_summary
@@ -252,3 +254,33 @@ def test_the_study_form_validates_the_comprehension_questions():
     form = StudyForm(data=good, instance=study)
     assert form.is_valid(), form.errors
     assert form.cleaned_data["comprehension_questions"] == QUESTIONS
+
+
+def test_the_participants_export_has_the_screening_outcome(staff_client):
+    study = make_study(**SCREENED)
+    kept, small, phone = (start_participant(study) for _ in range(3))
+    screen_in(kept)
+    screen_out(small)
+    check_setup(phone, user_agent=PHONE_UA)
+    Participant.objects.filter(pk=kept.pk).update(excluded=True, exclusion_reason="=1+1")
+    response = staff_client.get(reverse("research-participants-csv", args=[study.slug]))
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_pseudonym = {row["participant"]: row for row in rows}
+    assert [by_pseudonym[p.pseudonym]["screening"] for p in (kept, small, phone)] == [
+        "passed",
+        "viewport",
+        "device",
+    ]
+    row = by_pseudonym[small.pseudonym]
+    assert (row["screening_viewport_width"], row["screening_viewport_height"]) == ("640", "800")
+    assert (row["participant_status"], row["responses"], row["completed_at"]) == (
+        "started",
+        "0",
+        "",
+    )
+    assert by_pseudonym[kept.pseudonym]["participant_status"] == "excluded"
+    assert by_pseudonym[kept.pseudonym]["exclusion_reason"] == "'=1+1"  # no formula
+    assert AuditEvent.objects.filter(action="export", detail__export="participants.csv").exists()
+    page = staff_client.get(reverse("research-study", args=[study.slug])).content.decode()
+    assert 'data-stat="screened_out">2<' in page
