@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from analysis.report.exports import write_exports
 from analysis.report.methods_text import methods_paragraphs
+from analysis.report.screening_text import ScreeningRules
 from analysis.report.sections import build_sections, has_ceiling_band
 from analysis.study_analysis import StudyAnalysis
 
@@ -103,14 +104,17 @@ def _table_page(pdf: PdfPages, title: str, frame: pd.DataFrame) -> None:
     pdf.savefig(fig)
 
 
-def write_report(analysis: StudyAnalysis, out_dir: str | Path) -> ReportFiles:
-    """Write the HTML page, PDF, figures and exports of `analysis` into `out_dir`."""
+def write_report(
+    analysis: StudyAnalysis, out_dir: str | Path, *, screening: ScreeningRules | None = None
+) -> ReportFiles:
+    """Write the HTML page, PDF, figures and exports of `analysis` into `out_dir`;
+    `screening`: the platform's screening of participants, for the methods text."""
     out = Path(out_dir)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = write_exports(analysis, out)
     sections, made = build_sections(analysis, fig_dir)
-    methods = methods_paragraphs(analysis)
+    methods = methods_paragraphs(analysis, screening)
     headline = _headline(analysis)
     pdf_path = out / "report.pdf"
     with PdfPages(pdf_path, metadata=PDF_METADATA) as pdf:

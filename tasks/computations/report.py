@@ -6,6 +6,7 @@ study's stimulus set. The report is a zip of ``analysis.report.write_report``'s 
 artifact key includes the digest of the responses, so new data gives a new report.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -28,8 +29,10 @@ from analysis import (
 )
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import write_report
-from studyapp.models import Artifact, Job, JobBatch
+from analysis.report.screening_text import ScreeningRules
+from studyapp.models import Artifact, Job, JobBatch, Study
 from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.selectors.studies import screened_out_counts
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
@@ -81,10 +84,26 @@ def used_artifact_ids(artifacts: dict) -> list[int]:
     return sorted(a.pk for a in found if a is not None)
 
 
+def screening_rules(study: Study) -> ScreeningRules:
+    """The study's screening, for the methods text, with its screened-out sessions."""
+    return ScreeningRules(
+        min_width=study.min_viewport_width,
+        min_height=study.min_viewport_height,
+        desktop_only=study.device_requirement == Study.DeviceRequirement.DESKTOP,
+        questions=len(study.comprehension_questions),
+        attempts=study.comprehension_attempts,
+        screened_out=screened_out_counts(study=study),
+    )
+
+
 def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
-    """What a report is made from; part of its artifact key (new responses -> new report)."""
+    """What a report is made from; part of its artifact key (new responses -> new report).
+
+    Sessions screened out give no responses: their counts are part of the key too.
+    """
     return {
         "study": job.study.slug,
+        "screening": dataclasses.asdict(screening_rules(job.study)),
         "responses_sha256": hashlib.sha256(csv).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
         "parameters": analysis_parameters(job.params).as_dict(),
@@ -268,7 +287,7 @@ class Report(Computation):
             dropped_rows=dropped,
         )
         with tempfile.TemporaryDirectory() as folder:
-            write_report(analysis, folder)
+            write_report(analysis, folder, screening=screening_rules(job.study))
             (Path(folder) / INPUTS).write_text(json.dumps(inputs, indent=2, default=str))
             (Path(folder) / SUMMARY).write_text(json.dumps(analysis.summary(), default=str))
             archive = io.BytesIO()

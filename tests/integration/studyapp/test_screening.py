@@ -4,6 +4,7 @@ participant API; the target, the coverage and the Latin square count kept partic
 import csv
 import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -284,3 +285,21 @@ def test_the_participants_export_has_the_screening_outcome(staff_client):
     assert AuditEvent.objects.filter(action="export", detail__export="participants.csv").exists()
     page = staff_client.get(reverse("research-study", args=[study.slug])).content.decode()
     assert 'data-stat="screened_out">2<' in page
+
+
+def test_the_report_states_the_study_screening_and_is_remade_when_it_changes():
+    from tasks.computations.report import report_inputs, screening_rules
+
+    study = make_study(**SCREENED)
+    screen_in(start_participant(study))
+    job = SimpleNamespace(study=study, params={})
+    artifacts = {"similarity": {}, "masked": {}, "relevance": {}, "masking": None}
+    before = report_inputs(job, b"csv", artifacts)
+    screen_out(start_participant(study))
+    rules = screening_rules(study)
+    assert (rules.min_width, rules.min_height, rules.desktop_only) == (1000, 600, True)
+    assert (rules.questions, rules.attempts) == (2, 2)
+    assert rules.screened_out == {"viewport": 1, "device": 0, "comprehension": 0}
+    after = report_inputs(job, b"csv", artifacts)
+    assert before["screening"]["screened_out"]["viewport"] == 0
+    assert after["screening"]["screened_out"]["viewport"] == 1
