@@ -40,10 +40,13 @@ class ScreeningRules:
     def required(self) -> list[str]:
         """The requirements, in words (empty: no screening)."""
         out = []
-        if self.min_width or self.min_height:
+        if self.min_width and self.min_height:
             out.append(
                 f"a browser window of at least {self.min_width} x {self.min_height} CSS pixels"
             )
+        elif self.min_width or self.min_height:
+            size, side = (self.min_width, "wide") if self.min_width else (self.min_height, "high")
+            out.append(f"a browser window at least {size} CSS pixels {side}")
         if self.desktop_only:
             out.append("a desktop or laptop computer (phones and tablets refused)")
         if self.questions:
@@ -60,11 +63,12 @@ def screening_paragraph(rules: ScreeningRules | None) -> str | None:
     if rules is None or not rules.required:
         return None
     total = sum(rules.screened_out.values())
+    sessions = "1 session was" if total == 1 else f"{total} sessions were"
     counts = ", ".join(f"{REASONS[r]}: {rules.screened_out.get(r, 0)}" for r in REASONS)
     return (
         "Before the first trial, participants were screened on the platform; they needed "
         + "; ".join(rules.required)
-        + f". {total} sessions were ended by the screening ({counts}) without a completion "
+        + f". {sessions} ended by the screening ({counts}) without a completion "
         "code; they gave no responses and did not count towards the target number of "
         "participants."
     )

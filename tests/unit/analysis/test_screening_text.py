@@ -36,6 +36,8 @@ def test_a_single_requirement_is_stated_alone():
     assert "needed all 1 comprehension questions on the instructions answered correctly " in text
     assert "within 1 attempt." in text
     assert "window" not in text.split("(")[0]
+    high = screening_paragraph(ScreeningRules(min_height=700, screened_out={"viewport": 1}))
+    assert "needed a browser window at least 700 CSS pixels high. 1 session was ended" in high
 
 
 @pytest.mark.parametrize("rules", [None, ScreeningRules(), ScreeningRules(attempts=3)])
