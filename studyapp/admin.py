@@ -213,6 +213,18 @@ class StudyAdmin(ModelAdmin):
             },
         ),
         ("Presentation", {"fields": ["timing", "require_fullscreen"]}),
+        (
+            "Screening",
+            {
+                "fields": [
+                    "min_viewport_width",
+                    "min_viewport_height",
+                    "device_requirement",
+                    "comprehension_questions",
+                    "comprehension_attempts",
+                ]
+            },
+        ),
         ("Texts (Markdown)", {"fields": ["consent_text", "instructions", "debrief"]}),
         ("Analysis", {"fields": ["analysis_settings"]}),
         ("Completion", {"fields": ["completion_code", "redirect_url"]}),
@@ -263,8 +275,16 @@ class StudyAdmin(ModelAdmin):
 
 @admin.register(Participant)
 class ParticipantAdmin(ModelAdmin):
-    list_display = ["pseudonym_short", "study", "source", "status", "excluded", "started_at"]
-    list_filter = ["study", "status", "excluded", "source"]
+    list_display = [
+        "pseudonym_short",
+        "study",
+        "source",
+        "status",
+        "screening",
+        "excluded",
+        "started_at",
+    ]
+    list_filter = ["study", "status", "screening", "excluded", "source"]
     search_fields = ["pseudonym"]
     fields = [
         "study",
@@ -277,6 +297,10 @@ class ParticipantAdmin(ModelAdmin):
         "last_seen_at",
         "completed_at",
         "client_info",
+        "screening",
+        "screening_viewport_width",
+        "screening_viewport_height",
+        "comprehension_failures",
         "excluded",
         "exclusion_reason",
         "refused_responses",

@@ -2,7 +2,10 @@
 
 Used by the tests, the load benchmark and the demo. Plain ``urllib`` (no Django import), so a
 bot can run against any deployment: start link → consent → plan → one POST per trial →
-completion. ``answer`` decides each response; the default answers at random.
+completion. ``answer`` decides each response; the default answers at random. Where the study
+screens participants, the bot reports a desktop window (``viewport``) and answers the
+comprehension check with ``comprehension_answers`` (the right option per question, which only
+the researcher knows).
 """
 
 import html.parser
@@ -84,6 +87,8 @@ class ParticipantBot:
         answer: Callable[[dict, tuple[int, int], random.Random], dict] = random_answer,
         seed: int = 0,
         timeout: float = 30.0,
+        comprehension_answers: list[int] | None = None,
+        viewport: tuple[int, int] = (1280, 800),
     ):
         self.base_url = base_url.rstrip("/")
         self.slug = study_slug
@@ -91,12 +96,15 @@ class ParticipantBot:
         self.answer = answer
         self.rng = random.Random(seed)
         self.timeout = timeout
+        self.comprehension_answers = comprehension_answers
+        self.viewport = viewport
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     def run(self) -> BotResult:
         result = BotResult(token=self.join())
         plan = self.get_json(f"/api/p/{result.token}/plan")
+        self.pass_screening(result.token, plan["screening"])
         rating = self.rating_scale(result.token)
         for trial in plan["trials"]:
             if trial["answered"]:
@@ -113,6 +121,30 @@ class ParticipantBot:
             raise RuntimeError(f"completion refused ({status}): {completion}")
         result.completion_code = completion["completion_code"]
         return result
+
+    def pass_screening(self, token: str, screening: dict) -> None:
+        """Pass the study's window and comprehension checks as the trial runner would."""
+        status = screening["status"]
+        setup = screening["min_width"] or screening["min_height"] or screening["desktop_only"]
+        if status == "pending" and setup and not screening["setup_checked"]:
+            width, height = self.viewport
+            body = {"viewport": {"width": width, "height": height}}
+            status = self.screening_step(f"/api/p/{token}/screening", body)
+        if status == "pending" and screening["questions"]:
+            if self.comprehension_answers is None:
+                raise RuntimeError(
+                    "the study has a comprehension check: give comprehension_answers"
+                )
+            body = {"answers": self.comprehension_answers}
+            status = self.screening_step(f"/api/p/{token}/comprehension", body)
+        if status not in ("none", "passed"):
+            raise RuntimeError(f"screened out ({status})")
+
+    def screening_step(self, path: str, body: dict) -> str:
+        status, answer, _ = self.post_json(path, body)
+        if status != 200:
+            raise RuntimeError(f"screening refused ({status}): {answer}")
+        return answer["screening"]
 
     def join(self) -> str:
         """Open the start link, agree to the consent form; returns the session token."""

@@ -164,8 +164,16 @@ def simulate_participants(
     answer = odd_one_out_policy(
         [pk for pk, _ in stimuli], truth_dissimilarity(stimuli), config.choice_noise
     )
+    right = [question["answer"] for question in study.comprehension_questions]
     bots = [
-        ParticipantBot(base_url, study.slug, f"demo-bot-{done + i}", answer=answer, seed=done + i)
+        ParticipantBot(
+            base_url,
+            study.slug,
+            f"demo-bot-{done + i}",
+            answer=answer,
+            seed=done + i,
+            comprehension_answers=right,
+        )
         for i in range(missing)
     ]
     bars_shown = progress and redraw_bars()

@@ -39,8 +39,9 @@ def download_named(filename: str) -> Download:
     return Download(filename, CONTENT_TYPES.get(suffix, OCTET_STREAM))
 
 
-def responses_download(study: Study) -> Download:
-    return download_named(f"{study.slug}-responses.csv")
+def study_export_download(study: Study, name: str) -> Download:
+    """A study's export: ``responses.csv`` -> ``<slug>-responses.csv``."""
+    return download_named(f"{study.slug}-{name}")
 
 
 def report_file_download(study: Study, name: str) -> Download:

@@ -41,6 +41,10 @@ class MethodNotAllowed(RequestRejected):
     status = 405
 
 
+class Conflict(RequestRejected):
+    status = 409
+
+
 class PayloadTooLarge(RequestRejected):
     status = 413
 

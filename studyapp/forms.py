@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from studyapp.models import FaceModel, Study, TrialType
+from studyapp.screening import comprehension_problems
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
 from studyapp.timing import timing_problems
 
@@ -129,6 +130,14 @@ class StudyForm(forms.ModelForm):
     def clean_timing(self) -> dict:
         return {} if self.cleaned_data["timing"] is None else self.cleaned_data["timing"]
 
+    def clean_comprehension_questions(self) -> list:
+        questions = self.cleaned_data["comprehension_questions"]
+        questions = [] if questions is None else questions
+        problems = comprehension_problems(questions)
+        if problems:
+            raise forms.ValidationError(problems)
+        return questions
+
     def clean_analysis_settings(self) -> dict:
         settings = self.cleaned_data["analysis_settings"] or {}
         if not isinstance(settings, dict):
@@ -161,8 +170,13 @@ class StudyForm(forms.ModelForm):
             "min_rt_ms",
             "timing",
             "require_fullscreen",
+            "min_viewport_width",
+            "min_viewport_height",
+            "device_requirement",
             "consent_text",
             "instructions",
+            "comprehension_questions",
+            "comprehension_attempts",
             "debrief",
             "analysis_settings",
             "completion_code",

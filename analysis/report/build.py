@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from analysis.report.exports import write_exports
 from analysis.report.methods_text import methods_paragraphs
 from analysis.report.pdf_pages import figure_pages, table_pages, text_pages
+from analysis.report.screening_text import ScreeningRules
 from analysis.report.sections import Section, build_sections, has_ceiling_band
 from analysis.study_analysis import StudyAnalysis
 
@@ -98,9 +99,14 @@ def _pdf(
 
 
 def write_report(
-    analysis: StudyAnalysis, out_dir: str | Path, meta: ReportMeta | None = None
+    analysis: StudyAnalysis,
+    out_dir: str | Path,
+    meta: ReportMeta | None = None,
+    *,
+    screening: ScreeningRules | None = None,
 ) -> ReportFiles:
-    """Write the HTML page, PDF, figures and exports of `analysis` into `out_dir`."""
+    """Write the HTML page, PDF, figures and exports of `analysis` into `out_dir`;
+    `screening`: the platform's screening of participants, for the methods text."""
     meta = meta or ReportMeta()
     title = f"Similarity report: {meta.title or analysis.study}"
     out = Path(out_dir)
@@ -108,7 +114,7 @@ def write_report(
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = write_exports(analysis, out)
     sections, made = build_sections(analysis, fig_dir)
-    methods = methods_paragraphs(analysis)
+    methods = methods_paragraphs(analysis, screening)
     headline = _headline(analysis)
     pdf_path = out / "report.pdf"
     _pdf(

@@ -7,6 +7,7 @@ import platform
 from importlib.metadata import version
 
 from analysis.evaluation import MIN_CEILING_PAIRS
+from analysis.report.screening_text import ScreeningRules, screening_paragraph
 from analysis.study_analysis import StudyAnalysis
 
 METHOD_NAMES = {
@@ -56,8 +57,9 @@ def _rules_text(a: StudyAnalysis) -> str:
     return text
 
 
-def methods_paragraphs(a: StudyAnalysis) -> list[str]:
-    """The methods section as a list of paragraphs."""
+def methods_paragraphs(a: StudyAnalysis, screening: ScreeningRules | None = None) -> list[str]:
+    """The methods section as a list of paragraphs; ``screening``: the platform's screening
+    of participants, described when the study had one."""
     p = a.parameters
     s = a.exclusion.summary()
     by_rule = ", ".join(f"{k}: {v}" for k, v in s["by_rule"].items()) or "none"
@@ -68,6 +70,9 @@ def methods_paragraphs(a: StudyAnalysis) -> list[str]:
         f"for their response time. {_rules_text(a)} Practice and catch trials never enter the "
         "similarity estimates; repeated trials are used for consistency and the ceiling only."
     ]
+    screened = screening_paragraph(screening)
+    if screened:
+        paragraphs.append(screened)
     if a.trial_type == "rating":
         paragraphs.append(
             "Each participant's similarity ratings were z-scored over their own rating trials "

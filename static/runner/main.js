@@ -5,6 +5,7 @@ import { Outbox } from "./outbox.js";
 import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
 import { showRefusal } from "./refusals.js";
 import { measureRefresh } from "./frames.js";
+import { isScreenedOut, passScreening, showScreenedOut } from "./screening.js";
 import { afterTrial, runTrial } from "./trials.js";
 import { watchTrial } from "./visibility.js";
 
@@ -196,6 +197,7 @@ function answeredIndices(plan, outbox) {
 async function main() {
   let plan = await loadPlan();
   if (plan.status === "completed") return showCompletion(plan.completion);
+  if (isScreenedOut(plan.screening)) return showScreenedOut({ config, show }, plan.screening.status);
   const connection = document.getElementById("connection");
   const outbox = new Outbox({
     url: config.responsesUrl,
@@ -213,6 +215,7 @@ async function main() {
   setProgress(counted(), plan.trials.filter((t) => t.role !== "practice").length);
   const refreshMs = await measureRefresh();
   await pause(answered.size > 0 ? "resume" : "instructions");
+  if (!(await passScreening(plan.screening, { config, show, pause }))) return;
   if (plan.require_fullscreen) await document.documentElement.requestFullscreen().catch(() => {});
   await runTrials(todo(), plan, outbox, counted(), refreshMs);
   if (stages.debrief.querySelector(".prose").textContent.trim()) await pause("debrief");

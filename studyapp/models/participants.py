@@ -9,12 +9,29 @@ from .studies import TrialType
 MAX_RT_MS_CONSTRAINT = 24 * 60 * 60 * 1000  # database backstop; the API applies a tighter setting
 
 
+class Screening(models.TextChoices):
+    """A participant's screening outcome; the last three end the session (screened out)."""
+
+    NONE = "none", "No screening required"
+    PENDING = "pending", "Screening not finished"
+    PASSED = "passed", "Passed the screening"
+    VIEWPORT = "viewport", "Screened out: window too small"
+    DEVICE = "device", "Screened out: device not allowed"
+    COMPREHENSION = "comprehension", "Screened out: comprehension check failed"
+
+
+SCREENED_OUT = (Screening.VIEWPORT, Screening.DEVICE, Screening.COMPREHENSION)
+
+
 class Participant(models.Model):
     """One participant's session in one study, identified by a pseudonym, reached by a token."""
 
     class Status(models.TextChoices):
         STARTED = "started", "Started"
         COMPLETED = "completed", "Completed"
+
+    Screening = Screening
+    SCREENED_OUT = SCREENED_OUT
 
     class Source(models.TextChoices):
         PROLIFIC = "prolific", "Prolific"
@@ -39,6 +56,20 @@ class Participant(models.Model):
         help_text="Row of the balanced Latin square giving this session's block order.",
     )
     client_info = models.JSONField(default=dict, blank=True)
+    screening = models.CharField(
+        max_length=16,
+        choices=Screening.choices,
+        default=Screening.NONE,
+        db_default=Screening.NONE,
+        help_text="Outcome of the study's screening (window, device, comprehension check).",
+    )
+    screening_viewport_width = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Window width seen at the screening (CSS px)."
+    )
+    screening_viewport_height = models.PositiveIntegerField(null=True, blank=True)
+    comprehension_failures = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Failed attempts at the comprehension check."
+    )
     excluded = models.BooleanField(default=False)
     exclusion_reason = models.TextField(blank=True)
     refused_responses = models.PositiveIntegerField(
@@ -58,6 +89,14 @@ class Participant(models.Model):
                 condition=Q(status="completed", completed_at__isnull=False)
                 | Q(status="started", completed_at__isnull=True),
                 name="participant_completed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(screening__in=Screening.values),
+                name="participant_screening_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed", screening__in=[Screening.PENDING, *SCREENED_OUT]),
+                name="participant_completed_passed_screening",
             ),
         ]
         indexes = [models.Index(fields=["study", "status"])]

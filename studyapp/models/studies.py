@@ -23,6 +23,10 @@ class Study(models.Model):
         LIVE = "live", "Live"
         CLOSED = "closed", "Closed"
 
+    class DeviceRequirement(models.TextChoices):
+        ANY = "any", "Any device"
+        DESKTOP = "desktop", "Desktop or laptop only"
+
     class RatingScale(models.TextChoices):
         LIKERT_7 = "1-7", "1 to 7 (buttons)"
         SLIDER_100 = "0-100", "0 to 100 (slider)"
@@ -39,6 +43,11 @@ class Study(models.Model):
         "catch_rate",
         "timing",
         "require_fullscreen",
+        "min_viewport_width",
+        "min_viewport_height",
+        "device_requirement",
+        "comprehension_questions",
+        "comprehension_attempts",
     )
 
     slug = models.SlugField(unique=True, help_text="Used in the participant link /s/<slug>/.")
@@ -101,6 +110,32 @@ class Study(models.Model):
         default=False,
         help_text="Ask for full screen at the start and pause the trials while it is left.",
     )
+    min_viewport_width = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(10_000)],
+        help_text="Screening: the browser window must be at least this wide (CSS px); 0: any.",
+    )
+    min_viewport_height = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(10_000)],
+        help_text="Screening: the browser window must be at least this high (CSS px); 0: any.",
+    )
+    device_requirement = models.CharField(
+        max_length=10, choices=DeviceRequirement.choices, default=DeviceRequirement.ANY
+    )
+    comprehension_questions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Comprehension check after the instructions, as JSON, e.g. [{"question": '
+        '"Which face do you choose?", "options": ["The most similar", "The odd one out"], '
+        '"answer": 1}] (answer: the 0-based index of the right option); empty for none.',
+    )
+    comprehension_attempts = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Attempts at the comprehension check; failing them all ends the session "
+        "without a completion code.",
+    )
     consent_text = models.TextField(help_text="Markdown.")
     instructions = models.TextField(help_text="Markdown.")
     debrief = models.TextField(blank=True, help_text="Markdown.")
@@ -149,6 +184,13 @@ class Study(models.Model):
             ),
             models.CheckConstraint(condition=Q(timing__contains={}), name="study_timing_is_object"),
             models.CheckConstraint(
+                condition=Q(comprehension_questions__contains=[]),
+                name="study_comprehension_is_list",
+            ),
+            models.CheckConstraint(
+                condition=Q(comprehension_attempts__gte=1), name="study_comprehension_attempts"
+            ),
+            models.CheckConstraint(
                 condition=Q(min_rt_ms__lte=F("min_exposure_ms")),
                 name="study_rt_floor_within_exposure",
                 violation_error_message="The RT floor must not exceed the minimum exposure.",
@@ -157,6 +199,20 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def screening_required(self) -> bool:
+        """Whether participants must pass a screening before their first trial."""
+        return self.setup_screening_required or bool(self.comprehension_questions)
+
+    @property
+    def setup_screening_required(self) -> bool:
+        """Whether the browser window or the device is checked before the first trial."""
+        return (
+            self.min_viewport_width > 0
+            or self.min_viewport_height > 0
+            or self.device_requirement == self.DeviceRequirement.DESKTOP
+        )
 
     @property
     def rating_range(self) -> tuple[int, int]:

@@ -18,10 +18,12 @@ def active_since() -> datetime:
 
 
 def kept_sessions(*, study: Study) -> QuerySet[Participant]:
-    """Sessions that count towards the target and the balance: not excluded, and completed or
-    still active; timed-out (dropped) sessions free their place."""
-    return study.participants.filter(excluded=False).filter(
-        Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since())
+    """Sessions that count towards the target and the balance: not excluded, not screened out,
+    and completed or still active; timed-out (dropped) sessions free their place."""
+    return (
+        study.participants.filter(excluded=False)
+        .exclude(screening__in=Participant.SCREENED_OUT)
+        .filter(Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since()))
     )
 
 
@@ -39,11 +41,13 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
     """Pair counts per trial type over main trials that still count for balance.
 
     A main trial counts when it has been answered, or when its session is completed or still
-    active (seen within the session timeout); trials of excluded participants do not count.
+    active (seen within the session timeout); trials of excluded or screened-out participants
+    do not count.
     ``position_of`` maps stimulus ids to positions in the stimulus list.
     """
     rows = (
         Trial.objects.filter(participant__study=study, participant__excluded=False, role="main")
+        .exclude(participant__screening__in=Participant.SCREENED_OUT)
         .filter(
             Q(response__isnull=False)
             | Q(participant__status=Participant.Status.COMPLETED)

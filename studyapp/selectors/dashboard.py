@@ -67,7 +67,7 @@ VISIBILITY_SUMS = {
 def participant_quality(*, study: Study) -> list[dict]:
     """Per participant: answered trials, catch accuracy, median RT, repeat agreement, dropout,
     and over all answered trials: tab switches, window blurs, full-screen exits, answers after
-    the deadline and interrupted attempts.
+    the deadline and interrupted attempts. Sessions ended at the screening are not dropouts.
 
     Agreement: a repeated triplet/2AFC trial gets the same choice; a repeated rating differs
     by at most one sixth of the scale. Dropout: the last answered position of a session that
@@ -91,6 +91,7 @@ def participant_quality(*, study: Study) -> list[dict]:
             "status",
             "excluded",
             "exclusion_reason",
+            "screening",
             "planned",
             "answered",
             "last_answered",
@@ -134,7 +135,12 @@ def participant_quality(*, study: Study) -> list[dict]:
             entry["catch_correct"] / entry["catch_total"] if entry["catch_total"] else None
         )
         entry["agreement"] = entry["agreements"] / entry["repeats"] if entry["repeats"] else None
-        incomplete = entry["status"] != Participant.Status.COMPLETED and entry["planned"]
+        entry["screened_out"] = entry["screening"] in Participant.SCREENED_OUT
+        incomplete = (
+            entry["status"] != Participant.Status.COMPLETED
+            and entry["planned"]
+            and not entry["screened_out"]
+        )
         entry["dropout_at"] = (
             ((entry["last_answered"] or -1) + 1) / entry["planned"] if incomplete else None
         )

@@ -1,4 +1,5 @@
-"""Long-format CSV of a study's responses, streamed from PostgreSQL with COPY (constant memory).
+"""CSV exports streamed from PostgreSQL with COPY (constant memory): a study's responses in
+long format, and its participants (one row per session, screened-out ones included).
 
 Text cells a spreadsheet could run as a formula get a leading ``'`` (``csv_safe``).
 """
@@ -76,8 +77,35 @@ def responses_csv_chunks(*, study: Study, block_bytes: int = 256 * 1024) -> Iter
     would hash every trial of the study (1,000,000 responses: 3.3-3.6 s -> 2.8 s in PostgreSQL).
     Timestamps: see ``_ISO_UTC`` (to_char took 0.6-2 s of the 5 s of a serial run).
     """
+    yield from _copy_csv(RESPONSES_QUERY, study=study, block_bytes=block_bytes)
+
+
+# Screening outcome and the window seen there; a session screened out has no responses, so it
+# appears here only.
+PARTICIPANTS_QUERY = f"""
+SELECT p.pseudonym AS participant, p.source,
+       CASE WHEN p.excluded THEN 'excluded' ELSE p.status END AS participant_status,
+       {csv_safe("p.exclusion_reason")} AS exclusion_reason,
+       p.screening, p.screening_viewport_width, p.screening_viewport_height,
+       p.comprehension_failures, p.block_order,
+       (SELECT count(*) FROM studyapp_trial t JOIN studyapp_response r ON r.trial_id = t.id
+        WHERE t.participant_id = p.id) AS responses,
+       {_ISO_UTC.format("p.started_at")} AS started_at,
+       {_ISO_UTC.format("p.completed_at")} AS completed_at
+FROM studyapp_participant p
+WHERE p.study_id = {{study_id}}
+ORDER BY p.started_at, p.id
+"""
+
+
+def participants_csv_chunks(*, study: Study, block_bytes: int = 256 * 1024) -> Iterator[bytes]:
+    """Yield the participants CSV (header first), one row per session."""
+    yield from _copy_csv(PARTICIPANTS_QUERY, study=study, block_bytes=block_bytes)
+
+
+def _copy_csv(query_text: str, *, study: Study, block_bytes: int) -> Iterator[bytes]:
     query = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
-        sql.SQL(RESPONSES_QUERY).format(study_id=sql.Literal(study.pk))
+        sql.SQL(query_text).format(study_id=sql.Literal(study.pk))
     )
     with transaction.atomic():
         with connection.cursor() as cursor:

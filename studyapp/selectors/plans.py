@@ -1,6 +1,7 @@
 """A participant's plan as the trial runner needs it."""
 
 from studyapp.models import Participant, Stimulus, Trial
+from studyapp.screening import public_questions
 from studyapp.timing import block_timing
 
 
@@ -9,6 +10,8 @@ def participant_plan(*, participant: Participant) -> dict:
 
     ``min_exposure_ms``: how long a trial's images are on screen before a fresh press counts.
     ``timing``: each trial type's presentation settings (``studyapp.timing``).
+    ``screening``: the session's screening state and what is still to check (questions
+    without their answers).
     """
     trials = list(
         Trial.objects.filter(participant=participant)
@@ -24,6 +27,15 @@ def participant_plan(*, participant: Participant) -> dict:
         "min_exposure_ms": study.min_exposure_ms,
         "require_fullscreen": study.require_fullscreen,
         "timing": {t: block_timing(study.timing, t) for t in study.trial_types},
+        "screening": {
+            "status": participant.screening,
+            "min_width": study.min_viewport_width,
+            "min_height": study.min_viewport_height,
+            "desktop_only": study.device_requirement == study.DeviceRequirement.DESKTOP,
+            "setup_checked": participant.screening_viewport_width is not None,
+            "questions": public_questions(study.comprehension_questions),
+            "attempts_left": study.comprehension_attempts - participant.comprehension_failures,
+        },
         "trials": [
             {
                 "index": t["index"],

@@ -14,13 +14,30 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
+def screened_out_counts(*, study: Study) -> dict[str, int]:
+    """Sessions ended at the screening, per reason (every reason named, 0 included)."""
+    counts = dict(
+        study.participants.filter(screening__in=Participant.SCREENED_OUT)
+        .order_by()
+        .values_list("screening")
+        .annotate(n=Count("pk"))
+    )
+    return {reason: counts.get(reason, 0) for reason in Participant.SCREENED_OUT}
+
+
 def study_summary(*, study: Study) -> dict:
-    """Participants by state, responses, catch-trial failures and the median main-trial RT."""
+    """Participants by state, responses, catch-trial failures and the median main-trial RT.
+
+    ``screened_out``: sessions ended at the screening; ``screened_<reason>``: per reason.
+    """
+    screened = screened_out_counts(study=study)
     participants = study.participants.aggregate(
         started=Count("pk"),
         completed=Count("pk", filter=Q(status=Participant.Status.COMPLETED)),
         excluded=Count("pk", filter=Q(excluded=True)),
     )
+    participants["screened_out"] = sum(screened.values())
+    participants.update({f"screened_{reason}": n for reason, n in screened.items()})
     responses = Response.objects.filter(trial__participant__study=study).aggregate(
         total=Count("pk"),
         catch=Count("pk", filter=Q(trial__role="catch")),
@@ -31,7 +48,9 @@ def study_summary(*, study: Study) -> dict:
     ).aggregate(median=Median("rt_ms"))["median"]
     return {
         **participants,
-        "in_progress": participants["started"] - participants["completed"],
+        "in_progress": participants["started"]
+        - participants["completed"]
+        - participants["screened_out"],
         "declined": study.declined_count,
         "responses": responses["total"],
         "catch_trials": responses["catch"],

@@ -14,6 +14,7 @@ from studyapp.selectors.coverage import kept_sessions
 from studyapp.selectors.studies import study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
 from studyapp.services.plans import trial_plan_create
+from studyapp.services.screening import screening_refusal
 from studyapp.services.studies import audit_record
 
 MAX_CLIENT_RECORDS = 10
@@ -85,13 +86,16 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
             external_study_hash=pseudonymise(external.study) if external.study else "",
             external_session_hash=pseudonymise(external.session) if external.session else "",
             plan_seed=secrets.randbits(63),
+            screening=Participant.Screening.PENDING
+            if study.screening_required
+            else Participant.Screening.NONE,
         )
         trial_plan_create(participant=participant)
         return participant
 
 
 def study_is_full(*, study: Study) -> bool:
-    """Kept sessions (not excluded; completed or active) reach the target."""
+    """Kept sessions (not excluded or screened out; completed or active) reach the target."""
     return kept_sessions(study=study).count() >= study.target_participants
 
 
@@ -111,11 +115,17 @@ def participant_record_client(*, participant: Participant, client: dict) -> None
 
 
 def participant_complete(*, participant: Participant) -> Participant:
-    """Mark a session completed once every planned trial has a stored response."""
+    """Mark a session completed once every planned trial has a stored response.
+
+    A session screened out (or not yet screened in) is refused: it gets no completion code.
+    """
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         if locked.status == Participant.Status.COMPLETED:
             return locked
+        refusal = screening_refusal(locked.screening)
+        if refusal is not None:
+            raise refusal
         missing = list(
             Trial.objects.filter(participant=locked, response__isnull=True)
             .order_by("index")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from studyapp.errors import NotFound, Unprocessable
 from studyapp.models import Participant, Response, Study, Trial
 from studyapp.payloads import ResponsePayload
+from studyapp.services.screening import screening_refusal
 
 # A rating catch trial shows one image twice: answers in the top sixth of the scale are correct.
 CATCH_RATING_FRACTION = 5 / 6
@@ -18,7 +19,7 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 # compiling these two statements for every POST as PostgreSQL spent running them.
 TRIAL_QUERY = """
 SELECT t.id, t.trial_type, t.role, t.items, t.correct_item, p.id, p.last_seen_at,
-       s.rating_scale, s.min_rt_ms, r.id
+       s.rating_scale, s.min_rt_ms, r.id, p.screening
 FROM studyapp_trial t
 JOIN studyapp_participant p ON p.id = t.participant_id
 JOIN studyapp_study s ON s.id = p.study_id
@@ -59,6 +60,7 @@ RETURNING id
 def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, bool]:
     """Store the response to a trial of the session ``token``; returns ``(response, created)``.
 
+    A session screened out is refused (403), one not yet screened in too (409).
     A repeated POST for the same trial returns the stored response (``created`` False) and
     writes nothing: the unique constraint on ``Response.trial`` decides under concurrency
     (``ON CONFLICT DO NOTHING``). Two statements in the usual case: the trial with its
@@ -74,7 +76,10 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
             "unknown_trial", f"Trial {payload.trial} is not part of this session.", "trial"
         )
     trial_id, trial_type, role, items, correct_item, participant_id, last_seen = row[:7]
-    scale, rt_floor, stored = row[7:]
+    scale, rt_floor, stored, screening = row[7:]
+    refusal = screening_refusal(screening)
+    if refusal is not None:
+        raise refusal
     if stored is not None:
         return Response.objects.get(pk=stored), False
     participant = Participant(id=participant_id, last_seen_at=last_seen)

@@ -28,6 +28,7 @@ from studyapp.services.participants import (
     participant_record_client,
 )
 from studyapp.services.responses import response_record
+from studyapp.services.screening import screening_answer_comprehension, screening_check_setup
 
 CLIENT_FIELDS = {"userAgent", "language", "platform", "timezone", "touch", "devicePixelRatio"}
 
@@ -125,6 +126,60 @@ def client(request: HttpRequest, participant: Participant) -> JsonResponse:
         }
     participant_record_client(participant=participant, client=record)
     return JsonResponse({"recorded": True})
+
+
+def _viewport_size(data: dict) -> tuple[int, int]:
+    viewport = data.get("viewport")
+    if not isinstance(viewport, dict) or not all(
+        isinstance(viewport.get(key), int)
+        and not isinstance(viewport.get(key), bool)
+        and 0 <= viewport[key] <= MAX_VIEWPORT_PX
+        for key in ("width", "height")
+    ):
+        raise BadRequest(
+            "invalid_viewport",
+            "'viewport' must be an object with 'width' and 'height' in whole CSS px, "
+            f"0 to {MAX_VIEWPORT_PX}; got {viewport!r}.",
+            "viewport",
+        )
+    return viewport["width"], viewport["height"]
+
+
+def _screening_body(participant: Participant, **extra) -> JsonResponse:
+    return JsonResponse({"screening": participant.screening, **extra})
+
+
+@allow("POST")
+@rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
+@participant_api
+def screening(request: HttpRequest, participant: Participant) -> JsonResponse:
+    """The window and device check: ``{"viewport": {"width", "height"}, "touch_only": bool}``."""
+    data = read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES)
+    width, height = _viewport_size(data)
+    touch_only = data.get("touch_only", False)
+    if not isinstance(touch_only, bool):
+        raise BadRequest("invalid_type", "'touch_only' must be true or false.", "touch_only")
+    checked = screening_check_setup(
+        participant=participant,
+        width=width,
+        height=height,
+        user_agent=request.headers.get("User-Agent", ""),
+        touch_only=touch_only,
+    )
+    return _screening_body(checked)
+
+
+@allow("POST")
+@rate_limit("api", "FACESIM_RATE_API_PER_MINUTE", by="token")
+@participant_api
+def comprehension(request: HttpRequest, participant: Participant) -> JsonResponse:
+    """One attempt at the comprehension check: ``{"answers": [option index, ...]}``."""
+    data = read_json_object(request, settings.PARTICIPANT_MAX_BODY_BYTES)
+    checked, correct = screening_answer_comprehension(
+        participant=participant, answers=data.get("answers")
+    )
+    left = participant.study.comprehension_attempts - checked.comprehension_failures
+    return _screening_body(checked, correct=correct, attempts_left=max(left, 0))
 
 
 @allow("POST")

@@ -152,6 +152,8 @@ def participant_runner(request: HttpRequest, token: str) -> HttpResponse:
         "responsesUrl": reverse("api-responses", args=[token]),
         "clientUrl": reverse("api-client", args=[token]),
         "completeUrl": reverse("api-complete", args=[token]),
+        "screeningUrl": reverse("api-screening", args=[token]),
+        "comprehensionUrl": reverse("api-comprehension", args=[token]),
         "storageKey": f"facesim:{token}",
         "attemptKey": f"facesim-attempt:{token}",
         "breakEvery": study.break_every,

@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
-from studyapp.downloads import report_file_download, responses_download
+from studyapp.downloads import report_file_download, study_export_download
 from studyapp.forms import StudyForm, StudyModelsForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
-from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.selectors.exports import participants_csv_chunks, responses_csv_chunks
 from studyapp.selectors.reports import (
     latest_report,
     relevance_previews,
@@ -244,17 +244,22 @@ def study_remove(request: HttpRequest, study: Study) -> HttpResponse:
     return redirect("research-home")
 
 
-@study_access(Role.VIEWER)
-def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
-    audit_record(
-        action=AuditEvent.Action.EXPORT, user=request.user, study=study, export="responses.csv"
-    )
-    download = responses_download(study)
-    response = StreamingHttpResponse(
-        responses_csv_chunks(study=study), content_type=download.content_type
-    )
+def _csv_export(request: HttpRequest, study: Study, name: str, chunks) -> StreamingHttpResponse:
+    audit_record(action=AuditEvent.Action.EXPORT, user=request.user, study=study, export=name)
+    download = study_export_download(study, name)
+    response = StreamingHttpResponse(chunks, content_type=download.content_type)
     response["Content-Disposition"] = content_disposition_header(True, download.filename)
     return response
+
+
+@study_access(Role.VIEWER)
+def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
+    return _csv_export(request, study, "responses.csv", responses_csv_chunks(study=study))
+
+
+@study_access(Role.VIEWER)
+def participants_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
+    return _csv_export(request, study, "participants.csv", participants_csv_chunks(study=study))
 
 
 @require_POST

@@ -6,6 +6,7 @@ study's stimulus set. The report is a zip of ``analysis.report.write_report``'s 
 artifact key includes the digest of the responses, so new data gives a new report.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -30,8 +31,10 @@ from analysis import (
 )
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
-from studyapp.models import Artifact, Job, JobBatch
+from analysis.report.screening_text import ScreeningRules
+from studyapp.models import Artifact, Job, JobBatch, Study
 from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.selectors.studies import screened_out_counts
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
@@ -83,11 +86,27 @@ def used_artifact_ids(artifacts: dict) -> list[int]:
     return sorted(a.pk for a in found if a is not None)
 
 
+def screening_rules(study: Study) -> ScreeningRules:
+    """The study's screening, for the methods text, with its screened-out sessions."""
+    return ScreeningRules(
+        min_width=study.min_viewport_width,
+        min_height=study.min_viewport_height,
+        desktop_only=study.device_requirement == Study.DeviceRequirement.DESKTOP,
+        questions=len(study.comprehension_questions),
+        attempts=study.comprehension_attempts,
+        screened_out=screened_out_counts(study=study),
+    )
+
+
 def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
-    """What a report is made from; part of its artifact key (new responses -> new report)."""
+    """What a report is made from; part of its artifact key (new responses -> new report).
+
+    Sessions screened out give no responses: their counts are part of the key too.
+    """
     return {
         "study": job.study.slug,
         "title": job.study.title,
+        "screening": dataclasses.asdict(screening_rules(job.study)),
         "responses_sha256": hashlib.sha256(csv).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
         "parameters": AnalysisParameters.from_dict(job.params).as_dict(),
@@ -275,7 +294,7 @@ class Report(Computation):
                 title=job.study.title,
                 dashboard_url=reverse("research-study", kwargs={"slug": job.study.slug}),
             )
-            write_report(analysis, folder, meta)
+            write_report(analysis, folder, meta, screening=screening_rules(job.study))
             (Path(folder) / INPUTS).write_text(json.dumps(inputs, indent=2, default=str))
             (Path(folder) / SUMMARY).write_text(json.dumps(analysis.summary(), default=str))
             archive = io.BytesIO()

@@ -38,6 +38,7 @@ def expected_downloads(world) -> dict:
     )
     return {
         reverse("research-responses-csv", args=[slug]): (f"{slug}-responses.csv", CSV),
+        reverse("research-participants-csv", args=[slug]): (f"{slug}-participants.csv", CSV),
         reverse("research-report-file", args=[slug, "report.pdf"]): (
             f"{slug}-report.pdf",
             "application/pdf",

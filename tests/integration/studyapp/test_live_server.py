@@ -108,3 +108,36 @@ def test_media_and_static_files_are_served(live_server):
     assert urllib.request.urlopen(live_server.url + image_url).read()[:4] == b"\x89PNG"
     script = urllib.request.urlopen(f"{live_server.url}/static/runner/main.js").read()
     assert b"runTrials" in script
+
+
+def test_simulated_participants_pass_a_screening_by_answering_correctly(live_server):
+    questions = [
+        {"question": "Which face do you choose?", "options": ["Similar", "Odd one"], "answer": 1},
+        {"question": "Do practice trials count?", "options": ["Yes", "No"], "answer": 1},
+    ]
+    study = make_study(
+        trials_per_participant=8,
+        min_viewport_width=1024,
+        min_viewport_height=700,
+        device_requirement="desktop",
+        comprehension_questions=questions,
+        comprehension_attempts=1,
+    )
+    right = [question["answer"] for question in questions]
+    bots = [
+        ParticipantBot(live_server.url, study.slug, f"bot-{i}", seed=i, comprehension_answers=right)
+        for i in range(3)
+    ]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda bot: bot.run(), bots))
+    assert all(r.completion_code == "CODE123" for r in results)
+    assert set(study.participants.values_list("screening", "status")) == {("passed", "completed")}
+
+    wrong = ParticipantBot(live_server.url, study.slug, "wrong", comprehension_answers=[0, 1])
+    with pytest.raises(RuntimeError, match=r"screened out \(comprehension\)"):
+        wrong.run()
+    small = ParticipantBot(
+        live_server.url, study.slug, "small", comprehension_answers=right, viewport=(800, 600)
+    )
+    with pytest.raises(RuntimeError, match=r"screened out \(viewport\)"):
+        small.run()

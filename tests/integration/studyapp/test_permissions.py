@@ -69,6 +69,8 @@ MATRIX = {
     ("api/p/<token:token>/responses", "post", "responses-unknown"): GONE,
     ("api/p/<token:token>/responses", "get", "responses"): every(405),
     ("api/p/<token:token>/client", "post", "client"): every(200),
+    ("api/p/<token:token>/screening", "post", "screening"): every(400),
+    ("api/p/<token:token>/comprehension", "post", "comprehension"): every(409),
     ("api/p/<token:token>/complete", "post", "complete"): every(422),
     ("research/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/studies/new", "get", None): researchers(LOGIN, 200, 200, 200, 200),
@@ -99,6 +101,9 @@ MATRIX = {
         LOGIN, 404, 200, 200, 200
     ),
     ("research/studies/<slug:slug>/responses.csv", "get", "slug"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    ("research/studies/<slug:slug>/participants.csv", "get", "slug"): researchers(
         LOGIN, 404, 200, 200, 200
     ),
     ("research/models/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
@@ -265,6 +270,8 @@ def world(django_user_model):
         "responses-unknown": reverse("api-responses", args=["no-such-token"]),
         "client": reverse("api-client", args=[token]),
         "complete": reverse("api-complete", args=[token]),
+        "screening": reverse("api-screening", args=[token]),
+        "comprehension": reverse("api-comprehension", args=[token]),
         "slug": [slug],
         "exclusion": [slug, participant.pk],
         "chart": reverse("research-study-chart", args=[slug, "participants"]),
