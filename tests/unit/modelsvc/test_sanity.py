@@ -79,3 +79,37 @@ def test_input_invariance_needs_a_bias_that_can_absorb_the_shift(model_and_input
     model, inputs = model_and_inputs  # its first convolution pads with zeros
     with pytest.raises(ValueError, match="absorb the shift"):
         input_invariance(model, inputs, relevance("gradient"))
+
+
+def test_the_randomisation_check_equals_quantus_mprt(model_and_inputs):
+    """Quantus 0.6.0's MPRT (top-down, seed 42, Spearman of absolute maps) on the same model and
+    maps: the same layers in the same order, the same per-image similarities. Definitions differ
+    elsewhere: Quantus also reports the original model's self-similarity (1.0) as a first
+    entry, which is left out here."""
+    quantus = pytest.importorskip("quantus")
+    model, inputs = model_and_inputs
+    targets = model(inputs).argmax(1)
+    ours = cascading_randomisation(model, inputs, relevance("gradient"), targets=targets)
+
+    def explain_func(model, inputs, targets, **_):
+        maps = relevance("gradient")(
+            model.eval(), torch.as_tensor(inputs), torch.as_tensor(targets)
+        )
+        return maps.unsqueeze(1).detach().numpy()
+
+    metric = quantus.MPRT(
+        layer_order="top_down", seed=42, disable_warnings=True, display_progressbar=False
+    )
+    theirs = metric(
+        model=model,
+        x_batch=inputs.numpy(),
+        y_batch=targets.numpy(),
+        a_batch=None,
+        explain_func=explain_func,
+        device="cpu",
+    )
+    theirs.pop("original")
+    assert list(theirs) == ours["layer"].tolist()
+    np.testing.assert_allclose(
+        [np.mean(v) for v in theirs.values()], ours["spearman_abs"], rtol=1e-9
+    )
