@@ -114,11 +114,15 @@ def report_zip(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def make_report_artifact(study, text: str = "report", user=None, job=None) -> Artifact:
+def make_report_artifact(
+    study, text: str = "report", user=None, job=None, data: bytes | None = None
+) -> Artifact:
     """A report as the report job leaves it: the job's batch zip, recorded as the artifact.
 
-    Without ``job`` a finished report job with its batch is made for it.
+    Without ``job`` a finished report job with its batch is made for it; ``data`` is the zip
+    (default: a minimal one saying `text`).
     """
+    data = report_zip(text) if data is None else data
     if job is None:
         job = Job.objects.create(
             kind=Job.Kind.REPORT,
@@ -127,12 +131,12 @@ def make_report_artifact(study, text: str = "report", user=None, job=None) -> Ar
             status=Job.Status.SUCCEEDED,
             created_by=user,
         )
-        name, sha = store_file(f"jobs/{job.pk}/batch-00000-attempt-1.zip", report_zip(text))
+        name, sha = store_file(f"jobs/{job.pk}/batch-00000-attempt-1.zip", data)
         JobBatch.objects.create(
             job=job, index=0, stimulus_ids=[], status="done", result=name, result_sha256=sha
         )
     else:
-        name, sha = store_file("reports/test.zip", report_zip(text))
+        name, sha = store_file("reports/test.zip", data)
     return artifact_save(
         study=study,
         kind=Artifact.Kind.REPORT,

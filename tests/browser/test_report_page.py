@@ -15,11 +15,9 @@ from analysis.io import read_responses
 from analysis.report import ReportMeta, write_report
 from analysis.simulate import Design, random_dissimilarity, simulate_responses
 from analysis.study_analysis import AnalysisParameters, analyse_study
-from studyapp.models import Artifact, Job, JobBatch, StudyMembership
-from studyapp.services.artifacts import artifact_save
-from studyapp.storage import store_file
+from studyapp.models import StudyMembership
 from tests.browser.conftest import ARTIFACTS
-from tests.factories import make_study
+from tests.factories import make_report_artifact, make_study
 from tests.unit.analysis.test_recovery import ranked_models
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,29 +41,6 @@ def report_zip(folder: Path, title: str, dashboard: str) -> bytes:
     return buffer.getvalue()
 
 
-def stored_report(study, data: bytes) -> Artifact:
-    job = Job.objects.create(
-        kind=Job.Kind.REPORT, stimulus_set=study.stimulus_set, study=study, status="succeeded"
-    )
-    name, sha = store_file(f"jobs/{job.pk}/batch-00000-attempt-1.zip", data)
-    JobBatch.objects.create(
-        job=job, index=0, stimulus_ids=[], status="done", result=name, result_sha256=sha
-    )
-    return artifact_save(
-        study=study,
-        kind=Artifact.Kind.REPORT,
-        face_model=None,
-        stimulus_set=study.stimulus_set,
-        method="report",
-        params={},
-        code_version="v",
-        file_name=name,
-        sha256=sha,
-        summary={},
-        job=job,
-    )
-
-
 def log_in(page, url: str) -> None:
     page.goto(f"{url}/accounts/login/")
     page.fill("#id_username", "ada")
@@ -81,7 +56,7 @@ def test_report_page_opens_with_the_summary_and_fits_the_window(
     study = make_study(slug="face-space", title="Faces in a similarity space")
     StudyMembership.objects.create(study=study, user=user, role=StudyMembership.Role.OWNER)
     dashboard = f"/research/studies/{study.slug}/"
-    stored_report(study, report_zip(tmp_path / "report", study.title, dashboard))
+    make_report_artifact(study, data=report_zip(tmp_path / "report", study.title, dashboard))
 
     csp_errors: list[str] = []  # the report page runs under its own Content-Security-Policy
     for name, (width, mobile) in WIDTHS.items():
