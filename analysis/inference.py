@@ -443,7 +443,10 @@ def _mantel_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -
         if method == "rho-a":
             scale = 12.0 / (y.size**3 - y.size)
         else:
-            scale = 1.0 / np.sqrt(np.sum(tx[rows, cols] ** 2) * np.sum(ty**2))
+            spread = np.sqrt(np.sum(tx[rows, cols] ** 2) * np.sum(ty**2))
+            if spread == 0:  # a constant matrix has no correlation under any permutation
+                return np.full(len(perms), np.nan)
+            scale = 1.0 / spread
     null = np.empty(len(perms))
     step = max(1, _MANTEL_CHUNK_ELEMENTS // rows.size)
     for start in range(0, len(perms), step):
