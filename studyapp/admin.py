@@ -18,6 +18,7 @@ from studyapp.models import (
     FaceModel,
     Job,
     Participant,
+    ParticipantAttribute,
     Response,
     Stimulus,
     StimulusSet,
@@ -277,6 +278,7 @@ class ParticipantAdmin(ModelAdmin):
         "started_at",
         "last_seen_at",
         "completed_at",
+        "questionnaire_at",
         "client_info",
         "excluded",
         "exclusion_reason",
@@ -313,6 +315,14 @@ class ResponseAdmin(ReadOnlyAdmin):
     list_display = ["trial", "choice", "rating", "rt_ms", "correct", "received_at"]
     list_filter = ["trial__participant__study", "trial__role", "correct"]
     list_select_related = ["trial__participant__study"]
+
+
+@admin.register(ParticipantAttribute)
+class ParticipantAttributeAdmin(ReadOnlyAdmin):
+    list_display = ["participant", "key", "value", "source", "recorded_at"]
+    list_filter = ["source", "participant__study"]
+    list_select_related = ["participant__study"]
+    search_fields = ["key", "value"]
 
 
 @admin.register(FaceModel)

@@ -21,6 +21,8 @@ ANALYSIS_FIELDS = (
     "embedding_folds",
     "embedding_penalty",
     "higher_rating_is_similar",
+    "participant_groups",
+    "stimulus_groups",
 )  # the job parameters passed on to analysis.AnalysisParameters
 
 

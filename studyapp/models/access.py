@@ -43,6 +43,7 @@ class AuditEvent(models.Model):
         DATA_DELETION = "data_deletion", "Participant data deleted on request"
         CLONE = "clone", "Study cloned"
         EXCLUSION = "exclusion", "Participant excluded or re-included"
+        ATTACH = "attach", "Participant attributes attached"
 
     action = models.CharField(max_length=20, choices=Action.choices)
     user = models.ForeignKey(

@@ -101,6 +101,11 @@ class Study(models.Model):
         default=False,
         help_text="Ask for full screen at the start and pause the trials while it is left.",
     )
+    questionnaire = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Questions shown after consent, before the trials (see studyapp.questionnaire).",
+    )
     consent_text = models.TextField(help_text="Markdown.")
     instructions = models.TextField(help_text="Markdown.")
     debrief = models.TextField(blank=True, help_text="Markdown.")

@@ -1,4 +1,5 @@
-"""Long-format CSV of a study's responses, streamed from PostgreSQL with COPY (constant memory).
+"""Long-format CSVs of a study's responses and participant attributes, streamed from PostgreSQL
+with COPY (constant memory).
 
 Text cells a spreadsheet could run as a formula get a leading ``'`` (``csv_safe``).
 """
@@ -66,6 +67,22 @@ ORDER BY t.participant_id, t.index
 """
 
 
+ATTRIBUTES_QUERY = f"""
+SELECT p.pseudonym AS participant,
+       CASE WHEN p.excluded THEN 'excluded' ELSE p.status END AS participant_status,
+       a.source, {csv_safe("a.key")} AS attribute, {csv_safe("a.value")} AS value
+FROM studyapp_participantattribute a
+JOIN studyapp_participant p ON p.id = a.participant_id
+WHERE p.study_id = {{study_id}}
+ORDER BY p.id, a.key
+"""
+
+
+def attributes_csv_chunks(*, study: Study) -> Iterator[bytes]:
+    """The participant attributes (questionnaire answers, attached columns), one per row."""
+    return _copy_chunks(ATTRIBUTES_QUERY, study=study)
+
+
 def responses_csv_chunks(*, study: Study, block_bytes: int = 256 * 1024) -> Iterator[bytes]:
     """Yield the CSV (header first) in blocks of about ``block_bytes``; memory stays flat.
 
@@ -76,8 +93,12 @@ def responses_csv_chunks(*, study: Study, block_bytes: int = 256 * 1024) -> Iter
     would hash every trial of the study (1,000,000 responses: 3.3-3.6 s -> 2.8 s in PostgreSQL).
     Timestamps: see ``_ISO_UTC`` (to_char took 0.6-2 s of the 5 s of a serial run).
     """
+    return _copy_chunks(RESPONSES_QUERY, study=study, block_bytes=block_bytes)
+
+
+def _copy_chunks(query: str, *, study: Study, block_bytes: int = 256 * 1024) -> Iterator[bytes]:
     query = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
-        sql.SQL(RESPONSES_QUERY).format(study_id=sql.Literal(study.pk))
+        sql.SQL(query).format(study_id=sql.Literal(study.pk))
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
