@@ -65,9 +65,7 @@ def prolific_export_attach(*, study: Study, upload, max_bytes: int, user) -> Att
         )
     id_column, header, rows = _read_csv(upload.read())
     columns = [c for c in header if c.strip().lower() not in PROLIFIC_DROPPED]
-    by_pseudonym = dict(
-        Participant.objects.filter(study=study).values_list("pseudonym", "pk")
-    )
+    by_pseudonym = dict(Participant.objects.filter(study=study).values_list("pseudonym", "pk"))
     matched = {}
     for row in rows:
         pk = by_pseudonym.get(pseudonymise(row[id_column].strip()))
@@ -107,7 +105,7 @@ def _read_csv(data: bytes) -> tuple[str, list[str], list[dict]]:
             f"The file is not UTF-8 text (byte {error.start}); upload the CSV as Prolific "
             "exports it."
         ) from error
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         table = [row for row in reader if any(cell.strip() for cell in row)]
     except csv.Error as error:
