@@ -215,6 +215,7 @@ class StudyAdmin(ModelAdmin):
         ),
         ("Presentation", {"fields": ["timing", "require_fullscreen"]}),
         ("Texts (Markdown)", {"fields": ["consent_text", "instructions", "debrief"]}),
+        ("Questionnaire", {"fields": ["questionnaire"]}),
         ("Analysis", {"fields": ["analysis_settings"]}),
         ("Completion", {"fields": ["completion_code", "redirect_url"]}),
         ("Record", {"fields": ["declined_count", "created_at", "updated_at"]}),

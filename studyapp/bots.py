@@ -1,8 +1,9 @@
 """Simulated participants that take part in a study through the real HTTP interface.
 
 Used by the tests, the load benchmark and the demo. Plain ``urllib`` (no Django import), so a
-bot can run against any deployment: start link → consent → plan → one POST per trial →
-completion. ``answer`` decides each response; the default answers at random.
+bot can run against any deployment: start link → consent → questionnaire (when the study has
+one) → plan → one POST per trial → completion. ``answer`` decides each response; the default
+answers at random. ``questionnaire`` holds the bot's answers (question name -> value).
 """
 
 import http.cookiejar
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 RUNNER_PATH = re.compile(r"/p/([^/]+)/$")
+QUESTIONNAIRE_PATH = re.compile(r"/p/[^/]+/questionnaire$")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class ParticipantBot:
         participant_id: str,
         *,
         answer: Callable[[dict, tuple[int, int], random.Random], dict] = random_answer,
+        questionnaire: dict[str, str] | None = None,
         seed: int = 0,
         timeout: float = 30.0,
     ):
@@ -55,6 +58,7 @@ class ParticipantBot:
         self.slug = study_slug
         self.participant_id = participant_id
         self.answer = answer
+        self.questionnaire = questionnaire or {}
         self.rng = random.Random(seed)
         self.timeout = timeout
         self.cookies = http.cookiejar.CookieJar()
@@ -81,7 +85,8 @@ class ParticipantBot:
         return result
 
     def join(self) -> str:
-        """Open the start link, agree to the consent form; returns the session token."""
+        """Open the start link, agree to the consent form, answer the questionnaire if there is
+        one; returns the session token."""
         query = urllib.parse.urlencode({"PROLIFIC_PID": self.participant_id})
         page = self.request(f"/s/{self.slug}/?{query}")
         if not RUNNER_PATH.search(urllib.parse.urlparse(page.url).path):
@@ -95,10 +100,24 @@ class ParticipantBot:
                 "PROLIFIC_PID": self.participant_id,
             }
             page = self.request(f"/s/{self.slug}/consent", urllib.parse.urlencode(fields).encode())
+        path = urllib.parse.urlparse(page.url).path
+        if QUESTIONNAIRE_PATH.search(path):
+            page = self.answer_questionnaire(path, page.read().decode())
         match = RUNNER_PATH.search(urllib.parse.urlparse(page.url).path)
         if match is None:
             raise RuntimeError(f"consent did not lead to the trial runner: {page.url}")
         return match.group(1)
+
+    def answer_questionnaire(self, path: str, form: str):
+        """Post the bot's questionnaire answers; the page that follows (the runner)."""
+        token = CSRF_INPUT.search(form)
+        if token is None:
+            raise RuntimeError(f"no questionnaire form: {form[:300]}")
+        fields = {"csrfmiddlewaretoken": token.group(1), **self.questionnaire}
+        try:
+            return self.request(path, urllib.parse.urlencode(fields).encode())
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"questionnaire refused ({error.code})") from error
 
     def rating_scale(self, token: str) -> tuple[int, int]:
         html = self.request(f"/p/{token}/").read().decode()

@@ -17,6 +17,8 @@ from studyapp.bots import ParticipantBot
 from studyapp.models import Artifact, FaceModel, Job, Participant, Study
 from studyapp.selectors.reports import latest_report
 from studyapp.services.demo import (
+    DEMO_GROUP_SETTINGS,
+    DEMO_GROUPS,
     PIPELINE_STUDY,
     DemoConfig,
     demo_base_model,
@@ -41,6 +43,7 @@ DEMO_STEPS = {
         "n_splits": 50,
         "embedding_dims": [2, 4, 8],
         "embedding_folds": 3,
+        **DEMO_GROUP_SETTINGS,
     },
 }
 
@@ -137,17 +140,31 @@ def train_models(
 def simulate_participants(
     study: Study, config: DemoConfig, base_url: str, *, progress: bool
 ) -> int:
-    """Bots answer the study's triplets from the known structure until enough have completed."""
+    """Bots answer the study's triplets from the known structure until enough have completed;
+    they take turns between the age groups of ``DEMO_GROUPS`` (questionnaire and weights)."""
     done = study.participants.filter(status=Participant.Status.COMPLETED).count()
     missing = max(0, config.participants - done)
     stimuli = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", "labels"))
-    answer = odd_one_out_policy(
-        [pk for pk, _ in stimuli], truth_dissimilarity(stimuli), config.choice_noise
-    )
-    bots = [
-        ParticipantBot(base_url, study.slug, f"demo-bot-{done + i}", answer=answer, seed=done + i)
-        for i in range(missing)
+    groups = [
+        (
+            {"age_band": band, "handedness": "right"},
+            odd_one_out_policy(
+                [pk for pk, _ in stimuli],
+                truth_dissimilarity(stimuli, weights=weights),
+                config.choice_noise,
+            ),
+        )
+        for band, weights in DEMO_GROUPS.items()
     ]
+    bots = []
+    for n in range(done, done + missing):
+        answers, answer = groups[n % len(groups)]
+        bot_id = f"demo-bot-{n}"
+        bots.append(
+            ParticipantBot(
+                base_url, study.slug, bot_id, answer=answer, questionnaire=answers, seed=n
+            )
+        )
     with (
         ThreadPoolExecutor(4) as pool,
         tqdm(total=missing, desc="simulated participants", disable=not progress) as bar,

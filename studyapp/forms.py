@@ -145,6 +145,12 @@ class StudyForm(forms.ModelForm):
     class Meta:
         model = Study
         formfield_callback = _https_url_fields
+        help_texts = {
+            "analysis_settings": Study._meta.get_field("analysis_settings").help_text
+            + ' Group analyses: "participant_groups" names participant attributes (questionnaire '
+            'questions, attached columns), "stimulus_groups" the stimulus set\'s label columns, '
+            'e.g. {"participant_groups": ["age_band"], "stimulus_groups": ["gender"]}.'
+        }
         fields = [
             "title",
             "slug",

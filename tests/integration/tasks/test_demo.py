@@ -1,10 +1,14 @@
 """The demo study end to end with tiny settings: real worker, live server, simulated people."""
 
+import io
+
+import pandas as pd
 import pytest
 
 from studyapp.demo_runner import run_demo
-from studyapp.models import Artifact, FaceModel, Job, Participant
-from studyapp.services.demo import DemoConfig
+from studyapp.models import Artifact, FaceModel, Job, Participant, ParticipantAttribute
+from studyapp.selectors.reports import report_member
+from studyapp.services.demo import DEMO_GROUP_SETTINGS, DemoConfig
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TINY = DemoConfig(
@@ -27,6 +31,7 @@ QUICK_STEPS = {
         "n_splits": 5,
         "embedding_dims": [2],
         "embedding_folds": 2,
+        **DEMO_GROUP_SETTINGS,
     },
 }
 
@@ -63,6 +68,22 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     assert study.participants.filter(status=Participant.Status.COMPLETED).count() == 4
     assert set(study.face_models.all()) == set(first.models)
     assert Job.objects.filter(status="failed").count() == 0
+    # the simulated participants answered the questionnaire, in two age groups ...
+    assert study.questionnaire
+    assert study.timing["fixation_ms"] > 0
+    ages = ParticipantAttribute.objects.filter(participant__study=study, key="age_band")
+    assert sorted(ages.values_list("value", flat=True)) == ["18-24", "18-24", "45-54", "45-54"]
+    # ... that the report analyses as participant groups, and the faces by gender
+    groups = pd.read_csv(
+        io.BytesIO(report_member(first.report, "tables/participant_group_reliability.csv"))
+    )
+    assert dict(zip(groups["group"], groups["n_participants"], strict=True)) == {
+        "18-24": 2,
+        "45-54": 2,
+    }
+    page = report_member(first.report, "index.html").decode()
+    assert "Participant groups" in page
+    assert "Bias across stimulus groups" in page
 
     jobs_before = Job.objects.count()
     second = demo()
