@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import AuditEvent, ParticipantAttribute, StudyMembership
@@ -255,3 +256,12 @@ def test_a_viewer_cannot_attach_and_the_dashboard_offers_the_form(client, django
     assert b'id="download-attributes"' in page.content
     assert b'id="attach-form"' not in page.content  # viewers only download
     assert b"gender*" in page.content
+
+
+def test_attaching_needs_the_csrf_token(django_user_model):
+    study = make_study()
+    exporter(Client(), django_user_model, study, role="collaborator")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(django_user_model.objects.get(username=f"collaborator-{study.slug}"))
+    body = (PROLIFIC_HEADER + "s1,PROLIFIC_A,APPROVED,34,Female,X\n").encode()
+    assert attach(strict, study, body).status_code == 403
