@@ -89,7 +89,7 @@ def parse_spec(text: str) -> list[dict]:
 
 def _parse_line(line: str, number: int) -> dict:
     head, _, label = line.partition(":")
-    words = head.split()
+    words = head.split() or [""]
     kind, rest = words[0].lower(), [w.lower() for w in words[1:]]
     where = f"Line {number} ({line!r})"
     if kind not in KINDS:

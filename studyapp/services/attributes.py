@@ -105,6 +105,8 @@ def _read_csv(data: bytes) -> tuple[str, list[str], list[dict]]:
             f"The file is not UTF-8 text (byte {error.start}); upload the CSV as Prolific "
             "exports it."
         ) from error
+    if "\x00" in text:  # PostgreSQL text cannot hold it
+        raise AttachRejected(f"The file has a NUL character (at {text.index(chr(0))}).")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         table = [row for row in reader if any(cell.strip() for cell in row)]

@@ -32,6 +32,7 @@ def test_the_spec_lines_round_trip_and_bad_lines_are_named():
     assert parse_spec(spec_text(questions)) == questions
     for bad, words in [
         ("shoe_size", "the kind must be one of"),
+        (": Your age?", "the kind must be one of"),
         ("gender\ngender required", "appear more than once"),
         ("gender mandatory", "only 'required' or 'optional'"),
         ("text Bad-Name", "a text question's name"),
@@ -209,6 +210,7 @@ def test_a_prolific_export_is_matched_by_hashed_id_and_unmatched_rows_are_counte
         (b"", "The file is empty."),
         (b"\xff\xfeA\x00g\x00e\x00", "not UTF-8 text"),
         (b"Age,Sex\n34,Female\n", "exactly one participant id column"),
+        (b"Participant id,Age\nPROLIFIC_A,3\x004\n", "a NUL character"),
         (PROLIFIC_HEADER.encode() + b"s1,PROLIFIC_A,APPROVED,34\n", "Row 2 has 4 cells"),
         (PROLIFIC_HEADER.encode() + b'"s1,PROLIFIC_A', "not a readable CSV"),
         (
