@@ -18,6 +18,7 @@ from studyapp.models import (
     FaceModel,
     Job,
     Participant,
+    ParticipantAttribute,
     Response,
     Stimulus,
     StimulusSet,
@@ -226,6 +227,7 @@ class StudyAdmin(ModelAdmin):
             },
         ),
         ("Texts (Markdown)", {"fields": ["consent_text", "instructions", "debrief"]}),
+        ("Questionnaire", {"fields": ["questionnaire"]}),
         ("Analysis", {"fields": ["analysis_settings"]}),
         ("Completion", {"fields": ["completion_code", "redirect_url"]}),
         ("Record", {"fields": ["declined_count", "created_at", "updated_at"]}),
@@ -296,6 +298,7 @@ class ParticipantAdmin(ModelAdmin):
         "started_at",
         "last_seen_at",
         "completed_at",
+        "questionnaire_at",
         "client_info",
         "screening",
         "screening_viewport_width",
@@ -337,6 +340,14 @@ class ResponseAdmin(ReadOnlyAdmin):
     list_display = ["trial", "choice", "rating", "rt_ms", "correct", "received_at"]
     list_filter = ["trial__participant__study", "trial__role", "correct"]
     list_select_related = ["trial__participant__study"]
+
+
+@admin.register(ParticipantAttribute)
+class ParticipantAttributeAdmin(ReadOnlyAdmin):
+    list_display = ["participant", "key", "value", "source", "recorded_at"]
+    list_filter = ["source", "participant__study"]
+    list_select_related = ["participant__study"]
+    search_fields = ["key", "value"]
 
 
 @admin.register(FaceModel)

@@ -1,9 +1,10 @@
 """Simulated participants that take part in a study through the real HTTP interface.
 
 Used by the tests, the load benchmark and the demo. Plain ``urllib`` (no Django import), so a
-bot can run against any deployment: start link → consent → plan → one POST per trial →
-completion. ``answer`` decides each response; the default answers at random. Where the study
-screens participants, the bot reports a desktop window (``viewport``) and answers the
+bot can run against any deployment: start link → consent → questionnaire (when the study has
+one) → plan → one POST per trial → completion. ``answer`` decides each response; the default
+answers at random. ``questionnaire`` holds the bot's answers (question name -> value). Where
+the study screens participants, the bot reports a desktop window (``viewport``) and answers the
 comprehension check with ``comprehension_answers`` (the right option per question, which only
 the researcher knows).
 """
@@ -57,6 +58,9 @@ def embedded_json(page: str, element_id: str):
     return json.loads("".join(parser.text))
 
 
+QUESTIONNAIRE_PATH = re.compile(r"/p/[^/]+/questionnaire$")
+
+
 @dataclass
 class BotResult:
     token: str = ""
@@ -85,6 +89,7 @@ class ParticipantBot:
         participant_id: str,
         *,
         answer: Callable[[dict, tuple[int, int], random.Random], dict] = random_answer,
+        questionnaire: dict[str, str] | None = None,
         seed: int = 0,
         timeout: float = 30.0,
         comprehension_answers: list[int] | None = None,
@@ -94,6 +99,7 @@ class ParticipantBot:
         self.slug = study_slug
         self.participant_id = participant_id
         self.answer = answer
+        self.questionnaire = questionnaire or {}
         self.rng = random.Random(seed)
         self.timeout = timeout
         self.comprehension_answers = comprehension_answers
@@ -147,7 +153,8 @@ class ParticipantBot:
         return answer["screening"]
 
     def join(self) -> str:
-        """Open the start link, agree to the consent form; returns the session token."""
+        """Open the start link, agree to the consent form, answer the questionnaire if there is
+        one; returns the session token."""
         query = urllib.parse.urlencode({"PROLIFIC_PID": self.participant_id})
         page = self.request(f"/s/{self.slug}/?{query}")
         if not RUNNER_PATH.search(urllib.parse.urlparse(page.url).path):
@@ -161,10 +168,24 @@ class ParticipantBot:
                 "PROLIFIC_PID": self.participant_id,
             }
             page = self.request(f"/s/{self.slug}/consent", urllib.parse.urlencode(fields).encode())
+        path = urllib.parse.urlparse(page.url).path
+        if QUESTIONNAIRE_PATH.search(path):
+            page = self.answer_questionnaire(path, page.read().decode())
         match = RUNNER_PATH.search(urllib.parse.urlparse(page.url).path)
         if match is None:
             raise RuntimeError(f"consent did not lead to the trial runner: {page.url}")
         return match.group(1)
+
+    def answer_questionnaire(self, path: str, form: str):
+        """Post the bot's questionnaire answers; the page that follows (the runner)."""
+        token = CSRF_INPUT.search(form)
+        if token is None:
+            raise RuntimeError(f"no questionnaire form: {form[:300]}")
+        fields = {"csrfmiddlewaretoken": token.group(1), **self.questionnaire}
+        try:
+            return self.request(path, urllib.parse.urlencode(fields).encode())
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"questionnaire refused ({error.code})") from error
 
     def rating_scale(self, token: str) -> tuple[int, int]:
         """The rating scale's (min, max) from the runner page's configuration."""

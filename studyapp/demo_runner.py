@@ -19,6 +19,8 @@ from studyapp.bots import ParticipantBot
 from studyapp.models import Artifact, FaceModel, Job, Participant, Study
 from studyapp.selectors.reports import latest_report
 from studyapp.services.demo import (
+    DEMO_GROUP_SETTINGS,
+    DEMO_GROUPS,
     PIPELINE_STUDY,
     DemoConfig,
     demo_base_model,
@@ -43,6 +45,7 @@ DEMO_STEPS = {
         "n_splits": 50,
         "embedding_dims": [2, 4, 8],
         "embedding_folds": 3,
+        **DEMO_GROUP_SETTINGS,
     },
 }
 
@@ -157,25 +160,37 @@ def train_models(
 def simulate_participants(
     study: Study, config: DemoConfig, base_url: str, *, progress: bool
 ) -> int:
-    """Bots answer the study's triplets from the known structure until enough have completed."""
+    """Bots answer the study's triplets from the known structure until enough have completed;
+    they take turns between the age groups of ``DEMO_GROUPS`` (questionnaire and weights)."""
     done = study.participants.filter(status=Participant.Status.COMPLETED).count()
     missing = max(0, config.participants - done)
     stimuli = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", "labels"))
-    answer = odd_one_out_policy(
-        [pk for pk, _ in stimuli], truth_dissimilarity(stimuli), config.choice_noise
-    )
-    right = [question["answer"] for question in study.comprehension_questions]
-    bots = [
-        ParticipantBot(
-            base_url,
-            study.slug,
-            f"demo-bot-{done + i}",
-            answer=answer,
-            seed=done + i,
-            comprehension_answers=right,
+    groups = [
+        (
+            {"age_band": band, "handedness": "right"},
+            odd_one_out_policy(
+                [pk for pk, _ in stimuli],
+                truth_dissimilarity(stimuli, weights=weights),
+                config.choice_noise,
+            ),
         )
-        for i in range(missing)
+        for band, weights in DEMO_GROUPS.items()
     ]
+    right = [question["answer"] for question in study.comprehension_questions]
+    bots = []
+    for n in range(done, done + missing):
+        answers, answer = groups[n % len(groups)]
+        bots.append(
+            ParticipantBot(
+                base_url,
+                study.slug,
+                f"demo-bot-{n}",
+                answer=answer,
+                questionnaire=answers,
+                seed=n,
+                comprehension_answers=right,
+            )
+        )
     bars_shown = progress and redraw_bars()
     with (
         ThreadPoolExecutor(4) as pool,

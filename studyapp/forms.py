@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from studyapp.models import FaceModel, Study, TrialType
+from studyapp.questionnaire import QuestionnaireSpecField
 from studyapp.screening import comprehension_problems
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
 from studyapp.timing import timing_problems
@@ -106,6 +107,14 @@ class StudyForm(forms.ModelForm):
         help_text="One block of trials per type, in a per-participant random order.",
     )
 
+    questionnaire = QuestionnaireSpecField(
+        required=False,
+        help_text="Optional questions after consent, one per line: "
+        "<kind> [<name>] [required] [: <wording>]; kinds: age_band, gender, country, "
+        "handedness, text (text questions take a name, e.g. 'text hobbies: Your hobbies?'). "
+        "Questions are optional unless marked required.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.design_frozen = study_design_frozen(study=self.instance)
@@ -122,6 +131,15 @@ class StudyForm(forms.ModelForm):
             draft = Study(**{f: data[f] for f in PLAN_FIELDS})
             for problem in study_design_problems(study=draft):
                 self.add_error(None, problem)
+        labels = data.get("analysis_settings", {}).get("stimulus_groups", [])
+        if data.get("stimulus_set") and labels:
+            missing = sorted(set(labels) - set(data["stimulus_set"].label_columns))
+            if missing:
+                self.add_error(
+                    "analysis_settings",
+                    f"'stimulus_groups' names labels the stimulus set lacks: {missing}; "
+                    f"it has {data['stimulus_set'].label_columns}.",
+                )
         if "timing" in data and data.get("trial_types"):
             for problem in timing_problems(data["timing"], trial_types=data["trial_types"]):
                 self.add_error("timing", problem)
@@ -153,6 +171,12 @@ class StudyForm(forms.ModelForm):
     class Meta:
         model = Study
         formfield_callback = _form_field
+        help_texts = {
+            "analysis_settings": Study._meta.get_field("analysis_settings").help_text
+            + ' Group analyses: "participant_groups" names participant attributes (questionnaire '
+            'questions, attached columns), "stimulus_groups" the stimulus set\'s label columns, '
+            'e.g. {"participant_groups": ["age_band"], "stimulus_groups": ["gender"]}.'
+        }
         fields = [
             "title",
             "slug",
@@ -173,6 +197,7 @@ class StudyForm(forms.ModelForm):
             "min_viewport_width",
             "min_viewport_height",
             "device_requirement",
+            "questionnaire",
             "consent_text",
             "instructions",
             "comprehension_questions",

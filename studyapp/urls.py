@@ -20,6 +20,11 @@ urlpatterns = [
     path("s/<slug:slug>/", participant_pages.study_start, name="study-start"),
     path("s/<slug:slug>/consent", participant_pages.study_consent, name="study-consent"),
     path("p/<token:token>/", participant_pages.participant_runner, name="participant-runner"),
+    path(
+        "p/<token:token>/questionnaire",
+        participant_pages.participant_questionnaire,
+        name="participant-questionnaire",
+    ),
     path("api/p/<token:token>/plan", participant_api.plan, name="api-plan"),
     path("api/p/<token:token>/responses", participant_api.responses, name="api-responses"),
     path("api/p/<token:token>/client", participant_api.client, name="api-client"),
@@ -71,6 +76,16 @@ urlpatterns = [
         "research/studies/<slug:slug>/participants.csv",
         research.participants_csv,
         name="research-participants-csv",
+    ),
+    path(
+        "research/studies/<slug:slug>/participant-attributes.csv",
+        research.attributes_csv,
+        name="research-attributes-csv",
+    ),
+    path(
+        "research/studies/<slug:slug>/participant-attributes",
+        research.attributes_attach,
+        name="research-attributes-attach",
     ),
     path("research/models/", research_compute.models, name="research-models"),
     path("research/jobs/", research_compute.jobs, name="research-jobs"),

@@ -141,6 +141,8 @@ STIMULUS_MAX_FILES = env.int("FACESIM_STIMULUS_MAX_FILES", default=20_000)
 # A browser import sends up to STIMULUS_MAX_FILES images plus an archive and a metadata file;
 # its body is bounded by STIMULUS_MAX_UPLOAD_BYTES (checked before it is read).
 DATA_UPLOAD_MAX_NUMBER_FILES = STIMULUS_MAX_FILES + 2
+# Largest attached participant-attribute file (Prolific's demographic export).
+ATTRIBUTES_MAX_BYTES = env.int("FACESIM_ATTRIBUTES_MAX_BYTES", default=5 * 1024 * 1024)
 # Participant API: largest accepted JSON body, and the longest plausible reaction time.
 PARTICIPANT_MAX_BODY_BYTES = env.int("FACESIM_PARTICIPANT_MAX_BODY_BYTES", default=16 * 1024)
 PARTICIPANT_MAX_RT_MS = env.int("FACESIM_PARTICIPANT_MAX_RT_MS", default=30 * 60 * 1000)

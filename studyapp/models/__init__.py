@@ -2,7 +2,7 @@
 
 from .access import AuditEvent, StudyMembership
 from .compute import Artifact, FaceModel, Job, JobBatch
-from .participants import Participant, Response, Trial
+from .participants import Participant, ParticipantAttribute, Response, Trial
 from .stimuli import Stimulus, StimulusSet
 from .studies import Study, TrialType
 
@@ -13,6 +13,7 @@ __all__ = [
     "Job",
     "JobBatch",
     "Participant",
+    "ParticipantAttribute",
     "Response",
     "Stimulus",
     "StimulusSet",

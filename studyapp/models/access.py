@@ -44,6 +44,7 @@ class AuditEvent(models.Model):
         CLONE = "clone", "Study cloned"
         EXCLUSION = "exclusion", "Participant excluded or re-included"
         MODELS = "models", "Models compared changed"
+        ATTACH = "attach", "Participant attributes attached"
 
     action = models.CharField(max_length=20, choices=Action.choices)
     user = models.ForeignKey(

@@ -78,6 +78,9 @@ class Participant(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    questionnaire_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the study's questionnaire was answered."
+    )
 
     class Meta:
         ordering = ["study", "started_at"]
@@ -103,6 +106,32 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug}:{self.pseudonym[:10]}"
+
+
+class ParticipantAttribute(models.Model):
+    """One thing known about a participant: a questionnaire answer or an attached column."""
+
+    class Source(models.TextChoices):
+        QUESTIONNAIRE = "questionnaire", "Questionnaire"
+        PROLIFIC = "prolific", "Prolific export"
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="attributes"
+    )
+    key = models.CharField(max_length=100)
+    value = models.TextField()
+    source = models.CharField(max_length=20, choices=Source.choices)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["participant", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "key"], name="attribute_unique_key"),
+            models.CheckConstraint(condition=~Q(key=""), name="attribute_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.key}"
 
 
 class Trial(models.Model):

@@ -136,6 +136,11 @@ class Study(models.Model):
         help_text="Attempts at the comprehension check; failing them all ends the session "
         "without a completion code.",
     )
+    questionnaire = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Questions shown after consent, before the trials (see studyapp.questionnaire).",
+    )
     consent_text = models.TextField(help_text="Markdown.")
     instructions = models.TextField(help_text="Markdown.")
     debrief = models.TextField(blank=True, help_text="Markdown.")

@@ -1,5 +1,6 @@
 """CSV exports streamed from PostgreSQL with COPY (constant memory): a study's responses in
-long format, and its participants (one row per session, screened-out ones included).
+long format, its participants (one row per session, screened-out ones included) and their
+attributes (questionnaire answers, attached columns).
 
 Text cells a spreadsheet could run as a formula get a leading ``'`` (``csv_safe``).
 """
@@ -65,6 +66,22 @@ LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice
 WHERE p.study_id = {{study_id}}
 ORDER BY t.participant_id, t.index
 """
+
+
+ATTRIBUTES_QUERY = f"""
+SELECT p.pseudonym AS participant,
+       CASE WHEN p.excluded THEN 'excluded' ELSE p.status END AS participant_status,
+       a.source, {csv_safe("a.key")} AS attribute, {csv_safe("a.value")} AS value
+FROM studyapp_participantattribute a
+JOIN studyapp_participant p ON p.id = a.participant_id
+WHERE p.study_id = {{study_id}}
+ORDER BY p.id, a.key
+"""
+
+
+def attributes_csv_chunks(*, study: Study, block_bytes: int = 256 * 1024) -> Iterator[bytes]:
+    """The participant attributes (questionnaire answers, attached columns), one per row."""
+    yield from _copy_csv(ATTRIBUTES_QUERY, study=study, block_bytes=block_bytes)
 
 
 def responses_csv_chunks(*, study: Study, block_bytes: int = 256 * 1024) -> Iterator[bytes]:

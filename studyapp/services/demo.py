@@ -5,8 +5,10 @@ jobs reuse their artifacts), so running the demo twice only redoes what is missi
 
 The design follows Crawford et al. (2020) in miniature: a small CNN is first trained on a
 separate set of generated identities (its "pretraining"), then finetuned on the demo faces for
-two tasks (gender, identity) with two seeds each; simulated participants judge triplets from
-a known similarity structure; the pipeline then compares the models with them.
+two tasks (gender, identity) with two seeds each; simulated participants answer a short
+questionnaire and judge triplets from a known similarity structure, in two age groups with a
+planted difference (the older group weights the faces' gender more); the pipeline then compares
+the models with them, per participant group and across the faces' gender.
 """
 
 import secrets
@@ -22,6 +24,7 @@ from django.db import transaction
 import facegen
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel, Job, StimulusSet, Study, StudyMembership, TrialType
+from studyapp.questionnaire import parse_spec
 from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
@@ -42,6 +45,15 @@ INSTRUCTIONS = """Look at each set of faces and answer as quickly and accurately
 Use the **mouse** (or touch) or the **number keys**. There will be short breaks."""
 # A fixation cross before every trial, and feedback on the practice trials.
 DEMO_TIMING = {"fixation_ms": 500, "iti_ms": 200, "practice_feedback": True}
+DEMO_QUESTIONNAIRE = "age_band required\ngender\nhandedness\ncountry"
+# The simulated participants' groups: the questionnaire answer each gives and how much its
+# judgments weight the faces' labels (group B weights gender four times as much as group A).
+DEMO_GROUPS = {
+    "18-24": {"identity": 3.0, "gender": 1.0, "glasses": 0.5},
+    "45-54": {"identity": 3.0, "gender": 4.0, "glasses": 0.5},
+}
+# The report groups participants by the questionnaire's age band and the faces by gender.
+DEMO_GROUP_SETTINGS = {"participant_groups": ["age_band"], "stimulus_groups": ["gender"]}
 DEBRIEF = """The faces were drawn by a small program from known features (face shape, eyes,
 brows, nose, mouth, hair, glasses). We compare your similarity judgments with those of
 neural networks trained on the same faces."""
@@ -144,6 +156,8 @@ def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> lis
                 "repeat_rate": 0.1,
                 "catch_rate": 0.05,
                 "timing": DEMO_TIMING,
+                "questionnaire": parse_spec(DEMO_QUESTIONNAIRE),
+                "analysis_settings": DEMO_GROUP_SETTINGS,
                 "consent_text": CONSENT,
                 "instructions": INSTRUCTIONS,
                 "debrief": DEBRIEF,
@@ -208,12 +222,15 @@ def finetuning_params(config: DemoConfig, task: str, seed: int) -> dict:
     }
 
 
-def truth_dissimilarity(stimuli: list[tuple[int, dict]], seed: int = 0) -> np.ndarray:
+def truth_dissimilarity(
+    stimuli: list[tuple[int, dict]], seed: int = 0, weights: dict[str, float] | None = None
+) -> np.ndarray:
     """The known structure the simulated participants answer from.
 
-    Faces differ most by identity, then gender, then glasses, plus a small stable
-    per-face offset (so the matrix is not just three levels).
+    Faces differ by the labels in ``weights`` (default: most by identity, then gender, then
+    glasses), plus a small stable per-face offset (so the matrix is not just three levels).
     """
+    weights = weights or DEMO_GROUPS["18-24"]
     rng = np.random.default_rng(seed)
     labels = [lab for _, lab in stimuli]
     jitter = rng.normal(scale=0.3, size=(len(stimuli), 3))
@@ -221,12 +238,9 @@ def truth_dissimilarity(stimuli: list[tuple[int, dict]], seed: int = 0) -> np.nd
     for i, a in enumerate(labels):
         for j, b in enumerate(labels):
             if i != j:
-                d[i, j] = (
-                    3.0 * (a.get("identity") != b.get("identity"))
-                    + 1.0 * (a.get("gender") != b.get("gender"))
-                    + 0.5 * (a.get("glasses") != b.get("glasses"))
-                    + np.linalg.norm(jitter[i] - jitter[j])
-                )
+                d[i, j] = sum(
+                    w * (a.get(label) != b.get(label)) for label, w in weights.items()
+                ) + np.linalg.norm(jitter[i] - jitter[j])
     return d
 
 

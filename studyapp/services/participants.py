@@ -178,7 +178,7 @@ def participant_exclusion_set(
 def participant_data_delete(
     *, pseudonym: str, study: Study | None = None, dry_run: bool = False
 ) -> dict:
-    """Delete every session (trials, responses) of one person, e.g. on a GDPR request.
+    """Delete every session (trials, responses, attributes) of one person, e.g. on a GDPR request.
 
     See ``participant_sessions_erase``; returns what was (or would be) deleted, per study.
     """
@@ -189,7 +189,8 @@ def participant_data_delete(
 
 
 def participant_sessions_erase(*, sessions, user=None, dry_run: bool = False) -> dict:
-    """Delete participant sessions (a queryset) with their trials and responses.
+    """Delete participant sessions (a queryset) with their trials, responses and attributes
+    (questionnaire answers, attached columns).
 
     The study's reports contain the sessions' rows, so they are deleted too (with their
     files; run the report again to regenerate it). Returns what was (or, with ``dry_run``,
@@ -201,6 +202,7 @@ def participant_sessions_erase(*, sessions, user=None, dry_run: bool = False) ->
             counts = {
                 "trials": session.trials.count(),
                 "responses": Response.objects.filter(trial__participant=session).count(),
+                "attributes": session.attributes.count(),
                 "reports": Artifact.objects.filter(study=session.study).count(),
             }
             totals = report.setdefault(session.study.slug, dict.fromkeys(counts, 0))

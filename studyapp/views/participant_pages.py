@@ -1,15 +1,17 @@
-"""Participant pages: start link, consent, the trial runner shell."""
+"""Participant pages: start link, consent, questionnaire, the trial runner shell."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from studyapp.models import Participant, Study
+from studyapp.questionnaire import QuestionnaireForm
 from studyapp.ratelimit import rate_limit
 from studyapp.selectors.studies import study_design_problems
+from studyapp.services.attributes import questionnaire_submit
 from studyapp.services.participants import (
     ExternalIds,
     StudyUnavailable,
@@ -146,6 +148,8 @@ def participant_runner(request: HttpRequest, token: str) -> HttpResponse:
     if participant is None:
         return _message(request, "not_found", status=404)
     study = participant.study
+    if _questionnaire_due(participant):
+        return redirect("participant-questionnaire", token=token)
     low, high = study.rating_range
     config = {
         "planUrl": reverse("api-plan", args=[token]),
@@ -161,3 +165,30 @@ def participant_runner(request: HttpRequest, token: str) -> HttpResponse:
         "csrfToken": get_token(request),
     }
     return render(request, "participant/runner.html", {"study": study, "config": config})
+
+
+def _questionnaire_due(participant: Participant) -> bool:
+    return (
+        bool(participant.study.questionnaire)
+        and participant.questionnaire_at is None
+        and participant.status == Participant.Status.STARTED
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def participant_questionnaire(request: HttpRequest, token: str) -> HttpResponse:
+    """The study's questionnaire, once, between consent and the trials."""
+    participant = Participant.objects.select_related("study").filter(token=token).first()
+    if participant is None:
+        return _message(request, "not_found", status=404)
+    if not _questionnaire_due(participant):
+        return redirect("participant-runner", token=token)
+    study = participant.study
+    form = QuestionnaireForm(study.questionnaire, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        questionnaire_submit(participant=participant, answers=form.answers())
+        return redirect("participant-runner", token=token)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "participant/questionnaire.html", {"study": study, "form": form}, status=status
+    )

@@ -3,6 +3,7 @@
 Every page needs a log-in; study pages need a role on the study (see ``permissions``).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from studyapp.downloads import report_file_download, study_export_download
@@ -18,7 +20,11 @@ from studyapp.models import AuditEvent, Participant, Study, StudyMembership
 from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
-from studyapp.selectors.exports import participants_csv_chunks, responses_csv_chunks
+from studyapp.selectors.exports import (
+    attributes_csv_chunks,
+    participants_csv_chunks,
+    responses_csv_chunks,
+)
 from studyapp.selectors.reports import (
     latest_report,
     relevance_previews,
@@ -26,6 +32,7 @@ from studyapp.selectors.reports import (
     report_member,
 )
 from studyapp.selectors.studies import study_summary
+from studyapp.services.attributes import AttachRejected, prolific_export_attach
 from studyapp.services.job_graph import pipeline_launch
 from studyapp.services.participants import participant_exclusion_set
 from studyapp.services.studies import (
@@ -260,6 +267,51 @@ def responses_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
 @study_access(Role.VIEWER)
 def participants_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
     return _csv_export(request, study, "participants.csv", participants_csv_chunks(study=study))
+
+
+@study_access(Role.VIEWER)
+def attributes_csv(request: HttpRequest, study: Study) -> StreamingHttpResponse:
+    chunks = attributes_csv_chunks(study=study)
+    return _csv_export(request, study, "participant-attributes.csv", chunks)
+
+
+MULTIPART_SLACK = 64 * 1024  # form fields and part headers around the file
+
+
+@csrf_exempt  # checked below, after the size check (the middleware would read the body first)
+@require_POST
+@study_access(Role.COLLABORATOR)
+def attributes_attach(request: HttpRequest, study: Study) -> HttpResponse:
+    """Attach Prolific's demographic export: matched, unmatched and refused files reported."""
+    limit = settings.ATTRIBUTES_MAX_BYTES
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > limit + MULTIPART_SLACK:
+        error = f"The upload has {declared:,} bytes; the limit is {limit:,}."
+        return _attach_refused(request, study, error, status=413)
+    return csrf_protect(_attach)(request, study)
+
+
+def _attach(request: HttpRequest, study: Study) -> HttpResponse:
+    upload = request.FILES.get("export")
+    if upload is None:
+        return _attach_refused(request, study, "Choose Prolific's demographic export (CSV).")
+    try:
+        result = prolific_export_attach(
+            study=study, upload=upload, max_bytes=settings.ATTRIBUTES_MAX_BYTES, user=request.user
+        )
+    except AttachRejected as error:
+        return _attach_refused(request, study, str(error))
+    messages.success(
+        request,
+        f"Attached {len(result.columns)} columns to {result.matched} participants; "
+        f"{result.unmatched} of {result.rows} rows matched no participant of this study.",
+    )
+    return redirect("research-study", study.slug)
+
+
+def _attach_refused(request, study: Study, error: str, status: int = 400) -> HttpResponse:
+    context = {"study": study, "error": error}
+    return render(request, "research/attributes_refused.html", context, status=status)
 
 
 @require_POST

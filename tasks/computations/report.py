@@ -1,9 +1,11 @@
 """The study's correlation report: human data + model artifacts -> ``analysis`` -> HTML/PDF.
 
-Inputs are the response export (as researchers download it) and, for each of the study's
-models, the newest similarity, masked-similarity, relevance and masking artifacts over the
-study's stimulus set. The report is a zip of ``analysis.report.write_report``'s folder; its
-artifact key includes the digest of the responses, so new data gives a new report.
+Inputs are the response export (as researchers download it), the participant attributes
+(questionnaire answers, attached columns) and the stimulus set's label columns for the group
+analyses, and, for each of the study's models, the newest similarity, masked-similarity,
+relevance and masking artifacts over the study's stimulus set. The report is a zip of
+``analysis.report.write_report``'s folder; its artifact key includes the digests of the
+responses and attributes, so new data gives a new report.
 """
 
 import dataclasses
@@ -32,8 +34,8 @@ from analysis import (
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
 from analysis.report.screening_text import ScreeningRules
-from studyapp.models import Artifact, Job, JobBatch, Study
-from studyapp.selectors.exports import responses_csv_chunks
+from studyapp.models import Artifact, Job, JobBatch, ParticipantAttribute, Study
+from studyapp.selectors.exports import attributes_csv_chunks, responses_csv_chunks
 from studyapp.selectors.studies import screened_out_counts
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
@@ -42,7 +44,8 @@ from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_n
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
-# 2: relevance part mass and overlays per model; 3: summary first, study title, dashboard link
+# 2: relevance part mass and overlays per model; 3: summary first, study title, dashboard link,
+# participant and stimulus groups
 REPORT_VERSION = "analysis-report-3"
 OVERLAY_IMAGES = 8  # stimuli shown with every model's relevance map in the report
 
@@ -99,15 +102,18 @@ def screening_rules(study: Study) -> ScreeningRules:
 
 
 def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
-    """What a report is made from; part of its artifact key (new responses -> new report).
+    """What a report is made from; part of its artifact key (new responses or attributes ->
+    new report).
 
     Sessions screened out give no responses: their counts are part of the key too.
     """
+    attributes = b"".join(attributes_csv_chunks(study=job.study))
     return {
         "study": job.study.slug,
         "title": job.study.title,
         "screening": dataclasses.asdict(screening_rules(job.study)),
         "responses_sha256": hashlib.sha256(csv).hexdigest(),
+        "attributes_sha256": hashlib.sha256(attributes).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
         "parameters": AnalysisParameters.from_dict(job.params).as_dict(),
     }
@@ -257,6 +263,36 @@ def _resized(file: FieldFile, size: tuple[int, int], mode: str | None) -> np.nda
         return np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR))
 
 
+def participant_attributes(job: Job, columns: tuple[str, ...]) -> pd.DataFrame | None:
+    """One row per participant (the export's pseudonym) with the named attribute columns;
+    None when none are named. Raises ValueError naming attributes no participant has."""
+    if not columns:
+        return None
+    rows = ParticipantAttribute.objects.filter(participant__study=job.study).values_list(
+        "participant__pseudonym", "key", "value"
+    )
+    table = pd.DataFrame(list(rows), columns=["participant", "key", "value"])
+    missing = sorted(set(columns) - set(table["key"]))
+    if missing:
+        known = sorted(set(table["key"]))
+        raise ValueError(
+            f"No participant has the attributes {missing} named in 'participant_groups'; "
+            f"the study's participants have {known}."
+        )
+    wide = table[table["key"].isin(columns)].pivot(index="participant", columns="key")["value"]
+    return wide.reindex(columns=list(columns)).reset_index()
+
+
+def stimulus_labels(job: Job) -> pd.DataFrame:
+    """One row per stimulus (its name, as in the export) with the set's label columns."""
+    stimuli = job.stimulus_set.stimuli.values_list("name", "labels")
+    columns = job.stimulus_set.label_columns
+    return pd.DataFrame(
+        [{"stimulus": name, **{c: labels.get(c) for c in columns}} for name, labels in stimuli],
+        columns=["stimulus", *columns],
+    )
+
+
 def responses_export(job: Job) -> bytes:
     return b"".join(responses_csv_chunks(study=job.study))
 
@@ -282,12 +318,15 @@ class Report(Computation):
         artifacts = input_artifacts(job)
         models, relevance = model_inputs(artifacts)
         inputs = report_inputs(job, csv, artifacts)
+        parameters = AnalysisParameters.from_dict(job.params)
         analysis = analyse_study(
             responses,
             models,
-            parameters=AnalysisParameters.from_dict(job.params),
+            parameters=parameters,
             relevance=relevance,
             dropped_rows=dropped,
+            participant_attributes=participant_attributes(job, parameters.participant_groups),
+            stimulus_labels=stimulus_labels(job),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

@@ -80,5 +80,6 @@ def test_deleting_a_participant_in_the_admin_is_the_audited_erasure(
     assert not Artifact.objects.filter(pk=report.pk).exists()
     assert not default_storage.exists(report.file.name)
     event = AuditEvent.objects.get(action="data_deletion")
-    assert event.detail == {"trials": trials, "responses": 2, "reports": 1}  # counts only
+    # counts only
+    assert event.detail == {"trials": trials, "responses": 2, "attributes": 0, "reports": 1}
     assert event.user.username == "staff"

@@ -15,6 +15,7 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from studyapp.models import AuditEvent, FaceModel, Job, StudyMembership
 from studyapp.payloads import parse_response
+from studyapp.services.attributes import questionnaire_submit
 from studyapp.services.responses import response_record
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.storage import store_file
@@ -62,6 +63,9 @@ MATRIX = {
     # The session token in the URL is the participant's credential (a capability link).
     ("p/<token:token>/", "get", "runner"): every(200),
     ("p/<token:token>/", "get", "runner-unknown"): GONE,
+    # the study has no questionnaire: on to the runner
+    ("p/<token:token>/questionnaire", "get", "questionnaire"): every(302),
+    ("p/<token:token>/questionnaire", "get", "questionnaire-unknown"): GONE,
     ("api/p/<token:token>/plan", "get", "plan"): every(200),
     ("api/p/<token:token>/plan", "get", "plan-unknown"): GONE,
     ("api/p/<token:token>/plan", "post", "plan"): every(405),
@@ -106,6 +110,14 @@ MATRIX = {
     ("research/studies/<slug:slug>/participants.csv", "get", "slug"): researchers(
         LOGIN, 404, 200, 200, 200
     ),
+    ("research/studies/<slug:slug>/participant-attributes.csv", "get", "slug"): researchers(
+        LOGIN, 404, 200, 200, 200
+    ),
+    # a POST without a file: refused with a message
+    ("research/studies/<slug:slug>/participant-attributes", "post", "slug"): researchers(
+        LOGIN, 404, 403, 400, 400
+    ),
+    ("research/studies/<slug:slug>/participant-attributes", "get", "slug"): every(405),
     ("research/models/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/status.json", "get", None): researchers(LOGIN, 200, 200, 200, 200),
@@ -154,8 +166,8 @@ MATRIX = {
 }
 # Models whose rows only the platform writes: the admin has no "add" page for them.
 ADMIN_NO_ADD = {
-    "stimulusset", "stimulus", "participant", "trial", "response", "facemodel", "job", "artifact",
-    "auditevent",
+    "stimulusset", "stimulus", "participant", "participantattribute", "trial", "response",
+    "facemodel", "job", "artifact", "auditevent",
 }  # fmt: skip
 ADMIN_NO_DELETE = {"auditevent"}  # the audit log keeps every entry
 
@@ -216,6 +228,7 @@ def world(django_user_model):
     participant = start_participant(study)
     trial = participant.trials.order_by("index").first()
     response_record(token=participant.token, payload=parse_response(answer_for(trial, study)))
+    questionnaire_submit(participant=participant, answers={"handedness": "left"})
     visitor = start_participant(make_study())
     draft_set, _ = stimulus_set_import(
         name="draft-set", files=[source(f"d{i}.png", png_bytes(200 + i)) for i in range(3)]
@@ -244,6 +257,7 @@ def world(django_user_model):
         "studyapp/stimulus": stimulus,
         "studyapp/study": study,
         "studyapp/participant": participant,
+        "studyapp/participantattribute": participant.attributes.get(),
         "studyapp/trial": trial,
         "studyapp/response": trial.response,
         "studyapp/facemodel": face_model,
@@ -264,6 +278,8 @@ def world(django_user_model):
         "consent": reverse("study-consent", args=[slug]),
         "runner": reverse("participant-runner", args=[token]),
         "runner-unknown": reverse("participant-runner", args=["no-such-token"]),
+        "questionnaire": reverse("participant-questionnaire", args=[token]),
+        "questionnaire-unknown": reverse("participant-questionnaire", args=["no-such-token"]),
         "plan": reverse("api-plan", args=[token]),
         "plan-unknown": reverse("api-plan", args=["no-such-token"]),
         "responses": reverse("api-responses", args=[token]),

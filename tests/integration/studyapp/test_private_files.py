@@ -230,7 +230,8 @@ def test_erasing_a_participant_deletes_the_reports_that_hold_their_rows(
     assert Artifact.objects.filter(pk=kept.pk).exists()
     assert default_storage.exists(kept.file.name)
     event = AuditEvent.objects.get(action="data_deletion")
-    assert event.detail == {"trials": trials, "responses": 3, "reports": 1}  # counts only
+    # counts only
+    assert event.detail == {"trials": trials, "responses": 3, "attributes": 0, "reports": 1}
 
 
 def test_an_older_installs_private_files_move_out_of_media(settings, capsys):

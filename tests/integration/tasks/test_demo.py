@@ -1,10 +1,14 @@
 """The demo study end to end with tiny settings: real worker, live server, simulated people."""
 
+import io
+
+import pandas as pd
 import pytest
 
 from studyapp.demo_runner import run_demo
-from studyapp.models import Artifact, FaceModel, Job, Participant
-from studyapp.services.demo import DemoConfig
+from studyapp.models import Artifact, FaceModel, Job, Participant, ParticipantAttribute
+from studyapp.selectors.reports import report_member
+from studyapp.services.demo import DEMO_GROUP_SETTINGS, DemoConfig
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TINY = DemoConfig(
@@ -27,8 +31,25 @@ QUICK_STEPS = {
         "n_splits": 5,
         "embedding_dims": [2],
         "embedding_folds": 2,
+        **DEMO_GROUP_SETTINGS,
     },
 }
+
+
+def gender_gaps(report, study) -> dict[str, float]:
+    """Per age group, the mean dissimilarity of the group's matrix between faces of different
+    gender minus that between faces of the same gender (different identities both ways): the
+    older group weights gender four times as much (``DEMO_GROUPS``), so its gap is larger."""
+    labels = {s.name: s.labels for s in study.stimulus_set.stimuli.all()}
+    long = pd.read_csv(
+        io.BytesIO(report_member(report, "tables/participant_group_matrices_long.csv"))
+    )
+    first, second = (long[c].map(labels) for c in ("stimulus_1", "stimulus_2"))
+    other_identity = first.map(lambda x: x["identity"]) != second.map(lambda x: x["identity"])
+    cross = first.map(lambda x: x["gender"]) != second.map(lambda x: x["gender"])
+    pairs = long[other_identity].assign(cross=cross[other_identity])
+    means = pairs.groupby(["group", "cross"])["value"].mean().unstack()
+    return (means[True] - means[False]).to_dict()
 
 
 def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
@@ -63,6 +84,24 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     assert study.participants.filter(status=Participant.Status.COMPLETED).count() == 4
     assert set(study.face_models.all()) == set(first.models)
     assert Job.objects.filter(status="failed").count() == 0
+    # the simulated participants answered the questionnaire, in two age groups ...
+    assert study.questionnaire
+    assert study.timing["fixation_ms"] > 0
+    ages = ParticipantAttribute.objects.filter(participant__study=study, key="age_band")
+    assert sorted(ages.values_list("value", flat=True)) == ["18-24", "18-24", "45-54", "45-54"]
+    # ... that the report analyses as participant groups, and the faces by gender
+    groups = pd.read_csv(
+        io.BytesIO(report_member(first.report, "tables/participant_group_reliability.csv"))
+    )
+    assert dict(zip(groups["group"], groups["n_participants"], strict=True)) == {
+        "18-24": 2,
+        "45-54": 2,
+    }
+    page = report_member(first.report, "index.html").decode()
+    assert "Participant groups" in page
+    gaps = gender_gaps(first.report, study)
+    assert gaps["45-54"] > gaps["18-24"], gaps  # the planted difference, recovered
+    assert "Bias across stimulus groups" in page
 
     jobs_before = Job.objects.count()
     second = demo()

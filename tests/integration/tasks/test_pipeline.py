@@ -10,7 +10,9 @@ from django.urls import reverse
 
 from studyapp.models import Artifact, AuditEvent, Job, Study, StudyMembership
 from studyapp.payloads import parse_response
+from studyapp.services.attributes import questionnaire_submit
 from studyapp.services.job_graph import pipeline_launch
+from studyapp.services.jobs import job_launch
 from studyapp.services.participants import participant_complete
 from studyapp.services.responses import response_record
 from tests.compute_fixtures import small_model, wait_for
@@ -18,10 +20,11 @@ from tests.factories import make_study, start_participant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 QUICK_ANALYSIS = {"n_boot": 50, "n_permutations": 200, "n_splits": 10}
+GROUPS = {"participant_groups": ["handedness"], "stimulus_groups": ["gender"]}
 QUICK_STEPS = {
     "masking": {"fractions": [0.1, 0.5], "fill": "zeros"},
     "decision": {"fractions": [0.1, 0.5], "fill": "zeros"},
-    "report": QUICK_ANALYSIS,
+    "report": {**QUICK_ANALYSIS, **GROUPS},
 }
 
 
@@ -46,9 +49,13 @@ def answer_by_identity(trial, labels: dict[int, str]) -> dict:
 
 
 def simulate_participants(study: Study, n: int) -> None:
+    """``n`` participants answering by identity; their questionnaire says left- or right-handed
+    in turn."""
     labels = {s.pk: s.labels["identity"] for s in study.stimulus_set.stimuli.all()}
     for p in range(n):
         participant = start_participant(study, f"sim-{p}")
+        hand = "left" if p % 2 else "right"
+        questionnaire_submit(participant=participant, answers={"handedness": hand})
         for trial in participant.trials.order_by("index"):
             response_record(
                 token=participant.token, payload=parse_response(answer_by_identity(trial, labels))
@@ -82,6 +89,7 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
 
     artifact = Artifact.objects.get(kind="report", job=report)
     assert artifact.params["responses_sha256"]
+    assert artifact.params["attributes_sha256"]
     assert artifact.summary["n_participants_analysed"] == 6
     assert artifact.summary["n_stimuli"] == 24
     with (
@@ -91,6 +99,17 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
         names = set(zipped.namelist())
         part_mass = pd.read_csv(zipped.open("tables/part_mass.csv"))
         summary = pd.read_csv(zipped.open("tables/model_summary.csv"))
+        groups = pd.read_csv(zipped.open("tables/participant_group_reliability.csv"))
+        differences = pd.read_csv(zipped.open("tables/participant_group_differences.csv"))
+        contrast = pd.read_csv(zipped.open("tables/stimulus_group_contrast.csv"))
+        html = zipped.read("index.html").decode()
+    # the questionnaire's attribute groups the participants, the set's label the faces
+    sizes = dict(zip(groups["group"], groups["n_participants"], strict=True))
+    assert sizes == {"left": 3, "right": 3}
+    assert set(differences["model"].map(lambda m: m.split("/")[0])) == {m.name for m in models}
+    assert set(contrast["attribute"]) == {"gender"}
+    assert "Participant groups" in html
+    assert "Bias across stimulus groups" in html
     assert {"index.html", "report.pdf", "results.json", "matrices.npz", "triplets.csv"} <= names
     assert {"figures/part_mass.png", "figures/relevance_overlays.png"} <= names
     # relevance per face part, for every model, on the generated faces' exact part masks
@@ -131,6 +150,22 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
         job.refresh_from_db()
         assert "reused" in job.note, (name, job.note)
     assert Artifact.objects.filter(kind="report").count() == 1
+
+
+def test_a_report_grouping_by_an_attribute_nobody_has_fails_naming_it(worker, media):
+    study = make_study(trial_types=["triplet"], trials_per_participant=20, practice_trials=0)
+    simulate_participants(study, 2)
+    job = job_launch(
+        kind=Job.Kind.REPORT,
+        stimulus_set=study.stimulus_set,
+        face_models=[],
+        params={**QUICK_ANALYSIS, "participant_groups": ["Sex"]},
+        study=study,
+    )
+    job = wait_for(job, timeout=300)
+    assert job.status == Job.Status.FAILED
+    assert "No participant has the attributes ['Sex']" in job.error
+    assert "['handedness']" in job.error
 
 
 def test_a_failed_step_fails_the_steps_after_it(worker, faces, django_user_model):
