@@ -39,6 +39,10 @@ def expected_downloads(world) -> dict:
     return {
         reverse("research-responses-csv", args=[slug]): (f"{slug}-responses.csv", CSV),
         reverse("research-participants-csv", args=[slug]): (f"{slug}-participants.csv", CSV),
+        reverse("research-attributes-csv", args=[slug]): (
+            f"{slug}-participant-attributes.csv",
+            CSV,
+        ),
         reverse("research-report-file", args=[slug, "report.pdf"]): (
             f"{slug}-report.pdf",
             "application/pdf",
