@@ -139,6 +139,8 @@ class QuestionnaireSpecField(forms.CharField):
         return spec_text(value) if isinstance(value, list) else value
 
     def to_python(self, value) -> list[dict]:
+        if isinstance(value, list):  # the stored questions (a disabled field cleans its initial)
+            value = spec_text(value)
         try:
             return parse_spec(super().to_python(value) or "")
         except QuestionnaireError as error:

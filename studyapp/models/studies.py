@@ -48,6 +48,7 @@ class Study(models.Model):
         "device_requirement",
         "comprehension_questions",
         "comprehension_attempts",
+        "questionnaire",
     )
 
     slug = models.SlugField(unique=True, help_text="Used in the participant link /s/<slug>/.")

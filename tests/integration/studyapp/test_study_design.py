@@ -96,6 +96,18 @@ def test_edit_form_freezes_the_design_once_a_participant_started(client, owner):
     assert study.title == "New title"  # ... the texts still change
 
 
+def test_the_questionnaire_is_frozen_once_a_participant_started(client, owner):
+    study = owned_study(owner)
+    url = reverse("research-study-edit", args=[study.slug])
+    assert client.post(url, posted(study, questionnaire="age_band required")).status_code == 302
+    asked = Study.objects.get(pk=study.pk).questionnaire
+    assert [question["kind"] for question in asked] == ["age_band"]
+    start_participant(study)
+    response = client.post(url, posted(study, questionnaire="text comments"))
+    assert response.status_code == 302, response.context["form"].errors
+    assert Study.objects.get(pk=study.pk).questionnaire == asked
+
+
 def test_the_service_refuses_a_design_change_after_a_participant_started():
     study = make_study()
     form = StudyForm(posted(study, rating_scale="0-100"), instance=study)
