@@ -95,6 +95,7 @@ def _finetune(args: argparse.Namespace) -> dict:
     settings = FinetuneSettings(
         label_column=args.label_column,
         seed=args.seed,
+        split_seed=args.split_seed,
         train_last=None if args.train_all else args.train_last,
         val_fraction=args.val_fraction,
         group_column=None if args.no_group else args.group_column,
@@ -461,7 +462,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--label-column", required=True)
     sub.add_argument("--group-column", default="identity")
     sub.add_argument("--no-group", action="store_true", help="split without groups")
-    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--seed", type=int, default=0, help="initialisation, shuffling, dropout")
+    sub.add_argument("--split-seed", type=int, help="train/validation split (default: per task)")
     sub.add_argument("--train-last", type=int, default=1, help="trainable conv/linear layers")
     sub.add_argument("--train-all", action="store_true", help="train every layer")
     sub.add_argument("--val-fraction", type=float, default=0.25)
