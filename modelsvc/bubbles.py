@@ -64,7 +64,6 @@ def bubbles_decisions(
             f"The 'image_index' parameter of bubbles_decisions must index the {len(images)} "
             f"images; got values from {image_index.min()} to {image_index.max()}."
         )
-    device = next(model.parameters()).device
     correct, logits = [], []
     for start in range(0, len(targets), batch_size):
         part = slice(start, start + batch_size)
@@ -73,7 +72,7 @@ def bubbles_decisions(
             torch.as_tensor(np.asarray(visibility[part])),
             fill,
         )
-        scored = predict_targets(model, spec, shown, torch.from_numpy(targets[part]), device)
+        scored = predict_targets(model, spec, shown, torch.from_numpy(targets[part]))
         correct.append(scored[0])
         logits.append(scored[1])
     return np.concatenate(correct), np.concatenate(logits)

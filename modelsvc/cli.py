@@ -1,4 +1,4 @@
-"""Command line: ``python -m modelsvc {spec,finetune,embed,relevance,mask,compare,dissect}``.
+"""Command line: ``python -m modelsvc {spec,finetune,grid,embed,relevance,mask,compare,dissect}``.
 
 Each command reads an image folder (plus a metadata CSV where labels are needed) and writes
 ``.npz`` arrays with a JSON record next to them (see `modelsvc.artifacts`). Unreadable images
@@ -32,6 +32,7 @@ from modelsvc.generalisation import (
     cross_model_masking,
     summarise_generalisation,
 )
+from modelsvc.grid import run_grid
 from modelsvc.image_runs import map_over_images
 from modelsvc.images import StimulusItem, discover_images, read_metadata
 from modelsvc.labels import class_indices
@@ -95,6 +96,7 @@ def _finetune(args: argparse.Namespace) -> dict:
     settings = FinetuneSettings(
         label_column=args.label_column,
         seed=args.seed,
+        split_seed=args.split_seed,
         train_last=None if args.train_all else args.train_last,
         val_fraction=args.val_fraction,
         group_column=None if args.no_group else args.group_column,
@@ -116,6 +118,36 @@ def _finetune(args: argparse.Namespace) -> dict:
         "best_epoch": training.get("best_epoch"),
         "epochs_run": len(training.get("history", [])),
     }
+
+
+def _grid(args: argparse.Namespace) -> dict:
+    bases = {}
+    for text in args.base:
+        name, _, path = text.partition("=")
+        if not name or not path or name in bases:
+            raise ValueError(f"--base takes distinct NAME=SPEC.json pairs; got {text!r}.")
+        bases[name] = ModelSpec.load(path)
+    hyper = {
+        "split_seed": args.split_seed,
+        "train_last": None if args.train_all else args.train_last,
+        "val_fraction": args.val_fraction,
+        "group_column": None if args.no_group else args.group_column,
+        "max_epochs": args.epochs,
+        "patience": args.patience,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+    }
+    rows = run_grid(
+        bases,
+        read_metadata(args.metadata, args.images, args.filename_column),
+        _names(args.tasks),
+        [int(seed) for seed in _names(args.seeds)],
+        args.out,
+        hyper,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    return {"grid": str(Path(args.out) / "grid.json"), "models": rows}
 
 
 def _embed(args: argparse.Namespace) -> dict:
@@ -452,6 +484,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--name")
     sub.add_argument("--out", required=True, help="spec JSON path")
 
+    def training(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--split-seed", type=int, help="train/validation split (default: task's)")
+        sub.add_argument("--group-column", default="identity")
+        sub.add_argument("--no-group", action="store_true", help="split without groups")
+        sub.add_argument("--train-last", type=int, default=1, help="trainable conv/linear layers")
+        sub.add_argument("--train-all", action="store_true", help="train every layer")
+        sub.add_argument("--val-fraction", type=float, default=0.25)
+        sub.add_argument("--epochs", type=int, default=60)
+        sub.add_argument("--patience", type=int, default=15)
+        sub.add_argument("--learning-rate", type=float, default=1e-3)
+
     sub = command("finetune", _finetune, "train a new head on a labelled image folder")
     images(sub, metadata_required=True)
     architectures = ", ".join(sorted(ARCHITECTURES))
@@ -459,16 +502,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--base", required=True, help=base_help)
     sub.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
     sub.add_argument("--label-column", required=True)
-    sub.add_argument("--group-column", default="identity")
-    sub.add_argument("--no-group", action="store_true", help="split without groups")
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--train-last", type=int, default=1, help="trainable conv/linear layers")
-    sub.add_argument("--train-all", action="store_true", help="train every layer")
-    sub.add_argument("--val-fraction", type=float, default=0.25)
-    sub.add_argument("--epochs", type=int, default=60)
-    sub.add_argument("--patience", type=int, default=15)
-    sub.add_argument("--learning-rate", type=float, default=1e-3)
+    sub.add_argument("--seed", type=int, default=0, help="initialisation, shuffling, dropout")
+    training(sub)
     sub.add_argument("--out", required=True, help="output folder (model.pt, spec.json)")
+
+    sub = command("grid", _grid, "finetune every pretraining x task x seed (the model grid)")
+    images(sub, metadata_required=True)
+    sub.add_argument(
+        "--base", action="append", required=True, metavar="NAME=SPEC.json",
+        help="a pretrained base model, named by its pretraining (repeat for each)",
+    )  # fmt: skip
+    sub.add_argument("--tasks", required=True, help="comma-separated label columns")
+    sub.add_argument("--seeds", required=True, help="comma-separated finetuning seeds")
+    training(sub)
+    sub.add_argument("--out", required=True, help="output folder (a folder per model, grid.json)")
 
     sub = command("embed", _embed, "layer embeddings and dissimilarity matrices")
     images(sub)

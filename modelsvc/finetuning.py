@@ -17,8 +17,11 @@ Details that matter for reproducing the 2 (pretraining) x 2 (task) x seeds desig
 - loss: cross-entropy, class-weighted by inverse training frequency (``class_weighted``),
   Adam; early stopping on validation loss with ``patience``; the best epoch's weights are
   restored. Validation accuracy and balanced accuracy (mean per-class recall) are recorded.
-- determinism: all randomness (head init, shuffling, dropout) comes from ``seed`` inside
-  ``torch.random.fork_rng``, so the caller's global RNG state is untouched.
+- determinism: the finetuning ``seed`` drives initialisation, shuffling and dropout only
+  (inside ``torch.random.fork_rng``, so the caller's global RNG state is untouched); the
+  train/validation split has its own ``split_seed``, by default fixed per task
+  (`default_split_seed` of the label column), so models of one task that differ in ``seed``
+  are trained and validated on the same images, as in Crawford et al. (2020).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -46,12 +50,22 @@ from modelsvc.weights import load_model
 logger = logging.getLogger(__name__)
 
 
+def default_split_seed(label_column: str) -> int:
+    """The split seed of a task when none is given: CRC-32 of the label column's name."""
+    return zlib.crc32(label_column.encode("utf-8"))
+
+
 @dataclass(frozen=True)
 class FinetuneSettings:
-    """Finetuning hyper-parameters; `train_last=None` trains every layer."""
+    """Finetuning hyper-parameters; `train_last=None` trains every layer.
+
+    `seed` drives initialisation, shuffling and dropout; `split_seed` the train/validation
+    split (None: `default_split_seed(label_column)`, filled in on construction).
+    """
 
     label_column: str
     seed: int = 0
+    split_seed: int | None = None
     train_last: int | None = 1
     val_fraction: float = 0.25
     group_column: str | None = "identity"
@@ -70,6 +84,9 @@ class FinetuneSettings:
                 f"got {self.label_column!r}."
             )
         check_int(owner, "seed", self.seed, minimum=0)
+        if self.split_seed is None:
+            object.__setattr__(self, "split_seed", default_split_seed(self.label_column))
+        check_int(owner, "split_seed", self.split_seed, minimum=0)
         if self.train_last is not None:
             check_int(owner, "train_last", self.train_last, minimum=1)
         check_real(owner, "val_fraction", self.val_fraction, low=0.0, high=0.9, low_open=True)
@@ -158,7 +175,7 @@ def finetune(
             f"got {list(class_names)}."
         )
     y = torch.tensor([class_names.index(label) for label in labels])
-    train, val = stratified_split(labels, groups, settings.val_fraction, settings.seed)
+    train, val = stratified_split(labels, groups, settings.val_fraction, settings.split_seed)
     if len(val) == 0 or len(train) == 0:
         raise ValueError(
             f"The split of {len(labels)} images left an empty train or validation set; "

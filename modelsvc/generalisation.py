@@ -20,7 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from modelsvc.masking import MaskingSettings, center_maps, evaluate_masking, random_maps
+from modelsvc.masking import (
+    MaskingSettings,
+    center_maps,
+    check_batch,
+    masked_versions,
+    predict_targets,
+    random_maps,
+    score_masked,
+)
 from modelsvc.spec import ModelSpec
 from modelsvc.validation import check_choice, check_unique_strings
 from modelsvc.version import code_version
@@ -98,15 +106,25 @@ def cross_model_masking(
         source_maps["random"] = random_maps(keys, size, settings.seed)
     if "center" in baselines:
         source_maps["center"] = center_maps(len(keys), size)
-    correct, logits, unmasked = [], [], []
+    # Each source's masked images are made once and every model sees them; each model's
+    # unmasked images once (not once per source).
+    target_of = {
+        name: check_batch(images, source_maps[name], targets[name], keys)[2] for name in names
+    }
+    unmasked = [
+        predict_targets(model, spec, images, target_of[name])[0]
+        for name, (model, spec) in models.items()
+    ]
+    correct, logits = [], []
     for source_map in source_maps.values():
+        source_map = check_batch(images, source_map, target_of[names[0]], keys)[1]
+        versions = masked_versions(images, source_map, keys, settings)
         per_model = [
-            evaluate_masking(model, spec, images, source_map, targets[name], keys, settings)
+            score_masked(model, spec, versions, target_of[name])
             for name, (model, spec) in models.items()
         ]
-        correct.append(np.stack([r.correct for r in per_model]))
-        logits.append(np.stack([r.target_logit for r in per_model]))
-        unmasked = [r.unmasked_correct for r in per_model]
+        correct.append(np.stack([c for c, _ in per_model]))
+        logits.append(np.stack([logit for _, logit in per_model]))
     return CrossMasking(
         sources=tuple(source_maps),
         models=names,

@@ -177,20 +177,29 @@ def evaluate_masking(
 ) -> MaskingResult:
     """Mask `images` (N, 3, H, W, pixels in [0, 1]) by `maps` (N, H, W) at every fraction
     and record whether `model` still predicts `targets`, and the target logit."""
-    images, maps, targets = _check_batch(images, maps, targets, keys)
-    device = next(model.parameters()).device
+    images, maps, targets = check_batch(images, maps, targets, keys)
+    unmasked = predict_targets(model, spec, images, targets)
+    correct, target_logit = score_masked(
+        model, spec, masked_versions(images, maps, keys, settings), targets
+    )
+    return MaskingResult(correct, target_logit, unmasked[0], unmasked[1])
+
+
+def masked_versions(
+    images: torch.Tensor, maps: torch.Tensor, keys: Sequence[str], settings: MaskingSettings
+) -> list[torch.Tensor]:
+    """`images` (N, 3, H, W) masked by `maps` (N, H, W) at each of the settings' fractions."""
     fill = fill_images(images, keys, settings)
     masks = top_fraction_masks(maps, settings.fractions)
-    unmasked = predict_targets(model, spec, images, targets, device)
-    scored = [
-        predict_targets(model, spec, mask_images(images, m, fill, settings.mode), targets, device)
-        for m in masks
-    ]
-    return MaskingResult(
-        correct=np.stack([s[0] for s in scored], axis=1),
-        target_logit=np.stack([s[1] for s in scored], axis=1),
-        unmasked_correct=unmasked[0],
-        unmasked_logit=unmasked[1],
+    return [mask_images(images, m, fill, settings.mode) for m in masks]
+
+
+def score_masked(model, spec, versions: Sequence[torch.Tensor], targets: torch.Tensor):
+    """Correct and target logit (N, K) of `model` on each masked version of the images."""
+    scored = [predict_targets(model, spec, images, targets) for images in versions]
+    return (
+        np.stack([s[0] for s in scored], axis=1),
+        np.stack([s[1] for s in scored], axis=1),
     )
 
 
@@ -234,9 +243,10 @@ def mean_fill_value(
     return dataset_mean(run.value)
 
 
-def predict_targets(model, spec, images, targets, device):
+def predict_targets(model, spec, images, targets):
     """Correct / target logit per image; an out-of-memory halves the batch (`run_batched`)."""
-    dtype = next(model.parameters()).dtype
+    parameter = next(model.parameters())
+    device, dtype = parameter.device, parameter.dtype
 
     def logits_of(indices: list[int]) -> torch.Tensor:
         with torch.inference_mode():
@@ -249,7 +259,8 @@ def predict_targets(model, spec, images, targets, device):
     return correct, logits[rows, targets].numpy()
 
 
-def _check_batch(images, maps, targets, keys):
+def check_batch(images, maps, targets, keys):
+    """(images, maps as a tensor on the images' device, targets as long) after shape checks."""
     maps = torch.as_tensor(np.asarray(maps) if isinstance(maps, np.ndarray) else maps)
     targets = torch.as_tensor(np.asarray(targets), dtype=torch.long).cpu()
     n, _, height, width = images.shape

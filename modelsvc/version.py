@@ -9,7 +9,7 @@ COMPONENT_VERSIONS = {
     "masking": 1,
     "generalisation": 1,
     "comparison": 1,
-    "finetune": 1,
+    "finetune": 2,  # 2: the split has its own seed
     "dissection": 1,
 }
 

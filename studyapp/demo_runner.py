@@ -1,7 +1,8 @@
 """Run the demo study end to end (used by ``manage.py demo`` and its test), showing progress:
 redrawn bars on a terminal, one line per finished step when the output is a log or a pipe.
 
-Faces → pretraining → finetuning for two tasks × two seeds → simulated participants through
+Faces → two pretrainings (generated faces; generated objects) → a model grid finetuned for two
+tasks × two seeds on each (8 models) → simulated participants through
 the HTTP interface → the standard pipeline → report. Workers must be running (``bin/demo``
 starts one) and the web server must answer at ``base_url`` for the simulated participants.
 """
@@ -23,6 +24,7 @@ from studyapp.services.demo import (
     DEMO_GROUPS,
     PIPELINE_STUDY,
     DemoConfig,
+    DemoSets,
     demo_base_model,
     demo_researcher,
     demo_stimulus_sets,
@@ -34,6 +36,7 @@ from studyapp.services.demo import (
     truth_dissimilarity,
 )
 from studyapp.services.job_graph import pipeline_launch
+from studyapp.services.model_grid import model_grid_launch
 
 DEMO_STEPS = {
     "masking": {"fractions": [0.05, 0.1, 0.2, 0.3, 0.5]},
@@ -122,39 +125,38 @@ def _model(name: str) -> FaceModel:
     return FaceModel.objects.get(name=name)
 
 
-def train_models(
-    config: DemoConfig, demo_set, pretraining_set, owner, *, progress: bool
-) -> list[FaceModel]:
-    """The pretrained CNN, then its finetuned copies (tasks × seeds)."""
-    pretrained_name = f"Demo small CNN, facegen-pretrained{config.suffix}"
-    job = finetune_job(
-        base=demo_base_model(config),
-        stimulus_set=pretraining_set,
-        name=pretrained_name,
-        owner=owner,
-        **pretraining_params(config),
-    )
-    wait_for_jobs([job], progress=progress)
-    pretrained = _model(pretrained_name)
-    FaceModel.objects.filter(pk=pretrained.pk).update(pretraining=FaceModel.Pretraining.FACEGEN)
-    pretrained.refresh_from_db()
-    names = {
-        (task, seed): f"Demo CNN → {task}, seed {seed}{config.suffix}"
-        for task in config.tasks
-        for seed in config.seeds
+def train_models(config: DemoConfig, sets: DemoSets, owner, *, progress: bool) -> list[FaceModel]:
+    """Both pretrained CNNs, then the model grid: each finetuned for every task and seed."""
+    pretrainings = {
+        FaceModel.Pretraining.FACEGEN: (sets.pretraining_faces, "identity"),
+        FaceModel.Pretraining.OBJECTGEN: (sets.pretraining_objects, "category"),
     }
+    names = {kind: f"Demo small CNN, {kind}-pretrained{config.suffix}" for kind in pretrainings}
     jobs = [
         finetune_job(
-            base=pretrained,
-            stimulus_set=demo_set,
-            name=name,
+            base=demo_base_model(config),
+            stimulus_set=stimulus_set,
+            name=names[kind],
             owner=owner,
-            **finetuning_params(config, task, seed),
+            **pretraining_params(config, label_column),
         )
-        for (task, seed), name in names.items()
+        for kind, (stimulus_set, label_column) in pretrainings.items()
     ]
     wait_for_jobs(jobs, progress=progress)
-    return [_model(name) for name in names.values()]
+    bases = []
+    for kind, name in names.items():
+        FaceModel.objects.filter(name=name).update(pretraining=kind)
+        bases.append(_model(name))
+    jobs = model_grid_launch(
+        bases=bases,
+        stimulus_set=sets.faces,
+        tasks=list(config.tasks),
+        seeds=list(config.seeds),
+        params=finetuning_params(config),
+        user=owner,
+    )
+    wait_for_jobs(jobs, progress=progress)
+    return [_model(job.params["name"]) for job in jobs]
 
 
 def simulate_participants(
@@ -214,12 +216,16 @@ def run_demo(
 ) -> DemoResult:
     config = config or DemoConfig()
     log("Generating and importing the demo faces …")
-    demo_set, pretraining_set = demo_stimulus_sets(config)
+    sets = demo_stimulus_sets(config)
     user, password = demo_researcher(password_file)
-    studies = demo_studies(stimulus_set=demo_set, owner=user, config=config)
+    studies = demo_studies(stimulus_set=sets.faces, owner=user, config=config)
     study = next(s for s in studies if s.slug == PIPELINE_STUDY + config.suffix)
-    log("Training the models (pretraining, then 2 tasks × 2 seeds) …")
-    models = train_models(config, demo_set, pretraining_set, user, progress=progress)
+    n_models = 2 * len(config.tasks) * len(config.seeds)
+    log(
+        f"Training the models (2 pretrainings, then a grid of 2 × {len(config.tasks)} tasks × "
+        f"{len(config.seeds)} seeds = {n_models} models) …"
+    )
+    models = train_models(config, sets, user, progress=progress)
     study.face_models.set(models)
     log("Simulated participants take part through the web interface …")
     simulate_participants(study, config, base_url, progress=progress)

@@ -172,3 +172,55 @@ class JobLaunchForm(forms.Form):
         if not isinstance(params, dict):
             raise forms.ValidationError("The parameters must be a JSON object.")
         return params
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(v) for v in _names(text)]
+    except ValueError as error:
+        raise forms.ValidationError(
+            f"Seeds are whole numbers, e.g. 1, 2, 3; got {text!r}."
+        ) from error
+    if not seeds or min(seeds) < 0 or max(seeds) > 2**31 - 1:
+        raise forms.ValidationError(f"Give one or more seeds in [0, 2147483647]; got {text!r}.")
+    return seeds
+
+
+class ModelGridForm(forms.Form):
+    """Pretrained bases x tasks x seeds; every combination becomes one finetune job."""
+
+    bases = forms.ModelMultipleChoiceField(
+        queryset=FaceModel.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The pretrained models (one per pretraining).",
+    )
+    stimulus_set = forms.ModelChoiceField(queryset=StimulusSet.objects.all())
+    tasks = forms.CharField(initial="gender, identity", help_text="Label columns, comma separated.")
+    seeds = forms.CharField(initial="1, 2, 3", help_text="Finetuning seeds (initialisation only).")
+    group_column = forms.CharField(
+        required=False,
+        initial="identity",
+        help_text="Keep its groups on one side of the split (empty: no groups).",
+    )
+    train_last = forms.IntegerField(
+        required=False, min_value=1, max_value=1000, initial=1, help_text="Trainable layers."
+    )
+    max_epochs = forms.IntegerField(required=False, min_value=1, max_value=10_000, initial=60)
+
+    def clean_tasks(self) -> list[str]:
+        tasks = list(_names(self.cleaned_data["tasks"]))
+        if not tasks:
+            raise forms.ValidationError("Give at least one label column.")
+        return tasks
+
+    def clean_seeds(self) -> list[int]:
+        return _seeds(self.cleaned_data["seeds"])
+
+    def params(self) -> dict:
+        """The shared finetuning settings the form sets."""
+        data = self.cleaned_data
+        params = {"group_column": data["group_column"].strip() or None}
+        for name in ("train_last", "max_epochs"):
+            if data[name] is not None:
+                params[name] = data[name]
+        return params

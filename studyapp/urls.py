@@ -88,6 +88,7 @@ urlpatterns = [
         name="research-attributes-attach",
     ),
     path("research/models/", research_compute.models, name="research-models"),
+    path("research/models/grid/", research_compute.model_grid, name="research-model-grid"),
     path("research/jobs/", research_compute.jobs, name="research-jobs"),
     path("research/jobs/status.json", research_compute.jobs_status, name="research-jobs-status"),
     path("research/jobs/<int:job_id>/", research_compute.job_detail, name="research-job"),

@@ -13,6 +13,7 @@ class FaceModel(models.Model):
         IMAGENET = "imagenet", "ImageNet"
         VGGFACE = "vggface", "VGG-Face"
         FACEGEN = "facegen", "Generated faces"
+        OBJECTGEN = "objectgen", "Generated objects"
         NONE = "none", "None (random initialisation)"
         OTHER = "other", "Other"
 

@@ -3,12 +3,14 @@
 Everything is created once and found again on later runs (names and slugs are fixed; compute
 jobs reuse their artifacts), so running the demo twice only redoes what is missing.
 
-The design follows Crawford et al. (2020) in miniature: a small CNN is first trained on a
-separate set of generated identities (its "pretraining"), then finetuned on the demo faces for
-two tasks (gender, identity) with two seeds each; simulated participants answer a short
-questionnaire and judge triplets from a known similarity structure, in two age groups with a
-planted difference (the older group weights the faces' gender more); the pipeline then compares
-the models with them, per participant group and across the faces' gender.
+The design follows Crawford et al. (2020) in miniature: a small CNN is pretrained twice, on a
+separate set of generated identities (the "VGG-Face analogue") and on generated non-face
+objects (``objectgen``, the "ImageNet analogue"); both are then finetuned on the demo faces for
+two tasks (gender, identity) with two seeds each, as one model grid (8 models); simulated
+participants answer a short questionnaire and judge triplets from a known similarity structure,
+in two age groups with a planted difference (the older group weights the faces' gender more);
+the pipeline then compares the models with them, per participant group and across the faces'
+gender.
 """
 
 import secrets
@@ -22,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 import facegen
+import objectgen
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel, Job, StimulusSet, Study, StudyMembership, TrialType
 from studyapp.questionnaire import parse_spec
@@ -67,6 +70,8 @@ class DemoConfig:
     images_per_identity: int = 4
     image_size: int = 128
     pretraining_identities: int = 24
+    object_classes: int = len(objectgen.CLASSES)
+    images_per_object_class: int = 4
     tasks: tuple[str, ...] = ("gender", "identity")
     seeds: tuple[int, ...] = (1, 2)
     max_epochs: int = 40
@@ -83,43 +88,70 @@ class DemoConfig:
     def pretraining_set_name(self) -> str:
         return f"Demo pretraining faces (generated){self.suffix}"
 
+    @property
+    def object_set_name(self) -> str:
+        return f"Demo pretraining objects (generated){self.suffix}"
 
-def _import_faces(name: str, **faces) -> StimulusSet:
+
+@dataclass(frozen=True)
+class DemoSets:
+    """The demo faces and the two pretraining sets (other identities; non-face objects)."""
+
+    faces: StimulusSet
+    pretraining_faces: StimulusSet
+    pretraining_objects: StimulusSet
+
+
+def _import_generated(name: str, generator, description: str, **options) -> StimulusSet:
+    """The set called `name`, or a new one written by `generator.write_dataset(**options)`."""
     existing = StimulusSet.objects.filter(name=name).first()
     if existing is not None:
         return existing
     with tempfile.TemporaryDirectory() as folder:
-        facegen.write_dataset(folder, **faces)
+        generator.write_dataset(folder, **options)
         files = files_from_folder(
             Path(folder),
             max_files=settings.STIMULUS_MAX_FILES,
             max_total_bytes=settings.STIMULUS_MAX_UPLOAD_BYTES,
         )
         stimulus_set, _ = stimulus_set_import(
-            name=name,
-            description=f"facegen faces {faces}: labels identity, gender, glasses.",
-            files=files,
+            name=name, description=f"{description} {options}", files=files
         )
     return stimulus_set
 
 
-def demo_stimulus_sets(config: DemoConfig) -> tuple[StimulusSet, StimulusSet]:
-    """The demo faces (with part masks) and a disjoint set of identities for pretraining."""
-    demo = _import_faces(
-        config.set_name,
-        n_identities=config.identities,
-        images_per_identity=config.images_per_identity,
-        size=config.image_size,
-        seed=0,
+def demo_stimulus_sets(config: DemoConfig) -> DemoSets:
+    """The demo faces (with part masks) and the two pretraining sets."""
+    faces = "facegen faces, labels identity, gender, glasses:"
+    return DemoSets(
+        faces=_import_generated(
+            config.set_name,
+            facegen,
+            faces,
+            n_identities=config.identities,
+            images_per_identity=config.images_per_identity,
+            size=config.image_size,
+            seed=0,
+        ),
+        pretraining_faces=_import_generated(
+            config.pretraining_set_name,
+            facegen,
+            faces,
+            n_identities=config.pretraining_identities,
+            images_per_identity=config.images_per_identity,
+            size=config.image_size,
+            seed=1,
+        ),
+        pretraining_objects=_import_generated(
+            config.object_set_name,
+            objectgen,
+            "objectgen non-face objects, labels category, shape, texture:",
+            n_classes=config.object_classes,
+            images_per_class=config.images_per_object_class,
+            size=config.image_size,
+            seed=0,
+        ),
     )
-    pretraining = _import_faces(
-        config.pretraining_set_name,
-        n_identities=config.pretraining_identities,
-        images_per_identity=config.images_per_identity,
-        size=config.image_size,
-        seed=1,
-    )
-    return demo, pretraining
 
 
 def demo_researcher(password_file: Path):
@@ -200,10 +232,10 @@ def finetune_job(*, base: FaceModel, stimulus_set: StimulusSet, name: str, owner
     )
 
 
-def pretraining_params(config: DemoConfig) -> dict:
-    """Identity training of the whole network on the pretraining faces."""
+def pretraining_params(config: DemoConfig, label_column: str) -> dict:
+    """Training of the whole network on a pretraining set's classes (identities, objects)."""
     return {
-        "label_column": "identity",
+        "label_column": label_column,
         "seed": 0,
         "train_last": None,
         "group_column": None,
@@ -211,15 +243,10 @@ def pretraining_params(config: DemoConfig) -> dict:
     }
 
 
-def finetuning_params(config: DemoConfig, task: str, seed: int) -> dict:
-    """The last two layers on the demo faces; gender keeps identities apart in validation."""
-    return {
-        "label_column": task,
-        "seed": seed,
-        "train_last": 2,
-        "max_epochs": config.max_epochs,
-        "group_column": "identity" if task != "identity" else None,
-    }
+def finetuning_params(config: DemoConfig) -> dict:
+    """The grid's shared settings: the last two layers on the demo faces; gender keeps
+    identities apart in validation (the identity task is split without groups)."""
+    return {"train_last": 2, "max_epochs": config.max_epochs, "group_column": "identity"}
 
 
 def truth_dissimilarity(

@@ -57,6 +57,34 @@ def models(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def model_grid(request: HttpRequest) -> HttpResponse:
+    """Launch pretrainings x tasks x seeds as one action (one finetune job per model)."""
+    from studyapp.forms_compute import ModelGridForm  # imports PyTorch: see `models`
+    from studyapp.services.model_grid import model_grid_launch
+
+    form = ModelGridForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            launched = model_grid_launch(
+                bases=list(data["bases"]),
+                stimulus_set=data["stimulus_set"],
+                tasks=data["tasks"],
+                seeds=data["seeds"],
+                params=form.params(),
+                user=request.user,
+            )
+        except ValueError as error:
+            form.add_error(None, str(error))
+        else:
+            warn_if_queue_down(request, launched)
+            messages.success(request, f"Launched {len(launched)} finetune jobs (the model grid).")
+            return redirect("research-jobs")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "research/model_grid.html", {"form": form}, status=status)
+
+
+@login_required
 def jobs(request: HttpRequest) -> HttpResponse:
     from studyapp.forms_compute import JobLaunchForm  # imports PyTorch: see `models`
 

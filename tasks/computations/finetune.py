@@ -24,13 +24,14 @@ from tasks.items import stimulus_items
 from tasks.model_cache import model_spec
 
 SETTING_NAMES = (
-    "train_last", "val_fraction", "group_column", "max_epochs", "patience", "batch_size",
-    "learning_rate", "weight_decay", "class_weighted",
+    "split_seed", "train_last", "val_fraction", "group_column", "max_epochs", "patience",
+    "batch_size", "learning_rate", "weight_decay", "class_weighted",
 )  # fmt: skip
 
 
 def finetune_settings(job: Job) -> FinetuneSettings:
-    """The job's label column, seed and any overridden hyper-parameters (validated)."""
+    """The job's label column, seed and any overridden hyper-parameters (validated); the split
+    seed defaults to the task's (`modelsvc.finetuning.default_split_seed`)."""
     params = job.params
     if "label_column" not in params:
         raise ValueError("A finetune job needs 'label_column' (e.g. 'gender' or 'identity').")

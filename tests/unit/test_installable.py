@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LIBRARIES = ("analysis", "modelsvc", "facegen")
+LIBRARIES = ("analysis", "modelsvc", "facegen", "objectgen")
 
 SCRIPT = """
 import sys
-import analysis, facegen, modelsvc
+import analysis, facegen, modelsvc, objectgen
 import analysis.report  # a subpackage
 from modelsvc.relevance import explain  # noqa: F401
 from importlib.resources import files
 assert files("analysis.report").joinpath("templates/report.html.j2").is_file()
-print("\\n".join(m.__file__ for m in (analysis, modelsvc, facegen)))
+print("\\n".join(m.__file__ for m in (analysis, modelsvc, facegen, objectgen)))
 """
 
 

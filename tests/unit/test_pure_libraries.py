@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("package", ["modelsvc", "analysis", "facegen"])
+@pytest.mark.parametrize("package", ["modelsvc", "analysis", "facegen", "objectgen"])
 def test_package_imports_without_django(package):
     code = f"import sys, pkgutil, importlib, {package}\n" + (
         f"for m in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"

@@ -119,6 +119,7 @@ MATRIX = {
     ),
     ("research/studies/<slug:slug>/participant-attributes", "get", "slug"): every(405),
     ("research/models/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/models/grid/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/status.json", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/<int:job_id>/", "get", "job"): researchers(LOGIN, 404, 200, 200, 200),

@@ -1,4 +1,5 @@
-"""The demo study end to end with tiny settings: real worker, live server, simulated people."""
+"""The demo study end to end with tiny settings: real worker, live server, simulated people;
+the 2 pretrainings x 2 tasks x 2 seeds model grid."""
 
 import io
 
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 
 from studyapp.demo_runner import run_demo
-from studyapp.models import Artifact, FaceModel, Job, Participant, ParticipantAttribute
+from studyapp.models import Artifact, Job, Participant, ParticipantAttribute
 from studyapp.selectors.reports import report_member
 from studyapp.services.demo import DEMO_GROUP_SETTINGS, DemoConfig
 
@@ -16,6 +17,8 @@ TINY = DemoConfig(
     images_per_identity=4,
     image_size=64,
     pretraining_identities=6,
+    object_classes=6,
+    images_per_object_class=3,
     max_epochs=4,
     participants=4,
     trials_per_participant=20,
@@ -70,16 +73,14 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     first = demo()
     assert first.report is not None
     assert first.report.summary["n_participants_analysed"] == 4
-    assert len(first.models) == 4
-    assert {(m.task, m.seed) for m in first.models} == {
-        ("gender", 1),
-        ("gender", 2),
-        ("identity", 1),
-        ("identity", 2),
-    }
-    pretrained = first.models[0].parent
-    assert pretrained.pretraining == FaceModel.Pretraining.FACEGEN
-    assert all(m.parent == pretrained and m.pretraining == "facegen" for m in first.models)
+    assert len(first.models) == 8
+    assert sorted((m.pretraining, m.task, m.seed) for m in first.models) == sorted(
+        (p, t, s) for p in ("facegen", "objectgen") for t in ("gender", "identity") for s in (1, 2)
+    )
+    parents = {m.parent for m in first.models}
+    assert {p.pretraining for p in parents} == {"facegen", "objectgen"}
+    assert all(m.pretraining == m.parent.pretraining for m in first.models)
+    assert parents == {m.parent for m in first.models if m.task == "gender"}
     study = first.study
     assert study.participants.filter(status=Participant.Status.COMPLETED).count() == 4
     assert set(study.face_models.all()) == set(first.models)

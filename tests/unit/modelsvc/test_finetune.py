@@ -9,6 +9,7 @@ from modelsvc.finetuning import (
     _run_trunk,
     _train,
     balanced_accuracy,
+    default_split_seed,
     finetune,
     stratified_split,
 )
@@ -104,6 +105,22 @@ def test_training_all_layers_changes_them_and_is_deterministic(image_folder):
         assert torch.equal(a, b)
     assert first.spec.training == second.spec.training
     assert not torch.equal(first.model.classifier[3].weight, other.model.classifier[3].weight)
+
+
+def test_the_seed_changes_the_weights_but_not_the_split_which_has_its_own_seed(image_folder):
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    base = ModelSpec("small_cnn", 1, input_size=(24, 24), seed=1)
+    first = finetune(base, items, _settings(seed=1, max_epochs=2), progress=False)
+    second = finetune(base, items, _settings(seed=2, max_epochs=2), progress=False)
+    assert first.spec.training["split"] == second.spec.training["split"]
+    head = [r.model.classifier[3].weight for r in (first, second)]
+    assert not torch.equal(*head)
+    assert first.spec.training["settings"]["split_seed"] == default_split_seed("colour")
+    resplit = finetune(base, items, _settings(seed=1, split_seed=7, max_epochs=2), progress=False)
+    assert resplit.spec.training["split"] != first.spec.training["split"]
+    assert default_split_seed("colour") != default_split_seed("identity")
+    with pytest.raises(ValueError, match="'split_seed' parameter of FinetuneSettings"):
+        _settings(split_seed=-1)
 
 
 def test_unreadable_images_are_skipped_and_recorded(image_folder):

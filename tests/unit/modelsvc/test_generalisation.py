@@ -60,6 +60,20 @@ def test_diagonal_equals_self_masking_and_baselines_are_extra_rows(two_models):
     np.testing.assert_array_equal(summary.unmasked_accuracy, [1.0, 1.0])
 
 
+def test_every_cell_equals_masking_that_model_by_that_source_alone(two_models):
+    """The shared masked images and single unmasked pass give what one call per cell gives."""
+    images, keys, maps, targets = _inputs(two_models)
+    cross = cross_model_masking(two_models, images, maps, targets, keys, SETTINGS)
+    for s, source in enumerate(("a", "b")):
+        for m, (name, (model, spec)) in enumerate(two_models.items()):
+            alone = evaluate_masking(
+                model, spec, images, maps[source], targets[name], keys, SETTINGS
+            )
+            np.testing.assert_array_equal(cross.correct[s, m], alone.correct)
+            np.testing.assert_array_equal(cross.target_logit[s, m], alone.target_logit)
+            np.testing.assert_array_equal(cross.unmasked_correct[m], alone.unmasked_correct)
+
+
 def test_asymmetry_is_antisymmetric_and_auc_is_the_mean_level(two_models):
     images, keys, maps, targets = _inputs(two_models)
     summary = summarise_generalisation(
