@@ -13,6 +13,9 @@
   with the system's BLAS, one thread) on the same chips, in the same run; their ratio.
 - Landmarks: faces per second of the 68-point predictor in numpy and in dlib's C++ on the same
   grayscale ORL photos and face box, and their agreement (mean pixel error).
+- Detection (``--only detection`` runs just this): images per second of the ported CNN face
+  detector (torch, one thread) and of dlib's C++ (``dlib_detect.cpp``, one thread) on the same
+  ORL (92x112) and OMI (256x256) photos, and their agreement (faces per photo, box IoU).
 
 Needs the ORL set (``$FACESIM_DATASETS_DIR`` or ``../shared/datasets``) and the
 face-recognition-models package; the C++ part needs libdlib-dev and g++ (skipped otherwise).
@@ -39,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from modelsvc import load_batch, load_model
 from modelsvc.builtin import builtin_spec
 from modelsvc.dlib_align import extract_face_chip
+from modelsvc.dlib_detector import detect_faces, load_face_detector
 from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
 from modelsvc.images import normalize
 from tests.integration.modelsvc import dlib_oracle
@@ -47,10 +51,13 @@ THRESHOLD = 0.6
 ORL_BOX = (10, 20, 81, 100)  # (left, top, right, bottom) around the face in a 92x112 photo
 
 
-def orl_paths() -> list[Path] | None:
+def datasets_dir() -> Path:
     root = os.environ.get("FACESIM_DATASETS_DIR")
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "datasets"
-    folder = base / "orl_faces"
+    return Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def orl_paths() -> list[Path] | None:
+    folder = datasets_dir() / "orl_faces"
     if not folder.is_dir():
         return None
     return [
@@ -136,10 +143,70 @@ def landmarks(paths: list[Path], spec, repeats: int) -> dict:
     return out
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two inclusive (left, top, right, bottom) boxes."""
+    inner_w = max(0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
+    inner_h = max(0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
+    areas = [(r[2] - r[0] + 1) * (r[3] - r[1] + 1) for r in (a, b)]
+    return inner_w * inner_h / (sum(areas) - inner_w * inner_h)
+
+
+def detection(paths: list[Path], count: int, repeats: int) -> dict:
+    """The CNN face detector: images/s here and in dlib's C++, and their agreement."""
+    model = builtin_spec("dlib_resnet29").weights_path
+    model = Path(model).with_name("mmod_human_face_detector.dat")
+    detector = load_face_detector(model)
+    omi = [datasets_dir() / "omi_faces" / "images" / f"{i}.jpg" for i in range(1, count + 1)]
+    sets = {"orl_92x112": paths[:: max(1, len(paths) // count)][:count], "omi_256x256": omi}
+    out = {}
+    for name, files in sets.items():
+        images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files])
+        start = time.perf_counter()
+        for _ in range(repeats):
+            ours = [detect_faces(detector, image) for image in images]
+        result = {
+            "images": len(images),
+            "ours_images_per_second": repeats * len(images) / (time.perf_counter() - start),
+        }
+        reason = dlib_oracle.missing()
+        if reason:
+            result["dlib_cpp"] = f"not measured: {reason}"
+            out[name] = result
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            binary = dlib_oracle.compile_reference(folder, "dlib_detect")
+            theirs = dlib_oracle.reference_detections(binary, model, images, folder)
+            speed = dlib_oracle.reference_detections(binary, model, images, folder, repeats=1)
+        result["dlib_cpp_images_per_second"] = speed
+        result["ratio_dlib_over_ours"] = speed / result["ours_images_per_second"]
+        result["photos_with_the_same_number_of_faces"] = sum(
+            len(a) == len(b) for a, b in zip(ours, theirs, strict=True)
+        )
+        ious = [
+            box_iou(face.box, box)
+            for a, b in zip(ours, theirs, strict=True)
+            for face, (box, _) in zip(a, b, strict=False)
+        ]
+        result["faces_dlib"] = sum(len(b) for b in theirs)
+        result["min_box_iou"] = min(ious, default=None)
+        result["max_abs_score_difference"] = max(
+            (
+                abs(face.score - score)
+                for a, b in zip(ours, theirs, strict=True)
+                for face, (_, score) in zip(a, b, strict=False)
+            ),
+            default=None,
+        )
+        out[name] = result
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--throughput-images", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", choices=["detection"])
     parser.add_argument("--json")
     args = parser.parse_args()
     paths = orl_paths()
@@ -147,6 +214,12 @@ def main() -> int:
         print("ORL faces not found (../shared/datasets/orl_faces)", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
+    if args.only == "detection":
+        found = detection(paths, args.throughput_images, args.repeats)
+        print(json.dumps(found, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+        return 0
     spec = builtin_spec("dlib_resnet29")
     model = load_model(spec)
     batch = load_batch(paths, spec.input_size).images
@@ -190,6 +263,7 @@ def main() -> int:
         )
     result["throughput_images_per_second"] = speed
     result["landmarks_68"] = landmarks(paths[: args.throughput_images], spec, args.repeats)
+    result["detection"] = detection(paths, args.throughput_images, args.repeats)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
