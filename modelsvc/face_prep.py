@@ -5,7 +5,8 @@ The photo's grey levels for the landmark predictors are dlib's intensity of an R
 ``(r + g + b) // 3``. The best-scoring face is used (the record says how many were found). A
 face more than about twice the chip size is aligned on the photo downscaled (Pillow, bilinear
 with antialiasing) so that it fits, since dlib's image-pyramid path for big faces is not
-ported; the record gives the size used. Part masks come from the 68-point predictor, trained on
+ported; photos over `MAX_PHOTO_SIDE` px are downscaled to it before anything else (the record
+gives the sizes used). Part masks come from the 68-point predictor, trained on
 iBUG 300-W, whose images are licensed for non-commercial research only: masks derived here
 inherit that restriction.
 """
@@ -24,14 +25,12 @@ from modelsvc.builtin import get_builtin
 from modelsvc.dlib_align import extract_face_chip, face_chip_box, image_to_chip
 from modelsvc.dlib_detector import DlibFaceDetector, detect_faces, load_face_detector
 from modelsvc.dlib_landmarks import ShapePredictor, load_shape_predictor, predict_landmarks
-from modelsvc.dlib_parts import LANDMARK_PART_NAMES, part_label_map
+from modelsvc.dlib_parts import LANDMARK_PART_NAMES, PART_MASK_LICENCE, part_label_map
 
 CHIP_SIZE = 150
+#: Photos with a longer side are downscaled to it first (detection time grows with pixels).
+MAX_PHOTO_SIDE = 1024
 CHIP_PADDING = 0.25
-PART_MASK_NOTE = (
-    "Part masks come from dlib's 68-point landmark model, trained on iBUG 300-W, whose images "
-    "are licensed for non-commercial research only."
-)
 
 
 class NoFaceFound(ValueError):
@@ -83,6 +82,11 @@ def _fit_for_chip(rgb: np.ndarray, five: np.ndarray) -> float:
     return 1.0 if width <= limit else 0.98 * limit / width
 
 
+def _downscaled(rgb: np.ndarray, scale: float) -> np.ndarray:
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
 def _rounded(points: np.ndarray) -> list[list[float]]:
     return np.round(np.asarray(points, dtype=np.float64), 2).tolist()
 
@@ -94,31 +98,33 @@ def prepare_face(
     part mask (`part_masks`, needs the 68-point model); `NoFaceFound` if there is no face."""
     if part_masks and models.sixty_eight_points is None:
         raise ValueError("The 'models' parameter of prepare_face lacks the 68-point predictor.")
+    record: dict[str, Any] = {"photo_size": [rgb.shape[1], rgb.shape[0]]}
+    if max(rgb.shape[:2]) > MAX_PHOTO_SIDE:
+        rgb = _downscaled(rgb, MAX_PHOTO_SIDE / max(rgb.shape[:2]))
+        record["photo_downscaled_to"] = [rgb.shape[1], rgb.shape[0]]
     faces = detect_faces(models.detector, rgb)
     if not faces:
         raise NoFaceFound(
             "no face found by dlib's CNN face detector (faces under 80 px are missed)"
         )
     face = faces[0]
-    record: dict[str, Any] = {
+    record |= {
         "method": "dlib models (face-recognition-models 0.3.0) run by modelsvc",
         "detector": "mmod_human_face_detector",
         "detector_score": round(face.score, 6),
         "faces_found": len(faces),
         "face_box": list(face.box),
-        "photo_size": [rgb.shape[1], rgb.shape[0]],
     }
     image, gray, box = rgb, dlib_intensity(rgb), face.box
     five = predict_landmarks(models.five_points, gray, box)
     if align:
         scale = _fit_for_chip(rgb, five)
         if scale < 1:
-            size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
-            image = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+            image = _downscaled(rgb, scale)
             gray = dlib_intensity(image)
             box = tuple(math.floor(v * scale + 0.5) for v in face.box)
             five = predict_landmarks(models.five_points, gray, box)
-            record["aligned_on_photo_downscaled_to"] = list(size)
+            record["aligned_on_photo_downscaled_to"] = [image.shape[1], image.shape[0]]
         record["alignment"] = (
             f"dlib face chip: 5-point similarity transform to dlib's template, "
             f"{CHIP_SIZE} px, padding {CHIP_PADDING}"
@@ -139,5 +145,5 @@ def prepare_face(
         mask = part_label_map(sixty_eight, stored.shape[:2])
         record["landmarks_68"] = _rounded(sixty_eight)
         record["part_mask"] = f"labels {list(LANDMARK_PART_NAMES)} from 68 landmarks"
-        record["part_mask_licence"] = PART_MASK_NOTE
+        record["part_mask_licence"] = PART_MASK_LICENCE
     return PreparedFace(stored, mask, record)
