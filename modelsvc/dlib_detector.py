@@ -137,6 +137,17 @@ class DlibFaceDetector(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
 
+    def fits(self, height: int, width: int) -> bool:
+        """Whether a canvas this size leaves every convolution at least one output."""
+        for conv in self.layers:
+            if isinstance(conv, nn.Conv2d):
+                (kernel, _), (stride, _), (padding, _) = conv.kernel_size, conv.stride, conv.padding
+                if min(height, width) + 2 * padding < kernel:
+                    return False
+                height = (height + 2 * padding - kernel) // stride + 1
+                width = (width + 2 * padding - kernel) // stride + 1
+        return True
+
 
 @lru_cache(maxsize=4)
 def load_face_detector(path: str | Path) -> DlibFaceDetector:
@@ -291,6 +302,8 @@ def detect_faces(
 ) -> list[Detection]:
     """The faces in an RGB uint8 (H, W, 3) `image`, best first, as dlib's ``net(image)``."""
     canvas, rects = tiled_pyramid(detector, image)
+    if not detector.fits(*canvas.shape[1:]):
+        return []  # too small a photo for the network: no face
     with torch.inference_mode():
         scores = detector(torch.from_numpy(canvas)[None])[0, 0].double().numpy()
     rows, cols = np.nonzero(scores > threshold)

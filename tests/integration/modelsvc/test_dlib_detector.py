@@ -76,6 +76,8 @@ def test_a_photo_without_a_face_has_no_detection():
     noise = rng.integers(0, 256, size=(120, 100, 3), dtype=np.uint8)
     assert detect_faces(detector, noise) == []
     assert detect_faces(detector, np.full((120, 100, 3), 128, dtype=np.uint8)) == []
+    for shape in [(1, 1), (5, 5), (1, 300), (300, 1), (7, 2000)]:  # too small for the network
+        assert detect_faces(detector, np.zeros((*shape, 3), dtype=np.uint8)) == []
 
 
 def test_pyramid_layout_as_dlib_tiles_it():
