@@ -68,15 +68,8 @@ def _rotate(center: np.ndarray, points: np.ndarray, angle: float) -> np.ndarray:
     return (points - center) @ rotation.T + center
 
 
-def extract_face_chip(
-    image: np.ndarray, landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25
-) -> np.ndarray:
-    """The aligned ``size`` x ``size`` chip (uint8, grey (H, W) or RGB (H, W, 3)) of one face."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(
-            f"The 'image' parameter of extract_face_chip must be a uint8 (H, W) or (H, W, 3) "
-            f"array; got {image.dtype} {image.shape}."
-        )
+def _chip_corners(landmarks: np.ndarray, size: int, padding: float) -> np.ndarray:
+    """The chip's corners (top-left, top-right, bottom-left, bottom-right) in the image."""
     angle, (left, top, right, bottom) = face_chip_box(landmarks, size=size, padding=padding)
     down_width, down_height = (right - left) / 2 + 1, (bottom - top) / 2 + 1
     if down_width * down_height > size * size:
@@ -86,7 +79,36 @@ def extract_face_chip(
         )
     center = np.array([(left + right) / 2, (top + bottom) / 2])
     corners = np.array([[left, top], [right, top], [left, bottom], [right, bottom]])
-    rotated = _rotate(center, corners, angle)
+    return _rotate(center, corners, angle)
+
+
+def chip_to_image(
+    landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """(origin, 2x2 matrix): chip pixel (x, y) is sampled at ``origin + matrix @ (x, y)``."""
+    corners = _chip_corners(np.asarray(landmarks, dtype=np.float64), size, padding)
+    steps = np.stack([corners[1] - corners[0], corners[2] - corners[0]], axis=1) / (size - 1)
+    return corners[0], steps
+
+
+def image_to_chip(
+    points: np.ndarray, landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25
+) -> np.ndarray:
+    """Image points (N, 2) in the pixel coordinates of the chip of `landmarks`."""
+    origin, matrix = chip_to_image(landmarks, size=size, padding=padding)
+    return (np.asarray(points, dtype=np.float64) - origin) @ np.linalg.inv(matrix).T
+
+
+def extract_face_chip(
+    image: np.ndarray, landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25
+) -> np.ndarray:
+    """The aligned ``size`` x ``size`` chip (uint8, grey (H, W) or RGB (H, W, 3)) of one face."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError(
+            f"The 'image' parameter of extract_face_chip must be a uint8 (H, W) or (H, W, 3) "
+            f"array; got {image.dtype} {image.shape}."
+        )
+    rotated = _chip_corners(landmarks, size, padding)
     height, width = image.shape[:2]
     grown = np.concatenate([rotated.min(0) - 2, rotated.max(0) + 2])
     grown = np.clip(grown, 0, [width - 1, height - 1, width - 1, height - 1])

@@ -18,7 +18,7 @@ Primitive encodings (dlib/serialize.h, dlib/cuda/tensor.h):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,8 +146,29 @@ def _con(reader: DlibReader) -> DlibLayer:
     return DlibLayer("con", {**config, "padding": (pad_y, pad_x)}, arrays)
 
 
+def _batch_norm_as_affine(reader: DlibReader) -> DlibLayer:
+    """A saved ``bn_con`` layer, folded into an affine layer as dlib's ``affine_(bn_)`` does
+    (float32: ``gamma / sqrt(running_var + eps)`` and ``beta - scale * running_mean``)."""
+    params = reader.tensor().reshape(-1)
+    gamma, beta = reader.alias(), reader.alias()
+    reader.tensor()  # means and inverse standard deviations of the last training batch
+    reader.tensor()
+    running_mean, running_var = reader.tensor().reshape(-1), reader.tensor().reshape(-1)
+    reader.integer()  # number of updates
+    reader.integer()  # running-statistics window
+    for _ in range(4):  # learning-rate and weight-decay multipliers
+        reader.real()
+    eps = np.float32(reader.real())
+    size = math.prod(gamma)
+    scale = params[:size] / np.sqrt(running_var + eps)
+    shift = params[size : size + math.prod(beta)] - scale * running_mean
+    return DlibLayer("affine", {"mode": 1, "from": "bn_con2"}, {"gamma": scale, "beta": shift})
+
+
 def _affine(reader: DlibReader) -> DlibLayer:
-    version = reader.version(("affine_", "affine_2"), "affine_")
+    version = reader.version(("affine_", "affine_2", "bn_con2"), "affine_")
+    if version == "bn_con2":
+        return _batch_norm_as_affine(reader)
     params = reader.tensor().reshape(-1)
     gamma, beta = reader.alias(), reader.alias()
     mode = reader.integer()
@@ -231,8 +252,15 @@ def _layer_state(reader: DlibReader, *, version: int, first: bool) -> None:
         reader.integer()  # sample expansion factor
 
 
-def read_network(path: str | Path, kinds: Sequence[str]) -> DlibNetwork:
-    """Read a dlib ``loss_metric`` network over ``input_rgb_image_sized`` from `path`.
+def read_network(
+    path: str | Path,
+    kinds: Sequence[str],
+    *,
+    read_input: Callable[[DlibReader], dict[str, Any]] = _input_rgb_image_sized,
+    read_loss: Callable[[DlibReader], dict[str, Any]] = _loss_metric,
+) -> DlibNetwork:
+    """Read a dlib network from `path`: by default ``loss_metric`` over ``input_rgb_image_sized``;
+    `read_input` and `read_loss` read other input and loss layers (their version and details).
 
     `kinds` lists the layers from the input to the output (``con``, ``affine``, ``relu``,
     ``max_pool``, ``avg_pool``, ``add_prev``, ``fc``, and the structural ``tag``/``skip``).
@@ -248,13 +276,13 @@ def read_network(path: str | Path, kinds: Sequence[str]) -> DlibNetwork:
     path = Path(path)
     reader = DlibReader(path.read_bytes(), str(path))
     reader.int_version(range(1, 2), "add_loss_layer")
-    loss = _loss_metric(reader)
+    loss = read_loss(reader)
     versions = [  # headers, from the output down
         reader.int_version(range(1, 2) if kind in ("tag", "skip") else range(1, 3), kind)
         for kind in reversed(kinds[1:])
     ]
     first_version = reader.int_version(range(2, 4), "add_layer over the input")
-    network_input = _input_rgb_image_sized(reader)
+    network_input = read_input(reader)
     layers = [_DETAILS[kinds[0]](reader)]
     _layer_state(reader, version=first_version, first=True)
     for kind, version in zip(kinds[1:], reversed(versions), strict=True):  # bodies, input up

@@ -15,6 +15,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+#: Where part masks are derived from landmarks, say so (import page, README, stimulus record).
+PART_MASK_LICENCE = (
+    "Part masks come from dlib's 68-point landmark model, trained on iBUG 300-W, whose images "
+    "are licensed for non-commercial research only: use the masks for non-commercial research."
+)
 LANDMARK_PART_NAMES: tuple[str, ...] = (
     "background", "skin", "left_eye", "right_eye", "left_brow", "right_brow", "nose", "mouth",
 )  # fmt: skip

@@ -130,6 +130,8 @@ class StimulusSetAdmin(ModelAdmin):
                     files=files,
                     metadata_csv=data["metadata"].read() if data["metadata"] else None,
                     label_from_folder=data["label_from_folder"],
+                    align_faces=data["align_faces"],
+                    derive_part_masks=data["derive_part_masks"],
                 )
             except UnsafeSource as error:
                 problems = [f"upload: {error}"]
@@ -169,6 +171,7 @@ class StimulusAdmin(ModelAdmin):
         "original_format",
         "width",
         "height",
+        "preparation",
     ]
 
     def has_add_permission(self, request) -> bool:

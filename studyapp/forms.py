@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from modelsvc.dlib_parts import PART_MASK_LICENCE
 from studyapp.models import FaceModel, Study, TrialType
 from studyapp.questionnaire import QuestionnaireSpecField
 from studyapp.screening import comprehension_problems
@@ -58,6 +59,19 @@ class StimulusImportForm(forms.Form):
         required=False,
         max_length=100,
         help_text="Store each image's folder name as this label (e.g. identity).",
+    )
+    align_faces = forms.BooleanField(
+        required=False,
+        label="Align and crop",
+        help_text="Find the face (dlib's CNN detector) and store dlib's aligned 150 px face chip "
+        "from its 5 landmarks instead of the photo. A photo without a detectable face stops "
+        "the import and is listed.",
+    )
+    derive_part_masks = forms.BooleanField(
+        required=False,
+        label="Derive part masks",
+        help_text="Part masks (skin, eyes, brows, nose, mouth) from dlib's 68 landmarks. "
+        + PART_MASK_LICENCE,
     )
 
     def clean(self):

@@ -35,6 +35,12 @@ class Stimulus(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     labels = models.JSONField(default=dict, blank=True)
+    preparation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the stored image and part mask were made from the uploaded photo "
+        "(face detection, alignment, landmarks); empty when stored as uploaded.",
+    )
 
     class Meta:
         ordering = ["stimulus_set", "name"]

@@ -21,6 +21,7 @@ from studyapp.image_checks import (
     inspect_image,
 )
 from studyapp.models import Stimulus, StimulusSet
+from studyapp.services.stimulus_faces import FaceNotFound, FacePreparer, PreparedStimulus
 from studyapp.stimulus_sources import SourceFile, UnreadableFile
 from studyapp.storage import stimulus_storage
 
@@ -62,6 +63,7 @@ class _Checked:
     info: ImageInfo
     labels: dict
     mask: SourceFile | None
+    prepared: PreparedStimulus | None = None
 
 
 def stimulus_set_import(
@@ -71,6 +73,8 @@ def stimulus_set_import(
     description: str = "",
     metadata_csv: bytes | None = None,
     label_from_folder: str = "",
+    align_faces: bool = False,
+    derive_part_masks: bool = False,
 ) -> tuple[StimulusSet, ImportReport]:
     """Create a stimulus set from image files plus optional labels and part masks.
 
@@ -78,6 +82,10 @@ def stimulus_set_import(
     dropped); ``metadata.csv`` (first column, or one named filename/file/image/stimulus, names the
     image; other columns are labels); ``masks/<name>.png`` part masks with ``parts.json``
     listing the part names. ``label_from_folder`` stores each image's folder name as that label.
+
+    ``align_faces`` stores dlib's aligned 150 px face chip of each photo instead of the photo;
+    ``derive_part_masks`` makes its part mask from 68 landmarks (`stimulus_faces`). With either,
+    a photo without a detectable face is a problem of that file.
     """
     problems: list[Problem] = []
     if StimulusSet.objects.filter(name=name).exists():
@@ -104,8 +112,16 @@ def stimulus_set_import(
     if not images:
         problems.append(Problem("(upload)", "no image files found"))
     labels, label_columns = _labels(images, metadata_csv, label_from_folder, problems)
-    part_names = _part_names(parts_json, masks, problems)
-    checked = _check_images(images, labels, masks, problems, report)
+    preparer = None
+    if align_faces or derive_part_masks:
+        if derive_part_masks and masks:
+            problems.append(Problem("masks/", "the upload has part masks; do not also derive them"))
+        try:
+            preparer = FacePreparer(align=align_faces, part_masks=derive_part_masks)
+        except ValueError as error:  # the models package is not installed
+            raise StimulusImportRejected([Problem("(face options)", str(error))]) from error
+    part_names = preparer.part_names if preparer else _part_names(parts_json, masks, problems)
+    checked = _check_images(images, labels, masks, problems, report, preparer)
     if problems:
         raise StimulusImportRejected(problems)
     return _store(name, description, checked, label_columns, part_names, report), report
@@ -246,6 +262,7 @@ def _check_images(
     masks: dict[str, SourceFile],
     problems: list[Problem],
     report: ImportReport,
+    preparer: FacePreparer | None,
 ) -> list[_Checked]:
     limits = {
         "max_bytes": settings.STIMULUS_MAX_FILE_BYTES,
@@ -272,7 +289,16 @@ def _check_images(
             problems.append(Problem(source.path, "has no part mask in masks/"))
         elif mask is not None:
             _check_mask(mask, info, problems, limits)
-        checked.append(_Checked(name, source, info, labels.get(name, {}), mask))
+        prepared = None
+        if preparer is not None:
+            try:
+                prepared = preparer(data)
+                stored = inspect_image(prepared.image_png, **limits)
+            except (FaceNotFound, InvalidImage) as error:
+                problems.append(Problem(source.path, str(error)))
+                continue
+            info = ImageInfo(info.sha256, info.format, stored.width, stored.height, stored.mode)
+        checked.append(_Checked(name, source, info, labels.get(name, {}), mask, prepared))
     for name in sorted(set(masks) - set(images)):
         problems.append(Problem(masks[name].path, "is a mask without an image"))
     return checked
@@ -313,16 +339,21 @@ def _store(
     try:
         rows = []
         for item in checked:
-            data = item.source.read(limit=settings.STIMULUS_MAX_FILE_BYTES)
+            if item.prepared is not None:
+                stored = item.prepared.image_png
+                digest, suffix = hashlib.sha256(stored).hexdigest(), ".png"
+            else:
+                data = item.source.read(limit=settings.STIMULUS_MAX_FILE_BYTES)
+                stored = browser_ready_bytes(data, item.info)
+                digest, suffix = item.info.sha256, item.info.stored_suffix
             image_path = _save_once(
-                stimulus_storage(),
-                f"stimuli/{item.info.sha256[:2]}/{item.info.sha256}{item.info.stored_suffix}",
-                browser_ready_bytes(data, item.info),
-                written,
+                stimulus_storage(), f"stimuli/{digest[:2]}/{digest}{suffix}", stored, written
             )
             mask_path = ""
+            mask_bytes = item.prepared.mask_png if item.prepared is not None else None
             if item.mask is not None:
                 mask_bytes = item.mask.read(limit=settings.STIMULUS_MAX_FILE_BYTES)
+            if mask_bytes is not None:
                 mask_path = _save_once(
                     default_storage,
                     f"masks/{hashlib.sha256(mask_bytes).hexdigest()}.png",
@@ -348,6 +379,7 @@ def _store(
                     width=item.info.width,
                     height=item.info.height,
                     labels=item.labels,
+                    preparation=item.prepared.record if item.prepared is not None else {},
                 )
                 for item, image_path, mask_path in rows
             )

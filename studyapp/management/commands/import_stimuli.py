@@ -5,6 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from modelsvc.dlib_parts import PART_MASK_LICENCE
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.stimulus_sources import UnsafeSource, files_from_folder, files_from_zip
 
@@ -26,6 +27,16 @@ class Command(BaseCommand):
             metavar="COLUMN",
             help="Store each image's folder name as this label (e.g. identity).",
         )
+        parser.add_argument(
+            "--align-faces",
+            action="store_true",
+            help="Store dlib's aligned 150 px face chip of each photo (detection, 5 landmarks).",
+        )
+        parser.add_argument(
+            "--derive-part-masks",
+            action="store_true",
+            help="Part masks from dlib's 68 landmarks. " + PART_MASK_LICENCE,
+        )
 
     def handle(self, *args, path: Path, name: str, **options) -> None:
         limits = {
@@ -46,6 +57,8 @@ class Command(BaseCommand):
                 description=options["description"],
                 metadata_csv=metadata,
                 label_from_folder=options["label_from_folder"],
+                align_faces=options["align_faces"],
+                derive_part_masks=options["derive_part_masks"],
             )
         except UnsafeSource as error:
             raise CommandError(f"Nothing imported: {error}.") from error

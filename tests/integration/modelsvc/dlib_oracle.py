@@ -1,6 +1,7 @@
 """dlib's own C++ as a reference: compile the programs in `dlib/` and run them on our inputs
 (`dlib_embed.cpp`: face descriptors of 150x150 chips; `dlib_landmarks.cpp`: landmarks;
-`dlib_chips.cpp`: aligned face chips from 5 landmarks).
+`dlib_chips.cpp`: aligned face chips from 5 landmarks; `dlib_detect.cpp`: the CNN face
+detector's boxes and scores).
 
 Used by the tests and `benchmarks/dlib_faces.py`. Needs ``g++`` and Debian's ``libdlib-dev``
 (``bin/setup --dev`` installs both); `missing()` says what is absent.
@@ -91,6 +92,25 @@ def reference_chips(
     sizes = [str(count), str(height), str(width)]
     run([str(binary), str(data), *sizes, str(marks), str(out), str(size), "0.25"])
     return np.fromfile(out, dtype=np.uint8).reshape(count, size, size, 3)
+
+
+def reference_detections(
+    binary: Path, model: Path, images: np.ndarray, folder: Path, *, repeats: int = 0
+) -> list[list[tuple[tuple[int, int, int, int], float]]] | float:
+    """dlib's faces ((left, top, right, bottom), score), best first, per RGB uint8 image of
+    `images` (N, H, W, 3); with `repeats` instead its images per second (one thread)."""
+    data = folder / "images.rgb"
+    np.ascontiguousarray(images, dtype=np.uint8).tofile(data)
+    count, height, width, _ = images.shape
+    command = [str(binary), str(model), str(data), str(count), str(height), str(width)]
+    if repeats:
+        return float(run([*command, str(repeats)]))
+    faces = []
+    for line in run(command).splitlines():
+        values = line.split()
+        found = [values[1 + 5 * i : 6 + 5 * i] for i in range(int(values[0]))]
+        faces.append([(tuple(int(v) for v in f[:4]), float(f[4])) for f in found])
+    return faces
 
 
 def run(command: list[str]) -> str:

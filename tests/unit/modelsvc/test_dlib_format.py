@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modelsvc.builtin import get_builtin
-from modelsvc.dlib_format import DlibFormatError, DlibReader, read_network
+from modelsvc.dlib_format import DlibFormatError, DlibReader, _affine, read_network
 from modelsvc.dlib_resnet import DlibResNet, dlib_layer_kinds, pad_to
 
 
@@ -92,3 +92,30 @@ def test_a_truncated_or_extended_model_file_is_refused(tmp_path, change, message
     path.write_bytes(change(original.read_bytes()))
     with pytest.raises(DlibFormatError, match=message):
         read_network(path, dlib_layer_kinds())
+
+
+def _real(value: float) -> bytes:
+    """dlib's portable float: integer mantissa, then exponent (value = m * 2**e)."""
+    mantissa, exponent = math.frexp(value)
+    return _int(int(mantissa * 2**53)) + _int(exponent - 53)
+
+
+def _alias(*dims: int) -> bytes:
+    return _int(1) + b"".join(_int(d) for d in dims)
+
+
+def test_a_saved_batch_norm_is_folded_into_an_affine_layer_as_dlib_does():
+    gamma, beta = np.array([2.0, 0.5], np.float32), np.array([1.0, -1.0], np.float32)
+    mean, var = np.array([0.25, 3.0], np.float32), np.array([4.0, 0.0625], np.float32)
+    data = _int(7) + b"bn_con2" + _tensor(np.concatenate([gamma, beta]))
+    data += _alias(1, 2, 1, 1) + _alias(1, 2, 1, 1)
+    data += _tensor(np.zeros(2, np.float32)) + _tensor(np.ones(2, np.float32))  # batch stats
+    data += _tensor(mean) + _tensor(var) + _int(100) + _int(1000)
+    data += b"".join(_real(v) for v in (1.0, 1.0, 1.0, 0.0)) + _real(1e-5)
+    reader = DlibReader(data, "test")
+    layer = _affine(reader)
+    assert reader.pos == len(data)
+    scale = gamma / np.sqrt(var + np.float32(1e-5))
+    np.testing.assert_array_equal(layer.arrays["gamma"], scale)
+    np.testing.assert_array_equal(layer.arrays["beta"], beta - scale * mean)
+    assert layer.arrays["gamma"].dtype == np.float32
