@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studyapp', '0013_screen_screening'),
+        ('studyapp', '0015_grid_objectgen_pretraining'),
     ]
 
     operations = [
