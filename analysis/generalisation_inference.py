@@ -95,6 +95,10 @@ def auc_draws(
 
 
 def _interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over axis 0 (NaN where every draw is NaN)."""
+    if np.isnan(samples).all():
+        nan = np.full(samples.shape[1:], np.nan)
+        return nan, nan
     tail = 100 * (1 - level) / 2
     low, high = np.nanpercentile(samples, [tail, 100 - tail], axis=0)
     return low, high

@@ -34,20 +34,21 @@ def grid_info(pretrainings=("faces", "objects"), tasks=("gender", "identity"), s
     return pd.DataFrame(rows)
 
 
-def simulated_cross(info, n_images=40, mode="keep", seed=0):
-    """Correctness that falls with k, better when the mask source shares attributes."""
+def simulated_cross(info, n_images=40, mode="keep", seed=0, weights=None, noise=0.05):
+    """Correctness that falls with k and rises with each attribute the mask source shares
+    with the tested model (`weights`: attribute -> effect; baselines share none)."""
+    weights = weights or {"pretraining": 0.12, "task": 0.12, "seed": 0.12}
     rng = np.random.default_rng(seed)
     models = tuple(info["model"])
     m = len(models)
     sources = (*models, "random", "center")
     shared = np.zeros((len(sources), m))
-    for a in range(m):
-        for b in range(m):
-            shared[a, b] = sum(
-                info.iloc[a][f] == info.iloc[b][f] for f in ("pretraining", "task", "seed")
-            )
-    p = 0.45 + 0.12 * shared[:, :, None, None] - 0.3 * np.asarray(FRACTIONS)
-    p = np.clip(p + rng.normal(0, 0.05, (len(sources), m, 1, 1)), 0.02, 0.98)
+    for a, b in itertools.product(range(m), range(m)):
+        shared[a, b] = sum(w * (info.iloc[a][f] == info.iloc[b][f]) for f, w in weights.items())
+    p = 0.45 + shared[:, :, None, None] - 0.3 * np.asarray(FRACTIONS)
+    p = np.clip(p + rng.normal(0, noise, (len(sources), m, 1, 1)), 0.02, 0.98)
+    if mode == "remove":
+        p = 1 - p
     correct = rng.random((len(sources), m, n_images, len(FRACTIONS))) < p
     unmasked = rng.random((m, n_images)) < 0.9
     return CrossCorrect(correct, sources, models, FRACTIONS, mode, unmasked)
