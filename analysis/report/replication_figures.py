@@ -124,7 +124,7 @@ def consensus_maps(
             img = np.asarray(images[k], float)
             img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
             row[1 + k].imshow(img, cmap="gray" if img.ndim == 2 else None)
-            row[1 + k].imshow(mask[k].astype(float), cmap=red, vmin=0.5, alpha=0.7)
+            row[1 + k].imshow(mask[k].astype(float), cmap=red, vmin=0.5, vmax=1, alpha=0.7)
             row[1 + k].set_title(f"image {k + 1}", fontsize=7)
         for ax in row:
             ax.set_xticks([])

@@ -91,6 +91,8 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
         names = set(zipped.namelist())
         part_mass = pd.read_csv(zipped.open("tables/part_mass.csv"))
         summary = pd.read_csv(zipped.open("tables/model_summary.csv"))
+        claims = pd.read_csv(zipped.open("tables/replication_claims.csv"))
+        html = zipped.read("index.html").decode()
     assert {"index.html", "report.pdf", "results.json", "matrices.npz", "triplets.csv"} <= names
     assert {"figures/part_mass.png", "figures/relevance_overlays.png"} <= names
     # relevance per face part, for every model, on the generated faces' exact part masks
@@ -98,7 +100,13 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     assert {"skin", "left_eye", "mouth"} <= set(part_mass["part"])
     shares = part_mass.groupby(["model", "image"])["relevance_share"].sum()
     assert np.allclose(shares, 1.0)
-    # the report opens with one sentence per model
+    # the replication section: one row per claim, judged from the stored per-image outcomes
+    assert "Replication of Crawford et al. (2020)" in html
+    assert len(claims) == 8
+    assert set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
+    accuracy = claims.set_index("claim").loc["Classification accuracy is comparable across models"]
+    assert np.isfinite(accuracy["estimate"])  # per-image unmasked correctness was stored
+    assert "figures/replication_matrix.png" in names
     assert set(summary["model"].str.split("/").str[0]) == {m.name for m in models}
     assert summary["sentence"].str.contains(" = ").all()
 

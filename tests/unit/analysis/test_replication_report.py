@@ -1,5 +1,6 @@
 """Claims of Crawford et al. (2020): verdicts follow planted effects; the report section."""
 
+import io
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from analysis.relevance import generalisation_table
 from analysis.replication import replication_analysis
-from analysis.report import write_report
+from analysis.report import replication_figures, write_report
 from analysis.study_analysis import analyse_study
 from tests.unit.analysis.test_recovery import ranked_models
 from tests.unit.analysis.test_replication_stats import grid_info, simulated_cross
@@ -164,3 +165,10 @@ def test_replication_section_in_the_report(study_responses, truth, tmp_path):
     np.testing.assert_allclose(saved["estimate"], r.claims["estimate"], equal_nan=True)
     for name in ("replication_matrix", "replication_contrasts", "consensus_maps"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
+
+
+def test_consensus_figure_draws_images_without_consensus_pixels():
+    empty = {"all models": np.zeros((2, 5, 5), bool)}
+    figure = replication_figures.consensus_maps(empty, np.zeros((2, 5, 5)))
+    assert len(figure.axes) == 1 + 2 + 1  # share map, 2 images, colour bar
+    figure.savefig(io.BytesIO(), format="png")  # drawing is where empty overlays failed
