@@ -24,6 +24,8 @@ from analysis._checks import check_real, fail
 from analysis.generalisation_inference import only_differs
 from analysis.inference import bootstrap_indices, draw_counts
 
+_CHUNK_PIXELS = 4_000_000
+
 
 def _stacked_maps(func: str, maps: Mapping[str, np.ndarray]) -> tuple[list[str], tuple]:
     names = list(maps)
@@ -33,6 +35,13 @@ def _stacked_maps(func: str, maps: Mapping[str, np.ndarray]) -> tuple[list[str],
     if len(shape) != 3:
         raise fail(func, "maps", "(n_images, H, W) arrays", shape)
     return names, shape
+
+
+def _image_chunks(shape: tuple) -> list[slice]:
+    """Slices of images holding about `_CHUNK_PIXELS` pixels (ranks of every model at once
+    for 1,000 maps at 224 px would take GBs)."""
+    step = max(1, _CHUNK_PIXELS // max(1, int(np.prod(shape[1:]))))
+    return [slice(start, start + step) for start in range(0, shape[0], step)]
 
 
 def top_masks(maps: np.ndarray, top_fraction: float) -> np.ndarray:
@@ -64,31 +73,37 @@ def pairwise_map_agreement(
     func = "pairwise_map_agreement"
     check_real(func, "top_fraction", top_fraction, low=0, high=1, low_open=True)
     names, shape = _stacked_maps(func, maps)
-    ids = [str(i) for i in (range(shape[0]) if image_ids is None else image_ids)]
+    ids = np.array([str(i) for i in (range(shape[0]) if image_ids is None else image_ids)])
     if len(ids) != shape[0]:
         raise fail(func, "image_ids", f"{shape[0]} ids", len(ids))
-    ranks, tops = {}, {}
-    for name in names:
-        m = np.asarray(maps[name], dtype=float)
-        if m.shape != shape or not np.isfinite(m).all():
-            raise fail(func, "maps", f"finite arrays of shape {shape}", f"{name}: {m.shape}")
-        ranks[name], tops[name] = _z_ranks(m), top_masks(m, top_fraction)
     tables = []
-    for a, b in itertools.combinations(names, 2):
-        inter = (tops[a] & tops[b]).sum(axis=1)
-        union = (tops[a] | tops[b]).sum(axis=1)
-        tables.append(
-            pd.DataFrame(
-                {
-                    "image": ids,
-                    "model_a": a,
-                    "model_b": b,
-                    "spearman": (ranks[a] * ranks[b]).mean(axis=1, dtype=float),
-                    "top_iou": inter / union,
-                }
+    for chunk in _image_chunks(shape):
+        ranks, tops = {}, {}
+        for name in names:  # one model's chunk at a time: maps may be read from files
+            whole = maps[name]
+            part = np.asarray(whole[chunk], dtype=float)
+            if np.shape(whole) != shape or not np.isfinite(part).all():
+                got = f"{name}: {np.shape(whole)}"
+                raise fail(func, "maps", f"finite arrays of shape {shape}", got)
+            ranks[name], tops[name] = _z_ranks(part), top_masks(part, top_fraction)
+        for a, b in itertools.combinations(names, 2):
+            inter = (tops[a] & tops[b]).sum(axis=1)
+            union = (tops[a] | tops[b]).sum(axis=1)
+            tables.append(
+                pd.DataFrame(
+                    {
+                        "image": ids[chunk],
+                        "model_a": a,
+                        "model_b": b,
+                        "spearman": (ranks[a] * ranks[b]).mean(axis=1, dtype=float),
+                        "top_iou": inter / union,
+                    }
+                )
             )
-        )
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    order = {pair: k for k, pair in enumerate(itertools.combinations(names, 2))}
+    key = [order[(a, b)] for a, b in zip(table["model_a"], table["model_b"], strict=True)]
+    return table.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
 def agreement_summary(

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import map_comparison
 from analysis.bubbles import map_agreement
 from analysis.generalisation_inference import (
     CrossCorrect,
@@ -201,6 +202,19 @@ def test_pairwise_map_agreement_equals_map_agreement_per_image():
         )
         assert row.spearman == pytest.approx(ref["spearman"], abs=1e-6)
         assert row.top_iou == pytest.approx(ref["top_iou"])
+
+
+def test_map_comparison_in_image_chunks_equals_all_at_once(monkeypatch):
+    rng = np.random.default_rng(2)
+    maps = {m: rng.normal(size=(5, 6, 7)) for m in ("a", "b", "c")}
+    whole = pairwise_map_agreement(maps, top_fraction=0.2)
+    consensus = consensus_maps(maps, top_fraction=0.3, groups={"ab": ["a", "b"]})
+    monkeypatch.setattr(map_comparison, "_CHUNK_PIXELS", 2 * 42)  # 2 images per chunk
+    pd.testing.assert_frame_equal(pairwise_map_agreement(maps, top_fraction=0.2), whole)
+    again = consensus_maps(maps, top_fraction=0.3, groups={"ab": ["a", "b"]})
+    for name, mask in consensus.items():
+        np.testing.assert_array_equal(again[name], mask)
+    assert consensus["ab"].sum() >= consensus["all models"].sum()
 
 
 def test_agreement_summary_intervals_equal_brute_force():
