@@ -45,13 +45,16 @@ def _image_chunks(shape: tuple) -> list[slice]:
 
 
 def top_masks(maps: np.ndarray, top_fraction: float) -> np.ndarray:
-    """(N, P) bool: each image's top-k pixels (ties broken by the lower pixel index)."""
-    flat = np.asarray(maps, dtype=float).reshape(len(maps), -1)
-    count = max(1, int(np.floor(top_fraction * flat.shape[1] + 0.5)))
-    order = np.argsort(-flat, axis=1, kind="stable")[:, :count]
-    out = np.zeros(flat.shape, dtype=bool)
-    np.put_along_axis(out, order, True, axis=1)
-    return out
+    """(N, P) bool: each image's top-k pixels, ties at the k-th value broken by the lower
+    pixel index (= a stable sort of -values, without sorting: a partition finds the k-th)."""
+    flat = np.asarray(maps).reshape(len(maps), -1)
+    n_pixels = flat.shape[1]
+    count = max(1, int(np.floor(top_fraction * n_pixels + 0.5)))
+    kth = np.partition(flat, n_pixels - count, axis=1)[:, n_pixels - count, None]
+    above = flat > kth
+    tied = flat == kth
+    needed = count - above.sum(axis=1, keepdims=True)
+    return above | (tied & (np.cumsum(tied, axis=1) <= needed))
 
 
 def _z_ranks(maps: np.ndarray) -> np.ndarray:
@@ -172,10 +175,13 @@ def consensus_maps(
         unknown = sorted(set(models) - set(names))
         if unknown or not models:
             raise fail(func, "groups", "groups of known models", f"{group}: {unknown}")
-    tops = {name: top_masks(maps[name], top_fraction).reshape(shape) for name in names}
-    return {
-        group: np.logical_and.reduce([tops[m] for m in models]) for group, models in members.items()
-    }
+    out = {group: np.ones(shape, dtype=bool) for group in members}
+    for name in names:  # one model's maps at a time
+        top = top_masks(maps[name], top_fraction).reshape(shape)
+        for group, models in members.items():
+            if name in models:
+                out[group] &= top
+    return out
 
 
 def consensus_share(

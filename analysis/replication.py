@@ -33,7 +33,7 @@ from analysis.relevance import relevance_mass_per_part
 
 MARGIN = 0.05  # |difference| below this counts as negligible (accuracy range: 2 x MARGIN)
 ALPHA = 0.05
-FACTORS = ("seed", "task", "pretraining")  # the paper's ordering: seed >= task >> pretraining
+ORDER = ("seed", "task", "pretraining")  # the paper's ordering: seed >= task >> pretraining
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def replication_analysis(
     part_masks: np.ndarray | None = None,
     part_labels: Mapping[int, str] | None = None,
     decision_weighting: pd.DataFrame | None = None,
-    factors: Sequence[str] = FACTORS,
+    factors: Sequence[str] = ORDER,
     top_fraction: float = 0.1,
     n_boot: int = 1000,
     n_permutations: int = 10_000,
@@ -73,8 +73,10 @@ def replication_analysis(
 ) -> Replication:
     """Every table of the replication section from the inputs that exist.
 
-    `info`: model + attribute columns (pretraining, task, seed, ...); only the `factors`
-    it has are used.  `maps`: model -> relevance maps (N, H, W) on the same images.
+    `info`: model + attribute columns (pretraining, task, seed, ...); the `factors` it has
+    are compared ("only <factor>" pairs agree on every other factor), the paper's `ORDER`
+    among them tested as ordered contrasts.  `maps`: model -> relevance maps (N, H, W) on the
+    same images.
     """
     seed = np.random.SeedSequence(random_state).generate_state(1)[0]
     factors = [f for f in factors if info is not None and f in info.columns]
@@ -90,6 +92,7 @@ def replication_analysis(
                 boot,
                 info,
                 factors,
+                order=[f for f in ORDER if f in factors],
                 n_permutations=n_permutations,
                 level=level,
                 random_state=seed,

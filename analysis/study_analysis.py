@@ -583,6 +583,7 @@ def _replication(inputs: RelevanceInputs, weighting, parameters, seed: int) -> R
         part_masks=inputs.part_masks,
         part_labels=inputs.part_labels,
         decision_weighting=weighting,
+        factors=inputs.group_by,
         n_boot=parameters.n_boot,
         n_permutations=parameters.n_permutations,
         level=parameters.level,

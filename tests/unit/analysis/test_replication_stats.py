@@ -1,6 +1,7 @@
 """Generalisation inference and relevance-map comparison against slow, obvious references."""
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from analysis.map_comparison import (
     consensus_maps,
     consensus_share,
     pairwise_map_agreement,
+    top_masks,
 )
 
 FRACTIONS = (0.05, 0.1, 0.3, 0.6)
@@ -268,3 +270,50 @@ def test_spearman_of_constant_map_is_nan_not_an_error():
     row = pairwise_map_agreement(maps, top_fraction=0.3).iloc[0]
     assert np.isnan(row["spearman"])
     assert row["top_iou"] == 0  # top 3: {0, 1, 2} (ties by index) vs {8, 7, 6}
+
+
+def test_any_model_attribute_is_a_factor():
+    info = grid_info(pretrainings=("faces",), seeds=(0,))
+    info = pd.concat([info, info.assign(model=info["model"] + "-bn", arch="vgg16_bn")])
+    info["arch"] = info["arch"].fillna("vgg16")
+    cross = simulated_cross(info, weights={"arch": 0.3, "task": 0.0}, noise=0.0, n_images=200)
+    point, boot, _ = auc_draws(cross, 100, 0)
+    levels, contrasts = factor_contrasts(
+        cross, point, boot, info, ["task", "arch"], order=["arch", "task"], n_permutations=24
+    )
+    only = levels.set_index("relation")
+    assert only.loc["only arch", "n_pairs"] == 4
+    assert only.loc["only task", "transfer"] > only.loc["only arch", "transfer"] + 0.2
+    assert contrasts["contrast"].tolist() == ["arch - task"]
+    assert contrasts["exact"].all()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sources": ("x", "y", "random", "center")}, "the models first"),
+        ({"mode": "blur"}, "'mode'"),
+        ({"fractions": (0.1,)}, "(S, M, N, K)"),
+        ({"unmasked_correct": np.ones((2, 3), bool)}, "'unmasked_correct'"),
+    ],
+)
+def test_cross_correct_refuses_inconsistent_inputs(change, message):
+    cross = simulated_cross(grid_info(pretrainings=("faces",), seeds=(0,)), n_images=5)
+    fields = {
+        "correct": cross.correct,
+        "sources": cross.sources,
+        "models": cross.models,
+        "fractions": cross.fractions,
+        **change,
+    }
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CrossCorrect(**fields)
+
+
+def test_top_masks_equal_a_stable_sort_with_ties():
+    rng = np.random.default_rng(5)
+    maps = rng.integers(0, 4, size=(20, 5, 6)).astype(float)  # many ties
+    got = top_masks(maps, 0.3)
+    for image, mask in zip(maps, got, strict=True):
+        order = np.argsort(-image.ravel(), kind="stable")[:9]  # floor(0.3 * 30 + 0.5) = 9
+        assert set(np.flatnonzero(mask)) == set(order)
