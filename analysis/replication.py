@@ -301,7 +301,8 @@ def _pretraining_claim(contrasts: pd.DataFrame | None) -> dict:
     elif r["ci_low"] > 0:
         verdict = (
             "inconclusive",
-            f"interval above 0 but permutation FDR p >= {ALPHA} (few models to relabel)",
+            f"interval above 0, but the permutation test over model labels gives FDR p >= "
+            f"{ALPHA}: too few models to tell the factor from the particular models",
         )
     else:
         verdict = ("inconclusive", "the interval includes 0")

@@ -298,7 +298,7 @@ def replication_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         "(exact when every relabelling fits in the permutation budget) with BH-FDR over the "
         "ordered contrasts seed - task, task - pretraining. The verdict rule of each claim is "
         "in its row; it is decided by the data, not by the paper's answer.",
-        points=[f"{c.claim}: {c.verdict} ({c.reason})." for c in r.claims.itertuples()],
+        points=[_claim_sentence(c) for c in r.claims.itertuples()],
     )
     figs.add(
         section,
@@ -323,7 +323,11 @@ def replication_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         "pretraining); left: share of images, then the first images.",
     )
     section.add_tables(
-        table("Claims and verdicts", r.claims, "tables/replication_claims.csv"),
+        table(
+            "Claims and verdicts (effect and test of each row in the list above)",
+            r.claims.drop(columns=["effect", "test"]),
+            "tables/replication_claims.csv",
+        ),
         table("Factor contrasts (ordered)", r.contrasts, "tables/replication_contrasts.csv"),
         table("Transfer by relation", r.levels, "tables/replication_levels.csv"),
         table("Accuracy on unmasked images", r.accuracy, "tables/replication_accuracy.csv"),
@@ -347,6 +351,16 @@ def replication_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         ),
     )
     return section
+
+
+def _claim_sentence(c) -> str:
+    """'<claim>: <verdict> (<reason>). <effect> = <estimate> [<interval>]; <test>.'"""
+    measured = "not measured" if np.isnan(c.estimate) else f"{c.estimate:.3g}"
+    if np.isfinite([c.ci_low, c.ci_high]).all():
+        measured += f" [{c.ci_low:.3g}, {c.ci_high:.3g}]"
+    if np.isfinite(c.p):
+        measured += f", p = {c.p:.3g}"
+    return f"{c.claim}: {c.verdict} ({c.reason}). {c.effect} = {measured}; {c.test}."
 
 
 def participant_groups_section(a: StudyAnalysis, figs: Figures) -> Section | None:
