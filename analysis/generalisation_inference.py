@@ -164,13 +164,13 @@ def asymmetry_intervals(
 
 
 def transfer(cross: CrossCorrect, auc: np.ndarray, baseline: str = "random") -> np.ndarray:
-    """T[..., A, B] = sign * (G[A, B] - G[baseline, B]) over the model sources (sign-adjusted
-    G itself when there is no baseline row); `auc` is (..., S, M)."""
+    """T[..., A, B] = sign * (G[A, B] - G[baseline, B]) over the model sources; `auc` is
+    (..., S, M).  Without the baseline there is nothing to measure transfer against."""
+    if baseline not in cross.sources:
+        raise fail("transfer", "cross", f"a {baseline!r} mask source", cross.sources)
     n = len(cross.models)
-    models = auc[..., :n, :]
-    if baseline in cross.sources:
-        models = models - auc[..., cross.sources.index(baseline), None, :]
-    return cross.sign * models
+    base = auc[..., cross.sources.index(baseline), None, :]
+    return cross.sign * (auc[..., :n, :] - base)
 
 
 def only_differs(models: Sequence[str], info: pd.DataFrame, factors: Sequence[str]) -> dict:

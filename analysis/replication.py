@@ -85,7 +85,7 @@ def replication_analysis(
         point, boot, counts = auc_draws(cross, n_boot, seed)
         cells = cell_intervals(cross, point, boot, level=level)
         asym = asymmetry_intervals(cross, point, boot, level=level)
-        if info is not None:
+        if info is not None and "random" in cross.sources:
             levels, contrasts = factor_contrasts(
                 cross,
                 point,

@@ -2,6 +2,7 @@
 
 import itertools
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from analysis.map_comparison import (
     pairwise_map_agreement,
     top_masks,
 )
+from analysis.replication import replication_analysis
 
 FRACTIONS = (0.05, 0.1, 0.3, 0.6)
 
@@ -317,3 +319,18 @@ def test_top_masks_equal_a_stable_sort_with_ties():
     for image, mask in zip(maps, got, strict=True):
         order = np.argsort(-image.ravel(), kind="stable")[:9]  # floor(0.3 * 30 + 0.5) = 9
         assert set(np.flatnonzero(mask)) == set(order)
+
+
+def test_transfer_needs_the_random_baseline_and_the_claims_say_so():
+    info = grid_info(pretrainings=("faces",), seeds=(0, 1))
+    cross = simulated_cross(info, n_images=20)
+    no_random = replace(
+        cross, correct=cross.correct[[0, 1, 2, 3, 5]], sources=(*cross.sources[:4], "center")
+    )
+    point, boot, _ = auc_draws(no_random, 20, 0)
+    with pytest.raises(ValueError, match="'random' mask source"):
+        factor_contrasts(no_random, point, boot, info, ["task", "seed"])
+    claims = replication_analysis(no_random, info, n_boot=20).claims.set_index("claim")
+    for claim in ("Relevance is stable across seeds", "Relevance generalises across tasks"):
+        assert claims.loc[claim, "verdict"] == "inconclusive"
+        assert claims.loc[claim, "reason"].startswith("not measured")
