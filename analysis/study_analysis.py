@@ -23,6 +23,7 @@ import pandas as pd
 from analysis._checks import check_choice, check_int, check_real, fail
 from analysis._from_dict import dataclass_from_dict
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
+from analysis.generalisation_inference import CrossCorrect
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
 from analysis.human.embedding import MODELS as EMBEDDING_MODELS
 from analysis.human.embedding import DimensionSelection, select_dimensionality
@@ -48,6 +49,7 @@ from analysis.reliability import (
     repeated_triplets,
     split_half,
 )
+from analysis.replication import Replication, replication_analysis
 from analysis.stimulus_groups import group_accuracy, within_between_agreement
 
 CHOICE_MATRIX = ("auto", "counts", "embedding")
@@ -155,6 +157,8 @@ class RelevanceInputs:
         "center"), model_b (tested model), k, accuracy -- see
         `analysis.relevance.generalisation_table` for modelsvc's arrays.
     model_info: table model + attributes (pretraining, task, seed, ...).
+    cross_masking: modelsvc's per-image masking outcomes (`CrossCorrect`), for the image-
+        bootstrap inference of the "Replication" section (`analysis.replication`).
     relevance / part_masks / part_labels / images / image_ids: maps for part mass and overlays;
         ``relevance`` is one (n_images, H, W) array or a mapping model -> such array (part mass
         then has a ``model`` column and the overlays one row per model).
@@ -164,6 +168,7 @@ class RelevanceInputs:
     unmasked_models: Mapping[str, ModelInput] | None = None
     generalisation: pd.DataFrame | None = None
     model_info: pd.DataFrame | None = None
+    cross_masking: CrossCorrect | None = None
     group_by: tuple[str, ...] = ("pretraining", "task", "seed")
     relevance: np.ndarray | Mapping[str, np.ndarray] | None = None
     part_masks: np.ndarray | None = None
@@ -213,6 +218,7 @@ class RelevanceSummaries:
     generalisation_asymmetry: pd.DataFrame | None
     generalisation_groups: pd.DataFrame | None
     part_mass: pd.DataFrame | None
+    replication: Replication | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,6 +318,7 @@ SEEDED_STEPS = (
     "weighting",
     "participant_groups",
     "stimulus_groups",
+    "replication",
 )
 
 
@@ -559,6 +566,28 @@ def summarise_relevance(
         generalisation_asymmetry=gen_asym,
         generalisation_groups=gen_groups,
         part_mass=_part_mass(inputs),
+        replication=_replication(inputs, weighting, parameters, seeds["replication"]),
+    )
+
+
+def _replication(inputs: RelevanceInputs, weighting, parameters, seed: int) -> Replication | None:
+    """The claims of Crawford et al. (2020) when per-image masking outcomes or per-model
+    relevance maps were given; None otherwise."""
+    maps = inputs.relevance if isinstance(inputs.relevance, Mapping) else None
+    if inputs.cross_masking is None and not (maps and len(maps) > 1):
+        return None
+    return replication_analysis(
+        inputs.cross_masking,
+        inputs.model_info,
+        maps=maps if maps and len(maps) > 1 else None,
+        part_masks=inputs.part_masks,
+        part_labels=inputs.part_labels,
+        decision_weighting=weighting,
+        factors=inputs.group_by,
+        n_boot=parameters.n_boot,
+        n_permutations=parameters.n_permutations,
+        level=parameters.level,
+        random_state=seed,
     )
 
 

@@ -48,6 +48,8 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         "stimulus_group_accuracy": a.group_accuracy,
         "worst_group_accuracy": a.worst_group_accuracy,
     }
+    if a.replication is not None:
+        optional.update(replication_tables(a.replication))
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()
     if a.embedding is not None:
@@ -56,6 +58,22 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         optional["majority_ceiling_triplets"] = a.majority.triplets
     out.update({k: v for k, v in optional.items() if v is not None})
     return out
+
+
+def replication_tables(r) -> dict[str, pd.DataFrame | None]:
+    """The replication section's tables by file stem (`analysis.replication.Replication`)."""
+    return {
+        "replication_claims": r.claims,
+        "replication_contrasts": r.contrasts,
+        "replication_levels": r.levels,
+        "replication_accuracy": r.accuracy,
+        "replication_map_relations": r.map_relations,
+        "replication_consensus": r.consensus_share,
+        "replication_parts": r.consensus_parts,
+        "replication_asymmetry": r.asymmetry,
+        "replication_cells": r.cells,
+        "replication_map_pairs": r.map_pairs,
+    }
 
 
 def _clean(value):

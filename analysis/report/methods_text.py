@@ -177,6 +177,18 @@ def methods_paragraphs(a: StudyAnalysis, screening: ScreeningRules | None = None
             "model groups (same vs different pretraining, task, seed), with the gain over "
             "random masks where that baseline was run."
         )
+    if a.replication is not None:
+        paragraphs.append(
+            "Replication of Crawford et al. (2020): intervals over "
+            f"{p.n_boot} image-bootstrap draws shared by every generalisation cell, asymmetry "
+            "(two-sided bootstrap p, BH-FDR) and gain over random masks; factor contrasts of the "
+            "transfer (gain over random masks, sign-adjusted for the masking mode) between pairs "
+            "of models that differ in one attribute only, tested with a one-sided permutation "
+            f"test over model labels (up to {p.n_permutations} relabellings, all of them when "
+            "they fit) and BH-FDR; relevance maps compared per image by Spearman's rho and "
+            "top-k IoU, and their consensus (pixels in every model's top k) counted per face "
+            "part. Each claim's verdict follows the rule stated in its row."
+        )
     if a.part_mass is not None:
         paragraphs.append(
             "Relevance mass per face part is the share of positive relevance inside each "

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.report import figures
+from analysis.report import figures, replication_figures
 from analysis.report.layout import cluster_order
 from analysis.report.summary import SYMBOLS, summary_display, summary_table
 from analysis.study_analysis import StudyAnalysis
@@ -279,6 +279,90 @@ def relevance_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     return section
 
 
+def replication_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """One row per claim of Crawford et al. (2020) with effect, interval, test and verdict."""
+    r = a.replication
+    if r is None:
+        return None
+    p = a.parameters
+    verdicts = r.claims["verdict"].value_counts()
+    section = Section(
+        "Replication of Crawford et al. (2020)",
+        f"Each claim of the paper measured on these {len(r.models)} models: "
+        f"{verdicts.get('supported', 0)} supported, {verdicts.get('not supported', 0)} not "
+        f"supported, {verdicts.get('inconclusive', 0)} inconclusive. Intervals are "
+        f"{p.level:.0%} percentile intervals over {p.n_boot} image-bootstrap draws shared by "
+        "every cell; transfer is the AUC gain of a model's masks over random masks on the "
+        "tested model (sign-adjusted: > 0 means the source's relevant pixels matter to the "
+        "tested model); factor contrasts use a one-sided permutation test over model labels "
+        "(exact when every relabelling fits in the permutation budget) with BH-FDR over the "
+        "ordered contrasts seed - task, task - pretraining. The verdict rule of each claim is "
+        "in its row; it is decided by the data, not by the paper's answer.",
+        points=[_claim_sentence(c) for c in r.claims.itertuples()],
+    )
+    figs.add(
+        section,
+        "replication_matrix",
+        replication_figures.ordered_generalisation(r.cells, r.model_info),
+        "G[A, B] (AUC over k) ordered pretraining > task > seed; thick outlines: pretraining "
+        "blocks, thin: task blocks.",
+    )
+    figs.add(
+        section,
+        "replication_contrasts",
+        replication_figures.factor_contrasts(r.levels, r.map_relations),
+        "Transfer and relevance-map agreement by relation (self; pairs that differ only in "
+        "one factor) with 95% image-bootstrap intervals.",
+    )
+    rel = a.relevance_inputs
+    figs.add(
+        section,
+        "consensus_maps",
+        replication_figures.consensus_maps(r.consensus, None if rel is None else rel.images),
+        "Consensus maps: pixels in the top-k of every model (and of every model of each "
+        "pretraining); left: share of images, then the first images.",
+    )
+    section.add_tables(
+        table(
+            "Claims and verdicts (effect and test of each row in the list above)",
+            r.claims.drop(columns=["effect", "test"]),
+            "tables/replication_claims.csv",
+        ),
+        table("Factor contrasts (ordered)", r.contrasts, "tables/replication_contrasts.csv"),
+        table("Transfer by relation", r.levels, "tables/replication_levels.csv"),
+        table("Accuracy on unmasked images", r.accuracy, "tables/replication_accuracy.csv"),
+        table(
+            "Relevance-map agreement by relation",
+            r.map_relations,
+            "tables/replication_map_relations.csv",
+        ),
+        table("Consensus size", r.consensus_share, "tables/replication_consensus.csv"),
+        table("Consensus per face part", r.consensus_parts, "tables/replication_parts.csv"),
+        table(
+            "Generalisation asymmetry with intervals",
+            r.asymmetry,
+            "tables/replication_asymmetry.csv",
+        ),
+        table("G[A, B] with intervals", r.cells, "tables/replication_cells.csv"),
+        table(
+            "Relevance-map agreement per model pair",
+            r.map_pairs,
+            "tables/replication_map_pairs.csv",
+        ),
+    )
+    return section
+
+
+def _claim_sentence(c) -> str:
+    """'<claim>: <verdict> (<reason>). <effect> = <estimate> [<interval>]; <test>.'"""
+    measured = "not measured" if np.isnan(c.estimate) else f"{c.estimate:.3g}"
+    if np.isfinite([c.ci_low, c.ci_high]).all():
+        measured += f" [{c.ci_low:.3g}, {c.ci_high:.3g}]"
+    if np.isfinite(c.p):
+        measured += f", p = {c.p:.3g}"
+    return f"{c.claim}: {c.verdict} ({c.reason}). {c.effect} = {measured}; {c.test}."
+
+
 def participant_groups_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     """Per participant group: matrices, reliability, model-human table, difference test."""
     if not a.participant_groups:
@@ -367,6 +451,7 @@ SECTIONS: tuple[SectionFunction, ...] = (
     reliability_section,
     models_section,
     relevance_section,
+    replication_section,
     participant_groups_section,
     stimulus_groups_section,
 )

@@ -186,6 +186,7 @@ class Masking(Computation):
             "sources": np.array(result.sources),
             "models": np.array(result.models),
             "correct": cross.correct,
+            "unmasked_correct": cross.unmasked_correct,
             "stimulus_ids": np.concatenate([p["stimulus_ids"] for p in parts]),
         }
         name, sha = store_arrays(f"artifacts/masking/{job.pk}.npz", arrays)

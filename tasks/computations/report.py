@@ -31,6 +31,7 @@ from analysis import (
     analyse_study,
     generalisation_table,
 )
+from analysis.generalisation_inference import CrossCorrect
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
 from analysis.report.screening_text import ScreeningRules
@@ -45,8 +46,9 @@ METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
 # 2: relevance part mass and overlays per model; 3: summary first, study title, dashboard link,
-# participant and stimulus groups
-REPORT_VERSION = "analysis-report-3"
+# participant and stimulus groups; 4: the replication section (per-image masking outcomes, map
+# comparison across models)
+REPORT_VERSION = "analysis-report-4"
 OVERLAY_IMAGES = 8  # stimuli shown with every model's relevance map in the report
 
 
@@ -179,9 +181,24 @@ def model_inputs(artifacts: dict) -> tuple[dict[str, SimilarityMatrix], Relevanc
         if masking is not None
         else None,
         model_info=pd.DataFrame(info) if info else None,
+        cross_masking=cross_masking(masking) if masking is not None else None,
         **relevance_maps(artifacts),
     )
     return models, relevance
+
+
+def cross_masking(masking: Artifact) -> CrossCorrect:
+    """The masking artifact's per-image outcomes for the replication section's image
+    bootstrap (unmasked correctness is absent from artifacts made before it was stored)."""
+    arrays = read_arrays(masking.file.name, masking.sha256)
+    return CrossCorrect(
+        correct=arrays["correct"],
+        sources=tuple(arrays["sources"].tolist()),
+        models=tuple(arrays["models"].tolist()),
+        fractions=tuple(arrays["fractions"].tolist()),
+        mode=masking.params.get("mode", "keep"),
+        unmasked_correct=arrays.get("unmasked_correct"),
+    )
 
 
 def relevance_maps(artifacts: dict) -> dict:

@@ -102,6 +102,7 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
         groups = pd.read_csv(zipped.open("tables/participant_group_reliability.csv"))
         differences = pd.read_csv(zipped.open("tables/participant_group_differences.csv"))
         contrast = pd.read_csv(zipped.open("tables/stimulus_group_contrast.csv"))
+        claims = pd.read_csv(zipped.open("tables/replication_claims.csv"))
         html = zipped.read("index.html").decode()
     # the questionnaire's attribute groups the participants, the set's label the faces
     sizes = dict(zip(groups["group"], groups["n_participants"], strict=True))
@@ -117,7 +118,13 @@ def test_pipeline_runs_every_step_and_writes_the_report(worker, faces, django_us
     assert {"skin", "left_eye", "mouth"} <= set(part_mass["part"])
     shares = part_mass.groupby(["model", "image"])["relevance_share"].sum()
     assert np.allclose(shares, 1.0)
-    # the report opens with one sentence per model
+    # the replication section: one row per claim, judged from the stored per-image outcomes
+    assert "Replication of Crawford et al. (2020)" in html
+    assert len(claims) == 8
+    assert set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
+    accuracy = claims.set_index("claim").loc["Classification accuracy is comparable across models"]
+    assert np.isfinite(accuracy["estimate"])  # per-image unmasked correctness was stored
+    assert "figures/replication_matrix.png" in names
     assert set(summary["model"].str.split("/").str[0]) == {m.name for m in models}
     assert summary["sentence"].str.contains(" = ").all()
 
