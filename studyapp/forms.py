@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from studyapp.bubbles import bubbles_problems
 from studyapp.models import FaceModel, Study, TrialType
 from studyapp.screening import comprehension_problems
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
@@ -20,6 +21,7 @@ PLAN_FIELDS = (
     "practice_trials",
     "repeat_rate",
     "catch_rate",
+    "bubbles",
 )
 
 
@@ -127,6 +129,13 @@ class StudyForm(forms.ModelForm):
                 self.add_error("timing", problem)
         return data
 
+    def clean_bubbles(self) -> dict:
+        bubbles = self.cleaned_data["bubbles"] or {}
+        problems = bubbles_problems(bubbles) if bubbles else []
+        if problems:
+            raise forms.ValidationError(problems)
+        return bubbles
+
     def clean_timing(self) -> dict:
         return {} if self.cleaned_data["timing"] is None else self.cleaned_data["timing"]
 
@@ -169,6 +178,7 @@ class StudyForm(forms.ModelForm):
             "min_exposure_ms",
             "min_rt_ms",
             "timing",
+            "bubbles",
             "require_fullscreen",
             "min_viewport_width",
             "min_viewport_height",

@@ -1,0 +1,165 @@
+"""Bubbles trials on the platform: the planner's seeds, the plan the runner gets, and the
+response API's checks of a Bubbles answer (seed, count, staircase level, answer)."""
+
+import json
+import math
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from analysis.bubbles import WeightedUpDown
+from studyapp.models import Response, Stimulus, Trial
+from studyapp.planning import PlanSettings, build_plan
+from studyapp.selectors.studies import study_design_problems
+from tests.factories import make_stimulus_set, make_study, start_participant
+
+pytestmark = pytest.mark.django_db
+BUBBLES = {"label": "gender", "sigma": 3, "start": 30, "target": 0.75, "step": 0.2}
+
+
+@pytest.fixture
+def api():
+    return Client(enforce_csrf_checks=False)
+
+
+def post(api, participant, body):
+    url = reverse("api-responses", args=[participant.token])
+    return api.post(url, json.dumps(body), content_type="application/json")
+
+
+def plan(api, participant):
+    return api.get(reverse("api-plan", args=[participant.token])).json()
+
+
+def bubbles_study(**fields):
+    return make_study(trial_types=["bubbles"], bubbles=BUBBLES, **fields)
+
+
+def answer(trial, options, *, correct=True, count=30, level=None, **changes):
+    """A Bubbles answer to a plan entry, right or wrong by the stimulus's label."""
+    truth = Stimulus.objects.get(pk=trial["items"][0]).labels["gender"]
+    choice = options.index(truth) if correct else 1 - options.index(truth)
+    level = math.log(count) if level is None else level
+    body = {
+        "trial": trial["index"],
+        "rt_ms": 900.0,
+        "choice": choice,
+        "bubbles": {"seed": trial["seed"], "count": count, "level": level},
+    }
+    return {**body, **changes}
+
+
+def test_planner_gives_each_bubbles_trial_one_face_and_a_stored_seed():
+    study = make_study(trial_types=["bubbles", "triplet"], bubbles=BUBBLES, trials_per_participant=24)
+    participant = start_participant(study)
+    trials = list(Trial.objects.filter(participant=participant))
+    bubbles = [t for t in trials if t.trial_type == "bubbles"]
+    assert len(bubbles) == 12 + study.practice_trials  # no repeats or catches in the block
+    assert {t.role for t in bubbles} == {"practice", "main"}
+    assert all(len(t.items) == 1 and 0 <= t.bubbles_seed < 2**32 for t in bubbles)
+    assert len({t.bubbles_seed for t in bubbles}) == len(bubbles)
+    assert all(t.bubbles_seed is None for t in trials if t.trial_type == "triplet")
+    main = [t.items[0] for t in bubbles if t.role == "main"]
+    assert len(set(main)) == 12  # 12 stimuli, 12 main trials: each face once
+    # The seeds follow from the plan seed: planning again from it gives the same ones.
+    n_items = study.stimulus_set.stimuli.count()
+    settings = PlanSettings(["bubbles", "triplet"], 24, study.practice_trials, 0.1, 0.1)
+    again = build_plan(n_items, settings, {}, participant.plan_seed, participant.block_order)
+    assert [p.bubbles_seed for p in again if p.trial_type == "bubbles"] == [
+        t.bubbles_seed for t in bubbles
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bubbles", "labels", "problem"),
+    [
+        ({}, True, "'label' must name a label column"),
+        ({**BUBBLES, "label": "identity"}, True, "must have exactly two values"),
+        (BUBBLES, False, "Every stimulus needs a value for the label 'gender'"),
+        ({**BUBBLES, "sigma": 0}, True, "'sigma' must be a number in [0.5, 500.0]"),
+        ({**BUBBLES, "start": 300}, True, "'start' must be at most 'max_count' (200)"),
+        ({**BUBBLES, "colour": 1}, True, "Unknown Bubbles setting 'colour'"),
+    ],
+)
+def test_design_problems_name_the_bad_bubbles_setting(bubbles, labels, problem):
+    study = make_study(
+        make_stimulus_set(labels=labels), trial_types=["bubbles"], bubbles=bubbles, status="draft"
+    )
+    assert any(problem in p for p in study_design_problems(study=study))
+
+
+def test_plan_gives_settings_options_seeds_and_never_the_answer(api):
+    study = bubbles_study()
+    participant = start_participant(study)
+    body = plan(api, participant)
+    assert body["bubbles"]["options"] == ["female", "male"]
+    assert body["bubbles"]["level"] == pytest.approx(math.log(30))
+    assert body["bubbles"]["sigma"] == 3.0 and body["bubbles"]["max_count"] == 200
+    seeds = dict(Trial.objects.filter(participant=participant).values_list("index", "bubbles_seed"))
+    assert {t["index"]: t["seed"] for t in body["trials"]} == seeds
+    text = json.dumps(body)
+    assert "correct" not in text and "labels" not in text
+
+
+def test_answers_are_scored_stored_once_and_replayed_into_the_next_level(api):
+    study = bubbles_study()
+    participant = start_participant(study)
+    body = plan(api, participant)
+    options, trials = body["bubbles"]["options"], body["trials"]
+    outcomes = [True, False, True, True]
+    staircase = WeightedUpDown(start=30, target=0.75, step=0.2)
+    for trial, correct in zip(trials, outcomes, strict=False):
+        sent = answer(trial, options, correct=correct, count=staircase.count, level=staircase.level)
+        first = post(api, participant, sent)
+        assert first.status_code == 201, first.json()
+        assert first.json()["correct"] is correct
+        again = post(api, participant, sent)
+        assert again.status_code == 200 and again.json()["duplicate"] is True
+        stored = Response.objects.get(trial__participant=participant, trial__index=trial["index"])
+        assert (stored.correct, stored.bubbles_count) == (correct, staircase.count)
+        assert stored.bubbles_level == pytest.approx(staircase.level)
+        staircase.update(correct)
+    assert Response.objects.filter(trial__participant=participant).count() == len(outcomes)
+    assert plan(api, participant)["bubbles"]["level"] == pytest.approx(staircase.level)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"bubbles": {"seed": 1, "count": 30, "level": math.log(30)}}, "wrong_seed"),
+        ({"count": 0, "level": math.log(30)}, "out_of_range"),
+        ({"count": 201, "level": math.log(201)}, "out_of_range"),
+        ({"level": math.log(40)}, "inconsistent_level"),
+        ({"level": -0.5}, "out_of_range"),
+        ({"choice": 2}, "invalid_choice"),
+        ({"bubbles": None}, "missing_bubbles"),
+        ({"bubbles": {"count": 30, "level": math.log(30)}}, "missing_bubbles"),
+        ({"choice": None, "rating": 1}, "unexpected_rating"),
+        ({"bubbles": {"seed": "x"}}, "invalid_type"),
+    ],
+)
+def test_bad_bubbles_answers_are_refused_with_a_4xx(api, change, code):
+    study = bubbles_study()
+    participant = start_participant(study)
+    body = plan(api, participant)
+    trial = body["trials"][0]
+    kwargs = {key: change.pop(key) for key in ("count", "level") if key in change}
+    sent = answer(trial, body["bubbles"]["options"], **kwargs)
+    sent.update(change)
+    sent = {key: value for key, value in sent.items() if value is not None}
+    response = post(api, participant, sent)
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["error"]["code"] == code
+    assert not Response.objects.filter(trial__participant=participant).exists()
+
+
+def test_other_trial_types_refuse_bubbles_parameters(api):
+    study = make_study(trial_types=["rating"])
+    participant = start_participant(study)
+    trial = plan(api, participant)["trials"][0]
+    sent = {"trial": trial["index"], "rt_ms": 900.0, "rating": 3}
+    sent["bubbles"] = {"seed": 1, "count": 3, "level": 1.1}
+    response = post(api, participant, sent)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "unexpected_bubbles"
