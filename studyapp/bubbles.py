@@ -3,8 +3,9 @@
 A Bubbles trial shows one face through Gaussian apertures (``analysis.bubbles.BubblesDesign``:
 the runner draws the same mask from the trial's seed) and asks which of the two values of a
 label column it has (e.g. gender). The number of apertures follows a weighted up-down
-staircase (``analysis.bubbles.WeightedUpDown``) that the runner runs; each response stores the
-count shown and the staircase level it came from.
+staircase (``analysis.bubbles.WeightedUpDown``) that the runner runs (static/runner/bubbles.js),
+resuming from the outcomes of the stored answers; each response stores the count shown and the
+staircase level it came from. Nothing here imports ``analysis`` (web workers stay light).
 """
 
 import math
@@ -12,9 +13,8 @@ from dataclasses import asdict, dataclass
 
 from django.db.models.fields.json import KeyTextTransform
 
-from analysis.bubbles import WeightedUpDown
 from studyapp.errors import Unprocessable
-from studyapp.models import Response, Stimulus, StimulusSet, Study, Trial
+from studyapp.models import Stimulus, StimulusSet, Study, Trial
 from studyapp.payloads import ResponsePayload
 
 DEFAULTS = {"sigma": 10.0, "start": 30, "target": 0.75, "step": 0.1, "max_count": 200}
@@ -32,11 +32,6 @@ class BubblesSettings:
     target: float
     step: float
     max_count: int
-
-    def staircase(self) -> WeightedUpDown:
-        return WeightedUpDown(
-            start=self.start, target=self.target, step=self.step, maximum=self.max_count
-        )
 
     def count_of(self, level: float) -> int:
         """The count the staircase shows at ``level`` (its rounding and clipping)."""
@@ -111,21 +106,13 @@ def bubbles_design_problems(*, study: Study) -> list[str]:
     return []
 
 
-def bubbles_plan(*, study: Study, participant_id: int) -> dict:
-    """What the runner needs: the settings, the two answers, and the staircase level after the
-    participant's stored Bubbles answers (replayed in trial order)."""
+def bubbles_plan(*, study: Study) -> dict:
+    """What the runner needs: the settings and the two answers (never which one is right)."""
     settings = bubbles_settings(study)
-    staircase = settings.staircase()
-    outcomes = Response.objects.filter(
-        trial__participant_id=participant_id, trial__trial_type="bubbles"
-    ).order_by("trial__index")
-    for correct in outcomes.values_list("correct", flat=True):
-        staircase.update(bool(correct))
     return {
         **asdict(settings),
         "minimum": 1,
         "options": label_options(stimulus_set=study.stimulus_set_id, label=settings.label),
-        "level": staircase.level,
     }
 
 

@@ -70,11 +70,12 @@ export function bubblesCanvas(image, { seed, count, sigma }) {
 // The participant's staircase. Outcomes arrive when the server acknowledges an answer (it
 // alone knows which answer is right); each trial's outcome counts once, in the order of the
 // acknowledgements, so a trial shown before the previous one was acknowledged uses the level
-// as it stood. `level` starts at the server's replay of the stored answers (`counted`).
+// as it stood. A resumed session replays the outcomes of its stored answers (from the plan).
 export class Staircase {
-  constructor({ level, step, target, minimum, max_count: maximum }, counted) {
-    Object.assign(this, { level, step, target, minimum, maximum });
-    this.counted = new Set(counted);
+  constructor({ start, step, target, minimum, max_count: maximum }, trials) {
+    Object.assign(this, { level: Math.log(start), step, target, minimum, maximum });
+    this.counted = new Set();
+    for (const trial of trials) if (trial.type === "bubbles" && trial.answered) this.record(trial.index, trial.correct);
   }
 
   get count() {

@@ -211,8 +211,8 @@ async function main() {
   let plan = await loadPlan();
   if (plan.status === "completed") return showCompletion(plan.completion);
   if (isScreenedOut(plan.screening)) return showScreenedOut({ config, show }, plan.screening.status);
-  // The server's level counts its stored answers; answers still queued here count when stored.
-  if (plan.bubbles) staircase = new Staircase(plan.bubbles, plan.trials.filter((t) => t.answered).map((t) => t.index));
+  // Stored answers count now (the plan has their outcomes), answers queued here once stored.
+  if (plan.bubbles) staircase = new Staircase(plan.bubbles, plan.trials);
   const connection = document.getElementById("connection");
   const outbox = new Outbox({
     url: config.responsesUrl,

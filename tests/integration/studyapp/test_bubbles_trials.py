@@ -4,13 +4,16 @@ response API's checks of a Bubbles answer (seed, count, staircase level, answer)
 import json
 import math
 
+import pandas as pd
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from analysis.bubbles import WeightedUpDown
+from analysis.io import read_responses
 from studyapp.models import Response, Stimulus, Trial
 from studyapp.planning import PlanSettings, build_plan
+from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tests.factories import make_stimulus_set, make_study, start_participant
 
@@ -51,7 +54,9 @@ def answer(trial, options, *, correct=True, count=30, level=None, **changes):
 
 
 def test_planner_gives_each_bubbles_trial_one_face_and_a_stored_seed():
-    study = make_study(trial_types=["bubbles", "triplet"], bubbles=BUBBLES, trials_per_participant=24)
+    study = make_study(
+        trial_types=["bubbles", "triplet"], bubbles=BUBBLES, trials_per_participant=24
+    )
     participant = start_participant(study)
     trials = list(Trial.objects.filter(participant=participant))
     bubbles = [t for t in trials if t.trial_type == "bubbles"]
@@ -94,15 +99,16 @@ def test_plan_gives_settings_options_seeds_and_never_the_answer(api):
     participant = start_participant(study)
     body = plan(api, participant)
     assert body["bubbles"]["options"] == ["female", "male"]
-    assert body["bubbles"]["level"] == pytest.approx(math.log(30))
-    assert body["bubbles"]["sigma"] == 3.0 and body["bubbles"]["max_count"] == 200
+    assert (body["bubbles"]["sigma"], body["bubbles"]["max_count"]) == (3.0, 200)
     seeds = dict(Trial.objects.filter(participant=participant).values_list("index", "bubbles_seed"))
     assert {t["index"]: t["seed"] for t in body["trials"]} == seeds
     text = json.dumps(body)
-    assert "correct" not in text and "labels" not in text
+    assert "correct" not in text
+    assert "labels" not in text
+    assert "male" not in text.replace('"options": ["female", "male"]', "")  # no label values
 
 
-def test_answers_are_scored_stored_once_and_replayed_into_the_next_level(api):
+def test_answers_are_scored_stored_once_and_their_outcomes_planned_once_answered(api):
     study = bubbles_study()
     participant = start_participant(study)
     body = plan(api, participant)
@@ -115,13 +121,15 @@ def test_answers_are_scored_stored_once_and_replayed_into_the_next_level(api):
         assert first.status_code == 201, first.json()
         assert first.json()["correct"] is correct
         again = post(api, participant, sent)
-        assert again.status_code == 200 and again.json()["duplicate"] is True
+        assert (again.status_code, again.json()["duplicate"]) == (200, True)
         stored = Response.objects.get(trial__participant=participant, trial__index=trial["index"])
         assert (stored.correct, stored.bubbles_count) == (correct, staircase.count)
         assert stored.bubbles_level == pytest.approx(staircase.level)
         staircase.update(correct)
     assert Response.objects.filter(trial__participant=participant).count() == len(outcomes)
-    assert plan(api, participant)["bubbles"]["level"] == pytest.approx(staircase.level)
+    planned = plan(api, participant)["trials"]
+    assert [t.get("correct") for t in planned[: len(outcomes)]] == outcomes
+    assert all("correct" not in t for t in planned[len(outcomes) :])
 
 
 @pytest.mark.parametrize(
@@ -163,3 +171,50 @@ def test_other_trial_types_refuse_bubbles_parameters(api):
     response = post(api, participant, sent)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unexpected_bubbles"
+
+
+def test_the_long_csv_carries_the_bubbles_parameters_and_analysis_reads_them(api, tmp_path):
+    study = make_study(trial_types=["bubbles", "rating"], bubbles=BUBBLES, catch_rate=0.0)
+    participant = start_participant(study)
+    body = plan(api, participant)
+    options = body["bubbles"]["options"]
+    answered = []
+    for i, trial in enumerate(body["trials"]):
+        if trial["type"] == "bubbles":
+            count = 20 + i
+            sent = answer(trial, options, correct=i % 3 > 0, count=count)
+        else:
+            sent = {"trial": trial["index"], "rt_ms": 900.0, "rating": 4}
+        assert post(api, participant, sent).status_code == 201
+        answered.append(trial)
+    path = tmp_path / "responses.csv"
+    path.write_bytes(b"".join(responses_csv_chunks(study=study)))
+    frame = read_responses(path).set_index("trial_index")
+    assert len(frame) == len(answered)
+    stored = Response.objects.filter(trial__participant=participant).select_related("trial")
+    for response in stored:
+        row = frame.loc[response.trial.index]
+        if response.trial.trial_type == "bubbles":
+            stimulus = Stimulus.objects.get(pk=response.trial.items[0])
+            assert (row["item_1"], row["choice"]) == (stimulus.name, options[response.choice])
+            assert row["correct"] == (options[response.choice] == stimulus.labels["gender"])
+            assert row["bubbles_seed"] == response.trial.bubbles_seed
+            assert row["bubbles_count"] == response.bubbles_count
+            assert row["bubbles_level"] == pytest.approx(response.bubbles_level)
+            assert row["bubbles_sigma"] == 3.0
+        else:
+            assert row[["bubbles_seed", "bubbles_count", "bubbles_sigma"]].isna().all()
+
+
+def test_analysis_refuses_a_bubbles_row_without_its_parameters(tmp_path):
+    study = make_study(trial_types=["bubbles"], bubbles=BUBBLES)
+    participant = start_participant(study)
+    trial = Trial.objects.filter(participant=participant).first()
+    entry = {"index": trial.index, "items": trial.items, "seed": trial.bubbles_seed}
+    assert post(Client(), participant, answer(entry, ["female", "male"])).status_code == 201
+    path = tmp_path / "responses.csv"
+    path.write_bytes(b"".join(responses_csv_chunks(study=study)))
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert len(read_responses(raw)) == 1  # as exported: valid
+    with pytest.raises(ValueError, match="bubbles_count, bubbles_sigma"):
+        read_responses(raw.assign(bubbles_count=""))
