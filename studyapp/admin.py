@@ -212,7 +212,7 @@ class StudyAdmin(ModelAdmin):
                 ]
             },
         ),
-        ("Presentation", {"fields": ["timing", "require_fullscreen"]}),
+        ("Presentation", {"fields": ["timing", "bubbles", "require_fullscreen"]}),
         (
             "Screening",
             {

@@ -21,7 +21,6 @@ PLAN_FIELDS = (
     "practice_trials",
     "repeat_rate",
     "catch_rate",
-    "bubbles",
 )
 
 
@@ -121,7 +120,9 @@ class StudyForm(forms.ModelForm):
         data = super().clean()
         design = [f for f in PLAN_FIELDS if f != "stimulus_set"]
         if data.get("stimulus_set") and all(data.get(f) is not None for f in design):
-            draft = Study(**{f: data[f] for f in PLAN_FIELDS})
+            # Bubbles settings: the form's when it has them (a bad value is its own error).
+            bubbles = data.get("bubbles", self.instance.bubbles) or {}
+            draft = Study(**{f: data[f] for f in PLAN_FIELDS}, bubbles=bubbles)
             for problem in study_design_problems(study=draft):
                 self.add_error(None, problem)
         if "timing" in data and data.get("trial_types"):

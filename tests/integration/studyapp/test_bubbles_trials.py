@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from analysis.bubbles import WeightedUpDown
 from analysis.io import read_responses
+from studyapp.forms import StudyForm
 from studyapp.models import Response, Stimulus, Trial
 from studyapp.planning import PlanSettings, build_plan
 from studyapp.selectors.exports import responses_csv_chunks
@@ -218,3 +219,38 @@ def test_analysis_refuses_a_bubbles_row_without_its_parameters(tmp_path):
     assert len(read_responses(raw)) == 1  # as exported: valid
     with pytest.raises(ValueError, match="bubbles_count, bubbles_sigma"):
         read_responses(raw.assign(bubbles_count=""))
+
+
+def test_the_study_form_checks_the_bubbles_settings_against_the_set():
+    stimulus_set = make_stimulus_set()
+    data = {
+        "title": "Bubbles",
+        "slug": "bubbles-form",
+        "stimulus_set": stimulus_set.pk,
+        "trial_types": ["bubbles"],
+        "rating_scale": "1-7",
+        "trials_per_participant": 10,
+        "target_participants": 5,
+        "practice_trials": 1,
+        "break_every": 0,
+        "repeat_rate": 0,
+        "catch_rate": 0,
+        "min_exposure_ms": 150,
+        "min_rt_ms": 100,
+        "min_viewport_width": 0,
+        "min_viewport_height": 0,
+        "device_requirement": "any",
+        "comprehension_attempts": 2,
+        "consent_text": "Agree?",
+        "instructions": "Choose.",
+        "analysis_settings": "{}",
+    }
+    bad = StudyForm({**data, "bubbles": json.dumps({**BUBBLES, "step": 5})})
+    assert not bad.is_valid()
+    assert "'step' must be a number in [0.01, 1.0]" in " ".join(bad.errors["bubbles"])
+    three_values = StudyForm({**data, "bubbles": json.dumps({**BUBBLES, "label": "identity"})})
+    assert not three_values.is_valid()
+    assert "exactly two values" in " ".join(three_values.non_field_errors())
+    good = StudyForm({**data, "bubbles": json.dumps(BUBBLES)})
+    assert good.is_valid(), good.errors
+    assert good.save().bubbles == BUBBLES
