@@ -172,3 +172,19 @@ def test_a_reload_mid_block_resumes_with_the_staircase_where_it_was(page, live_s
     assert driver.run() == "complete"
     assert sorted(driver.answered) == list(range(9))
     assert_block_stored_once(participant)
+
+
+def test_offline_answers_keep_the_level_until_acknowledged_then_count_once(page, live_server):
+    study = bubbles_study()
+    participant = open_study(page, live_server, study, "offline")
+    driver = RunnerDriver(page, think_ms=50)
+    driver.run(trials=3)
+    page.route("**/api/p/*/responses", lambda route: route.abort("internetdisconnected"))
+    driver.run(trials=3)
+    page.wait_for_selector("#connection:not([hidden])")
+    page.unroute("**/api/p/*/responses")
+    assert driver.run() == "complete"
+    responses = assert_block_stored_once(participant)
+    # While offline no outcome came back: the trials shown then repeat one level.
+    offline = [r.bubbles_level for r in responses if r.trial.index in driver.answered[4:6]]
+    assert len(set(offline)) == 1, offline
