@@ -48,6 +48,9 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         "stimulus_group_accuracy": a.group_accuracy,
         "worst_group_accuracy": a.worst_group_accuracy,
     }
+    if a.bubbles is not None:
+        optional["bubbles_regions"] = a.bubbles.regions
+        optional["bubbles_agreement"] = a.bubbles.agreement
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()
     if a.embedding is not None:

@@ -29,9 +29,12 @@ from analysis import (
     analyse_study,
     generalisation_table,
 )
+from analysis.bubbles import BubblesDesign
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
 from analysis.report.screening_text import ScreeningRules
+from analysis.study_analysis import BubblesInputs
+from studyapp.bubbles import bubbles_settings
 from studyapp.models import Artifact, Job, JobBatch, Study
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import screened_out_counts
@@ -257,6 +260,23 @@ def _resized(file: FieldFile, size: tuple[int, int], mode: str | None) -> np.nda
         return np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR))
 
 
+def bubbles_inputs(study: Study) -> BubblesInputs | None:
+    """A study's Bubbles design (its images' size, the apertures' sigma), with the stimuli
+    grouped by the judged label's value; None without Bubbles trials."""
+    if "bubbles" not in study.trial_types:
+        return None
+    settings = bubbles_settings(study)
+    stimuli = list(study.stimulus_set.stimuli.values_list("name", "width", "height", "labels"))
+    sizes = sorted({(width, height) for _, width, height, _ in stimuli})
+    if len(sizes) != 1:
+        raise ValueError(
+            f"Bubbles classification images need stimuli of one size; this set has {sizes[:5]}."
+        )
+    ((width, height),) = sizes
+    groups = {name: str(labels.get(settings.label)) for name, _, _, labels in stimuli}
+    return BubblesInputs(BubblesDesign(height, width, settings.sigma), groups=groups)
+
+
 def responses_export(job: Job) -> bytes:
     return b"".join(responses_csv_chunks(study=job.study))
 
@@ -288,6 +308,7 @@ class Report(Computation):
             parameters=AnalysisParameters.from_dict(job.params),
             relevance=relevance,
             dropped_rows=dropped,
+            bubbles=bubbles_inputs(job.study),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

@@ -9,13 +9,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from analysis.bubbles import WeightedUpDown
+from analysis.bubbles import BubblesDesign, WeightedUpDown
 from analysis.io import read_responses
 from studyapp.forms import StudyForm
 from studyapp.models import Response, Stimulus, Trial
 from studyapp.planning import PlanSettings, build_plan
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
+from tasks.computations.report import bubbles_inputs
 from tests.factories import make_stimulus_set, make_study, start_participant
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +255,13 @@ def test_the_study_form_checks_the_bubbles_settings_against_the_set():
     good = StudyForm({**data, "bubbles": json.dumps(BUBBLES)})
     assert good.is_valid(), good.errors
     assert good.save().bubbles == BUBBLES
+
+
+def test_the_report_job_gets_the_bubbles_design_from_the_study():
+    study = bubbles_study()
+    inputs = bubbles_inputs(study)
+    assert inputs.design == BubblesDesign(height=32, width=32, sigma=3.0)  # factory images
+    names = dict(study.stimulus_set.stimuli.values_list("name", "labels__gender"))
+    assert inputs.groups == names
+    assert set(inputs.groups.values()) == {"female", "male"}
+    assert bubbles_inputs(make_study(trial_types=["triplet"])) is None

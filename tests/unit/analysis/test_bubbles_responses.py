@@ -8,6 +8,8 @@ import pytest
 from analysis.bubbles import BubblesDesign, ClassificationImageAccumulator, WeightedUpDown
 from analysis.bubbles.observers import DiagnosticObserver, disc_weights, simulate_observer
 from analysis.bubbles.responses import decision_weighting, participant_accumulators
+from analysis.report import write_report
+from analysis.study_analysis import AnalysisParameters, BubblesInputs, analyse_study
 
 DESIGN = BubblesDesign(height=48, width=48, sigma=3.0)
 EYES = [(16, 14), (16, 34)]
@@ -100,3 +102,46 @@ def test_a_design_with_another_sigma_is_refused(table):
         participant_accumulators(table, BubblesDesign(height=48, width=48, sigma=4.0))
     with pytest.raises(ValueError, match="Bubbles columns"):
         participant_accumulators(table.drop(columns="bubbles_seed"), DESIGN)
+
+
+def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
+    study_responses, table, tmp_path
+):
+    """Triplets and Bubbles in one export: the similarity analysis is that of the triplets
+    alone, and the report adds the Bubbles maps, regions and model agreement."""
+    triplets = study_responses["triplet"]
+    people = sorted(triplets["participant"].unique())[:6]
+    bubbles = table[table["trial_type"] == "bubbles"].assign(
+        participant=lambda t: t["participant"].map({f"p{i}": p for i, p in enumerate(people)}),
+        study=triplets["study"].iloc[0],
+        trial_index=lambda t: 10_000 + np.arange(len(t)),
+        participant_status=lambda t: t["participant"].map(
+            triplets.groupby("participant")["participant_status"].first()
+        ),
+        rt_ms=900.0,
+    )
+    mixed = pd.concat([triplets, bubbles], ignore_index=True)
+    params = AnalysisParameters(n_boot=20, n_permutations=50, n_splits=10)
+    inputs = BubblesInputs(
+        DESIGN, groups=GROUPS, model_maps={"eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)}}
+    )
+    alone = analyse_study(triplets, parameters=params)
+    analysis = analyse_study(mixed, parameters=params, bubbles=inputs)
+    assert analysis.trial_type == "triplet"
+    assert analysis.split_half.summary() == alone.split_half.summary()
+    assert analysis.bubbles.significant["eyes", "cluster"][tuple(np.array(EYES).T)].all()
+    assert alone.bubbles is None
+    html = write_report(analysis, tmp_path).html.read_text()
+    assert "<h2>Decision weighting: humans vs models</h2>" in html
+    assert (tmp_path / "figures" / "bubbles_classification_images.png").exists()
+    regions = pd.read_csv(tmp_path / "tables" / "bubbles_regions.csv")
+    assert sorted(set(regions["group"])) == ["eyes", "guess"]
+    agreement = pd.read_csv(tmp_path / "tables" / "bubbles_agreement.csv")
+    assert set(agreement["model"]) == {"eyes-model"}
+    assert "Agreement of model maps with the human maps" in html
+    assert "Decision weighting: humans vs models" not in sections_html(alone, tmp_path / "alone")
+
+
+def sections_html(analysis, out) -> str:
+    out.mkdir()
+    return write_report(analysis, out).html.read_text()
