@@ -41,7 +41,7 @@ RESPONSE_COLUMNS = (
     "received_at",
 )
 STATUSES = ("started", "completed", "excluded")
-TRIAL_TYPES = ("triplet", "rating", "afc")
+TRIAL_TYPES = ("triplet", "rating", "afc", "bubbles")
 ROLES = ("main", "practice", "repeat", "catch")
 _TEXT = (
     "study",
@@ -57,7 +57,8 @@ _TEXT = (
 _NUMBERS = ("rating", "rating_min", "rating_max", "rt_ms")
 # Columns of newer exports, in their order, read when present (older exports lack them): the
 # viewport, presentation timing measured by the runner (frame timestamps, ms) and per-trial
-# visibility counts.
+# visibility counts; Bubbles parameters (the trial's seed, the number of apertures shown, their
+# sigma in pixels, the staircase level: ``analysis.bubbles``).
 OPTIONAL_COLUMNS = (
     "viewport_width",
     "viewport_height",
@@ -70,7 +71,12 @@ OPTIONAL_COLUMNS = (
     "blur_count",
     "fullscreen_exits",
     "interrupted_attempts",
+    "bubbles_seed",
+    "bubbles_count",
+    "bubbles_sigma",
+    "bubbles_level",
 )
+BUBBLES_COLUMNS = ("bubbles_seed", "bubbles_count", "bubbles_sigma", "bubbles_level")
 OPTIONAL_BOOLEANS = ("too_slow",)
 OPTIONAL_NUMBERS = tuple(c for c in OPTIONAL_COLUMNS if c not in OPTIONAL_BOOLEANS)
 # rsatoolbox's pickle format version that `write_rsatoolbox_pkl` produces
@@ -85,8 +91,10 @@ def read_responses(
     `source` is a CSV path or a DataFrame with `RESPONSE_COLUMNS` (extra columns are kept).
     Text columns become strings ("" for empty), numbers floats (NaN for empty), ``correct``
     a nullable boolean, ``repeat_of`` a nullable integer and the two times UTC timestamps;
-    the optional timing and visibility columns (`OPTIONAL_NUMBERS`, `OPTIONAL_BOOLEANS`) are
-    read the same way when present. With `study` given, only that study's rows are read.
+    the optional timing, visibility and Bubbles columns (`OPTIONAL_NUMBERS`,
+    `OPTIONAL_BOOLEANS`) are read the same way when present. A Bubbles trial has one item,
+    its answer (a label value) in ``choice``, ``correct`` and, when the columns are there, its
+    seed, count, sigma and level. With `study` given, only that study's rows are read.
 
     Raises ValueError naming the rows that break a rule: unknown status/type/role, duplicate
     (study, participant, trial_index), a choice that is not one of the shown items (triplets)
@@ -268,8 +276,15 @@ def _check_rows(frame: pd.DataFrame, problems: _Problems) -> None:
     codes = codes.reshape(len(names), -1)
     choice, *items = (pd.Series(c, index=frame.index) for c in codes)
     blank = [frame[c] == "" for c in names[1:]]
-    for k in (0, 1):
-        check(blank[k], "item_1 and item_2 on every trial")
+    bubbles = kind == "bubbles"
+    check(blank[0], "item_1 on every trial")
+    check(~bubbles & blank[1], "item_2 on every trial but Bubbles trials")
+    check(bubbles & ~(blank[1] & blank[2]), "one item on Bubbles trials")
+    check(bubbles & (frame["choice"] == ""), "an answer on every Bubbles trial")
+    check(bubbles & frame["correct"].isna(), "correct set on Bubbles trials")
+    if all(c in frame.columns for c in BUBBLES_COLUMNS):
+        missing = frame[list(BUBBLES_COLUMNS)].isna().any(axis=1)
+        check(bubbles & missing, f"{', '.join(BUBBLES_COLUMNS)} on Bubbles trials")
     choice_trials = kind.isin(["triplet", "afc"])
     check(choice_trials & blank[2], "item_3 on triplet and 2AFC trials")
     check((kind == "rating") & ~blank[2], "no item_3 on rating trials")

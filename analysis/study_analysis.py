@@ -22,6 +22,12 @@ import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_real, fail
 from analysis._from_dict import dataclass_from_dict
+from analysis.bubbles import (
+    BubblesDesign,
+    DecisionWeighting,
+    decision_weighting,
+    participant_accumulators,
+)
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.generalisation_inference import CrossCorrect
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
@@ -177,6 +183,17 @@ class RelevanceInputs:
     image_ids: Sequence[str] | None = None
 
 
+@dataclass(frozen=True)
+class BubblesInputs:
+    """What the Bubbles trials of a study need beyond the export: the mask design (image size,
+    sigma), stimulus groups (stimulus name -> group; None: one group "all") and model maps of
+    the same images per group ({model: {group: map}}, e.g. mean LRP maps)."""
+
+    design: BubblesDesign
+    groups: Mapping[str, str] | None = None
+    model_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class HumanSide:
     """The human matrices, their reliability and ceilings, and the export rows dropped on
@@ -261,6 +278,7 @@ class StudyAnalysis(GroupSummaries, RelevanceSummaries, ModelComparison, HumanSi
     parameters: AnalysisParameters
     exclusion: ExclusionResult
     relevance_inputs: RelevanceInputs | None
+    bubbles: DecisionWeighting | None = None  # Bubbles trials' classification images
 
     def ceiling_notes(self) -> list[str]:
         """Why ceilings are missing or rest on few participants, and what is used instead."""
@@ -319,6 +337,7 @@ SEEDED_STEPS = (
     "participant_groups",
     "stimulus_groups",
     "replication",
+    "bubbles",
 )
 
 
@@ -338,6 +357,7 @@ def analyse_study(
     participant_attributes: pd.DataFrame | None = None,
     stimulus_labels: pd.DataFrame | None = None,
     predictions: pd.DataFrame | None = None,
+    bubbles: BubblesInputs | None = None,
 ) -> StudyAnalysis:
     """Run the whole analysis of one study (see module docstring).
 
@@ -355,6 +375,9 @@ def analyse_study(
             `parameters.stimulus_groups` are analysed.
         predictions: model predictions per stimulus (stimulus, model, predicted, true;
             optional task) for the accuracy per stimulus group.
+        bubbles: the mask design, stimulus groups and model maps of the study's Bubbles
+            trials; their classification images per group (``StudyAnalysis.bubbles``). The
+            similarity analysis leaves Bubbles trials out.
     """
     func = "analyse_study"
     params = AnalysisParameters() if parameters is None else parameters
@@ -363,7 +386,8 @@ def analyse_study(
         raise fail(func, "responses", "the export of exactly one study", list(studies)[:5])
     seeds = _seeds(params.random_state)
     exclusion = apply_exclusions(responses, params.exclusions)
-    kept = exclusion.responses
+    is_bubbles = exclusion.responses["trial_type"] == "bubbles"
+    kept = exclusion.responses[~is_bubbles]
     kinds = sorted(kept["trial_type"][kept["role"] == "main"].unique())
     if len(kinds) != 1:
         raise fail(func, "responses", "main trials of one trial type", kinds)
@@ -393,7 +417,18 @@ def analyse_study(
         stimulus_labels=stimulus_labels,
         predictions=predictions,
     )
+    weighting = None
+    if bubbles is not None:
+        weighting = decision_weighting(
+            participant_accumulators(
+                exclusion.responses[is_bubbles], bubbles.design, groups=bubbles.groups
+            ),
+            model_maps=bubbles.model_maps,
+            n_boot=params.n_boot,
+            random_state=seeds["bubbles"],
+        )
     return StudyAnalysis(
+        bubbles=weighting,
         study=str(studies[0]),
         trial_type=kinds[0],
         parameters=params,

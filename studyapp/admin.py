@@ -216,7 +216,7 @@ class StudyAdmin(ModelAdmin):
                 ]
             },
         ),
-        ("Presentation", {"fields": ["timing", "require_fullscreen"]}),
+        ("Presentation", {"fields": ["timing", "bubbles", "require_fullscreen"]}),
         (
             "Screening",
             {

@@ -72,9 +72,12 @@ class BotResult:
 
 
 def random_answer(trial: dict, rating: tuple[int, int], rng: random.Random) -> dict:
-    """A valid answer chosen at random."""
+    """A valid answer chosen at random (Bubbles: shown with one aperture, no staircase)."""
     if trial["type"] == "rating":
         return {"rating": rng.randint(*rating)}
+    if trial["type"] == "bubbles":
+        bubbles = {"seed": trial["seed"], "count": 1, "level": 0.0}
+        return {"choice": rng.randint(0, 1), "bubbles": bubbles}
     choosable = trial["items"][1:] if trial["type"] == "afc" else trial["items"]
     return {"choice": rng.choice(choosable)}
 

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from modelsvc.dlib_parts import PART_MASK_LICENCE
+from studyapp.bubbles import bubbles_problems
 from studyapp.models import FaceModel, Study, TrialType
 from studyapp.questionnaire import QuestionnaireSpecField
 from studyapp.screening import comprehension_problems
@@ -142,7 +143,9 @@ class StudyForm(forms.ModelForm):
         data = super().clean()
         design = [f for f in PLAN_FIELDS if f != "stimulus_set"]
         if data.get("stimulus_set") and all(data.get(f) is not None for f in design):
-            draft = Study(**{f: data[f] for f in PLAN_FIELDS})
+            # Bubbles settings: the form's when it has them (a bad value is its own error).
+            bubbles = data.get("bubbles", self.instance.bubbles) or {}
+            draft = Study(**{f: data[f] for f in PLAN_FIELDS}, bubbles=bubbles)
             for problem in study_design_problems(study=draft):
                 self.add_error(None, problem)
         labels = data.get("analysis_settings", {}).get("stimulus_groups", [])
@@ -158,6 +161,13 @@ class StudyForm(forms.ModelForm):
             for problem in timing_problems(data["timing"], trial_types=data["trial_types"]):
                 self.add_error("timing", problem)
         return data
+
+    def clean_bubbles(self) -> dict:
+        bubbles = self.cleaned_data["bubbles"] or {}
+        problems = bubbles_problems(bubbles) if bubbles else []
+        if problems:
+            raise forms.ValidationError(problems)
+        return bubbles
 
     def clean_timing(self) -> dict:
         return {} if self.cleaned_data["timing"] is None else self.cleaned_data["timing"]
@@ -207,6 +217,7 @@ class StudyForm(forms.ModelForm):
             "min_exposure_ms",
             "min_rt_ms",
             "timing",
+            "bubbles",
             "require_fullscreen",
             "min_viewport_width",
             "min_viewport_height",

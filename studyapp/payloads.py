@@ -92,6 +92,9 @@ class ResponsePayload:
     blur_count: int = 0
     fullscreen_exits: int = 0
     interrupted_attempts: int = 0
+    bubbles_seed: int | None = None
+    bubbles_count: int | None = None
+    bubbles_level: float | None = None
 
 
 RESPONSE_FIELDS = {
@@ -104,7 +107,9 @@ RESPONSE_FIELDS = {
     "timing",
     "visibility",
     "interrupted_attempts",
+    "bubbles",
 }
+BUBBLES_FIELDS = {"seed", "count", "level"}
 TIMING_FIELDS = {"refresh_ms", "stimulus_onset_ms", "stimulus_offset_ms", "too_slow"}
 VISIBILITY_FIELDS = {"hidden", "blur", "fullscreen_exits"}
 
@@ -117,6 +122,7 @@ def parse_response(data: dict) -> ResponsePayload:
     viewport = _object(data, "viewport", {"width", "height"})
     timing = _object(data, "timing", TIMING_FIELDS)
     visibility = _object(data, "visibility", VISIBILITY_FIELDS)
+    bubbles = _object(data, "bubbles", BUBBLES_FIELDS)
     onset = _number(timing, "stimulus_onset_ms", low=0, high=MAX_TRIAL_MS, name="timing")
     offset = _number(timing, "stimulus_offset_ms", low=0, high=MAX_TRIAL_MS, name="timing")
     if onset is not None and offset is not None and offset < onset:
@@ -155,6 +161,9 @@ def parse_response(data: dict) -> ResponsePayload:
             data, "interrupted_attempts", low=0, high=MAX_EVENTS_PER_TRIAL
         )
         or 0,
+        bubbles_seed=_integer(bubbles, "seed", name="bubbles"),
+        bubbles_count=_integer(bubbles, "count", name="bubbles"),
+        bubbles_level=_number(bubbles, "level", low=0, high=100, name="bubbles"),
     )
 
 

@@ -24,7 +24,10 @@ The algorithm, for one new participant (see README, "Trial plans"):
 4. Catch trials (``round(catch_rate * main)``) show a stimulus twice: triplet ``A, A, B`` (odd
    one out: B), 2AFC reference ``A`` with candidates ``A, B`` (answer: A), rating ``A, A``
    (answer: the top of the scale; see ``responses``).
-5. Practice trials (random items) open each block; blocks (one per trial type) follow a row of a
+5. Bubbles blocks (one stimulus per trial, judged through apertures) have no repeats or catches
+   (a repeat could not show the same count: the staircase decides it); each of their trials
+   gets a seed for its apertures' positions, drawn after the block is built.
+6. Practice trials (random items) open each block; blocks (one per trial type) follow a row of a
    balanced Latin square (``block_orders``), the row used by the fewest kept sessions so far
    (``block_order_choose``); practice, repeat and catch trials show their items in random order.
 
@@ -40,9 +43,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-ITEMS_PER_TRIAL = {"triplet": 3, "rating": 2, "afc": 3}
+ITEMS_PER_TRIAL = {"triplet": 3, "rating": 2, "afc": 3, "bubbles": 1}
 MAX_ITEMS = max(ITEMS_PER_TRIAL.values())
 MIN_REPEAT_GAP = 5
+SEED_LIMIT = 2**32  # Bubbles seeds: unsigned 32-bit (mulberry32)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class PlannedTrial:
     items: tuple[int, ...]
     repeat_of: int | None = None
     correct_item: int | None = None
+    bubbles_seed: int | None = None
 
 
 def min_items(trial_types: Sequence[str]) -> int:
@@ -247,7 +252,8 @@ def _plan_block(
     rng: np.random.Generator,
     offset: int,
 ) -> list[PlannedTrial]:
-    """Practice, then main trials in random order with repeats and catches inserted.
+    """Practice, then main trials in random order with repeats and catches inserted
+    (Bubbles: no repeats or catches, a seed per trial).
 
     While building, a repeat refers to its original by the original's index in ``main``;
     the links become positions in the plan (starting at ``offset``) at the end.
@@ -262,6 +268,10 @@ def _plan_block(
     entries: list[tuple[int | None, PlannedTrial, int | None]] = [
         (key, main[i], None) for key, i in enumerate(rng.permutation(len(main)))
     ]
+    if trial_type == "bubbles":
+        trials = practice + [trial for _, trial, _ in entries]
+        seeds = rng.integers(0, SEED_LIMIT, len(trials))
+        return [replace(t, bubbles_seed=int(seed)) for t, seed in zip(trials, seeds, strict=True)]
     for key in rng.choice(len(main), min(round(settings.repeat_rate * n_main), len(main)), False):
         position = next(p for p, entry in enumerate(entries) if entry[0] == key)
         earliest = min(position + 1 + MIN_REPEAT_GAP, len(entries))

@@ -4,7 +4,8 @@
 adapts the number of apertures to hold accuracy near a target, `classification_image` streams
 trials into a map of where visibility helped, and `significance` judges that map with the pixel
 and cluster tests of Chauvin et al. (2005).  `observers` simulates participants whose diagnostic
-region is known.
+region is known.  `responses` computes the maps per stimulus group from the response export
+(one accumulator per participant), with their tests, ceilings and agreement with model maps.
 """
 
 from analysis.bubbles.agreement import bootstrap_agreement, map_agreement
@@ -14,6 +15,11 @@ from analysis.bubbles.classification_image import (
     split_half_reliability,
 )
 from analysis.bubbles.masks import BubblesDesign, bubble_centres, centres_of_trials
+from analysis.bubbles.responses import (
+    DecisionWeighting,
+    decision_weighting,
+    participant_accumulators,
+)
 from analysis.bubbles.significance import SignificantRegions, cluster_test, pixel_test
 from analysis.bubbles.staircase import WeightedUpDown
 
@@ -21,13 +27,16 @@ __all__ = [
     "BubblesDesign",
     "ClassificationImage",
     "ClassificationImageAccumulator",
+    "DecisionWeighting",
     "SignificantRegions",
     "WeightedUpDown",
     "bootstrap_agreement",
     "bubble_centres",
     "centres_of_trials",
     "cluster_test",
+    "decision_weighting",
     "map_agreement",
+    "participant_accumulators",
     "pixel_test",
     "split_half_reliability",
 ]

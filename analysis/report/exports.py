@@ -50,6 +50,9 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
     }
     if a.replication is not None:
         optional.update(replication_tables(a.replication))
+    if a.bubbles is not None:
+        optional["bubbles_regions"] = a.bubbles.regions
+        optional["bubbles_agreement"] = a.bubbles.agreement
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()
     if a.embedding is not None:

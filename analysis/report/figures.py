@@ -306,3 +306,23 @@ def embedding_dims(summary: pd.DataFrame | None, best: int | None) -> Figure | N
     ax.set_title("Embedding dimensionality by cross-validation", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def classification_images(result) -> Figure | None:
+    """Bubbles: each stimulus group's classification image (z), cluster-test regions outlined."""
+    groups = list(result.images)
+    if not groups:
+        return None
+    fig, axes = _subplots(1, len(groups), figsize=(3.2 * len(groups), 3.2), squeeze=False)
+    for ax, group in zip(axes[0], groups, strict=True):
+        z = result.images[group].z
+        bound = max(float(np.nanmax(np.abs(z))), 1e-9)
+        image = ax.imshow(z, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+        significant = result.significant[group, "cluster"]
+        if significant.any():
+            ax.contour(significant.astype(float), levels=[0.5], colors="black", linewidths=1)
+        ax.set_title(f"{group} (z)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return fig

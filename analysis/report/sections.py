@@ -434,6 +434,36 @@ def stimulus_groups_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     return section
 
 
+def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """Bubbles trials: human classification images per stimulus group, their significant
+    regions, the split-half ceiling and the agreement of model maps with them."""
+    if a.bubbles is None or not a.bubbles.images:
+        return None
+    section = Section(
+        "Decision weighting: humans vs models",
+        "Classification images from the Bubbles trials (Gosselin & Schyns 2001): per pixel, "
+        "visibility regressed on correctness and overall visibility, z-scored; regions by the "
+        "pixel and cluster tests of Chauvin et al. (2005), family-wise alpha 0.05. The ceiling "
+        "is the group map's split-half reliability; model maps are compared by Spearman rho "
+        "and top-10 % IoU with participant-bootstrap intervals.",
+    )
+    figs.add(
+        section,
+        "bubbles_classification_images",
+        figures.classification_images(a.bubbles),
+        "Human classification images (z) per stimulus group; cluster-test regions outlined.",
+    )
+    section.add_tables(
+        table("Significant regions per group", a.bubbles.regions, "tables/bubbles_regions.csv"),
+        table(
+            "Agreement of model maps with the human maps",
+            a.bubbles.agreement,
+            "tables/bubbles_agreement.csv",
+        ),
+    )
+    return section
+
+
 def has_ceiling_band(a: StudyAnalysis, method: str) -> bool:
     """Whether both noise-ceiling bounds of `method` are finite."""
     row = a.noise_ceilings[a.noise_ceilings["method"] == method]
@@ -452,6 +482,7 @@ SECTIONS: tuple[SectionFunction, ...] = (
     models_section,
     relevance_section,
     replication_section,
+    bubbles_section,
     participant_groups_section,
     stimulus_groups_section,
 )

@@ -6,16 +6,23 @@ import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
 import { showRefusal } from "./refusals.js";
 import { measureRefresh } from "./frames.js";
 import { isScreenedOut, passScreening, showScreenedOut } from "./screening.js";
+import { Staircase } from "./bubbles.js";
 import { afterTrial, runTrial } from "./trials.js";
 import { watchTrial } from "./visibility.js";
 
 const DECODE_AHEAD = 3;
 const REDIRECT_DELAY_MS = 4000;
-const BLOCK_TITLES = { triplet: "Odd one out", afc: "Which is more similar?", rating: "Similarity ratings" };
+const BLOCK_TITLES = {
+  triplet: "Odd one out",
+  afc: "Which is more similar?",
+  rating: "Similarity ratings",
+  bubbles: "Faces through small windows",
+};
 
 const config = JSON.parse(document.getElementById("runner-config").textContent);
 const stages = Object.fromEntries([...document.querySelectorAll("[data-stage]")].map((el) => [el.dataset.stage, el]));
 const progress = document.querySelector(".progress");
+let staircase = null; // the Bubbles staircase, when the study has Bubbles trials
 
 function show(name) {
   for (const [stage, element] of Object.entries(stages)) element.hidden = stage !== name;
@@ -109,7 +116,10 @@ async function answerTrial(trial, plan, refreshMs) {
     const interrupted = attemptStarted(trial.index);
     const watch = watchTrial();
     const timing = plan.timing[trial.type];
+    // Bubbles: the count comes from the staircase as it stands when the trial starts.
+    const shown = trial.type === "bubbles" ? { seed: trial.seed, count: staircase.count, level: staircase.level } : null;
     const answer = await runTrial(trial, {
+      bubbles: shown && { ...plan.bubbles, ...shown },
       view: stages.trial,
       imageUrls: plan.images,
       rating: config.rating,
@@ -120,7 +130,10 @@ async function answerTrial(trial, plan, refreshMs) {
     });
     watch.stop();
     for (const key of Object.keys(visibility)) visibility[key] += watch.counts[key];
-    if (answer) return { answer: { ...answer, visibility, interrupted_attempts: interrupted }, timing };
+    if (answer) {
+      const extra = shown ? { bubbles: shown } : {};
+      return { answer: { ...answer, ...extra, visibility, interrupted_attempts: interrupted }, timing };
+    }
   }
 }
 
@@ -198,6 +211,8 @@ async function main() {
   let plan = await loadPlan();
   if (plan.status === "completed") return showCompletion(plan.completion);
   if (isScreenedOut(plan.screening)) return showScreenedOut({ config, show }, plan.screening.status);
+  // Stored answers count now (the plan has their outcomes), answers queued here once stored.
+  if (plan.bubbles) staircase = new Staircase(plan.bubbles, plan.trials);
   const connection = document.getElementById("connection");
   const outbox = new Outbox({
     url: config.responsesUrl,
@@ -205,6 +220,7 @@ async function main() {
     csrfToken: config.csrfToken,
     onConnection: (online) => (connection.hidden = online),
     onRefused: (refusal) => showRefusal(document.getElementById("refusal"), refusal),
+    onStored: (payload, body) => staircase && staircase.record(payload.trial, body.correct),
   });
   let answered = answeredIndices(plan, outbox);
   outbox.flush();

@@ -6,19 +6,21 @@
 // tried, so an intermittent connection drains the queue at the rate it lets requests through.
 // Only after QUICK_RETRIES failures in a row (or a 429) does the outbox back off (exponential,
 // Retry-After honoured); every acknowledged response resets that count. A response the server
-// refuses (any other 4xx) leaves the queue and is passed to `onRefused` ({payload, status, error}).
+// refuses (any other 4xx) leaves the queue and is passed to `onRefused` ({payload, status, error});
+// one it stores (2xx, first time or again) is passed to `onStored` (payload, the server's body).
 import { isRetryable, postJSON, retryDelay } from "./api.js";
 
 const QUICK_RETRIES = 3;
 
 export class Outbox {
-  constructor({ url, storageKey, csrfToken, onConnection, onRefused }) {
+  constructor({ url, storageKey, csrfToken, onConnection, onRefused, onStored }) {
     this.url = url;
     this.storageKey = storageKey;
     this.csrfToken = csrfToken;
     this.onConnection = onConnection || (() => {});
     this.items = new Map(Object.entries(this.#load()));
     this.onRefused = onRefused || (() => {});
+    this.onStored = onStored || (() => {});
     this.failures = 0; // in a row, since the last acknowledged response
     this.timer = null;
     this.sending = false;
@@ -94,6 +96,7 @@ export class Outbox {
         continue;
       }
       if (answer.status >= 400) this.onRefused({ payload, status: answer.status, error: answer.data && answer.data.error });
+      else this.onStored(payload, answer.data || {});
       this.items.delete(key);
       this.#save();
       this.failures = 0;

@@ -5,6 +5,7 @@
 // key, a key pressed during the transition or the second click of a double-click never does).
 import { clickPressedAt, keyPressedAt } from "./input.js";
 import { changeAfter } from "./frames.js";
+import { bubblesCanvas } from "./bubbles.js";
 import { addMasks } from "./masks.js";
 import { loadImages } from "./preload.js";
 
@@ -33,8 +34,23 @@ function faceFigure(image, className) {
   return figure;
 }
 
+// A Bubbles trial: the face through its apertures, and one button per answer (its index).
+function bubblesLayout(faces, image, bubbles, answers) {
+  const figure = Object.assign(document.createElement("div"), { className: "face bubbles" });
+  figure.append(bubblesCanvas(image, bubbles));
+  const row = Object.assign(document.createElement("div"), { className: "candidates" });
+  bubbles.options.forEach((option, i) => {
+    const button = Object.assign(document.createElement("button"), { type: "button", className: "choice", textContent: option });
+    button.dataset.key = String(i + 1);
+    button.prepend(Object.assign(document.createElement("span"), { className: "key", textContent: String(i + 1) }));
+    row.append(button);
+    answers.set(String(i + 1), { choice: i });
+  });
+  faces.append(figure, row);
+}
+
 // Build the DOM for a trial; returns the keys that answer it, mapped to the answer.
-function layout(trial, images, view, rating) {
+function layout(trial, images, view, rating, bubbles) {
   const faces = view.querySelector("[data-faces]");
   faces.replaceChildren();
   // A face appearing under a resting pointer is not "hovered" (it would look pre-selected):
@@ -59,6 +75,8 @@ function layout(trial, images, view, rating) {
       answers.set(String(i + 1), { choice: trial.items[i + 1] });
     });
     faces.append(row);
+  } else if (trial.type === "bubbles") {
+    bubblesLayout(faces, images[0], bubbles, answers);
   } else {
     images.forEach((image) => faces.append(faceFigure(image, "pair")));
   }
@@ -88,18 +106,18 @@ function layout(trial, images, view, rating) {
 const TOO_SLOW = "Too slow — please answer faster.";
 
 function setImagesVisible(faces, visible) {
-  for (const image of faces.querySelectorAll(".face img")) image.style.visibility = visible ? "visible" : "hidden";
+  for (const image of faces.querySelectorAll(".face img, .face canvas.bubbles")) image.style.visibility = visible ? "visible" : "hidden";
 }
 
 // Resolves with the answer, its reaction time and the measured timing (frame timestamps in ms
 // from the trial's first frame); with null when `interrupt` resolves first (nothing then
-// stays on screen).
-export async function runTrial(trial, { view, imageUrls, rating, minExposureMs, timing, refreshMs, interrupt }) {
+// stays on screen). Bubbles trials take `bubbles` ({seed, count, sigma, options}).
+export async function runTrial(trial, { view, imageUrls, rating, minExposureMs, timing, refreshMs, interrupt, bubbles }) {
   const loading = view.querySelector("[data-loading]");
   const faces = view.querySelector("[data-faces]");
   const fixation = view.querySelector("[data-fixation]");
   const message = view.querySelector("[data-trial-message]");
-  view.querySelector("[data-prompt]").textContent = PROMPTS[trial.type];
+  view.querySelector("[data-prompt]").textContent = bubbles ? `Which ${bubbles.label}?` : PROMPTS[trial.type];
   faces.style.visibility = "hidden";
   message.hidden = true;
   const timer = setTimeout(() => (loading.hidden = false), LOADING_DELAY_MS);
@@ -110,7 +128,7 @@ export async function runTrial(trial, { view, imageUrls, rating, minExposureMs, 
   clearTimeout(timer);
   loading.hidden = true;
   loading.textContent = "Loading images…";
-  const answers = layout(trial, images, view, rating);
+  const answers = layout(trial, images, view, rating, bubbles);
   const masks = timing.mask !== "none" ? addMasks(faces, timing.mask, images) : [];
   const aborted = new AbortController();
   const frames = { refreshMs, signal: aborted.signal };

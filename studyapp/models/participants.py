@@ -7,6 +7,7 @@ from django.db.models import F, Q
 from .studies import TrialType
 
 MAX_RT_MS_CONSTRAINT = 24 * 60 * 60 * 1000  # database backstop; the API applies a tighter setting
+MAX_BUBBLES_SEED = 2**32 - 1  # mulberry32 seeds are unsigned 32-bit integers
 
 
 class Screening(models.TextChoices):
@@ -157,6 +158,9 @@ class Trial(models.Model):
     correct_item = models.BigIntegerField(
         null=True, blank=True, help_text="Catch trials: the stimulus id that is the right answer."
     )
+    bubbles_seed = models.BigIntegerField(
+        null=True, blank=True, help_text="Bubbles trials: the seed of the apertures' positions."
+    )
 
     class Meta:
         ordering = ["participant", "index"]
@@ -164,8 +168,16 @@ class Trial(models.Model):
             models.UniqueConstraint(fields=["participant", "index"], name="trial_unique_position"),
             models.CheckConstraint(
                 condition=Q(trial_type="rating", items__len=2)
-                | Q(trial_type__in=["triplet", "afc"], items__len=3),
+                | Q(trial_type__in=["triplet", "afc"], items__len=3)
+                | Q(trial_type="bubbles", items__len=1),
                 name="trial_item_count",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    trial_type="bubbles", bubbles_seed__gte=0, bubbles_seed__lte=MAX_BUBBLES_SEED
+                )
+                | (~Q(trial_type="bubbles") & Q(bubbles_seed__isnull=True)),
+                name="trial_bubbles_seed",
             ),
             models.CheckConstraint(
                 condition=Q(role="repeat", repeat_of__isnull=False)
@@ -179,13 +191,25 @@ class Trial(models.Model):
 
 
 class Response(models.Model):
-    """The one stored answer to a trial: a chosen stimulus or a rating, with its reaction time."""
+    """The one stored answer to a trial: a chosen stimulus or a rating, with its reaction time.
+
+    Bubbles trials: ``choice`` is the index (0 or 1) of the answer in the study's two label
+    values (sorted), with the number of apertures shown and the staircase level it came from.
+    """
 
     trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
-    choice = models.BigIntegerField(null=True, blank=True, help_text="Chosen stimulus id.")
+    choice = models.BigIntegerField(
+        null=True, blank=True, help_text="Chosen stimulus id (Bubbles: the answer's index)."
+    )
     rating = models.FloatField(null=True, blank=True)
     rt_ms = models.FloatField(help_text="From images shown (decoded) to response, in ms.")
-    correct = models.BooleanField(null=True, blank=True, help_text="Catch trials only.")
+    correct = models.BooleanField(null=True, blank=True, help_text="Catch and Bubbles trials.")
+    bubbles_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Bubbles trials: the number of apertures shown."
+    )
+    bubbles_level = models.FloatField(
+        null=True, blank=True, help_text="Bubbles trials: the staircase level (log of the count)."
+    )
     responded_at = models.DateTimeField(null=True, blank=True, help_text="Client clock.")
     received_at = models.DateTimeField(auto_now_add=True, help_text="Server clock.")
     viewport_width = models.PositiveIntegerField(null=True, blank=True)
@@ -234,6 +258,11 @@ class Response(models.Model):
                 | Q(stimulus_offset_ms__isnull=True)
                 | Q(stimulus_onset_ms__isnull=True),
                 name="response_offset_after_onset",
+            ),
+            models.CheckConstraint(
+                condition=Q(bubbles_count__isnull=True, bubbles_level__isnull=True)
+                | Q(bubbles_count__gte=1, bubbles_level__gte=0, correct__isnull=False),
+                name="response_bubbles_complete",
             ),
             models.CheckConstraint(
                 condition=Q(refresh_ms__gt=0) | Q(refresh_ms__isnull=True),

@@ -10,9 +10,15 @@ class TrialType(models.TextChoices):
     TRIPLET = "triplet", "Triplet odd-one-out"
     RATING = "rating", "Pairwise similarity rating"
     AFC = "afc", "2AFC match-to-reference"
+    BUBBLES = "bubbles", "Bubbles: a label judged through apertures"
 
 
-ITEMS_PER_TRIAL = {TrialType.TRIPLET: 3, TrialType.RATING: 2, TrialType.AFC: 3}
+ITEMS_PER_TRIAL = {
+    TrialType.TRIPLET: 3,
+    TrialType.RATING: 2,
+    TrialType.AFC: 3,
+    TrialType.BUBBLES: 1,
+}
 
 
 class Study(models.Model):
@@ -42,6 +48,7 @@ class Study(models.Model):
         "repeat_rate",
         "catch_rate",
         "timing",
+        "bubbles",
         "require_fullscreen",
         "min_viewport_width",
         "min_viewport_height",
@@ -106,6 +113,15 @@ class Study(models.Model):
         '"mask": "noise", "mask_ms": 200, "deadline_ms": 3000, "iti_ms": 300, '
         '"practice_feedback": true, "blocks": {"rating": {"exposure_ms": null, "mask": "none", '
         '"mask_ms": 0}}}; empty means no fixation, unlimited exposure, no deadline.',
+    )
+    bubbles = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Bubbles trials as JSON, e.g. {"label": "gender", "sigma": 10, "start": 30, '
+        '"target": 0.75, "step": 0.1, "max_count": 200}: the label column judged (its two '
+        "values are the answers), the apertures' standard deviation in pixels of the image, "
+        "the staircase's starting count, target accuracy and step (log scale); empty without "
+        "Bubbles trials.",
     )
     require_fullscreen = models.BooleanField(
         default=False,
@@ -189,6 +205,9 @@ class Study(models.Model):
                 name="study_trial_types_valid",
             ),
             models.CheckConstraint(condition=Q(timing__contains={}), name="study_timing_is_object"),
+            models.CheckConstraint(
+                condition=Q(bubbles__contains={}), name="study_bubbles_is_object"
+            ),
             models.CheckConstraint(
                 condition=Q(comprehension_questions__contains=[]),
                 name="study_comprehension_is_list",

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from django.db import connection, transaction
 from psycopg import sql
 
+from studyapp.bubbles import DEFAULTS as BUBBLES_DEFAULTS
 from studyapp.models import Study
 
 # As in ``analysis.csv_cells`` (the pandas side; a test keeps the two equal). Not imported from
@@ -36,14 +37,25 @@ def csv_safe(expression: str) -> str:
 # ISO 8601 in UTC ("2026-12-01T22:48:11.878952Z"): the timestamp's text form under DateStyle
 # ISO (set for the query), which PostgreSQL writes much faster than to_char with a pattern.
 _ISO_UTC = "replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'"
+# Bubbles trials: ``choice`` is the label value answered (the response stores its index in the
+# sorted values, ``studyapp.bubbles.label_options``), with the trial's seed, the count shown,
+# the aperture sigma and the staircase level. The values are listed once per export.
+_BUBBLES_SIGMA = f"COALESCE((s.bubbles ->> 'sigma')::float, {BUBBLES_DEFAULTS['sigma']})"
+_CHOICE = "CASE WHEN t.trial_type = 'bubbles' THEN o.options[r.choice + 1] ELSE sc.name END"
 RESPONSES_QUERY = f"""
+WITH bubbles_options AS (
+  SELECT array_agg(DISTINCT x.labels ->> (st.bubbles ->> 'label')
+                   ORDER BY x.labels ->> (st.bubbles ->> 'label')) AS options
+  FROM studyapp_study st JOIN studyapp_stimulus x ON x.stimulus_set_id = st.stimulus_set_id
+  WHERE st.id = {{study_id}} AND st.bubbles ->> 'label' IS NOT NULL
+)
 SELECT {csv_safe("s.slug")} AS study,
        p.pseudonym AS participant,
        CASE WHEN p.excluded THEN 'excluded' ELSE p.status END AS participant_status,
        t.index AS trial_index, t.block, t.trial_type, t.role,
        (SELECT o.index FROM studyapp_trial o WHERE o.id = t.repeat_of_id) AS repeat_of,
        {csv_safe("s1.name")} AS item_1, {csv_safe("s2.name")} AS item_2,
-       {csv_safe("s3.name")} AS item_3, {csv_safe("sc.name")} AS choice, r.rating,
+       {csv_safe("s3.name")} AS item_3, {csv_safe(_CHOICE)} AS choice, r.rating,
        split_part(s.rating_scale, '-', 1)::int AS rating_min,
        split_part(s.rating_scale, '-', 2)::int AS rating_max,
        CASE r.correct WHEN true THEN 'true' WHEN false THEN 'false' END AS correct,
@@ -54,15 +66,19 @@ SELECT {csv_safe("s.slug")} AS study,
        r.refresh_ms, r.stimulus_onset_ms, r.stimulus_offset_ms,
        r.stimulus_offset_ms - r.stimulus_onset_ms AS exposure_measured_ms,
        CASE WHEN r.too_slow THEN 'true' ELSE 'false' END AS too_slow,
-       r.hidden_count, r.blur_count, r.fullscreen_exits, r.interrupted_attempts
+       r.hidden_count, r.blur_count, r.fullscreen_exits, r.interrupted_attempts,
+       t.bubbles_seed, r.bubbles_count,
+       CASE WHEN t.trial_type = 'bubbles' THEN {_BUBBLES_SIGMA} END AS bubbles_sigma,
+       r.bubbles_level
 FROM studyapp_response r
+CROSS JOIN bubbles_options o
 JOIN studyapp_trial t ON t.id = r.trial_id
 JOIN studyapp_participant p ON p.id = t.participant_id
 JOIN studyapp_study s ON s.id = p.study_id
 LEFT JOIN studyapp_stimulus s1 ON s1.id = t.items[1]
 LEFT JOIN studyapp_stimulus s2 ON s2.id = t.items[2]
 LEFT JOIN studyapp_stimulus s3 ON s3.id = t.items[3]
-LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice
+LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice AND t.trial_type <> 'bubbles'
 WHERE p.study_id = {{study_id}}
 ORDER BY t.participant_id, t.index
 """

@@ -1,5 +1,6 @@
 """A participant's plan as the trial runner needs it."""
 
+from studyapp.bubbles import bubbles_plan
 from studyapp.models import Participant, Stimulus, Trial
 from studyapp.screening import public_questions
 from studyapp.timing import block_timing
@@ -10,13 +11,25 @@ def participant_plan(*, participant: Participant) -> dict:
 
     ``min_exposure_ms``: how long a trial's images are on screen before a fresh press counts.
     ``timing``: each trial type's presentation settings (``studyapp.timing``).
+    ``bubbles``: the Bubbles settings and answers (``studyapp.bubbles``); a Bubbles trial has
+    its ``seed``, and once answered its outcome (``correct``: the runner's staircase resumes
+    from them), never before.
     ``screening``: the session's screening state and what is still to check (questions
     without their answers).
     """
     trials = list(
         Trial.objects.filter(participant=participant)
         .order_by("index")
-        .values("index", "block", "trial_type", "role", "items", "response__id")
+        .values(
+            "index",
+            "block",
+            "trial_type",
+            "role",
+            "items",
+            "bubbles_seed",
+            "response__id",
+            "response__correct",
+        )
     )
     ids = {i for t in trials for i in t["items"]}
     images = {s.pk: s.image.url for s in Stimulus.objects.filter(pk__in=ids).only("pk", "image")}
@@ -44,10 +57,12 @@ def participant_plan(*, participant: Participant) -> dict:
                 "role": t["role"],
                 "items": t["items"],
                 "answered": t["response__id"] is not None,
+                **(_bubbles_entry(t) if t["trial_type"] == "bubbles" else {}),
             }
             for t in trials
         ],
         "images": {str(pk): url for pk, url in images.items()},
+        "bubbles": bubbles_plan(study=study) if "bubbles" in study.trial_types else None,
         "completion": {
             "completion_code": participant.study.completion_code,
             "redirect_url": participant.study.redirect_url,
@@ -55,3 +70,9 @@ def participant_plan(*, participant: Participant) -> dict:
         if completed
         else None,
     }
+
+
+def _bubbles_entry(trial: dict) -> dict:
+    if trial["response__id"] is None:
+        return {"seed": trial["bubbles_seed"]}
+    return {"seed": trial["bubbles_seed"], "correct": trial["response__correct"]}

@@ -2,6 +2,7 @@
 
 from django.db.models import Aggregate, Count, FloatField, Q
 
+from studyapp.bubbles import bubbles_design_problems
 from studyapp.models import Participant, Response, Study
 from studyapp.planning import design_problems
 
@@ -69,7 +70,7 @@ def study_design_problems(*, study: Study) -> list[str]:
 
     ``study`` may be unsaved (a form's data), but needs its stimulus set.
     """
-    return design_problems(
+    problems = design_problems(
         trial_types=study.trial_types,
         main_trials=study.trials_per_participant,
         practice_trials=study.practice_trials,
@@ -77,3 +78,6 @@ def study_design_problems(*, study: Study) -> list[str]:
         catch_rate=study.catch_rate,
         n_items=study.stimulus_set.stimuli.count(),
     )
+    if "bubbles" in study.trial_types:
+        problems += bubbles_design_problems(study=study)
+    return problems

@@ -40,6 +40,7 @@ def trial_plan_create(*, participant: Participant) -> list[Trial]:
             correct_item=None
             if planned.correct_item is None
             else stimulus_ids[planned.correct_item],
+            bubbles_seed=planned.bubbles_seed,
         )
 
     # Originals first (bulk_create returns their keys), then the repeats that point at them.

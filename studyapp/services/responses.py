@@ -1,11 +1,13 @@
 """Store a participant's response: exactly one per trial, however often it is sent."""
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from studyapp.bubbles import bubbles_correct
 from studyapp.errors import NotFound, Unprocessable
 from studyapp.models import Participant, Response, Study, Trial
 from studyapp.payloads import ResponsePayload
@@ -19,11 +21,13 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 # compiling these two statements for every POST as PostgreSQL spent running them.
 TRIAL_QUERY = """
 SELECT t.id, t.trial_type, t.role, t.items, t.correct_item, p.id, p.last_seen_at,
-       s.rating_scale, s.min_rt_ms, r.id, p.screening
+       s.rating_scale, s.min_rt_ms, r.id, p.screening,
+       t.bubbles_seed, s.bubbles, s.stimulus_set_id, st.labels ->> (s.bubbles ->> 'label')
 FROM studyapp_trial t
 JOIN studyapp_participant p ON p.id = t.participant_id
 JOIN studyapp_study s ON s.id = p.study_id
 LEFT JOIN studyapp_response r ON r.trial_id = t.id
+LEFT JOIN studyapp_stimulus st ON t.trial_type = 'bubbles' AND st.id = t.items[1]
 WHERE p.token = %s AND t.index = %s
 """
 # Stored as the runner sent them (checked in ``parse_response``).
@@ -39,6 +43,8 @@ MEASURED_FIELDS = (
     "blur_count",
     "fullscreen_exits",
     "interrupted_attempts",
+    "bubbles_count",
+    "bubbles_level",
 )
 INSERT_COLUMNS = (
     "trial_id",
@@ -76,7 +82,7 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
             "unknown_trial", f"Trial {payload.trial} is not part of this session.", "trial"
         )
     trial_id, trial_type, role, items, correct_item, participant_id, last_seen = row[:7]
-    scale, rt_floor, stored, screening = row[7:]
+    scale, rt_floor, stored, screening, bubbles_seed, bubbles, set_id, label_value = row[7:]
     refusal = screening_refusal(screening)
     if refusal is not None:
         raise refusal
@@ -84,9 +90,19 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
         return Response.objects.get(pk=stored), False
     participant = Participant(id=participant_id, last_seen_at=last_seen)
     trial = Trial(
-        id=trial_id, trial_type=trial_type, role=role, items=items, correct_item=correct_item
+        id=trial_id,
+        trial_type=trial_type,
+        role=role,
+        items=items,
+        correct_item=correct_item,
+        bubbles_seed=bubbles_seed,
     )
-    response = _validated_response(trial, payload, Study(rating_scale=scale, min_rt_ms=rt_floor))
+    study = Study(  # Django leaves jsonb as text in raw queries
+        rating_scale=scale, min_rt_ms=rt_floor, bubbles=json.loads(bubbles), stimulus_set_id=set_id
+    )
+    response = _validated_response(trial, payload, study)
+    if trial_type == "bubbles":
+        response.correct = bubbles_correct(trial, payload, study, label_value)
     response.received_at = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -116,6 +132,9 @@ def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) ->
         rt_ms=payload.rt_ms,
         **{name: getattr(payload, name) for name in MEASURED_FIELDS},
     )
+    sent = (payload.bubbles_seed, payload.bubbles_count, payload.bubbles_level)
+    if trial.trial_type != "bubbles" and any(value is not None for value in sent):
+        raise Unprocessable("unexpected_bubbles", "Only Bubbles trials take 'bubbles'.", "bubbles")
     if trial.trial_type == "rating":
         response.rating = _checked_rating(payload, study)
         if trial.role == Trial.Role.CATCH:
@@ -131,7 +150,7 @@ def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) ->
 def _checked_choice(trial: Trial, payload: ResponsePayload) -> int:
     if payload.rating is not None:
         raise Unprocessable("unexpected_rating", "This trial takes a 'choice', not a rating.")
-    choosable = trial.items[1:] if trial.trial_type == "afc" else trial.items
+    choosable = {"afc": trial.items[1:], "bubbles": [0, 1]}.get(trial.trial_type, trial.items)
     if payload.choice is None:
         raise Unprocessable("missing_choice", "This trial needs a 'choice'.", "choice")
     if payload.choice not in choosable:

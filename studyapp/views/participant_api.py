@@ -104,6 +104,8 @@ def responses(request: HttpRequest, token: str) -> JsonResponse:
             raise NotFound("unknown_session", "This session does not exist.") from None
         raise
     body = {"trial": payload.trial, "duplicate": not created, "received_at": stored.received_at}
+    if stored.bubbles_count is not None:  # answered: the runner's staircase needs the outcome
+        body["correct"] = stored.correct
     return JsonResponse(body, status=201 if created else 200)
 
 

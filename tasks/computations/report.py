@@ -31,10 +31,13 @@ from analysis import (
     analyse_study,
     generalisation_table,
 )
+from analysis.bubbles import BubblesDesign
 from analysis.generalisation_inference import CrossCorrect
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
 from analysis.report.screening_text import ScreeningRules
+from analysis.study_analysis import BubblesInputs
+from studyapp.bubbles import bubbles_settings
 from studyapp.models import Artifact, Job, JobBatch, ParticipantAttribute, Study
 from studyapp.selectors.exports import attributes_csv_chunks, responses_csv_chunks
 from studyapp.selectors.studies import screened_out_counts
@@ -47,8 +50,8 @@ INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
 # 2: relevance part mass and overlays per model; 3: summary first, study title, dashboard link,
 # participant and stimulus groups; 4: the replication section (per-image masking outcomes, map
-# comparison across models)
-REPORT_VERSION = "analysis-report-4"
+# comparison across models); 5: decision weighting from Bubbles trials
+REPORT_VERSION = "analysis-report-5"
 OVERLAY_IMAGES = 8  # stimuli shown with every model's relevance map in the report
 
 
@@ -310,6 +313,23 @@ def stimulus_labels(job: Job) -> pd.DataFrame:
     )
 
 
+def bubbles_inputs(study: Study) -> BubblesInputs | None:
+    """A study's Bubbles design (its images' size, the apertures' sigma), with the stimuli
+    grouped by the judged label's value; None without Bubbles trials."""
+    if "bubbles" not in study.trial_types:
+        return None
+    settings = bubbles_settings(study)
+    stimuli = list(study.stimulus_set.stimuli.values_list("name", "width", "height", "labels"))
+    sizes = sorted({(width, height) for _, width, height, _ in stimuli})
+    if len(sizes) != 1:
+        raise ValueError(
+            f"Bubbles classification images need stimuli of one size; this set has {sizes[:5]}."
+        )
+    ((width, height),) = sizes
+    groups = {name: str(labels.get(settings.label)) for name, _, _, labels in stimuli}
+    return BubblesInputs(BubblesDesign(height, width, settings.sigma), groups=groups)
+
+
 def responses_export(job: Job) -> bytes:
     return b"".join(responses_csv_chunks(study=job.study))
 
@@ -344,6 +364,7 @@ class Report(Computation):
             dropped_rows=dropped,
             participant_attributes=participant_attributes(job, parameters.participant_groups),
             stimulus_labels=stimulus_labels(job),
+            bubbles=bubbles_inputs(job.study),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

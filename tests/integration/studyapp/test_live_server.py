@@ -141,3 +141,15 @@ def test_simulated_participants_pass_a_screening_by_answering_correctly(live_ser
     )
     with pytest.raises(RuntimeError, match=r"screened out \(viewport\)"):
         small.run()
+
+
+def test_simulated_participants_complete_a_bubbles_study(live_server):
+    study = make_study(trial_types=["bubbles"], bubbles={"label": "gender", "sigma": 3})
+    bots = [ParticipantBot(live_server.url, study.slug, f"bubbles-{i}", seed=i) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda bot: bot.run(), bots))
+    assert all(r.completion_code == "CODE123" for r in results)
+    stored = Response.objects.filter(trial__participant__study=study)
+    assert stored.count() == Trial.objects.filter(participant__study=study).count() == 4 * 11
+    assert set(stored.values_list("bubbles_count", flat=True)) == {1}
+    assert set(stored.values_list("correct", flat=True)) == {True, False}

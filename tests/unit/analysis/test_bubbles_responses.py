@@ -1,0 +1,147 @@
+"""Classification images from the response table: per participant and stimulus group, their
+tests and the agreement with model maps (simulated observers with known diagnostic regions)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.bubbles import BubblesDesign, ClassificationImageAccumulator, WeightedUpDown
+from analysis.bubbles.observers import DiagnosticObserver, disc_weights, simulate_observer
+from analysis.bubbles.responses import decision_weighting, participant_accumulators
+from analysis.report import write_report
+from analysis.study_analysis import AnalysisParameters, BubblesInputs, analyse_study
+
+DESIGN = BubblesDesign(height=48, width=48, sigma=3.0)
+EYES = [(16, 14), (16, 34)]
+MOUTH = [(36, 24)]
+GROUPS = {"face0": "eyes", "face1": "eyes", "face2": "guess", "face3": "guess"}
+
+
+def responses_table(n_participants=6, n_trials=250):
+    """Rows as `analysis.io.read_responses` gives them: each participant judges the "eyes"
+    faces with an eyes-only observer and the "guess" faces by guessing."""
+    observers = {
+        "eyes": DiagnosticObserver(disc_weights(DESIGN, EYES, 5), threshold=0.15),
+        "guess": DiagnosticObserver(None),
+    }
+    frames = []
+    for p in range(n_participants):
+        for g, (group, observer) in enumerate(observers.items()):
+            staircase = WeightedUpDown(start=40, step=0.08, maximum=300)
+            trials = simulate_observer(
+                DESIGN, observer, n_trials, staircase=staircase, random_state=100 * p + g
+            )
+            faces = [name for name, of in GROUPS.items() if of == group]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "participant": f"p{p}",
+                        "trial_type": "bubbles",
+                        "role": "main",
+                        "item_1": np.resize(faces, len(trials)),
+                        "correct": trials["correct"].astype("boolean"),
+                        "bubbles_seed": trials["seed"].astype(float),
+                        "bubbles_count": trials["count"].astype(float),
+                        "bubbles_sigma": DESIGN.sigma,
+                    }
+                )
+            )
+    practice = frames[0].head(3).assign(role="practice", correct=False)
+    rating = frames[0].head(2).assign(trial_type="rating")
+    return pd.concat([*frames, practice, rating], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return responses_table()
+
+
+def test_accumulators_per_group_and_participant_stream_the_trials(table):
+    accumulators = participant_accumulators(table, DESIGN, groups=GROUPS)
+    assert sorted(accumulators) == ["eyes", "guess"]
+    assert sorted(accumulators["eyes"]) == [f"p{p}" for p in range(6)]
+    assert all(a.n_trials == 250 for g in accumulators.values() for a in g.values())
+    rows = table[(table["participant"] == "p3") & table["item_1"].isin(["face0", "face1"])]
+    rows = rows[rows["role"] == "main"]
+    direct = ClassificationImageAccumulator(DESIGN).add_trials(
+        rows["bubbles_seed"].astype(np.int64),
+        rows["bubbles_count"].astype(np.int64),
+        rows["correct"],
+    )
+    np.testing.assert_allclose(accumulators["eyes"]["p3"].sum_mask_correct, direct.sum_mask_correct)
+    pooled = participant_accumulators(table, DESIGN)
+    assert list(pooled) == ["all"]
+    assert pooled["all"]["p0"].n_trials == 500
+
+
+def test_eyes_group_has_significant_eyes_guessing_group_none_and_model_agreement(table):
+    accumulators = participant_accumulators(table, DESIGN, groups=GROUPS)
+    maps = {
+        "eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)},
+        "mouth-model": {"eyes": disc_weights(DESIGN, MOUTH, 5)},
+    }
+    result = decision_weighting(accumulators, model_maps=maps, n_boot=50, random_state=0)
+    eyes = result.significant["eyes", "cluster"]
+    assert eyes[tuple(np.array(EYES).T)].all()
+    assert not result.significant["guess", "cluster"].any()
+    assert not result.significant["guess", "pixel"].any()
+    regions = result.regions.set_index(["group", "test"])
+    assert regions.loc[("eyes", "cluster"), "regions"] >= 1
+    assert regions.loc[("guess", "pixel"), "significant_pixels"] == 0
+    assert (
+        regions.loc[("eyes", "pixel"), "ceiling"] > 0.5 > regions.loc[("guess", "pixel"), "ceiling"]
+    )
+    rho = result.agreement.query("statistic == 'spearman'").set_index("model")
+    assert rho.loc["eyes-model", "ci_low"] > rho.loc["mouth-model", "ci_high"]
+    assert (rho["ci_low"] <= rho["estimate"]).all()
+    assert set(result.agreement["group"]) == {"eyes"}  # models without a guess map: no rows
+
+
+def test_a_design_with_another_sigma_is_refused(table):
+    with pytest.raises(ValueError, match="'design' parameter of participant_accumulators"):
+        participant_accumulators(table, BubblesDesign(height=48, width=48, sigma=4.0))
+    with pytest.raises(ValueError, match="Bubbles columns"):
+        participant_accumulators(table.drop(columns="bubbles_seed"), DESIGN)
+
+
+def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
+    study_responses, table, tmp_path
+):
+    """Triplets and Bubbles in one export: the similarity analysis is that of the triplets
+    alone, and the report adds the Bubbles maps, regions and model agreement."""
+    triplets = study_responses["triplet"]
+    people = sorted(triplets["participant"].unique())[:6]
+    bubbles = table[table["trial_type"] == "bubbles"].assign(
+        participant=lambda t: t["participant"].map({f"p{i}": p for i, p in enumerate(people)}),
+        study=triplets["study"].iloc[0],
+        trial_index=lambda t: 10_000 + np.arange(len(t)),
+        participant_status=lambda t: t["participant"].map(
+            triplets.groupby("participant")["participant_status"].first()
+        ),
+        rt_ms=900.0,
+    )
+    mixed = pd.concat([triplets, bubbles], ignore_index=True)
+    params = AnalysisParameters(n_boot=20, n_permutations=50, n_splits=10)
+    inputs = BubblesInputs(
+        DESIGN, groups=GROUPS, model_maps={"eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)}}
+    )
+    alone = analyse_study(triplets, parameters=params)
+    analysis = analyse_study(mixed, parameters=params, bubbles=inputs)
+    assert analysis.trial_type == "triplet"
+    assert analysis.split_half.summary() == alone.split_half.summary()
+    assert analysis.bubbles.significant["eyes", "cluster"][tuple(np.array(EYES).T)].all()
+    assert alone.bubbles is None
+    html = write_report(analysis, tmp_path).html.read_text()
+    assert "<h2>Decision weighting: humans vs models</h2>" in html
+    assert (tmp_path / "figures" / "bubbles_classification_images.png").exists()
+    regions = pd.read_csv(tmp_path / "tables" / "bubbles_regions.csv")
+    assert sorted(set(regions["group"])) == ["eyes", "guess"]
+    agreement = pd.read_csv(tmp_path / "tables" / "bubbles_agreement.csv")
+    assert set(agreement["model"]) == {"eyes-model"}
+    assert "Agreement of model maps with the human maps" in html
+    assert "Decision weighting: humans vs models" not in sections_html(alone, tmp_path / "alone")
+
+
+def sections_html(analysis, out) -> str:
+    out.mkdir()
+    return write_report(analysis, out).html.read_text()
