@@ -21,6 +21,7 @@ every missing key, unexpected key and shape conflict at once.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,21 +114,32 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module
     return model.to(device).eval()
 
 
-def read_weights(path: str | Path) -> Mapping[str, Any]:
-    """Load a weights file with ``weights_only=True``; errors name the file."""
+def read_weights(path: str | Path, *, mmap: bool = False) -> Mapping[str, Any]:
+    """Load a weights file with ``weights_only=True``; errors say in plain words what is wrong.
+
+    The messages name the file only by its base name (never a server folder); the loader's
+    own message, which may suggest turning safe loading off, is only chained.
+    `mmap` maps a zip-format file's tensors instead of reading them (for `inspect_weights`).
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"The weights file {str(path)!r} does not exist.")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or pickled-module files
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise ValueError(f"{path.name}: this is not a PyTorch weights file.") from exc
         raise ValueError(
-            f"Cannot read weights from {str(path)!r} (it must be a state dict or a checkpoint "
-            f"dict saved with torch.save; whole pickled modules are refused): {exc}"
+            f"{path.name} holds pickled Python objects (such as a whole model), not just "
+            "tensors: whole pickled modules are refused. Save model.state_dict() with "
+            "torch.save and upload that file."
         ) from exc
+    except Exception as exc:  # torch raises many types for files that are no torch.save output
+        raise ValueError(f"{path.name}: this is not a PyTorch weights file.") from exc
     if not isinstance(data, Mapping):
         raise ValueError(
-            f"The weights file {str(path)!r} must contain a dict; got {type(data).__name__}."
+            f"{path.name} holds a {type(data).__name__}, not a dictionary of weights "
+            "(a state dict or a checkpoint)."
         )
     return data
 
@@ -219,6 +231,12 @@ def _checkpoint_state_dict(
                 f"with {spec.num_classes}."
             )
         return data["state_dict"]
+    return unwrap_training_checkpoint(data)
+
+
+def unwrap_training_checkpoint(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The state dict inside a common training checkpoint (under ``state_dict`` or ``model``),
+    without a DataParallel ``module.`` prefix; `data` itself when it is a plain state dict."""
     for key in ("state_dict", "model"):
         if isinstance(data.get(key), Mapping):
             data = data[key]
