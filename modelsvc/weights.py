@@ -35,6 +35,8 @@ from modelsvc.spec import ModelSpec
 
 CHECKPOINT_FORMAT = "modelsvc-checkpoint"
 CHECKPOINT_VERSION = 1
+#: torch.save writes a zip archive, or (before PyTorch 1.6) a pickle stream (protocol 2+).
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
 
 _VGG16_CONVS = [
     *("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3"),
@@ -124,18 +126,22 @@ def read_weights(path: str | Path, *, mmap: bool = False) -> Mapping[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"The weights file {str(path)!r} does not exist.")
+    not_weights = f"{path.name}: this is not a PyTorch weights file."
+    with open(path, "rb") as handle:
+        if not handle.read(4).startswith(TORCH_FILE_STARTS):
+            raise ValueError(not_weights)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
-            raise ValueError(f"{path.name}: this is not a PyTorch weights file.") from exc
+            raise ValueError(not_weights) from exc
         raise ValueError(
             f"{path.name} holds pickled Python objects (such as a whole model), not just "
             "tensors: whole pickled modules are refused. Save model.state_dict() with "
             "torch.save and upload that file."
         ) from exc
     except Exception as exc:  # torch raises many types for files that are no torch.save output
-        raise ValueError(f"{path.name}: this is not a PyTorch weights file.") from exc
+        raise ValueError(not_weights) from exc
     if not isinstance(data, Mapping):
         raise ValueError(
             f"{path.name} holds a {type(data).__name__}, not a dictionary of weights "

@@ -71,9 +71,10 @@ def test_a_dlib_network_file_is_recognised_by_its_header(tmp_path):
 
 
 def test_files_that_are_not_weights_get_plain_words_without_folders(tmp_path):
-    (tmp_path / "notes.txt").write_text("hello, not tensors")
-    with pytest.raises(ValueError, match=r"^notes.txt: this is not a PyTorch weights file.$"):
-        inspect_weights(tmp_path / "notes.txt")
+    for text in ("hello, not tensors", "not tensors", "PK\x03\x04 a zip of something else"):
+        (tmp_path / "notes.txt").write_text(text)
+        with pytest.raises(ValueError, match=r"^notes.txt: this is not a PyTorch weights file.$"):
+            inspect_weights(tmp_path / "notes.txt")
     torch.save(build_model(SMALL), tmp_path / "module.pt")
     with pytest.raises(ValueError, match="whole pickled modules are refused") as error:
         inspect_weights(tmp_path / "module.pt")
