@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from modelsvc.builtin import builtin_spec, get_builtin
 from modelsvc.spec import ModelSpec
 from modelsvc.weights import VGG_FACE_DAG_LAYERS, VGG_FACE_MEAN, build_model, save_checkpoint
 from modelsvc.weights_inspect import inspect_weights
@@ -86,3 +87,14 @@ def test_files_that_are_not_weights_get_plain_words_without_folders(tmp_path):
     torch.save([torch.zeros(2)], tmp_path / "list.pt")
     with pytest.raises(ValueError, match="holds a list, not a dictionary"):
         inspect_weights(tmp_path / "list.pt")
+
+
+def test_dlibs_own_files_the_face_recognition_network_and_not_the_detector():
+    recognition = get_builtin("dlib_resnet29").weights_path()
+    info = inspect_weights(recognition)
+    assert info.spec == builtin_spec("dlib_resnet29").replace(
+        weights_path=None, weights_format=None, weights_sha256=None, name="", layers=()
+    )  # the same architecture, output size and preprocessing
+    detector = recognition.with_name("mmod_human_face_detector.dat")
+    with pytest.raises(ValueError, match="this is not a PyTorch weights file"):
+        inspect_weights(detector)
