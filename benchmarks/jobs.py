@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/jobs.py [--architecture vgg16] [--size 224] [--images 48]
 
 Both paths load the model, read the images from storage and compute epsilon_plus_flat maps
-in calls of the job batch size; the queue path adds planning, one task per batch, storing
-each batch and merging them into the artifact, with one worker (concurrency 1) on this host.
+in calls of the job batch size (the worker's model call size too); the queue path adds
+planning, one task per batch, storing each batch and merging them into the artifact, with
+one worker (concurrency 1) on this host.
 Each path runs twice: in a fresh process ("cold": imports, first model load, the relevance
 fast path's cached weights) and again in the same process ("warm"; the second queue job is on
 a copy of the set, so it cannot reuse the first job's artifact).  Also printed: seconds from
@@ -31,7 +32,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
-    os.environ.update({"CELERY_BROKER_URL": BROKER, "FACESIM_JOB_BATCH_SIZE": str(args.batch)})
+    sizes = {"FACESIM_JOB_BATCH_SIZE": str(args.batch), "FACESIM_MODEL_CALL_SIZE": str(args.batch)}
+    os.environ.update({"CELERY_BROKER_URL": BROKER, **sizes})
     setup_django()
 
     from modelsvc import ModelSpec, compute_relevance, load_model, map_over_images
@@ -90,7 +92,7 @@ def main() -> None:
         **bench_environment(),
         "DATABASE_URL": BENCH_DATABASE_URL,
         "CELERY_BROKER_URL": BROKER,
-        "FACESIM_JOB_BATCH_SIZE": str(args.batch),
+        **sizes,
     }
     log = Path(tempfile.mkdtemp()) / "worker.log"
     worker = Worker(environment, log, name="bench").start()

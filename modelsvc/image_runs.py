@@ -39,14 +39,17 @@ def map_over_images(
     batch_size: int,
     progress: bool = False,
     description: str = "images",
+    on_progress: Callable[[int], None] | None = None,
 ) -> ImageRun:
     """Call ``compute(images, item_indices)`` per batch and join the results.
 
     `images` are pixel tensors (B, 3, H, W) in [0, 1]; `compute` returns arrays (or a
-    tuple/dict of arrays) with one row per image.
+    tuple/dict of arrays) with one row per image. `on_progress`, if given, is called after
+    every call with the number of items done so far.
     """
     ok = np.zeros(len(items), dtype=bool)
     errors: dict[int, ImageLoadError] = {}
+    done: set[int] = set()
     bar = tqdm(total=len(items), desc=description, disable=not progress, leave=False)
 
     def run(indices: list[int]) -> Any:
@@ -58,7 +61,10 @@ def map_over_images(
         for position, error in zip(loaded.failed, loaded.errors, strict=True):
             errors[indices[position]] = error
         output = compute(images, indices)
-        bar.update(len(set(indices)))
+        bar.update(len(set(indices) - done))
+        done.update(indices)
+        if on_progress is not None:
+            on_progress(len(done))
         return output
 
     result = run_batched(run, len(items), batch_size)

@@ -21,6 +21,7 @@ every missing key, unexpected key and shape conflict at once.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from modelsvc.spec import ModelSpec
 
 CHECKPOINT_FORMAT = "modelsvc-checkpoint"
 CHECKPOINT_VERSION = 1
+#: torch.save writes a zip archive, or (before PyTorch 1.6) a pickle stream (protocol 2+).
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
 
 _VGG16_CONVS = [
     *("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3"),
@@ -113,21 +116,36 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module
     return model.to(device).eval()
 
 
-def read_weights(path: str | Path) -> Mapping[str, Any]:
-    """Load a weights file with ``weights_only=True``; errors name the file."""
+def read_weights(path: str | Path, *, mmap: bool = False) -> Mapping[str, Any]:
+    """Load a weights file with ``weights_only=True``; errors say in plain words what is wrong.
+
+    The messages name the file only by its base name (never a server folder); the loader's
+    own message, which may suggest turning safe loading off, is only chained.
+    `mmap` maps a zip-format file's tensors instead of reading them (for `inspect_weights`).
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"The weights file {str(path)!r} does not exist.")
+    not_weights = f"{path.name}: this is not a PyTorch weights file."
+    with open(path, "rb") as handle:
+        if not handle.read(4).startswith(TORCH_FILE_STARTS):
+            raise ValueError(not_weights)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or pickled-module files
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise ValueError(not_weights) from exc
         raise ValueError(
-            f"Cannot read weights from {str(path)!r} (it must be a state dict or a checkpoint "
-            f"dict saved with torch.save; whole pickled modules are refused): {exc}"
+            f"{path.name} holds pickled Python objects (such as a whole model), not just "
+            "tensors: whole pickled modules are refused. Save model.state_dict() with "
+            "torch.save and upload that file."
         ) from exc
+    except Exception as exc:  # torch raises many types for files that are no torch.save output
+        raise ValueError(not_weights) from exc
     if not isinstance(data, Mapping):
         raise ValueError(
-            f"The weights file {str(path)!r} must contain a dict; got {type(data).__name__}."
+            f"{path.name} holds a {type(data).__name__}, not a dictionary of weights "
+            "(a state dict or a checkpoint)."
         )
     return data
 
@@ -219,6 +237,12 @@ def _checkpoint_state_dict(
                 f"with {spec.num_classes}."
             )
         return data["state_dict"]
+    return unwrap_training_checkpoint(data)
+
+
+def unwrap_training_checkpoint(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The state dict inside a common training checkpoint (under ``state_dict`` or ``model``),
+    without a DataParallel ``module.`` prefix; `data` itself when it is a plain state dict."""
     for key in ("state_dict", "model"):
         if isinstance(data.get(key), Mapping):
             data = data[key]

@@ -6,13 +6,21 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import slugify
 
 from modelsvc.dlib_parts import PART_MASK_LICENCE
 from studyapp.bubbles import bubbles_problems
+from studyapp.forms_analysis import (
+    ANALYSIS_PREFIX,
+    analysis_fields,
+    analysis_initial,
+    analysis_settings,
+)
 from studyapp.models import FaceModel, Study, TrialType
 from studyapp.questionnaire import QuestionnaireSpecField
 from studyapp.screening import comprehension_problems
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
+from studyapp.services.studies import free_slug
 from studyapp.timing import timing_problems
 
 # The fields a trial plan is made from, checked together against the stimulus set.
@@ -113,8 +121,49 @@ def _form_field(db_field, **kwargs):
 FROZEN_NOTE = "Participants have started: clone the study to change its design."
 
 
+#: The form's sections, in order: (title, field names); the analysis fields come last.
+STUDY_SECTIONS = (
+    ("Study", ("title", "slug")),
+    (
+        "Design",
+        (
+            "stimulus_set",
+            "face_models",
+            "trial_types",
+            "rating_scale",
+            "trials_per_participant",
+            "practice_trials",
+            "break_every",
+            "repeat_rate",
+            "catch_rate",
+            "min_exposure_ms",
+            "min_rt_ms",
+            "timing",
+            "require_fullscreen",
+            "min_viewport_width",
+            "min_viewport_height",
+            "device_requirement",
+        ),
+    ),
+    (
+        "Texts",
+        (
+            "consent_text",
+            "instructions",
+            "comprehension_questions",
+            "comprehension_attempts",
+            "debrief",
+        ),
+    ),
+    ("Recruitment", ("target_participants", "completion_code", "redirect_url")),
+)
+
+
 class StudyForm(forms.ModelForm):
-    """A study's settings; the analysis settings are checked as the report will read them."""
+    """A study's settings in sections; the slug defaults to the title's; the analysis
+    settings are form fields (``forms_analysis``) stored as the report reads them."""
+
+    derived_columns = ("analysis_settings",)  # set from the analysis fields (see `clean`)
 
     trial_types = forms.MultipleChoiceField(
         choices=TrialType.choices,
@@ -132,6 +181,11 @@ class StudyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text += " Empty: made from the title."
+        self.fields.update(analysis_fields())
+        for name, value in analysis_initial(self.instance.analysis_settings).items():
+            self.initial.setdefault(name, value)
         self.design_frozen = study_design_frozen(study=self.instance)
         if self.design_frozen:  # disabled fields keep their stored values whatever is posted
             for name in Study.DESIGN_FIELDS:
@@ -139,8 +193,35 @@ class StudyForm(forms.ModelForm):
                     self.fields[name].disabled = True
                     self.fields[name].help_text = FROZEN_NOTE
 
+    def sections(self) -> list[tuple[str, list]]:
+        """(title, bound fields) per section; fields no section names join the design."""
+        analysis = [name for name in self.fields if name.startswith(ANALYSIS_PREFIX)]
+        named = {name for _, names in STUDY_SECTIONS for name in names} | set(analysis)
+        rest = [name for name in self.fields if name not in named]
+        sections = [
+            (title, [*names, *rest] if title == "Design" else names)
+            for title, names in STUDY_SECTIONS
+        ]
+        return [
+            (title, [self[name] for name in names if name in self.fields])
+            for title, names in [*sections, ("Analysis", analysis)]
+        ]
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        if slug or self.instance.pk:
+            return slug or self.instance.slug
+        return free_slug(slugify(self.cleaned_data.get("title", ""))[:40] or "study")
+
     def clean(self):
         data = super().clean()
+        if not any(name.startswith(ANALYSIS_PREFIX) for name in self.errors):
+            try:
+                self.instance.analysis_settings = analysis_settings(
+                    data, self.instance.analysis_settings
+                )
+            except forms.ValidationError as error:
+                self.add_error(None, error)
         design = [f for f in PLAN_FIELDS if f != "stimulus_set"]
         if data.get("stimulus_set") and all(data.get(f) is not None for f in design):
             # Bubbles settings: the form's when it has them (a bad value is its own error).
@@ -180,18 +261,6 @@ class StudyForm(forms.ModelForm):
             raise forms.ValidationError(problems)
         return questions
 
-    def clean_analysis_settings(self) -> dict:
-        settings = self.cleaned_data["analysis_settings"] or {}
-        if not isinstance(settings, dict):
-            raise forms.ValidationError("The analysis settings must be a JSON object.")
-        from analysis import AnalysisParameters  # pandas, scipy: see charts
-
-        try:
-            AnalysisParameters.from_dict(settings)
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from error
-        return settings
-
     class Meta:
         model = Study
         formfield_callback = _form_field
@@ -228,7 +297,6 @@ class StudyForm(forms.ModelForm):
             "comprehension_questions",
             "comprehension_attempts",
             "debrief",
-            "analysis_settings",
             "completion_code",
             "redirect_url",
         ]

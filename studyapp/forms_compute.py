@@ -8,6 +8,7 @@ from django.conf import settings
 
 from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
+from modelsvc.weights_inspect import WeightsInfo
 from studyapp.models import FaceModel, Job, StimulusSet, Study
 
 MAX_CLASSES = 100_000  # output units; far beyond any face data set, small enough to allocate
@@ -58,6 +59,8 @@ def _names(text: str) -> tuple[str, ...]:
 class FaceModelForm(forms.Form):
     """A model's spec and weights; empty size, normalisation and layers take the defaults."""
 
+    field_order = ["weights", "staged_weights", "weights_path", "weights_format"]
+
     name = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     architecture = forms.ChoiceField(
@@ -82,10 +85,15 @@ class FaceModelForm(forms.Form):
         required=False, help_text="Layers for embeddings (default: the architecture's)."
     )
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
-    weights = forms.FileField(required=False, help_text="Upload a weights file …")
+    weights = forms.FileField(
+        required=False,
+        help_text="Upload a weights file (its format, architecture and classes are detected) …",
+    )
+    staged_weights = forms.CharField(required=False, widget=forms.HiddenInput)
     weights_path = forms.CharField(required=False, help_text="… or give a path on the server.")
     weights_format = forms.ChoiceField(
-        choices=[("", "— no weights (random init) —")] + [(f, f) for f in WEIGHTS_FORMATS],
+        choices=[("", "— detect from the file, or no weights (random init) —")]
+        + [(f, f) for f in WEIGHTS_FORMATS],
         required=False,
     )
     parent = forms.ModelChoiceField(queryset=FaceModel.objects.all(), required=False)
@@ -131,6 +139,23 @@ class FaceModelForm(forms.Form):
             raise forms.ValidationError(str(error)) from error
         data["spec"] = spec
         return data
+
+
+def face_model_initial(info: WeightsInfo) -> dict[str, str | int]:
+    """Form values for what a weights file says (`modelsvc.weights_inspect`)."""
+    spec = info.spec
+    return {
+        "weights_format": info.weights_format,
+        "architecture": spec.architecture,
+        "num_classes": spec.num_classes,
+        "input_size": ", ".join(map(str, spec.input_size)),
+        "mean": ", ".join(map(str, spec.mean)),
+        "std": ", ".join(map(str, spec.std)),
+        "class_names": ", ".join(spec.class_names),
+        "task": spec.task or "",
+        "layers": ", ".join(spec.layers),
+        "seed": spec.seed,
+    }
 
 
 class JobLaunchForm(forms.Form):

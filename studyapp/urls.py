@@ -10,6 +10,7 @@ from studyapp.views import (
     participant_pages,
     research,
     research_compute,
+    research_models,
 )
 
 register_converter(SessionTokenConverter, "token")
@@ -87,8 +88,13 @@ urlpatterns = [
         research.attributes_attach,
         name="research-attributes-attach",
     ),
-    path("research/models/", research_compute.models, name="research-models"),
     path("research/models/grid/", research_compute.model_grid, name="research-model-grid"),
+    path("research/models/", research_models.models, name="research-models"),
+    path(
+        "research/models/weights.json",
+        research_models.weights_inspect,
+        name="research-models-weights",
+    ),
     path("research/jobs/", research_compute.jobs, name="research-jobs"),
     path("research/jobs/status.json", research_compute.jobs_status, name="research-jobs-status"),
     path("research/jobs/<int:job_id>/", research_compute.job_detail, name="research-job"),

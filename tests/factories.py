@@ -63,6 +63,20 @@ def make_study(stimulus_set: StimulusSet | None = None, **fields) -> Study:
     return Study.objects.create(stimulus_set=stimulus_set or make_stimulus_set(), **defaults)
 
 
+def analysis_posted(study: Study | None = None) -> dict:
+    """The study form's analysis fields as a browser posts them (the study's or the defaults;
+    unchecked boxes and empty numbers left out)."""
+    from studyapp.forms import StudyForm
+    from studyapp.forms_analysis import ANALYSIS_PREFIX
+
+    initial = StudyForm(instance=study).initial
+    return {
+        name: value
+        for name, value in initial.items()
+        if name.startswith(ANALYSIS_PREFIX) and value is not None and value is not False
+    }
+
+
 def start_participant(study: Study, pid: str | None = None) -> Participant:
     external = ExternalIds(pid or f"pid-{next(_names)}", source=Participant.Source.PROLIFIC)
     return participant_start(study=study, external=external)

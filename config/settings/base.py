@@ -202,6 +202,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Compute jobs: stimuli per batch (one sub-task), and where model weights may be read from.
 FACESIM_JOB_BATCH_SIZE = env.int("FACESIM_JOB_BATCH_SIZE", default=32)
+# Images per model call (every call padded to it): also the step of a job's progress bar.
+FACESIM_MODEL_CALL_SIZE = env.int("FACESIM_MODEL_CALL_SIZE", default=8)
 FACESIM_WEIGHTS_DIRS = env.list("FACESIM_WEIGHTS_DIRS", default=[])
 FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
     "FACESIM_MAX_WEIGHTS_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024

@@ -191,6 +191,9 @@ class JobBatch(Dispatched):
     result = models.FileField(upload_to="jobs/", max_length=255, blank=True)
     result_sha256 = models.CharField(max_length=64, blank=True)
     failures = models.JSONField(default=list, blank=True, help_text="Items that failed, why.")
+    items_done = models.PositiveIntegerField(
+        default=0, help_text="Items counted into the job's progress so far (while it runs)."
+    )
     error = models.TextField(blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

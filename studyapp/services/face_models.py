@@ -1,7 +1,10 @@
 """Register a face model: its spec is checked by actually loading the weights (on the CPU).
 
 Nothing is saved when the weights do not fit the architecture; the error lists the missing
-and unexpected keys and the shape conflicts (from ``modelsvc``).
+and unexpected keys and the shape conflicts (from ``modelsvc``). Errors name an uploaded file
+by its own name, never by where the server keeps it. Without a stated format, the format is
+detected from the file (``modelsvc.weights_inspect``); a FaceSim checkpoint brings its
+finetuning record (validation accuracy) along.
 """
 
 import hashlib
@@ -14,6 +17,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from modelsvc import ModelSpec, load_model
+from modelsvc.weights_inspect import inspect_weights
 from studyapp.models import FaceModel
 from studyapp.storage import local_path
 
@@ -59,15 +63,14 @@ def face_model_register(
 ) -> FaceModel:
     """Store the weights (upload) or point at them (server path), load once, then save the row.
 
-    ``weights_format`` says how to read the file (torchvision, checkpoint, vgg_face_dag);
-    without weights the model is randomly initialised from ``spec.seed``.
+    ``weights_format`` says how to read the file (torchvision, checkpoint, vgg_face_dag,
+    dlib_dat; detected when empty); without weights the model is randomly initialised from
+    ``spec.seed``.
     """
     if weights_upload is not None and weights_path:
         raise ValidationError("Give either an uploaded weights file or a server path, not both.")
     has_weights = weights_upload is not None or bool(weights_path)
-    if has_weights and not weights_format:
-        raise ValidationError("Say which format the weights file has (weights_format).")
-    stored_name = ""
+    stored_name = file_path = ""
     try:
         if weights_upload is not None:
             stored_name = default_storage.save(f"weights/{weights_upload.name}", weights_upload)
@@ -75,11 +78,17 @@ def face_model_register(
         elif weights_path:
             file_path = str(check_weights_path(weights_path))
         digest = _sha256_of_file(file_path) if has_weights else None
+        training = None
+        if has_weights and weights_format in (None, "", "checkpoint"):
+            found = inspect_weights(file_path)
+            weights_format = weights_format or found.weights_format
+            training = found.spec.training if weights_format == found.weights_format else None
         checked = spec.replace(
             name=name,
             weights_path=file_path if has_weights else None,
             weights_format=weights_format if has_weights else None,
             weights_sha256=digest,
+            training=training or spec.training,
         )
         check_spec_loads(checked)
         with transaction.atomic():
@@ -102,7 +111,11 @@ def face_model_register(
             default_storage.delete(stored_name)
         if isinstance(error, IntegrityError):  # the name was taken since the form checked it
             raise ValidationError(f"A model named {name!r} already exists.") from error
-        raise ValidationError(str(error)) from error
+        message = str(error)
+        if stored_name:  # the upload is named as the researcher knows it
+            for server_name in (file_path, Path(file_path).name):
+                message = message.replace(server_name, weights_upload.name)
+        raise ValidationError(message) from error
     except BaseException:
         if stored_name:
             default_storage.delete(stored_name)

@@ -193,14 +193,37 @@ def batch_complete(*, batch_id: int, result_name: str, result_sha256: str, failu
         batch.result_sha256 = result_sha256
         batch.failures = failures
         batch.finished_at = timezone.now()
-        batch.save(update_fields=["status", "result", "result_sha256", "failures", "finished_at"])
+        remaining = max(len(batch.stimulus_ids) - batch.items_done, 0)
+        batch.items_done += remaining
+        batch.save(
+            update_fields=[
+                *("status", "result", "result_sha256", "failures", "finished_at", "items_done")
+            ]
+        )
         Job.objects.filter(pk=job.pk).update(
-            progress_done=Least(F("progress_done") + len(batch.stimulus_ids), F("progress_total"))
+            progress_done=Least(F("progress_done") + remaining, F("progress_total"))
         )
         last = not job.batches.exclude(status=JobBatch.Status.DONE).exists()
         if last:
             enqueue(FINALIZE_TASK, job.pk)
         return last
+
+
+def batch_progress(*, batch_id: int, done: int) -> None:
+    """A running batch has `done` of its items: the job's progress moves by the new ones.
+
+    A batch run again (its worker died) counts only items beyond those counted before, so
+    the job's progress never counts an item twice.
+    """
+    with transaction.atomic():
+        batch = JobBatch.objects.select_for_update().filter(pk=batch_id).first()
+        new = min(done, len(batch.stimulus_ids)) - batch.items_done if batch else 0
+        if new <= 0 or batch.status != JobBatch.Status.RUNNING:
+            return
+        JobBatch.objects.filter(pk=batch_id).update(items_done=F("items_done") + new)
+        Job.objects.filter(pk=batch.job_id, status=Job.Status.RUNNING).update(
+            progress_done=Least(F("progress_done") + new, F("progress_total"))
+        )
 
 
 def job_progress(*, job_id: int, done: int) -> None:

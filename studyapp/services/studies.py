@@ -68,10 +68,12 @@ def study_update(*, form) -> Study:
                     f"Participants have started this study, so its design ({', '.join(changed)}) "
                     "can no longer change; clone the study to change it."
                 )
-        # Only the form's own fields: the status, the declined count and anything else changed
+        # Only the form's own fields (and the columns it derives from other fields, e.g. the
+        # analysis settings): the status, the declined count and anything else changed
         # meanwhile by others (status button, participants declining) stay as they are now.
         columns = {field.name for field in Study._meta.concrete_fields}
-        study.save(update_fields=[name for name in form.fields if name in columns] + ["updated_at"])
+        own = [name for name in form.fields if name in columns]
+        study.save(update_fields=[*own, *getattr(form, "derived_columns", ()), "updated_at"])
         form.save_m2m()
     return study
 
@@ -103,7 +105,7 @@ def study_clone(*, study: Study, user) -> Study:
     ]
     with transaction.atomic():
         clone = Study.objects.create(
-            slug=_free_slug(f"{study.slug[:40]}-copy"),
+            slug=free_slug(f"{study.slug[:40]}-copy"),
             title=f"Copy of {study.title}"[: Study._meta.get_field("title").max_length],
             **{name: getattr(study, name) for name in copied},
         )
@@ -113,7 +115,8 @@ def study_clone(*, study: Study, user) -> Study:
     return clone
 
 
-def _free_slug(base: str) -> str:
+def free_slug(base: str) -> str:
+    """`base`, or `base-2`, `base-3` … whichever no study has yet."""
     taken = set(Study.objects.filter(slug__startswith=base).values_list("slug", flat=True))
     return next(
         slug

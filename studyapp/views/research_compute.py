@@ -1,12 +1,12 @@
-"""Researcher pages for face models, compute jobs and artifacts.
+"""Researcher pages for compute jobs and artifacts (models: ``research_models``).
 
-Models are shared by all researchers; jobs and artifacts are visible through the studies a
-researcher has a role on (see ``permissions``).
+Jobs and artifacts are visible through the studies a researcher has a role on (see
+``permissions``).
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,43 +17,13 @@ from studyapp.downloads import artifact_file_download
 from studyapp.file_responses import file_response
 from studyapp.models import Artifact, AuditEvent, Stimulus
 from studyapp.permissions import can_run_job, can_view_artifact, runnable_studies, visible_jobs
-from studyapp.selectors.compute import job_list, model_list
+from studyapp.selectors.compute import job_list
 from studyapp.services.jobs import job_cancel, job_launch, job_retry
 from studyapp.services.studies import audit_record
 from studyapp.storage import read_arrays_cached
 from studyapp.views.job_messages import warn_if_queue_down
 
 MAX_OVERLAYS_PER_PAGE = 60
-
-
-@login_required
-def models(request: HttpRequest) -> HttpResponse:
-    # The model forms import PyTorch (~0.9 GB, ~3 s); importing them here rather than at
-    # start-up keeps it out of the web workers that only serve participants.
-    from studyapp.forms_compute import FaceModelForm
-    from studyapp.services.face_models import face_model_register
-
-    form = FaceModelForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            face_model = face_model_register(
-                name=data["name"],
-                spec=data["spec"],
-                weights_format=data["weights_format"] or None,
-                weights_upload=data["weights"],
-                weights_path=data["weights_path"],
-                pretraining=data["pretraining"],
-                description=data["description"],
-                parent=data["parent"],
-                user=request.user,
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"Registered {face_model.name}: its weights load.")
-            return redirect("research-models")
-    return render(request, "research/models.html", {"models": model_list(), "form": form})
 
 
 @login_required
@@ -86,7 +56,9 @@ def model_grid(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def jobs(request: HttpRequest) -> HttpResponse:
-    from studyapp.forms_compute import JobLaunchForm  # imports PyTorch: see `models`
+    # The job form imports PyTorch (~0.9 GB, ~3 s); importing it here rather than at
+    # start-up keeps it out of the web workers that only serve participants.
+    from studyapp.forms_compute import JobLaunchForm
 
     form = JobLaunchForm(request.POST or None, studies=runnable_studies(request.user))
     if request.method == "POST" and form.is_valid():

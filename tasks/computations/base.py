@@ -1,16 +1,19 @@
 """What every kind of job provides to the generic job tasks (``tasks.jobs``)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from modelsvc import mean_fill_value
 from studyapp.models import Job, JobBatch
+from studyapp.services.jobs import batch_progress
 from tasks.items import stimulus_items
 
 # Images per model call: every call is padded to this size (modelsvc.run_batched), so a
-# stimulus gets bit-identical results however the job is split into batches.
-MODEL_BATCH_SIZE = settings.FACESIM_JOB_BATCH_SIZE
+# stimulus gets bit-identical results however the job is split into batches. The job's
+# progress moves after every call (`batch_progress_reporter`).
+MODEL_BATCH_SIZE = settings.FACESIM_MODEL_CALL_SIZE
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class Computation:
     def finalize(self, job: Job) -> str:
         """Store the artifacts; returns a note for the job (may be empty)."""
         raise NotImplementedError
+
+
+def batch_progress_reporter(batch: JobBatch) -> Callable[[int], None]:
+    """For ``map_over_images(on_progress=...)``: the batch's items done, into the job's bar."""
+    return lambda done: batch_progress(batch_id=batch.pk, done=done)
 
 
 def stimulus_ids(job: Job) -> list[int]:

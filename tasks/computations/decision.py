@@ -18,6 +18,7 @@ from tasks.computations.base import (
     Computation,
     Plan,
     batch_file_name,
+    batch_progress_reporter,
     chunks,
     dataset_fill_value,
     failure_records,
@@ -115,7 +116,11 @@ class DecisionWeighting(Computation):
             )
 
         run = map_over_images(
-            [item for _, item in kept], spec.input_size, compute, MODEL_BATCH_SIZE
+            [item for _, item in kept],
+            spec.input_size,
+            compute,
+            MODEL_BATCH_SIZE,
+            on_progress=batch_progress_reporter(batch),
         )
         loaded = set(run.keys)
         ok = [pk for pk, item in kept if item.key in loaded]

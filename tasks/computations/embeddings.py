@@ -12,6 +12,7 @@ from tasks.computations.base import (
     Computation,
     Plan,
     batch_file_name,
+    batch_progress_reporter,
     chunks,
     failure_records,
     stimulus_ids,
@@ -68,6 +69,7 @@ class Embeddings(Computation):
                 model, spec, images, settings["layers"], settings["pooling"]
             ),
             MODEL_BATCH_SIZE,
+            on_progress=batch_progress_reporter(batch),
         )
         loaded = set(run.keys)
         ok = [batch.stimulus_ids[i] for i, item in enumerate(items) if item.key in loaded]

@@ -12,6 +12,7 @@ from tasks.computations.base import (
     Computation,
     Plan,
     batch_file_name,
+    batch_progress_reporter,
     chunks,
     failure_records,
     stimulus_ids,
@@ -100,7 +101,17 @@ class Relevance(Computation):
             )
             return {"maps": result.maps, "logits": result.logits, "targets": result.targets}
 
-        run = map_over_images(items, spec.input_size, compute, MODEL_BATCH_SIZE) if items else None
+        run = (
+            map_over_images(
+                items,
+                spec.input_size,
+                compute,
+                MODEL_BATCH_SIZE,
+                on_progress=batch_progress_reporter(batch),
+            )
+            if items
+            else None
+        )
         if run is None:
             arrays = {"stimulus_ids": np.zeros(0, dtype=np.int64)}
         else:

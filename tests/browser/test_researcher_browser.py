@@ -3,7 +3,6 @@
 Screenshots of the main pages go to tests/browser/artifacts/ (not committed).
 """
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,11 @@ from tests.compute_fixtures import small_model
 from tests.integration.tasks.test_pipeline import simulate_participants
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# Quick analysis settings, entered in the form's analysis section (field -> value).
 QUICK_ANALYSIS = {
-    "methods": ["spearman"],
-    "n_boot": 20,
-    "n_permutations": 50,
-    "n_splits": 5,
-    "embedding_dims": [2],
-    "embedding_folds": 2,
+    "#id_analysis_n_boot": "20",
+    "#id_analysis_n_permutations": "50",
+    "#id_analysis_n_splits": "5",
 }
 
 
@@ -55,7 +52,7 @@ def test_researcher_runs_a_study_from_the_browser(
 
     page.click("text=New study")
     page.fill("#id_title", "Browser study")
-    page.fill("#id_slug", "browser-study")
+    assert page.input_value("#id_slug") == "browser-study"  # filled from the title
     page.select_option("#id_stimulus_set", str(faces.pk))
     page.check("input[name=trial_types][value=triplet]")
     page.select_option("#id_face_models", [str(m.pk) for m in models])
@@ -63,7 +60,11 @@ def test_researcher_runs_a_study_from_the_browser(
     page.fill("#id_practice_trials", "0")
     page.fill("#id_consent_text", "Do you agree?")
     page.fill("#id_instructions", "Pick the odd one out.")
-    page.fill("#id_analysis_settings", json.dumps(QUICK_ANALYSIS))
+    for method in ("pearson", "rho-a", "tau-a"):
+        page.uncheck(f"input[name=analysis_methods][value={method}]")
+    for selector, value in QUICK_ANALYSIS.items():
+        page.fill(selector, value)
+    page.select_option("#id_analysis_choice_matrix", "counts")  # no embedding fit: quick
     shot(page, "new-study")
     page.click("#study-form button[type=submit]")
     page.wait_for_url("**/research/studies/browser-study/")

@@ -120,6 +120,8 @@ MATRIX = {
     ("research/studies/<slug:slug>/participant-attributes", "get", "slug"): every(405),
     ("research/models/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/models/grid/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
+    ("research/models/weights.json", "post", None): researchers(LOGIN, 400, 400, 400, 400),
+    ("research/models/weights.json", "get", None): researchers(LOGIN, 405, 405, 405, 405),
     ("research/jobs/", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/status.json", "get", None): researchers(LOGIN, 200, 200, 200, 200),
     ("research/jobs/<int:job_id>/", "get", "job"): researchers(LOGIN, 404, 200, 200, 200),

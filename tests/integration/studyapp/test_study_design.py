@@ -13,7 +13,7 @@ from studyapp.forms import StudyForm
 from studyapp.models import AuditEvent, Study, StudyMembership
 from studyapp.services.demo import DemoConfig, demo_studies
 from studyapp.services.studies import study_update
-from tests.factories import make_stimulus_set, make_study, start_participant
+from tests.factories import analysis_posted, make_stimulus_set, make_study, start_participant
 
 pytestmark = pytest.mark.django_db
 DESIGN_CHANGES = {
@@ -48,7 +48,7 @@ def posted(study: Study, **changes) -> dict:
         if value is not None
     }
     data["face_models"] = [m.pk for m in data.get("face_models", [])]
-    data["analysis_settings"] = "{}"
+    data.update(analysis_posted(study))
     data["timing"] = json.dumps(study.timing)
     data.update(changes)
     return data
@@ -247,24 +247,74 @@ def test_a_viewer_cannot_clone(client, owner, django_user_model):
     assert Study.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    ("settings_json", "message"),
-    [
-        ('{"n_bootstrap": 40}', "Unknown keys [&#x27;n_bootstrap&#x27;] for AnalysisParameters"),
-        ('{"n_boot": "40"}', "The &#x27;n_boot&#x27; parameter of AnalysisParameters.from_dict"),
-        ('{"exclusions": {"min_catch_accuracy": 2}}', "&#x27;min_catch_accuracy&#x27; parameter"),
-    ],
-)
-def test_edit_form_names_bad_analysis_settings(client, owner, settings_json, message):
-    study = owned_study(owner, status="draft")
+def test_the_analysis_settings_are_form_fields_that_round_trip(client, owner):
+    from analysis import AnalysisParameters
+
+    study = owned_study(owner, status="draft", analysis_settings={"n_boot": 40})
     url = reverse("research-study-edit", args=[study.slug])
-    response = client.post(url, posted(study, analysis_settings=settings_json))
-    assert response.status_code == 200
-    assert message in response.content.decode()
-    response = client.post(url, posted(study, analysis_settings='{"n_boot": 40}'))
+    page = client.get(url).content.decode()
+    assert 'id="id_analysis_settings"' not in page  # no JSON text box
+    assert 'name="analysis_n_boot" value="40"' in page  # the stored value
+    assert "Default: 10,000." in page  # permutations: the default named in the help
+    for section in ("design", "texts", "recruitment", "analysis"):
+        assert f'id="section-{section}"' in page
+    changes = {
+        "analysis_methods": ["spearman", "pearson"],
+        "analysis_primary_method": "pearson",
+        "analysis_n_permutations": 500,
+        "analysis_min_catch_accuracy": "",  # the rule switched off
+        "analysis_trial_rt_high_ms": "",
+    }
+    response = client.post(url, posted(study, **changes))
     assert response.status_code == 302
     study.refresh_from_db()
-    assert study.analysis_settings == {"n_boot": 40}
+    stored = AnalysisParameters.from_dict(study.analysis_settings)
+    assert stored.methods == ("spearman", "pearson")
+    assert (stored.primary_method, stored.n_boot, stored.n_permutations) == ("pearson", 40, 500)
+    assert stored.exclusions.min_catch_accuracy is None
+    assert stored.exclusions.trial_rt_bounds_ms == (150.0, None)
+    assert stored.exclusions.require_completed  # a ticked box stays ticked
+    again = StudyForm(instance=study).initial
+    assert again["analysis_primary_method"] == "pearson"
+    assert again["analysis_trial_rt_low_ms"] == 150.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"analysis_n_boot": 1}, "Ensure this value is greater than or equal to 2."),
+        ({"analysis_n_boot": "many"}, "Enter a whole number."),
+        ({"analysis_methods": []}, "This field is required."),
+        ({"analysis_methods": ["kendall"]}, "Select a valid choice. kendall is not one"),
+        ({"analysis_min_catch_accuracy": 2}, "less than or equal to 1."),
+        (
+            {"analysis_methods": ["spearman"], "analysis_primary_method": "pearson"},
+            "The &#x27;primary_method&#x27; parameter of AnalysisParameters",
+        ),
+        (
+            {"analysis_trial_rt_low_ms": 900, "analysis_trial_rt_high_ms": 100},
+            "&#x27;trial_rt_bounds_ms&#x27; parameter",
+        ),
+    ],
+)
+def test_bad_analysis_settings_are_named_and_nothing_is_saved(client, owner, changes, message):
+    study = owned_study(owner, status="draft")
+    url = reverse("research-study-edit", args=[study.slug])
+    response = client.post(url, posted(study, **changes))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    study.refresh_from_db()
+    assert study.analysis_settings == {}
+
+
+def test_the_slug_is_made_from_the_title_when_left_empty(client, owner):
+    stimulus_set = make_stimulus_set()
+    data = posted(make_study(stimulus_set, slug="taken"), title="Faces of Zürich", slug="")
+    data["stimulus_set"] = stimulus_set.pk
+    make_study(stimulus_set, slug="faces-of-zurich")
+    response = client.post(reverse("research-study-new"), data)
+    assert response.status_code == 302
+    assert Study.objects.filter(title="Faces of Zürich").get().slug == "faces-of-zurich-2"
 
 
 NUMBER_INPUT = re.compile(r"<input [^>]*>")
@@ -282,7 +332,10 @@ def number_inputs(html: str) -> dict[str, dict[str, str]]:
 
 def accepts(name: str, value: float) -> bool:
     try:
-        Study._meta.get_field(name).run_validators(value)
+        if name.startswith("analysis_"):  # form fields, not columns
+            StudyForm().fields[name].clean(value)
+        else:
+            Study._meta.get_field(name).run_validators(value)
     except ValidationError:
         return False
     return True

@@ -7,7 +7,7 @@ from django.urls import reverse
 from studyapp.forms import StudyForm
 from studyapp.models import Participant, Study, StudyMembership
 from studyapp.services.studies import study_set_status
-from tests.factories import make_stimulus_set, make_study
+from tests.factories import analysis_posted, make_stimulus_set, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,11 @@ def form_data(stimulus_set, **fields) -> dict:
         "min_rt_ms": 100,
         "consent_text": "Agree?",
         "instructions": "Choose.",
-        "analysis_settings": "{}",
+        "min_viewport_width": 0,
+        "min_viewport_height": 0,
+        "device_requirement": "any",
+        "comprehension_attempts": 2,
+        **analysis_posted(),
     }
     data.update(fields)
     return data

@@ -71,12 +71,13 @@ def test_registering_models_loads_their_weights_first(staff_client, media):
     assert sorted(default_storage.listdir("weights")[1]) == stored_before  # refused files removed
 
 
-def test_weights_need_a_format_and_server_paths_must_be_allowed(
+def test_weights_format_is_detected_and_server_paths_must_be_allowed(
     staff_client, media, settings, tmp_path
 ):
     url = reverse("research-models")
     response = staff_client.post(url, model_form("no format", weights=weights_file(2)))
-    assert "Say which format" in response.content.decode()
+    assert response.status_code == 302
+    assert FaceModel.objects.get(name="no format").spec["weights_format"] == "torchvision"
     outside = tmp_path / "outside.pt"
     torch.save(SmallCNN(2).state_dict(), outside)
     settings.FACESIM_WEIGHTS_DIRS = [str(tmp_path / "allowed")]
