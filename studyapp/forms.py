@@ -229,13 +229,13 @@ class StudyForm(forms.ModelForm):
             draft = Study(**{f: data[f] for f in PLAN_FIELDS}, bubbles=bubbles)
             for problem in study_design_problems(study=draft):
                 self.add_error(None, problem)
-        labels = data.get("analysis_settings", {}).get("stimulus_groups", [])
+        labels = data.get(ANALYSIS_PREFIX + "stimulus_groups") or []
         if data.get("stimulus_set") and labels:
             missing = sorted(set(labels) - set(data["stimulus_set"].label_columns))
             if missing:
                 self.add_error(
-                    "analysis_settings",
-                    f"'stimulus_groups' names labels the stimulus set lacks: {missing}; "
+                    ANALYSIS_PREFIX + "stimulus_groups",
+                    f"Names labels the stimulus set lacks: {missing}; "
                     f"it has {data['stimulus_set'].label_columns}.",
                 )
         if "timing" in data and data.get("trial_types"):
@@ -264,12 +264,6 @@ class StudyForm(forms.ModelForm):
     class Meta:
         model = Study
         formfield_callback = _form_field
-        help_texts = {
-            "analysis_settings": Study._meta.get_field("analysis_settings").help_text
-            + ' Group analyses: "participant_groups" names participant attributes (questionnaire '
-            'questions, attached columns), "stimulus_groups" the stimulus set\'s label columns, '
-            'e.g. {"participant_groups": ["age_band"], "stimulus_groups": ["gender"]}.'
-        }
         fields = [
             "title",
             "slug",

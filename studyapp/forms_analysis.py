@@ -2,8 +2,8 @@
 
 A study stores its analysis settings as `analysis.AnalysisParameters.as_dict` (all of them,
 so the report reads exactly what the form showed). The form shows the choices researchers
-make (statistics, draws, permutations, split-halves, exclusion rules); settings it does not
-show (embedding fit, group columns, …) keep their stored values. Every field's help names
+make (statistics, draws, permutations, split-halves, exclusion rules, group columns); settings
+it does not show (embedding fit, …) keep their stored values. Every field's help names
 its default, taken from ``AnalysisParameters()`` so it cannot drift.
 """
 
@@ -34,6 +34,8 @@ FIELD_KEYS = {
     "min_repeat_consistency": ("exclusions", "min_repeat_consistency"),
     "exclude_constant_ratings": ("exclusions", "exclude_constant_ratings"),
     "min_main_trials": ("exclusions", "min_main_trials"),
+    "participant_groups": (None, "participant_groups"),
+    "stimulus_groups": (None, "stimulus_groups"),
 }
 RT_BOUNDS = ("trial_rt_low_ms", "trial_rt_high_ms")  # exclusions.trial_rt_bounds_ms
 
@@ -42,6 +44,18 @@ def _defaults() -> dict:
     from analysis import AnalysisParameters  # pandas, scipy: see studyapp.charts
 
     return AnalysisParameters().as_dict()
+
+
+class NamesField(forms.CharField):
+    """Comma-separated names in, a list out (empty: none)."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value) -> list[str]:
+        return [
+            name.strip() for name in (super().to_python(value) or "").split(",") if name.strip()
+        ]
 
 
 def _share(label: str, default, meaning: str) -> forms.FloatField:
@@ -170,6 +184,18 @@ def analysis_fields() -> dict[str, forms.Field]:
             min_value=0,
             max_value=3_600_000,
             help_text=f"Empty: no upper bound. Default: {high if high is not None else 'none'}.",
+        ),
+        "participant_groups": NamesField(
+            label="Participant groups",
+            required=False,
+            help_text="Participant attributes (questionnaire questions, attached columns) to "
+            "compare groups by, comma-separated, e.g. age_band. Default: none.",
+        ),
+        "stimulus_groups": NamesField(
+            label="Stimulus groups",
+            required=False,
+            help_text="The stimulus set's label columns to compare faces by, comma-separated, "
+            "e.g. gender. Default: none.",
         ),
     }
     return {ANALYSIS_PREFIX + name: field for name, field in fields.items()}

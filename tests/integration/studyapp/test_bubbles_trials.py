@@ -17,7 +17,7 @@ from studyapp.planning import PlanSettings, build_plan
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tasks.computations.report import bubbles_inputs
-from tests.factories import make_stimulus_set, make_study, start_participant
+from tests.factories import analysis_posted, make_stimulus_set, make_study, start_participant
 
 pytestmark = pytest.mark.django_db
 BUBBLES = {"label": "gender", "sigma": 3, "start": 30, "target": 0.75, "step": 0.2}
@@ -244,7 +244,7 @@ def test_the_study_form_checks_the_bubbles_settings_against_the_set():
         "comprehension_attempts": 2,
         "consent_text": "Agree?",
         "instructions": "Choose.",
-        "analysis_settings": "{}",
+        **analysis_posted(),
     }
     bad = StudyForm({**data, "bubbles": json.dumps({**BUBBLES, "step": 5})})
     assert not bad.is_valid()

@@ -10,7 +10,7 @@ from django.test import Client
 from tests.integration.studyapp.test_permissions import world  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db
-MAX_PAGES = 150
+MAX_PAGES = 500
 NOT_FOLLOWED = ("/accounts/logout/", "/admin/")
 
 

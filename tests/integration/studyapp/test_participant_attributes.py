@@ -51,19 +51,21 @@ def test_the_study_form_reads_the_spec_and_reports_a_bad_line(client, django_use
     data = {k: v for k, v in form.initial.items() if v is not None and k != "face_models"}
     data["stimulus_set"] = study.stimulus_set.pk
     data["timing"] = "{}"
-    data["analysis_settings"] = "{}"
     bad = client.post(url, {**data, "questionnaire": "gender\nshoe_size required"})
     assert bad.status_code == 200
     assert "Line 2 ('shoe_size required')" in bad.context["form"].errors["questionnaire"][0]
     assert client.post(url, {**data, "questionnaire": SPEC}).status_code == 302
     study.refresh_from_db()
     assert study.questionnaire == parse_spec(SPEC)
-    labels = client.post(
-        url,
-        {**data, "questionnaire": SPEC, "analysis_settings": '{"stimulus_groups": ["hair"]}'},
+    labels = client.post(url, {**data, "questionnaire": SPEC, "analysis_stimulus_groups": "hair"})
+    error = labels.context["form"].errors["analysis_stimulus_groups"][0]
+    assert "Names labels the stimulus set lacks: ['hair']" in error
+    grouped = client.post(
+        url, {**data, "questionnaire": SPEC, "analysis_stimulus_groups": "gender"}
     )
-    error = labels.context["form"].errors["analysis_settings"][0]
-    assert "names labels the stimulus set lacks: ['hair']" in error
+    assert grouped.status_code == 302
+    study.refresh_from_db()
+    assert study.analysis_settings["stimulus_groups"] == ["gender"]
 
 
 def join(client, study, pid: str):
