@@ -58,6 +58,7 @@ from analysis.kernels import (
     weighted_ranks,
     zscore_weighted,
 )
+from analysis.matrices import ParticipantMatrices
 
 # elements of the largest temporary array per chunk (keeps peak memory near 100-200 MB)
 _CHUNK_ELEMENTS = 2_000_000
@@ -68,19 +69,36 @@ MIN_CEILING_PAIRS = 3
 
 
 def make_engine(
-    models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
+    models: np.ndarray,
+    data: np.ndarray | ParticipantMatrices,
+    method: str,
+    min_pairs: int = MIN_CEILING_PAIRS,
 ) -> Engine:
-    """The engine for these arrays: dense when all participants have the same pairs."""
+    """The engine for these participants: dense when all of them have the same pairs, else
+    `CellEngine` on the observed cells.  `data`: (n_participants, n_pairs) vectors with NaN
+    where missing, or `ParticipantMatrices` (their values; never made dense when sparse)."""
+    from analysis.cell_engine import CellEngine  # builds on Engine, defined below
+
     if method not in METHODS:
         raise ValueError(f"The 'method' parameter must be one of {METHODS}; got {method!r}.")
     models = np.asarray(models, dtype=float)
-    data = np.asarray(data, dtype=float)
     if np.isnan(models).any():
         raise ValueError("The 'models' parameter must have no missing (NaN) pairs.")
-    mask = ~np.isnan(data)
-    if (mask == mask[:1]).all():
+    if isinstance(data, ParticipantMatrices):
+        n_participants = data.n_participants
+        cells = (data.participant_index, data.pair_index, data.sums / data.counts)
+    else:
+        data = np.asarray(data, dtype=float)
+        n_participants = data.shape[0]
+        participant, pair = np.nonzero(~np.isnan(data))
+        cells = (participant, pair, data[participant, pair])
+    # each participant has a pair at most once: all have the same pairs iff every participant
+    # has every pair that anyone has
+    if len(cells[0]) == n_participants * len(np.unique(cells[1])):
+        if isinstance(data, ParticipantMatrices):
+            data = data.vectors()
         return DenseEngine(models, data, method, min_pairs)
-    return SparseEngine(models, data, method, min_pairs)
+    return CellEngine(models, cells, n_participants, method, min_pairs)
 
 
 class Engine:
@@ -96,15 +114,18 @@ class Engine:
     def __init__(
         self, models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
     ) -> None:
+        self._setup(models, data.shape[0], method, min_pairs)
+        self.mask = ~np.isnan(data)
+        self.data = np.where(self.mask, data, 0.0)
+
+    def _setup(self, models: np.ndarray, n_participants: int, method: str, min_pairs: int) -> None:
         if min_pairs < 2:
             raise ValueError(f"The 'min_pairs' parameter must be at least 2; got {min_pairs}.")
         self.min_pairs = min_pairs
         self.method = method
         self.models = models
-        self.mask = ~np.isnan(data)
-        self.data = np.where(self.mask, data, 0.0)
         self.n_models, self.n_pairs = models.shape
-        self.n_participants = data.shape[0]
+        self.n_participants = n_participants
 
     def run(
         self, pair_weights: np.ndarray, participant_weights: np.ndarray, ceiling: bool = True
@@ -128,12 +149,15 @@ class Engine:
     def participant_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each participant's (lower, upper) bound on the full data and the number of shared
         pairs behind them; NaN where a participant is left out (see module docstring)."""
-        observed = self.mask.astype(np.int64)
-        others = observed.sum(0) - observed
-        shared = (observed * (others > 0)).sum(1)
         ones = np.ones((1, self.n_participants))
         _, lower, upper = self._bounds(np.ones((1, self.n_pairs)), ones, ceiling=True)
-        return lower[0], upper[0], shared
+        return lower[0], upper[0], self.shared_pairs()
+
+    def shared_pairs(self) -> np.ndarray:
+        """Per participant: the pairs that at least one other participant also has."""
+        observed = self.mask.astype(np.int64)
+        others = observed.sum(0) - observed
+        return (observed * (others > 0)).sum(1)
 
     def _bounds(self, pair_weights, participant_weights, ceiling):
         """Evaluations (B, n_models) and per-participant bounds (B, n_participants) each."""
