@@ -28,8 +28,8 @@ from analysis.kernels import (
     SortedRows,
     cross_correlate,
     paired_stat,
+    ranked_cross_sums,
     tau_a_rows,
-    weighted_ranks,
     zscore_weighted,
 )
 
@@ -80,24 +80,28 @@ class CellEngine(Engine):
         return self.width * self.n_participants * (self.n_models + 2)
 
     def _chunk(self, pw, uw, ceiling):
-        w = pw[:, self.pairs] * self.real  # (b, n_participants, width)
+        # draws that only resample participants share one weight row: their evaluations
+        # and pooling terms are computed once
+        rows = pw[:1] if (pw == pw[:1]).all() else pw
+        w = rows[:, self.pairs] * self.real  # (1 or b, n_participants, width)
         total = w.sum(-1)
-        b = w.shape[0]
         ry = None if self.method == "pearson" else self.y_ranker.ranks(w)
         if self.method == "tau-a":
             per = tau_a_rows(self.models_at[None], self.values[None, None], w[:, None])
         elif self.method == "pearson":
             ty = np.broadcast_to(self.values[None], w.shape)
-            tx = np.broadcast_to(self.models_at[None], (b, *self.models_at.shape))
+            tx = np.broadcast_to(self.models_at[None], (len(w), *self.models_at.shape))
             per = cross_correlate(self.method, tx, ty, w, total)
         else:
             per = cross_correlate(self.method, self.x_ranker.ranks(w[:, None]), ry, w, total)
         evals = _weighted_mean(per, uw[:, None, :])
         if not ceiling:
             return evals, None, None, None
-        pooled, loo, shared_w = self._pooled_and_loo(self._pool_terms(w, ry, total), w, uw)
-        upper = self._paired(pooled, shared_w)
-        lower = self._paired(loo, shared_w)
+        terms = self._pool_terms(w, ry, total)
+        shape = (len(uw), *w.shape[1:])
+        w, terms = np.broadcast_to(w, shape), np.broadcast_to(terms, shape)
+        pooled, loo, shared_w = self._pooled_and_loo(terms, w, uw)
+        lower, upper = self._paired(loo, pooled, shared_w)
         return evals, lower, upper, (shared_w > 0).sum(-1)
 
     def _pool_terms(self, w, ry, total):
@@ -129,13 +133,48 @@ class CellEngine(Engine):
             loo = (sums - u3 * terms) / loo_dens
         return pooled, loo, np.where(loo_dens > 0, w, 0.0)
 
-    def _paired(self, reference: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Each participant against a reference (b, n_p, width) on the cells weighted in w."""
-        reference = np.where(w > 0, reference, 0.0)
-        data = np.broadcast_to(self.values[None], w.shape)
+    def _paired(self, loo, pooled, w):
+        """Each participant against its leave-one-out and its pooled reference (b, n_p,
+        width) on the cells weighted in w: (lower, upper)."""
+        data = np.where(w > 0, self.values[None], 0.0)
         if self.method == "tau-a":
-            return tau_a_rows(reference, np.where(w > 0, data, 0.0), w)
+            return tuple(tau_a_rows(np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled))
         if self.method == "pearson":
-            return paired_stat("pearson", reference, data, w)
-        ranks = weighted_ranks(reference, w)
-        return paired_stat(self.method, ranks, self.y_ranker.ranks(w), w)
+            return tuple(
+                paired_stat("pearson", np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled)
+            )
+        # ranks: drop the cells without weight (most of them in a stimulus draw), then one
+        # sort per row of each reference against the data's mid-ranks (exact sums)
+        y = self.y_ranker.ranks(w)
+        kept = _compact(w.reshape(-1, w.shape[-1]) > 0, w, y, loo, pooled)
+        w, y, loo, pooled = kept
+        n = w.sum(1)
+        square_mid = n * ((n + 1.0) / 2.0) ** 2
+        var_y = np.einsum("rl,rl,rl->r", w, y, y) - square_mid
+        out = []
+        for reference in (loo, pooled):
+            sum_wry, sum_wr2 = ranked_cross_sums(reference, w, y)
+            cov, var_r = sum_wry - square_mid, sum_wr2 - square_mid
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if self.method == "rho-a":
+                    stat = 12.0 * cov / (n**3 - n)
+                else:
+                    stat = cov / np.sqrt(var_r * var_y)
+            out.append(np.where(n >= 2, stat, np.nan).reshape(data.shape[:2]))
+        return tuple(out)
+
+
+def _compact(keep: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Rows (R, L) of each array (any shape ending in L, R rows in all) with only the entries
+    in `keep`, moved to the front and padded with zeros to the longest row."""
+    position = np.cumsum(keep, axis=1) - 1
+    width = max(int(position[:, -1].max(initial=0)) + 1, 1)
+    rows, columns = np.nonzero(keep)
+    target = (rows, position[rows, columns])
+    out = []
+    for a in arrays:
+        a = a.reshape(keep.shape)
+        compact = np.zeros((len(keep), width), dtype=a.dtype)
+        compact[target] = a[rows, columns]
+        out.append(compact)
+    return out
