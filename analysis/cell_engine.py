@@ -17,6 +17,8 @@ participant order; see tests/unit/analysis/test_cell_engine.py):
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from analysis.evaluation import (
@@ -68,6 +70,7 @@ class CellEngine(Engine):
         self.slot[participant, column] = slot
         self.observers = np.bincount(slot, minlength=self.n_observed)
         self.models_at = models[:, self.pairs]  # (n_models, n_participants, width)
+        self._per_cache: dict[bytes, np.ndarray] = {}
         if method != "pearson":
             self.y_ranker = SortedRows(np.where(self.real, self.values, np.nan))
         if method in ("spearman", "rho-a"):
@@ -86,15 +89,7 @@ class CellEngine(Engine):
         w = rows[:, self.pairs] * self.real  # (1 or b, n_participants, width)
         total = w.sum(-1)
         ry = None if self.method == "pearson" else self.y_ranker.ranks(w)
-        if self.method == "tau-a":
-            per = tau_a_rows(self.models_at[None], self.values[None, None], w[:, None])
-        elif self.method == "pearson":
-            ty = np.broadcast_to(self.values[None], w.shape)
-            tx = np.broadcast_to(self.models_at[None], (len(w), *self.models_at.shape))
-            per = cross_correlate(self.method, tx, ty, w, total)
-        else:
-            per = cross_correlate(self.method, self.x_ranker.ranks(w[:, None]), ry, w, total)
-        evals = _weighted_mean(per, uw[:, None, :])
+        evals = _weighted_mean(self._per_participant(rows, w, ry, total), uw[:, None, :])
         if not ceiling:
             return evals, None, None, None
         terms = self._pool_terms(w, ry, total)
@@ -103,6 +98,25 @@ class CellEngine(Engine):
         pooled, loo, shared_w = self._pooled_and_loo(terms, w, uw)
         lower, upper = self._paired(loo, pooled, shared_w)
         return evals, lower, upper, (shared_w > 0).sum(-1)
+
+    def _per_participant(self, rows, w, ry, total):
+        """Every model against every participant (1 or b, n_models, n_participants) under
+        pair-weight rows `rows`; kept by content, because a dual bootstrap runs the same
+        stimulus draws twice (with and without resampling participants)."""
+        key = hashlib.blake2b(rows.tobytes(), digest_size=16).digest()
+        per = self._per_cache.get(key)
+        if per is not None:
+            return per
+        if self.method == "tau-a":
+            per = tau_a_rows(self.models_at[None], self.values[None, None], w[:, None])
+        elif self.method == "pearson":
+            ty = np.broadcast_to(self.values[None], w.shape)
+            tx = np.broadcast_to(self.models_at[None], (len(w), *self.models_at.shape))
+            per = cross_correlate(self.method, tx, ty, w, total)
+        else:
+            per = cross_correlate(self.method, self.x_ranker.ranks(w[:, None]), ry, w, total)
+        self._per_cache[key] = per
+        return per
 
     def _pool_terms(self, w, ry, total):
         """`SparseEngine._pool_terms` on the cells: z-scores, or mid-ranks rescaled to (0, 1)."""
