@@ -19,7 +19,9 @@ one Gram matrix per draw, and the pooled and leave-one-out ceilings follow from 
 forming a pooled RDM; for the rank statistics, ranks are computed once per draw and
 participant, and only the leave-one-out pooled RDMs need a sort.
 
-Beyond rsatoolbox, participants may have missing pairs (sparse designs, `SparseEngine`): every
+Beyond rsatoolbox, participants may have missing pairs (sparse designs; `make_engine` uses
+`analysis.cell_engine.CellEngine`, which works on the observed cells only; `SparseEngine`, on
+participants x all pairs, is the reference it is tested and benchmarked against): every
 comparison uses the pairs both sides have, and rank pooling rescales each participant's
 mid-ranks to (0, 1) (``(r - 1/2) / N_p``) so participants with different numbers of pairs weigh
 the same.  With complete data no rescaling happens, so the numbers equal rsatoolbox's.
@@ -452,7 +454,10 @@ class DenseEngine(Engine):
 
 
 class SparseEngine(Engine):
-    """Participants with different missing pairs: every comparison on its own pair set."""
+    """Participants with different missing pairs: every comparison on its own pair set.
+
+    Arrays of (draws, participants, all pairs): the reference for `CellEngine`, which gives
+    the same numbers on the observed cells only (tests and benchmarks/analysis.py)."""
 
     rescale_ranks = True
 

@@ -4,6 +4,7 @@
                                             [--methods pearson spearman rho-a tau-a]
                                             [--report-job]
                                             [--sparse 300x100x300 ...] [--old-draws 3]
+                                            [--sparse-draws 1000] [--no-study-analysis]
 
 Data (issue 5): 100 stimuli, 30 participants who each rate all 4,950 pairs on a 1-7 scale
 (made by `analysis.simulate`-style ratings from a known 4-D structure, z-scored per
@@ -42,6 +43,9 @@ the participants x all pairs implementation it replaced (`SparseEngine`) on the 
 ``--old-draws`` draws of each run, its time scaled to 1,000 draws, with the max |diff| of
 evaluations and ceilings on those draws.  ``--old-draws 0`` skips the old side (at 1,000
 faces one of its draws needs several (participants x pairs) arrays of 2 GB).
+``--sparse-draws K`` runs the dual bootstraps on the first K of the 1,000 draws and scales
+their time to 1,000 (the cost is linear in the draws); ``--no-study-analysis`` skips
+`analyse_study` (for a projection when the machine is too busy for the full run).
 """
 
 from __future__ import annotations
@@ -326,6 +330,8 @@ def main() -> None:
     )
     parser.add_argument("--old-draws", type=int, default=3, help="old-path draws per run")
     parser.add_argument("--skip-dense", action="store_true", help="only the sparse studies")
+    parser.add_argument("--sparse-draws", type=int, default=N_BOOT, help="dual-bootstrap draws")
+    parser.add_argument("--no-study-analysis", action="store_true", help="skip analyse_study")
     args = parser.parse_args()
     if args.rsa_draws < 2:
         parser.error("--rsa-draws must be >= 2")
@@ -340,7 +346,12 @@ def main() -> None:
         f"{os.environ['OPENBLAS_NUM_THREADS']}"
     )
     for spec in args.sparse:
-        sparse_study(*(int(k) for k in spec.split("x")), old_draws=args.old_draws)
+        sparse_study(
+            *(int(k) for k in spec.split("x")),
+            old_draws=args.old_draws,
+            draws=args.sparse_draws,
+            study_analysis=not args.no_study_analysis,
+        )
     if args.skip_dense:
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
         return
@@ -435,7 +446,15 @@ def report_job() -> None:
         )
 
 
-def sparse_study(n_stimuli: int, n_participants: int, n_trials: int, old_draws: int) -> None:
+def sparse_study(
+    n_stimuli: int,
+    n_participants: int,
+    n_trials: int,
+    *,
+    old_draws: int,
+    draws: int,
+    study_analysis: bool,
+) -> None:
     """The default analysis of a sparse triplet study, then each statistic's dual bootstrap
     on the observed cells against the old participants x all pairs path (see module doc)."""
     truth = random_dissimilarity(n_stimuli, n_dims=4, random_state=0)
@@ -449,15 +468,19 @@ def sparse_study(n_stimuli: int, n_participants: int, n_trials: int, old_draws: 
         np.fill_diagonal(values, 0.0)
         models[f"net{k}/fc7"] = SimilarityMatrix(values, truth.stimuli)
     params = AnalysisParameters(n_boot=N_BOOT, n_permutations=N_PERMUTATIONS, random_state=0)
-    result, clock = timed(analyse_study, responses, models, parameters=params)
-    human = result.human
+    human = choice_matrices(*choice_table(responses)).dissimilarity()
+    timing = "not run"
+    if study_analysis:
+        result, clock = timed(analyse_study, responses, models, parameters=params)
+        human = result.human  # after the default exclusions
+        timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU"
     cells = len(human.sums) / (human.n_participants * human.n_pairs)
     print(
         f"\nsparse study: {human.n_stimuli} faces, {human.n_participants} participants x "
         f"{n_trials} triplets ({len(human.sums)} observed cells, {cells:.1%} of participants x "
         f"pairs), {len(models)} model layers; default analysis ({N_BOOT} draws, "
-        f"{N_PERMUTATIONS} permutations, {', '.join(params.methods)}): {clock.wall:.1f} s "
-        f"wall, {clock.cpu:.1f} s CPU; load average {os.getloadavg()[0]:.2f}"
+        f"{N_PERMUTATIONS} permutations, {', '.join(params.methods)}): {timing}; load "
+        f"average {os.getloadavg()[0]:.2f}"
     )
     aligned = model_matrices(models, human.stimuli)
     vectors = np.stack([m.upper() for m in aligned.values()])
@@ -467,12 +490,16 @@ def sparse_study(n_stimuli: int, n_participants: int, n_trials: int, old_draws: 
     part_w = draw_counts(
         bootstrap_indices(human.n_participants, N_BOOT, random_state=2), human.n_participants
     )
+    pair_w, part_w = pair_w[:draws], part_w[:draws]
     runs = ((pair_w, part_w), (np.ones_like(pair_w), part_w), (pair_w, np.ones_like(part_w)))
     for method in params.methods:
         engine = make_engine(vectors, human, method)
         with Clock() as new:
             outs = [engine.run(pw, uw) for pw, uw in runs]
+        new.cpu, new.wall = new.cpu * N_BOOT / draws, new.wall * N_BOOT / draws
         line = f"  {method:9s} dual bootstrap on the cells {new.cpu:7.1f} s CPU ({new.wall:.1f} s)"
+        if draws < N_BOOT:
+            line += f" (scaled from {draws} draws)"
         if old_draws:
             old_engine = SparseEngine(vectors, human.vectors(), method)
             with Clock() as old:
