@@ -12,7 +12,15 @@ participant order; see tests/unit/analysis/test_cell_engine.py):
 * the fixed participant values are sorted once (`SortedRows`) and re-ranked under every
   draw's weights, for the evaluations, the pooling terms and the ranks on the shared pairs;
 * the pooled and leave-one-out references are sums over the participants that observed a
-  pair, scattered into the observed pairs only (``np.bincount``) and gathered back per cell.
+  pair, scattered into the observed pairs only (``np.bincount``) and gathered back per cell;
+* a rank bound drops the cells without weight, then sorts each participant row of the
+  reference once and takes exact rank sums against the data's mid-ranks
+  (`analysis.kernels.ranked_cross_sums`);
+* a draw's model evaluations depend on its pair weights only and are kept by content (the
+  dual bootstrap runs every stimulus draw twice).
+
+Rows are padded to the participant with the most cells, so one participant with far more
+pairs than the others (e.g. a pilot who rated all of them) makes every row that long.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from analysis.kernels import (
 class CellEngine(Engine):
     """Participants with different missing pairs, stored as observed cells.
 
-    participant, pair, value: (n_cells,) cell coordinates and values, sorted by participant.
+    cells: (participant, pair, value) arrays, one entry per observed cell (each cell once).
     """
 
     def __init__(
