@@ -60,7 +60,7 @@ from analysis.kernels import (
     weighted_ranks,
     zscore_weighted,
 )
-from analysis.matrices import ParticipantMatrices
+from analysis.matrices import ParticipantMatrices, upper_indices
 
 # elements of the largest temporary array per chunk (keeps peak memory near 100-200 MB)
 _CHUNK_ELEMENTS = 2_000_000
@@ -103,6 +103,26 @@ def make_engine(
     return CellEngine(models, cells, n_participants, method, min_pairs)
 
 
+class PairWeightRows:
+    """The (B, n_pairs) pair weights c_i * c_j of B stimulus draws, made a chunk of rows at a
+    time: with 1,000 stimuli, 1,000 draws of all 499,500 pairs would be a 4 GB array.
+
+    counts: (B, n_stimuli) how often each stimulus is in each draw (non-negative integers).
+    """
+
+    def __init__(self, counts: np.ndarray) -> None:
+        counts = np.asarray(counts, dtype=float)
+        if counts.ndim != 2 or (counts < 0).any() or (counts != np.rint(counts)).any():
+            raise ValueError("The 'counts' parameter must be (B, n) non-negative integers.")
+        self.counts = counts
+        self.rows, self.cols = upper_indices(counts.shape[1])
+        self.shape = (counts.shape[0], len(self.rows))
+
+    def __getitem__(self, draws: slice) -> np.ndarray:
+        counts = self.counts[draws]
+        return counts[:, self.rows] * counts[:, self.cols]
+
+
 class Engine:
     """Evaluate models and noise ceilings for many (pair weights, participant weights) draws.
 
@@ -134,15 +154,16 @@ class Engine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Evaluations (B, n_models) and noise ceilings (B, 2: lower, upper) for B draws.
 
-        pair_weights: (B, n_pairs) non-negative integer weights (bootstrap: c_i * c_j).
+        pair_weights: (B, n_pairs) non-negative integer weights (bootstrap: c_i * c_j), or
+            `PairWeightRows` that make them a chunk of draws at a time.
         participant_weights: (B, n_participants) non-negative integer multiplicities.
         """
-        pair_weights = np.asarray(pair_weights, dtype=float)
         participant_weights = np.asarray(participant_weights, dtype=float)
-        for name, w in (
-            ("pair_weights", pair_weights),
-            ("participant_weights", participant_weights),
-        ):
+        checked = [("participant_weights", participant_weights)]
+        if not isinstance(pair_weights, PairWeightRows):
+            pair_weights = np.asarray(pair_weights, dtype=float)
+            checked.append(("pair_weights", pair_weights))
+        for name, w in checked:
             if (w < 0).any() or (w != np.rint(w)).any():
                 raise ValueError(f"The {name!r} parameter must hold non-negative integers.")
         evals, lower, upper = self._bounds(pair_weights, participant_weights, ceiling)

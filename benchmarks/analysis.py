@@ -72,7 +72,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from analysis.compare import model_matrices, noise_ceiling  # noqa: E402
-from analysis.evaluation import SparseEngine, make_engine  # noqa: E402
+from analysis.evaluation import PairWeightRows, SparseEngine, make_engine  # noqa: E402
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table  # noqa: E402
 from analysis.human.ratings import rating_matrices  # noqa: E402
 from analysis.inference import (  # noqa: E402
@@ -81,7 +81,6 @@ from analysis.inference import (  # noqa: E402
     draw_counts,
     dual_bootstrap,
     mantel_test,
-    stimulus_pair_weights,
 )
 from analysis.io import read_responses  # noqa: E402
 from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
@@ -484,14 +483,15 @@ def sparse_study(
     )
     aligned = model_matrices(models, human.stimuli)
     vectors = np.stack([m.upper() for m in aligned.values()])
-    pair_w = stimulus_pair_weights(
+    counts = draw_counts(
         bootstrap_indices(human.n_stimuli, N_BOOT, random_state=1), human.n_stimuli
     )
     part_w = draw_counts(
         bootstrap_indices(human.n_participants, N_BOOT, random_state=2), human.n_participants
     )
-    pair_w, part_w = pair_w[:draws], part_w[:draws]
-    runs = ((pair_w, part_w), (np.ones_like(pair_w), part_w), (pair_w, np.ones_like(part_w)))
+    counts, part_w = counts[:draws], part_w[:draws]
+    pair_w, ones = PairWeightRows(counts), PairWeightRows(np.ones_like(counts))
+    runs = ((pair_w, part_w), (ones, part_w), (pair_w, np.ones_like(part_w)))
     for method in params.methods:
         engine = make_engine(vectors, human, method)
         with Clock() as new:

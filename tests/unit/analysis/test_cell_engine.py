@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from analysis.cell_engine import CellEngine
-from analysis.evaluation import DenseEngine, SparseEngine, make_engine
+from analysis.evaluation import DenseEngine, PairWeightRows, SparseEngine, make_engine
 from analysis.human.choices import choice_matrices, choice_table
 from analysis.inference import draw_counts, stimulus_pair_weights
 from analysis.io import read_responses
@@ -104,3 +104,19 @@ def test_complete_data_still_uses_the_dense_engine():
     human = ParticipantMatrices.from_dense(data, list("abcd"), [f"s{k}" for k in range(6)])
     assert isinstance(make_engine(rng.normal(size=(1, 15)), data, "spearman"), DenseEngine)
     assert isinstance(make_engine(rng.normal(size=(1, 15)), human, "spearman"), DenseEngine)
+
+
+def test_pair_weight_rows_are_the_dense_weights_a_chunk_at_a_time():
+    draws_ = np.random.default_rng(0).integers(0, 7, (5, 7))
+    rows = PairWeightRows(draw_counts(draws_, 7))
+    assert rows.shape == (5, 21)
+    np.testing.assert_array_equal(rows[1:4], stimulus_pair_weights(draws_, 7)[1:4])
+    data, models = sparse_data(0, "choices")
+    counts = draw_counts(np.random.default_rng(1).integers(0, 20, (9, 20)), 20)
+    engine = make_engine(models, data, "spearman")
+    part_w = np.ones((9, N_PARTICIPANTS))
+    lazy, dense = PairWeightRows(counts), PairWeightRows(counts)[:]
+    for a, b in zip(engine.run(lazy, part_w), engine.run(dense, part_w), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="'counts' parameter"):
+        PairWeightRows(np.array([[1.0, -1.0]]))
