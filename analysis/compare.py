@@ -122,7 +122,7 @@ def _engine(
         raise fail("evaluate", "human", "a ParticipantMatrices", type(human).__name__)
     aligned = model_matrices(models, human.stimuli)
     vectors = np.stack([m.upper() for m in aligned.values()])
-    return list(aligned), make_engine(vectors, human.dissimilarity().vectors(), method)
+    return list(aligned), make_engine(vectors, human.dissimilarity(), method)
 
 
 def evaluate(
@@ -186,8 +186,7 @@ def noise_ceiling(
     n = human.n_participants
     if n < 2:
         raise fail(func, "human", "at least 2 participants", n)
-    vectors = human.dissimilarity().vectors()
-    engine = make_engine(np.zeros((1, vectors.shape[1])), vectors, method, min_pairs)
+    engine = make_engine(np.zeros((1, human.n_pairs)), human.dissimilarity(), method, min_pairs)
     lower, upper, shared = engine.participant_bounds()
     table = pd.DataFrame(
         {"participant": human.participants, "shared_pairs": shared, "lower": lower, "upper": upper}

@@ -19,7 +19,9 @@ one Gram matrix per draw, and the pooled and leave-one-out ceilings follow from 
 forming a pooled RDM; for the rank statistics, ranks are computed once per draw and
 participant, and only the leave-one-out pooled RDMs need a sort.
 
-Beyond rsatoolbox, participants may have missing pairs (sparse designs, `SparseEngine`): every
+Beyond rsatoolbox, participants may have missing pairs (sparse designs; `make_engine` uses
+`analysis.cell_engine.CellEngine`, which works on the observed cells only; `SparseEngine`, on
+participants x all pairs, is the reference it is tested and benchmarked against): every
 comparison uses the pairs both sides have, and rank pooling rescales each participant's
 mid-ranks to (0, 1) (``(r - 1/2) / N_p``) so participants with different numbers of pairs weigh
 the same.  With complete data no rescaling happens, so the numbers equal rsatoolbox's.
@@ -58,6 +60,7 @@ from analysis.kernels import (
     weighted_ranks,
     zscore_weighted,
 )
+from analysis.matrices import ParticipantMatrices, upper_indices
 
 # elements of the largest temporary array per chunk (keeps peak memory near 100-200 MB)
 _CHUNK_ELEMENTS = 2_000_000
@@ -68,19 +71,56 @@ MIN_CEILING_PAIRS = 3
 
 
 def make_engine(
-    models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
+    models: np.ndarray,
+    data: np.ndarray | ParticipantMatrices,
+    method: str,
+    min_pairs: int = MIN_CEILING_PAIRS,
 ) -> Engine:
-    """The engine for these arrays: dense when all participants have the same pairs."""
+    """The engine for these participants: dense when all of them have the same pairs, else
+    `CellEngine` on the observed cells.  `data`: (n_participants, n_pairs) vectors with NaN
+    where missing, or `ParticipantMatrices` (their values; never made dense when sparse)."""
+    from analysis.cell_engine import CellEngine  # builds on Engine, defined below
+
     if method not in METHODS:
         raise ValueError(f"The 'method' parameter must be one of {METHODS}; got {method!r}.")
     models = np.asarray(models, dtype=float)
-    data = np.asarray(data, dtype=float)
     if np.isnan(models).any():
         raise ValueError("The 'models' parameter must have no missing (NaN) pairs.")
-    mask = ~np.isnan(data)
-    if (mask == mask[:1]).all():
+    if isinstance(data, ParticipantMatrices):
+        n_participants = data.n_participants
+        cells = (data.participant_index, data.pair_index, data.sums / data.counts)
+    else:
+        data = np.asarray(data, dtype=float)
+        n_participants = data.shape[0]
+        participant, pair = np.nonzero(~np.isnan(data))
+        cells = (participant, pair, data[participant, pair])
+    # each participant has a pair at most once: all have the same pairs iff every participant
+    # has every pair that anyone has
+    if len(cells[0]) == n_participants * len(np.unique(cells[1])):
+        if isinstance(data, ParticipantMatrices):
+            data = data.vectors()
         return DenseEngine(models, data, method, min_pairs)
-    return SparseEngine(models, data, method, min_pairs)
+    return CellEngine(models, cells, n_participants, method, min_pairs)
+
+
+class PairWeightRows:
+    """The (B, n_pairs) pair weights c_i * c_j of B stimulus draws, made a chunk of rows at a
+    time: with 1,000 stimuli, 1,000 draws of all 499,500 pairs would be a 4 GB array.
+
+    counts: (B, n_stimuli) how often each stimulus is in each draw (non-negative integers).
+    """
+
+    def __init__(self, counts: np.ndarray) -> None:
+        counts = np.asarray(counts, dtype=float)
+        if counts.ndim != 2 or (counts < 0).any() or (counts != np.rint(counts)).any():
+            raise ValueError("The 'counts' parameter must be (B, n) non-negative integers.")
+        self.counts = counts
+        self.rows, self.cols = upper_indices(counts.shape[1])
+        self.shape = (counts.shape[0], len(self.rows))
+
+    def __getitem__(self, draws: slice) -> np.ndarray:
+        counts = self.counts[draws]
+        return counts[:, self.rows] * counts[:, self.cols]
 
 
 class Engine:
@@ -96,30 +136,34 @@ class Engine:
     def __init__(
         self, models: np.ndarray, data: np.ndarray, method: str, min_pairs: int = MIN_CEILING_PAIRS
     ) -> None:
+        self._setup(models, data.shape[0], method, min_pairs)
+        self.mask = ~np.isnan(data)
+        self.data = np.where(self.mask, data, 0.0)
+
+    def _setup(self, models: np.ndarray, n_participants: int, method: str, min_pairs: int) -> None:
         if min_pairs < 2:
             raise ValueError(f"The 'min_pairs' parameter must be at least 2; got {min_pairs}.")
         self.min_pairs = min_pairs
         self.method = method
         self.models = models
-        self.mask = ~np.isnan(data)
-        self.data = np.where(self.mask, data, 0.0)
         self.n_models, self.n_pairs = models.shape
-        self.n_participants = data.shape[0]
+        self.n_participants = n_participants
 
     def run(
         self, pair_weights: np.ndarray, participant_weights: np.ndarray, ceiling: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Evaluations (B, n_models) and noise ceilings (B, 2: lower, upper) for B draws.
 
-        pair_weights: (B, n_pairs) non-negative integer weights (bootstrap: c_i * c_j).
+        pair_weights: (B, n_pairs) non-negative integer weights (bootstrap: c_i * c_j), or
+            `PairWeightRows` that make them a chunk of draws at a time.
         participant_weights: (B, n_participants) non-negative integer multiplicities.
         """
-        pair_weights = np.asarray(pair_weights, dtype=float)
         participant_weights = np.asarray(participant_weights, dtype=float)
-        for name, w in (
-            ("pair_weights", pair_weights),
-            ("participant_weights", participant_weights),
-        ):
+        checked = [("participant_weights", participant_weights)]
+        if not isinstance(pair_weights, PairWeightRows):
+            pair_weights = np.asarray(pair_weights, dtype=float)
+            checked.append(("pair_weights", pair_weights))
+        for name, w in checked:
             if (w < 0).any() or (w != np.rint(w)).any():
                 raise ValueError(f"The {name!r} parameter must hold non-negative integers.")
         evals, lower, upper = self._bounds(pair_weights, participant_weights, ceiling)
@@ -128,12 +172,15 @@ class Engine:
     def participant_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each participant's (lower, upper) bound on the full data and the number of shared
         pairs behind them; NaN where a participant is left out (see module docstring)."""
-        observed = self.mask.astype(np.int64)
-        others = observed.sum(0) - observed
-        shared = (observed * (others > 0)).sum(1)
         ones = np.ones((1, self.n_participants))
         _, lower, upper = self._bounds(np.ones((1, self.n_pairs)), ones, ceiling=True)
-        return lower[0], upper[0], shared
+        return lower[0], upper[0], self.shared_pairs()
+
+    def shared_pairs(self) -> np.ndarray:
+        """Per participant: the pairs that at least one other participant also has."""
+        observed = self.mask.astype(np.int64)
+        others = observed.sum(0) - observed
+        return (observed * (others > 0)).sum(1)
 
     def _bounds(self, pair_weights, participant_weights, ceiling):
         """Evaluations (B, n_models) and per-participant bounds (B, n_participants) each."""
@@ -428,7 +475,10 @@ class DenseEngine(Engine):
 
 
 class SparseEngine(Engine):
-    """Participants with different missing pairs: every comparison on its own pair set."""
+    """Participants with different missing pairs: every comparison on its own pair set.
+
+    Arrays of (draws, participants, all pairs): the reference for `CellEngine`, which gives
+    the same numbers on the observed cells only (tests and benchmarks/analysis.py)."""
 
     rescale_ranks = True
 

@@ -25,6 +25,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
+from analysis.evaluation import PairWeightRows
 from analysis.kernels import (
     METHODS,
     SortedRows,
@@ -151,13 +152,10 @@ def _check_draws(func: str, name: str, draws, n_boot: int, n: int) -> np.ndarray
     return draws
 
 
-def _draw_weights(stim, part, human: ParticipantMatrices) -> tuple[np.ndarray, np.ndarray]:
+def _draw_weights(stim, part, human: ParticipantMatrices) -> tuple[PairWeightRows, np.ndarray]:
     n_boot = (stim if stim is not None else part).shape[0]
-    n_pairs = human.n_stimuli * (human.n_stimuli - 1) // 2
-    if stim is None:
-        pair_w = np.ones((n_boot, n_pairs))
-    else:
-        pair_w = stimulus_pair_weights(stim, human.n_stimuli)
+    ones = np.ones((n_boot, human.n_stimuli))
+    pair_w = PairWeightRows(ones if stim is None else draw_counts(stim, human.n_stimuli))
     if part is None:
         part_w = np.ones((n_boot, human.n_participants))
     else:
@@ -289,7 +287,7 @@ def dual_bootstrap(
     stim, part = _draws(func, "both", n_boot, human, rng, stimulus_indices, participant_indices)
     pair_w, part_w = _draw_weights(stim, part, human)
     few = _too_few_stimuli(stim)
-    ones_pairs = np.ones_like(pair_w)
+    ones_pairs = PairWeightRows(np.ones((n_boot, human.n_stimuli)))
     ones_part = np.ones_like(part_w)
     boots = {}
     for scheme, pw, uw in (

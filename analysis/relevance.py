@@ -66,7 +66,7 @@ def decision_weighting_curves(
     named.update({f"{m}|unmasked|": v for m, v in unmasked.items()})
     aligned = model_matrices(named, human.stimuli)
     vectors = np.stack([v.upper() for v in aligned.values()])
-    engine = make_engine(vectors, human.dissimilarity().vectors(), method)
+    engine = make_engine(vectors, human.dissimilarity(), method)
     ones_p = np.ones((1, human.n_participants))
     point, _ = engine.run(np.ones((1, engine.n_pairs)), ones_p, ceiling=False)
     point = point[0]

@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/analysis.py [--rsa-draws 50] [--rsa-permutations 1000]
                                             [--methods pearson spearman rho-a tau-a]
                                             [--report-job]
+                                            [--sparse 300x100x300 ...] [--old-draws 3]
+                                            [--sparse-draws 1000] [--no-study-analysis]
 
 Data (issue 5): 100 stimuli, 30 participants who each rate all 4,950 pairs on a 1-7 scale
 (made by `analysis.simulate`-style ratings from a known 4-D structure, z-scored per
@@ -30,6 +32,20 @@ Also: the human matrix from 1,000,000 triplet responses (target < 2 s), and with
 stimuli, 16 participants x 40 triplets + catch and repeat trials, 4 models x 2 layers,
 ``analyse_study`` with 1,000 bootstrap draws and 10,000 Mantel permutations, all four
 statistics), with the dual bootstrap and Mantel test of each statistic timed on their own.
+
+With ``--sparse NxPxT`` (issue 16; e.g. ``300x100x300`` and ``1000x500x300``): a sparse triplet
+study of N faces, P participants x T triplets (random distinct triplets from
+`analysis.simulate`, the platform planner's sparsity: each participant sees about 3 T of the
+N(N-1)/2 pairs), two model layers, and the default analysis (`analyse_study`: four
+statistics, 1,000 draws, 10,000 permutations), timed in full; then per statistic the dual
+bootstrap's three runs on the observed cells (`CellEngine`, what `analyse_study` uses) against
+the participants x all pairs implementation it replaced (`SparseEngine`) on the first
+``--old-draws`` draws of each run, its time scaled to 1,000 draws, with the max |diff| of
+evaluations and ceilings on those draws.  ``--old-draws 0`` skips the old side (at 1,000
+faces one of its draws needs several (participants x pairs) arrays of 2 GB).
+``--sparse-draws K`` runs the dual bootstraps on the first K of the 1,000 draws and scales
+their time to 1,000 (the cost is linear in the draws); ``--no-study-analysis`` skips
+`analyse_study` (for a projection when the machine is too busy for the full run).
 """
 
 from __future__ import annotations
@@ -56,11 +72,13 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from analysis.compare import model_matrices, noise_ceiling  # noqa: E402
+from analysis.evaluation import PairWeightRows, SparseEngine, make_engine  # noqa: E402
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table  # noqa: E402
 from analysis.human.ratings import rating_matrices  # noqa: E402
 from analysis.inference import (  # noqa: E402
     bootstrap_evaluations,
     bootstrap_indices,
+    draw_counts,
     dual_bootstrap,
     mantel_test,
 )
@@ -306,6 +324,13 @@ def main() -> None:
     parser.add_argument("--rsa-permutations", type=int, default=1000)
     parser.add_argument("--methods", nargs="+", default=list(RSA_METHOD), choices=list(RSA_METHOD))
     parser.add_argument("--report-job", action="store_true", help="also time analyse_study")
+    parser.add_argument(
+        "--sparse", nargs="*", default=[], metavar="NxPxT", help="sparse studies (issue 16)"
+    )
+    parser.add_argument("--old-draws", type=int, default=3, help="old-path draws per run")
+    parser.add_argument("--skip-dense", action="store_true", help="only the sparse studies")
+    parser.add_argument("--sparse-draws", type=int, default=N_BOOT, help="dual-bootstrap draws")
+    parser.add_argument("--no-study-analysis", action="store_true", help="skip analyse_study")
     args = parser.parse_args()
     if args.rsa_draws < 2:
         parser.error("--rsa-draws must be >= 2")
@@ -319,6 +344,16 @@ def main() -> None:
         f" rsatoolbox {version('rsatoolbox')}; BLAS threads "
         f"{os.environ['OPENBLAS_NUM_THREADS']}"
     )
+    for spec in args.sparse:
+        sparse_study(
+            *(int(k) for k in spec.split("x")),
+            old_draws=args.old_draws,
+            draws=args.sparse_draws,
+            study_analysis=not args.no_study_analysis,
+        )
+    if args.skip_dense:
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+        return
     (truth, human, models), clock = timed(make_data)
     print(
         f"data: {N_STIMULI} stimuli, {human.n_participants} participants x "
@@ -408,6 +443,79 @@ def report_job() -> None:
             f"  {method:9s} dual bootstrap {dual.cpu:6.1f} s CPU; Mantel, all layers "
             f"{mantel.cpu:6.1f} s CPU"
         )
+
+
+def sparse_study(
+    n_stimuli: int,
+    n_participants: int,
+    n_trials: int,
+    *,
+    old_draws: int,
+    draws: int,
+    study_analysis: bool,
+) -> None:
+    """The default analysis of a sparse triplet study, then each statistic's dual bootstrap
+    on the observed cells against the old participants x all pairs path (see module doc)."""
+    truth = random_dissimilarity(n_stimuli, n_dims=4, random_state=0)
+    design = Design(n_participants=n_participants, n_trials=n_trials)
+    responses = read_responses(simulate_responses(truth, design, random_state=1))
+    rng = np.random.default_rng(2)
+    models = {}
+    for k in range(2):
+        noise = rng.normal(0, (0.3 + 0.3 * k) * truth.upper().std(), truth.values.shape)
+        values = np.abs(truth.values + (noise + noise.T) / 2)
+        np.fill_diagonal(values, 0.0)
+        models[f"net{k}/fc7"] = SimilarityMatrix(values, truth.stimuli)
+    params = AnalysisParameters(n_boot=N_BOOT, n_permutations=N_PERMUTATIONS, random_state=0)
+    human = choice_matrices(*choice_table(responses)).dissimilarity()
+    timing = "not run"
+    if study_analysis:
+        result, clock = timed(analyse_study, responses, models, parameters=params)
+        human = result.human  # after the default exclusions
+        timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU"
+    cells = len(human.sums) / (human.n_participants * human.n_pairs)
+    print(
+        f"\nsparse study: {human.n_stimuli} faces, {human.n_participants} participants x "
+        f"{n_trials} triplets ({len(human.sums)} observed cells, {cells:.1%} of participants x "
+        f"pairs), {len(models)} model layers; default analysis ({N_BOOT} draws, "
+        f"{N_PERMUTATIONS} permutations, {', '.join(params.methods)}): {timing}; load "
+        f"average {os.getloadavg()[0]:.2f}"
+    )
+    aligned = model_matrices(models, human.stimuli)
+    vectors = np.stack([m.upper() for m in aligned.values()])
+    counts = draw_counts(
+        bootstrap_indices(human.n_stimuli, N_BOOT, random_state=1), human.n_stimuli
+    )
+    part_w = draw_counts(
+        bootstrap_indices(human.n_participants, N_BOOT, random_state=2), human.n_participants
+    )
+    counts, part_w = counts[:draws], part_w[:draws]
+    pair_w, ones = PairWeightRows(counts), PairWeightRows(np.ones_like(counts))
+    runs = ((pair_w, part_w), (ones, part_w), (pair_w, np.ones_like(part_w)))
+    for method in params.methods:
+        engine = make_engine(vectors, human, method)
+        with Clock() as new:
+            outs = [engine.run(pw, uw) for pw, uw in runs]
+        new.cpu, new.wall = new.cpu * N_BOOT / draws, new.wall * N_BOOT / draws
+        line = f"  {method:9s} dual bootstrap on the cells {new.cpu:7.1f} s CPU ({new.wall:.1f} s)"
+        if draws < N_BOOT:
+            line += f" (scaled from {draws} draws)"
+        if old_draws:
+            old_engine = SparseEngine(vectors, human.vectors(), method)
+            with Clock() as old:
+                olds = [old_engine.run(pw[:old_draws], uw[:old_draws]) for pw, uw in runs]
+            scale = N_BOOT / old_draws
+            diff = max(
+                maxdiff(a[:old_draws], b)
+                for out, ref in zip(outs, olds, strict=True)
+                for a, b in zip(out, ref, strict=True)
+            )
+            line += (
+                f"; old path ({old_draws} draws, scaled) {old.cpu * scale:8.1f} s CPU: "
+                f"{old.cpu * scale / new.cpu:5.1f}x CPU, {old.wall * scale / new.wall:5.1f}x wall;"
+                f" max |diff| {diff:.1e}"
+            )
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,13 @@ count) and a packed-key stable sort (no measurable gain).
 from analysis.kernels.codes import dense_codes
 from analysis.kernels.correlate import METHODS, RANK_METHODS, correlate
 from analysis.kernels.pearson import cross_correlate, paired_stat, zscore_weighted
-from analysis.kernels.ranks import SortedRows, rank_cross_sums, rank_half_integers, weighted_ranks
+from analysis.kernels.ranks import (
+    SortedRows,
+    rank_cross_sums,
+    rank_half_integers,
+    ranked_cross_sums,
+    weighted_ranks,
+)
 from analysis.kernels.tau import (
     LEVELS_TAU_MAX_LEVELS,
     tau_a,
@@ -63,6 +69,7 @@ __all__ = [
     "paired_stat",
     "rank_cross_sums",
     "rank_half_integers",
+    "ranked_cross_sums",
     "tau_a",
     "tau_a_codes",
     "tau_a_of_codes",

@@ -172,6 +172,32 @@ def rank_cross_sums(
     return _sums_from_sorted(high, w, wy2)
 
 
+def ranked_cross_sums(
+    values: np.ndarray, weights: np.ndarray, other: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (R, L): sum w r y and sum w r^2, r the weighted mid-ranks of the float
+    `values`, y = `other` (mid-ranks: multiples of 1/2, so every sum is exact).  One sort of
+    each row; the ends of the tie groups come from running maxima and minima of positions,
+    so long runs of ties (pooled choice data) cost no more than none.  Entries with weight 0
+    are ignored."""
+    n_rows, n = values.shape
+    order = np.argsort(values, axis=1)
+    high = np.take_along_axis(values, order, axis=1)
+    w = np.take_along_axis(weights, order, axis=1)
+    cum = np.cumsum(w, axis=1)
+    boundary = np.ones((n_rows, n + 1), dtype=bool)  # a tie group starts at k / ends before k
+    boundary[:, 1:-1] = high[:, 1:] != high[:, :-1]
+    position = np.arange(n)
+    start = np.maximum.accumulate(np.where(boundary[:, :-1], position, 0), axis=1)
+    stop = np.where(boundary[:, 1:], position, n - 1)
+    stop = np.minimum.accumulate(stop[:, ::-1], axis=1)[:, ::-1]
+    before = np.take_along_axis(cum - w, start, axis=1)
+    ranks = (before + np.take_along_axis(cum, stop, axis=1) + 1.0) / 2.0
+    wr = w * ranks
+    y = np.take_along_axis(other, order, axis=1)
+    return np.einsum("rl,rl->r", wr, y), np.einsum("rl,rl->r", wr, ranks)
+
+
 def _sums_from_sorted(high, w, wy2) -> tuple[np.ndarray, np.ndarray]:
     """Row sums of w r y and w r^2 for rows sorted by `high` (the values), with weights w
     and w * 2y in the same order."""

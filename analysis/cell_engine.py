@@ -1,0 +1,202 @@
+"""`CellEngine`: the sparse-design statistics of `analysis.evaluation` on observed cells only.
+
+A sparse study (300 faces, 100 participants x 300 triplets) gives each participant a few
+percent of the pairs.  `SparseEngine` works on (draws, participants, all pairs) arrays, so its
+cost grows with participants x pairs; this engine keeps, per participant, only the pairs it
+observed (one padded row per participant: ``width`` = the most cells of any participant), so
+the cost grows with the observed participant x pair cells.  The numbers are the same as
+`SparseEngine`'s (same formulas, same exact ranks, pooled sums accumulated in the same
+participant order; see tests/unit/analysis/test_cell_engine.py):
+
+* a draw's weight of a cell is the draw's weight of its pair; padding has weight 0;
+* the fixed participant values are sorted once (`SortedRows`) and re-ranked under every
+  draw's weights, for the evaluations, the pooling terms and the ranks on the shared pairs;
+* the pooled and leave-one-out references are sums over the participants that observed a
+  pair, scattered into the observed pairs only (``np.bincount``) and gathered back per cell;
+* a rank bound drops the cells without weight, then sorts each participant row of the
+  reference once and takes exact rank sums against the data's mid-ranks
+  (`analysis.kernels.ranked_cross_sums`);
+* a draw's model evaluations depend on its pair weights only and are kept by content (the
+  dual bootstrap runs every stimulus draw twice).
+
+Rows are padded to the participant with the most cells, so one participant with far more
+pairs than the others (e.g. a pilot who rated all of them) makes every row that long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from analysis.evaluation import (
+    MIN_CEILING_PAIRS,
+    Engine,
+    _weighted_mean,
+)
+from analysis.kernels import (
+    SortedRows,
+    cross_correlate,
+    paired_stat,
+    ranked_cross_sums,
+    tau_a_rows,
+    zscore_weighted,
+)
+
+
+class CellEngine(Engine):
+    """Participants with different missing pairs, stored as observed cells.
+
+    cells: (participant, pair, value) arrays, one entry per observed cell (each cell once).
+    """
+
+    def __init__(
+        self,
+        models: np.ndarray,
+        cells: tuple[np.ndarray, np.ndarray, np.ndarray],
+        n_participants: int,
+        method: str,
+        min_pairs: int = MIN_CEILING_PAIRS,
+    ) -> None:
+        self._setup(models, n_participants, method, min_pairs)
+        participant, pair, value = cells
+        order = np.argsort(participant * self.n_pairs + pair, kind="stable")
+        participant, pair, value = participant[order], pair[order], value[order]
+        per = np.bincount(participant, minlength=n_participants)
+        self.width = max(int(per.max(initial=0)), 1)
+        column = np.arange(len(pair)) - np.repeat(np.cumsum(per) - per, per)
+        self.real = np.zeros((n_participants, self.width), dtype=bool)
+        self.real[participant, column] = True
+        self.pairs = np.zeros(self.real.shape, dtype=np.intp)
+        self.pairs[participant, column] = pair
+        self.values = np.zeros(self.real.shape)
+        self.values[participant, column] = value
+        # observed pairs, numbered 0..n_observed-1: where pooled sums are scattered
+        observed, slot = np.unique(pair, return_inverse=True)
+        self.n_observed = len(observed)
+        self.slot = np.zeros(self.real.shape, dtype=np.intp)
+        self.slot[participant, column] = slot
+        self.observers = np.bincount(slot, minlength=self.n_observed)
+        self.models_at = models[:, self.pairs]  # (n_models, n_participants, width)
+        self._per_cache: dict[bytes, np.ndarray] = {}
+        if method != "pearson":
+            self.y_ranker = SortedRows(np.where(self.real, self.values, np.nan))
+        if method in ("spearman", "rho-a"):
+            self.x_ranker = SortedRows(self.models_at)
+
+    def shared_pairs(self) -> np.ndarray:
+        return ((self.observers[self.slot] > 1) & self.real).sum(1)
+
+    def _elements_per_draw(self) -> int:
+        return self.width * self.n_participants * (self.n_models + 2)
+
+    def _chunk(self, pw, uw, ceiling):
+        # draws that only resample participants share one weight row: their evaluations
+        # and pooling terms are computed once
+        rows = pw[:1] if (pw == pw[:1]).all() else pw
+        w = rows[:, self.pairs] * self.real  # (1 or b, n_participants, width)
+        total = w.sum(-1)
+        ry = None if self.method == "pearson" else self.y_ranker.ranks(w)
+        evals = _weighted_mean(self._per_participant(rows, w, ry, total), uw[:, None, :])
+        if not ceiling:
+            return evals, None, None, None
+        terms = self._pool_terms(w, ry, total)
+        shape = (len(uw), *w.shape[1:])
+        w, terms = np.broadcast_to(w, shape), np.broadcast_to(terms, shape)
+        pooled, loo, shared_w = self._pooled_and_loo(terms, w, uw)
+        lower, upper = self._paired(loo, pooled, shared_w)
+        return evals, lower, upper, (shared_w > 0).sum(-1)
+
+    def _per_participant(self, rows, w, ry, total):
+        """Every model against every participant (1 or b, n_models, n_participants) under
+        pair-weight rows `rows`; kept by content, because a dual bootstrap runs the same
+        stimulus draws twice (with and without resampling participants)."""
+        key = hashlib.blake2b(rows.tobytes(), digest_size=16).digest()
+        per = self._per_cache.get(key)
+        if per is not None:
+            return per
+        if self.method == "tau-a":
+            per = tau_a_rows(self.models_at[None], self.values[None, None], w[:, None])
+        elif self.method == "pearson":
+            ty = np.broadcast_to(self.values[None], w.shape)
+            tx = np.broadcast_to(self.models_at[None], (len(w), *self.models_at.shape))
+            per = cross_correlate(self.method, tx, ty, w, total)
+        else:
+            per = cross_correlate(self.method, self.x_ranker.ranks(w[:, None]), ry, w, total)
+        self._per_cache[key] = per
+        return per
+
+    def _pool_terms(self, w, ry, total):
+        """`SparseEngine._pool_terms` on the cells: z-scores, or mid-ranks rescaled to (0, 1)."""
+        if self.method == "pearson":
+            return zscore_weighted(self.values[None], w)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no pairs: no ranks
+            ranks = (ry - 0.5) / total[..., None]
+        return np.where(w > 0, ranks, 0.0)
+
+    def _pooled_and_loo(self, terms, w, u):
+        """`analysis.evaluation._pooled_and_loo` with the sums over participants scattered
+        into the observed pairs (participant order kept, so the sums are the same floats)
+        and gathered back per cell: pooled and leave-one-out values (b, n_p, width) and the
+        weights of the cells some other drawn participant also has."""
+        b = w.shape[0]
+        present = ((w > 0) & ~np.isnan(terms)).astype(float)
+        terms = np.nan_to_num(terms)
+        bins = (self.slot[None] + (np.arange(b) * self.n_observed)[:, None, None]).ravel()
+        size = b * self.n_observed
+        u3 = u[..., None]
+        sums = np.bincount(bins, weights=(u3 * terms).ravel(), minlength=size)
+        dens = np.bincount(bins, weights=(u3 * present).ravel(), minlength=size)
+        sums = sums.take(bins).reshape(w.shape)
+        dens = dens.take(bins).reshape(w.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled = sums / dens
+            loo_dens = dens - u3 * present
+            loo = (sums - u3 * terms) / loo_dens
+        return pooled, loo, np.where(loo_dens > 0, w, 0.0)
+
+    def _paired(self, loo, pooled, w):
+        """Each participant against its leave-one-out and its pooled reference (b, n_p,
+        width) on the cells weighted in w: (lower, upper)."""
+        data = np.where(w > 0, self.values[None], 0.0)
+        if self.method == "tau-a":
+            return tuple(tau_a_rows(np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled))
+        if self.method == "pearson":
+            return tuple(
+                paired_stat("pearson", np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled)
+            )
+        # ranks: drop the cells without weight (most of them in a stimulus draw), then one
+        # sort per row of each reference against the data's mid-ranks (exact sums)
+        y = self.y_ranker.ranks(w)
+        kept = _compact(w.reshape(-1, w.shape[-1]) > 0, w, y, loo, pooled)
+        w, y, loo, pooled = kept
+        n = w.sum(1)
+        square_mid = n * ((n + 1.0) / 2.0) ** 2
+        var_y = np.einsum("rl,rl,rl->r", w, y, y) - square_mid
+        out = []
+        for reference in (loo, pooled):
+            sum_wry, sum_wr2 = ranked_cross_sums(reference, w, y)
+            cov, var_r = sum_wry - square_mid, sum_wr2 - square_mid
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if self.method == "rho-a":
+                    stat = 12.0 * cov / (n**3 - n)
+                else:
+                    stat = cov / np.sqrt(var_r * var_y)
+            out.append(np.where(n >= 2, stat, np.nan).reshape(data.shape[:2]))
+        return tuple(out)
+
+
+def _compact(keep: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Rows (R, L) of each array (any shape ending in L, R rows in all) with only the entries
+    in `keep`, moved to the front and padded with zeros to the longest row."""
+    position = np.cumsum(keep, axis=1) - 1
+    width = max(int(position[:, -1].max(initial=0)) + 1, 1)
+    rows, columns = np.nonzero(keep)
+    target = (rows, position[rows, columns])
+    out = []
+    for a in arrays:
+        a = a.reshape(keep.shape)
+        compact = np.zeros((len(keep), width), dtype=a.dtype)
+        compact[target] = a[rows, columns]
+        out.append(compact)
+    return out
