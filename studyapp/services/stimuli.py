@@ -139,8 +139,16 @@ def _read(source: SourceFile, problems: list[Problem]) -> bytes | None:
 def _add_named(
     named: dict[str, SourceFile], name: str, source: SourceFile, problems: list[Problem]
 ) -> None:
-    """Two files whose paths give one stimulus name would silently merge: refuse instead."""
-    if name in named:
+    """Two files whose paths give one stimulus name would silently merge: refuse instead;
+    a name longer than the database holds is refused too."""
+    longest = Stimulus._meta.get_field("name").max_length
+    if len(name) > longest:
+        problems.append(
+            Problem(
+                source.path, f"gives a stimulus name of {len(name)} characters; at most {longest}"
+            )
+        )
+    elif name in named:
         problems.append(
             Problem(
                 source.path,

@@ -172,6 +172,17 @@ def test_zip_with_one_top_folder_and_label_from_folder():
     }
 
 
+def test_a_stimulus_name_longer_than_the_database_holds_is_a_problem_of_its_file():
+    long_name = "a" * 300
+    files = files_from_zip(
+        make_zip({f"{long_name}.png": png_bytes(1), "b.png": png_bytes(2)}), **LIMITS
+    )
+    with pytest.raises(StimulusImportRejected) as rejected:
+        stimulus_set_import(name="long names", files=files)
+    assert "gives a stimulus name of 300 characters; at most 255" in str(rejected.value)
+    assert not StimulusSet.objects.filter(name="long names").exists()
+
+
 @pytest.mark.parametrize(
     ("members", "limits", "message"),
     [
