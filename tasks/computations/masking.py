@@ -15,10 +15,12 @@ from studyapp.models import Artifact, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, read_arrays_cached, store_arrays
 from tasks.computations.base import (
+    MODEL_BATCH_SIZE,
     BatchOutput,
     Computation,
     Plan,
     batch_file_name,
+    batch_progress_reporter,
     chunks,
     dataset_fill_value,
     stimulus_ids,
@@ -126,15 +128,25 @@ class Masking(Computation):
             arrays = read_arrays_cached(artifacts[m.pk].file.name, artifacts[m.pk].sha256)
             index = [rows[m.name][batch.stimulus_ids[p]] for p in keep]
             maps[m.name], targets[m.name] = arrays["maps"][index], arrays["targets"][index]
-        cross = cross_model_masking(
-            models,
-            loaded.images,
-            maps,
-            targets,
-            [items[p].key for p in keep],
-            masking_settings(settings),
-            baselines=settings["baselines"],
-        )
+        keys = [items[p].key for p in keep]
+        report = batch_progress_reporter(batch)
+        parts = []
+        for start in range(0, len(keep), MODEL_BATCH_SIZE) or [0]:  # one part per model call
+            part = slice(start, start + MODEL_BATCH_SIZE)
+            parts.append(
+                cross_model_masking(
+                    models,
+                    loaded.images[part],
+                    {name: values[part] for name, values in maps.items()},
+                    {name: values[part] for name, values in targets.items()},
+                    keys[part],
+                    masking_settings(settings),
+                    baselines=settings["baselines"],
+                )
+            )
+            done = min(start + MODEL_BATCH_SIZE, len(keep))
+            report(round(len(batch.stimulus_ids) * done / len(keep)) if keep else 0)
+        cross = concatenate_cross_masking(parts)
         arrays = {
             "correct": cross.correct,
             "target_logit": cross.target_logit,

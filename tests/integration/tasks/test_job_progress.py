@@ -49,7 +49,7 @@ def logged(job: Job) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.mark.parametrize("kind", ["embeddings", "relevance"])
+@pytest.mark.parametrize("kind", ["embeddings", "relevance", "masking"])
 def test_a_24_image_job_in_one_batch_moves_per_model_call(
     kind, faces, media, progress_log, tmp_path
 ):
@@ -59,8 +59,11 @@ def test_a_24_image_job_in_one_batch_moves_per_model_call(
     )
     worker = Worker(environment, tmp_path / "worker.log").start()
     try:
-        job = job_launch(kind=kind, stimulus_set=faces, face_models=[small_model("m")])
-        job = wait_for(job)
+        models = [small_model("m")]
+        if kind == "masking":  # masking needs the model's relevance maps first
+            maps = wait_for(job_launch(kind="relevance", stimulus_set=faces, face_models=models))
+            assert maps.status == Job.Status.SUCCEEDED, maps.error
+        job = wait_for(job_launch(kind=kind, stimulus_set=faces, face_models=models))
     finally:
         worker.stop()
     assert job.status == Job.Status.SUCCEEDED, job.error
