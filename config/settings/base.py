@@ -204,6 +204,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 FACESIM_JOB_BATCH_SIZE = env.int("FACESIM_JOB_BATCH_SIZE", default=32)
 # Images per model call (every call padded to it): also the step of a job's progress bar.
 FACESIM_MODEL_CALL_SIZE = env.int("FACESIM_MODEL_CALL_SIZE", default=8)
+# The site's address (e.g. https://faces.example.org): reports link back to their dashboard
+# with it, so the link also works in a downloaded report; empty: a site-relative link.
+FACESIM_SITE_URL = env("FACESIM_SITE_URL", default="")
 FACESIM_WEIGHTS_DIRS = env.list("FACESIM_WEIGHTS_DIRS", default=[])
 FACESIM_MAX_WEIGHTS_UPLOAD_BYTES = env.int(
     "FACESIM_MAX_WEIGHTS_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024

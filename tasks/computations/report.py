@@ -16,9 +16,11 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import urljoin
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
@@ -313,12 +315,19 @@ def stimulus_labels(job: Job) -> pd.DataFrame:
     )
 
 
+def dashboard_address(study: Study) -> str:
+    """The study's dashboard, absolute when ``FACESIM_SITE_URL`` is set."""
+    return urljoin(
+        settings.FACESIM_SITE_URL, reverse("research-study", kwargs={"slug": study.slug})
+    )
+
+
 def bubbles_inputs(study: Study) -> BubblesInputs | None:
     """A study's Bubbles design (its images' size, the apertures' sigma), with the stimuli
     grouped by the judged label's value; None without Bubbles trials."""
     if "bubbles" not in study.trial_types:
         return None
-    settings = bubbles_settings(study)
+    chosen = bubbles_settings(study)
     stimuli = list(study.stimulus_set.stimuli.values_list("name", "width", "height", "labels"))
     sizes = sorted({(width, height) for _, width, height, _ in stimuli})
     if len(sizes) != 1:
@@ -326,8 +335,8 @@ def bubbles_inputs(study: Study) -> BubblesInputs | None:
             f"Bubbles classification images need stimuli of one size; this set has {sizes[:5]}."
         )
     ((width, height),) = sizes
-    groups = {name: str(labels.get(settings.label)) for name, _, _, labels in stimuli}
-    return BubblesInputs(BubblesDesign(height, width, settings.sigma), groups=groups)
+    groups = {name: str(labels.get(chosen.label)) for name, _, _, labels in stimuli}
+    return BubblesInputs(BubblesDesign(height, width, chosen.sigma), groups=groups)
 
 
 def responses_export(job: Job) -> bytes:
@@ -369,7 +378,7 @@ class Report(Computation):
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(
                 title=job.study.title,
-                dashboard_url=reverse("research-study", kwargs={"slug": job.study.slug}),
+                dashboard_url=dashboard_address(job.study),
             )
             write_report(analysis, folder, meta, screening=screening_rules(job.study))
             (Path(folder) / INPUTS).write_text(json.dumps(inputs, indent=2, default=str))
