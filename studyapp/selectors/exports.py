@@ -123,6 +123,7 @@ SELECT p.pseudonym AS participant, p.source,
        p.comprehension_failures, p.block_order,
        (SELECT count(*) FROM studyapp_trial t JOIN studyapp_response r ON r.trial_id = t.id
         WHERE t.participant_id = p.id) AS responses,
+       p.refused_responses,
        {_ISO_UTC.format("p.started_at")} AS started_at,
        {_ISO_UTC.format("p.completed_at")} AS completed_at
 FROM studyapp_participant p

@@ -263,7 +263,9 @@ def test_the_participants_export_has_the_screening_outcome(staff_client):
     screen_in(kept)
     screen_out(small)
     check_setup(phone, user_agent=PHONE_UA)
-    Participant.objects.filter(pk=kept.pk).update(excluded=True, exclusion_reason="=1+1")
+    Participant.objects.filter(pk=kept.pk).update(
+        excluded=True, exclusion_reason="=1+1", refused_responses=3
+    )
     response = staff_client.get(reverse("research-participants-csv", args=[study.slug]))
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -282,6 +284,7 @@ def test_the_participants_export_has_the_screening_outcome(staff_client):
     )
     assert by_pseudonym[kept.pseudonym]["participant_status"] == "excluded"
     assert by_pseudonym[kept.pseudonym]["exclusion_reason"] == "'=1+1"  # no formula
+    assert [by_pseudonym[p.pseudonym]["refused_responses"] for p in (kept, small)] == ["3", "0"]
     assert AuditEvent.objects.filter(action="export", detail__export="participants.csv").exists()
     page = staff_client.get(reverse("research-study", args=[study.slug])).content.decode()
     assert 'data-stat="screened_out">2<' in page
