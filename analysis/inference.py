@@ -91,10 +91,20 @@ class Bootstrap:
         return np.atleast_2d(np.cov(matrix.T))
 
     def percentile_interval(self, level: float = 0.95) -> np.ndarray:
-        """(n_models, 2) percentile bootstrap interval of each model's evaluation."""
+        """(n_models, 2) percentile bootstrap interval of each model's evaluation.
+
+        A model with no defined evaluation in any draw gets (NaN, NaN), without numpy's
+        all-NaN warning.
+        """
         level = check_real("Bootstrap.percentile_interval", "level", level, low=0, high=1)
         tail = (1 - level) / 2
-        return np.nanquantile(self.evaluations, [tail, 1 - tail], axis=0).T
+        interval = np.full((self.evaluations.shape[1], 2), np.nan)
+        defined = ~np.isnan(self.evaluations).all(axis=0)
+        if defined.any():
+            interval[defined] = np.nanquantile(
+                self.evaluations[:, defined], [tail, 1 - tail], axis=0
+            ).T
+        return interval
 
 
 def bootstrap_evaluations(

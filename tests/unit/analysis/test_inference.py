@@ -1,5 +1,7 @@
 """Bootstraps, dual bootstrap, Mantel and FDR against rsatoolbox, scipy and statsmodels."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ from rsatoolbox.rdm.compare import _tau_a as rsatoolbox_tau_a
 from statsmodels.stats.multitest import multipletests
 
 from analysis.inference import (
+    Bootstrap,
     bootstrap_evaluations,
     bootstrap_indices,
     compare_models,
@@ -287,3 +290,21 @@ def test_pearson_paths_with_and_without_the_product_matrix_agree(setup, monkeypa
     for a, b in ((with_products.both, per_draw.both), (with_products.stimuli, per_draw.stimuli)):
         assert_close(a.evaluations, b.evaluations)
         assert_close(a.noise_ceiling, b.noise_ceiling)
+
+
+def test_percentile_interval_is_nan_for_a_model_never_defined_and_warns_nothing():
+    evaluations = np.column_stack([np.linspace(0, 1, 101), np.full(101, np.nan)])
+    boot = Bootstrap(
+        scheme="stimuli",
+        method="spearman",
+        models=("defined", "never"),
+        evaluations=evaluations,
+        noise_ceiling=np.zeros((101, 2)),
+        stimulus_indices=None,
+        participant_indices=None,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        interval = boot.percentile_interval(0.9)
+    np.testing.assert_allclose(interval[0], [0.05, 0.95])
+    assert np.isnan(interval[1]).all()
