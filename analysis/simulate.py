@@ -102,17 +102,15 @@ def simulate_groups(
     if not isinstance(truths, Mapping) or len(truths) < 1:
         raise fail(func, "truths", "a non-empty mapping group -> SimilarityMatrix", truths)
     rng = check_random_state(func, random_state)
-    frames = []
+    frames, groups = [], []
     for group, truth in truths.items():
         frame = simulate_responses(truth, design, random_state=rng)
         frame["participant"] = f"{group}-" + frame["participant"]
         frames.append(frame)
+        people = frame["participant"].drop_duplicates()
+        groups.append(pd.DataFrame({"participant": people.to_numpy(), "group": group}))
     responses = pd.concat(frames, ignore_index=True)
-    people = responses["participant"].drop_duplicates()
-    attributes = pd.DataFrame(
-        {"participant": people.to_numpy(), "group": people.str.split("-").str[0].to_numpy()}
-    )
-    return responses, attributes
+    return responses, pd.concat(groups, ignore_index=True)
 
 
 def _distinct_triples(rng: np.random.Generator, m: int, n: int) -> np.ndarray:

@@ -204,3 +204,12 @@ def test_group_analyses_refuse_bad_input():
     nobody = ATTRIBUTES.assign(group="")
     with pytest.raises(ValueError, match="a value of 'group'"):
         participant_group_analysis(human, nobody, "group")
+
+
+def test_simulated_groups_keep_names_that_contain_a_dash():
+    truth = random_dissimilarity(6, n_dims=2, random_state=0)
+    design = Design(trial_type="triplet", n_participants=2, n_trials=10, repeat_fraction=0.0)
+    rows, attributes = simulate_groups({"18-30": truth, "31-60": truth}, design, random_state=0)
+    assert sorted(attributes["group"].unique()) == ["18-30", "31-60"]
+    assert len(attributes) == 4
+    assert set(attributes["participant"]) == set(rows["participant"])
