@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/adaptive.py [--faces 200] [--per-participant 50]
         [--batch 10] [--batches 16] [--dims 6] [--members 4] [--noise 0.5] [--seeds 1]
-        [--json out.json]
+        [--candidates N] [--item-cap 2.0] [--json out.json]
 
 Observers: simulated participants whose similarity is that of the OMI faces' attribute
 profiles (z-scored mean ratings on 34 attributes, correlation distance:
@@ -93,6 +93,8 @@ def run_method(method: str, truth: SimilarityMatrix, args, seed: int) -> list[di
                 n_sets=args.batch,
                 set_size=args.per_participant,
                 item_uses=uses,
+                candidates_per_stimulus=args.candidates,
+                item_cap=args.item_cap,
                 random_state=seed * 1000 + batch,
             )
             sets = [np.array(s) for s in pool]
@@ -146,6 +148,8 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=6)
     parser.add_argument("--members", type=int, default=4)
     parser.add_argument("--noise", type=float, default=0.5)
+    parser.add_argument("--candidates", type=int, help="per stimulus (default: the selector's)")
+    parser.add_argument("--item-cap", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

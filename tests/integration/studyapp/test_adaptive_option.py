@@ -4,6 +4,7 @@ triplets; without it plans are balanced and record no adaptive choice."""
 import pytest
 from django.urls import reverse
 
+from studyapp.forms_compute import JobLaunchForm
 from studyapp.models import AdaptivePlanChoice
 from tests.factories import start_participant
 from tests.integration.studyapp.test_study_design import owned_study, posted
@@ -46,3 +47,10 @@ def test_a_study_without_the_option_plans_balanced_and_records_nothing(owner):
     participant = start_participant(study, "plain")
     assert not AdaptivePlanChoice.objects.filter(participant=participant).exists()
     assert participant.trials.filter(role="main").count() == 10
+
+
+def test_the_model_job_form_does_not_offer_fits_or_reports():
+    offered = dict(JobLaunchForm().fields["kind"].choices)
+    assert "adaptive" not in offered
+    assert "report" not in offered
+    assert "embeddings" in offered
