@@ -30,8 +30,9 @@ def newest_state(*, study: Study) -> AdaptiveState | None:
     return study.adaptive_states.order_by("-version").first()
 
 
-def fit_pending(*, study: Study) -> bool:
-    """A fit job of this study is queued or running."""
-    return Job.objects.filter(
-        study=study, kind=Job.Kind.ADAPTIVE, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
-    ).exists()
+def fit_launched(*, study: Study, participants: int) -> bool:
+    """A fit job of this study is queued or running, or one was launched for this number of
+    completed sessions (so a fit that failed is not launched again at every start)."""
+    jobs = Job.objects.filter(study=study, kind=Job.Kind.ADAPTIVE)
+    pending = jobs.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+    return pending.exists() or jobs.filter(params__participants=participants).exists()

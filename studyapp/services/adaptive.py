@@ -12,7 +12,7 @@ from django.db import transaction
 from studyapp.adaptive_selection import main_triplet_count, substitute_main_triplets
 from studyapp.models import AdaptivePlanChoice, AdaptiveState, Job, Participant, Study
 from studyapp.planning import PlannedTrial
-from studyapp.selectors.adaptive import fit_pending, fitted_participants, newest_state
+from studyapp.selectors.adaptive import fit_launched, fitted_participants, newest_state
 from studyapp.services.jobs import job_launch
 
 Selection = AdaptivePlanChoice.Selection
@@ -48,10 +48,13 @@ def _record(participant: Participant, plan: list[PlannedTrial], selection: str):
 
 
 def adaptive_fit_launch_when_due(*, study: Study, state: AdaptiveState | None) -> Job | None:
-    """Launch a fit when ``study.adaptive_batch`` completed sessions came in since ``state``."""
+    """Launch a fit when ``study.adaptive_batch`` completed sessions came in since ``state``
+    (once per number of completed sessions)."""
     completed = fitted_participants(study=study).count()
     fitted = state.participants if state else 0
-    if completed - fitted < study.adaptive_batch or fit_pending(study=study):
+    if completed - fitted < study.adaptive_batch or fit_launched(
+        study=study, participants=completed
+    ):
         return None
     return job_launch(
         kind=Job.Kind.ADAPTIVE,

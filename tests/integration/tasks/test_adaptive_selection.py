@@ -97,15 +97,29 @@ def test_adaptive_selection_fits_between_batches_and_hands_out_the_pool(worker, 
     assert second.embeddings == state.embeddings
 
 
-def test_a_fit_without_answers_fails_clearly_and_planning_stays_balanced(worker, media):
-    study = make_study(make_stimulus_set(6), adaptive_batch=1)
+def test_a_fit_that_cannot_run_fails_clearly_once_and_planning_stays_balanced(worker, media):
+    empty = make_study(make_stimulus_set(6), adaptive_batch=1)
     job = wait_for(
         job_launch(
-            kind=Job.Kind.ADAPTIVE, stimulus_set=study.stimulus_set, face_models=[], study=study
+            kind=Job.Kind.ADAPTIVE, stimulus_set=empty.stimulus_set, face_models=[], study=empty
         )
     )
     assert job.status == Job.Status.FAILED
     assert "no answered triplet trials" in job.error
-    participant = start_participant(study, "no-answers")
-    assert participant.adaptive_choice.selection == Selection.NO_STATE
-    assert participant.trials.filter(role="main").count() == 10
+
+    # 6 stimuli have 20 triplets: a pool of 3 participants x 10 cannot be filled
+    stimuli = make_stimulus_set(6)
+    study = make_study(stimuli, adaptive_batch=3)
+    ids = stimuli.stimuli.order_by("pk").values_list("pk", flat=True)
+    position_of = {pk: k for k, pk in enumerate(ids)}
+    for p in range(3):
+        take_part(study, f"small-{p}", position_of)
+    start_participant(study, "small-3")
+    job = wait_for(fit_job(study))
+    assert job.status == Job.Status.FAILED
+    assert "'n_sets' parameter of select_triplets" in job.error
+    later = start_participant(study, "small-4")  # the same answers: not launched again
+    assert Job.objects.filter(study=study, kind=Job.Kind.ADAPTIVE).count() == 1
+    assert later.adaptive_choice.selection == Selection.NO_STATE
+    assert later.trials.filter(role="main").count() == 10
+    assert not AdaptiveState.objects.filter(study=study).exists()
