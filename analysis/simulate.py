@@ -130,16 +130,26 @@ def _softmax_pick(rng, scores: np.ndarray) -> np.ndarray:
     return (rng.random((len(p), 1)) > np.cumsum(p, 1)).sum(1)
 
 
+def odd_one_choices(
+    dissimilarity: np.ndarray, triplets: np.ndarray, temperature: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The odd one (a stimulus index) a simulated observer picks on each triplet row: pair
+    (a, b) is kept together with probability proportional to exp(-d_ab / temperature)."""
+    a, b, c = np.asarray(triplets).T
+    d = dissimilarity
+    scores = -np.stack([d[b, c], d[a, c], d[a, b]], 1) / temperature  # keep pair -> odd
+    return triplets[np.arange(len(triplets)), _softmax_pick(rng, scores)]
+
+
 def _answer(rng, kind, items, d, temperature, careless, design):
     """Choice codes (or ratings) for main/repeat trials."""
     m = len(items)
     if kind == "rating":
         return None
     if kind == "triplet":
-        a, b, c = items.T
-        scores = -np.stack([d[b, c], d[a, c], d[a, b]], 1) / temperature  # keep pair -> odd
-        odd_pos = rng.integers(0, 3, m) if careless else _softmax_pick(rng, scores)
-        return items[np.arange(m), odd_pos]
+        if careless:
+            return items[np.arange(m), rng.integers(0, 3, m)]
+        return odd_one_choices(d, items, temperature, rng)
     r, a, b = items.T
     scores = -np.stack([d[r, a], d[r, b]], 1) / temperature
     pick = rng.integers(0, 2, m) if careless else _softmax_pick(rng, scores)

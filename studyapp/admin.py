@@ -211,6 +211,7 @@ class StudyAdmin(ModelAdmin):
                     "break_every",
                     "repeat_rate",
                     "catch_rate",
+                    "adaptive_batch",
                     "min_exposure_ms",
                     "min_rt_ms",
                 ]

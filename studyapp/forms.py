@@ -136,6 +136,7 @@ STUDY_SECTIONS = (
             "break_every",
             "repeat_rate",
             "catch_rate",
+            "adaptive_batch",
             "min_exposure_ms",
             "min_rt_ms",
             "timing",
@@ -238,6 +239,8 @@ class StudyForm(forms.ModelForm):
                     f"Names labels the stimulus set lacks: {missing}; "
                     f"it has {data['stimulus_set'].label_columns}.",
                 )
+        if data.get("adaptive_batch") and "triplet" not in (data.get("trial_types") or []):
+            self.add_error("adaptive_batch", "Adaptive selection chooses triplets: add them.")
         if "timing" in data and data.get("trial_types"):
             for problem in timing_problems(data["timing"], trial_types=data["trial_types"]):
                 self.add_error("timing", problem)
@@ -277,6 +280,7 @@ class StudyForm(forms.ModelForm):
             "break_every",
             "repeat_rate",
             "catch_rate",
+            "adaptive_batch",
             "min_exposure_ms",
             "min_rt_ms",
             "timing",

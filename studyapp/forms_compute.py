@@ -158,8 +158,11 @@ def face_model_initial(info: WeightsInfo) -> dict[str, str | int]:
     }
 
 
+MODEL_JOB_KINDS = [c for c in Job.Kind.choices if c[0] not in (Job.Kind.REPORT, Job.Kind.ADAPTIVE)]
+
+
 class JobLaunchForm(forms.Form):
-    kind = forms.ChoiceField(choices=[c for c in Job.Kind.choices if c[0] != Job.Kind.REPORT])
+    kind = forms.ChoiceField(choices=MODEL_JOB_KINDS)  # reports and fits start from a study
     study = forms.ModelChoiceField(
         queryset=Study.objects.none(),
         required=False,

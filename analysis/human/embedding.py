@@ -83,6 +83,18 @@ def _choice_probs(model: str, x: np.ndarray, t: _Trials):
     return p, (s_ij, s_ik, s_jk), (d_ij, d_ik, d_jk)
 
 
+def odd_one_probabilities(model: str, x: np.ndarray, triplets: np.ndarray) -> np.ndarray:
+    """P(item k of each triplet is the odd one), shape (n_triplets, 3), under embedding ``x``.
+
+    Item 0 is odd when (1, 2) is kept together, item 1 when (0, 2), item 2 when (0, 1).
+    """
+    t = np.asarray(triplets, dtype=np.int64)
+    a, b, c = t[:, 0], t[:, 1], t[:, 2]
+    p, _, _ = _choice_probs(model, x, _Trials(b, c, a, np.zeros(len(t), bool)))
+    # p[0]: (b, c) together (a odd); p[1]: (b, a) together (c odd); p[2]: (c, a) (b odd)
+    return np.stack([p[0], p[2], p[1]], axis=1)
+
+
 def _objective(flat, model, n, d, t, penalty):
     x = flat.reshape(n, d)
     p, _, dists = _choice_probs(model, x, t)

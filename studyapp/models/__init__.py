@@ -1,12 +1,15 @@
 """Database models, one module per domain; import them from here."""
 
 from .access import AuditEvent, StudyMembership
+from .adaptive import AdaptivePlanChoice, AdaptiveState
 from .compute import Artifact, FaceModel, Job, JobBatch
 from .participants import Participant, ParticipantAttribute, Response, Trial
 from .stimuli import Stimulus, StimulusSet
 from .studies import Study, TrialType
 
 __all__ = [
+    "AdaptivePlanChoice",
+    "AdaptiveState",
     "Artifact",
     "AuditEvent",
     "FaceModel",

@@ -86,6 +86,7 @@ class Job(Dispatched):
         MASKING = "masking", "Relevance masking and generalisation"
         DECISION = "decision", "Similarity on relevance-masked images"
         REPORT = "report", "Correlation report"
+        ADAPTIVE = "adaptive", "Adaptive triplet selection (fit and choose)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -94,6 +94,13 @@ class Study(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Catch trials with an objectively correct answer, as a fraction of main trials.",
     )
+    adaptive_batch = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(1000)],
+        help_text="Adaptive triplet selection: after every this many completed participants "
+        "a cpu job fits an embedding to all answers and chooses the next participants' "
+        "triplets by expected information gain (balanced before the first fit); 0: off.",
+    )
     min_exposure_ms = models.PositiveIntegerField(
         default=150,
         validators=[MaxValueValidator(5000)],

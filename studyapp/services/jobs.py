@@ -41,10 +41,11 @@ def job_launch(
         raise ValueError(
             f"The 'kind' parameter of job_launch must be one of {Job.Kind.values}; got {kind!r}."
         )
-    if not face_models and kind != Job.Kind.REPORT:
+    study_kinds = (Job.Kind.REPORT, Job.Kind.ADAPTIVE)  # work on a study, not on models
+    if not face_models and kind not in study_kinds:
         raise ValueError("The 'face_models' parameter of job_launch must name at least one model.")
-    if kind == Job.Kind.REPORT and study is None:
-        raise ValueError("A report job needs its study.")
+    if kind in study_kinds and study is None:
+        raise ValueError(f"A {kind} job needs its study.")
     with transaction.atomic():
         job = Job.objects.create(
             kind=kind, stimulus_set=stimulus_set, study=study, params=params or {}, created_by=user

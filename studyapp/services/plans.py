@@ -3,6 +3,7 @@
 from studyapp.models import Participant, Trial
 from studyapp.planning import PlanSettings, block_order_choose, block_orders, build_plan
 from studyapp.selectors.coverage import block_order_uses, study_coverage
+from studyapp.services.adaptive import adaptive_plan_apply
 
 
 def trial_plan_create(*, participant: Participant) -> list[Trial]:
@@ -28,6 +29,7 @@ def trial_plan_create(*, participant: Participant) -> list[Trial]:
         seed=participant.plan_seed,
         order_row=participant.block_order,
     )
+    plan = adaptive_plan_apply(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
 
     def to_row(index: int, planned) -> Trial:
         return Trial(

@@ -1,6 +1,7 @@
 """The job kinds the workers know, by ``Job.kind``."""
 
 from studyapp.models import Job
+from tasks.computations.adaptive import AdaptiveSelection
 from tasks.computations.base import Computation
 from tasks.computations.decision import DecisionWeighting
 from tasks.computations.embeddings import Embeddings
@@ -16,6 +17,7 @@ COMPUTATIONS: dict[str, Computation] = {
     Job.Kind.FINETUNE: Finetune(),
     Job.Kind.DECISION: DecisionWeighting(),
     Job.Kind.REPORT: Report(),
+    Job.Kind.ADAPTIVE: AdaptiveSelection(),
 }
 
 

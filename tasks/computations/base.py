@@ -22,7 +22,8 @@ class Plan:
 
     batches: list[tuple[int | None, list[int]]]
     total: int
-    reused: str = ""  # set when every result already exists: nothing to run
+    # set when nothing is left to run: every result exists, or a cpu-only kind did its work
+    reused: str = ""
 
 
 @dataclass(frozen=True)
