@@ -91,6 +91,19 @@ def _trial_table(
     return trial, pairs, distances
 
 
+def _evidence_weights(distances: np.ndarray) -> np.ndarray:
+    return np.maximum(distances, MIN_DISTANCE) ** 2
+
+
+def arrangement_evidence(arrangements: Sequence[Arrangement], *, n_items: int) -> np.ndarray:
+    """Per pair the summed evidence weights of the arrangements (0 where never together)."""
+    n_pairs = n_items * (n_items - 1) // 2
+    if not arrangements:
+        return np.zeros(n_pairs)
+    _, pairs, distances = _trial_table("arrangement_evidence", arrangements, n_items)
+    return np.bincount(pairs, weights=_evidence_weights(distances), minlength=n_pairs)
+
+
 def _weighted_mean(pairs, values, weights, n_pairs) -> np.ndarray:
     total = np.bincount(pairs, weights=weights, minlength=n_pairs)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -140,7 +153,7 @@ def inverse_mds(
     trial, pairs, distances = trial[usable], pairs[usable], distances[usable]
     if not len(pairs):
         raise fail(func, "arrangements", "an arrangement with distinct positions", "all collapsed")
-    weights = np.maximum(distances, MIN_DISTANCE) ** 2
+    weights = _evidence_weights(distances)
     estimate = _weighted_mean(pairs, distances / rms[trial], weights, n_pairs)
     estimate = _unit_rms(estimate)
     converged, iterations = False, 0

@@ -1,0 +1,260 @@
+"""Multi-arrangement trials on the platform: the plan (all faces first, later trials chosen by
+lift-the-weakest when the one before is stored), exactly-once storage, and refused answers."""
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from analysis.human.arrangement import Arrangement, arrangement_evidence, lift_the_weakest
+from studyapp.bots import ParticipantBot
+from studyapp.forms import StudyForm
+from studyapp.models import Participant, Response, Trial
+from studyapp.selectors.studies import study_design_problems
+from tests.factories import analysis_posted, make_study, spread_positions, start_participant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return Client(enforce_csrf_checks=False)
+
+
+def post(api, participant, body):
+    url = reverse("api-responses", args=[participant.token])
+    return api.post(url, json.dumps(body), content_type="application/json")
+
+
+def plan(api, participant):
+    return api.get(reverse("api-plan", args=[participant.token])).json()
+
+
+def arrangement_study(**fields):
+    defaults = {
+        "trial_types": ["arrangement"],
+        "arrangement": {"subset_size": 4},
+        "trials_per_participant": 4,
+        "practice_trials": 1,
+    }
+    return make_study(**{**defaults, **fields})
+
+
+def answer(trial, positions=None, **changes):
+    positions = positions or spread_positions(trial["items"])
+    moves = [[100.0 * k, int(key), *xy] for k, (key, xy) in enumerate(positions.items())]
+    body = {
+        "trial": trial["index"],
+        "rt_ms": 4000.0,
+        "arrangement": {"positions": positions, "moves": moves},
+    }
+    return {**body, **changes}
+
+
+def test_first_main_trial_shows_every_face_and_later_ones_wait():
+    study = arrangement_study()
+    participant = start_participant(study)
+    trials = list(Trial.objects.filter(participant=participant).order_by("index"))
+    assert [t.role for t in trials] == ["practice", "main", "main", "main", "main"]
+    assert len(trials[0].items) == 5  # practice: ARRANGEMENT_PRACTICE_ITEMS random faces
+    assert sorted(trials[1].items) == sorted(
+        study.stimulus_set.stimuli.values_list("pk", flat=True)
+    )
+    assert [t.items for t in trials[2:]] == [[], [], []]
+
+
+def test_first_size_chooses_how_many_faces_the_first_trial_shows():
+    study = arrangement_study(arrangement={"first_size": 6, "subset_size": 3}, practice_trials=0)
+    first = Trial.objects.filter(participant=start_participant(study)).order_by("index").first()
+    assert len(first.items) == len(set(first.items)) == 6
+
+
+def test_next_trial_is_lift_the_weakest_on_the_stored_arrangement(api):
+    """The server's choice equals analysis.lift_the_weakest on the stored positions, seeded by
+    (plan seed, trial index): the subset starts at the pair placed closest (least evidence)."""
+    study = arrangement_study(practice_trials=0)
+    participant = start_participant(study)
+    first = plan(api, participant)["trials"][0]
+    positions = spread_positions(first["items"])
+    assert post(api, participant, answer(first, positions)).status_code == 201
+    second = plan(api, participant)["trials"][1]
+    assert len(second["items"]) == 4
+    ids = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
+    stored = Response.objects.get(trial__index=0, trial__participant=participant).positions
+    arrangement = Arrangement(
+        tuple(ids.index(int(k)) for k in stored), np.array(list(stored.values()))
+    )
+    evidence = arrangement_evidence([arrangement], n_items=len(ids))
+    seed = np.random.default_rng([participant.plan_seed, 1])
+    expected = lift_the_weakest(evidence, n_items=len(ids), size=4, random_state=seed)
+    assert second["items"] == [ids[k] for k in expected]
+    weakest = np.argmin(evidence)
+    rows, cols = np.triu_indices(len(ids), 1)
+    assert {ids[rows[weakest]], ids[cols[weakest]]} == set(second["items"][:2])
+    assert plan(api, participant)["trials"][2]["items"] == []  # not before the second is stored
+
+
+def test_whole_session_stored_once_with_positions_and_moves(api):
+    study = arrangement_study()
+    participant = start_participant(study)
+    for index in range(5):
+        trial = plan(api, participant)["trials"][index]
+        assert len(trial["items"]) >= 4
+        body = answer(trial)
+        assert post(api, participant, body).status_code == 201
+        again = post(api, participant, body)
+        assert again.status_code == 200
+        assert again.json()["duplicate"]
+    responses = Response.objects.filter(trial__participant=participant).order_by("trial__index")
+    assert responses.count() == 5
+    last = responses.last()
+    assert set(last.positions) == {str(i) for i in last.trial.items}
+    assert sorted(m[1] for m in last.moves) == sorted(int(k) for k in last.positions)
+    complete = api.post(reverse("api-complete", args=[participant.token]))
+    assert complete.status_code == 200
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.COMPLETED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_of_one_arrangement_store_and_plan_once(live_server):
+    """Eight simultaneous POSTs of one arrangement: one stored (201), one next trial chosen."""
+    study = arrangement_study(practice_trials=0)
+    participant = start_participant(study)
+    first = Trial.objects.get(participant=participant, index=0)
+    body = answer({"index": 0, "items": first.items})
+    bot = ParticipantBot(live_server.url, study.slug, "dup")
+    bot.request(f"/p/{participant.token}/")  # obtain the CSRF cookie
+    barrier = threading.Barrier(8)
+
+    def send(_):
+        barrier.wait()
+        status, _, _ = bot.post_json(f"/api/p/{participant.token}/responses", body)
+        return status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(send, range(8)))
+    assert statuses == [200] * 7 + [201]
+    assert Response.objects.filter(trial__participant=participant).count() == 1
+    filled = Trial.objects.filter(participant=participant).exclude(items=[])
+    assert sorted(filled.values_list("index", flat=True)) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        (lambda body, items: {**body, "arrangement": "left"}, 400, "invalid_type"),
+        (lambda body, items: {**body, "arrangement": {"positions": []}}, 400, "invalid_type"),
+        (lambda body, items: {**body, "arrangement": {"where": {}}}, 400, "unknown_field"),
+        (
+            lambda body, items: {**body, "arrangement": {"positions": {str(items[0]): [1.5, 0]}}},
+            400,
+            "out_of_range",
+        ),
+        (
+            lambda body, items: {
+                **body,
+                "arrangement": {"positions": {str(items[0]): ["a", float("nan")]}},
+            },
+            400,
+            "invalid_type",
+        ),
+        (
+            lambda body, items: {
+                **body,
+                "arrangement": {
+                    **body["arrangement"],
+                    "moves": [[5, items[0], 0, 0], [1, items[0], 0, 0]],
+                },
+            },
+            400,
+            "out_of_range",
+        ),
+        (
+            lambda body, items: {
+                **body,
+                "arrangement": {"positions": {str(i): [0, 0] for i in items[:-1]}},
+            },
+            422,
+            "wrong_faces",
+        ),
+        (
+            lambda body, items: {
+                **body,
+                "arrangement": {**body["arrangement"], "moves": [[1, 10**9, 0, 0]]},
+            },
+            422,
+            "wrong_faces",
+        ),
+        (lambda body, items: {**body, "choice": items[0]}, 422, "unexpected_choice"),
+        (lambda body, items: {"trial": body["trial"], "rt_ms": 900.0}, 422, "missing_positions"),
+    ],
+)
+def test_malformed_arrangements_are_refused_and_store_nothing(api, change, status, code):
+    study = arrangement_study(practice_trials=0)
+    participant = start_participant(study)
+    trial = plan(api, participant)["trials"][0]
+    body = change(answer(trial), trial["items"])
+    raw = json.dumps(body, allow_nan=True)
+    response = api.post(
+        reverse("api-responses", args=[participant.token]), raw, content_type="application/json"
+    )
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    assert not Response.objects.filter(trial__participant=participant).exists()
+    assert Trial.objects.filter(participant=participant).exclude(items=[]).count() == 1
+
+
+def test_a_trial_not_yet_planned_and_other_types_refuse_positions(api):
+    study = arrangement_study(trial_types=["arrangement", "triplet"], practice_trials=0)
+    participant = start_participant(study)
+    trials = plan(api, participant)["trials"]
+    empty = next(t for t in trials if t["type"] == "arrangement" and not t["items"])
+    refused = post(api, participant, answer({**empty, "items": [1, 2, 3]}))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "not_planned"
+    triplet = next(t for t in trials if t["type"] == "triplet" and t["role"] == "main")
+    body = {**answer({**triplet}), "choice": triplet["items"][0]}
+    refused = post(api, participant, body)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "unexpected_arrangement"
+
+
+def test_study_form_checks_the_arrangement_settings():
+    study = arrangement_study()
+    data = {
+        "title": "Arrangement",
+        "slug": "arrangement-form",
+        "stimulus_set": study.stimulus_set.pk,
+        "trial_types": ["arrangement"],
+        "rating_scale": "1-7",
+        "trials_per_participant": 5,
+        "target_participants": 5,
+        "practice_trials": 0,
+        "break_every": 0,
+        "repeat_rate": 0,
+        "catch_rate": 0,
+        "min_exposure_ms": 150,
+        "min_rt_ms": 100,
+        "min_viewport_width": 0,
+        "min_viewport_height": 0,
+        "device_requirement": "any",
+        "comprehension_attempts": 2,
+        "consent_text": "Agree?",
+        "instructions": "Arrange.",
+        **analysis_posted(),
+    }
+    good = StudyForm({**data, "arrangement": '{"first_size": 8, "subset_size": 5}'})
+    assert good.is_valid(), good.errors
+    assert good.save().arrangement == {"first_size": 8, "subset_size": 5}
+    bad = StudyForm({**data, "slug": "bad", "arrangement": '{"subset_size": 2, "colour": 1}'})
+    assert not bad.is_valid()
+    text = " ".join(bad.errors["arrangement"])
+    assert "'subset_size' must be an integer in [3, 200]; got 2" in text
+    assert "Unknown arrangement setting 'colour'" in text
+    study.arrangement = {"subset_size": "eight"}
+    assert any("subset_size" in p for p in study_design_problems(study=study))
