@@ -24,13 +24,16 @@ broken at random), until it has ``size`` items.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from analysis._checks import check_int, check_random_state, check_real, fail
 from analysis.human.choices import pair_index
+from analysis.matrices import ParticipantMatrices
 
 MEASURE = "inverse-MDS arrangement distance (Kriegeskorte & Mur 2012)"
 MIN_DISTANCE = 0.01  # arena radii: the floor of a distance's evidence weight (squared)
@@ -213,6 +216,78 @@ def lift_the_weakest(
     return chosen
 
 
+def arrangement_matrices(
+    responses: pd.DataFrame,
+    *,
+    stimuli: Sequence[str] | None = None,
+    roles: Sequence[str] = ("main",),
+    name: str = "human",
+) -> ParticipantMatrices:
+    """Per-participant inverse-MDS dissimilarities from the export's arrangement trials
+    (``positions`` JSON per row); the group matrix is the participants' mean.
+
+    Each participant's estimate has RMS 1 over the pairs they arranged (so participants weigh
+    equally); a cell's count is how many of their arrangements held the pair.
+
+    Raises ValueError naming rows whose ``positions`` is not a JSON object of [x, y] pairs.
+    """
+    func = "arrangement_matrices"
+    if "positions" not in responses.columns:
+        raise fail(func, "responses", "an export with the 'positions' column", "none")
+    rows = responses[
+        (responses["trial_type"] == "arrangement") & responses["role"].isin(list(roles))
+    ]
+    if rows.empty:
+        raise fail(func, "responses", "arrangement trials with the given roles", "none")
+    parsed = []
+    for row, text in rows["positions"].items():
+        try:
+            positions = json.loads(text)
+            names = [str(k) for k in positions]
+            xy = np.array(list(positions.values()), dtype=float).reshape(len(names), 2)
+        except (TypeError, ValueError, AttributeError) as error:
+            raise fail(func, "responses", "positions as JSON {stimulus: [x, y]}", row) from error
+        parsed.append((names, xy))
+    seen = sorted({n for names, _ in parsed for n in names})
+    ids = seen if stimuli is None else [str(s) for s in stimuli]
+    index = pd.Index(ids)
+    missing = sorted(set(seen) - set(ids))
+    if missing:
+        raise fail(func, "stimuli", "a list containing every arranged stimulus", missing[:10])
+    participants, p_codes = np.unique(rows["participant"].to_numpy(dtype=str), return_inverse=True)
+    n = len(ids)
+    cells_p, cells_q, sums, counts = [], [], [], []
+    for p in range(len(participants)):
+        arrangements = [
+            Arrangement(tuple(index.get_indexer(names)), xy)
+            for (names, xy), code in zip(parsed, p_codes, strict=True)
+            if code == p
+        ]
+        try:
+            estimate = inverse_mds(arrangements, n_items=n)
+        except ValueError as error:  # every arrangement collapsed onto one point
+            raise fail(
+                func, "responses", "arrangements with distinct positions", participants[p]
+            ) from error
+        observed = np.flatnonzero(estimate.counts)
+        cells_p.append(np.full(len(observed), p))
+        cells_q.append(observed)
+        sums.append(estimate.dissimilarity[observed] * estimate.counts[observed])
+        counts.append(estimate.counts[observed])
+    return ParticipantMatrices(
+        np.concatenate(cells_p),
+        np.concatenate(cells_q),
+        np.concatenate(sums),
+        np.concatenate(counts),
+        tuple(participants),
+        tuple(ids),
+        "dissimilarity",
+        "participant_mean",
+        MEASURE,
+        name,
+    )
+
+
 def simulate_arrangement(
     truth: np.ndarray, items: Sequence[int], *, noise: float = 0.05, random_state=None
 ) -> Arrangement:
@@ -238,3 +313,51 @@ def simulate_arrangement(
     length = np.linalg.norm(xy, axis=1, keepdims=True)
     xy = np.where(length > 1, xy / np.maximum(length, 1e-12), xy)
     return Arrangement(tuple(codes.tolist()), xy)
+
+
+def simulate_arrangement_responses(
+    truth: np.ndarray,
+    stimuli: Sequence[str],
+    *,
+    n_participants: int = 8,
+    n_trials: int = 8,
+    subset_size: int = 6,
+    noise: float = 0.05,
+    random_state=None,
+) -> pd.DataFrame:
+    """Arrangement sessions in the export's columns (``analysis.io``): per participant a first
+    arrangement of every stimulus, then ``n_trials - 1`` subsets by lift-the-weakest, each laid
+    out by `simulate_arrangement` from ``truth`` (an n x n dissimilarity matrix)."""
+    rng = check_random_state("simulate_arrangement_responses", random_state)
+    names = [str(s) for s in stimuli]
+    n = len(names)
+    rows = []
+    for p in range(n_participants):
+        arrangements = [simulate_arrangement(truth, range(n), noise=noise, random_state=rng)]
+        while len(arrangements) < n_trials:
+            evidence = arrangement_evidence(arrangements, n_items=n)
+            subset = lift_the_weakest(evidence, n_items=n, size=subset_size, random_state=rng)
+            arrangements.append(simulate_arrangement(truth, subset, noise=noise, random_state=rng))
+        for k, arrangement in enumerate(arrangements):
+            positions = {
+                names[i]: [round(float(x), 5), round(float(y), 5)]
+                for i, (x, y) in zip(arrangement.items, arrangement.positions, strict=True)
+            }
+            rows.append(
+                {
+                    "study": "simulated",
+                    "participant": f"P{p:03d}",
+                    "participant_status": "completed",
+                    "trial_index": k,
+                    "block": 0,
+                    "trial_type": "arrangement",
+                    "role": "main",
+                    "rt_ms": float(rng.uniform(5000, 30000)),
+                    "responded_at": "2026-01-01T00:00:00Z",
+                    "received_at": "2026-01-01T00:00:01Z",
+                    "positions": json.dumps(positions),
+                }
+            )
+    blank = dict.fromkeys(("repeat_of", "item_1", "item_2", "item_3", "choice"), "")
+    blank |= dict.fromkeys(("rating", "rating_min", "rating_max", "correct"), "")
+    return pd.DataFrame([{**blank, **row} for row in rows])

@@ -1,19 +1,28 @@
 """Multi-arrangement trials on the platform: the plan (all faces first, later trials chosen by
 lift-the-weakest when the one before is stored), exactly-once storage, and refused answers."""
 
+import io
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from analysis.human.arrangement import Arrangement, arrangement_evidence, lift_the_weakest
+from analysis.human.arrangement import (
+    Arrangement,
+    arrangement_evidence,
+    arrangement_matrices,
+    lift_the_weakest,
+)
+from analysis.io import read_responses
 from studyapp.bots import ParticipantBot
 from studyapp.forms import StudyForm
 from studyapp.models import Participant, Response, Trial
+from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tests.factories import analysis_posted, make_study, spread_positions, start_participant
 
@@ -258,3 +267,27 @@ def test_study_form_checks_the_arrangement_settings():
     assert "Unknown arrangement setting 'colour'" in text
     study.arrangement = {"subset_size": "eight"}
     assert any("subset_size" in p for p in study_design_problems(study=study))
+
+
+def test_export_has_positions_and_moves_by_stimulus_name_and_the_analysis_reads_them(api):
+    study = arrangement_study(practice_trials=0, trials_per_participant=3)
+    for _ in range(2):
+        participant = start_participant(study)
+        for index in range(3):
+            trial = plan(api, participant)["trials"][index]
+            assert post(api, participant, answer(trial)).status_code == 201
+    text = b"".join(responses_csv_chunks(study=study)).decode()
+    rows = read_responses(pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False))
+    assert len(rows) == 6
+    assert (rows[["item_1", "item_2", "item_3", "choice"]] == "").all().all()
+    names = dict(study.stimulus_set.stimuli.values_list("pk", "name"))
+    first = Trial.objects.get(participant=participant, index=0)
+    stored = Response.objects.get(trial=first)
+    exported = rows[(rows["participant"] == participant.pseudonym) & (rows["trial_index"] == 0)]
+    positions = json.loads(exported["positions"].iloc[0])
+    assert positions == {names[int(k)]: xy for k, xy in stored.positions.items()}
+    moves = json.loads(exported["moves"].iloc[0])
+    assert moves == [[m[0], names[m[1]], m[2], m[3]] for m in stored.moves]
+    human = arrangement_matrices(rows)
+    assert human.n_participants == 2
+    assert set(human.stimuli) == set(names.values())  # the first trials show every face

@@ -1,18 +1,26 @@
 """Multi-arrangement: inverse MDS against raw distances, lift-the-weakest by hand, seeds."""
 
 import numpy as np
+import pandas as pd
 import pytest
+import rsatoolbox
 
 from analysis.human.arrangement import (
     Arrangement,
+    arrangement_matrices,
     inverse_mds,
     lift_the_weakest,
     mean_distances,
     simulate_arrangement,
+    simulate_arrangement_responses,
 )
 from analysis.human.choices import pair_index
+from analysis.io import read_responses
 from analysis.matrices import upper_indices
+from analysis.report import write_report
 from analysis.simulate import random_dissimilarity
+from analysis.study_analysis import AnalysisParameters, analyse_study
+from tests.unit.analysis.test_recovery import ranked_models
 
 N_ITEMS = 20
 
@@ -121,3 +129,56 @@ def test_whole_session_is_deterministic_given_seed():
 def test_bad_input_names_the_parameter(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.fixture(scope="module")
+def arrangement_study():
+    truth = random_dissimilarity(12, n_dims=3, random_state=4)
+    frame = simulate_arrangement_responses(
+        truth.values, truth.stimuli, n_participants=6, n_trials=6, subset_size=5, random_state=2
+    )
+    return truth, read_responses(frame)
+
+
+def test_arrangement_matrices_from_the_export_recover_each_participants_matrix(
+    arrangement_study,
+):
+    truth, rows = arrangement_study
+    human = arrangement_matrices(rows)
+    assert human.n_participants == 6
+    assert human.stimuli == truth.stimuli
+    values = human.vectors()
+    assert not np.isnan(values).any()  # the first arrangement holds every pair
+    for vector in values:
+        np.testing.assert_allclose(np.sqrt(np.mean(vector**2)), 1)
+        assert np.corrcoef(vector, truth.upper())[0, 1] > 0.85
+    group = human.group()
+    assert np.corrcoef(group.upper(), truth.upper())[0, 1] > 0.9
+
+
+def test_bad_positions_name_the_row():
+    rows = pd.DataFrame(
+        {"trial_type": ["arrangement"], "role": ["main"], "participant": ["P"], "positions": ["{"]}
+    )
+    with pytest.raises(ValueError, match="positions as JSON"):
+        arrangement_matrices(rows)
+
+
+def test_an_arrangement_study_goes_through_the_whole_analysis_and_report(
+    arrangement_study, tmp_path
+):
+    truth, rows = arrangement_study
+    params = AnalysisParameters(n_boot=20, n_permutations=49, n_splits=10, random_state=1)
+    analysis = analyse_study(rows, ranked_models(truth), parameters=params)
+    assert analysis.trial_type == "arrangement"
+    assert analysis.matrix_source == "per-participant inverse MDS of arrangements"
+    assert np.nanmean(analysis.split_half.reliabilities) > 0.8
+    ceilings = analysis.noise_ceilings.set_index("method")
+    assert ceilings.loc["spearman", "lower"] > 0.6
+    spearman = analysis.comparison[analysis.comparison["method"] == "spearman"]
+    assert spearman["evaluation"].is_monotonic_decreasing  # models ranked by their noise
+    write_report(analysis, tmp_path)
+    per = rsatoolbox.rdm.load_rdm(str(tmp_path / "participant_rdms_rsatoolbox.pkl"), "pkl")
+    assert per.n_rdm == 6
+    expected = arrangement_matrices(rows).vectors()
+    np.testing.assert_allclose(per.get_vectors(), expected, rtol=1e-5)
