@@ -58,7 +58,7 @@ _NUMBERS = ("rating", "rating_min", "rating_max", "rt_ms")
 # Columns of newer exports, in their order, read when present (older exports lack them): the
 # viewport, presentation timing measured by the runner (frame timestamps, ms) and per-trial
 # visibility counts; Bubbles parameters (the trial's seed, the number of apertures shown, their
-# sigma in pixels, the staircase level: ``analysis.bubbles``).
+# sigma in pixels, the staircase level: ``analysis.bubbles``); arrangement positions and moves.
 OPTIONAL_COLUMNS = (
     "viewport_width",
     "viewport_height",
@@ -75,13 +75,17 @@ OPTIONAL_COLUMNS = (
     "bubbles_count",
     "bubbles_sigma",
     "bubbles_level",
+    "positions",
+    "moves",
 )
 BUBBLES_COLUMNS = ("bubbles_seed", "bubbles_count", "bubbles_sigma", "bubbles_level")
 # Arrangement trials (no item columns): ``positions`` JSON {stimulus: [x, y]} in arena radii,
 # ``moves`` JSON [[ms, stimulus, x, y], ...]; kept as text (``analysis.human.arrangement``).
 ARRANGEMENT_COLUMNS = ("positions", "moves")
 OPTIONAL_BOOLEANS = ("too_slow",)
-OPTIONAL_NUMBERS = tuple(c for c in OPTIONAL_COLUMNS if c not in OPTIONAL_BOOLEANS)
+OPTIONAL_NUMBERS = tuple(
+    c for c in OPTIONAL_COLUMNS if c not in (*OPTIONAL_BOOLEANS, *ARRANGEMENT_COLUMNS)
+)
 # rsatoolbox's pickle format version that `write_rsatoolbox_pkl` produces
 RSATOOLBOX_FORMAT_VERSION = "0.3.2"
 
