@@ -291,3 +291,18 @@ def test_export_has_positions_and_moves_by_stimulus_name_and_the_analysis_reads_
     human = arrangement_matrices(rows)
     assert human.n_participants == 2
     assert set(human.stimuli) == set(names.values())  # the first trials show every face
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulated_participants_complete_an_arrangement_study(live_server):
+    """Bots (random placements) in parallel: every trial planned in turn and stored once."""
+    study = arrangement_study(trials_per_participant=4)
+    bots = [ParticipantBot(live_server.url, study.slug, f"arr-{i}", seed=i) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda bot: bot.run(), bots))
+    assert all(r.completion_code == "CODE123" for r in results)
+    assert all(r.created == r.trials == 5 for r in results)
+    for participant in study.participants.all():
+        trials = Trial.objects.filter(participant=participant).order_by("index")
+        assert [len(t.items) for t in trials] == [5, 12, 4, 4, 4]
+        assert Response.objects.filter(trial__participant=participant).count() == 5
