@@ -118,24 +118,36 @@ export async function runArrangement(trial, { view, imageUrls, storageKey, refre
     const grab = [event.clientX - box.left - box.width / 2, event.clientY - box.top - box.height / 2];
     select(face);
     face.classList.add("dragging");
+    const listening = new AbortController(); // this drag's listeners
+    const options = { signal: listening.signal };
     const follow = (e) => {
       face.style.position = "fixed";
       face.style.left = `${e.clientX - grab[0]}px`;
       face.style.top = `${e.clientY - grab[1]}px`;
     };
-    const drop = (e) => {
-      face.removeEventListener("pointermove", follow);
+    const release = () => {
+      listening.abort();
       face.classList.remove("dragging");
       face.style.position = "";
+    };
+    const drop = (e) => {
+      release();
       const [x, y] = toArena(e.clientX - grab[0], e.clientY - grab[1]);
       // Inside the arena: placed there; outside: a placed face stays at the rim, a face
       // from the tray goes back to it.
       if (Math.hypot(x, y) <= 1 || state.positions[face.dataset.id]) move(face, x, y);
       else place(face);
     };
-    face.addEventListener("pointermove", follow);
-    face.addEventListener("pointerup", drop, { once: true });
-    face.addEventListener("pointercancel", () => place(face), { once: true });
+    face.addEventListener("pointermove", follow, options);
+    face.addEventListener("pointerup", drop, options);
+    face.addEventListener(
+      "pointercancel",
+      () => {
+        release();
+        place(face);
+      },
+      options,
+    );
   };
   const onKey = (event) => {
     const face = event.target.closest?.(".arrange-face");
