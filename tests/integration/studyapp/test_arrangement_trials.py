@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis.human.arrangement import (
     Arrangement,
@@ -25,8 +27,14 @@ from studyapp.models import Participant, Response, Trial
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tests.factories import analysis_posted, make_study, spread_positions, start_participant
+from tests.integration.studyapp.test_api_fuzz import json_values, nested, raw_numbers
 
 pytestmark = pytest.mark.django_db
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture
@@ -306,3 +314,47 @@ def test_simulated_participants_complete_an_arrangement_study(live_server):
         trials = Trial.objects.filter(participant=participant).order_by("index")
         assert [len(t.items) for t in trials] == [5, 12, 4, 4, 4]
         assert Response.objects.filter(trial__participant=participant).count() == 5
+
+
+@pytest.fixture
+def fuzz_session(settings):
+    settings.FACESIM_RATE_API_PER_MINUTE = 10**6
+    study = arrangement_study(practice_trials=0)
+    participant = start_participant(study)
+    return participant, Trial.objects.get(participant=participant, index=0)
+
+
+@FUZZ
+@given(
+    part=st.sampled_from(["positions", "moves", "one_position", "one_move", "arrangement"]),
+    raw_value=raw_numbers | nested | json_values.map(lambda v: json.dumps(v, allow_nan=True)),
+)
+def test_hostile_arrangement_fields_never_fail_or_half_store(fuzz_session, part, raw_value):
+    """A real arrangement with one part's JSON text replaced: never a 5xx; stored (with the
+    next trial chosen) exactly when the answer is 201, and only valid positions."""
+    participant, first = fuzz_session
+    body = answer({"index": 0, "items": first.items})
+    target = body["arrangement"]
+    if part == "one_position":
+        target["positions"][str(first.items[0])] = "__HOSTILE__"
+    elif part == "one_move":
+        target["moves"][0][2] = "__HOSTILE__"
+    elif part == "arrangement":
+        body["arrangement"] = "__HOSTILE__"
+    else:
+        target[part] = "__HOSTILE__"
+    raw = json.dumps(body).replace('"__HOSTILE__"', raw_value)
+    stored_before = Response.objects.filter(trial=first).exists()
+    response = Client().post(
+        reverse("api-responses", args=[participant.token]), raw, content_type="application/json"
+    )
+    assert response.status_code < 500, response.content[:300]
+    if response.status_code >= 400:
+        assert response.json()["error"]["message"]
+    stored = Response.objects.filter(trial=first).first()
+    assert (stored is not None) == (stored_before or response.status_code == 201)
+    planned_next = Trial.objects.filter(participant=participant, index=1).exclude(items=[])
+    assert planned_next.exists() == (stored is not None)
+    if stored is not None:
+        assert set(stored.positions) == {str(i) for i in first.items}
+        assert all(x * x + y * y <= 1 + 1e-6 for x, y in stored.positions.values())
