@@ -56,6 +56,18 @@ def arrangement_problems(data: object) -> list[str]:
     return problems
 
 
+def arrangement_design_problems(*, study: Study) -> list[str]:
+    """Why a study with arrangement trials could not run them on its stimulus set."""
+    problems = arrangement_problems(study.arrangement)
+    n_items = study.stimulus_set.stimuli.count()
+    if not problems and study.arrangement.get("first_size") is None and n_items > MAX_SIZE:
+        problems.append(
+            f"The first arrangement would show all {n_items} faces; at most {MAX_SIZE} can be "
+            "arranged at once: set 'first_size'."
+        )
+    return problems
+
+
 def arrangement_settings(study: Study) -> ArrangementSettings:
     """The study's settings with their defaults (checked when the study was saved)."""
     values = {**DEFAULTS, **study.arrangement}

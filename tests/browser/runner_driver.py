@@ -118,10 +118,11 @@ class RunnerDriver:
         ]
         if self.use_touch:
             cdp = self.page.context.new_cdp_session(self.page)
-            touch = lambda kind, points: cdp.send(  # noqa: E731
-                "Input.dispatchTouchEvent",
-                {"type": kind, "touchPoints": [{"x": x, "y": y} for x, y in points]},
-            )
+
+            def touch(kind: str, points: list) -> None:
+                touch_points = [{"x": x, "y": y} for x, y in points]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch_points})
+
             touch("touchStart", [start])
             for point in path:
                 touch("touchMove", [point])

@@ -358,3 +358,14 @@ def test_hostile_arrangement_fields_never_fail_or_half_store(fuzz_session, part,
     if stored is not None:
         assert set(stored.positions) == {str(i) for i in first.items}
         assert all(x * x + y * y <= 1 + 1e-6 for x, y in stored.positions.values())
+
+
+def test_a_set_too_large_to_arrange_at_once_needs_first_size(monkeypatch):
+    monkeypatch.setattr("studyapp.arrangement.MAX_SIZE", 10)  # the set has 12 faces
+    study = arrangement_study(arrangement={"subset_size": 4})
+    assert study_design_problems(study=study) == [
+        "The first arrangement would show all 12 faces; at most 10 can be arranged at once: "
+        "set 'first_size'."
+    ]
+    study.arrangement = {"first_size": 10, "subset_size": 4}
+    assert study_design_problems(study=study) == []
