@@ -369,3 +369,22 @@ def test_a_set_too_large_to_arrange_at_once_needs_first_size(monkeypatch):
     ]
     study.arrangement = {"first_size": 10, "subset_size": 4}
     assert study_design_problems(study=study) == []
+
+
+def test_the_dashboard_pages_show_an_arrangement_study_with_data(api, staff_client):
+    study = arrangement_study(practice_trials=0, trials_per_participant=2)
+    participant = start_participant(study)
+    for index in range(2):
+        body = answer(plan(api, participant)["trials"][index])
+        assert post(api, participant, body).status_code == 201
+    pages = [
+        reverse("research-study", args=[study.slug]),
+        reverse("research-study-status", args=[study.slug]),
+        reverse("research-study-edit", args=[study.slug]),
+        *(
+            reverse("research-study-chart", args=[study.slug, name])
+            for name in ("participants", "responses", "rts", "dropout")
+        ),
+    ]
+    for url in pages:
+        assert staff_client.get(url).status_code == 200, url
