@@ -5,7 +5,8 @@ The runner shows a trial's faces in a tray beside a circular arena; the particip
 one into the arena. The answer is each face's final position in arena radii from the centre
 (``positions``) and the drops in order (``moves``). The first main trial shows every face (or
 ``first_size``); each later one is chosen when the one before is stored, by lift-the-weakest
-(``analysis.human.arrangement``) on the evidence of the participant's arrangements so far.
+on the evidence of the participant's arrangements so far (the rule and weights of
+``analysis.human.arrangement``, repeated here for the web workers; a test keeps them equal).
 """
 
 import json
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from analysis.human.arrangement import Arrangement, arrangement_evidence, lift_the_weakest
 from studyapp.errors import Unprocessable
 from studyapp.models import Response, Stimulus, Study, Trial
 from studyapp.payloads import MAX_ARRANGEMENT_FACES, ResponsePayload
 from studyapp.planning import ITEMS_PER_TRIAL
 
 DEFAULTS = {"first_size": None, "subset_size": 8}
+# As in ``analysis.human.arrangement`` (a test keeps the two equal). Not imported from there:
+# ``analysis`` loads scipy and pandas, which web workers do not import.
+MIN_DISTANCE = 0.01  # arena radii: the floor of a distance's evidence weight (squared)
 MIN_SIZE = ITEMS_PER_TRIAL["arrangement"]
 MAX_SIZE = MAX_ARRANGEMENT_FACES
 
@@ -153,20 +156,40 @@ def arrangement_plan_next(*, participant_id: int) -> Trial | None:
     stored = Response.objects.filter(
         trial__participant_id=participant_id, trial__trial_type="arrangement", trial__role="main"
     ).values_list("positions", flat=True)
-    arrangements = [
-        Arrangement(
-            tuple(position_of[int(key)] for key in positions),
-            np.array(list(positions.values()), dtype=float),
-        )
-        for positions in stored
-    ]
-    n_items = len(stimulus_ids)
-    evidence = arrangement_evidence(arrangements, n_items=n_items)
-    settings = Study(arrangement=json.loads(settings_json))  # raw queries leave jsonb as text
-    size = min(arrangement_settings(settings).subset_size, n_items)
-    chosen = lift_the_weakest(
-        evidence, n_items=n_items, size=size, random_state=np.random.default_rng([plan_seed, index])
+    evidence = pair_evidence(
+        [([position_of[int(key)] for key in p], list(p.values())) for p in stored],
+        n_items=len(stimulus_ids),
     )
-    items = [stimulus_ids[k] for k in chosen]
+    settings = Study(arrangement=json.loads(settings_json))  # raw queries leave jsonb as text
+    size = min(arrangement_settings(settings).subset_size, len(stimulus_ids))
+    rng = np.random.default_rng([plan_seed, index])
+    items = [stimulus_ids[k] for k in lift_the_weakest(evidence, size=size, rng=rng)]
     Trial.objects.filter(pk=trial_id).update(items=items)
     return Trial(id=trial_id, index=index, items=items)
+
+
+def pair_evidence(arrangements: list[tuple[list[int], list]], *, n_items: int) -> np.ndarray:
+    """(n_items, n_items) summed evidence weights, max(distance, MIN_DISTANCE)², of every pair
+    in the arrangements, given as (stimulus positions in the list, [x, y] per stimulus)."""
+    evidence = np.zeros((n_items, n_items))
+    for codes, xy in arrangements:
+        xy = np.asarray(xy, dtype=float)
+        distances = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=-1)
+        evidence[np.ix_(codes, codes)] += np.maximum(distances, MIN_DISTANCE) ** 2
+    return evidence
+
+
+def lift_the_weakest(evidence: np.ndarray, *, size: int, rng: np.random.Generator) -> list[int]:
+    """``size`` stimulus positions: the pair of weakest evidence, then one at a time the face
+    whose pairs with the chosen ones have the least mean evidence (ties broken by ``rng``)."""
+    n_items = len(evidence)
+    rows, cols = np.triu_indices(n_items, 1)
+    jitter = rng.random(len(rows))  # ties only: a strict order on equal evidence
+    weakest = np.lexsort((jitter, evidence[rows, cols]))[0]
+    chosen = [int(rows[weakest]), int(cols[weakest])]
+    while len(chosen) < size:
+        rest = np.setdiff1d(np.arange(n_items), chosen)
+        mean_evidence = evidence[np.ix_(rest, chosen)].mean(axis=1)
+        ties = rest[mean_evidence == mean_evidence.min()]
+        chosen.append(int(rng.choice(ties)))
+    return chosen

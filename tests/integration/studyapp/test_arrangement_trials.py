@@ -21,6 +21,8 @@ from analysis.human.arrangement import (
     lift_the_weakest,
 )
 from analysis.io import read_responses
+from studyapp.arrangement import lift_the_weakest as server_lift
+from studyapp.arrangement import pair_evidence
 from studyapp.bots import ParticipantBot
 from studyapp.forms import StudyForm
 from studyapp.models import Participant, Response, Trial
@@ -388,3 +390,31 @@ def test_the_dashboard_pages_show_an_arrangement_study_with_data(api, staff_clie
     ]
     for url in pages:
         assert staff_client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_servers_evidence_and_subset_rule_equal_the_analysis_library(seed):
+    """studyapp.arrangement repeats analysis.human.arrangement's evidence weights and
+    lift-the-weakest (web workers do not import analysis): same evidence, same subsets."""
+    rng = np.random.default_rng(seed)
+    n = 15
+    arrangements = []
+    for size in (n, 6, 5, 6):
+        items = rng.choice(n, size, replace=False)
+        xy = rng.uniform(-0.7, 0.7, (size, 2))
+        xy[1] = xy[0]  # two faces on one spot: the floor of the weight
+        arrangements.append(Arrangement(tuple(items.tolist()), xy))
+    server = pair_evidence([(list(a.items), a.positions.tolist()) for a in arrangements], n_items=n)
+    library = arrangement_evidence(arrangements, n_items=n)
+    rows, cols = np.triu_indices(n, 1)
+    np.testing.assert_allclose(server[rows, cols], library, rtol=1e-12)
+    np.testing.assert_allclose(server, server.T)
+    evidence = np.round(library, 1)  # coarse: ties that the generator must break alike
+    square = np.zeros((n, n))
+    square[rows, cols] = square[cols, rows] = evidence
+    for size in (3, 6, 15):
+        picked = server_lift(square, size=size, rng=np.random.default_rng([seed, size]))
+        expected = lift_the_weakest(
+            evidence, n_items=n, size=size, random_state=np.random.default_rng([seed, size])
+        )
+        assert picked == expected
