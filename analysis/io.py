@@ -41,7 +41,7 @@ RESPONSE_COLUMNS = (
     "received_at",
 )
 STATUSES = ("started", "completed", "excluded")
-TRIAL_TYPES = ("triplet", "rating", "afc", "bubbles")
+TRIAL_TYPES = ("triplet", "rating", "afc", "bubbles", "arrangement")
 ROLES = ("main", "practice", "repeat", "catch")
 _TEXT = (
     "study",
@@ -58,7 +58,7 @@ _NUMBERS = ("rating", "rating_min", "rating_max", "rt_ms")
 # Columns of newer exports, in their order, read when present (older exports lack them): the
 # viewport, presentation timing measured by the runner (frame timestamps, ms) and per-trial
 # visibility counts; Bubbles parameters (the trial's seed, the number of apertures shown, their
-# sigma in pixels, the staircase level: ``analysis.bubbles``).
+# sigma in pixels, the staircase level: ``analysis.bubbles``); arrangement positions and moves.
 OPTIONAL_COLUMNS = (
     "viewport_width",
     "viewport_height",
@@ -75,10 +75,17 @@ OPTIONAL_COLUMNS = (
     "bubbles_count",
     "bubbles_sigma",
     "bubbles_level",
+    "positions",
+    "moves",
 )
 BUBBLES_COLUMNS = ("bubbles_seed", "bubbles_count", "bubbles_sigma", "bubbles_level")
+# Arrangement trials (no item columns): ``positions`` JSON {stimulus: [x, y]} in arena radii,
+# ``moves`` JSON [[ms, stimulus, x, y], ...]; kept as text (``analysis.human.arrangement``).
+ARRANGEMENT_COLUMNS = ("positions", "moves")
 OPTIONAL_BOOLEANS = ("too_slow",)
-OPTIONAL_NUMBERS = tuple(c for c in OPTIONAL_COLUMNS if c not in OPTIONAL_BOOLEANS)
+OPTIONAL_NUMBERS = tuple(
+    c for c in OPTIONAL_COLUMNS if c not in (*OPTIONAL_BOOLEANS, *ARRANGEMENT_COLUMNS)
+)
 # rsatoolbox's pickle format version that `write_rsatoolbox_pkl` produces
 RSATOOLBOX_FORMAT_VERSION = "0.3.2"
 
@@ -94,7 +101,8 @@ def read_responses(
     the optional timing, visibility and Bubbles columns (`OPTIONAL_NUMBERS`,
     `OPTIONAL_BOOLEANS`) are read the same way when present. A Bubbles trial has one item,
     its answer (a label value) in ``choice``, ``correct`` and, when the columns are there, its
-    seed, count, sigma and level. With `study` given, only that study's rows are read.
+    seed, count, sigma and level. An arrangement trial has no item columns but ``positions``
+    (and ``moves``) as JSON text. With `study` given, only that study's rows are read.
 
     Raises ValueError naming the rows that break a rule: unknown status/type/role, duplicate
     (study, participant, trial_index), a choice that is not one of the shown items (triplets)
@@ -203,7 +211,7 @@ def _text(column: pd.Series) -> pd.Series:
 
 def _coerce(frame: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
     frame = frame.copy()
-    for col in (*_TEXT, "block"):
+    for col in (*_TEXT, "block", *(c for c in ARRANGEMENT_COLUMNS if c in frame.columns)):
         frame[col] = _text(frame[col])
     for col in (*_NUMBERS, *(c for c in OPTIONAL_NUMBERS if c in frame.columns)):
         frame[col] = _numeric(frame[col], col, problems)
@@ -277,8 +285,11 @@ def _check_rows(frame: pd.DataFrame, problems: _Problems) -> None:
     choice, *items = (pd.Series(c, index=frame.index) for c in codes)
     blank = [frame[c] == "" for c in names[1:]]
     bubbles = kind == "bubbles"
-    check(blank[0], "item_1 on every trial")
-    check(~bubbles & blank[1], "item_2 on every trial but Bubbles trials")
+    arrangement = kind == "arrangement"
+    check(~arrangement & blank[0], "item_1 on every trial but arrangement trials")
+    check(~bubbles & ~arrangement & blank[1], "item_2 on every trial but Bubbles and arrangements")
+    if "positions" in frame.columns:
+        check(arrangement & (frame["positions"] == ""), "positions on arrangement trials")
     check(bubbles & ~(blank[1] & blank[2]), "one item on Bubbles trials")
     check(bubbles & (frame["choice"] == ""), "an answer on every Bubbles trial")
     check(bubbles & frame["correct"].isna(), "correct set on Bubbles trials")

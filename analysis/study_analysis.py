@@ -30,6 +30,7 @@ from analysis.bubbles import (
 )
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.generalisation_inference import CrossCorrect
+from analysis.human.arrangement import arrangement_matrices
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
 from analysis.human.embedding import MODELS as EMBEDDING_MODELS
 from analysis.human.embedding import DimensionSelection, select_dimensionality
@@ -451,11 +452,15 @@ def analyse_humans(
 ) -> HumanSide:
     """Human matrices of the kept trials, split-half reliability and the noise ceilings;
     `dropped_rows` (from `analysis.io.read_responses_dropping_bad_rows`) is kept as given."""
-    if trial_type == "rating":
-        human = rating_matrices(kept, higher_is_similar=parameters.higher_rating_is_similar)
+    if trial_type in ("rating", "arrangement"):
+        if trial_type == "rating":
+            human = rating_matrices(kept, higher_is_similar=parameters.higher_rating_is_similar)
+            source = "per-participant z-scored ratings"
+        else:
+            human = arrangement_matrices(kept)
+            source = "per-participant inverse MDS of arrangements"
         stimuli = tuple(human.stimuli)
         group = human.group()
-        source = "per-participant z-scored ratings"
         choices = embedding = majority = None
         majority_note = ""
     else:

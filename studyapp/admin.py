@@ -217,7 +217,10 @@ class StudyAdmin(ModelAdmin):
                 ]
             },
         ),
-        ("Presentation", {"fields": ["timing", "bubbles", "require_fullscreen"]}),
+        (
+            "Presentation",
+            {"fields": ["timing", "bubbles", "arrangement", "require_fullscreen"]},
+        ),
         (
             "Screening",
             {

@@ -12,6 +12,7 @@ the researcher knows).
 import html.parser
 import http.cookiejar
 import json
+import math
 import random
 import re
 import time
@@ -72,12 +73,20 @@ class BotResult:
 
 
 def random_answer(trial: dict, rating: tuple[int, int], rng: random.Random) -> dict:
-    """A valid answer chosen at random (Bubbles: shown with one aperture, no staircase)."""
+    """A valid answer chosen at random (Bubbles: shown with one aperture, no staircase;
+    arrangements: faces placed at random in the arena)."""
     if trial["type"] == "rating":
         return {"rating": rng.randint(*rating)}
     if trial["type"] == "bubbles":
         bubbles = {"seed": trial["seed"], "count": 1, "level": 0.0}
         return {"choice": rng.randint(0, 1), "bubbles": bubbles}
+    if trial["type"] == "arrangement":  # uniform over the arena (radius 0.95: off the rim)
+        positions = {}
+        for item in trial["items"]:
+            radius, angle = 0.95 * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+            positions[str(item)] = [radius * math.cos(angle), radius * math.sin(angle)]
+        moves = [[100.0 * k, int(i), *xy] for k, (i, xy) in enumerate(positions.items())]
+        return {"arrangement": {"positions": positions, "moves": moves}}
     choosable = trial["items"][1:] if trial["type"] == "afc" else trial["items"]
     return {"choice": rng.choice(choosable)}
 
@@ -118,6 +127,9 @@ class ParticipantBot:
         for trial in plan["trials"]:
             if trial["answered"]:
                 continue
+            if trial["type"] == "arrangement" and not trial["items"]:  # chosen from the last
+                plan = self.get_json(f"/api/p/{result.token}/plan")
+                trial = plan["trials"][trial["index"]]
             body = {"trial": trial["index"], **self.answer(trial, rating, self.rng)}
             body["rt_ms"] = round(self.rng.uniform(400, 2500), 1)
             status, _, elapsed = self.post_json(f"/api/p/{result.token}/responses", body)

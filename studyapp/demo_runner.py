@@ -20,11 +20,13 @@ from studyapp.bots import ParticipantBot
 from studyapp.models import Artifact, FaceModel, Job, Participant, Study
 from studyapp.selectors.reports import latest_report
 from studyapp.services.demo import (
+    ARRANGEMENT_STUDY,
     DEMO_GROUP_SETTINGS,
     DEMO_GROUPS,
     PIPELINE_STUDY,
     DemoConfig,
     DemoSets,
+    arrangement_policy,
     demo_base_model,
     demo_researcher,
     demo_stimulus_sets,
@@ -162,18 +164,22 @@ def train_models(config: DemoConfig, sets: DemoSets, owner, *, progress: bool) -
 def simulate_participants(
     study: Study, config: DemoConfig, base_url: str, *, progress: bool
 ) -> int:
-    """Bots answer the study's triplets from the known structure until enough have completed;
-    they take turns between the age groups of ``DEMO_GROUPS`` (questionnaire and weights)."""
+    """Bots answer the study's triplets (or arrangements) from the known structure until enough
+    have completed; they take turns between the age groups of ``DEMO_GROUPS`` (questionnaire
+    and weights)."""
     done = study.participants.filter(status=Participant.Status.COMPLETED).count()
     missing = max(0, config.participants - done)
     stimuli = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", "labels"))
+    arranging = study.trial_types == ["arrangement"]
+    policy = arrangement_policy if arranging else odd_one_out_policy
+    noise = config.placement_noise if arranging else config.choice_noise
     groups = [
         (
             {"age_band": band, "handedness": "right"},
-            odd_one_out_policy(
+            policy(
                 [pk for pk, _ in stimuli],
                 truth_dissimilarity(stimuli, weights=weights),
-                config.choice_noise,
+                noise,
             ),
         )
         for band, weights in DEMO_GROUPS.items()
@@ -231,5 +237,11 @@ def run_demo(
     simulate_participants(study, config, base_url, progress=progress)
     log("Running the standard pipeline (embeddings, relevance, masking, report) …")
     jobs = pipeline_launch(study=study, user=user, step_params=steps or DEMO_STEPS)
+    wait_for_jobs(jobs.values(), progress=progress)
+    arrangement = next(s for s in studies if s.slug == ARRANGEMENT_STUDY + config.suffix)
+    arrangement.face_models.set(models)
+    log("Simulated participants arrange faces; its report reuses the models' results …")
+    simulate_participants(arrangement, config, base_url, progress=progress)
+    jobs = pipeline_launch(study=arrangement, user=user, step_params=steps or DEMO_STEPS)
     wait_for_jobs(jobs.values(), progress=progress)
     return DemoResult(study, user.username, password, models, latest_report(study=study))

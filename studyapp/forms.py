@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.text import slugify
 
 from modelsvc.dlib_parts import PART_MASK_LICENCE
+from studyapp.arrangement import arrangement_problems
 from studyapp.bubbles import bubbles_problems
 from studyapp.forms_analysis import (
     ANALYSIS_PREFIX,
@@ -227,7 +228,10 @@ class StudyForm(forms.ModelForm):
         if data.get("stimulus_set") and all(data.get(f) is not None for f in design):
             # Bubbles settings: the form's when it has them (a bad value is its own error).
             bubbles = data.get("bubbles", self.instance.bubbles) or {}
-            draft = Study(**{f: data[f] for f in PLAN_FIELDS}, bubbles=bubbles)
+            arrangement = data.get("arrangement", self.instance.arrangement) or {}
+            draft = Study(
+                **{f: data[f] for f in PLAN_FIELDS}, bubbles=bubbles, arrangement=arrangement
+            )
             for problem in study_design_problems(study=draft):
                 self.add_error(None, problem)
         labels = data.get(ANALYSIS_PREFIX + "stimulus_groups") or []
@@ -252,6 +256,13 @@ class StudyForm(forms.ModelForm):
         if problems:
             raise forms.ValidationError(problems)
         return bubbles
+
+    def clean_arrangement(self) -> dict:
+        arrangement = self.cleaned_data["arrangement"] or {}
+        problems = arrangement_problems(arrangement)
+        if problems:
+            raise forms.ValidationError(problems)
+        return arrangement
 
     def clean_timing(self) -> dict:
         return {} if self.cleaned_data["timing"] is None else self.cleaned_data["timing"]
@@ -285,6 +296,7 @@ class StudyForm(forms.ModelForm):
             "min_rt_ms",
             "timing",
             "bubbles",
+            "arrangement",
             "require_fullscreen",
             "min_viewport_width",
             "min_viewport_height",

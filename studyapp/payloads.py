@@ -95,6 +95,8 @@ class ResponsePayload:
     bubbles_seed: int | None = None
     bubbles_count: int | None = None
     bubbles_level: float | None = None
+    positions: dict[str, list[float]] | None = None
+    moves: list[list[float]] | None = None
 
 
 RESPONSE_FIELDS = {
@@ -108,7 +110,12 @@ RESPONSE_FIELDS = {
     "visibility",
     "interrupted_attempts",
     "bubbles",
+    "arrangement",
 }
+ARRANGEMENT_FIELDS = {"positions", "moves"}
+MAX_ARRANGEMENT_FACES = 200
+MAX_MOVES = 5000
+ARENA_TOLERANCE = 1e-6  # positions may reach the rim (radius 1) up to float rounding
 BUBBLES_FIELDS = {"seed", "count", "level"}
 TIMING_FIELDS = {"refresh_ms", "stimulus_onset_ms", "stimulus_offset_ms", "too_slow"}
 VISIBILITY_FIELDS = {"hidden", "blur", "fullscreen_exits"}
@@ -142,6 +149,7 @@ def parse_response(data: dict) -> ResponsePayload:
             "timing",
         )
     events = {"low": 0, "high": MAX_EVENTS_PER_TRIAL, "name": "visibility"}
+    positions, moves = _arrangement(_object(data, "arrangement", ARRANGEMENT_FIELDS))
     return ResponsePayload(
         trial=_integer(data, "trial", required=True),
         rt_ms=_number(data, "rt_ms", required=True),
@@ -164,7 +172,78 @@ def parse_response(data: dict) -> ResponsePayload:
         bubbles_seed=_integer(bubbles, "seed", name="bubbles"),
         bubbles_count=_integer(bubbles, "count", name="bubbles"),
         bubbles_level=_number(bubbles, "level", low=0, high=100, name="bubbles"),
+        positions=positions,
+        moves=moves,
     )
+
+
+def _arrangement(arrangement: dict) -> tuple[dict | None, list | None]:
+    """An arrangement answer's ``positions`` ({stimulus id: [x, y]}, in the unit disc) and
+    ``moves`` ([[ms, stimulus id, x, y], ...] in time order); (None, None) when absent.
+    Whether the ids are the trial's faces is checked with the trial (``studyapp.arrangement``).
+    """
+    if not arrangement:
+        return None, None
+    positions = arrangement.get("positions")
+    if not isinstance(positions, dict) or not 0 < len(positions) <= MAX_ARRANGEMENT_FACES:
+        raise BadRequest(
+            "invalid_type",
+            f"'arrangement.positions' must be an object of 1 to {MAX_ARRANGEMENT_FACES} "
+            f"positions; got {reprlib.repr(positions)}.",
+            "arrangement",
+        )
+    checked = {key: _arena_point(value, f"positions[{key!r}]") for key, value in positions.items()}
+    moves = arrangement.get("moves", [])
+    if not isinstance(moves, list) or len(moves) > MAX_MOVES:
+        raise BadRequest(
+            "invalid_type",
+            f"'arrangement.moves' must be a list of at most {MAX_MOVES} moves.",
+            "arrangement",
+        )
+    parsed, last = [], 0.0
+    for k, move in enumerate(moves):
+        if not isinstance(move, list) or len(move) != 4:
+            raise BadRequest(
+                "invalid_type", f"'arrangement.moves[{k}]' must be [ms, id, x, y].", "arrangement"
+            )
+        ms, item = move[0], move[1]
+        if not _finite(ms) or not last <= ms <= MAX_TRIAL_MS:
+            raise BadRequest(
+                "out_of_range",
+                f"'arrangement.moves[{k}]' must have a time in [{last}, {MAX_TRIAL_MS}] ms "
+                f"(moves in time order); got {reprlib.repr(ms)}.",
+                "arrangement",
+            )
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise BadRequest(
+                "invalid_type",
+                f"'arrangement.moves[{k}]' must name a stimulus id; got {reprlib.repr(item)}.",
+                "arrangement",
+            )
+        parsed.append([float(ms), item, *_arena_point(move[2:], f"moves[{k}]")])
+        last = ms
+    return checked, parsed
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _arena_point(value: object, name: str) -> list[float]:
+    if not isinstance(value, list) or len(value) != 2 or not all(_finite(v) for v in value):
+        raise BadRequest(
+            "invalid_type",
+            f"'arrangement.{name}' must be [x, y] numbers; got {reprlib.repr(value)}.",
+            "arrangement",
+        )
+    x, y = (float(v) for v in value)
+    if x * x + y * y > 1 + ARENA_TOLERANCE:
+        raise BadRequest(
+            "out_of_range",
+            f"'arrangement.{name}' must lie in the arena (x² + y² <= 1); got [{x}, {y}].",
+            "arrangement",
+        )
+    return [x, y]
 
 
 def _object(data: dict, key: str, fields: set[str]) -> dict:

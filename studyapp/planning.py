@@ -27,7 +27,12 @@ The algorithm, for one new participant (see README, "Trial plans"):
 5. Bubbles blocks (one stimulus per trial, judged through apertures) have no repeats or catches
    (a repeat could not show the same count: the staircase decides it); each of their trials
    gets a seed for its apertures' positions, drawn after the block is built.
-6. Practice trials (random items) open each block; blocks (one per trial type) follow a row of a
+6. Arrangement blocks (multi-arrangement, Kriegeskorte & Mur 2012) have no repeats or catches:
+   the first main trial shows every stimulus (or ``arrangement_first_size`` of them, chosen at
+   random), the later ones are left empty here and chosen by lift-the-weakest when the one
+   before is answered (``studyapp.arrangement``); their practice trials show
+   ``ARRANGEMENT_PRACTICE_ITEMS`` random faces (all when there are fewer).
+7. Practice trials (random items) open each block; blocks (one per trial type) follow a row of a
    balanced Latin square (``block_orders``), the row used by the fewest kept sessions so far
    (``block_order_choose``); practice, repeat and catch trials show their items in random order.
 
@@ -43,8 +48,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-ITEMS_PER_TRIAL = {"triplet": 3, "rating": 2, "afc": 3, "bubbles": 1}
+ITEMS_PER_TRIAL = {"triplet": 3, "rating": 2, "afc": 3, "bubbles": 1, "arrangement": 3}
 MAX_ITEMS = max(ITEMS_PER_TRIAL.values())
+ARRANGEMENT_PRACTICE_ITEMS = 5
 MIN_REPEAT_GAP = 5
 SEED_LIMIT = 2**32  # Bubbles seeds: unsigned 32-bit (mulberry32)
 
@@ -58,6 +64,7 @@ class PlanSettings:
     practice_trials: int = 0
     repeat_rate: float = 0.0
     catch_rate: float = 0.0
+    arrangement_first_size: int | None = None  # None: the first arrangement shows every face
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.trial_types if t not in ITEMS_PER_TRIAL]
@@ -258,6 +265,8 @@ def _plan_block(
     While building, a repeat refers to its original by the original's index in ``main``;
     the links become positions in the plan (starting at ``offset``) at the end.
     """
+    if trial_type == "arrangement":
+        return _arrangement_block(n_items, block, n_main, settings, rng)
     size = ITEMS_PER_TRIAL[trial_type]
     practice = [
         _make_trial(block, trial_type, "practice", rng.choice(n_items, size, replace=False), rng)
@@ -289,6 +298,27 @@ def _plan_block(
         trial if original is None else replace(trial, repeat_of=position_of[original])
         for _, trial, original in entries
     ]
+
+
+def _arrangement_block(
+    n_items: int, block: int, n_main: int, settings: PlanSettings, rng: np.random.Generator
+) -> list[PlannedTrial]:
+    """Practice arrangements of random faces, the first main arrangement, then empty main
+    trials that are chosen as the participant answers."""
+    practice_size = min(ARRANGEMENT_PRACTICE_ITEMS, n_items)
+    practice = [
+        PlannedTrial(
+            block,
+            "arrangement",
+            "practice",
+            tuple(int(i) for i in rng.choice(n_items, practice_size, replace=False)),
+        )
+        for _ in range(settings.practice_trials)
+    ]
+    first_size = min(settings.arrangement_first_size or n_items, n_items)
+    first = tuple(int(i) for i in rng.choice(n_items, first_size, replace=False))
+    later = [PlannedTrial(block, "arrangement", "main", ()) for _ in range(n_main - 1)]
+    return [*practice, PlannedTrial(block, "arrangement", "main", first), *later]
 
 
 def _greedy_main_trials(

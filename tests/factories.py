@@ -2,6 +2,7 @@
 
 import io
 import itertools
+import math
 import zipfile
 
 import numpy as np
@@ -82,6 +83,17 @@ def start_participant(study: Study, pid: str | None = None) -> Participant:
     return participant_start(study=study, external=external)
 
 
+def spread_positions(items) -> dict:
+    """Arrangement positions for ``items`` (stimulus ids), spread over the arena by id."""
+    return {
+        str(i): [
+            round((0.2 + 0.07 * (i % 11)) * math.cos(2.4 * i), 6),
+            round((0.2 + 0.07 * (i % 11)) * math.sin(2.4 * i), 6),
+        ]
+        for i in items
+    }
+
+
 def answer_for(trial, study: Study, *, choose: int = 0) -> dict:
     """A valid response body for a trial (plan entry dict or Trial row)."""
     trial_type = trial["type"] if isinstance(trial, dict) else trial.trial_type
@@ -93,6 +105,8 @@ def answer_for(trial, study: Study, *, choose: int = 0) -> dict:
         body["rating"] = low + (index % (high - low + 1))
     elif trial_type == "afc":
         body["choice"] = items[1 + choose % 2]
+    elif trial_type == "arrangement":
+        body["arrangement"] = {"positions": spread_positions(items), "moves": []}
     else:
         body["choice"] = items[choose % 3]
     return body

@@ -7,6 +7,7 @@ import { showRefusal } from "./refusals.js";
 import { measureRefresh } from "./frames.js";
 import { isScreenedOut, passScreening, showScreenedOut } from "./screening.js";
 import { Staircase } from "./bubbles.js";
+import { runArrangement } from "./arrangement.js";
 import { afterTrial, runTrial } from "./trials.js";
 import { watchTrial } from "./visibility.js";
 
@@ -17,6 +18,7 @@ const BLOCK_TITLES = {
   afc: "Which is more similar?",
   rating: "Similarity ratings",
   bubbles: "Faces through small windows",
+  arrangement: "Arrange the faces",
 };
 
 const config = JSON.parse(document.getElementById("runner-config").textContent);
@@ -118,7 +120,10 @@ async function answerTrial(trial, plan, refreshMs) {
     const timing = plan.timing[trial.type];
     // Bubbles: the count comes from the staircase as it stands when the trial starts.
     const shown = trial.type === "bubbles" ? { seed: trial.seed, count: staircase.count, level: staircase.level } : null;
-    const answer = await runTrial(trial, {
+    const interrupt = plan.require_fullscreen ? watch.exited : new Promise(() => {});
+    const answer = trial.type === "arrangement"
+      ? await runArrangement(trial, { view: stages.trial, imageUrls: plan.images, storageKey: `${config.attemptKey}:arrangement`, refreshMs, interrupt })
+      : await runTrial(trial, {
       bubbles: shown && { ...plan.bubbles, ...shown },
       view: stages.trial,
       imageUrls: plan.images,
@@ -126,7 +131,7 @@ async function answerTrial(trial, plan, refreshMs) {
       minExposureMs: plan.min_exposure_ms,
       timing,
       refreshMs,
-      interrupt: plan.require_fullscreen ? watch.exited : new Promise(() => {}),
+      interrupt,
     });
     watch.stop();
     for (const key of Object.keys(visibility)) visibility[key] += watch.counts[key];
@@ -137,13 +142,26 @@ async function answerTrial(trial, plan, refreshMs) {
   }
 }
 
+// An arrangement trial after the first gets its faces once the one before is stored (the
+// server chooses them from it): wait for the queue to drain, then ask for the plan again.
+async function plannedArrangement(trial, plan, outbox) {
+  if (trial.items.length) return trial;
+  await outbox.whenEmpty();
+  const fresh = await loadPlan();
+  Object.assign(plan.images, fresh.images);
+  const planned = fresh.trials.find((t) => t.index === trial.index);
+  if (!planned.items.length) throw new Error("The next faces to arrange could not be chosen");
+  return planned;
+}
+
 // Run the given trials in order; `counted` is how many non-practice trials were answered before.
 async function runTrials(todo, plan, outbox, counted, refreshMs) {
   const total = plan.trials.filter((t) => t.role !== "practice").length;
   const urls = (trials) => trials.flatMap((t) => t.items.map((id) => plan.images[String(id)]));
   storeAhead(urls(todo));
   let previous = null;
-  for (const [position, trial] of todo.entries()) {
+  for (const [position, entry] of todo.entries()) {
+    const trial = entry.type === "arrangement" ? await plannedArrangement(entry, plan, outbox) : entry;
     const ahead = urls(todo.slice(position, position + DECODE_AHEAD + 1));
     keepDecoded(ahead);
     ahead.forEach((url) => preload(url).catch(() => {}));

@@ -4,7 +4,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 
-from .studies import TrialType
+from .studies import TRIAL_TYPE_LENGTH, TrialType
 
 MAX_RT_MS_CONSTRAINT = 24 * 60 * 60 * 1000  # database backstop; the API applies a tighter setting
 MAX_BUBBLES_SEED = 2**32 - 1  # mulberry32 seeds are unsigned 32-bit integers
@@ -147,7 +147,7 @@ class Trial(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
     index = models.PositiveIntegerField(help_text="Position in the participant's sequence, from 0.")
     block = models.PositiveSmallIntegerField(help_text="Block number; one block per trial type.")
-    trial_type = models.CharField(max_length=10, choices=TrialType.choices)
+    trial_type = models.CharField(max_length=TRIAL_TYPE_LENGTH, choices=TrialType.choices)
     role = models.CharField(max_length=10, choices=Role.choices)
     items = ArrayField(
         models.BigIntegerField(), help_text="Stimulus ids in display order; 2AFC: reference first."
@@ -169,7 +169,10 @@ class Trial(models.Model):
             models.CheckConstraint(
                 condition=Q(trial_type="rating", items__len=2)
                 | Q(trial_type__in=["triplet", "afc"], items__len=3)
-                | Q(trial_type="bubbles", items__len=1),
+                | Q(trial_type="bubbles", items__len=1)
+                # arrangement trials after the first are chosen once the one before is answered
+                | Q(trial_type="arrangement", items__len=0)
+                | Q(trial_type="arrangement", items__len__gte=3),
                 name="trial_item_count",
             ),
             models.CheckConstraint(
@@ -195,6 +198,7 @@ class Response(models.Model):
 
     Bubbles trials: ``choice`` is the index (0 or 1) of the answer in the study's two label
     values (sorted), with the number of apertures shown and the staircase level it came from.
+    Arrangement trials: neither choice nor rating, but ``positions`` (and ``moves``).
     """
 
     trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
@@ -209,6 +213,17 @@ class Response(models.Model):
     )
     bubbles_level = models.FloatField(
         null=True, blank=True, help_text="Bubbles trials: the staircase level (log of the count)."
+    )
+    positions = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='Arrangement trials: final position per stimulus id, {"id": [x, y]}, in arena '
+        "radii from the centre (y down).",
+    )
+    moves = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Arrangement trials: each drop in order, [ms from onset, stimulus id, x, y].",
     )
     responded_at = models.DateTimeField(null=True, blank=True, help_text="Client clock.")
     received_at = models.DateTimeField(auto_now_add=True, help_text="Server clock.")
@@ -249,8 +264,9 @@ class Response(models.Model):
                 condition=Q(rt_ms__gt=0, rt_ms__lte=MAX_RT_MS_CONSTRAINT), name="response_rt_range"
             ),
             models.CheckConstraint(
-                condition=Q(choice__isnull=False, rating__isnull=True)
-                | Q(choice__isnull=True, rating__isnull=False),
+                condition=Q(choice__isnull=False, rating__isnull=True, positions__isnull=True)
+                | Q(choice__isnull=True, rating__isnull=False, positions__isnull=True)
+                | Q(choice__isnull=True, rating__isnull=True, positions__isnull=False),
                 name="response_choice_or_rating",
             ),
             models.CheckConstraint(

@@ -11,6 +11,7 @@ class TrialType(models.TextChoices):
     RATING = "rating", "Pairwise similarity rating"
     AFC = "afc", "2AFC match-to-reference"
     BUBBLES = "bubbles", "Bubbles: a label judged through apertures"
+    ARRANGEMENT = "arrangement", "Multi-arrangement: faces dragged in a circular arena"
 
 
 ITEMS_PER_TRIAL = {
@@ -18,7 +19,9 @@ ITEMS_PER_TRIAL = {
     TrialType.RATING: 2,
     TrialType.AFC: 3,
     TrialType.BUBBLES: 1,
+    TrialType.ARRANGEMENT: 3,  # the fewest: the first trial shows all faces or a chosen number
 }
+TRIAL_TYPE_LENGTH = 16
 
 
 class Study(models.Model):
@@ -49,6 +52,7 @@ class Study(models.Model):
         "catch_rate",
         "timing",
         "bubbles",
+        "arrangement",
         "require_fullscreen",
         "min_viewport_width",
         "min_viewport_height",
@@ -65,7 +69,7 @@ class Study(models.Model):
         "studyapp.StimulusSet", on_delete=models.PROTECT, related_name="studies"
     )
     trial_types = ArrayField(
-        models.CharField(max_length=10, choices=TrialType.choices),
+        models.CharField(max_length=TRIAL_TYPE_LENGTH, choices=TrialType.choices),
         default=list,
         help_text="One block of trials per type, in a per-participant random order.",
     )
@@ -129,6 +133,13 @@ class Study(models.Model):
         "values are the answers), the apertures' standard deviation in pixels of the image, "
         "the staircase's starting count, target accuracy and step (log scale); empty without "
         "Bubbles trials.",
+    )
+    arrangement = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Multi-arrangement trials as JSON, e.g. {"first_size": 40, "subset_size": 8}: '
+        "how many faces the first arrangement shows (default: all) and how many each later "
+        "one shows (chosen by lift-the-weakest from the participant's arrangements so far).",
     )
     require_fullscreen = models.BooleanField(
         default=False,
@@ -214,6 +225,9 @@ class Study(models.Model):
             models.CheckConstraint(condition=Q(timing__contains={}), name="study_timing_is_object"),
             models.CheckConstraint(
                 condition=Q(bubbles__contains={}), name="study_bubbles_is_object"
+            ),
+            models.CheckConstraint(
+                condition=Q(arrangement__contains={}), name="study_arrangement_is_object"
             ),
             models.CheckConstraint(
                 condition=Q(comprehension_questions__contains=[]),

@@ -48,6 +48,7 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
     rows = (
         Trial.objects.filter(participant__study=study, participant__excluded=False, role="main")
         .exclude(participant__screening__in=Participant.SCREENED_OUT)
+        .exclude(trial_type="arrangement")  # chosen per participant (lift-the-weakest)
         .filter(
             Q(response__isnull=False)
             | Q(participant__status=Participant.Status.COMPLETED)

@@ -42,6 +42,13 @@ _ISO_UTC = "replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'"
 # the aperture sigma and the staircase level. The values are listed once per export.
 _BUBBLES_SIGMA = f"COALESCE((s.bubbles ->> 'sigma')::float, {BUBBLES_DEFAULTS['sigma']})"
 _CHOICE = "CASE WHEN t.trial_type = 'bubbles' THEN o.options[r.choice + 1] ELSE sc.name END"
+# Arrangement trials: no item columns; ``positions`` is JSON {stimulus name: [x, y]} (arena
+# radii from the centre, y down) and ``moves`` JSON [[ms, stimulus name, x, y], ...] in order.
+_POSITIONS = """(SELECT jsonb_object_agg(x.name, r.positions -> x.id::text)
+  FROM studyapp_stimulus x WHERE x.id = ANY(t.items))"""
+_MOVES = """(SELECT jsonb_agg(jsonb_build_array(m -> 0, x.name, m -> 2, m -> 3) ORDER BY k)
+  FROM jsonb_array_elements(r.moves) WITH ORDINALITY AS e(m, k)
+  JOIN studyapp_stimulus x ON x.id = (m ->> 1)::bigint)"""
 RESPONSES_QUERY = f"""
 WITH bubbles_options AS (
   SELECT array_agg(DISTINCT x.labels ->> (st.bubbles ->> 'label')
@@ -69,15 +76,17 @@ SELECT {csv_safe("s.slug")} AS study,
        r.hidden_count, r.blur_count, r.fullscreen_exits, r.interrupted_attempts,
        t.bubbles_seed, r.bubbles_count,
        CASE WHEN t.trial_type = 'bubbles' THEN {_BUBBLES_SIGMA} END AS bubbles_sigma,
-       r.bubbles_level
+       r.bubbles_level,
+       CASE WHEN t.trial_type = 'arrangement' THEN {_POSITIONS} END AS positions,
+       CASE WHEN t.trial_type = 'arrangement' THEN {_MOVES} END AS moves
 FROM studyapp_response r
 CROSS JOIN bubbles_options o
 JOIN studyapp_trial t ON t.id = r.trial_id
 JOIN studyapp_participant p ON p.id = t.participant_id
 JOIN studyapp_study s ON s.id = p.study_id
-LEFT JOIN studyapp_stimulus s1 ON s1.id = t.items[1]
-LEFT JOIN studyapp_stimulus s2 ON s2.id = t.items[2]
-LEFT JOIN studyapp_stimulus s3 ON s3.id = t.items[3]
+LEFT JOIN studyapp_stimulus s1 ON s1.id = t.items[1] AND t.trial_type <> 'arrangement'
+LEFT JOIN studyapp_stimulus s2 ON s2.id = t.items[2] AND t.trial_type <> 'arrangement'
+LEFT JOIN studyapp_stimulus s3 ON s3.id = t.items[3] AND t.trial_type <> 'arrangement'
 LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice AND t.trial_type <> 'bubbles'
 WHERE p.study_id = {{study_id}}
 ORDER BY t.participant_id, t.index

@@ -2,6 +2,7 @@
 
 from django.db.models import Aggregate, Count, FloatField, Q
 
+from studyapp.arrangement import arrangement_design_problems
 from studyapp.bubbles import bubbles_design_problems
 from studyapp.models import Participant, Response, Study
 from studyapp.planning import design_problems
@@ -80,4 +81,6 @@ def study_design_problems(*, study: Study) -> list[str]:
     )
     if "bubbles" in study.trial_types:
         problems += bubbles_design_problems(study=study)
+    if "arrangement" in study.trial_types:
+        problems += arrangement_design_problems(study=study)
     return problems

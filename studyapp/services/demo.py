@@ -25,6 +25,7 @@ from django.db import transaction
 
 import facegen
 import objectgen
+from analysis.human.arrangement import simulate_arrangement
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel, Job, StimulusSet, Study, StudyMembership, TrialType
 from studyapp.questionnaire import parse_spec
@@ -39,8 +40,20 @@ DEMO_STUDIES = {
     TrialType.TRIPLET: "demo-triplets",
     TrialType.RATING: "demo-ratings",
     TrialType.AFC: "demo-afc",
+    TrialType.ARRANGEMENT: "demo-arrangement",
 }
 PIPELINE_STUDY = "demo-triplets"
+ARRANGEMENT_STUDY = "demo-arrangement"  # answered by the simulated participants too
+# Design changes per trial type: a multi-arrangement session is a few long trials.
+DEMO_DESIGNS = {
+    TrialType.ARRANGEMENT: {
+        "trials_per_participant": 6,
+        "practice_trials": 1,
+        "repeat_rate": 0,
+        "catch_rate": 0,
+        "arrangement": {"subset_size": 8},
+    }
+}
 CONSENT = """**Consent.** This is a demonstration of FaceSim Lab. You will judge the similarity of
 generated (not real) faces for about five minutes. Your answers are stored under a pseudonym and
 used only to demonstrate the software. You may stop at any time by closing the page."""
@@ -78,6 +91,7 @@ class DemoConfig:
     participants: int = 16
     trials_per_participant: int = 40
     choice_noise: float = 0.4
+    placement_noise: float = 0.05  # arena radii (arrangement trials)
     suffix: str = ""  # keeps a test's demo apart from a real one
 
     @property
@@ -194,6 +208,7 @@ def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> lis
                 "instructions": INSTRUCTIONS,
                 "debrief": DEBRIEF,
                 "completion_code": "DEMO-" + slug.split("-")[1].upper(),
+                **DEMO_DESIGNS.get(trial_type, {}),
             },
         )
         StudyMembership.objects.get_or_create(
@@ -291,5 +306,29 @@ def odd_one_out_policy(ids: list[int], dissimilarity: np.ndarray, noise: float):
         weights = np.exp((scores - scores.max()) / temperature)
         pick = rng.choices(range(3), weights=weights.tolist())[0]
         return {"choice": items[pairs[pick][2]]}
+
+    return answer
+
+
+def arrangement_policy(ids: list[int], dissimilarity: np.ndarray, noise: float):
+    """A bot answer rule for arrangement trials: the subset's known dissimilarities laid out
+    in the arena by classical MDS, scaled to fill it, plus placement noise of SD ``noise``
+    arena radii (``analysis.human.arrangement.simulate_arrangement``)."""
+    index = {pk: i for i, pk in enumerate(ids)}
+
+    def answer(trial: dict, rating, rng) -> dict:
+        items = trial["items"]
+        laid_out = simulate_arrangement(
+            dissimilarity,
+            [index[pk] for pk in items],
+            noise=noise,
+            random_state=rng.getrandbits(32),
+        )
+        positions = {
+            str(pk): [float(v) for v in xy]
+            for pk, xy in zip(items, laid_out.positions, strict=True)
+        }
+        moves = [[250.0 * (k + 1), int(pk), *xy] for k, (pk, xy) in enumerate(positions.items())]
+        return {"arrangement": {"positions": positions, "moves": moves}}
 
     return answer

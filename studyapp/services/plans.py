@@ -1,5 +1,6 @@
 """Store a participant's trial plan (the algorithm itself is in ``studyapp.planning``)."""
 
+from studyapp.arrangement import arrangement_settings
 from studyapp.models import Participant, Trial
 from studyapp.planning import PlanSettings, block_order_choose, block_orders, build_plan
 from studyapp.selectors.coverage import block_order_uses, study_coverage
@@ -17,6 +18,7 @@ def trial_plan_create(*, participant: Participant) -> list[Trial]:
         practice_trials=study.practice_trials,
         repeat_rate=study.repeat_rate,
         catch_rate=study.catch_rate,
+        arrangement_first_size=arrangement_settings(study).first_size,
     )
     coverage = study_coverage(study=study, position_of=position_of)
     uses = block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))

@@ -1,12 +1,14 @@
 """Store a participant's response: exactly one per trial, however often it is sent."""
 
+import contextlib
 import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from studyapp.arrangement import arrangement_check, arrangement_plan_next
 from studyapp.bubbles import bubbles_correct
 from studyapp.errors import NotFound, Unprocessable
 from studyapp.models import Participant, Response, Study, Trial
@@ -45,7 +47,10 @@ MEASURED_FIELDS = (
     "interrupted_attempts",
     "bubbles_count",
     "bubbles_level",
+    "positions",
+    "moves",
 )
+JSON_COLUMNS = {"positions", "moves"}
 INSERT_COLUMNS = (
     "trial_id",
     "choice",
@@ -57,7 +62,7 @@ INSERT_COLUMNS = (
 )
 INSERT_RESPONSE = f"""
 INSERT INTO studyapp_response ({", ".join(INSERT_COLUMNS)})
-VALUES ({", ".join(["%s"] * len(INSERT_COLUMNS))})
+VALUES ({", ".join("%s::jsonb" if c in JSON_COLUMNS else "%s" for c in INSERT_COLUMNS)})
 ON CONFLICT (trial_id) DO NOTHING
 RETURNING id
 """
@@ -104,17 +109,26 @@ def response_record(*, token: str, payload: ResponsePayload) -> tuple[Response, 
     if trial_type == "bubbles":
         response.correct = bubbles_correct(trial, payload, study, label_value)
     response.received_at = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            INSERT_RESPONSE,
-            [trial_id, *(getattr(response, name) for name in INSERT_COLUMNS[1:])],
-        )
+    values = [_column_value(response, name) for name in INSERT_COLUMNS[1:]]
+    # An arrangement's next trial is chosen in the transaction that stores it: both or neither
+    # (other trials write one row: no transaction round trips on the hot path).
+    plans_next = trial_type == "arrangement" and role == Trial.Role.MAIN
+    atomic = transaction.atomic() if plans_next else contextlib.nullcontext()
+    with atomic, connection.cursor() as cursor:
+        cursor.execute(INSERT_RESPONSE, [trial_id, *values])
         inserted = cursor.fetchone()
+        if inserted is not None and plans_next:
+            arrangement_plan_next(participant_id=participant_id)
     if inserted is None:  # a concurrent POST of the same trial stored it first
         return Response.objects.get(trial_id=trial_id), False
     response.pk = inserted[0]
     _touch(participant)
     return response, True
+
+
+def _column_value(response: Response, name: str):
+    value = getattr(response, name)
+    return json.dumps(value) if name in JSON_COLUMNS and value is not None else value
 
 
 def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) -> Response:
@@ -135,6 +149,9 @@ def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) ->
     sent = (payload.bubbles_seed, payload.bubbles_count, payload.bubbles_level)
     if trial.trial_type != "bubbles" and any(value is not None for value in sent):
         raise Unprocessable("unexpected_bubbles", "Only Bubbles trials take 'bubbles'.", "bubbles")
+    arrangement_check(trial, payload)
+    if trial.trial_type == "arrangement":
+        return response
     if trial.trial_type == "rating":
         response.rating = _checked_rating(payload, study)
         if trial.role == Trial.Role.CATCH:

@@ -1,5 +1,7 @@
 """Drives the trial runner like a participant: reads the visible stage and answers it."""
 
+import math
+
 from playwright.sync_api import Page
 
 VISIBLE_STAGE = "section[data-stage]:not([hidden])"
@@ -49,7 +51,9 @@ class RunnerDriver:
         kind = page.get_attribute("[data-faces]", "data-type")
         slider = page.locator("[data-rating-slider]")
         shown = page.get_attribute("[data-faces]", "data-trial")
-        if kind == "rating" and slider.is_visible():
+        if kind == "arrangement":
+            self.arrange()
+        elif kind == "rating" and slider.is_visible():
             slider.locator("input").fill("70")
             if self.use_mouse:
                 slider.locator("[data-slider-next]").click()
@@ -69,3 +73,79 @@ class RunnerDriver:
             " return f.style.visibility === 'hidden' || f.dataset.trial !== shown; }",
             arg=shown,
         )
+
+    def arrange(self, *, count: int | None = None, finish: bool = True) -> dict[str, tuple]:
+        """Place the faces in the tray (the first ``count``) at spread targets, by mouse, touch
+        or keyboard as the driver is set; then press Done. Returns id -> target (arena radii)."""
+        page = self.page
+        ids = page.eval_on_selector_all(".tray .arrange-face", "els => els.map(e => e.dataset.id)")
+        placed_before = page.locator(".arena .arrange-face").count()
+        targets = {}
+        for k, face_id in enumerate(ids[:count]):
+            n = k + placed_before
+            target = (0.6 * math.cos(2.4 * n) * (0.4 + 0.1 * (n % 6)), 0.6 * math.sin(2.4 * n))
+            face = page.locator(f'.arrange-face[data-id="{face_id}"]')
+            if self.use_mouse or self.use_touch:
+                self.drag(face, target)
+            else:
+                target = self.move_by_keys(face, n)
+            targets[face_id] = target
+        if finish:
+            done = page.locator("[data-arrangement-done]")
+            if self.use_touch:
+                done.tap()
+            elif self.use_mouse:
+                done.click()
+            else:
+                done.focus()
+                page.keyboard.press("Enter")
+        return targets
+
+    def arena_point(self, x: float, y: float) -> tuple[float, float]:
+        box = self.page.locator("[data-arena]").bounding_box()
+        radius = box["width"] / 2
+        return box["x"] + radius + x * radius, box["y"] + radius + y * radius
+
+    def drag(self, face, target: tuple[float, float]) -> None:
+        """Drag ``face`` by its centre to ``target`` (a touch drag through Chromium's own
+        touch input when the driver uses touch)."""
+        box = face.bounding_box()
+        start = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        end = self.arena_point(*target)
+        path = [
+            (start[0] + (end[0] - start[0]) * s / 8, start[1] + (end[1] - start[1]) * s / 8)
+            for s in range(1, 9)
+        ]
+        if self.use_touch:
+            cdp = self.page.context.new_cdp_session(self.page)
+
+            def touch(kind: str, points: list) -> None:
+                touch_points = [{"x": x, "y": y} for x, y in points]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch_points})
+
+            touch("touchStart", [start])
+            for point in path:
+                touch("touchMove", [point])
+            touch("touchEnd", [])
+            cdp.detach()
+        else:
+            mouse = self.page.mouse
+            mouse.move(*start)
+            mouse.down()
+            for point in path:
+                mouse.move(*point)
+            mouse.up()
+
+    def move_by_keys(self, face, n: int) -> tuple[float, float]:
+        """Select ``face`` with Enter and move it with the arrow keys (a face from the tray
+        starts at the centre; a press moves 0.05 radii); returns where it ends up."""
+        keyboard = self.page.keyboard
+        face.focus()
+        keyboard.press("Enter")
+        right, down = 1 + 3 * (n % 4), 3 * ((n // 4) % 4) - 4
+        for _ in range(right):
+            keyboard.press("ArrowRight")
+        for _ in range(abs(down)):
+            keyboard.press("ArrowDown" if down > 0 else "ArrowUp")
+        keyboard.press("Escape")
+        return (0.05 * right, 0.05 * down)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from studyapp.demo_runner import run_demo
-from studyapp.models import Artifact, Job, Participant, ParticipantAttribute
-from studyapp.selectors.reports import report_member
-from studyapp.services.demo import DEMO_GROUP_SETTINGS, DemoConfig
+from studyapp.models import Artifact, Job, Participant, ParticipantAttribute, Study
+from studyapp.selectors.reports import latest_report, report_member
+from studyapp.services.demo import ARRANGEMENT_STUDY, DEMO_GROUP_SETTINGS, DemoConfig
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TINY = DemoConfig(
@@ -103,6 +103,13 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     gaps = gender_gaps(first.report, study)
     assert gaps["45-54"] > gaps["18-24"], gaps  # the planted difference, recovered
     assert "Bias across stimulus groups" in page
+    # the multi-arrangement study: bots arrange the faces from the same structure
+    arranged = Study.objects.get(slug=ARRANGEMENT_STUDY + TINY.suffix)
+    assert arranged.participants.filter(status=Participant.Status.COMPLETED).count() == 4
+    arrangement_report = latest_report(study=arranged)
+    assert arrangement_report.summary["trial_type"] == "arrangement"
+    assert arrangement_report.summary["n_participants_analysed"] == 4
+    assert arrangement_report.summary["split_half"]["reliability_mean"] > 0.5
 
     jobs_before = Job.objects.count()
     second = demo()
@@ -111,4 +118,4 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     assert study.participants.count() == 4
     new_jobs = Job.objects.order_by("pk")[jobs_before:]
     assert all("reused" in job.note for job in new_jobs), [(j.kind, j.note) for j in new_jobs]
-    assert Artifact.objects.filter(kind="report").count() == 1
+    assert Artifact.objects.filter(kind="report").count() == 2  # triplets and arrangements
