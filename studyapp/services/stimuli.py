@@ -27,6 +27,7 @@ from studyapp.storage import stimulus_storage
 
 METADATA_FILE = "metadata.csv"
 PARTS_FILE = "parts.json"
+GENERATOR_FILE = "params.json"  # facegen's per-image face parameters (the dissection dictionary)
 FILENAME_COLUMNS = ("filename", "file", "image", "stimulus")
 
 
@@ -99,6 +100,7 @@ def stimulus_set_import(
     if metadata_csv is None and METADATA_FILE in by_path:
         metadata_csv = _read(by_path.pop(METADATA_FILE), problems)
     parts_json = by_path.pop(PARTS_FILE, None)
+    generated = _generator_params(by_path.pop(GENERATOR_FILE, None), problems)
     masks: dict[str, SourceFile] = {}
     images: dict[str, SourceFile] = {}
     for path, source in by_path.items():
@@ -124,7 +126,8 @@ def stimulus_set_import(
     checked = _check_images(images, labels, masks, problems, report, preparer)
     if problems:
         raise StimulusImportRejected(problems)
-    return _store(name, description, checked, label_columns, part_names, report), report
+    stimulus_set = _store(name, description, checked, label_columns, part_names, report, generated)
+    return stimulus_set, report
 
 
 def _read(source: SourceFile, problems: list[Problem]) -> bytes | None:
@@ -264,6 +267,25 @@ def _part_names(
     return names
 
 
+def _generator_params(source: SourceFile | None, problems: list[Problem]) -> dict[str, dict]:
+    """Stimulus name -> ``{"facegen": {"face": ..., "view": ...}}`` from facegen's
+    ``params.json`` (``images`` keyed by file name); {} without one."""
+    data = _read(source, problems) if source else None
+    if data is None:
+        return {}
+    try:
+        images = json.loads(data)["images"]
+        return {
+            PurePosixPath(file).stem: {"facegen": {"face": p["face"], "view": p["view"]}}
+            for file, p in images.items()
+        }
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
+        problems.append(
+            Problem(GENERATOR_FILE, f"must hold facegen's per-image parameters ({error!r})")
+        )
+        return {}
+
+
 def _check_images(
     images: dict[str, SourceFile],
     labels: dict[str, dict],
@@ -341,6 +363,7 @@ def _store(
     label_columns: list[str],
     part_names: list[str],
     report: ImportReport,
+    generated: dict[str, dict],
 ) -> StimulusSet:
     """Write files (content-addressed), then all rows in one transaction; undo files on failure."""
     written: list[tuple[Storage, str]] = []
@@ -387,7 +410,9 @@ def _store(
                     width=item.info.width,
                     height=item.info.height,
                     labels=item.labels,
-                    preparation=item.prepared.record if item.prepared is not None else {},
+                    preparation=item.prepared.record
+                    if item.prepared is not None
+                    else generated.get(item.name, {}),
                 )
                 for item, image_path, mask_path in rows
             )
