@@ -87,7 +87,8 @@ def test_planted_units_pair_and_the_task_comparison_sees_the_gender_unit():
     assert task_pairs(INFO) == [("gender model", "identity model")]
     glob = d.comparison[(d.comparison["level"] == "global") & (d.comparison["concept"] == "*")]
     assert glob["difference"].iloc[0] < 0  # identity minus gender: one global unit fewer
-    assert (glob["low"] <= glob["difference"]).all() and (glob["difference"] <= glob["high"]).all()
+    assert (glob["low"] <= glob["difference"]).all()
+    assert (glob["difference"] <= glob["high"]).all()
 
 
 def test_the_report_shows_the_dissection_section(study_responses, truth, tmp_path):
@@ -103,7 +104,8 @@ def test_the_report_shows_the_dissection_section(study_responses, truth, tmp_pat
     )
     html = write_report(analysis, tmp_path).html.read_text()
     assert "<h2>Network dissection</h2>" in html
-    assert "gender model, conv: " in html and "unique concepts" in html
+    assert "gender model, conv: " in html
+    assert "unique concepts" in html
     for name in ("dissection_levels", "dissection_units_0", "dissection_units_1"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
     assert (tmp_path / "figures" / "dissection_comparison.png").stat().st_size > 0
