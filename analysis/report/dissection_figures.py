@@ -13,7 +13,7 @@ from analysis.dissection import LEVELS
 LEVEL_COLOURS = {"part": "#1b9e77", "local": "#7570b3", "global": "#d95f02", "none": "0.8"}
 LEVEL_NAMES = {"part": "part", "local": "local attribute", "global": "global", "none": "none"}
 MAX_MODELS = 8
-MAX_CONCEPTS = 10
+PER_LEVEL = 4  # concepts shown per level (part, local attribute, global)
 
 
 def concept_levels(levels: pd.DataFrame | None) -> Figure | None:
@@ -52,14 +52,15 @@ def concept_levels(levels: pd.DataFrame | None) -> Figure | None:
 
 
 def unit_examples(arrays: dict | None, layer: str, title: str = "") -> Figure | None:
-    """One row per concept (the best-scoring first, up to `MAX_CONCEPTS`): its best unit's
-    top-activating images with the unit's thresholded activation outlined."""
+    """One row per concept, the `PER_LEVEL` best-scoring concepts of each level: its best
+    unit's top-activating images with the unit's thresholded activation outlined."""
     prefix = f"examples/{layer}"
     if arrays is None or f"{prefix}/masks" not in arrays:
         return None
     scores = np.asarray(arrays[f"{prefix}/scores"], dtype=float)
     levels = np.asarray(arrays[f"{prefix}/levels"]).astype(str)
-    shown = [i for i in np.argsort(-scores, kind="stable") if levels[i] != "none"][:MAX_CONCEPTS]
+    order = np.argsort(-scores, kind="stable")  # IoU and AUC differ in scale: rank per level
+    shown = [i for level in LEVELS[:3] for i in order[levels[order] == level][:PER_LEVEL]]
     if not shown:
         return None
     rows = arrays[f"{prefix}/images"]

@@ -34,14 +34,13 @@ from analysis import (
     generalisation_table,
 )
 from analysis.bubbles import BubblesDesign
-from analysis.dissection import dissection_from_arrays
-from analysis.dissection_summary import DissectionInputs
 from analysis.generalisation_inference import CrossCorrect
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
 from analysis.report.screening_text import ScreeningRules
 from analysis.study_analysis import BubblesInputs
 from studyapp.bubbles import bubbles_settings
+from studyapp.dissection_figures import dissection_inputs
 from studyapp.models import Artifact, Job, JobBatch, ParticipantAttribute, Study
 from studyapp.selectors.exports import attributes_csv_chunks, responses_csv_chunks
 from studyapp.selectors.studies import screened_out_counts
@@ -291,25 +290,6 @@ def _resized(file: FieldFile, size: tuple[int, int], mode: str | None) -> np.nda
         return np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR))
 
 
-def dissection_inputs(artifacts: dict) -> DissectionInputs | None:
-    """The study's models' dissection artifacts (counts, concepts, examples); None without."""
-    dissections, info, examples = {}, {}, {}
-    for face_model in artifacts["models"]:
-        artifact = artifacts["dissection"][face_model.pk]
-        if artifact is None:
-            continue
-        arrays = read_arrays(artifact.file.name, artifact.sha256)
-        record = {**artifact.summary, "stimulus_ids": arrays["stimulus_ids"].tolist()}
-        dissections[face_model.name] = dissection_from_arrays(arrays, record)
-        examples[face_model.name] = {k: v for k, v in arrays.items() if k.startswith("examples/")}
-        info[face_model.name] = {
-            "pretraining": face_model.pretraining,
-            "task": face_model.task or "none",
-            "seed": face_model.seed,
-        }
-    return DissectionInputs(dissections, info, examples) if dissections else None
-
-
 def participant_attributes(job: Job, columns: tuple[str, ...]) -> pd.DataFrame | None:
     """One row per participant (the export's pseudonym) with the named attribute columns;
     None when none are named. Raises ValueError naming attributes no participant has."""
@@ -399,7 +379,9 @@ class Report(Computation):
             participant_attributes=participant_attributes(job, parameters.participant_groups),
             stimulus_labels=stimulus_labels(job),
             bubbles=bubbles_inputs(job.study),
-            dissection=dissection_inputs(artifacts),
+            dissection=dissection_inputs(
+                [a for a in artifacts["dissection"].values() if a is not None]
+            ),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

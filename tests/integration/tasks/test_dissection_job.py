@@ -1,9 +1,12 @@
 """The dissection job kind through Redis and a real worker: counts equal to the library's,
 progress, reuse, and the dictionary checks of the launch form."""
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
+from django.urls import reverse
 
 from analysis.dissection import dissection_from_arrays
 from modelsvc import pick_device
@@ -21,14 +24,18 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LAYERS = ["features.4", "features.7"]
 
 
-def test_a_dissection_job_stores_the_counts_the_library_computes(worker, faces):
+def test_a_dissection_job_stores_the_counts_the_library_computes(
+    worker, faces, client, django_user_model
+):
     model = small_model("dissected cnn")
+    launcher = django_user_model.objects.create_user("launcher", password="pw-launcher-1")
     job = wait_for(
         job_launch(
             kind=Job.Kind.DISSECTION,
             stimulus_set=faces,
             face_models=[model],
             params={"layers": LAYERS},
+            user=launcher,
         )
     )
     assert job.status == "succeeded", job.error
@@ -80,3 +87,36 @@ def test_a_dissection_job_stores_the_counts_the_library_computes(worker, faces):
     )
     assert again.status == "succeeded"
     assert "reused" in again.note
+
+    # the job's and the artifact's pages show the figures; downloads are permission-checked
+    outsider = django_user_model.objects.create_user("outsider", password="pw-outsider-1")
+    pages = {
+        "download": reverse("research-artifact-download", args=[artifact.pk]),
+        "artifact levels": reverse(
+            "research-artifact-dissection-figure", args=[artifact.pk, "levels"]
+        ),
+        "job units": reverse("research-job-dissection-figure", args=[job.pk, "units-0-1"]),
+    }
+    client.force_login(outsider)
+    for name, url in pages.items():
+        assert client.get(url).status_code == 404, name
+    client.force_login(launcher)
+    download = client.get(pages["download"])
+    assert download.status_code == 200
+    assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == artifact.sha256
+    for name in ("artifact levels", "job units"):
+        figure = client.get(pages[name])
+        assert figure.status_code == 200, name
+        assert figure["Content-Type"] == "image/png"
+        assert figure.content.startswith(b"\x89PNG")
+    assert (
+        client.get(
+            reverse("research-job-dissection-figure", args=[job.pk, "units-5-0"])
+        ).status_code
+        == 404
+    )
+    job_page = client.get(reverse("research-job", args=[job.pk])).content.decode()
+    assert reverse("research-job-dissection-figure", args=[job.pk, "levels"]) in job_page
+    assert reverse("research-job-dissection-figure", args=[job.pk, "units-0-1"]) in job_page
+    artifact_page = client.get(reverse("research-artifact", args=[artifact.pk])).content.decode()
+    assert "Network dissection" in artifact_page

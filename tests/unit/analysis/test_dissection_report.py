@@ -123,6 +123,9 @@ def test_a_report_without_dissection_has_no_section(study_responses, truth, tmp_
 def test_unit_examples_outline_each_concept_row():
     dissection = planted_dissection(0, gender_unit=True)
     figure = dissection_figures.unit_examples(examples(dissection), "conv")
-    shown = [row for row in examples(dissection)["examples/conv/levels"] if row != "none"]
-    assert len(figure.axes) == 3 * min(len(shown), dissection_figures.MAX_CONCEPTS)
+    levels = list(examples(dissection)["examples/conv/levels"])
+    rows = sum(
+        min(levels.count(level), dissection_figures.PER_LEVEL) for level in ("part", "global")
+    )
+    assert len(figure.axes) == 3 * rows  # two parts, two global concepts, three images each
     assert dissection_figures.unit_examples(None, "conv") is None
