@@ -3,9 +3,9 @@
 `dissection_results` pairs every unit of every dissected layer (``pair_units``, with the
 model's random-weights copy as the part null), for the trained network and for the random
 copy itself, and tabulates units per concept level, unique concepts and the share unpaired;
-for each pair of models that share pretraining and seed but differ in task it adds
-``compare_pairings`` (differences in the shares of units per level and concept with bootstrap
-intervals over images).
+for the first pair of models per pretraining that share the seed but differ in task it adds
+``compare_pairings`` at their deepest common layer (differences in the shares of units per
+level and concept with bootstrap intervals over images).
 """
 
 from __future__ import annotations
@@ -119,23 +119,23 @@ def task_pairs(model_info: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, s
 
 
 def _task_comparisons(dissections, pairings, model_info, *, n_bootstrap, seed):
+    """`compare_pairings` of each task pair at the deepest layer both models have (the
+    bootstrap re-decides every unit per draw, so one layer keeps a report's cost bounded)."""
     frames = []
     for first, second in task_pairs({m: i for m, i in model_info.items() if m in dissections}):
-        common = set(dissections[first].counts.get("model", {})) & set(
-            dissections[second].counts.get("model", {})
-        )
-        if dissections[first].record.get("stimulus_ids") != dissections[second].record.get(
-            "stimulus_ids"
-        ):
+        a, b = dissections[first], dissections[second]
+        common = [
+            layer for layer in a.counts.get("model", {}) if layer in b.counts.get("model", {})
+        ]
+        if not common or a.record.get("stimulus_ids") != b.record.get("stimulus_ids"):
             continue
-        for layer in sorted(common):
-            table = compare_pairings(
-                pairings[(first, "model", layer)],
-                pairings[(second, "model", layer)],
-                n_bootstrap=n_bootstrap,
-                random_state=seed,
-            )
-            frames.append(table.assign(first=first, second=second, layer=layer))
+        table = compare_pairings(
+            pairings[(first, "model", common[-1])],
+            pairings[(second, "model", common[-1])],
+            n_bootstrap=n_bootstrap,
+            random_state=seed,
+        )
+        frames.append(table.assign(first=first, second=second, layer=common[-1]))
     if not frames:
         return None
     table = pd.concat(frames, ignore_index=True)
