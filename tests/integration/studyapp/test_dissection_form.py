@@ -1,5 +1,6 @@
 """Launching a dissection job from the jobs page: a Face Dictionary the set cannot support is
-a form error that names the concept, and no job is created."""
+a form error that names the concept, and no job is created; generated faces keep their
+parameters at import and get their dictionary from them."""
 
 import csv
 import json
@@ -11,7 +12,8 @@ from PIL import Image
 
 import facegen
 from studyapp.models import Job
-from studyapp.services.stimuli import stimulus_set_import
+from studyapp.services.dissection import dissection_settings, set_dictionary
+from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
 from tests.compute_fixtures import small_model
 
@@ -109,3 +111,40 @@ def test_a_supported_dictionary_launches_the_job(staff_client, media, tmp_path):
     assert response.status_code == 302
     job = Job.objects.get(kind="dissection")
     assert job.params == {"global_columns": ["smile"]}
+
+
+def test_generated_faces_keep_their_parameters_for_their_dictionary(media, tmp_path):
+    folder = tmp_path / "generated"
+    facegen.write_dataset(folder, n_identities=4, images_per_identity=2, size=64, seed=5)
+    written = json.loads((folder / "params.json").read_text())["images"]
+    files = files_from_folder(
+        folder,
+        max_files=settings.STIMULUS_MAX_FILES,
+        max_total_bytes=settings.STIMULUS_MAX_UPLOAD_BYTES,
+    )
+    stimulus_set, _ = stimulus_set_import(name="generated faces", files=files)
+    for stimulus in stimulus_set.stimuli.all():
+        assert stimulus.preparation["facegen"]["face"] == written[f"{stimulus.name}.png"]["face"]
+    chosen = dissection_settings(stimulus_set=stimulus_set, params={})
+    assert chosen["dictionary"] == "generated"
+    built = set_dictionary(stimulus_set=stimulus_set, settings=chosen)
+    concepts = {*built.dictionary.local, *built.dictionary.global_}
+    assert "gender=female" in concepts
+    assert {"eye_size=low", "eye_size=high", "glasses=yes"} <= concepts
+    # one of four identities has side-parted hair: 2 of 8 images, below min_positives (4)
+    assert built.left_out == ["hair_style (hair_style=side_part on 2 of 8 images)"]
+    assert not any(c.startswith("hair_style") for c in concepts)
+
+
+def test_a_broken_generator_file_stops_the_import(media, tmp_path):
+    folder = tmp_path / "broken"
+    facegen.write_dataset(folder, n_identities=2, images_per_identity=2, size=32, seed=1)
+    (folder / "params.json").write_text('{"images": [1, 2]}')
+    files = files_from_folder(
+        folder,
+        max_files=settings.STIMULUS_MAX_FILES,
+        max_total_bytes=settings.STIMULUS_MAX_UPLOAD_BYTES,
+    )
+    with pytest.raises(StimulusImportRejected) as rejected:
+        stimulus_set_import(name="broken generator file", files=files)
+    assert "params.json: must hold facegen's per-image parameters" in str(rejected.value)
