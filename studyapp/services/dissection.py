@@ -45,10 +45,11 @@ class SetDictionary:
 
 def dissection_settings(*, stimulus_set: StimulusSet, params: dict) -> dict:
     """The job's parameters with defaults; the dictionary source chosen and checked."""
-    unknown = sorted(set(params) - set(DEFAULTS) - {"name"})
+    unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"Unknown dissection parameters {unknown}; known: {sorted(DEFAULTS)}.")
     settings = {**DEFAULTS, **params}
+    _check_values(settings)
     stimuli = stimulus_set.stimuli.all()
     generated = not stimuli.exclude(preparation__has_key="facegen").exists()
     if settings["dictionary"] is None:
@@ -76,6 +77,25 @@ def dissection_settings(*, stimulus_set: StimulusSet, params: dict) -> dict:
             "and parts.json) for dissection."
         )
     return settings
+
+
+def _check_values(settings: dict) -> None:
+    """Types and ranges of the numeric and list parameters, named when wrong."""
+    layers = settings["layers"]
+    if layers is not None and not (
+        isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers)
+    ):
+        raise ValueError(f"'layers' must be a list of layer names or null; got {layers!r}.")
+    top = settings["top_fraction"]
+    if isinstance(top, bool) or not isinstance(top, int | float) or not 0 < top < 1:
+        raise ValueError(f"'top_fraction' must be a number in (0, 1); got {top!r}.")
+    for name, low, high in (("min_positives", 1, 10_000), ("examples", 1, 16)):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"'{name}' must be a whole number in [{low}, {high}]; got {value!r}.")
+    seed = settings["baseline_seed"]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"'baseline_seed' must be a whole number >= 0 or null; got {seed!r}.")
 
 
 def set_dictionary(*, stimulus_set: StimulusSet, settings: dict) -> SetDictionary:

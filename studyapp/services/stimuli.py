@@ -100,7 +100,7 @@ def stimulus_set_import(
     if metadata_csv is None and METADATA_FILE in by_path:
         metadata_csv = _read(by_path.pop(METADATA_FILE), problems)
     parts_json = by_path.pop(PARTS_FILE, None)
-    generated = _generator_params(by_path.pop(GENERATOR_FILE, None), problems)
+    generated = _generator_params(by_path.pop(GENERATOR_FILE, None), problems, report)
     masks: dict[str, SourceFile] = {}
     images: dict[str, SourceFile] = {}
     for path, source in by_path.items():
@@ -267,23 +267,41 @@ def _part_names(
     return names
 
 
-def _generator_params(source: SourceFile | None, problems: list[Problem]) -> dict[str, dict]:
+def _generator_params(
+    source: SourceFile | None, problems: list[Problem], report: ImportReport
+) -> dict[str, dict]:
     """Stimulus name -> ``{"facegen": {"face": ..., "view": ...}}`` from facegen's
-    ``params.json`` (``images`` keyed by file name); {} without one."""
+    ``params.json`` (``images`` keyed by file name, each with its ``face`` parameters); any
+    other ``params.json`` (objectgen's, say) is ignored as before. A facegen file whose face
+    parameters facegen refuses stops the import."""
+    from facegen.params import FaceParams  # numpy only
+
     data = _read(source, problems) if source else None
     if data is None:
         return {}
     try:
-        images = json.loads(data)["images"]
-        return {
-            PurePosixPath(file).stem: {"facegen": {"face": p["face"], "view": p["view"]}}
-            for file, p in images.items()
-        }
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
-        problems.append(
-            Problem(GENERATOR_FILE, f"must hold facegen's per-image parameters ({error!r})")
-        )
+        content = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        content = None
+    images = content.get("images") if isinstance(content, dict) else None
+    if not (
+        isinstance(images, dict)
+        and images
+        and all(isinstance(p, dict) and "face" in p for p in images.values())
+    ):
+        report.ignored.append(GENERATOR_FILE)
         return {}
+    generated = {}
+    for file, record in images.items():
+        try:
+            FaceParams(**record["face"])
+        except (TypeError, ValueError) as error:
+            problems.append(Problem(GENERATOR_FILE, f"{file}: {error}"))
+            continue
+        generated[PurePosixPath(file).stem] = {
+            "facegen": {"face": record["face"], "view": record.get("view")}
+        }
+    return generated
 
 
 def _check_images(

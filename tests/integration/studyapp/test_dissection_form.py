@@ -91,6 +91,12 @@ def launch(client, stimulus_set, params):
             {"global_columns": ["mood"]},
             "must be label columns of the set",
         ),
+        (
+            ["yes", "no"] * 4,
+            False,
+            {"global_columns": ["smile"], "top_fraction": 5},
+            "&#x27;top_fraction&#x27; must be a number in (0, 1); got 5.",
+        ),
     ],
 )
 def test_a_dictionary_the_set_cannot_support_is_a_form_error_and_no_job(
@@ -136,10 +142,15 @@ def test_generated_faces_keep_their_parameters_for_their_dictionary(media, tmp_p
     assert not any(c.startswith("hair_style") for c in concepts)
 
 
-def test_a_broken_generator_file_stops_the_import(media, tmp_path):
+def test_facegen_parameters_facegen_refuses_stop_the_import_other_records_are_ignored(
+    media, tmp_path
+):
     folder = tmp_path / "broken"
     facegen.write_dataset(folder, n_identities=2, images_per_identity=2, size=32, seed=1)
-    (folder / "params.json").write_text('{"images": [1, 2]}')
+    record = json.loads((folder / "params.json").read_text())
+    first = sorted(record["images"])[0]
+    record["images"][first]["face"]["nose_width"] = 9.0
+    (folder / "params.json").write_text(json.dumps(record))
     files = files_from_folder(
         folder,
         max_files=settings.STIMULUS_MAX_FILES,
@@ -147,4 +158,15 @@ def test_a_broken_generator_file_stops_the_import(media, tmp_path):
     )
     with pytest.raises(StimulusImportRejected) as rejected:
         stimulus_set_import(name="broken generator file", files=files)
-    assert "params.json: must hold facegen's per-image parameters" in str(rejected.value)
+    assert f"params.json: {first}: " in str(rejected.value)
+    assert "nose_width" in str(rejected.value)
+
+    (folder / "params.json").write_text('{"images": {"a.png": {"pose": 1}}}')  # not facegen's
+    files = files_from_folder(
+        folder,
+        max_files=settings.STIMULUS_MAX_FILES,
+        max_total_bytes=settings.STIMULUS_MAX_UPLOAD_BYTES,
+    )
+    stimulus_set, report = stimulus_set_import(name="other generator file", files=files)
+    assert "params.json" in report.ignored
+    assert not stimulus_set.stimuli.filter(preparation__has_key="facegen").exists()

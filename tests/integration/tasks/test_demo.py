@@ -103,6 +103,14 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     gaps = gender_gaps(first.report, study)
     assert gaps["45-54"] > gaps["18-24"], gaps  # the planted difference, recovered
     assert "Bias across stimulus groups" in page
+    # the demo dissects its eight models; the report shows them against their random copies
+    assert Artifact.objects.filter(kind="dissection", face_model__in=first.models).count() == 8
+    assert "<h2>Network dissection</h2>" in page
+    for name in ("dissection_levels", "dissection_units_0", "dissection_comparison"):
+        assert report_member(first.report, f"figures/{name}.png")
+    unique = pd.read_csv(io.BytesIO(report_member(first.report, "tables/dissection_unique.csv")))
+    assert set(unique["network"]) == {"trained", "random weights"}
+    assert len(unique) == 8 * 2 * 3  # models x networks x layers
 
     jobs_before = Job.objects.count()
     second = demo()
