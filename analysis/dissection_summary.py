@@ -27,13 +27,16 @@ class DissectionResults:
     """`levels`: model, network, layer, level, units, share; `concepts`: units per paired
     concept; `unique`: unique concepts and share unpaired; `comparison`: the model pairs'
     ``compare_pairings`` rows (with first, second, layer); `examples`: model -> the arrays of
-    its artifact holding ``examples/...`` (None where not stored)."""
+    its artifact holding ``examples/...`` (None where not stored); `top_units`: per model,
+    layer and concept its best unit (score: IoU, or AUC for global concepts) and what the
+    pairing made of that unit."""
 
     levels: pd.DataFrame
     concepts: pd.DataFrame
     unique: pd.DataFrame
     comparison: pd.DataFrame | None
     examples: dict[str, dict | None]
+    top_units: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,43 @@ def dissection_results(
     comparison = _task_comparisons(
         dissections, pairings, model_info or {}, n_bootstrap=n_bootstrap, seed=random_state
     )
+    examples = {model: (examples or {}).get(model) for model in dissections}
     return DissectionResults(
         pd.DataFrame(levels),
         pd.DataFrame(concepts, columns=["model", "network", "layer", "level", "concept", "units"]),
         pd.DataFrame(unique),
         comparison,
-        {model: (examples or {}).get(model) for model in dissections},
+        examples,
+        _top_units(examples, pairings),
     )
+
+
+def _top_units(examples: dict[str, dict | None], pairings: dict) -> pd.DataFrame | None:
+    """Each stored example unit (a concept's best unit) beside its pairing."""
+    rows = []
+    for model, arrays in examples.items():
+        for (name, network, layer), pairing in pairings.items():
+            prefix = f"examples/{layer}"
+            if name != model or network != "model" or not arrays or f"{prefix}/units" not in arrays:
+                continue
+            decided = pairing.table.set_index("unit")
+            for level, concept, unit, score in zip(
+                *(arrays[f"{prefix}/{k}"] for k in ("levels", "concepts", "units", "scores")),
+                strict=True,
+            ):
+                rows.append(
+                    {
+                        "model": model,
+                        "layer": layer,
+                        "level": str(level),
+                        "concept": str(concept),
+                        "unit": int(unit),
+                        "score": float(score),
+                        "paired_level": decided.at[int(unit), "level"],
+                        "paired_concept": decided.at[int(unit), "concept"],
+                    }
+                )
+    return pd.DataFrame(rows) if rows else None
 
 
 def task_pairs(model_info: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:

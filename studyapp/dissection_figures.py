@@ -40,10 +40,11 @@ def dissection_figure_png(artifacts: list[Artifact], name: str) -> bytes | None:
 
 def figure_names(artifacts: list[Artifact]) -> list[str]:
     """The figures a page shows for `artifacts`: levels, each model's deepest layer's
-    examples, and the comparison when two or more models are there."""
+    examples, and the task comparison when the models include a task pair."""
+    results = _results(tuple((a.pk, a.sha256) for a in artifacts))
     names = ["levels"]
     names += [f"units-{k}-{len(a.summary['layers']) - 1}" for k, a in enumerate(artifacts)]
-    return names + (["comparison"] if len(artifacts) > 1 else [])
+    return names + (["comparison"] if results.comparison is not None else [])
 
 
 def _units_figure(results: DissectionResults, name: str):

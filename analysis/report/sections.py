@@ -508,6 +508,7 @@ def dissection_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     section.add_tables(
         table("Unique concepts and share unpaired", d.unique, "tables/dissection_unique.csv"),
         table("Units per concept", d.concepts, "tables/dissection_concepts.csv"),
+        table("Best unit of each concept", d.top_units, "tables/dissection_top_units.csv"),
         table("Task comparison", d.comparison, "tables/dissection_comparison.csv"),
     )
     return section

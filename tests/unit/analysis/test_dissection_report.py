@@ -112,6 +112,12 @@ def test_the_report_shows_the_dissection_section(study_responses, truth, tmp_pat
     unique = pd.read_csv(tmp_path / "tables" / "dissection_unique.csv")
     assert set(unique["network"]) == {"trained", "random weights"}
     assert len(pd.read_csv(tmp_path / "tables" / "dissection_comparison.csv")) > 0
+    top = pd.read_csv(tmp_path / "tables" / "dissection_top_units.csv").set_index(
+        ["model", "concept"]
+    )
+    assert top.loc[("gender model", "gender=female"), "unit"] == 1  # the planted gender unit
+    assert top.loc[("gender model", "gender=female"), "paired_concept"] == "gender=female"
+    assert top.loc[("gender model", "eyes"), "unit"] == 0  # the planted eyes unit
 
 
 def test_a_report_without_dissection_has_no_section(study_responses, truth, tmp_path):
