@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from analysis._checks import check_int
-from analysis.dissection import _auc_from_ranks, attribute_iou, part_iou
+from analysis.dissection import attribute_iou, global_auc, part_iou
 
 
 def top_units(
@@ -37,9 +36,8 @@ def top_units(
         scores = attribute_iou(counts, index, positives)
         inside = counts.intersection[:, :, index] * np.asarray(positives, bool)[:, None]
         rows += _rows("local", concept, scores, inside, units_per_concept, images_per_unit)
-    ranks = rankdata(counts.response, axis=0)
     for concept, positives in dictionary.global_.items():
-        scores = _auc_from_ranks(ranks, positives)
+        scores = global_auc(counts.response, positives)
         shown = np.where(np.asarray(positives, bool)[:, None], counts.response, -np.inf)
         rows += _rows("global", concept, scores, shown, units_per_concept, images_per_unit)
     return pd.DataFrame(rows, columns=["level", "concept", "unit", "score", "images"])
