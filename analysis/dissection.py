@@ -422,18 +422,25 @@ def read_dissection(path: str | Path) -> Dissection:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if record.get("sha256") != digest:
         raise ValueError(f"The file {str(path)!r} does not match its record (sha256 {digest}).")
+    with np.load(path, allow_pickle=False) as data:
+        return dissection_from_arrays({key: data[key] for key in data.files}, record)
+
+
+def dissection_from_arrays(arrays: dict[str, np.ndarray], record: dict[str, Any]) -> Dissection:
+    """A `Dissection` from the arrays of a ``dissection.npz`` and its record (parts and the
+    part of each local attribute); keys outside ``<network>/<layer>/<field>``, ``local/``
+    and ``global/`` (e.g. ``stimulus_ids``, ``examples/...``) are left out."""
     counts: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     local, global_ = {}, {}
-    with np.load(path, allow_pickle=False) as data:
-        for key in data.files:
-            head, _, rest = key.partition("/")
-            if head == "local":
-                local[rest] = (record["local_parts"][rest], data[key])
-            elif head == "global":
-                global_[rest] = data[key]
-            else:
-                layer, _, field = rest.rpartition("/")
-                counts.setdefault(head, {}).setdefault(layer, {})[field] = data[key]
+    for key, value in arrays.items():
+        head, _, rest = key.partition("/")
+        if head == "local":
+            local[rest] = (record["local_parts"][rest], value)
+        elif head == "global":
+            global_[rest] = value
+        elif rest and head != "examples":
+            layer, _, field = rest.rpartition("/")
+            counts.setdefault(head, {}).setdefault(layer, {})[field] = value
     return Dissection(
         {
             network: {layer: SimpleNamespace(**fields) for layer, fields in layers.items()}

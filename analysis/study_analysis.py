@@ -29,6 +29,7 @@ from analysis.bubbles import (
     participant_accumulators,
 )
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
+from analysis.dissection_summary import DissectionInputs, DissectionResults, dissection_results
 from analysis.generalisation_inference import CrossCorrect
 from analysis.human.arrangement import arrangement_matrices
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table
@@ -280,6 +281,7 @@ class StudyAnalysis(GroupSummaries, RelevanceSummaries, ModelComparison, HumanSi
     exclusion: ExclusionResult
     relevance_inputs: RelevanceInputs | None
     bubbles: DecisionWeighting | None = None  # Bubbles trials' classification images
+    dissection: DissectionResults | None = None  # network dissection of the study's models
 
     def ceiling_notes(self) -> list[str]:
         """Why ceilings are missing or rest on few participants, and what is used instead."""
@@ -359,6 +361,7 @@ def analyse_study(
     stimulus_labels: pd.DataFrame | None = None,
     predictions: pd.DataFrame | None = None,
     bubbles: BubblesInputs | None = None,
+    dissection: DissectionInputs | None = None,
 ) -> StudyAnalysis:
     """Run the whole analysis of one study (see module docstring).
 
@@ -379,6 +382,8 @@ def analyse_study(
         bubbles: the mask design, stimulus groups and model maps of the study's Bubbles
             trials; their classification images per group (``StudyAnalysis.bubbles``). The
             similarity analysis leaves Bubbles trials out.
+        dissection: the dissection counts of the study's models (``StudyAnalysis.dissection``,
+            pairings with `n_permutations` label permutations and `n_boot` image draws).
     """
     func = "analyse_study"
     params = AnalysisParameters() if parameters is None else parameters
@@ -428,8 +433,19 @@ def analyse_study(
             n_boot=params.n_boot,
             random_state=seeds["bubbles"],
         )
+    dissected = None
+    if dissection is not None and dissection.dissections:
+        dissected = dissection_results(
+            dissection.dissections,
+            model_info=dissection.model_info,
+            examples=dissection.examples,
+            n_permutations=params.n_permutations,
+            n_bootstrap=params.n_boot,
+            random_state=params.random_state,
+        )
     return StudyAnalysis(
         bubbles=weighting,
+        dissection=dissected,
         study=str(studies[0]),
         trial_type=kinds[0],
         parameters=params,

@@ -31,6 +31,7 @@ from studyapp.services.demo import (
     demo_researcher,
     demo_stimulus_sets,
     demo_studies,
+    dissection_job,
     finetune_job,
     finetuning_params,
     odd_one_out_policy,
@@ -235,6 +236,8 @@ def run_demo(
     study.face_models.set(models)
     log("Simulated participants take part through the web interface …")
     simulate_participants(study, config, base_url, progress=progress)
+    log("Dissecting the models' units on the faces' Face Dictionary …")
+    wait_for_jobs([dissection_job(study=study, models=models, owner=user)], progress=progress)
     log("Running the standard pipeline (embeddings, relevance, masking, report) …")
     jobs = pipeline_launch(study=study, user=user, step_params=steps or DEMO_STEPS)
     wait_for_jobs(jobs.values(), progress=progress)

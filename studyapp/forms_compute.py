@@ -10,6 +10,7 @@ from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
 from modelsvc.weights_inspect import WeightsInfo
 from studyapp.models import FaceModel, Job, StimulusSet, Study
+from studyapp.services.dissection import dissection_check
 
 MAX_CLASSES = 100_000  # output units; far beyond any face data set, small enough to allocate
 
@@ -177,7 +178,9 @@ class JobLaunchForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text='JSON, e.g. finetune {"label_column": "gender", "seed": 1}; relevance '
         '{"method": "epsilon_plus_flat"}; embeddings {"metrics": ["correlation"]}; '
-        'masking {"fractions": [0.05, 0.1, 0.2], "fill": "mean"}.',
+        'masking {"fractions": [0.05, 0.1, 0.2], "fill": "mean"}; dissection '
+        '{"layers": ["features.4"], "local_columns": {"nose_shape": "nose"}, '
+        '"global_columns": ["smile"]} (generated faces need no columns).',
     )
 
     def __init__(self, *args, studies=None, **kwargs):
@@ -188,6 +191,12 @@ class JobLaunchForm(forms.Form):
         data = super().clean()
         if not data.get("study") and not data.get("stimulus_set"):
             raise forms.ValidationError("Choose a study or a stimulus set.")
+        if data.get("kind") == Job.Kind.DISSECTION and "params" in data:
+            stimulus_set = data["study"].stimulus_set if data["study"] else data["stimulus_set"]
+            try:  # the Face Dictionary is built now, so a bad one never becomes a job
+                dissection_check(stimulus_set=stimulus_set, params=data["params"])
+            except ValueError as error:
+                raise forms.ValidationError(f"Dissection: {error}") from error
         return data
 
     def clean_params(self) -> dict:

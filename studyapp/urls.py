@@ -114,6 +114,16 @@ urlpatterns = [
         name="research-artifact-download",
     ),
     path(
+        "research/jobs/<int:job_id>/dissection/<slug:name>.png",
+        research_compute.job_dissection_figure,
+        name="research-job-dissection-figure",
+    ),
+    path(
+        "research/artifacts/<int:artifact_id>/dissection/<slug:name>.png",
+        research_compute.artifact_dissection_figure,
+        name="research-artifact-dissection-figure",
+    ),
+    path(
         "research/artifacts/<int:artifact_id>/overlay/<int:stimulus_id>.png",
         research_compute.relevance_overlay,
         name="research-relevance-overlay",

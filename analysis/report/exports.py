@@ -53,6 +53,12 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
     if a.bubbles is not None:
         optional["bubbles_regions"] = a.bubbles.regions
         optional["bubbles_agreement"] = a.bubbles.agreement
+    if a.dissection is not None:
+        optional["dissection_levels"] = a.dissection.levels
+        optional["dissection_unique"] = a.dissection.unique
+        optional["dissection_concepts"] = a.dissection.concepts
+        optional["dissection_comparison"] = a.dissection.comparison
+        optional["dissection_top_units"] = a.dissection.top_units
     if a.generalisation_matrix is not None:
         optional["generalisation_matrix"] = a.generalisation_matrix.reset_index()
     if a.embedding is not None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.report import figures, replication_figures
+from analysis.report import dissection_figures, figures, replication_figures
 from analysis.report.layout import cluster_order
 from analysis.report.summary import SYMBOLS, summary_display, summary_table
 from analysis.study_analysis import StudyAnalysis
@@ -464,6 +464,92 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     return section
 
 
+def dissection_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """Network dissection: concept levels per layer against the random-weights copy, unique
+    concepts, each concept's best unit on its top images, and the task comparison."""
+    d = a.dissection
+    if d is None:
+        return None
+    section = Section(
+        "Network dissection",
+        "Hierarchical Network Dissection (Teotia et al. 2021) on the Face Dictionary: each "
+        "unit is paired with a face part, a local attribute of a part, a global concept or "
+        "nothing, each step against a null (a random-weights copy of the network for parts, "
+        f"{a.parameters.n_permutations} permuted labels for attributes and global concepts, "
+        "alpha 0.01). Hatched bars are the random-weights copy: a trained layer's pairings "
+        "mean something only where they exceed it. Task comparisons give the difference in "
+        f"the share of units per level with {a.parameters.n_boot}-draw image-bootstrap "
+        "intervals (critical values held fixed).",
+        points=_dissection_sentences(d),
+    )
+    figs.add(
+        section,
+        "dissection_levels",
+        dissection_figures.concept_levels(d.levels),
+        "Share of units per concept level, per layer; hatched: the random-weights copy.",
+    )
+    for k, (model, arrays) in enumerate(d.examples.items()):
+        layers = list(dict.fromkeys(d.levels[d.levels["model"] == model]["layer"]))
+        if layers:
+            figs.add(
+                section,
+                f"dissection_units_{k}",
+                dissection_figures.unit_examples(arrays, layers[-1], f"{model}, {layers[-1]}"),
+                f"{model}, layer {layers[-1]}: each concept's best unit (IoU; AUC for global "
+                "concepts) on its top-activating images, its thresholded activation outlined.",
+            )
+    figs.add(
+        section,
+        "dissection_comparison",
+        dissection_figures.task_comparison(d.comparison),
+        "Task comparison: difference in the share of units per level (second minus first "
+        "model) with 95% image-bootstrap intervals.",
+    )
+    section.add_tables(
+        table("Unique concepts and share unpaired", d.unique, "tables/dissection_unique.csv"),
+        table("Units per concept", d.concepts, "tables/dissection_concepts.csv"),
+        table("Best unit of each concept", d.top_units, "tables/dissection_top_units.csv"),
+        table("Task comparison", d.comparison, "tables/dissection_comparison.csv"),
+    )
+    return section
+
+
+def _dissection_sentences(d) -> list[str]:
+    """Per model's deepest layer: its paired share against the random copy; per task pair,
+    the levels whose interval excludes 0."""
+    sentences = []
+    for row in d.unique[d.unique["network"] == "trained"].groupby("model").tail(1).itertuples():
+        random = d.unique[
+            (d.unique["model"] == row.model)
+            & (d.unique["layer"] == row.layer)
+            & (d.unique["network"] != "trained")
+        ]
+        against = (
+            f" (random weights: {1 - random['share_unpaired'].iloc[0]:.0%})" if len(random) else ""
+        )
+        sentences.append(
+            f"{row.model}, {row.layer}: {1 - row.share_unpaired:.0%} of {row.units} units paired "
+            f"with a concept{against}, {row.unique_concepts} unique concepts."
+        )
+    if d.comparison is not None:
+        levels = d.comparison[d.comparison["concept"] == "*"]
+        for (first, second, layer), rows in levels.groupby(["first", "second", "layer"]):
+            clear = rows[(rows["low"] > 0) | (rows["high"] < 0)]
+            found = ", ".join(
+                f"{r.level} {r.difference:+.0%} [{r.low:+.0%}, {r.high:+.0%}]"
+                for r in clear.itertuples()
+            )
+            sentences.append(
+                f"{second} vs {first}, {layer}: "
+                + (
+                    f"differs in {found}."
+                    if found
+                    else "no level differs (every interval holds 0)."
+                )
+            )
+    return sentences
+
+
 def has_ceiling_band(a: StudyAnalysis, method: str) -> bool:
     """Whether both noise-ceiling bounds of `method` are finite."""
     row = a.noise_ceilings[a.noise_ceilings["method"] == method]
@@ -483,6 +569,7 @@ SECTIONS: tuple[SectionFunction, ...] = (
     relevance_section,
     replication_section,
     bubbles_section,
+    dissection_section,
     participant_groups_section,
     stimulus_groups_section,
 )

@@ -85,6 +85,7 @@ class Job(Dispatched):
         RELEVANCE = "relevance", "Relevance maps (LRP)"
         MASKING = "masking", "Relevance masking and generalisation"
         DECISION = "decision", "Similarity on relevance-masked images"
+        DISSECTION = "dissection", "Network dissection (Face Dictionary)"
         REPORT = "report", "Correlation report"
         ADAPTIVE = "adaptive", "Adaptive triplet selection (fit and choose)"
 
@@ -228,6 +229,7 @@ class Artifact(models.Model):
         RELEVANCE = "relevance", "Relevance maps"
         MASKING = "masking", "Masking and generalisation"
         MASKED_SIMILARITY = "masked_similarity", "Dissimilarity matrices on masked images"
+        DISSECTION = "dissection", "Network dissection counts"
         REPORT = "report", "Correlation report"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)

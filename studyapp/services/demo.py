@@ -70,6 +70,9 @@ DEMO_GROUPS = {
 }
 # The report groups participants by the questionnaire's age band and the faces by gender.
 DEMO_GROUP_SETTINGS = {"participant_groups": ["age_band"], "stimulus_groups": ["gender"]}
+# Network dissection of every demo model: the ReLU after each convolution of the small CNN,
+# on the Face Dictionary of the generated faces (concepts from their generator parameters).
+DEMO_DISSECTION = {"layers": ["features.4", "features.7", "features.10"]}
 DEBRIEF = """The faces were drawn by a small program from known features (face shape, eyes,
 brows, nose, mouth, hair, glasses). We compare your similarity judgments with those of
 neural networks trained on the same faces."""
@@ -243,6 +246,18 @@ def finetune_job(*, base: FaceModel, stimulus_set: StimulusSet, name: str, owner
         stimulus_set=stimulus_set,
         face_models=[base],
         params={"name": name, **params},
+        user=owner,
+    )
+
+
+def dissection_job(*, study: Study, models: list[FaceModel], owner) -> Job:
+    """Launch (or find the finished) dissection of the study's models on its faces."""
+    return job_launch(
+        kind=Job.Kind.DISSECTION,
+        stimulus_set=study.stimulus_set,
+        face_models=models,
+        params=DEMO_DISSECTION,
+        study=study,
         user=owner,
     )
 

@@ -27,6 +27,7 @@ from studyapp.storage import stimulus_storage
 
 METADATA_FILE = "metadata.csv"
 PARTS_FILE = "parts.json"
+GENERATOR_FILE = "params.json"  # facegen's per-image face parameters (the dissection dictionary)
 FILENAME_COLUMNS = ("filename", "file", "image", "stimulus")
 
 
@@ -99,6 +100,7 @@ def stimulus_set_import(
     if metadata_csv is None and METADATA_FILE in by_path:
         metadata_csv = _read(by_path.pop(METADATA_FILE), problems)
     parts_json = by_path.pop(PARTS_FILE, None)
+    generated = _generator_params(by_path.pop(GENERATOR_FILE, None), problems, report)
     masks: dict[str, SourceFile] = {}
     images: dict[str, SourceFile] = {}
     for path, source in by_path.items():
@@ -124,7 +126,8 @@ def stimulus_set_import(
     checked = _check_images(images, labels, masks, problems, report, preparer)
     if problems:
         raise StimulusImportRejected(problems)
-    return _store(name, description, checked, label_columns, part_names, report), report
+    stimulus_set = _store(name, description, checked, label_columns, part_names, report, generated)
+    return stimulus_set, report
 
 
 def _read(source: SourceFile, problems: list[Problem]) -> bytes | None:
@@ -264,6 +267,43 @@ def _part_names(
     return names
 
 
+def _generator_params(
+    source: SourceFile | None, problems: list[Problem], report: ImportReport
+) -> dict[str, dict]:
+    """Stimulus name -> ``{"facegen": {"face": ..., "view": ...}}`` from facegen's
+    ``params.json`` (``images`` keyed by file name, each with its ``face`` parameters); any
+    other ``params.json`` (objectgen's, say) is ignored as before. A facegen file whose face
+    parameters facegen refuses stops the import."""
+    from facegen.params import FaceParams  # numpy only
+
+    data = _read(source, problems) if source else None
+    if data is None:
+        return {}
+    try:
+        content = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        content = None
+    images = content.get("images") if isinstance(content, dict) else None
+    if not (
+        isinstance(images, dict)
+        and images
+        and all(isinstance(p, dict) and "face" in p for p in images.values())
+    ):
+        report.ignored.append(GENERATOR_FILE)
+        return {}
+    generated = {}
+    for file, record in images.items():
+        try:
+            FaceParams(**record["face"])
+        except (TypeError, ValueError) as error:
+            problems.append(Problem(GENERATOR_FILE, f"{file}: {error}"))
+            continue
+        generated[PurePosixPath(file).stem] = {
+            "facegen": {"face": record["face"], "view": record.get("view")}
+        }
+    return generated
+
+
 def _check_images(
     images: dict[str, SourceFile],
     labels: dict[str, dict],
@@ -341,6 +381,7 @@ def _store(
     label_columns: list[str],
     part_names: list[str],
     report: ImportReport,
+    generated: dict[str, dict],
 ) -> StimulusSet:
     """Write files (content-addressed), then all rows in one transaction; undo files on failure."""
     written: list[tuple[Storage, str]] = []
@@ -387,7 +428,9 @@ def _store(
                     width=item.info.width,
                     height=item.info.height,
                     labels=item.labels,
-                    preparation=item.prepared.record if item.prepared is not None else {},
+                    preparation=item.prepared.record
+                    if item.prepared is not None
+                    else generated.get(item.name, {}),
                 )
                 for item, image_path, mask_path in rows
             )

@@ -92,8 +92,54 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "status": job.status_record(),
         "batches": job.batches.select_related("face_model"),
         "artifacts": job.artifacts.select_related("face_model"),
+        "dissection_figures": _dissection_figure_names(_dissection_artifacts(job)),
     }
     return render(request, "research/job_detail.html", context)
+
+
+@login_required
+def job_dissection_figure(request: HttpRequest, job_id: int, name: str) -> HttpResponse:
+    """A dissection figure of a job's artifacts (all its models), as PNG."""
+    job = get_object_or_404(visible_jobs(request.user), pk=job_id)
+    return _dissection_png(_dissection_artifacts(job), name)
+
+
+@login_required
+def artifact_dissection_figure(request: HttpRequest, artifact_id: int, name: str) -> HttpResponse:
+    """A dissection figure of one model's artifact, as PNG."""
+    artifact = _artifact_for(
+        request,
+        Artifact.objects.filter(kind=Artifact.Kind.DISSECTION).select_related("face_model"),
+        artifact_id,
+    )
+    return _dissection_png([artifact], name)
+
+
+def _dissection_artifacts(job) -> list[Artifact]:
+    return list(
+        job.artifacts.filter(kind=Artifact.Kind.DISSECTION)
+        .select_related("face_model")
+        .order_by("face_model__pk")
+    )
+
+
+def _dissection_figure_names(artifacts: list[Artifact]) -> list[str]:
+    if not artifacts:
+        return []
+    from studyapp.dissection_figures import figure_names  # matplotlib: see study_chart
+
+    return figure_names(artifacts)
+
+
+def _dissection_png(artifacts: list[Artifact], name: str) -> HttpResponse:
+    from studyapp.dissection_figures import dissection_figure_png  # matplotlib, scipy
+
+    png = dissection_figure_png(artifacts, name)
+    if png is None:
+        raise Http404("No such dissection figure.")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @login_required
@@ -154,7 +200,15 @@ def artifact_detail(request: HttpRequest, artifact_id: int) -> HttpResponse:
         page = Paginator(ids, MAX_OVERLAYS_PER_PAGE).get_page(request.GET.get("page"))
         names = dict(Stimulus.objects.filter(pk__in=page.object_list).values_list("pk", "name"))
         stimuli = [(pk, names.get(pk, "?")) for pk in page.object_list]
-    context = {"artifact": artifact, "stimuli": stimuli, "page": page}
+    dissection = _dissection_figure_names(
+        [artifact] if artifact.kind == Artifact.Kind.DISSECTION else []
+    )
+    context = {
+        "artifact": artifact,
+        "stimuli": stimuli,
+        "page": page,
+        "dissection_figures": dissection,
+    }
     return render(request, "research/artifact_detail.html", context)
 
 

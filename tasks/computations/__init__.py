@@ -4,6 +4,7 @@ from studyapp.models import Job
 from tasks.computations.adaptive import AdaptiveSelection
 from tasks.computations.base import Computation
 from tasks.computations.decision import DecisionWeighting
+from tasks.computations.dissection import Dissection
 from tasks.computations.embeddings import Embeddings
 from tasks.computations.finetune import Finetune
 from tasks.computations.masking import Masking
@@ -16,6 +17,7 @@ COMPUTATIONS: dict[str, Computation] = {
     Job.Kind.MASKING: Masking(),
     Job.Kind.FINETUNE: Finetune(),
     Job.Kind.DECISION: DecisionWeighting(),
+    Job.Kind.DISSECTION: Dissection(),
     Job.Kind.REPORT: Report(),
     Job.Kind.ADAPTIVE: AdaptiveSelection(),
 }

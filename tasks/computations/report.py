@@ -40,6 +40,7 @@ from analysis.report import ReportMeta, write_report
 from analysis.report.screening_text import ScreeningRules
 from analysis.study_analysis import BubblesInputs
 from studyapp.bubbles import bubbles_settings
+from studyapp.dissection_figures import dissection_inputs
 from studyapp.models import Artifact, Job, JobBatch, ParticipantAttribute, Study
 from studyapp.selectors.exports import attributes_csv_chunks, responses_csv_chunks
 from studyapp.selectors.studies import screened_out_counts
@@ -82,6 +83,9 @@ def input_artifacts(job: Job) -> dict:
         "relevance": {
             m.pk: newest(Artifact.Kind.RELEVANCE, job, face_model=m) for m in face_models
         },
+        "dissection": {
+            m.pk: newest(Artifact.Kind.DISSECTION, job, face_model=m) for m in face_models
+        },
         "stimulus_set": job.stimulus_set,
     }
 
@@ -91,6 +95,7 @@ def used_artifact_ids(artifacts: dict) -> list[int]:
         *artifacts["similarity"].values(),
         *artifacts["masked"].values(),
         *artifacts["relevance"].values(),
+        *artifacts["dissection"].values(),
         artifacts["masking"],
     ]
     return sorted(a.pk for a in found if a is not None)
@@ -374,6 +379,9 @@ class Report(Computation):
             participant_attributes=participant_attributes(job, parameters.participant_groups),
             stimulus_labels=stimulus_labels(job),
             bubbles=bubbles_inputs(job.study),
+            dissection=dissection_inputs(
+                [a for a in artifacts["dissection"].values() if a is not None]
+            ),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

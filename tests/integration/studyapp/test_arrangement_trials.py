@@ -257,6 +257,7 @@ def test_study_form_checks_the_arrangement_settings():
         "break_every": 0,
         "repeat_rate": 0,
         "catch_rate": 0,
+        "adaptive_batch": 0,
         "min_exposure_ms": 150,
         "min_rt_ms": 100,
         "min_viewport_width": 0,

@@ -110,6 +110,14 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     assert arrangement_report.summary["trial_type"] == "arrangement"
     assert arrangement_report.summary["n_participants_analysed"] == 4
     assert arrangement_report.summary["split_half"]["reliability_mean"] > 0.5
+    # the demo dissects its eight models; the report shows them against their random copies
+    assert Artifact.objects.filter(kind="dissection", face_model__in=first.models).count() == 8
+    assert "<h2>Network dissection</h2>" in page
+    for name in ("dissection_levels", "dissection_units_0", "dissection_comparison"):
+        assert report_member(first.report, f"figures/{name}.png")
+    unique = pd.read_csv(io.BytesIO(report_member(first.report, "tables/dissection_unique.csv")))
+    assert set(unique["network"]) == {"trained", "random weights"}
+    assert len(unique) == 8 * 2 * 3  # models x networks x layers
 
     jobs_before = Job.objects.count()
     second = demo()

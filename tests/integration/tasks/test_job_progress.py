@@ -49,7 +49,13 @@ def logged(job: Job) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.mark.parametrize("kind", ["embeddings", "relevance", "masking"])
+# dissection: 8 passes over the 24 images (4 each for the model and its random copy), 3 calls
+# per pass; the bar moves by the images seen over all passes / 8 after every call
+STEPS = {"dissection": list(range(1, 25))}
+PARAMS = {"dissection": {"layers": ["features.4"]}}
+
+
+@pytest.mark.parametrize("kind", ["embeddings", "relevance", "masking", "dissection"])
 def test_a_24_image_job_in_one_batch_moves_per_model_call(
     kind, faces, media, progress_log, tmp_path
 ):
@@ -63,12 +69,14 @@ def test_a_24_image_job_in_one_batch_moves_per_model_call(
         if kind == "masking":  # masking needs the model's relevance maps first
             maps = wait_for(job_launch(kind="relevance", stimulus_set=faces, face_models=models))
             assert maps.status == Job.Status.SUCCEEDED, maps.error
-        job = wait_for(job_launch(kind=kind, stimulus_set=faces, face_models=models))
+        job = wait_for(
+            job_launch(kind=kind, stimulus_set=faces, face_models=models, params=PARAMS.get(kind))
+        )
     finally:
         worker.stop()
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.batches.count() == 1  # one sub-task: the steps are within it
-    assert logged(job) == [8, 16, 24]
+    assert logged(job) == STEPS.get(kind, [8, 16, 24])
     assert job.batches.get().items_done == 24
 
 
