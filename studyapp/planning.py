@@ -331,25 +331,38 @@ def _pick_items(
     first_keys = (rng.random(coverage.n_items), coverage.item_uses, seen)
     if afc:  # the least used reference, so that every item's offered pairs can even out
         first_keys = (*first_keys, coverage.references)
-    first = int(np.lexsort(first_keys)[0])
+    first = _lexicographic_first(first_keys, np.arange(coverage.n_items))
     items = [first]
     while len(items) < size:
-        candidates = np.setdiff1d(np.arange(coverage.n_items), items)
+        free = np.ones(coverage.n_items, dtype=bool)
+        free[items] = False
+        candidates = np.flatnonzero(free)
         pair_cost = coverage.pairs[np.ix_(items, candidates)].sum(axis=0)
         keys = (rng.random(len(candidates)), coverage.item_uses[candidates], seen[candidates])
         primary = (pair_cost, coverage.offered[first, candidates]) if afc else (pair_cost,)
-        ranked = candidates[np.lexsort((*keys, *primary))]
-        is_last = len(items) == size - 1
-        pick = next(
-            (
-                int(c)
-                for c in ranked
-                if not is_last or frozenset([*items, int(c)]) not in chosen_sets
-            ),
-            int(ranked[0]),  # every completion already used: accept a repeat of the set
-        )
-        items.append(pick)
+        keys = (*keys, *primary)
+        rows = np.arange(len(candidates))
+        best = _lexicographic_first(keys, rows)
+        if len(items) == size - 1:  # the last item: skip sets this participant already has
+            pick = best
+            while frozenset([*items, int(candidates[pick])]) in chosen_sets:
+                rows = rows[rows != pick]
+                if not len(rows):  # every completion already used: accept a repeat of the set
+                    pick = best
+                    break
+                pick = _lexicographic_first(keys, rows)
+            best = pick
+        items.append(int(candidates[best]))
     return items
+
+
+def _lexicographic_first(keys: Sequence[np.ndarray], rows: np.ndarray) -> int:
+    """``rows[np.lexsort([key[rows] for key in keys])[0]]`` (the last key is the primary one)
+    in linear time: keep the rows at each key's minimum, primary key first."""
+    for key in reversed(keys):
+        values = key[rows]
+        rows = rows[values == values.min()]
+    return int(rows[0])
 
 
 def _balanced_order(
