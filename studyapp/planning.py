@@ -127,6 +127,12 @@ class Coverage:
             offered = _pair_counts(reference, trials[:, 1:], n)
             self.offered += offered + offered.T
 
+    def add_counts(self, other: "Coverage") -> None:
+        """Add another count of the same stimuli (e.g. the trials planned since a snapshot)."""
+        for name in ("pairs", "references", "positions", "offered"):
+            counts = getattr(self, name)
+            counts += getattr(other, name)
+
     @property
     def item_uses(self) -> np.ndarray:
         return np.diagonal(self.pairs)

@@ -1,23 +1,40 @@
 """Store a participant's trial plan (the algorithm itself is in ``studyapp.planning``)."""
 
-from studyapp.models import Participant, Trial
-from studyapp.planning import PlanSettings, block_order_choose, block_orders, build_plan
-from studyapp.selectors.coverage import block_order_uses, study_coverage
+from collections.abc import Sequence
+
+from studyapp.models import Participant, Study, Trial
+from studyapp.planning import (
+    Coverage,
+    PlannedTrial,
+    PlanSettings,
+    block_order_choose,
+    block_orders,
+    build_plan,
+)
+from studyapp.selectors.coverage import block_order_uses
 
 
-def trial_plan_create(*, participant: Participant) -> list[Trial]:
-    """Plan and save all trials of a new participant; call with the study row locked."""
-    study = participant.study
-    stimulus_ids = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
-    position_of = {pk: position for position, pk in enumerate(stimulus_ids)}
-    settings = PlanSettings(
+def plan_settings(*, study: Study) -> PlanSettings:
+    """What each participant's plan in ``study`` must contain."""
+    return PlanSettings(
         trial_types=study.trial_types,
         main_trials=study.trials_per_participant,
         practice_trials=study.practice_trials,
         repeat_rate=study.repeat_rate,
         catch_rate=study.catch_rate,
     )
-    coverage = study_coverage(study=study, position_of=position_of)
+
+
+def trial_plan_create(
+    *, participant: Participant, stimulus_ids: Sequence[int], coverage: dict[str, Coverage]
+) -> list[Trial]:
+    """Plan and save all trials of a new participant from ``coverage``, the exact counts of
+    every plan before it (``coverage_current``; it is changed); call under the planning lock.
+
+    ``stimulus_ids``: the study's stimuli in key order (plan items are positions in it).
+    """
+    study = participant.study
+    settings = plan_settings(study=study)
     uses = block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))
     participant.block_order = block_order_choose(uses, participant.plan_seed)
     participant.save(update_fields=["block_order"])
@@ -28,6 +45,13 @@ def trial_plan_create(*, participant: Participant) -> list[Trial]:
         seed=participant.plan_seed,
         order_row=participant.block_order,
     )
+    return trial_plan_store(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
+
+
+def trial_plan_store(
+    *, participant: Participant, plan: Sequence[PlannedTrial], stimulus_ids: Sequence[int]
+) -> list[Trial]:
+    """Save a computed plan as the participant's trials (items: positions in ``stimulus_ids``)."""
 
     def to_row(index: int, planned) -> Trial:
         return Trial(
