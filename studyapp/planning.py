@@ -116,30 +116,18 @@ class Coverage:
 
     def add_many(self, trials: np.ndarray, *, references_first: bool = False) -> None:
         """Count many trials at once: ``trials`` is (n_trials, size) in display order."""
-        n, size = self.n_items, trials.shape[1]
-        self.pairs += _pair_counts(np.repeat(trials, size, axis=1), np.tile(trials, (1, size)), n)
-        self.positions[:, :size] += np.stack(
-            [np.bincount(trials[:, k], minlength=n) for k in range(size)], axis=1
-        )
+        size = trials.shape[1]
+        np.add.at(self.pairs, (np.repeat(trials, size, axis=1), np.tile(trials, (1, size))), 1)
+        np.add.at(self.positions, (trials, np.arange(size)), 1)
         if references_first:
-            self.references += np.bincount(trials[:, 0], minlength=n)
+            np.add.at(self.references, trials[:, 0], 1)
             reference = np.repeat(trials[:, :1], size - 1, axis=1)
-            offered = _pair_counts(reference, trials[:, 1:], n)
-            self.offered += offered + offered.T
-
-    def add_counts(self, other: "Coverage") -> None:
-        """Add another count of the same stimuli (e.g. the trials planned since a snapshot)."""
-        for name in ("pairs", "references", "positions", "offered"):
-            counts = getattr(self, name)
-            counts += getattr(other, name)
+            np.add.at(self.offered, (reference, trials[:, 1:]), 1)
+            np.add.at(self.offered, (trials[:, 1:], reference), 1)
 
     @property
     def item_uses(self) -> np.ndarray:
         return np.diagonal(self.pairs)
-
-
-def _pair_counts(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount((rows * n + cols).ravel(), minlength=n * n).reshape(n, n)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
-from django.db.models import BooleanField, ExpressionWrapper, Func, Max, Q, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
@@ -31,17 +31,12 @@ def kept_sessions(*, study: Study) -> QuerySet[Participant]:
     )
 
 
-def last_participant_pk(*, study: Study) -> int:
-    """The largest participant key of the study (0 before the first start)."""
-    return study.participants.aggregate(last=Max("pk"))["last"] or 0
-
-
-def counted_sessions(*, study: Study, after_pk: int = 0, through_pk: int) -> dict[int, bool]:
-    """Sessions (keys in ``(after_pk, through_pk]``) whose trials may count for balance: not
-    excluded, not screened out; each with whether it is kept (see ``kept_sessions``: all its
-    main trials count) or not (timed out: only its answered trials count)."""
+def counted_sessions(*, study: Study) -> dict[int, bool]:
+    """Sessions whose trials may count for balance (not excluded, not screened out) by key,
+    each with whether it is kept (see ``kept_sessions``: all its main trials count) or not
+    (timed out: only its answered trials count)."""
     return dict(
-        study.participants.filter(excluded=False, pk__gt=after_pk, pk__lte=through_pk)
+        study.participants.filter(excluded=False)
         .exclude(screening__in=Participant.SCREENED_OUT)
         .annotate(kept=ExpressionWrapper(_kept_condition(), output_field=BooleanField()))
         .values_list("pk", "kept")
@@ -64,6 +59,7 @@ def study_coverage(
     position_of: dict[int, int],
     after_pk: int = 0,
     through_pk: int | None = None,
+    into: dict[str, Coverage] | None = None,
 ) -> dict[str, Coverage]:
     """Pair counts per trial type over main trials that still count for balance.
 
@@ -72,6 +68,7 @@ def study_coverage(
     do not count.
     ``position_of`` maps stimulus ids to positions in the stimulus list; only participants with
     keys in ``(after_pk, through_pk]`` are counted (``through_pk`` None: no upper bound).
+    The counts are added to ``into`` when given (and it is returned).
     """
     participants = Q(participant__pk__gt=after_pk)
     if through_pk is not None:
@@ -100,7 +97,7 @@ def study_coverage(
     order = np.argsort(ids)
     sorted_ids = ids[order]
     positions = np.fromiter(position_of.values(), dtype=np.int64, count=len(ids))[order]
-    coverage: dict[str, Coverage] = {}
+    coverage: dict[str, Coverage] = {} if into is None else into
     for trial_type, size, flat in rows:
         items = np.array(flat.split(","), dtype=np.int64).reshape(-1, size)
         counts = coverage.setdefault(trial_type, Coverage(len(position_of)))

@@ -2,33 +2,33 @@
 
 Reading a study's whole coverage (``study_coverage``) costs time that grows with the study;
 a start needs the counts exact: every plan committed before it, and no trials of sessions
-that stopped counting. Each process keeps a snapshot per study: the counts of the
-participants up to a key (``through_pk``) and how each of those sessions counted
+that stopped counting. Each process keeps a snapshot per study: the counts of the sessions
+up to a participant key (``through_pk``) and how each of those sessions counted
 (``sessions``: key -> kept). Under the study's planning lock, ``coverage_current`` reads the
-sessions again (one small query) and adds the participants started since (a few, in a
-burst): an exclusion, screening-out, time-out, return or deletion since the snapshot shows
-as a changed ``sessions`` and makes it read everything again. ``coverage_prepare`` does that
-full read before the lock, so a start rarely does it while others wait.
+sessions again (one small query) and adds the trials of those started since (a few, in a
+burst). An exclusion, screening-out, time-out, return or deletion since the snapshot, or a
+plan counted here whose transaction did not commit, shows as changed ``sessions`` and makes it
+read everything again. ``coverage_prepare`` does that full read before the lock, so a start
+rarely does it while others wait for it.
 
 Keys of participants grow in commit order because every start inserts its participant under
 the same per-study lock; a snapshot bounded by a key therefore never misses a committed plan.
 """
 
-import copy
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from studyapp.models import Study
 from studyapp.planning import Coverage
-from studyapp.selectors.coverage import counted_sessions, last_participant_pk, study_coverage
+from studyapp.selectors.coverage import counted_sessions, study_coverage
 
 MAX_STUDIES = 4  # snapshots kept per process (1,000 stimuli: ~16 MB per trial type)
 
 
 @dataclass
 class CoverageSnapshot:
-    """A study's coverage counted over its participants with keys up to ``through_pk``."""
+    """A study's coverage counted over its sessions with keys up to ``through_pk``."""
 
     stimulus_ids: tuple[int, ...]
     through_pk: int
@@ -44,20 +44,39 @@ def coverage_prepare(*, study: Study, stimulus_ids: tuple[int, ...]) -> None:
     """Outside the planning lock: read the study's whole coverage unless this process's
     snapshot of it is still valid."""
     snapshot = _cached(study.pk, stimulus_ids)
-    if snapshot is not None and _still_counts(study, snapshot):
-        return
-    _store(study.pk, _read_all(study, stimulus_ids))
+    if snapshot is None or not _unchanged(snapshot, counted_sessions(study=study)):
+        _store(study.pk, _read_all(study, stimulus_ids))
 
 
-def coverage_current(*, study: Study, stimulus_ids: tuple[int, ...]) -> dict[str, Coverage]:
-    """Under the planning lock: the exact coverage now, as a copy the planner may change."""
+def coverage_current(*, study: Study, stimulus_ids: tuple[int, ...]) -> CoverageSnapshot:
+    """Under the planning lock: the snapshot with the exact coverage now.
+
+    The planner adds its plan to ``snapshot.coverage``; then call ``coverage_planned``, or
+    ``coverage_forget`` if the start fails.
+    """
+    sessions = counted_sessions(study=study)
     snapshot = _cached(study.pk, stimulus_ids)
-    if snapshot is None or not _still_counts(study, snapshot):
+    if snapshot is None or not _unchanged(snapshot, sessions):
         snapshot = _read_all(study, stimulus_ids)
     else:
-        snapshot = _with_new_participants(study, snapshot)
+        _add_sessions_since(study, snapshot, sessions)
     _store(study.pk, snapshot)
-    return copy.deepcopy(snapshot.coverage)
+    return snapshot
+
+
+def coverage_planned(*, snapshot: CoverageSnapshot, participant_pk: int) -> None:
+    """Record that ``snapshot.coverage`` now holds the plan of this new (kept) session.
+
+    Should its transaction not commit, the next check finds the session missing."""
+    with _guard:
+        snapshot.sessions[participant_pk] = True
+        snapshot.through_pk = participant_pk
+
+
+def coverage_forget(*, study: Study) -> None:
+    """Drop this process's snapshot of the study (its counts may hold an unfinished plan)."""
+    with _guard:
+        _snapshots.pop(study.pk, None)
 
 
 def _cached(study_pk: int, stimulus_ids: tuple[int, ...]) -> CoverageSnapshot | None:
@@ -72,49 +91,48 @@ def _store(study_pk: int, snapshot: CoverageSnapshot) -> None:
     with _guard:
         current = _snapshots.get(study_pk)
         if current is not None and current.through_pk > snapshot.through_pk:
-            return  # another thread stored a newer one meanwhile
+            return  # the planner of another thread stored a newer one meanwhile
         _snapshots[study_pk] = snapshot
         _snapshots.move_to_end(study_pk)
         while len(_snapshots) > MAX_STUDIES:
             _snapshots.popitem(last=False)
 
 
-def _still_counts(study: Study, snapshot: CoverageSnapshot) -> bool:
-    """Whether the snapshot's sessions still count as they did when it was read."""
-    return counted_sessions(study=study, through_pk=snapshot.through_pk) == snapshot.sessions
+def _unchanged(snapshot: CoverageSnapshot, sessions: dict[int, bool]) -> bool:
+    """Whether the snapshot's sessions still count as they did when they were counted."""
+    with _guard:
+        through_pk, counted = snapshot.through_pk, dict(snapshot.sessions)
+    return {pk: kept for pk, kept in sessions.items() if pk <= through_pk} == counted
 
 
 def _read_all(study: Study, stimulus_ids: tuple[int, ...]) -> CoverageSnapshot:
-    # The key first, then the sessions, then the trials: a session that changes between
-    # the last two reads shows as changed at the next check (and is read again).
-    through_pk = last_participant_pk(study=study)
-    sessions = counted_sessions(study=study, through_pk=through_pk)
+    # The sessions first, then the trials up to the largest key among them: a session that
+    # changes between the two reads shows as changed at the next check (and is read again).
+    sessions = counted_sessions(study=study)
+    through_pk = max(sessions, default=0)
     coverage = study_coverage(
         study=study, position_of=_positions(stimulus_ids), through_pk=through_pk
     )
     return CoverageSnapshot(stimulus_ids, through_pk, sessions, coverage)
 
 
-def _with_new_participants(study: Study, snapshot: CoverageSnapshot) -> CoverageSnapshot:
-    """A new snapshot: the old one plus the participants started since it was read."""
-    through_pk = last_participant_pk(study=study)
-    if through_pk == snapshot.through_pk:
-        return snapshot
-    after_pk = snapshot.through_pk
-    sessions = counted_sessions(study=study, after_pk=after_pk, through_pk=through_pk)
-    added = study_coverage(
+def _add_sessions_since(
+    study: Study, snapshot: CoverageSnapshot, sessions: dict[int, bool]
+) -> None:
+    """Add the trials of the sessions started since the snapshot (committed: we hold the lock)."""
+    new = {pk: kept for pk, kept in sessions.items() if pk > snapshot.through_pk}
+    if not new:
+        return
+    study_coverage(
         study=study,
         position_of=_positions(snapshot.stimulus_ids),
-        after_pk=after_pk,
-        through_pk=through_pk,
+        after_pk=snapshot.through_pk,
+        through_pk=max(new),
+        into=snapshot.coverage,
     )
-    n_items = len(snapshot.stimulus_ids)
-    coverage = copy.deepcopy(snapshot.coverage)
-    for trial_type, counts in added.items():
-        coverage.setdefault(trial_type, Coverage(n_items)).add_counts(counts)
-    return CoverageSnapshot(
-        snapshot.stimulus_ids, through_pk, {**snapshot.sessions, **sessions}, coverage
-    )
+    with _guard:
+        snapshot.sessions.update(new)
+        snapshot.through_pk = max(new)
 
 
 def _positions(stimulus_ids: tuple[int, ...]) -> dict[int, int]:

@@ -25,27 +25,16 @@ def plan_settings(*, study: Study) -> PlanSettings:
     )
 
 
-def trial_plan_create(
-    *, participant: Participant, stimulus_ids: Sequence[int], coverage: dict[str, Coverage]
-) -> list[Trial]:
-    """Plan and save all trials of a new participant from ``coverage``, the exact counts of
-    every plan before it (``coverage_current``; it is changed); call under the planning lock.
-
-    ``stimulus_ids``: the study's stimuli in key order (plan items are positions in it).
-    """
-    study = participant.study
+def plan_compute(
+    *, study: Study, n_items: int, coverage: dict[str, Coverage], seed: int
+) -> tuple[int, list[PlannedTrial]]:
+    """A new participant's block-order row and plan from ``coverage``, the exact counts of
+    every plan before it (it gets this plan's main trials added); call under the planning
+    lock. Items are positions in the study's stimuli in key order."""
     settings = plan_settings(study=study)
     uses = block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))
-    participant.block_order = block_order_choose(uses, participant.plan_seed)
-    participant.save(update_fields=["block_order"])
-    plan = build_plan(
-        len(stimulus_ids),
-        settings,
-        coverage,
-        seed=participant.plan_seed,
-        order_row=participant.block_order,
-    )
-    return trial_plan_store(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
+    order_row = block_order_choose(uses, seed)
+    return order_row, build_plan(n_items, settings, coverage, seed=seed, order_row=order_row)
 
 
 def trial_plan_store(

@@ -6,12 +6,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from studyapp.models import Participant, Trial
 from studyapp.planning import build_plan
 from studyapp.selectors.coverage import study_coverage
-from studyapp.services import plans
+from studyapp.services import participants
 from studyapp.services.participants import participant_exclusion_set
 from studyapp.services.plans import plan_settings
 from tests.factories import make_stimulus_set, make_study, start_participant
@@ -125,17 +125,17 @@ def test_a_failed_start_stores_nothing_and_the_next_plan_counts_only_what_was_st
 ):
     study = make_study(make_stimulus_set(15), **DESIGN)
     start_together(study, [f"before-{i}" for i in range(4)], threads=4)
-    store = plans.trial_plan_store
+    store = participants.trial_plan_store
     calls = []
 
     def fail_after_storing(**kwargs):
         calls.append(store(**kwargs))  # the trials are written, then the transaction fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(plans, "trial_plan_store", fail_after_storing)
+    monkeypatch.setattr(participants, "trial_plan_store", fail_after_storing)
     with pytest.raises(RuntimeError, match="disk full"):
         start_participant(study, "fails")
-    monkeypatch.setattr(plans, "trial_plan_store", store)
+    monkeypatch.setattr(participants, "trial_plan_store", store)
 
     failed_pk = calls[0][0].participant_id
     assert Participant.objects.filter(study=study).count() == 4
@@ -158,3 +158,21 @@ def test_an_exclusion_after_the_counts_were_kept_is_seen_by_the_next_plan(django
     # the counts this process kept after the third start still had the second's trials
     assert stored(fourth) == replayed(fourth, ids_of(study))
     assert first.pk < third.pk < fourth.pk
+
+
+def test_a_start_rolled_back_by_an_outer_transaction_is_not_counted_by_the_next_plan():
+    study = make_study(make_stimulus_set(15), **DESIGN)
+    start_participant(study, "before")
+
+    def start_then_fail():
+        with transaction.atomic():
+            start_participant(study, "rolled-back")  # counted in this process's snapshot
+            raise RuntimeError("outer failure")
+
+    with pytest.raises(RuntimeError, match="outer failure"):
+        start_then_fail()
+
+    start_participant(study, "after")
+
+    assert Participant.objects.filter(study=study).count() == 2
+    assert_every_plan_counts_all_earlier_ones(study)
