@@ -117,17 +117,27 @@ class Coverage:
     def add_many(self, trials: np.ndarray, *, references_first: bool = False) -> None:
         """Count many trials at once: ``trials`` is (n_trials, size) in display order."""
         size = trials.shape[1]
-        np.add.at(self.pairs, (np.repeat(trials, size, axis=1), np.tile(trials, (1, size))), 1)
-        np.add.at(self.positions, (trials, np.arange(size)), 1)
+        _add_pairs(self.pairs, np.repeat(trials, size, axis=1), np.tile(trials, (1, size)))
+        _add_pairs(self.positions, trials, np.broadcast_to(np.arange(size), trials.shape))
         if references_first:
             np.add.at(self.references, trials[:, 0], 1)
             reference = np.repeat(trials[:, :1], size - 1, axis=1)
-            np.add.at(self.offered, (reference, trials[:, 1:]), 1)
-            np.add.at(self.offered, (trials[:, 1:], reference), 1)
+            _add_pairs(self.offered, reference, trials[:, 1:])
+            _add_pairs(self.offered, trials[:, 1:], reference)
 
     @property
     def item_uses(self) -> np.ndarray:
         return np.diagonal(self.pairs)
+
+
+def _add_pairs(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+    """``counts[r, c] += 1`` for every pair: element-wise when few (a start's new trials),
+    as one bincount over the whole matrix when many (a study's coverage)."""
+    if rows.size * 8 < counts.size:
+        np.add.at(counts, (rows.ravel(), cols.ravel()), 1)
+    else:
+        flat = (rows * counts.shape[1] + cols).ravel()
+        counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
 
 
 @dataclass(frozen=True)
