@@ -113,6 +113,13 @@ async def one_start(connector, base, slug, pid, run, double) -> None:
 
 async def agree_and_plan(session, base, slug, form) -> str:
     """The session token of a consent POST that ended with its plan, or 'error: ...'."""
+    try:
+        return await _agree_and_plan(session, base, slug, form)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return f"error: {type(error).__name__}"
+
+
+async def _agree_and_plan(session, base, slug, form) -> str:
     async with session.post(f"{base}/s/{slug}/consent", data=form) as runner:
         await runner.read()
         match = re.search(r"/p/([^/]+)/", str(runner.url))
@@ -130,7 +137,7 @@ async def burst(base, slug, *, starts, window_s, duplicates, seed, name) -> Burs
     rng = random.Random(seed)
     arrivals = sorted(rng.uniform(0, window_s) for _ in range(starts))
     doubles = set(rng.sample(range(starts), round(duplicates * starts)))
-    connector = aiohttp.TCPConnector(limit=0)
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)  # a browser each
     began = time.perf_counter()
 
     async def arrive(i: int, at: float) -> None:
