@@ -8,10 +8,13 @@ page it is redirected to, and ``GET /api/p/<token>/plan`` (the first trial's ima
 Arrival times are uniform over the window (seeded); a share of the participants double-
 submits the consent form (two POSTs at once), which must give one session.
 Afterwards, per study: coverage spread over the main trials (per stimulus: uses max - min
-and coefficient of variation; per pair: max - min and CV) and the exactly-once check.
+and coefficient of variation; per pair: max - min and CV), the exactly-once check, and every
+plan computed again from the exact counts of the sessions before it (a plan made from stale
+counts differs). Server CPU counts every gunicorn and PostgreSQL process on the host.
 """
 
 import asyncio
+import copy
 import io
 import os
 import random
@@ -20,11 +23,12 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 import aiohttp
 import numpy as np
-from bench_django import ROOT, start_gunicorn
+from bench_django import ROOT, cpu_by_process, start_gunicorn
 from PIL import Image
 
 SERIALISED_REF = "5b14dd2"  # the last commit whose starts planned under the study row lock
@@ -38,6 +42,8 @@ class Burst:
     latencies_ms: list[float] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, set[str]] = field(default_factory=dict)  # pid -> tokens handed out
+    seconds: float = 0.0  # first arrival to last plan
+    server_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process name
 
     def percentile(self, q: float) -> float:
         values = sorted(self.latencies_ms)
@@ -138,7 +144,7 @@ async def burst(base, slug, *, starts, window_s, duplicates, seed, name) -> Burs
     arrivals = sorted(rng.uniform(0, window_s) for _ in range(starts))
     doubles = set(rng.sample(range(starts), round(duplicates * starts)))
     connector = aiohttp.TCPConnector(limit=0, force_close=True)  # a browser each
-    began = time.perf_counter()
+    began, cpu_before = time.perf_counter(), cpu_by_process()
 
     async def arrive(i: int, at: float) -> None:
         await asyncio.sleep(max(0.0, began + at - time.perf_counter()))
@@ -148,6 +154,8 @@ async def burst(base, slug, *, starts, window_s, duplicates, seed, name) -> Burs
         await asyncio.gather(*(arrive(i, at) for i, at in enumerate(arrivals)))
     finally:
         await connector.close()
+    run.seconds = time.perf_counter() - began
+    run.server_cpu = {name: t - cpu_before[name] for name, t in cpu_by_process().items()}
     return run
 
 
@@ -169,6 +177,41 @@ def coverage_spread(slug: str) -> dict[str, float]:
         "pair_cv": float(pair_counts.std() / pair_counts.mean()),
         "mean_uses": float(uses.mean()),
     }
+
+
+def plans_from_exact_counts(slug: str) -> str:
+    """Each stored plan computed again from its seed, its block-order row and the main trials
+    of every session started before it (all of them count in a burst): how many differ."""
+    from studyapp.models import Study, Trial
+    from studyapp.planning import Coverage, build_plan
+    from studyapp.services.plans import plan_settings
+
+    study = Study.objects.get(slug=slug)
+    ids = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
+    position = {pk: i for i, pk in enumerate(ids)}
+    settings = plan_settings(study=study)
+    people = {p.pk: p for p in study.participants.all()}
+    rows = (
+        Trial.objects.filter(participant__study=study)
+        .order_by("participant_id", "index")
+        .values_list("participant_id", "trial_type", "role", "items")
+    )
+    coverage, differ = {}, 0
+    for pk, trials in groupby(rows, key=lambda row: row[0]):
+        stored = [(t, role, [position[i] for i in items]) for _, t, role, items in trials]
+        counts = copy.deepcopy(coverage)
+        plan = build_plan(
+            len(ids),
+            settings,
+            counts,
+            seed=people[pk].plan_seed,
+            order_row=people[pk].block_order,
+        )
+        differ += [(t.trial_type, t.role, list(t.items)) for t in plan] != stored
+        for trial_type, role, items in stored:  # the counts as stored, whatever was replayed
+            if role == "main":
+                coverage.setdefault(trial_type, Coverage(len(ids))).add(items)
+    return f"plans that differ from the plan of the exact counts: {differ} of {len(people)}"
 
 
 def exactly_once(slug: str, run: Burst) -> str:
@@ -202,7 +245,12 @@ def report(run: Burst, spread: dict, check: str) -> str:
         f"max {max(run.latencies_ms, default=float('nan')):6.0f} ms  failures {run.failures}\n"
         f"{'':<28} coverage: uses per stimulus {spread['mean_uses']:.1f}, range "
         f"{spread['stimulus_range']}, CV {spread['stimulus_cv']:.4f}; pairs range "
-        f"{spread['pair_range']}, CV {spread['pair_cv']:.3f}\n{'':<28} {check}"
+        f"{spread['pair_range']}, CV {spread['pair_cv']:.3f}\n{'':<28} {check}\n"
+        f"{'':<28} all plans served after {run.seconds:.0f} s; server CPU per start: "
+        + ", ".join(
+            f"{name} {1000 * seconds / max(len(run.tokens), 1):.0f} ms"
+            for name, seconds in sorted(run.server_cpu.items())
+        )
     )
 
 
@@ -230,7 +278,8 @@ def run_bursts(args) -> None:
         finally:
             server.terminate()
             server.wait()
-        lines.append(report(run, coverage_spread(slug), exactly_once(slug, run)))
+        checks = f"{exactly_once(slug, run)}\n{'':<28} {plans_from_exact_counts(slug)}"
+        lines.append(report(run, coverage_spread(slug), checks))
         print(lines[-1], flush=True)
     print(
         f"\nburst: {args.starts} starts in {args.window:.0f} s, {args.faces} faces, "
