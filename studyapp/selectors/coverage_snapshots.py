@@ -6,15 +6,16 @@ that stopped counting. Each process keeps a snapshot per study: the counts of th
 up to a participant key (``through_pk``) and how each of those sessions counted
 (``sessions``: key -> kept). Under the study's planning lock, ``coverage_current`` reads the
 sessions again (one small query) and adds the trials of those started since (a few, in a
-burst). An exclusion, screening-out, time-out, return or deletion since the snapshot, or a
-plan counted here whose transaction did not commit, shows as changed ``sessions`` and makes it
-read everything again. ``coverage_prepare`` does that full read before the lock, so a start
-rarely does it while others wait for it.
+burst). An exclusion, screening-out, time-out, return or deletion since the snapshot shows as
+changed ``sessions`` and makes it read everything again. ``coverage_prepare`` does that full
+read before the lock, so a start rarely does it while others wait for it. The snapshot only
+ever holds counts read from the database (the planner gets a copy).
 
 Keys of participants grow in commit order because every start inserts its participant under
 the same per-study lock; a snapshot bounded by a key therefore never misses a committed plan.
 """
 
+import copy
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -48,12 +49,12 @@ def coverage_prepare(*, study: Study, stimulus_ids: tuple[int, ...]) -> None:
         _store(study.pk, _read_all(study, stimulus_ids))
 
 
-def coverage_current(*, study: Study, stimulus_ids: tuple[int, ...]) -> CoverageSnapshot:
-    """Under the planning lock: the snapshot with the exact coverage now.
+def coverage_current(*, study: Study, stimulus_ids: tuple[int, ...]) -> dict[str, Coverage]:
+    """Under the planning lock: the exact coverage now, as a copy the planner may change.
 
-    The planner adds its plan to ``snapshot.coverage``; then call ``coverage_planned``, or
-    ``coverage_forget`` if the start fails.
-    """
+    The snapshot itself only ever holds counts read from the database, so a plan that is
+    changed after it was computed, or whose transaction fails, leaves nothing to undo: the
+    next start reads the stored trials of this one with those started since."""
     sessions = counted_sessions(study=study)
     snapshot = _cached(study.pk, stimulus_ids)
     if snapshot is None or not _unchanged(snapshot, sessions):
@@ -61,22 +62,7 @@ def coverage_current(*, study: Study, stimulus_ids: tuple[int, ...]) -> Coverage
     else:
         _add_sessions_since(study, snapshot, sessions)
     _store(study.pk, snapshot)
-    return snapshot
-
-
-def coverage_planned(*, snapshot: CoverageSnapshot, participant_pk: int) -> None:
-    """Record that ``snapshot.coverage`` now holds the plan of this new (kept) session.
-
-    Should its transaction not commit, the next check finds the session missing."""
-    with _guard:
-        snapshot.sessions[participant_pk] = True
-        snapshot.through_pk = participant_pk
-
-
-def coverage_forget(*, study: Study) -> None:
-    """Drop this process's snapshot of the study (its counts may hold an unfinished plan)."""
-    with _guard:
-        _snapshots.pop(study.pk, None)
+    return copy.deepcopy(snapshot.coverage)
 
 
 def _cached(study_pk: int, stimulus_ids: tuple[int, ...]) -> CoverageSnapshot | None:

@@ -11,13 +11,7 @@ from django.utils import timezone
 from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
 from studyapp.selectors.coverage import kept_sessions
-from studyapp.selectors.coverage_snapshots import (
-    CoverageSnapshot,
-    coverage_current,
-    coverage_forget,
-    coverage_planned,
-    coverage_prepare,
-)
+from studyapp.selectors.coverage_snapshots import coverage_current, coverage_prepare
 from studyapp.selectors.studies import study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
 from studyapp.services.plans import plan_compute, trial_plan_store
@@ -97,47 +91,28 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
         stimulus_ids = tuple(  # again under the lock: the set may have changed meanwhile
             study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)
         )
-        snapshot = coverage_current(study=study, stimulus_ids=stimulus_ids)
-        try:
-            participant = _participant_create(
-                study=study, external=external, stimulus_ids=stimulus_ids, snapshot=snapshot
-            )
-        except BaseException:  # the counts may hold a plan that is not stored
-            coverage_forget(study=study)
-            raise
+        coverage = coverage_current(study=study, stimulus_ids=stimulus_ids)
+        plan_seed = secrets.randbits(63)
+        block_order, plan = plan_compute(
+            study=study, n_items=len(stimulus_ids), coverage=coverage, seed=plan_seed
+        )
+        participant = Participant.objects.create(
+            study=study,
+            token=secrets.token_urlsafe(24),
+            pseudonym=pseudonymise(external.participant)
+            if external.participant
+            else "anon-" + secrets.token_hex(16),
+            source=external.source,
+            external_study_hash=pseudonymise(external.study) if external.study else "",
+            external_session_hash=pseudonymise(external.session) if external.session else "",
+            plan_seed=plan_seed,
+            block_order=block_order,
+            screening=Participant.Screening.PENDING
+            if study.screening_required
+            else Participant.Screening.NONE,
+        )
+        trial_plan_store(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
         return participant
-
-
-def _participant_create(
-    *,
-    study: Study,
-    external: ExternalIds,
-    stimulus_ids: tuple[int, ...],
-    snapshot: CoverageSnapshot,
-) -> Participant:
-    """The session and its stored plan, planned from the snapshot's counts."""
-    plan_seed = secrets.randbits(63)
-    block_order, plan = plan_compute(
-        study=study, n_items=len(stimulus_ids), coverage=snapshot.coverage, seed=plan_seed
-    )
-    participant = Participant.objects.create(
-        study=study,
-        token=secrets.token_urlsafe(24),
-        pseudonym=pseudonymise(external.participant)
-        if external.participant
-        else "anon-" + secrets.token_hex(16),
-        source=external.source,
-        external_study_hash=pseudonymise(external.study) if external.study else "",
-        external_session_hash=pseudonymise(external.session) if external.session else "",
-        plan_seed=plan_seed,
-        block_order=block_order,
-        screening=Participant.Screening.PENDING
-        if study.screening_required
-        else Participant.Screening.NONE,
-    )
-    trial_plan_store(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
-    coverage_planned(snapshot=snapshot, participant_pk=participant.pk)
-    return participant
 
 
 def _study_locked_for_planning(study: Study) -> Study:
