@@ -51,8 +51,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(*, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving the platform on a free port; returns (process, base URL)."""
+def start_gunicorn(
+    *, workers: int, threads: int, root: Path = ROOT
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving the platform (the code in ``root``) on a free port; returns
+    (process, base URL)."""
     port = free_port()
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -70,7 +73,7 @@ def start_gunicorn(*, workers: int, threads: int) -> tuple[subprocess.Popen, str
         "--backlog",
         "2048",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **bench_environment()})
+    process = subprocess.Popen(command, cwd=root, env={**os.environ, **bench_environment()})
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

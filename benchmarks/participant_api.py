@@ -1,6 +1,8 @@
 """Response POSTs per second and latency under simulated participants, against gunicorn.
 
     .venv/bin/python benchmarks/participant_api.py [--duration 20] [--workers 3] [--threads 4]
+    .venv/bin/python benchmarks/participant_api.py --scenario burst [--starts 500] [--window 60]
+        [--faces 1000] [--trials 100]
 
 Scenarios (each for --duration seconds), all in one run:
 - baseline: ``GET /healthz`` (one ``SELECT 1``) as fast as 50 clients can: the floor of
@@ -11,6 +13,11 @@ Scenarios (each for --duration seconds), all in one run:
   the target rate with 200 participants).
 Afterwards the database is checked: every acknowledged response is stored exactly once.
 Targets (issue 2): >= 300 responses/s with p99 < 100 ms at 50 and 200 participants.
+
+``--scenario burst`` (issue 16, ``start_burst.py``): ``--starts`` participants consent within
+``--window`` seconds to a ``--faces``-image triplet study, against the serialised start
+(``--serialised-ref``) and the current code in the same run: start-to-first-trial latency
+(p50/p95/p99) and the coverage spread of each. Target: p99 < 1 s at 500 starts a minute.
 """
 
 import argparse
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import yarl
 from bench_django import cpu_by_process, setup_django, start_gunicorn
+from start_burst import SERIALISED_REF, run_bursts
 
 
 @dataclass
@@ -193,8 +201,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--scenario", choices=["responses", "burst"], default="responses")
+    parser.add_argument("--starts", type=int, default=500)
+    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--faces", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--duplicates", type=float, default=0.05)
+    parser.add_argument("--serialised-ref", default=SERIALISED_REF)
     args = parser.parse_args()
     setup_django()
+    if args.scenario == "burst":
+        run_bursts(args)
+        return
     people = prepare_participants(500, trials_each=int(args.duration * 12) + 50)
     server, base = start_gunicorn(workers=args.workers, threads=args.threads)
     try:

@@ -123,24 +123,28 @@ class Coverage:
 
     def add_many(self, trials: np.ndarray, *, references_first: bool = False) -> None:
         """Count many trials at once: ``trials`` is (n_trials, size) in display order."""
-        n, size = self.n_items, trials.shape[1]
-        self.pairs += _pair_counts(np.repeat(trials, size, axis=1), np.tile(trials, (1, size)), n)
-        self.positions[:, :size] += np.stack(
-            [np.bincount(trials[:, k], minlength=n) for k in range(size)], axis=1
-        )
+        size = trials.shape[1]
+        _add_pairs(self.pairs, np.repeat(trials, size, axis=1), np.tile(trials, (1, size)))
+        _add_pairs(self.positions, trials, np.broadcast_to(np.arange(size), trials.shape))
         if references_first:
-            self.references += np.bincount(trials[:, 0], minlength=n)
+            np.add.at(self.references, trials[:, 0], 1)
             reference = np.repeat(trials[:, :1], size - 1, axis=1)
-            offered = _pair_counts(reference, trials[:, 1:], n)
-            self.offered += offered + offered.T
+            _add_pairs(self.offered, reference, trials[:, 1:])
+            _add_pairs(self.offered, trials[:, 1:], reference)
 
     @property
     def item_uses(self) -> np.ndarray:
         return np.diagonal(self.pairs)
 
 
-def _pair_counts(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount((rows * n + cols).ravel(), minlength=n * n).reshape(n, n)
+def _add_pairs(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+    """``counts[r, c] += 1`` for every pair: element-wise when few (a start's new trials),
+    as one bincount over the whole matrix when many (a study's coverage)."""
+    if rows.size * 8 < counts.size:
+        np.add.at(counts, (rows.ravel(), cols.ravel()), 1)
+    else:
+        flat = (rows * counts.shape[1] + cols).ravel()
+        counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
 
 
 @dataclass(frozen=True)
@@ -361,25 +365,38 @@ def _pick_items(
     first_keys = (rng.random(coverage.n_items), coverage.item_uses, seen)
     if afc:  # the least used reference, so that every item's offered pairs can even out
         first_keys = (*first_keys, coverage.references)
-    first = int(np.lexsort(first_keys)[0])
+    first = _lexicographic_first(first_keys, np.arange(coverage.n_items))
     items = [first]
     while len(items) < size:
-        candidates = np.setdiff1d(np.arange(coverage.n_items), items)
+        free = np.ones(coverage.n_items, dtype=bool)
+        free[items] = False
+        candidates = np.flatnonzero(free)
         pair_cost = coverage.pairs[np.ix_(items, candidates)].sum(axis=0)
         keys = (rng.random(len(candidates)), coverage.item_uses[candidates], seen[candidates])
         primary = (pair_cost, coverage.offered[first, candidates]) if afc else (pair_cost,)
-        ranked = candidates[np.lexsort((*keys, *primary))]
-        is_last = len(items) == size - 1
-        pick = next(
-            (
-                int(c)
-                for c in ranked
-                if not is_last or frozenset([*items, int(c)]) not in chosen_sets
-            ),
-            int(ranked[0]),  # every completion already used: accept a repeat of the set
-        )
-        items.append(pick)
+        keys = (*keys, *primary)
+        rows = np.arange(len(candidates))
+        best = _lexicographic_first(keys, rows)
+        if len(items) == size - 1:  # the last item: skip sets this participant already has
+            pick = best
+            while frozenset([*items, int(candidates[pick])]) in chosen_sets:
+                rows = rows[rows != pick]
+                if not len(rows):  # every completion already used: accept a repeat of the set
+                    pick = best
+                    break
+                pick = _lexicographic_first(keys, rows)
+            best = pick
+        items.append(int(candidates[best]))
     return items
+
+
+def _lexicographic_first(keys: Sequence[np.ndarray], rows: np.ndarray) -> int:
+    """``rows[np.lexsort([key[rows] for key in keys])[0]]`` (the last key is the primary one)
+    in linear time: keep the rows at each key's minimum, primary key first."""
+    for key in reversed(keys):
+        values = key[rows]
+        rows = rows[values == values.min()]
+    return int(rows[0])
 
 
 def _balanced_order(

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
-from django.db.models import Func, Q, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
@@ -17,13 +17,29 @@ def active_since() -> datetime:
     return timezone.now() - timedelta(minutes=settings.PARTICIPANT_SESSION_TIMEOUT_MINUTES)
 
 
+def _kept_condition() -> Q:
+    return Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since())
+
+
 def kept_sessions(*, study: Study) -> QuerySet[Participant]:
     """Sessions that count towards the target and the balance: not excluded, not screened out,
     and completed or still active; timed-out (dropped) sessions free their place."""
     return (
         study.participants.filter(excluded=False)
         .exclude(screening__in=Participant.SCREENED_OUT)
-        .filter(Q(status=Participant.Status.COMPLETED) | Q(last_seen_at__gte=active_since()))
+        .filter(_kept_condition())
+    )
+
+
+def counted_sessions(*, study: Study) -> dict[int, bool]:
+    """Sessions whose trials may count for balance (not excluded, not screened out) by key,
+    each with whether it is kept (see ``kept_sessions``: all its main trials count) or not
+    (timed out: only its answered trials count)."""
+    return dict(
+        study.participants.filter(excluded=False)
+        .exclude(screening__in=Participant.SCREENED_OUT)
+        .annotate(kept=ExpressionWrapper(_kept_condition(), output_field=BooleanField()))
+        .values_list("pk", "kept")
     )
 
 
@@ -37,16 +53,33 @@ def block_order_uses(*, study: Study, n_rows: int) -> np.ndarray:
     return np.bincount(np.fromiter(rows, dtype=np.int64), minlength=n_rows)
 
 
-def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Coverage]:
+def study_coverage(
+    *,
+    study: Study,
+    position_of: dict[int, int],
+    after_pk: int = 0,
+    through_pk: int | None = None,
+    into: dict[str, Coverage] | None = None,
+) -> dict[str, Coverage]:
     """Pair counts per trial type over main trials that still count for balance.
 
     A main trial counts when it has been answered, or when its session is completed or still
     active (seen within the session timeout); trials of excluded or screened-out participants
     do not count.
-    ``position_of`` maps stimulus ids to positions in the stimulus list.
+    ``position_of`` maps stimulus ids to positions in the stimulus list; only participants with
+    keys in ``(after_pk, through_pk]`` are counted (``through_pk`` None: no upper bound).
+    The counts are added to ``into`` when given (and it is returned).
     """
+    participants = Q(participant__pk__gt=after_pk)
+    if through_pk is not None:
+        participants &= Q(participant__pk__lte=through_pk)
     rows = (
-        Trial.objects.filter(participant__study=study, participant__excluded=False, role="main")
+        Trial.objects.filter(
+            participants,
+            participant__study=study,
+            participant__excluded=False,
+            role="main",
+        )
         .exclude(participant__screening__in=Participant.SCREENED_OUT)
         .exclude(trial_type="arrangement")  # chosen per participant (lift-the-weakest)
         .filter(
@@ -65,7 +98,7 @@ def study_coverage(*, study: Study, position_of: dict[int, int]) -> dict[str, Co
     order = np.argsort(ids)
     sorted_ids = ids[order]
     positions = np.fromiter(position_of.values(), dtype=np.int64, count=len(ids))[order]
-    coverage: dict[str, Coverage] = {}
+    coverage: dict[str, Coverage] = {} if into is None else into
     for trial_type, size, flat in rows:
         items = np.array(flat.split(","), dtype=np.int64).reshape(-1, size)
         counts = coverage.setdefault(trial_type, Coverage(len(position_of)))

@@ -4,21 +4,24 @@ exclude or include again, erase."""
 import secrets
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
 from studyapp.selectors.coverage import kept_sessions
+from studyapp.selectors.coverage_snapshots import coverage_current, coverage_prepare
 from studyapp.selectors.studies import study_design_problems
+from studyapp.services.adaptive import adaptive_plan_apply
 from studyapp.services.artifacts import study_artifacts_delete
-from studyapp.services.plans import trial_plan_create
+from studyapp.services.plans import plan_compute, trial_plan_store
 from studyapp.services.screening import screening_refusal
 from studyapp.services.studies import audit_record
 
 MAX_CLIENT_RECORDS = 10
 MAX_EXCLUSION_REASON = 500
+PLANNING_LOCK = 0x57A7  # first key of the per-study advisory lock (second: the study's key)
 
 
 class StudyUnavailable(Exception):
@@ -62,11 +65,21 @@ def participant_find(*, study: Study, external: ExternalIds) -> Participant | No
 def participant_start(*, study: Study, external: ExternalIds) -> Participant:
     """Create a consenting participant's session and trial plan, or return their existing one.
 
-    The study row is locked while planning, so concurrent starts see each other's trials
-    in the coverage counts and the target number of participants is never exceeded.
+    Starts of one study plan one at a time, under the study's planning lock (a PostgreSQL
+    advisory lock), so each plan counts every plan committed before it and the target number
+    of participants is never exceeded. What grows with the study (reading its coverage) is
+    done before the lock (``coverage_prepare``); under it, only the participants started
+    since are added (``coverage_current``), then the plan is computed and stored. The study
+    row is held with ``FOR KEY SHARE``: a design edit or status change waits for the starts
+    in progress (and they for it), while declines and other plain updates do not.
     """
+    existing = participant_find(study=study, external=external)
+    if existing is not None:  # a retried or duplicated start: nothing to plan
+        return existing
+    stimulus_ids = tuple(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
+    coverage_prepare(study=study, stimulus_ids=stimulus_ids)
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
+        study = _study_locked_for_planning(study)
         existing = participant_find(study=study, external=external)
         if existing is not None:
             return existing
@@ -76,6 +89,14 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
             raise StudyUnavailable("full")
         if study_design_problems(study=study):  # e.g. its set lost images after it went live
             raise StudyUnavailable("unavailable")
+        stimulus_ids = tuple(  # again under the lock: the set may have changed meanwhile
+            study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)
+        )
+        coverage = coverage_current(study=study, stimulus_ids=stimulus_ids)
+        plan_seed = secrets.randbits(63)
+        block_order, plan = plan_compute(
+            study=study, n_items=len(stimulus_ids), coverage=coverage, seed=plan_seed
+        )
         participant = Participant.objects.create(
             study=study,
             token=secrets.token_urlsafe(24),
@@ -85,13 +106,31 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
             source=external.source,
             external_study_hash=pseudonymise(external.study) if external.study else "",
             external_session_hash=pseudonymise(external.session) if external.session else "",
-            plan_seed=secrets.randbits(63),
+            plan_seed=plan_seed,
+            block_order=block_order,
             screening=Participant.Screening.PENDING
             if study.screening_required
             else Participant.Screening.NONE,
         )
-        trial_plan_create(participant=participant)
+        plan = adaptive_plan_apply(
+            participant=participant, plan=plan, stimulus_ids=list(stimulus_ids)
+        )
+        trial_plan_store(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
         return participant
+
+
+def _study_locked_for_planning(study: Study) -> Study:
+    """The study as stored now, with its row key-share locked and its planning lock taken
+    (both until the transaction ends)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Study._meta.db_table} WHERE id = %s FOR KEY SHARE", [study.pk]
+        )
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s::int4, %s::int4)",
+            [PLANNING_LOCK, study.pk % 2**31],  # int4 keys; two studies 2**31 apart share one
+        )
+    return Study.objects.select_related("stimulus_set").get(pk=study.pk)
 
 
 def study_is_full(*, study: Study) -> bool:

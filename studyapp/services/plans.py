@@ -1,18 +1,23 @@
 """Store a participant's trial plan (the algorithm itself is in ``studyapp.planning``)."""
 
+from collections.abc import Sequence
+
 from studyapp.arrangement import arrangement_settings
-from studyapp.models import Participant, Trial
-from studyapp.planning import PlanSettings, block_order_choose, block_orders, build_plan
-from studyapp.selectors.coverage import block_order_uses, study_coverage
-from studyapp.services.adaptive import adaptive_plan_apply
+from studyapp.models import Participant, Study, Trial
+from studyapp.planning import (
+    Coverage,
+    PlannedTrial,
+    PlanSettings,
+    block_order_choose,
+    block_orders,
+    build_plan,
+)
+from studyapp.selectors.coverage import block_order_uses
 
 
-def trial_plan_create(*, participant: Participant) -> list[Trial]:
-    """Plan and save all trials of a new participant; call with the study row locked."""
-    study = participant.study
-    stimulus_ids = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
-    position_of = {pk: position for position, pk in enumerate(stimulus_ids)}
-    settings = PlanSettings(
+def plan_settings(*, study: Study) -> PlanSettings:
+    """What each participant's plan in ``study`` must contain."""
+    return PlanSettings(
         trial_types=study.trial_types,
         main_trials=study.trials_per_participant,
         practice_trials=study.practice_trials,
@@ -20,18 +25,24 @@ def trial_plan_create(*, participant: Participant) -> list[Trial]:
         catch_rate=study.catch_rate,
         arrangement_first_size=arrangement_settings(study).first_size,
     )
-    coverage = study_coverage(study=study, position_of=position_of)
+
+
+def plan_compute(
+    *, study: Study, n_items: int, coverage: dict[str, Coverage], seed: int
+) -> tuple[int, list[PlannedTrial]]:
+    """A new participant's block-order row and plan from ``coverage``, the exact counts of
+    every plan before it (it gets this plan's main trials added); call under the planning
+    lock. Items are positions in the study's stimuli in key order."""
+    settings = plan_settings(study=study)
     uses = block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))
-    participant.block_order = block_order_choose(uses, participant.plan_seed)
-    participant.save(update_fields=["block_order"])
-    plan = build_plan(
-        len(stimulus_ids),
-        settings,
-        coverage,
-        seed=participant.plan_seed,
-        order_row=participant.block_order,
-    )
-    plan = adaptive_plan_apply(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
+    order_row = block_order_choose(uses, seed)
+    return order_row, build_plan(n_items, settings, coverage, seed=seed, order_row=order_row)
+
+
+def trial_plan_store(
+    *, participant: Participant, plan: Sequence[PlannedTrial], stimulus_ids: Sequence[int]
+) -> list[Trial]:
+    """Save a computed plan as the participant's trials (items: positions in ``stimulus_ids``)."""
 
     def to_row(index: int, planned) -> Trial:
         return Trial(

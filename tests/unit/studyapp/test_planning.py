@@ -9,6 +9,7 @@ from studyapp.planning import (
     MIN_REPEAT_GAP,
     Coverage,
     PlanSettings,
+    _lexicographic_first,
     block_order_choose,
     block_orders,
     build_plan,
@@ -194,6 +195,27 @@ def test_add_many_equals_adding_one_by_one():
     many.add_many(trials, references_first=True)
     np.testing.assert_array_equal(one.pairs, many.pairs)
     np.testing.assert_array_equal(one.references, many.references)
+
+
+@pytest.mark.parametrize(("n_items", "n_trials"), [(6, 400), (300, 5)])
+def test_add_many_equals_adding_one_by_one_for_many_and_few_trials(n_items, n_trials):
+    rng = np.random.default_rng(n_items)
+    trials = np.array([rng.choice(n_items, 3, replace=False) for _ in range(n_trials)])
+    one, many = Coverage(n_items), Coverage(n_items)
+    for row in trials:
+        one.add(row, reference=int(row[0]))
+    many.add_many(trials, references_first=True)
+    for name in ("pairs", "references", "positions", "offered"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(many, name))
+
+
+def test_lexicographic_first_is_the_first_row_lexsort_gives():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        keys = [rng.random(40), *rng.integers(0, 3, (3, 40))]  # many ties but the last key
+        rows = np.flatnonzero(rng.random(40) < 0.7)
+        expected = rows[np.lexsort([key[rows] for key in keys])[0]]
+        assert _lexicographic_first(keys, rows) == expected
 
 
 @pytest.mark.parametrize("trial_type", ["triplet", "afc"])
