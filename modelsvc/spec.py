@@ -121,8 +121,9 @@ class ModelSpec:
         return cls(**data)
 
     def save(self, path: str | Path) -> Path:
-        """Write the spec as JSON."""
+        """Write the spec as JSON (its folder is made if missing)."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_json() + "\n", encoding="utf-8")
         return path
 
