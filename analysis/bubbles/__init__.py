@@ -9,7 +9,7 @@ computes the maps per stimulus group from the response export (one accumulator p
 participant), with their tests, ceilings, part shares and agreement with model maps.
 """
 
-from analysis.bubbles.agreement import bootstrap_agreement, map_agreement
+from analysis.bubbles.agreement import bootstrap_agreement, bootstrap_agreements, map_agreement
 from analysis.bubbles.classification_image import (
     ClassificationImage,
     ClassificationImageAccumulator,
@@ -33,6 +33,7 @@ __all__ = [
     "SignificantRegions",
     "WeightedUpDown",
     "bootstrap_agreement",
+    "bootstrap_agreements",
     "bubble_centres",
     "centres_of_trials",
     "cluster_test",

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import fail
-from analysis.bubbles.agreement import bootstrap_agreement
+from analysis.bubbles.agreement import bootstrap_agreements
 from analysis.bubbles.classification_image import (
     ClassificationImage,
     ClassificationImageAccumulator,
@@ -137,19 +137,22 @@ def decision_weighting(
             if part_presence is not None and group in part_presence:
                 shares = part_shares(result.significant, part_presence[group])
                 parts.append(shares.assign(group=group, test=test))
-        compared = [("relevance", model_maps or {}), ("bubbles", model_images or {})]
-        for kind, models in compared:
-            for model, maps in models.items():
-                if group not in maps or len(people) < 2:
-                    continue
-                found = bootstrap_agreement(
-                    people, maps[group], top_fraction=top_fraction, n_boot=n_boot, random_state=rng
-                )
+        compared = {
+            (kind, model): maps[group]
+            for kind, models in (("relevance", model_maps or {}), ("bubbles", model_images or {}))
+            for model, maps in models.items()
+            if group in maps
+        }
+        if compared and len(people) >= 2:
+            found = bootstrap_agreements(
+                people, compared, top_fraction=top_fraction, n_boot=n_boot, random_state=rng
+            )
+            for (kind, model), result in found.items():
                 for statistic in ("spearman", "top_iou"):
                     agreement.append(
                         {"group": group, "model": model, "map": kind, "statistic": statistic}
-                        | found[statistic]
-                        | {"ceiling": found["ceiling"]}
+                        | result[statistic]
+                        | {"ceiling": result["ceiling"]}
                     )
     return DecisionWeighting(
         images=images,

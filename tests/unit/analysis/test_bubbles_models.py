@@ -3,8 +3,17 @@ agrees with its own eye relevance map (faithfulness) and a mouth map does not.""
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from analysis.bubbles import BubblesDesign, participant_accumulators
+from analysis.bubbles import (
+    BubblesDesign,
+    ClassificationImageAccumulator,
+    bootstrap_agreement,
+    bootstrap_agreements,
+    map_agreement,
+    participant_accumulators,
+)
+from analysis.bubbles.agreement import _Ranked
 from analysis.bubbles.model_answers import model_bubbles
 from analysis.bubbles.observers import DiagnosticObserver, disc_weights
 
@@ -64,3 +73,28 @@ def test_a_model_map_agrees_with_its_own_relevance_and_a_perfect_model_has_none(
         {"eyes-net": eyes_model}, relevance_maps={"eyes-net": {"all": MOUTH}}, n_boot=30
     ).faithfulness.set_index("statistic")
     assert mouth.loc["spearman", "estimate"] < rho["ci_low"]  # an unfaithful relevance map
+
+
+def test_several_maps_share_the_draws_and_equal_map_agreement():
+    """`bootstrap_agreements`' fast route (ranks and top sets computed once per map and
+    draw) gives `map_agreement`'s numbers; a map with NaNs takes the general route."""
+    people = list(
+        participant_accumulators(answers(DiagnosticObserver(EYES, threshold=0.15)), DESIGN)[
+            "all"
+        ].values()
+    )
+    holey = MOUTH.copy()
+    holey[0, :5] = np.nan
+    ties = np.round(EYES + MOUTH)  # many tied values
+    others = {"eyes": EYES, "mouth": MOUTH, "holey": holey, "ties": ties}
+    found = bootstrap_agreements(people, others, n_boot=5, random_state=1)
+    group = ClassificationImageAccumulator.combine(people).image().z
+    for name, other in others.items():
+        expected = map_agreement(group, other)
+        assert found[name]["spearman"]["estimate"] == pytest.approx(expected["spearman"])
+        assert found[name]["top_iou"]["estimate"] == expected["top_iou"]
+    one = bootstrap_agreement(people, ties, n_boot=5, random_state=1)
+    fast = _Ranked(group, 0.1).agreement(_Ranked(ties, 0.1))
+    assert fast["spearman"] == pytest.approx(map_agreement(group, ties)["spearman"], abs=1e-12)
+    assert fast["top_iou"] == map_agreement(group, ties)["top_iou"]
+    assert one["spearman"]["ci_low"] == pytest.approx(found["ties"]["spearman"]["ci_low"])
