@@ -15,7 +15,7 @@ the same inputs give the same numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,10 @@ from analysis.bubbles import (
     BubblesDesign,
     DecisionWeighting,
     decision_weighting,
+    group_part_presence,
     participant_accumulators,
 )
+from analysis.bubbles.model_answers import model_bubbles
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.dissection_summary import DissectionInputs, DissectionResults, dissection_results
 from analysis.generalisation_inference import CrossCorrect
@@ -58,6 +60,7 @@ from analysis.reliability import (
     split_half,
 )
 from analysis.replication import Replication, replication_analysis
+from analysis.sanity import SanityChecks
 from analysis.stimulus_groups import group_accuracy, within_between_agreement
 
 CHOICE_MATRIX = ("auto", "counts", "embedding")
@@ -181,6 +184,7 @@ class RelevanceInputs:
     relevance: np.ndarray | Mapping[str, np.ndarray] | None = None
     part_masks: np.ndarray | None = None
     part_labels: Mapping[int, str] | None = None
+    model_answers: Mapping[str, pd.DataFrame] | None = None
     images: np.ndarray | None = None
     image_ids: Sequence[str] | None = None
 
@@ -189,11 +193,20 @@ class RelevanceInputs:
 class BubblesInputs:
     """What the Bubbles trials of a study need beyond the export: the mask design (image size,
     sigma), stimulus groups (stimulus name -> group; None: one group "all") and model maps of
-    the same images per group ({model: {group: map}}, e.g. mean LRP maps)."""
+    the same images per group ({model: {group: map}}, e.g. mean LRP maps); optionally the
+    stimuli's part label maps at the design's size (stimulus name -> (H, W)) with the part
+    names of their labels, for the significant pixels per face part; and the models' answers
+    to the same trials ({model: table like the export's Bubbles rows, with the model's
+    ``correct``}), for the models' own classification images.  `model_maps` then are best
+    the models' relevance maps: each model's classification image is compared with them
+    (faithfulness) and with the human maps."""
 
     design: BubblesDesign
     groups: Mapping[str, str] | None = None
     model_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None
+    part_masks: Mapping[str, np.ndarray] | None = None
+    part_labels: Mapping[int, str] | None = None
+    model_answers: Mapping[str, pd.DataFrame] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +295,7 @@ class StudyAnalysis(GroupSummaries, RelevanceSummaries, ModelComparison, HumanSi
     relevance_inputs: RelevanceInputs | None
     bubbles: DecisionWeighting | None = None  # Bubbles trials' classification images
     dissection: DissectionResults | None = None  # network dissection of the study's models
+    sanity: SanityChecks | None = None  # relevance sanity checks per model and method
 
     def ceiling_notes(self) -> list[str]:
         """Why ceilings are missing or rest on few participants, and what is used instead."""
@@ -350,6 +364,42 @@ def _seeds(random_state: int) -> dict[str, int]:
     return {s: int(c.generate_state(1)[0]) for s, c in zip(SEEDED_STEPS, children, strict=True)}
 
 
+def _decision_weighting(
+    trials: pd.DataFrame, bubbles: BubblesInputs, params: AnalysisParameters, seed: int
+) -> DecisionWeighting:
+    """The Bubbles trials' maps per group, with the models' answers to the trials of the
+    participants kept (`trials`)."""
+    rng = np.random.default_rng(seed)
+    presence = None
+    if bubbles.part_masks:
+        presence = group_part_presence(bubbles.part_masks, bubbles.part_labels, bubbles.groups)
+    models = None
+    if bubbles.model_answers:
+        kept = set(trials["participant"])
+        answered = {
+            model: answers[answers["participant"].isin(kept)]
+            for model, answers in bubbles.model_answers.items()
+        }
+        models = model_bubbles(
+            {
+                model: participant_accumulators(answers, bubbles.design, groups=bubbles.groups)
+                for model, answers in answered.items()
+            },
+            relevance_maps=bubbles.model_maps,
+            n_boot=params.n_boot,
+            random_state=rng,
+        )
+    weighting = decision_weighting(
+        participant_accumulators(trials, bubbles.design, groups=bubbles.groups),
+        model_maps=bubbles.model_maps,
+        model_images=models.z_maps if models is not None else None,
+        part_presence=presence,
+        n_boot=params.n_boot,
+        random_state=rng,
+    )
+    return replace(weighting, models=models)
+
+
 def analyse_study(
     responses: pd.DataFrame,
     models: Mapping[str, ModelInput] | None = None,
@@ -362,6 +412,7 @@ def analyse_study(
     predictions: pd.DataFrame | None = None,
     bubbles: BubblesInputs | None = None,
     dissection: DissectionInputs | None = None,
+    sanity: SanityChecks | None = None,
 ) -> StudyAnalysis:
     """Run the whole analysis of one study (see module docstring).
 
@@ -384,6 +435,8 @@ def analyse_study(
             similarity analysis leaves Bubbles trials out.
         dissection: the dissection counts of the study's models (``StudyAnalysis.dissection``,
             pairings with `n_permutations` label permutations and `n_boot` image draws).
+        sanity: the relevance sanity checks of the study's models (`analysis.sanity`),
+            reported as they are (``StudyAnalysis.sanity``).
     """
     func = "analyse_study"
     params = AnalysisParameters() if parameters is None else parameters
@@ -425,13 +478,8 @@ def analyse_study(
     )
     weighting = None
     if bubbles is not None:
-        weighting = decision_weighting(
-            participant_accumulators(
-                exclusion.responses[is_bubbles], bubbles.design, groups=bubbles.groups
-            ),
-            model_maps=bubbles.model_maps,
-            n_boot=params.n_boot,
-            random_state=seeds["bubbles"],
+        weighting = _decision_weighting(
+            exclusion.responses[is_bubbles], bubbles, params, seeds["bubbles"]
         )
     dissected = None
     if dissection is not None and dissection.dissections:
@@ -446,6 +494,7 @@ def analyse_study(
     return StudyAnalysis(
         bubbles=weighting,
         dissection=dissected,
+        sanity=sanity,
         study=str(studies[0]),
         trial_type=kinds[0],
         parameters=params,

@@ -34,6 +34,18 @@ def show_through(
     return weight * images + (1 - weight) * colour
 
 
+def visibility_at(visibility: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Masks (T, H, W) drawn at the images' own size, resized to a model's input `size`
+    (height, width) as the images are (bilinear, antialiased when shrinking)."""
+    masks = torch.as_tensor(np.asarray(visibility, dtype=np.float32)).unsqueeze(1)
+    if tuple(masks.shape[2:]) == tuple(size):
+        return masks[:, 0].numpy()
+    resized = nn.functional.interpolate(
+        masks, size=tuple(size), mode="bilinear", align_corners=False, antialias=True
+    )
+    return resized[:, 0].clamp(0, 1).numpy()
+
+
 def bubbles_decisions(
     model: nn.Module,
     spec: ModelSpec,

@@ -17,13 +17,19 @@ three by `comparison.compare_maps`), and SSIM of the absolute maps scaled by the
 
 `input_invariance` is the shift check of Kindermans et al. (2019): a constant shift of the input
 absorbed by the first layer's bias leaves the model's outputs unchanged, so the maps should not
-change either.
+change either.  A first convolution that pads with zeros pads the shifted input with the shift
+instead (an explicit constant pad before it), so the shifted model computes exactly what the
+original computes there too.
+
+`sanity_checks` runs both for one model and LRP method (`relevance_explainer`: the method with
+the canonizers and input box of the model's spec, as `compute_relevance` uses them).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,6 +38,10 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from modelsvc.comparison import compare_maps
+from modelsvc.images import normalize
+from modelsvc.relevance import explain
+from modelsvc.relevance.attribution import spec_options
+from modelsvc.spec import ModelSpec
 from modelsvc.validation import check_real
 
 Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -99,6 +109,32 @@ def cascading_randomisation(
     return pd.DataFrame(rows)
 
 
+def _shift_absorbing_copy(model: nn.Module, shift: float) -> nn.Module:
+    """A copy of `model` that computes on ``inputs + shift`` what `model` computes on inputs."""
+    shifted = copy.deepcopy(model)
+    name, first = next(
+        (n, m) for n, m in shifted.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)
+    )
+    pads = isinstance(first, nn.Conv2d) and first.padding != (0, 0)
+    if first.bias is None or (
+        pads and (first.padding_mode != "zeros" or isinstance(first.padding, str))
+    ):
+        raise ValueError(
+            "The 'model' parameter of input_invariance must start with a layer whose bias can "
+            "absorb the shift (a convolution or linear layer with a bias; a convolution pads "
+            "with zeros of a given size, if at all)."
+        )
+    with torch.no_grad():
+        first.bias -= shift * first.weight.flatten(1).sum(1)
+    if pads:
+        rows, columns = first.padding
+        first.padding = (0, 0)
+        padded = nn.Sequential(nn.ConstantPad2d((columns, columns, rows, rows), shift), first)
+        parent_name, _, child = name.rpartition(".")
+        setattr(shifted.get_submodule(parent_name), child, padded)
+    return shifted
+
+
 def input_invariance(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -110,22 +146,13 @@ def input_invariance(
 ) -> dict:
     """Similarity of the maps before and after a constant input shift the model cannot see.
 
-    The first convolution or linear layer's bias absorbs ``-W @ shift`` so that the shifted
-    model on shifted inputs computes exactly what the original computes; also returns the
-    largest change in the logits (should be ~0) as ``max_logit_change``.
+    The first convolution or linear layer's bias absorbs ``-W @ shift`` (and a zero-padding
+    first convolution pads with the shift) so that the shifted model on shifted inputs
+    computes exactly what the original computes; also returns the largest change in the
+    logits (should be ~0) as ``max_logit_change``.
     """
     model = model.eval()
-    first = next(m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear))
-    if first.bias is None or (isinstance(first, nn.Conv2d) and first.padding != (0, 0)):
-        raise ValueError(
-            "The 'model' parameter of input_invariance must start with a layer whose bias can "
-            "absorb the shift (a convolution without padding or a linear layer, with a bias)."
-        )
-    shifted = copy.deepcopy(model)
-    first_shifted = next(m for m in shifted.modules() if isinstance(m, nn.Conv2d | nn.Linear))
-    with torch.no_grad():
-        summed = first_shifted.weight.flatten(1).sum(1)
-        first_shifted.bias -= shift * summed
+    shifted = _shift_absorbing_copy(model, shift).eval()
     with torch.inference_mode():
         logits = model(inputs)
         logits_shifted = shifted(inputs + shift)
@@ -136,3 +163,54 @@ def input_invariance(
     result = map_similarities(original, moved, top_fraction)
     result["max_logit_change"] = float((logits - logits_shifted).abs().max())
     return result
+
+
+def relevance_explainer(
+    spec: ModelSpec, *, method: str, parameters: dict | None = None
+) -> Explainer:
+    """Channel-summed relevance maps of `method` for models of `spec` on normalised inputs."""
+
+    def explainer(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        options = spec_options(spec, dtype=inputs.dtype, device=inputs.device)
+        found = explain(
+            model, inputs, method=method, targets=targets, parameters=parameters, **options
+        )
+        return found.relevance.sum(1)
+
+    return explainer
+
+
+@dataclass(frozen=True)
+class SanityResult:
+    """One model and method: the randomisation curve (a row per step) and the shift check."""
+
+    randomisation: pd.DataFrame
+    invariance: dict
+
+
+def sanity_checks(
+    model: nn.Module,
+    spec: ModelSpec,
+    images: torch.Tensor,
+    *,
+    method: str,
+    parameters: dict | None = None,
+    targets: torch.Tensor | None = None,
+    top_fraction: float = 0.1,
+    shift: float = 0.5,
+    seed: int = 42,
+) -> SanityResult:
+    """Both checks of `method` on pixel `images` (N, 3, H, W) in [0, 1] (normalised here)."""
+    device = next(model.parameters()).device
+    inputs = normalize(images.to(device=device, dtype=next(model.parameters()).dtype), spec)
+    if targets is not None:
+        targets = torch.as_tensor(targets, dtype=torch.long, device=device)
+    explainer = relevance_explainer(spec, method=method, parameters=parameters)
+    return SanityResult(
+        randomisation=cascading_randomisation(
+            model, inputs, explainer, targets=targets, top_fraction=top_fraction, seed=seed
+        ),
+        invariance=input_invariance(
+            model, inputs, explainer, shift=shift, targets=targets, top_fraction=top_fraction
+        ),
+    )

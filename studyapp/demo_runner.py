@@ -3,7 +3,8 @@ redrawn bars on a terminal, one line per finished step when the output is a log 
 
 Faces → two pretrainings (generated faces; generated objects) → a model grid finetuned for two
 tasks × two seeds on each (8 models) → simulated participants through
-the HTTP interface → the standard pipeline → report. Workers must be running (``bin/demo``
+the HTTP interface (triplets from a known structure, Bubbles trials from the faces' eyes) →
+the standard pipeline → report. Workers must be running (``bin/demo``
 starts one) and the web server must answer at ``base_url`` for the simulated participants.
 """
 
@@ -38,6 +39,7 @@ from studyapp.services.demo import (
     pretraining_params,
     truth_dissimilarity,
 )
+from studyapp.services.demo_bubbles import EyesObservers
 from studyapp.services.job_graph import pipeline_launch
 from studyapp.services.model_grid import model_grid_launch
 
@@ -167,7 +169,8 @@ def simulate_participants(
 ) -> int:
     """Bots answer the study's triplets (or arrangements) from the known structure until enough
     have completed; they take turns between the age groups of ``DEMO_GROUPS`` (questionnaire
-    and weights)."""
+    and weights). Bubbles trials (if the study has them) they answer from the eyes
+    (``EyesObservers``)."""
     done = study.participants.filter(status=Participant.Status.COMPLETED).count()
     missing = max(0, config.participants - done)
     stimuli = list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", "labels"))
@@ -186,9 +189,12 @@ def simulate_participants(
         for band, weights in DEMO_GROUPS.items()
     ]
     right = [question["answer"] for question in study.comprehension_questions]
+    observers = EyesObservers(study) if "bubbles" in study.trial_types else None
     bots = []
     for n in range(done, done + missing):
         answers, answer = groups[n % len(groups)]
+        if observers is not None:
+            answer = observers.participant(answer)
         bots.append(
             ParticipantBot(
                 base_url,

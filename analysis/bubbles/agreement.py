@@ -9,7 +9,7 @@ no map can agree with the group map better than the group map agrees with itself
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -58,6 +58,31 @@ def bootstrap_agreement(
     Returns per statistic (spearman, top_iou) the estimate and its interval, and the group
     map's split-half reliability (Spearman-Brown corrected Pearson over pixels) as `ceiling`.
     """
+    found = bootstrap_agreements(
+        participants,
+        {"other": other},
+        top_fraction=top_fraction,
+        n_boot=n_boot,
+        ci=ci,
+        random_state=random_state,
+    )
+    return found["other"]
+
+
+def bootstrap_agreements(
+    participants: Sequence[ClassificationImageAccumulator],
+    others: Mapping[str, np.ndarray],
+    *,
+    top_fraction: float = 0.1,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    random_state=None,
+) -> dict[str, dict]:
+    """`bootstrap_agreement` for several maps at once: {name: its result}.
+
+    Every map is compared with the same resampled group maps (one pooled map per draw, the
+    costly part, instead of one per draw and map), and the ceiling is computed once.
+    """
     check_int("bootstrap_agreement", "n_boot", n_boot, minimum=1)
     check_real("bootstrap_agreement", "ci", ci, low=0, high=1, low_open=True, high_open=True)
     if len(participants) < 2:
@@ -65,30 +90,65 @@ def bootstrap_agreement(
             "bootstrap_agreement", "participants", "at least 2 accumulators", len(participants)
         )
     rng = check_random_state("bootstrap_agreement", random_state)
-    estimate = map_agreement(
-        _pooled(participants, np.ones(len(participants))), other, top_fraction=top_fraction
-    )
-    draws = {name: np.empty(n_boot) for name in estimate}
+    group = _pooled(participants, np.ones(len(participants)))
+    estimates = {
+        name: map_agreement(group, other, top_fraction=top_fraction)
+        for name, other in others.items()
+    }
+    prepared = {name: _Ranked(other, top_fraction) for name, other in others.items()}
+    draws = {
+        name: {statistic: np.empty(n_boot) for statistic in found}
+        for name, found in estimates.items()
+    }
     for draw in range(n_boot):
         weights = np.bincount(
             rng.integers(0, len(participants), len(participants)), minlength=len(participants)
         )
-        agreement = map_agreement(_pooled(participants, weights), other, top_fraction=top_fraction)
-        for name, value in agreement.items():
-            draws[name][draw] = value
+        pooled = _Ranked(_pooled(participants, weights), top_fraction)
+        for name, other in prepared.items():
+            agreement = pooled.agreement(other)
+            for statistic, value in agreement.items():
+                draws[name][statistic][draw] = value
     tail = (1 - ci) / 2 * 100
-    result = {
+    ceiling = split_half_reliability(participants, n_splits=100, random_state=rng)["reliability"]
+    return {
         name: {
-            "estimate": estimate[name],
-            "ci_low": float(np.percentile(values, tail)),
-            "ci_high": float(np.percentile(values, 100 - tail)),
+            statistic: {
+                "estimate": estimates[name][statistic],
+                "ci_low": float(np.percentile(values, tail)),
+                "ci_high": float(np.percentile(values, 100 - tail)),
+            }
+            for statistic, values in found.items()
         }
-        for name, values in draws.items()
+        | {"ceiling": ceiling}
+        for name, found in draws.items()
     }
-    result["ceiling"] = split_half_reliability(participants, n_splits=100, random_state=rng)[
-        "reliability"
-    ]
-    return result
+
+
+class _Ranked:
+    """A map's standardised ranks and top set, so that `map_agreement` of two finite maps is a
+    dot product and a set overlap (the bootstrap compares every draw with every map)."""
+
+    def __init__(self, values: np.ndarray, top_fraction: float):
+        self.values = np.asarray(values, dtype=float)
+        self.top_fraction = top_fraction
+        flat = self.values.ravel()
+        self.finite = bool(np.isfinite(flat).all())
+        if self.finite:
+            ranks = stats.rankdata(flat)  # average ranks of ties, as spearmanr
+            ranks -= ranks.mean()
+            self.ranks = ranks / np.linalg.norm(ranks)
+            self.top = np.zeros(flat.size, dtype=bool)
+            count = max(1, int(np.floor(top_fraction * flat.size + 0.5)))
+            self.top[_top_set(flat, count)] = True
+
+    def agreement(self, other: _Ranked) -> dict:
+        """`map_agreement(self.values, other.values)`; the general route where one has NaNs."""
+        if not (self.finite and other.finite):
+            return map_agreement(self.values, other.values, top_fraction=self.top_fraction)
+        overlap = np.count_nonzero(self.top & other.top)
+        union = np.count_nonzero(self.top | other.top)
+        return {"spearman": float(self.ranks @ other.ranks), "top_iou": overlap / union}
 
 
 def _pooled(

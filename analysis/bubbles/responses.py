@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import fail
-from analysis.bubbles.agreement import bootstrap_agreement
+from analysis.bubbles.agreement import bootstrap_agreements
 from analysis.bubbles.classification_image import (
     ClassificationImage,
     ClassificationImageAccumulator,
     split_half_reliability,
 )
 from analysis.bubbles.masks import BubblesDesign
+from analysis.bubbles.model_answers import ModelBubbles
+from analysis.bubbles.parts import PartPresence, part_shares
 from analysis.bubbles.significance import cluster_test, pixel_test
 
 COLUMNS = ("participant", "trial_type", "role", "item_1", "correct")
@@ -74,28 +76,38 @@ class DecisionWeighting:
 
     `regions`: one row per group and test (pixel, cluster) with the significant pixels and
     regions; `agreement`: one row per group, model and statistic (spearman, top_iou) with its
-    participant-bootstrap interval and the group map's split-half ceiling.
+    participant-bootstrap interval and the group map's split-half ceiling; `parts` (when part
+    presence maps were given): per group, test and part, the part's share of the significant
+    pixels and of the image area (`analysis.bubbles.parts.part_shares`); `models`: the models'
+    own answers to the same trials (`analysis.bubbles.model_answers.model_bubbles`).
     """
 
     images: dict[str, ClassificationImage]
     significant: dict[tuple[str, str], np.ndarray]
     regions: pd.DataFrame
     agreement: pd.DataFrame
+    parts: pd.DataFrame | None = None
+    models: ModelBubbles | None = None
 
 
 def decision_weighting(
     accumulators: Accumulators,
     *,
     model_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    model_images: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    part_presence: Mapping[str, PartPresence] | None = None,
     threshold: float = 2.7,
     alpha: float = 0.05,
     top_fraction: float = 0.1,
     n_boot: int = 200,
     random_state=None,
 ) -> DecisionWeighting:
-    """Maps, tests and agreement per group; `model_maps` is {model: {group: map}}."""
+    """Maps, tests and agreement per group; `model_maps` (e.g. relevance) and `model_images`
+    (the models' own classification images, `model_bubbles`) are {model: {group: map}}, told
+    apart by the agreement table's ``map`` column ("relevance", "bubbles"); `part_presence` is
+    {group: {part: presence map}} (`group_part_presence`)."""
     rng = np.random.default_rng(random_state)
-    images, significant, regions, agreement = {}, {}, [], []
+    images, significant, regions, agreement, parts = {}, {}, [], [], []
     for group, participants in accumulators.items():
         people = list(participants.values())
         image = ClassificationImageAccumulator.combine(people).image()
@@ -122,24 +134,46 @@ def decision_weighting(
                     "ceiling": ceiling,
                 }
             )
-        for model, maps in (model_maps or {}).items():
-            if group not in maps or len(people) < 2:
-                continue
-            found = bootstrap_agreement(
-                people, maps[group], top_fraction=top_fraction, n_boot=n_boot, random_state=rng
+            if part_presence is not None and group in part_presence:
+                shares = part_shares(result.significant, part_presence[group])
+                parts.append(shares.assign(group=group, test=test))
+        compared = {
+            (kind, model): maps[group]
+            for kind, models in (("relevance", model_maps or {}), ("bubbles", model_images or {}))
+            for model, maps in models.items()
+            if group in maps
+        }
+        if compared and len(people) >= 2:
+            found = bootstrap_agreements(
+                people, compared, top_fraction=top_fraction, n_boot=n_boot, random_state=rng
             )
-            for statistic in ("spearman", "top_iou"):
-                agreement.append(
-                    {"group": group, "model": model, "statistic": statistic}
-                    | found[statistic]
-                    | {"ceiling": found["ceiling"]}
-                )
+            for (kind, model), result in found.items():
+                for statistic in ("spearman", "top_iou"):
+                    agreement.append(
+                        {"group": group, "model": model, "map": kind, "statistic": statistic}
+                        | result[statistic]
+                        | {"ceiling": result["ceiling"]}
+                    )
     return DecisionWeighting(
         images=images,
         significant=significant,
         regions=pd.DataFrame(regions),
         agreement=pd.DataFrame(
             agreement,
-            columns=["group", "model", "statistic", "estimate", "ci_low", "ci_high", "ceiling"],
+            columns=[
+                "group",
+                "model",
+                "map",
+                "statistic",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "ceiling",
+            ],
         ),
+        parts=_first_columns(pd.concat(parts), ["group", "test"]) if parts else None,
     )
+
+
+def _first_columns(table: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    return table[first + [c for c in table.columns if c not in first]].reset_index(drop=True)

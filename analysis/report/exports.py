@@ -53,6 +53,14 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
     if a.bubbles is not None:
         optional["bubbles_regions"] = a.bubbles.regions
         optional["bubbles_agreement"] = a.bubbles.agreement
+        optional["bubbles_parts"] = a.bubbles.parts
+        if a.bubbles.models is not None:
+            optional["bubbles_model_accuracy"] = a.bubbles.models.accuracy
+            optional["bubbles_faithfulness"] = a.bubbles.models.faithfulness
+    if a.sanity is not None:
+        optional["sanity_verdicts"] = a.sanity.verdicts
+        optional["sanity_randomisation"] = a.sanity.randomisation
+        optional["sanity_invariance"] = a.sanity.invariance
     if a.dissection is not None:
         optional["dissection_levels"] = a.dissection.levels
         optional["dissection_unique"] = a.dissection.unique

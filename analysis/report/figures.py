@@ -326,3 +326,56 @@ def classification_images(result) -> Figure | None:
         ax.set_yticks([])
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return fig
+
+
+def model_classification_images(z_maps: Mapping[str, Mapping[str, np.ndarray]]) -> Figure | None:
+    """Bubbles: each model's classification image (z) per stimulus group (first 12 models)."""
+    models = list(z_maps)[:MAX_MODEL_PANELS]
+    groups = sorted({group for model in models for group in z_maps[model]})
+    if not models:
+        return None
+    fig, axes = _subplots(
+        len(models),
+        len(groups),
+        figsize=(2.6 * len(groups), 2.4 * len(models)),
+        squeeze=False,
+    )
+    for row, model in enumerate(models):
+        for ax, group in zip(axes[row], groups, strict=True):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            z = z_maps[model].get(group)
+            if z is None:
+                ax.set_title(f"{group}: no map", fontsize=7)
+                continue
+            bound = max(float(np.nanmax(np.abs(z))), 1e-9)
+            ax.imshow(z, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+            ax.set_title(textwrap.shorten(f"{model} · {group}", 40), fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def randomisation_curves(randomisation: pd.DataFrame) -> Figure | None:
+    """Cascading randomisation: each similarity to the original maps per randomised layer
+    (output layer first), one line per model and method."""
+    if randomisation is None or randomisation.empty:
+        return None
+    panels = ["spearman_abs", "spearman_signed", "ssim", "top_iou"]
+    titles = ["Spearman (absolute)", "Spearman (signed)", "SSIM", "top-k IoU"]
+    fig, axes = _subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
+    curves = list(randomisation.groupby(["model", "method"], sort=True))
+    for ax, column, title in zip(axes[0], panels, titles, strict=True):
+        for (model, method), rows in curves:
+            rows = rows.sort_values("step")
+            ax.plot(
+                rows["step"], rows[column], marker="o", markersize=3, label=f"{model} · {method}"
+            )
+        ax.axhline(0, color="0.7", linewidth=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("layers randomised (from the output)", fontsize=8)
+        ax.set_ylim(-1.05, 1.05)
+    axes[0][0].set_ylabel("similarity to the original maps", fontsize=8)
+    if len(curves) <= MAX_MODEL_PANELS:
+        axes[0][-1].legend(fontsize=5, loc="lower left")
+    fig.tight_layout()
+    return fig

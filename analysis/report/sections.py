@@ -445,7 +445,12 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         "visibility regressed on correctness and overall visibility, z-scored; regions by the "
         "pixel and cluster tests of Chauvin et al. (2005), family-wise alpha 0.05. The ceiling "
         "is the group map's split-half reliability; model maps are compared by Spearman rho "
-        "and top-10 % IoU with participant-bootstrap intervals.",
+        "and top-10 % IoU with participant-bootstrap intervals. Models that judge the same "
+        "label answer the participants' own trials (the same image, apertures and fill), so "
+        "their classification images are computed like the participants'; each is compared "
+        "with the human maps (map 'bubbles'; relevance maps: map 'relevance') and with the "
+        "model's own mean relevance map of the group (faithfulness; intervals over the "
+        "participants' trial sets, ceiling: the model map's split-half reliability).",
     )
     figs.add(
         section,
@@ -453,13 +458,74 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         figures.classification_images(a.bubbles),
         "Human classification images (z) per stimulus group; cluster-test regions outlined.",
     )
+    models = a.bubbles.models
+    if models is not None:
+        figs.add(
+            section,
+            "bubbles_model_classification_images",
+            figures.model_classification_images(models.z_maps),
+            "Models' classification images (z) from the participants' trials, per group.",
+        )
     section.add_tables(
         table("Significant regions per group", a.bubbles.regions, "tables/bubbles_regions.csv"),
+        table(
+            "Significant pixels per face part (share of the significant pixels vs share of the "
+            "image; ratio above 1: the part was used)",
+            a.bubbles.parts,
+            "tables/bubbles_parts.csv",
+        ),
         table(
             "Agreement of model maps with the human maps",
             a.bubbles.agreement,
             "tables/bubbles_agreement.csv",
         ),
+    )
+    if models is not None:
+        section.add_tables(
+            table(
+                "Model accuracy on the Bubbles trials of the participants",
+                models.accuracy,
+                "tables/bubbles_model_accuracy.csv",
+            ),
+            table(
+                "Faithfulness: the classification image of each model vs its own relevance map",
+                models.faithfulness,
+                "tables/bubbles_faithfulness.csv",
+            ),
+        )
+    return section
+
+
+def sanity_section(a: StudyAnalysis, figs: Figures) -> Section | None:
+    """Relevance sanity checks per model and method: the cascading randomisation curve and
+    the input-invariance check, with one verdict sentence each."""
+    if a.sanity is None or a.sanity.verdicts.empty:
+        return None
+    section = Section(
+        "Sanity checks",
+        "Does each relevance map depend on the model it explains? Cascading model-parameter "
+        "randomisation (Adebayo et al. 2018; layer order and seeding of Quantus's MPRT): the "
+        "layers are re-initialised one by one from the output down and each step's maps are "
+        "compared with the original maps (Spearman rho of absolute and of signed maps, SSIM, "
+        "top-10 % IoU; mean over images). Input invariance (Kindermans et al. 2019): a "
+        "constant input shift absorbed by the first layer's bias changes nothing the model "
+        "computes, so the maps should not change either.",
+        points=a.sanity.verdicts["sentence"].tolist(),
+    )
+    figs.add(
+        section,
+        "sanity_randomisation",
+        figures.randomisation_curves(a.sanity.randomisation),
+        "Cascading randomisation: similarity to the original maps per randomised layer.",
+    )
+    section.add_tables(
+        table("Verdicts per model and method", a.sanity.verdicts, "tables/sanity_verdicts.csv"),
+        table(
+            "Cascading randomisation per layer",
+            a.sanity.randomisation,
+            "tables/sanity_randomisation.csv",
+        ),
+        table("Input invariance", a.sanity.invariance, "tables/sanity_invariance.csv"),
     )
     return section
 
@@ -570,6 +636,7 @@ SECTIONS: tuple[SectionFunction, ...] = (
     replication_section,
     bubbles_section,
     dissection_section,
+    sanity_section,
     participant_groups_section,
     stimulus_groups_section,
 )

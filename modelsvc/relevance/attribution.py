@@ -129,6 +129,17 @@ def explain(
     return Explanation(logits, used, relevance, "zennit")
 
 
+def spec_options(spec: ModelSpec, *, dtype: torch.dtype, device) -> dict[str, Any]:
+    """`explain`'s canonizers and input box for a model of `spec`: the architecture's
+    canonizers and the bounds of pixel values 0 and 1 after the spec's normalisation."""
+    mean = torch.tensor(spec.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, dtype=dtype, device=device).view(1, 3, 1, 1)
+    return {
+        "canonizers": get_architecture(spec.architecture).canonizers(),
+        "box": ((0 - mean) / std, (1 - mean) / std),
+    }
+
+
 def compute_relevance(
     model: nn.Module,
     spec: ModelSpec,
@@ -148,9 +159,6 @@ def compute_relevance(
     device = next(model.parameters()).device
     model_dtype = next(model.parameters()).dtype
     inputs = normalize(images.to(device=device, dtype=model_dtype), spec)
-    mean = torch.tensor(spec.mean, dtype=model_dtype, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std, dtype=model_dtype, device=device).view(1, 3, 1, 1)
-    box = ((0 - mean) / std, (1 - mean) / std)
     if targets is not None:
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=device)
     result = explain(
@@ -160,9 +168,8 @@ def compute_relevance(
         targets=targets,
         parameters=parameters,
         backend=backend,
-        canonizers=get_architecture(spec.architecture).canonizers(),
-        box=box,
         dtype=dtype,
+        **spec_options(spec, dtype=model_dtype, device=device),
     )
     params = resolve_parameters(get_method(method), parameters)
     return RelevanceResult(

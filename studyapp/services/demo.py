@@ -29,6 +29,7 @@ from analysis.human.arrangement import simulate_arrangement
 from modelsvc import ModelSpec
 from studyapp.models import FaceModel, Job, StimulusSet, Study, StudyMembership, TrialType
 from studyapp.questionnaire import parse_spec
+from studyapp.services.demo_bubbles import pipeline_study_bubbles
 from studyapp.services.face_models import face_model_register
 from studyapp.services.jobs import job_launch
 from studyapp.services.stimuli import stimulus_set_import
@@ -92,10 +93,15 @@ class DemoConfig:
     seeds: tuple[int, ...] = (1, 2)
     max_epochs: int = 40
     participants: int = 16
-    trials_per_participant: int = 40
+    trials_per_participant: int = 40  # per block (the pipeline study: triplets, Bubbles)
     choice_noise: float = 0.4
     placement_noise: float = 0.05  # arena radii (arrangement trials)
     suffix: str = ""  # keeps a test's demo apart from a real one
+
+    @property
+    def bubbles_sigma(self) -> float:
+        """The apertures' size in pixels: an eye is about two apertures wide."""
+        return self.image_size / 20
 
     @property
     def set_name(self) -> str:
@@ -189,9 +195,15 @@ def demo_researcher(password_file: Path):
 
 @transaction.atomic
 def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> list[Study]:
-    """One live study per trial type over the demo faces (kept as they are if they exist)."""
+    """One live study per trial type over the demo faces (kept as they are if they exist);
+    the pipeline study also has a block of Bubbles trials (``demo_bubbles``)."""
     studies = []
     for trial_type, slug in DEMO_STUDIES.items():
+        bubbles = {}
+        if slug == PIPELINE_STUDY:
+            bubbles = pipeline_study_bubbles(
+                trials_per_participant=config.trials_per_participant, sigma=config.bubbles_sigma
+            )
         study, created = Study.objects.get_or_create(
             slug=slug + config.suffix,
             defaults={
@@ -212,6 +224,7 @@ def demo_studies(*, stimulus_set: StimulusSet, owner, config: DemoConfig) -> lis
                 "debrief": DEBRIEF,
                 "completion_code": "DEMO-" + slug.split("-")[1].upper(),
                 **DEMO_DESIGNS.get(trial_type, {}),
+                **bubbles,
             },
         )
         StudyMembership.objects.get_or_create(

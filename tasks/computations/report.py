@@ -3,7 +3,8 @@
 Inputs are the response export (as researchers download it), the participant attributes
 (questionnaire answers, attached columns) and the stimulus set's label columns for the group
 analyses, and, for each of the study's models, the newest similarity, masked-similarity,
-relevance and masking artifacts over the study's stimulus set. The report is a zip of
+relevance and masking artifacts over the study's stimulus set; the relevance sanity checks of
+those models are computed here (``tasks.computations.sanity``). The report is a zip of
 ``analysis.report.write_report``'s folder; its artifact key includes the digests of the
 responses and attributes, so new data gives a new report.
 """
@@ -47,14 +48,18 @@ from studyapp.selectors.studies import screened_out_counts
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
+from tasks.computations.model_bubbles import model_answers
+from tasks.computations.sanity import SETTINGS as SANITY_SETTINGS
+from tasks.computations.sanity import study_sanity
 
 METRIC = "correlation"
 INPUTS = "inputs.json"  # what went in: responses digest, artifacts, parameters
 SUMMARY = "summary.json"  # the headline numbers, also stored on the artifact
 # 2: relevance part mass and overlays per model; 3: summary first, study title, dashboard link,
 # participant and stimulus groups; 4: the replication section (per-image masking outcomes, map
-# comparison across models); 5: decision weighting from Bubbles trials
-REPORT_VERSION = "analysis-report-5"
+# comparison across models); 5: decision weighting from Bubbles trials; 6: Bubbles part shares,
+# relevance sanity checks
+REPORT_VERSION = "analysis-report-6"
 OVERLAY_IMAGES = 8  # stimuli shown with every model's relevance map in the report
 
 
@@ -128,6 +133,7 @@ def report_inputs(job: Job, csv: bytes, artifacts: dict) -> dict:
         "attributes_sha256": hashlib.sha256(attributes).hexdigest(),
         "artifacts": used_artifact_ids(artifacts),
         "parameters": AnalysisParameters.from_dict(job.params).as_dict(),
+        "sanity": SANITY_SETTINGS,
     }
 
 
@@ -327,21 +333,56 @@ def dashboard_address(study: Study) -> str:
     )
 
 
-def bubbles_inputs(study: Study) -> BubblesInputs | None:
+def group_relevance(
+    relevance: RelevanceInputs, groups: dict[str, str], size: tuple[int, int]
+) -> dict:
+    """{model: {group: mean signed relevance map at `size` (width, height)}} from the report's
+    per-model relevance maps (`relevance_maps`); {} without them."""
+    if not isinstance(relevance.relevance, Mapping):
+        return {}
+    image_groups = np.array([groups.get(name) for name in relevance.image_ids], dtype=object)
+    found = sorted({g for g in image_groups if g is not None})
+    result = {}
+    for model, maps in relevance.relevance.items():
+        resized = _maps_at(maps, size)
+        result[model] = {group: resized[image_groups == group].mean(axis=0) for group in found}
+    return result
+
+
+def bubbles_inputs(
+    study: Study, *, responses: pd.DataFrame, relevance: RelevanceInputs
+) -> BubblesInputs | None:
     """A study's Bubbles design (its images' size, the apertures' sigma), with the stimuli
-    grouped by the judged label's value; None without Bubbles trials."""
+    grouped by the judged label's value and, when the set has part masks, those masks (at the
+    images' size, where the apertures were drawn); the answers of the study's models of the
+    judged label to the same trials and the models' mean relevance map per group; None
+    without Bubbles trials."""
     if "bubbles" not in study.trial_types:
         return None
     chosen = bubbles_settings(study)
-    stimuli = list(study.stimulus_set.stimuli.values_list("name", "width", "height", "labels"))
-    sizes = sorted({(width, height) for _, width, height, _ in stimuli})
+    stimuli = list(study.stimulus_set.stimuli.all())
+    sizes = sorted({(s.width, s.height) for s in stimuli})
     if len(sizes) != 1:
         raise ValueError(
             f"Bubbles classification images need stimuli of one size; this set has {sizes[:5]}."
         )
     ((width, height),) = sizes
-    groups = {name: str(labels.get(chosen.label)) for name, _, _, labels in stimuli}
-    return BubblesInputs(BubblesDesign(height, width, chosen.sigma), groups=groups)
+    groups = {s.name: str(s.labels.get(chosen.label)) for s in stimuli}
+    parts = {}
+    part_names = study.stimulus_set.part_names
+    if part_names and all(s.part_mask for s in stimuli):
+        parts = {
+            "part_masks": {s.name: _resized(s.part_mask, (width, height), None) for s in stimuli},
+            "part_labels": dict(enumerate(part_names)),
+        }
+    design = BubblesDesign(height, width, chosen.sigma)
+    return BubblesInputs(
+        design,
+        groups=groups,
+        model_answers=model_answers(study=study, design=design, responses=responses) or None,
+        model_maps=group_relevance(relevance, groups, (width, height)) or None,
+        **parts,
+    )
 
 
 def responses_export(job: Job) -> bytes:
@@ -378,10 +419,15 @@ class Report(Computation):
             dropped_rows=dropped,
             participant_attributes=participant_attributes(job, parameters.participant_groups),
             stimulus_labels=stimulus_labels(job),
-            bubbles=bubbles_inputs(job.study),
             dissection=dissection_inputs(
                 [a for a in artifacts["dissection"].values() if a is not None]
             ),
+            bubbles=bubbles_inputs(
+                job.study,
+                responses=responses,
+                relevance=relevance,
+            ),
+            sanity=study_sanity(artifacts),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from analysis.bubbles import BubblesDesign, WeightedUpDown
 from analysis.io import read_responses
+from analysis.study_analysis import RelevanceInputs
 from studyapp.forms import StudyForm
 from studyapp.models import Response, Stimulus, Trial
 from studyapp.planning import PlanSettings, build_plan
@@ -259,9 +260,12 @@ def test_the_study_form_checks_the_bubbles_settings_against_the_set():
 
 def test_the_report_job_gets_the_bubbles_design_from_the_study():
     study = bubbles_study()
-    inputs = bubbles_inputs(study)
+    no_responses = pd.DataFrame(columns=["trial_type", "role"])
+    inputs = bubbles_inputs(study, responses=no_responses, relevance=RelevanceInputs())
     assert inputs.design == BubblesDesign(height=32, width=32, sigma=3.0)  # factory images
     names = dict(study.stimulus_set.stimuli.values_list("name", "labels__gender"))
     assert inputs.groups == names
     assert set(inputs.groups.values()) == {"female", "male"}
-    assert bubbles_inputs(make_study(trial_types=["triplet"])) is None
+    triplets = make_study(trial_types=["triplet"])
+    assert bubbles_inputs(triplets, responses=no_responses, relevance=RelevanceInputs()) is None
+    assert inputs.model_answers is None  # the study has no models

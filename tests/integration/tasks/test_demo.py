@@ -1,5 +1,5 @@
 """The demo study end to end with tiny settings: real worker, live server, simulated people;
-the 2 pretrainings x 2 tasks x 2 seeds model grid."""
+the 2 pretrainings x 2 tasks x 2 seeds model grid; Bubbles trials answered from the eyes."""
 
 import io
 
@@ -21,7 +21,7 @@ TINY = DemoConfig(
     images_per_object_class=3,
     max_epochs=4,
     participants=4,
-    trials_per_participant=20,
+    trials_per_participant=100,  # per block: 4 x 100 Bubbles trials, about 200 per gender
     suffix="-tiny",
 )
 QUICK_STEPS = {
@@ -53,6 +53,19 @@ def gender_gaps(report, study) -> dict[str, float]:
     pairs = long[other_identity].assign(cross=cross[other_identity])
     means = pairs.groupby(["group", "cross"])["value"].mean().unstack()
     return (means[True] - means[False]).to_dict()
+
+
+def eyes_share(report) -> dict[str, tuple[float, float]]:
+    """Per gender group, the eyes' share of the cluster test's significant pixels and its ratio
+    to their share of the image (``tables/bubbles_parts.csv``; shares weighted by how many of
+    the group's faces have an eye at the pixel)."""
+    parts = pd.read_csv(io.BytesIO(report_member(report, "tables/bubbles_parts.csv")))
+    eyes = parts[(parts["test"] == "cluster") & parts["part"].isin(["left_eye", "right_eye"])]
+    summed = eyes.groupby("group")[["significant_share", "area_share"]].sum()
+    return {
+        str(group): (row.significant_share, row.significant_share / row.area_share)
+        for group, row in summed.iterrows()
+    }
 
 
 def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
@@ -118,6 +131,25 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     unique = pd.read_csv(io.BytesIO(report_member(first.report, "tables/dissection_unique.csv")))
     assert set(unique["network"]) == {"trained", "random weights"}
     assert len(unique) == 8 * 2 * 3  # models x networks x layers
+    # the Bubbles block: the simulated people answer from the eyes, the report finds the eyes
+    assert "Decision weighting: humans vs models" in page
+    regions = pd.read_csv(io.BytesIO(report_member(first.report, "tables/bubbles_regions.csv")))
+    assert set(regions["participants"]) == {4}
+    shares = eyes_share(first.report)
+    assert sorted(shares) == ["female", "male"]
+    for _, ratio in shares.values():  # eyes: under 1 % of the image (measured ratios 6 and 20)
+        assert ratio > 3, shares
+    # relevance sanity checks of every model: a curve over its 6 layers, a verdict sentence
+    assert "Sanity checks" in page
+    verdicts = pd.read_csv(io.BytesIO(report_member(first.report, "tables/sanity_verdicts.csv")))
+    assert sorted(verdicts["model"]) == sorted(m.name for m in first.models)
+    assert set(verdicts["layers_randomised"]) == {6}
+    for sentence in verdicts["sentence"]:
+        assert "cascading randomisation" in sentence
+        assert "input invariance" in sentence
+        assert sentence in page
+    shifts = pd.read_csv(io.BytesIO(report_member(first.report, "tables/sanity_invariance.csv")))
+    assert (shifts["max_logit_change"] < 1e-3).all()  # the shift is invisible to the models
 
     jobs_before = Job.objects.count()
     second = demo()

@@ -13,7 +13,7 @@ from studyapp.selectors.reports import report_member
 from studyapp.services.jobs import job_launch
 from studyapp.services.participants import participant_complete
 from studyapp.services.responses import response_record
-from tests.compute_fixtures import wait_for
+from tests.compute_fixtures import small_model, wait_for
 from tests.factories import answer_for, make_study, start_participant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -58,3 +58,69 @@ def test_a_report_on_triplets_and_bubbles_has_the_decision_weighting_section(wor
     assert sorted(set(regions["group"])) == ["female", "male"]
     assert set(regions["participants"]) == {4}
     assert report_member(report, "figures/bubbles_classification_images.png")
+
+
+def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(worker, media, faces):
+    """The gender model answers every main Bubbles trial (the identity model cannot judge
+    gender); its classification images are compared with its own relevance (faithfulness)
+    and with the participants'; both models get the sanity checks; the generated faces'
+    part masks give the significant pixels per part."""
+    gender, identity = (
+        small_model("report-bubbles-gender"),
+        small_model(
+            "report-bubbles-identity", classes=[f"id{i:02d}" for i in range(6)], task="identity"
+        ),
+    )
+    study = make_study(
+        faces, trial_types=["triplet", "bubbles"], bubbles=BUBBLES, trials_per_participant=40
+    )
+    study.face_models.set([gender, identity])
+    for p in range(3):
+        participant = start_participant(study, f"model-bubbles-{p}")
+        for trial in participant.trials.order_by("index"):
+            response_record(token=participant.token, payload=parse_response(answer(trial, study)))
+        participant_complete(participant=participant)
+    relevance = job_launch(
+        kind=Job.Kind.RELEVANCE,
+        stimulus_set=faces,
+        face_models=[gender, identity],
+        params={"target": "predicted"},
+    )
+    assert wait_for(relevance, timeout=300).status == Job.Status.SUCCEEDED
+    job = job_launch(
+        kind=Job.Kind.REPORT, stimulus_set=faces, face_models=[], params=QUICK_ANALYSIS, study=study
+    )
+    job = wait_for(job, timeout=300)
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    report = Artifact.objects.get(kind=Artifact.Kind.REPORT, job=job)
+
+    def csv(name):
+        return pd.read_csv(io.BytesIO(report_member(report, f"tables/{name}.csv")))
+
+    main_bubbles = study.participants.filter(trials__trial_type="bubbles", trials__role="main")
+    accuracy = csv("bubbles_model_accuracy")
+    assert set(accuracy["model"]) == {gender.name}
+    assert accuracy["trials"].sum() == main_bubbles.count()
+    assert sorted(accuracy["group"]) == ["female", "male"]
+    agreement = csv("bubbles_agreement")
+    faithful = csv("bubbles_faithfulness")
+    mapped = set(accuracy.loc[accuracy["note"].isna(), "group"])  # enough errors for a map
+    # (an untrained model may answer one gender always: no errors there, no map)
+    assert set(agreement.loc[agreement["map"] == "bubbles", "group"]) == mapped
+    assert set(faithful["group"]) == mapped
+    assert set(agreement.loc[agreement["map"] == "relevance", "model"]) == {
+        gender.name,
+        identity.name,
+    }
+    assert set(faithful["model"]) <= {gender.name}
+    assert (faithful["ci_low"] <= faithful["ci_high"]).all()
+    verdicts = csv("sanity_verdicts")
+    assert sorted(verdicts["model"]) == sorted([gender.name, identity.name])
+    assert set(verdicts["method"]) == {"epsilon_plus_flat"}
+    assert len(csv("sanity_randomisation")) == 2 * 6  # 4 convolutions, 2 linear layers each
+    parts = csv("bubbles_parts")
+    assert {"left_eye", "right_eye", "nose", "mouth"} <= set(parts["part"])
+    page = report_member(report, "index.html").decode()
+    assert "<h2>Sanity checks</h2>" in page
+    assert "Model accuracy on the Bubbles trials of the participants" in page

@@ -5,7 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bubbles import BubblesDesign, ClassificationImageAccumulator, WeightedUpDown
+from analysis.bubbles import (
+    BubblesDesign,
+    ClassificationImageAccumulator,
+    WeightedUpDown,
+    group_part_presence,
+    part_shares,
+)
 from analysis.bubbles.observers import DiagnosticObserver, disc_weights, simulate_observer
 from analysis.bubbles.responses import decision_weighting, participant_accumulators
 from analysis.report import write_report
@@ -97,6 +103,45 @@ def test_eyes_group_has_significant_eyes_guessing_group_none_and_model_agreement
     assert set(result.agreement["group"]) == {"eyes"}  # models without a guess map: no rows
 
 
+def part_masks() -> dict[str, np.ndarray]:
+    """Label maps: 1 = the eye discs, 2 = the mouth disc; face1's eyes two pixels lower."""
+    masks = {}
+    for name in GROUPS:
+        shift = 2 if name == "face1" else 0
+        eyes = disc_weights(DESIGN, [(r + shift, c) for r, c in EYES], 5)
+        masks[name] = np.where(eyes > 0, 1, 2 * (disc_weights(DESIGN, MOUTH, 5) > 0))
+    return masks
+
+
+def test_part_presence_is_the_share_of_the_group_images_with_the_part():
+    presence = group_part_presence(part_masks(), {1: "eyes", 2: "mouth"}, GROUPS)
+    assert sorted(presence) == ["eyes", "guess"]
+    eyes = presence["eyes"]["eyes"]
+    assert set(np.unique(eyes)) == {0.0, 0.5, 1.0}  # face1's shifted eyes cover half the rows
+    assert eyes[EYES[0]] == 1.0
+    assert eyes[EYES[0][0] + 6, EYES[0][1]] == 0.5
+    shares = part_shares(presence["guess"]["eyes"] > 0.5, presence["guess"])
+    shares = shares.set_index("part")
+    assert shares.loc["eyes", "significant_share"] == 1.0
+    assert shares.loc["mouth", "significant_share"] == 0.0
+    assert shares.loc["eyes", "ratio"] == pytest.approx(1 / shares.loc["eyes", "area_share"])
+    with pytest.raises(ValueError, match="2-D label maps of one shape"):
+        group_part_presence({"a": np.zeros((4, 4)), "b": np.zeros((5, 4))}, {1: "eyes"})
+
+
+def test_the_eyes_group_significant_pixels_lie_on_the_eyes(table):
+    accumulators = participant_accumulators(table, DESIGN, groups=GROUPS)
+    presence = group_part_presence(part_masks(), {1: "eyes", 2: "mouth"}, GROUPS)
+    result = decision_weighting(accumulators, part_presence=presence, n_boot=5, random_state=0)
+    parts = result.parts.set_index(["group", "test", "part"])
+    eyes = parts.loc[("eyes", "cluster", "eyes")]
+    assert eyes["significant_share"] > 0.4  # smoothing spreads it beyond the eyes
+    assert eyes["ratio"] > 4
+    assert parts.loc[("eyes", "cluster", "mouth"), "significant_share"] < 0.05
+    assert (parts.loc["guess", "significant_share"] == 0).all()  # nothing significant
+    assert decision_weighting(accumulators, n_boot=5, random_state=0).parts is None
+
+
 def test_a_design_with_another_sigma_is_refused(table):
     with pytest.raises(ValueError, match="'design' parameter of participant_accumulators"):
         participant_accumulators(table, BubblesDesign(height=48, width=48, sigma=4.0))
@@ -123,7 +168,11 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
     mixed = pd.concat([triplets, bubbles], ignore_index=True)
     params = AnalysisParameters(n_boot=20, n_permutations=50, n_splits=10)
     inputs = BubblesInputs(
-        DESIGN, groups=GROUPS, model_maps={"eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)}}
+        DESIGN,
+        groups=GROUPS,
+        model_maps={"eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)}},
+        part_masks=part_masks(),
+        part_labels={1: "eyes", 2: "mouth"},
     )
     alone = analyse_study(triplets, parameters=params)
     analysis = analyse_study(mixed, parameters=params, bubbles=inputs)
@@ -139,6 +188,11 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
     agreement = pd.read_csv(tmp_path / "tables" / "bubbles_agreement.csv")
     assert set(agreement["model"]) == {"eyes-model"}
     assert "Agreement of model maps with the human maps" in html
+    parts = pd.read_csv(tmp_path / "tables" / "bubbles_parts.csv")
+    assert (
+        parts.query("group == 'eyes' and test == 'cluster' and part == 'eyes'")["ratio"].item() > 4
+    )
+    assert "Significant pixels per face part" in html
     assert "Decision weighting: humans vs models" not in sections_html(alone, tmp_path / "alone")
 
 

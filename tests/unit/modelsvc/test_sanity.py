@@ -6,9 +6,15 @@ import torch
 from scipy import ndimage
 from torch import nn
 
+from modelsvc import ModelSpec, load_model
 from modelsvc.architectures import SmallCNN
 from modelsvc.relevance import explain
-from modelsvc.sanity import cascading_randomisation, input_invariance, map_similarities
+from modelsvc.sanity import (
+    cascading_randomisation,
+    input_invariance,
+    map_similarities,
+    sanity_checks,
+)
 
 
 def relevance(method):
@@ -75,10 +81,34 @@ def test_a_shift_the_model_cannot_see_leaves_gradients_alone_but_not_gradient_ti
     assert times_input["top_iou"] < 0.8  # measured 0.63: the most relevant pixels move
 
 
-def test_input_invariance_needs_a_bias_that_can_absorb_the_shift(model_and_inputs):
+def test_a_zero_padding_first_convolution_is_padded_with_the_shift(model_and_inputs):
     model, inputs = model_and_inputs  # its first convolution pads with zeros
+    gradient = input_invariance(model, inputs, relevance("gradient"))
+    assert gradient["max_logit_change"] < 1e-4  # the shifted model computes the same
+    assert gradient["spearman_signed"] == pytest.approx(1.0, abs=1e-5)
+    assert isinstance(model.features[0], nn.Conv2d)  # the model itself is left as it was
+    assert model.features[0].padding == (1, 1)
+
+
+def test_input_invariance_needs_a_bias_that_can_absorb_the_shift():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.Flatten(), nn.LazyLinear(2))
     with pytest.raises(ValueError, match="absorb the shift"):
-        input_invariance(model, inputs, relevance("gradient"))
+        input_invariance(model, torch.rand(2, 3, 8, 8), relevance("gradient"))
+    reflecting = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"))
+    with pytest.raises(ValueError, match="absorb the shift"):
+        input_invariance(reflecting, torch.rand(2, 3, 8, 8), relevance("gradient"))
+
+
+def test_sanity_checks_of_an_lrp_method_on_pixel_images():
+    spec = ModelSpec(architecture="small_cnn", num_classes=3, input_size=(32, 32), seed=0)
+    model = load_model(spec, torch.device("cpu"))
+    images = torch.rand(3, 3, 32, 32)
+    found = sanity_checks(model, spec, images, method="epsilon_plus_flat", targets=[0, 1, 2])
+    layers = [n for n, m in model.named_modules() if hasattr(m, "reset_parameters")]
+    assert found.randomisation["layer"].tolist() == layers[::-1]
+    assert found.randomisation.iloc[-1]["spearman_signed"] < 0.9
+    assert found.invariance["max_logit_change"] < 1e-4
+    assert set(found.invariance) >= {"spearman_abs", "ssim", "top_iou"}
 
 
 def test_the_randomisation_check_equals_quantus_mprt(model_and_inputs):
