@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -266,9 +267,10 @@ def summarise_pairing(pairing: Pairing) -> dict[str, Any]:
 
 
 def compare_pairings(
-    first: Pairing,
-    second: Pairing,
+    first: Pairing | Sequence[Pairing],
+    second: Pairing | Sequence[Pairing],
     *,
+    combined: Mapping[str, Collection[tuple[str, str]]] | None = None,
     n_bootstrap: int = 1000,
     level: float = 0.95,
     random_state: Any = None,
@@ -277,27 +279,45 @@ def compare_pairings(
     difference (second - first) and a percentile bootstrap interval over images.
 
     Every draw resamples images (the same draw for both models), recomputes the scores and
-    decides with the critical values of the full data held fixed."""
+    decides with the critical values of the full data held fixed. A side may be several
+    models (e.g. training seeds): its share is their mean, every model deciding with its own
+    critical values on the same draw. `combined` adds rows (level ``"combined"``) summing
+    several (level, concept) keys, e.g. every concept of glasses."""
     owner = "compare_pairings"
     n_bootstrap = check_int(owner, "n_bootstrap", n_bootstrap, minimum=1)
     level = check_real(owner, "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     rng = check_random_state(owner, random_state)
-    n_images = first.counts.intersection.shape[0]
-    if second.counts.intersection.shape[0] != n_images:
-        raise fail(owner, "second", f"a pairing on the same {n_images} images", "another set")
-    keys = _share_keys(first) | _share_keys(second)
-    observed = [_shares(p, keys, np.arange(n_images)) for p in (first, second)]
-    draws = np.empty((n_bootstrap, 2, len(keys)))
+    sides = [
+        _pairing_list(owner, name, side) for name, side in (("first", first), ("second", second))
+    ]
+    n_images = sides[0][0].counts.intersection.shape[0]
+    if any(p.counts.intersection.shape[0] != n_images for side in sides for p in side):
+        raise fail(owner, "second", f"pairings on the same {n_images} images", "another set")
+    keys = sorted(set().union(*(_share_keys(p) for side in sides for p in side)))
+    combined = dict(combined or {})
+    unknown = sorted({k for members in combined.values() for k in members} - set(keys))
+    if unknown:
+        raise fail(owner, "combined", "(level, concept) keys of the pairings", unknown)
+    summing = np.array([[key in members for key in keys] for members in combined.values()])
+    summing = summing.reshape(len(combined), len(keys)).astype(np.float64)
+
+    def side_shares(side: list[Pairing], index: np.ndarray) -> np.ndarray:
+        shares = np.mean([_shares(p, keys, index) for p in side], axis=0)
+        return np.concatenate([shares, summing @ shares])
+
+    observed = [side_shares(side, np.arange(n_images)) for side in sides]
+    draws = np.empty((n_bootstrap, 2, len(keys) + len(combined)))
     for draw in range(n_bootstrap):
         index = rng.integers(0, n_images, n_images)
-        draws[draw] = [_shares(p, keys, index) for p in (first, second)]
+        draws[draw] = [side_shares(side, index) for side in sides]
     difference = draws[:, 1] - draws[:, 0]
     tail = (1 - level) / 2
     low, high = np.quantile(difference, [tail, 1 - tail], axis=0)
+    rows = [*keys, *(("combined", name) for name in combined)]
     return pd.DataFrame(
         {
-            "level": [k[0] for k in sorted(keys)],
-            "concept": [k[1] for k in sorted(keys)],
+            "level": [k[0] for k in rows],
+            "concept": [k[1] for k in rows],
             "share_first": observed[0],
             "share_second": observed[1],
             "difference": observed[1] - observed[0],
@@ -305,6 +325,121 @@ def compare_pairings(
             "high": high,
         }
     )
+
+
+def compare_accuracy_gaps(
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    agree: np.ndarray,
+    groups: Sequence[Any] | None = None,
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    random_state: Any = None,
+) -> dict[str, float]:
+    """The behavioural check of a planted bias: accuracy where a spurious cue agrees with the
+    label minus where it contradicts it (the gap), for two sets of models on the same images.
+
+    `first` and `second` are correct-answer booleans (models, N); `agree` (N,) marks the
+    images whose cue agrees. A side's gap is the mean over its models; the difference
+    (second - first) gets a percentile bootstrap interval over `groups` (e.g. identities, so
+    the views of one face stay together; default: images), the same draw for both sides."""
+    owner = "compare_accuracy_gaps"
+    n_bootstrap = check_int(owner, "n_bootstrap", n_bootstrap, minimum=1)
+    level = check_real(owner, "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    rng = check_random_state(owner, random_state)
+    agree = np.asarray(agree, dtype=bool)
+    if agree.ndim != 1 or agree.all() or not agree.any():
+        raise fail(owner, "agree", "a 1-D boolean vector with both values", agree)
+    sides = []
+    for name, side in (("first", first), ("second", second)):
+        correct = np.atleast_2d(np.asarray(side, dtype=np.float64))
+        if correct.ndim != 2 or correct.shape[1] != len(agree):
+            raise fail(owner, name, f"correct answers (models, {len(agree)})", correct.shape)
+        sides.append(correct)
+    labels = np.arange(len(agree)) if groups is None else np.asarray(groups)
+    if labels.shape != agree.shape:
+        raise fail(owner, "groups", f"one group per image ({len(agree)})", labels.shape)
+    _, group_of = np.unique(labels, return_inverse=True)
+    n_groups = group_of.max() + 1
+
+    def gaps(weights: np.ndarray) -> np.ndarray:
+        return np.array(
+            [
+                np.mean(_weighted_mean(c, weights * agree) - _weighted_mean(c, weights * ~agree))
+                for c in sides
+            ]
+        )
+
+    observed = gaps(np.ones(len(agree)))
+    draws = np.empty((n_bootstrap, 2))
+    for draw in range(n_bootstrap):
+        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+        draws[draw] = gaps(counts[group_of].astype(np.float64))
+    tail = (1 - level) / 2
+    low, high = np.nanquantile(draws[:, 1] - draws[:, 0], [tail, 1 - tail])
+    return {
+        "gap_first": float(observed[0]),
+        "gap_second": float(observed[1]),
+        "difference": float(observed[1] - observed[0]),
+        "low": float(low),
+        "high": float(high),
+    }
+
+
+def _weighted_mean(correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per model (rows) the `weights`-weighted accuracy; NaN when the weights are all 0."""
+    total = weights.sum()
+    return correct @ weights / total if total > 0 else np.full(len(correct), np.nan)
+
+
+def bias_share_figure(table: pd.DataFrame, *, concept: str) -> Any:
+    """Figure of a bias experiment: per layer the share of units paired with `concept` in
+    each side of every comparison (bars), and the difference with its interval.
+
+    `table` has the columns of `compare_pairings` plus ``layer`` and ``comparison``; rows
+    with level ``combined`` and `concept` are drawn (one colour per comparison)."""
+    from matplotlib.figure import Figure
+
+    rows = table[(table.level == "combined") & (table.concept == concept)]
+    if rows.empty:
+        raise fail(
+            "bias_share_figure", "table", f"rows of the combined concept {concept!r}", "none"
+        )
+    layers = list(dict.fromkeys(rows.layer))
+    comparisons = list(dict.fromkeys(rows.comparison))
+    figure = Figure(figsize=(4 + 1.2 * len(layers), 6.5), layout="constrained")
+    shares, differences = figure.subplots(2, 1, sharex=True)
+    width = 0.8 / (2 * len(comparisons))
+    x = np.arange(len(layers))
+    for c, comparison in enumerate(comparisons):
+        part = rows[rows.comparison == comparison].set_index("layer").loc[layers]
+        first, second = (
+            comparison.split("_vs_")[::-1] if "_vs_" in comparison else ("first", "second")
+        )
+        for s, (column, label) in enumerate((("share_first", first), ("share_second", second))):
+            offset = (2 * c + s - len(comparisons) + 0.5) * width
+            shares.bar(x + offset, part[column], width, label=f"{comparison}: {label}")
+        offset = (c - (len(comparisons) - 1) / 2) * 0.2
+        error = [part.difference - part.low, part.high - part.difference]
+        differences.errorbar(
+            x + offset, part.difference, yerr=error, fmt="o", capsize=4, label=comparison
+        )
+    shares.set_ylabel(f"share of units paired with {concept}")
+    shares.legend(fontsize="small")
+    differences.axhline(0, color="grey", linewidth=0.8)
+    differences.set_ylabel("difference (95 % bootstrap interval)")
+    differences.set_xticks(x, layers)
+    differences.set_xlabel("layer")
+    differences.legend(fontsize="small")
+    return figure
+
+
+def _pairing_list(owner: str, name: str, side: Pairing | Sequence[Pairing]) -> list[Pairing]:
+    pairings = [side] if isinstance(side, Pairing) else list(side)
+    if not pairings or not all(isinstance(p, Pairing) for p in pairings):
+        raise fail(owner, name, "a Pairing or a non-empty sequence of them", side)
+    return pairings
 
 
 def _share_keys(pairing: Pairing) -> set[tuple[str, str]]:
@@ -317,7 +452,7 @@ def _share_keys(pairing: Pairing) -> set[tuple[str, str]]:
     )
 
 
-def _shares(pairing: Pairing, keys: set[tuple[str, str]], index: np.ndarray) -> np.ndarray:
+def _shares(pairing: Pairing, keys: list[tuple[str, str]], index: np.ndarray) -> np.ndarray:
     """Share of units per (level, concept) key when the images are `index` (with repeats)."""
     counts, dictionary = pairing.counts, pairing.dictionary
     weights = np.bincount(index, minlength=counts.intersection.shape[0]).astype(np.float64)
@@ -348,7 +483,7 @@ def _shares(pairing: Pairing, keys: set[tuple[str, str]], index: np.ndarray) -> 
         tally[(unit_level, "*")] = tally.get((unit_level, "*"), 0) + 1
         if concept is not None:
             tally[(unit_level, concept)] = tally.get((unit_level, concept), 0) + 1
-    return np.array([tally.get(key, 0) for key in sorted(keys)]) / len(decisions)
+    return np.array([tally.get(key, 0) for key in keys]) / len(decisions)
 
 
 def _spatial_iou(counts: Any, dictionary: Any) -> tuple[np.ndarray, list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import inspect
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from facegen._validation import check_int, check_real
+from facegen._validation import check_int, check_real, fail
 from facegen.params import FaceParams, ViewParams
 from facegen.render import MAX_SIZE, MIN_SIZE, PART_NAMES, render_face
 from facegen.sampling import GENDERS, MAX_VIEW_VARIATION, sample_identity, sample_view
@@ -37,14 +38,17 @@ def make_dataset(
     images_per_identity: int = 4,
     size: int = 128,
     seed: int = 0,
-    glasses_rate: float = 0.3,
+    glasses_rate: float | Mapping[str, float] = 0.3,
     view_variation: float = 1.0,
 ) -> list[FaceSample]:
     """Render `n_identities` faces, each in `images_per_identity` random views.
 
     Genders alternate in a seeded random order with equal counts (one more "female" when
     `n_identities` is odd). Within each gender, ``round(glasses_rate * group size)`` identities
-    wear glasses, so glasses are not confounded with gender. Identities are named ``id00``,
+    wear glasses, so glasses are not confounded with gender. A mapping gender -> rate plants a
+    correlation instead (``{"female": 0.9, "male": 0.1}``: the bias experiment of Hierarchical
+    Network Dissection); only which identities wear glasses changes, so a biased set and its
+    balanced control of the same seed share every other parameter. Identities are named ``id00``,
     ``id01``, ... and images ``id03_v2``. Random streams come from ``SeedSequence(seed)`` with
     spawn keys per identity and per view, so identity `i` of a seed does not depend on how many
     views are drawn.
@@ -53,7 +57,7 @@ def make_dataset(
     check_int("make_dataset", "images_per_identity", images_per_identity, minimum=1, maximum=10_000)
     check_int("make_dataset", "size", size, minimum=MIN_SIZE, maximum=MAX_SIZE)
     check_int("make_dataset", "seed", seed, minimum=0, maximum=2**63 - 1)
-    check_real("make_dataset", "glasses_rate", glasses_rate, low=0.0, high=1.0)
+    rates = _glasses_rates(glasses_rate)
     check_real("make_dataset", "view_variation", view_variation, low=0.0, high=MAX_VIEW_VARIATION)
 
     plan_rng = _rng(seed, 0)
@@ -64,7 +68,7 @@ def make_dataset(
     glasses = np.zeros(n_identities, bool)
     for gender in GENDERS:
         members = np.flatnonzero(genders == gender)
-        glasses[plan_rng.choice(members, round(glasses_rate * len(members)), replace=False)] = True
+        glasses[plan_rng.choice(members, round(rates[gender] * len(members)), replace=False)] = True
 
     width = max(2, len(str(n_identities - 1)))
     samples = []
@@ -133,6 +137,21 @@ def _effective_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
     bound = inspect.signature(make_dataset).bind(**kwargs)
     bound.apply_defaults()
     return dict(bound.arguments)
+
+
+def _glasses_rates(glasses_rate: float | Mapping[str, float]) -> dict[str, float]:
+    """The share of identities with glasses per gender (one number: the same for both)."""
+    if not isinstance(glasses_rate, Mapping):
+        rate = check_real("make_dataset", "glasses_rate", glasses_rate, low=0.0, high=1.0)
+        return dict.fromkeys(GENDERS, rate)
+    if set(glasses_rate) != set(GENDERS):
+        raise fail(
+            "make_dataset", "glasses_rate", f"a number or a mapping of {GENDERS}", glasses_rate
+        )
+    return {
+        gender: check_real("make_dataset", f"glasses_rate[{gender}]", rate, low=0.0, high=1.0)
+        for gender, rate in glasses_rate.items()
+    }
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:

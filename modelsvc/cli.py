@@ -1,4 +1,5 @@
-"""Command line: ``python -m modelsvc {spec,finetune,grid,embed,relevance,mask,compare,dissect}``.
+"""Command line: ``python -m modelsvc {spec,finetune,grid,embed,relevance,mask,compare,dissect,
+dissect-bias}``.
 
 Each command reads an image folder (plus a metadata CSV where labels are needed) and writes
 ``.npz`` arrays with a JSON record next to them (see `modelsvc.artifacts`). Unreadable images
@@ -22,6 +23,7 @@ from modelsvc.builtin import BUILTIN_MODELS, builtin_spec
 from modelsvc.comparison import compare_maps
 from modelsvc.device import pick_device
 from modelsvc.dissection.activations import DEFAULT_TOP_FRACTION
+from modelsvc.dissection.bias import BiasSettings, write_bias_experiment
 from modelsvc.dissection.dictionary import DEFAULT_MIN_POSITIVES
 from modelsvc.dissection.files import dissect_folder
 from modelsvc.embeddings import POOLINGS, extract_embeddings
@@ -372,6 +374,25 @@ def _dissect(args: argparse.Namespace) -> dict:
     return {"dissection": str(path)}
 
 
+def _dissect_bias(args: argparse.Namespace) -> dict:
+    settings = BiasSettings(
+        identities=args.identities,
+        images_per_identity=args.per_identity,
+        data_seed=args.data_seed,
+        bias_rate=args.bias_rate,
+        seeds=tuple(int(seed) for seed in _names(args.seeds)),
+        dictionary_identities=args.dictionary_identities,
+        dictionary_seed=args.dictionary_seed,
+        layers=tuple(_names(args.layers)),
+        min_auc=args.min_auc,
+        n_permutations=args.permutations,
+        n_bootstrap=args.bootstrap,
+    )
+    return write_bias_experiment(
+        settings, out=args.out, device=args.device, progress=not args.quiet
+    )
+
+
 def _distinct(names: list[str]) -> list[str]:
     """`names`, prefixed by their position when they are not all different."""
     return names if len(set(names)) == len(names) else [f"{i}:{n}" for i, n in enumerate(names)]
@@ -571,6 +592,24 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--baseline-seed", type=int, default=0, help="random-weights copy seed")
     sub.add_argument("--no-baseline", action="store_true", help="skip the random-weights copy")
     sub.add_argument("--out", required=True)
+
+    bias_help = "planted glasses-gender bias: train biased and control models, dissect, compare"
+    sub = command("dissect-bias", _dissect_bias, bias_help)
+    defaults = BiasSettings()
+    sub.add_argument("--identities", type=int, default=defaults.identities)
+    sub.add_argument("--per-identity", type=int, default=defaults.images_per_identity)
+    sub.add_argument("--data-seed", type=int, default=defaults.data_seed)
+    rate_help = "glasses share in one gender (1 - rate in the other; control: 0.5 in both)"
+    sub.add_argument("--bias-rate", type=float, default=defaults.bias_rate, help=rate_help)
+    seeds_help = "comma-separated finetuning seeds (at least 2)"
+    sub.add_argument("--seeds", default=",".join(map(str, defaults.seeds)), help=seeds_help)
+    sub.add_argument("--dictionary-identities", type=int, default=defaults.dictionary_identities)
+    sub.add_argument("--dictionary-seed", type=int, default=defaults.dictionary_seed)
+    sub.add_argument("--layers", default=",".join(defaults.layers))
+    sub.add_argument("--min-auc", type=float, default=defaults.min_auc, help="global pairing")
+    sub.add_argument("--permutations", type=int, default=defaults.n_permutations)
+    sub.add_argument("--bootstrap", type=int, default=defaults.n_bootstrap)
+    sub.add_argument("--out", required=True, help="folder: summary.json, shares.csv, figure")
 
     sub = command("compare", _compare, "compare relevance maps between models")
     sub.add_argument("--relevance", nargs="+", required=True, help="relevance.npz per model")

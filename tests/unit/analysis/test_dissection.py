@@ -5,7 +5,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from analysis.dissection import attribute_iou, global_auc, pair_units, part_iou
+from analysis.dissection import (
+    attribute_iou,
+    compare_accuracy_gaps,
+    global_auc,
+    pair_units,
+    part_iou,
+)
 
 
 def _counts():
@@ -49,3 +55,23 @@ def test_pair_units_rejects_bad_parameters_and_mismatched_counts():
         pair_units(bad, dictionary)
     with pytest.raises(ValueError, match=r"'dictionary' parameter of pair_units must be 2 parts"):
         pair_units(_counts(), SimpleNamespace(part_names=("a",), local={}, global_={}))
+
+
+def test_accuracy_gap_difference_and_its_interval():
+    agree = np.tile([True, False], 50)
+    groups = np.repeat(np.arange(50), 2)
+    rng = np.random.default_rng(0)
+    fair = rng.random((2, 100)) < 0.8
+    biased = np.where(agree, rng.random((2, 100)) < 0.95, rng.random((2, 100)) < 0.4)
+    result = compare_accuracy_gaps(fair, biased, agree=agree, groups=groups, random_state=0)
+    expected = (biased[:, agree].mean() - biased[:, ~agree].mean()) - (
+        fair[:, agree].mean() - fair[:, ~agree].mean()
+    )
+    assert result["difference"] == pytest.approx(expected)
+    assert result["low"] > 0.3
+    same = compare_accuracy_gaps(fair, fair, agree=agree, random_state=0)
+    assert (same["difference"], same["low"], same["high"]) == (0, 0, 0)
+    with pytest.raises(ValueError, match="'agree' parameter of compare_accuracy_gaps"):
+        compare_accuracy_gaps(fair, fair, agree=np.ones(100, bool))
+    with pytest.raises(ValueError, match="'second' parameter of compare_accuracy_gaps"):
+        compare_accuracy_gaps(fair, fair[:, :10], agree=agree)

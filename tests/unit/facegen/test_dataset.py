@@ -3,6 +3,7 @@
 import csv
 import json
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -43,6 +44,20 @@ def test_names_labels_and_balance():
         assert (sample.labels["glasses"] == "yes") == bool(
             (sample.parts == PART_NAMES.index("glasses")).any()
         )
+
+
+def test_per_gender_glasses_rates_plant_a_correlation_and_change_nothing_else():
+    biased = make_dataset(**SMALL, seed=3, glasses_rate={"female": 1.0, "male": 0.0})
+    control = make_dataset(**SMALL, seed=3, glasses_rate=0.5)
+    pairs = Counter((s.labels["gender"], s.labels["glasses"]) for s in biased[::3])
+    assert pairs == {("female", "yes"): 3, ("male", "no"): 3}
+    assert Counter((s.labels["gender"], s.labels["glasses"]) for s in control[::3]) == {
+        ("female", "yes"): 2, ("female", "no"): 1, ("male", "yes"): 2, ("male", "no"): 1,
+    }  # fmt: skip
+    for one, other in zip(biased, control, strict=True):
+        assert one.labels["gender"] == other.labels["gender"]
+        assert one.view == other.view
+        assert replace(one.params, glasses=False) == replace(other.params, glasses=False)
 
 
 def test_views_of_one_identity_share_params_but_not_pixels():
@@ -138,6 +153,14 @@ def test_write_dataset_refuses_a_non_empty_directory(tmp_path):
         (
             {"glasses_rate": 1.2},
             r"'glasses_rate' parameter of make_dataset .* \[0.0, 1.0\]; got 1.2",
+        ),
+        (
+            {"glasses_rate": {"female": 0.9}},
+            r"'glasses_rate' parameter of make_dataset must be a number or a mapping of",
+        ),
+        (
+            {"glasses_rate": {"female": 0.9, "male": -0.1}},
+            r"'glasses_rate\[male\]' parameter of make_dataset .*; got -0.1",
         ),
         ({"view_variation": -0.1}, r"'view_variation' parameter of make_dataset .*; got -0.1"),
     ],

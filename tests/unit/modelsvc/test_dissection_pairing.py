@@ -173,3 +173,28 @@ def test_model_comparison_interval_shows_a_planted_difference_and_not_a_null_one
     assert (same.difference == 0).all()
     assert (same.low == 0).all()
     assert (same.high == 0).all()
+
+
+def test_compare_pairings_averages_several_models_and_sums_combined_concepts(planted):
+    dictionary, counts, baseline, _ = planted
+    pairing = pair_units(counts, dictionary, baseline=baseline, n_permutations=200, random_state=0)
+    noise = pair_units(
+        _noise_counts(dictionary, n_units=4, seed=5),
+        dictionary,
+        baseline=baseline,
+        n_permutations=200,
+        random_state=0,
+    )
+    nose = [("part", "nose"), ("local", "nose_width=high")]
+    table = compare_pairings(
+        [noise, noise], [pairing, noise], combined={"nose": nose}, n_bootstrap=100, random_state=0
+    ).set_index(["level", "concept"])
+    # pairing: 1 of 4 units on the nose part and 1 on the wide-nose attribute; noise: none
+    assert table.loc[("part", "nose")].share_second == 0.125
+    assert table.loc[("combined", "nose")].share_second == 0.25
+    assert table.loc[("combined", "nose")].share_first == 0
+    assert table.loc[("combined", "nose")].low > 0
+    with pytest.raises(ValueError, match="'combined' parameter of compare_pairings"):
+        compare_pairings(pairing, pairing, combined={"x": [("part", "ears")]}, n_bootstrap=1)
+    with pytest.raises(ValueError, match="'first' parameter of compare_pairings"):
+        compare_pairings([], pairing, n_bootstrap=1)
