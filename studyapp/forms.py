@@ -185,6 +185,7 @@ class StudyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
         self.fields["slug"].help_text += " Empty: made from the title."
+        self.fields["adaptive_batch"].required = False  # empty: off
         self.fields.update(analysis_fields())
         for name, value in analysis_initial(self.instance.analysis_settings).items():
             self.initial.setdefault(name, value)
@@ -249,6 +250,9 @@ class StudyForm(forms.ModelForm):
             for problem in timing_problems(data["timing"], trial_types=data["trial_types"]):
                 self.add_error("timing", problem)
         return data
+
+    def clean_adaptive_batch(self) -> int:
+        return self.cleaned_data.get("adaptive_batch") or 0
 
     def clean_bubbles(self) -> dict:
         bubbles = self.cleaned_data["bubbles"] or {}

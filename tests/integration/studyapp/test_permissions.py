@@ -143,6 +143,16 @@ MATRIX = {
     ("research/artifacts/<int:artifact_id>/overlay/<int:stimulus_id>.png", "get", "overlay"): (
         researchers(LOGIN, 404, 200, 200, 200)
     ),
+    # the world's job and artifact are no dissection: members get 404 too (the PNGs of a real
+    # dissection, and an outsider's 404 on them, are tested in test_dissection_job.py)
+    ("research/jobs/<int:job_id>/dissection/<slug:name>.png", "get", "job-dissection"): (
+        researchers(LOGIN, 404, 404, 404, 404)
+    ),
+    (
+        "research/artifacts/<int:artifact_id>/dissection/<slug:name>.png",
+        "get",
+        "artifact-dissection",
+    ): researchers(LOGIN, 404, 404, 404, 404),
     ("accounts/login/", "get", "login"): every(200),
     ("accounts/logout/", "get", "logout"): every(405),
     ("accounts/password_change/", "get", "password_change"): researchers(LOGIN, 200, 200, 200, 200),
@@ -300,6 +310,10 @@ def world(django_user_model):
         "artifact": [artifact.pk],
         "report-artifact": [report.pk],
         "overlay": reverse("research-relevance-overlay", args=[artifact.pk, stimulus.pk]),
+        "job-dissection": reverse("research-job-dissection-figure", args=[job.pk, "levels"]),
+        "artifact-dissection": reverse(
+            "research-artifact-dissection-figure", args=[artifact.pk, "levels"]
+        ),
         "password_reset_confirm": reverse("password_reset_confirm", args=["MQ", "bad-token"]),
         "view-on-site": reverse(
             "admin:view_on_site", args=[ContentType.objects.get_for_model(study).pk, study.pk]

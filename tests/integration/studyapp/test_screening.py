@@ -296,7 +296,7 @@ def test_the_report_states_the_study_screening_and_is_remade_when_it_changes():
     study = make_study(**SCREENED)
     screen_in(start_participant(study))
     job = SimpleNamespace(study=study, params={})
-    artifacts = {"similarity": {}, "masked": {}, "relevance": {}, "masking": None}
+    artifacts = {"similarity": {}, "masked": {}, "relevance": {}, "dissection": {}, "masking": None}
     before = report_inputs(job, b"csv", artifacts)
     screen_out(start_participant(study))
     rules = screening_rules(study)
