@@ -21,7 +21,7 @@ TINY = DemoConfig(
     images_per_object_class=3,
     max_epochs=4,
     participants=4,
-    trials_per_participant=100,  # per block: 4 x 100 Bubbles trials, about 200 per gender
+    trials_per_participant=200,  # per block: 4 x 200 Bubbles trials, about 400 per gender
     suffix="-tiny",
 )
 QUICK_STEPS = {
