@@ -290,7 +290,7 @@ def _check_rows(frame: pd.DataFrame, problems: _Problems) -> None:
     check(~bubbles & ~arrangement & blank[1], "item_2 on every trial but Bubbles and arrangements")
     if "positions" in frame.columns:
         check(arrangement & (frame["positions"] == ""), "positions on arrangement trials")
-    check(bubbles & ~(blank[1] & blank[2]), "one item on Bubbles trials")
+    check(bubbles & (blank[1] != blank[2]), "one item (label) or three (match) on Bubbles trials")
     check(bubbles & (frame["choice"] == ""), "an answer on every Bubbles trial")
     check(bubbles & frame["correct"].isna(), "correct set on Bubbles trials")
     if all(c in frame.columns for c in BUBBLES_COLUMNS):
@@ -303,6 +303,8 @@ def _check_rows(frame: pd.DataFrame, problems: _Problems) -> None:
     check((kind == "triplet") & ~in_triplet, "the choice of a triplet to be one of its items")
     is_candidate = (choice == items[1]) | (choice == items[2])
     check((kind == "afc") & ~is_candidate, "the choice of a 2AFC trial to be item_2 or item_3")
+    match = bubbles & ~blank[2]
+    check(match & ~is_candidate, "the choice of a Bubbles match to be item_2 or item_3")
     check((kind == "afc") & (items[1] == items[2]), "two different 2AFC candidates")
     rating = frame["rating"]
     check((kind == "rating") & rating.isna(), "a rating on every rating trial")

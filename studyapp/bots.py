@@ -77,9 +77,10 @@ def random_answer(trial: dict, rating: tuple[int, int], rng: random.Random) -> d
     arrangements: faces placed at random in the arena)."""
     if trial["type"] == "rating":
         return {"rating": rng.randint(*rating)}
-    if trial["type"] == "bubbles":
+    if trial["type"] == "bubbles":  # judging a label: 0 or 1; matching: a candidate
         bubbles = {"seed": trial["seed"], "count": 1, "level": 0.0}
-        return {"choice": rng.randint(0, 1), "bubbles": bubbles}
+        choice = rng.choice(trial["items"][1:]) if len(trial["items"]) == 3 else rng.randint(0, 1)
+        return {"choice": choice, "bubbles": bubbles}
     if trial["type"] == "arrangement":  # uniform over the arena (radius 0.95: off the rim)
         positions = {}
         for item in trial["items"]:

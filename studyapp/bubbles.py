@@ -1,14 +1,18 @@
 """A study's Bubbles settings: read from its ``bubbles`` JSON, checked, and what they imply.
 
-A Bubbles trial shows one face through Gaussian apertures (``analysis.bubbles.BubblesDesign``:
-the runner draws the same mask from the trial's seed) and asks which of the two values of a
-label column it has (e.g. gender). The number of apertures follows a weighted up-down
+A Bubbles trial shows a face through Gaussian apertures (``analysis.bubbles.BubblesDesign``:
+the runner draws the same mask from the trial's seed).  Its task is one of ``TASKS``: "label"
+asks which of the two values of a label column the face has (e.g. gender); "match" shows a
+reference face in full above two faces seen through the same apertures and asks which of the two
+has the reference's value of the label column (e.g. the same identity; the plan picks the
+candidates, ``studyapp.planning``). The number of apertures follows a weighted up-down
 staircase (``analysis.bubbles.WeightedUpDown``) that the runner runs (static/runner/bubbles.js),
 resuming from the outcomes of the stored answers; each response stores the count shown and the
 staircase level it came from. Nothing here imports ``analysis`` (web workers stay light).
 """
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from django.db.models.fields.json import KeyTextTransform
@@ -17,7 +21,15 @@ from studyapp.errors import Unprocessable
 from studyapp.models import Stimulus, StimulusSet, Study, Trial
 from studyapp.payloads import ResponsePayload
 
-DEFAULTS = {"sigma": 10.0, "start": 30, "target": 0.75, "step": 0.1, "max_count": 200}
+TASKS = ("label", "match")
+DEFAULTS = {
+    "task": "label",
+    "sigma": 10.0,
+    "start": 30,
+    "target": 0.75,
+    "step": 0.1,
+    "max_count": 200,
+}
 KEYS = {"label", *DEFAULTS}
 MAX_COUNT_LIMIT = 1000
 
@@ -27,6 +39,7 @@ class BubblesSettings:
     """Checked Bubbles settings (see ``Study.bubbles``); counts are kept in [1, max_count]."""
 
     label: str
+    task: str
     sigma: float
     start: int
     target: float
@@ -47,6 +60,8 @@ def bubbles_problems(data: object) -> list[str]:
     label = values.get("label")
     if not isinstance(label, str) or not label:
         problems.append(f"'label' must name a label column; got {label!r}.")
+    if values["task"] not in TASKS:
+        problems.append(f"'task' must be one of {list(TASKS)}; got {values['task']!r}.")
     checks = {
         "sigma": (float, 0.5, 500.0),
         "start": (int, 1, MAX_COUNT_LIMIT),
@@ -72,6 +87,7 @@ def bubbles_settings(study: Study) -> BubblesSettings:
     values = {**DEFAULTS, **study.bubbles}
     return BubblesSettings(
         label=values["label"],
+        task=values["task"],
         sigma=float(values["sigma"]),
         start=int(values["start"]),
         target=float(values["target"]),
@@ -97,23 +113,60 @@ def bubbles_design_problems(*, study: Study) -> list[str]:
     problems = bubbles_problems(study.bubbles)
     if problems:
         return problems
-    label = study.bubbles["label"]
-    options = label_options(stimulus_set=study.stimulus_set, label=label)
-    if None in options:
-        return [f"Every stimulus needs a value for the label '{label}'."]
-    if len(options) != 2:
-        return [f"The label '{label}' must have exactly two values; it has {options}."]
+    settings = bubbles_settings(study)
+    values = _label_values(stimulus_set=study.stimulus_set, label=settings.label)
+    if None in values:
+        return [f"Every stimulus needs a value for the label '{settings.label}'."]
+    counts = Counter(values)
+    options = sorted(counts)
+    if settings.task == "label" and len(options) != 2:
+        return [f"The label '{settings.label}' must have exactly two values; it has {options}."]
+    if settings.task == "match":
+        single = [value for value in options if counts[value] < 2]
+        if len(options) < 2 or single:
+            return [
+                f"Match-to-reference needs at least two values of '{settings.label}', each "
+                f"with at least two images; it has {len(options)} values, and these have one "
+                f"image: {single[:5]}{' ...' if len(single) > 5 else ''}."
+            ]
     return []
 
 
+def match_identities(*, study: Study) -> tuple[int, ...] | None:
+    """For match-to-reference Bubbles: each stimulus's value of the label (as a code), in key
+    order, for the planner; None when the study has no such trials."""
+    if "bubbles" not in study.trial_types or bubbles_settings(study).task != "match":
+        return None
+    values = _label_values(stimulus_set=study.stimulus_set_id, label=study.bubbles["label"])
+    codes = {value: code for code, value in enumerate(sorted(set(values), key=str))}
+    return tuple(codes[value] for value in values)
+
+
+def _label_values(*, stimulus_set: StimulusSet | int, label: str) -> list[str | None]:
+    """Each stimulus's value of a label column as text, in key order (missing: None)."""
+    return list(
+        Stimulus.objects.filter(stimulus_set=stimulus_set)
+        .order_by("pk")
+        .annotate(value=KeyTextTransform(label, "labels"))
+        .values_list("value", flat=True)
+    )
+
+
+def match_trial(trial: Trial) -> bool:
+    """A match-to-reference Bubbles trial: the reference and two candidates."""
+    return trial.trial_type == "bubbles" and len(trial.items) == 3
+
+
 def bubbles_plan(*, study: Study) -> dict:
-    """What the runner needs: the settings and the two answers (never which one is right)."""
+    """What the runner needs: the settings and, judging a label, its two values (never which
+    one is right)."""
     settings = bubbles_settings(study)
-    return {
-        **asdict(settings),
-        "minimum": 1,
-        "options": label_options(stimulus_set=study.stimulus_set_id, label=settings.label),
-    }
+    options = (
+        label_options(stimulus_set=study.stimulus_set_id, label=settings.label)
+        if settings.task == "label"
+        else []
+    )
+    return {**asdict(settings), "minimum": 1, "options": options}
 
 
 def bubbles_correct(
@@ -122,7 +175,8 @@ def bubbles_correct(
     """Check a Bubbles answer's parameters against the trial and the study; is it correct?
 
     The seed must be the trial's, the count in [1, max_count] and the one the staircase shows
-    at the sent level; ``payload.choice`` (checked to be 0 or 1) indexes the label's values.
+    at the sent level.  Judging a label, ``payload.choice`` (checked to be 0 or 1) indexes the
+    label's values; in a match trial it is the chosen candidate (checked to be one).
     """
     sent = {"seed": payload.bubbles_seed, "count": payload.bubbles_count}
     sent["level"] = payload.bubbles_level
@@ -153,5 +207,7 @@ def bubbles_correct(
             f"{payload.bubbles_count}; got {level}.",
             "bubbles",
         )
+    if match_trial(trial):
+        return payload.choice == trial.correct_item
     options = label_options(stimulus_set=study.stimulus_set_id, label=settings.label)
     return options[payload.choice] == label_value

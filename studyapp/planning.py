@@ -26,7 +26,11 @@ The algorithm, for one new participant (see README, "Trial plans"):
    (answer: the top of the scale; see ``responses``).
 5. Bubbles blocks (one stimulus per trial, judged through apertures) have no repeats or catches
    (a repeat could not show the same count: the staircase decides it); each of their trials
-   gets a seed for its apertures' positions, drawn after the block is built.
+   gets a seed for its apertures' positions, drawn after the block is built.  Match-to-reference
+   Bubbles (``match_identities`` given) balance the references as above and then add two
+   candidates: another image of the reference's identity (the target) and an image of another
+   identity (the foil), the target left in half of the block's main trials (in random order).
+   Coverage counts a Bubbles trial's reference only.
 6. Arrangement blocks (multi-arrangement, Kriegeskorte & Mur 2012) have no repeats or catches:
    the first main trial shows every stimulus (or ``arrangement_first_size`` of them, chosen at
    random), the later ones are left empty here and chosen by lift-the-weakest when the one
@@ -65,6 +69,8 @@ class PlanSettings:
     repeat_rate: float = 0.0
     catch_rate: float = 0.0
     arrangement_first_size: int | None = None  # None: the first arrangement shows every face
+    # Bubbles match-to-reference: each stimulus's identity (None: Bubbles trials judge a label)
+    match_identities: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.trial_types if t not in ITEMS_PER_TRIAL]
@@ -83,6 +89,14 @@ class PlanSettings:
             if not 0.0 <= value <= 0.5:
                 raise ValueError(
                     f"The '{name}' parameter of PlanSettings must be in [0, 0.5]; got {value}."
+                )
+        if self.match_identities is not None:
+            sizes = np.bincount(self.match_identities)
+            sizes = sizes[sizes > 0]
+            if len(sizes) < 2 or sizes.min() < 2:
+                raise ValueError(
+                    "The 'match_identities' parameter of PlanSettings must give at least two "
+                    f"identities, each with at least two images; got sizes {sorted(sizes)}."
                 )
 
 
@@ -223,6 +237,11 @@ def build_plan(
             f"The 'n_items' parameter of build_plan must be at least {needed} for "
             f"{list(settings.trial_types)}; got {n_items}."
         )
+    if settings.match_identities is not None and len(settings.match_identities) != n_items:
+        raise ValueError(
+            f"The 'settings' parameter of build_plan must give one identity per item ({n_items});"
+            f" got {len(settings.match_identities)}."
+        )
     orders = block_orders(len(settings.trial_types))
     if not 0 <= order_row < len(orders):
         raise ValueError(
@@ -284,7 +303,14 @@ def _plan_block(
     if trial_type == "bubbles":
         trials = practice + [trial for _, trial, _ in entries]
         seeds = rng.integers(0, SEED_LIMIT, len(trials))
-        return [replace(t, bubbles_seed=int(seed)) for t, seed in zip(trials, seeds, strict=True)]
+        trials = [replace(t, bubbles_seed=int(seed)) for t, seed in zip(trials, seeds, strict=True)]
+        if settings.match_identities is None:
+            return trials
+        identities, n = np.asarray(settings.match_identities), len(practice)
+        return [  # the targets' sides balanced among the main trials
+            *_with_candidates(trials[:n], identities, rng),
+            *_with_candidates(trials[n:], identities, rng),
+        ]
     for key in rng.choice(len(main), min(round(settings.repeat_rate * n_main), len(main)), False):
         position = next(p for p, entry in enumerate(entries) if entry[0] == key)
         earliest = min(position + 1 + MIN_REPEAT_GAP, len(entries))
@@ -302,6 +328,24 @@ def _plan_block(
         trial if original is None else replace(trial, repeat_of=position_of[original])
         for _, trial, original in entries
     ]
+
+
+def _with_candidates(
+    trials: list[PlannedTrial], identities: np.ndarray, rng: np.random.Generator
+) -> list[PlannedTrial]:
+    """Match-to-reference trials: (reference, left, right), one candidate another image of the
+    reference's identity (``correct_item``), the other an image of another identity."""
+    target_left = rng.permutation(np.arange(len(trials)) % 2 == 0)
+    matched = []
+    for trial, left in zip(trials, target_left, strict=True):
+        (reference,) = trial.items
+        same = identities == identities[reference]
+        same[reference] = False
+        target = int(rng.choice(np.flatnonzero(same)))
+        foil = int(rng.choice(np.flatnonzero(identities != identities[reference])))
+        items = (reference, target, foil) if left else (reference, foil, target)
+        matched.append(replace(trial, items=items, correct_item=target))
+    return matched
 
 
 def _arrangement_block(

@@ -11,6 +11,11 @@
 // by `step` after a correct answer, up by step·target/(1 − target) after an error, clipped to
 // [log minimum, log maximum]; the count shown is round(exp(level)) clipped to [minimum, maximum].
 
+// A match-to-reference trial: the reference shown in full, two candidates through the apertures.
+export function isMatch(trial) {
+  return trial.type === "bubbles" && trial.items.length === 3;
+}
+
 export function mulberry32(seed) {
   let state = seed >>> 0;
   return () => {

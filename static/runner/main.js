@@ -6,7 +6,7 @@ import { forgetStored, keepDecoded, preload, storeAhead } from "./preload.js";
 import { showRefusal } from "./refusals.js";
 import { measureRefresh } from "./frames.js";
 import { isScreenedOut, passScreening, showScreenedOut } from "./screening.js";
-import { Staircase } from "./bubbles.js";
+import { Staircase, isMatch } from "./bubbles.js";
 import { runArrangement } from "./arrangement.js";
 import { afterTrial, runTrial } from "./trials.js";
 import { watchTrial } from "./visibility.js";
@@ -18,6 +18,7 @@ const BLOCK_TITLES = {
   afc: "Which is more similar?",
   rating: "Similarity ratings",
   bubbles: "Faces through small windows",
+  "bubbles-match": "Same person, through small windows",
   arrangement: "Arrange the faces",
 };
 
@@ -80,9 +81,10 @@ function describeClient() {
 }
 
 async function blockIntro(trial, isPractice) {
+  const block = isMatch(trial) ? "bubbles-match" : trial.type;
   await pause("block", (element) => {
-    element.querySelector("[data-block-title]").textContent = BLOCK_TITLES[trial.type];
-    for (const text of element.querySelectorAll("[data-block-text]")) text.hidden = text.dataset.blockText !== trial.type;
+    element.querySelector("[data-block-title]").textContent = BLOCK_TITLES[block];
+    for (const text of element.querySelectorAll("[data-block-text]")) text.hidden = text.dataset.blockText !== block;
     element.querySelector("[data-rating-hint]").textContent =
       config.rating.max === 7 ? "from 1 (not similar) to 7 (very similar): click or press 1–7" : "on the slider from 0 to 100";
     element.querySelector("[data-block-practice]").hidden = !isPractice;

@@ -5,7 +5,7 @@
 // key, a key pressed during the transition or the second click of a double-click never does).
 import { clickPressedAt, keyPressedAt } from "./input.js";
 import { changeAfter } from "./frames.js";
-import { bubblesCanvas } from "./bubbles.js";
+import { bubblesCanvas, isMatch } from "./bubbles.js";
 import { addMasks } from "./masks.js";
 import { loadImages } from "./preload.js";
 
@@ -15,15 +15,21 @@ const PROMPTS = {
   rating: "How similar are these two faces?",
 };
 const LOADING_DELAY_MS = 80;
+
+function prompt(trial, bubbles) {
+  if (isMatch(trial)) return `Which lower face has the same ${bubbles.label} as the top face?`;
+  return bubbles ? `Which ${bubbles.label}?` : PROMPTS[trial.type];
+}
 const FEEDBACK_MS = 1000;
 
-function faceButton(image, label, key) {
+// A face (an image or a canvas) as a button answering with `key`.
+function faceButton(content, label, key) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "face choice";
   button.dataset.key = key;
   button.setAttribute("aria-label", label);
-  button.append(image.cloneNode(), Object.assign(document.createElement("span"), { className: "key", textContent: key }));
+  button.append(content, Object.assign(document.createElement("span"), { className: "key", textContent: key }));
   return button;
 }
 
@@ -49,6 +55,18 @@ function bubblesLayout(faces, image, bubbles, answers) {
   faces.append(figure, row);
 }
 
+// The reference above two candidates (buttons answering with their stimulus), each candidate
+// an image or, in a match-to-reference Bubbles trial, a canvas of it through the apertures.
+function referenceLayout(faces, trial, images, answers, candidate) {
+  faces.append(faceFigure(images[0], "reference"));
+  const row = Object.assign(document.createElement("div"), { className: "candidates" });
+  images.slice(1).forEach((image, i) => {
+    row.append(faceButton(candidate(image), i === 0 ? "Left face" : "Right face", String(i + 1)));
+    answers.set(String(i + 1), { choice: trial.items[i + 1] });
+  });
+  faces.append(row);
+}
+
 // Build the DOM for a trial; returns the keys that answer it, mapped to the answer.
 function layout(trial, images, view, rating, bubbles) {
   const faces = view.querySelector("[data-faces]");
@@ -64,17 +82,14 @@ function layout(trial, images, view, rating, bubbles) {
   const answers = new Map();
   if (trial.type === "triplet") {
     images.forEach((image, i) => {
-      faces.append(faceButton(image, `Face ${i + 1}`, String(i + 1)));
+      faces.append(faceButton(image.cloneNode(), `Face ${i + 1}`, String(i + 1)));
       answers.set(String(i + 1), { choice: trial.items[i] });
     });
   } else if (trial.type === "afc") {
-    faces.append(faceFigure(images[0], "reference"));
-    const row = Object.assign(document.createElement("div"), { className: "candidates" });
-    images.slice(1).forEach((image, i) => {
-      row.append(faceButton(image, i === 0 ? "Left face" : "Right face", String(i + 1)));
-      answers.set(String(i + 1), { choice: trial.items[i + 1] });
-    });
-    faces.append(row);
+    referenceLayout(faces, trial, images, answers, (image) => image.cloneNode());
+  } else if (isMatch(trial)) {
+    faces.dataset.type = "bubbles-match";
+    referenceLayout(faces, trial, images, answers, (image) => bubblesCanvas(image, bubbles));
   } else if (trial.type === "bubbles") {
     bubblesLayout(faces, images[0], bubbles, answers);
   } else {
@@ -111,13 +126,13 @@ function setImagesVisible(faces, visible) {
 
 // Resolves with the answer, its reaction time and the measured timing (frame timestamps in ms
 // from the trial's first frame); with null when `interrupt` resolves first (nothing then
-// stays on screen). Bubbles trials take `bubbles` ({seed, count, sigma, options}).
+// stays on screen). Bubbles trials take `bubbles` ({seed, count, sigma, label, options}).
 export async function runTrial(trial, { view, imageUrls, rating, minExposureMs, timing, refreshMs, interrupt, bubbles }) {
   const loading = view.querySelector("[data-loading]");
   const faces = view.querySelector("[data-faces]");
   const fixation = view.querySelector("[data-fixation]");
   const message = view.querySelector("[data-trial-message]");
-  view.querySelector("[data-prompt]").textContent = bubbles ? `Which ${bubbles.label}?` : PROMPTS[trial.type];
+  view.querySelector("[data-prompt]").textContent = prompt(trial, bubbles);
   faces.style.visibility = "hidden";
   message.hidden = true;
   const timer = setTimeout(() => (loading.hidden = false), LOADING_DELAY_MS);

@@ -169,7 +169,8 @@ class Trial(models.Model):
             models.CheckConstraint(
                 condition=Q(trial_type="rating", items__len=2)
                 | Q(trial_type__in=["triplet", "afc"], items__len=3)
-                | Q(trial_type="bubbles", items__len=1)
+                | Q(trial_type="bubbles", items__len=1)  # judging a label
+                | Q(trial_type="bubbles", items__len=3)  # matching: reference, two candidates
                 # arrangement trials after the first are chosen once the one before is answered
                 | Q(trial_type="arrangement", items__len=0)
                 | Q(trial_type="arrangement", items__len__gte=3),

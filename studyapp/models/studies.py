@@ -10,17 +10,10 @@ class TrialType(models.TextChoices):
     TRIPLET = "triplet", "Triplet odd-one-out"
     RATING = "rating", "Pairwise similarity rating"
     AFC = "afc", "2AFC match-to-reference"
-    BUBBLES = "bubbles", "Bubbles: a label judged through apertures"
+    BUBBLES = "bubbles", "Bubbles: faces through apertures (a label, or a match to a reference)"
     ARRANGEMENT = "arrangement", "Multi-arrangement: faces dragged in a circular arena"
 
 
-ITEMS_PER_TRIAL = {
-    TrialType.TRIPLET: 3,
-    TrialType.RATING: 2,
-    TrialType.AFC: 3,
-    TrialType.BUBBLES: 1,
-    TrialType.ARRANGEMENT: 3,  # the fewest: the first trial shows all faces or a chosen number
-}
 TRIAL_TYPE_LENGTH = 16
 
 
@@ -128,11 +121,13 @@ class Study(models.Model):
     bubbles = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Bubbles trials as JSON, e.g. {"label": "gender", "sigma": 10, "start": 30, '
-        '"target": 0.75, "step": 0.1, "max_count": 200}: the label column judged (its two '
-        "values are the answers), the apertures' standard deviation in pixels of the image, "
-        "the staircase's starting count, target accuracy and step (log scale); empty without "
-        "Bubbles trials.",
+        help_text='Bubbles trials as JSON, e.g. {"label": "gender", "task": "label", "sigma": 10, '
+        '"start": 30, "target": 0.75, "step": 0.1, "max_count": 200}: the label column and the '
+        'task ("label": which of the label\'s two values the face has; "match": which of two '
+        "faces seen through the apertures has the value of a reference shown in full, e.g. "
+        '{"label": "identity", "task": "match"}), the apertures\' standard deviation in pixels '
+        "of the image, the staircase's starting count, target accuracy and step (log scale); "
+        "empty without Bubbles trials.",
     )
     arrangement = models.JSONField(
         default=dict,

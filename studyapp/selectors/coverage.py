@@ -101,6 +101,8 @@ def study_coverage(
     coverage: dict[str, Coverage] = {} if into is None else into
     for trial_type, size, flat in rows:
         items = np.array(flat.split(","), dtype=np.int64).reshape(-1, size)
+        if trial_type == "bubbles":  # a match-to-reference trial's candidates are not balanced
+            items = items[:, :1]
         counts = coverage.setdefault(trial_type, Coverage(len(position_of)))
         counts.add_many(
             positions[np.searchsorted(sorted_ids, items)], references_first=trial_type == "afc"

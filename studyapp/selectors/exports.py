@@ -37,11 +37,13 @@ def csv_safe(expression: str) -> str:
 # ISO 8601 in UTC ("2026-12-01T22:48:11.878952Z"): the timestamp's text form under DateStyle
 # ISO (set for the query), which PostgreSQL writes much faster than to_char with a pattern.
 _ISO_UTC = "replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'"
-# Bubbles trials: ``choice`` is the label value answered (the response stores its index in the
-# sorted values, ``studyapp.bubbles.label_options``), with the trial's seed, the count shown,
-# the aperture sigma and the staircase level. The values are listed once per export.
+# Bubbles trials: judging a label (one item), ``choice`` is the label value answered (the
+# response stores its index in the sorted values, ``studyapp.bubbles.label_options``); matching
+# (reference and two candidates), the candidate chosen.  Both with the trial's seed, the count
+# shown, the aperture sigma and the staircase level. The values are listed once per export.
 _BUBBLES_SIGMA = f"COALESCE((s.bubbles ->> 'sigma')::float, {BUBBLES_DEFAULTS['sigma']})"
-_CHOICE = "CASE WHEN t.trial_type = 'bubbles' THEN o.options[r.choice + 1] ELSE sc.name END"
+_LABEL_ANSWER = "t.trial_type = 'bubbles' AND cardinality(t.items) = 1"
+_CHOICE = f"CASE WHEN {_LABEL_ANSWER} THEN o.options[r.choice + 1] ELSE sc.name END"
 # Arrangement trials: no item columns; ``positions`` is JSON {stimulus name: [x, y]} (arena
 # radii from the centre, y down) and ``moves`` JSON [[ms, stimulus name, x, y], ...] in order.
 _POSITIONS = """(SELECT jsonb_object_agg(x.name, r.positions -> x.id::text)
@@ -87,7 +89,7 @@ JOIN studyapp_study s ON s.id = p.study_id
 LEFT JOIN studyapp_stimulus s1 ON s1.id = t.items[1] AND t.trial_type <> 'arrangement'
 LEFT JOIN studyapp_stimulus s2 ON s2.id = t.items[2] AND t.trial_type <> 'arrangement'
 LEFT JOIN studyapp_stimulus s3 ON s3.id = t.items[3] AND t.trial_type <> 'arrangement'
-LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice AND t.trial_type <> 'bubbles'
+LEFT JOIN studyapp_stimulus sc ON sc.id = r.choice AND NOT ({_LABEL_ANSWER})
 WHERE p.study_id = {{study_id}}
 ORDER BY t.participant_id, t.index
 """

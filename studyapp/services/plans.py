@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from studyapp.arrangement import arrangement_settings
+from studyapp.bubbles import match_identities
 from studyapp.models import Participant, Study, Trial
 from studyapp.planning import (
     Coverage,
@@ -24,6 +25,7 @@ def plan_settings(*, study: Study) -> PlanSettings:
         repeat_rate=study.repeat_rate,
         catch_rate=study.catch_rate,
         arrangement_first_size=arrangement_settings(study).first_size,
+        match_identities=match_identities(study=study),
     )
 
 

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from studyapp.arrangement import arrangement_check, arrangement_plan_next
-from studyapp.bubbles import bubbles_correct
+from studyapp.bubbles import bubbles_correct, match_trial
 from studyapp.errors import NotFound, Unprocessable
 from studyapp.models import Participant, Response, Study, Trial
 from studyapp.payloads import ResponsePayload
@@ -167,7 +167,10 @@ def _validated_response(trial: Trial, payload: ResponsePayload, study: Study) ->
 def _checked_choice(trial: Trial, payload: ResponsePayload) -> int:
     if payload.rating is not None:
         raise Unprocessable("unexpected_rating", "This trial takes a 'choice', not a rating.")
-    choosable = {"afc": trial.items[1:], "bubbles": [0, 1]}.get(trial.trial_type, trial.items)
+    if trial.trial_type == "afc" or match_trial(trial):
+        choosable = trial.items[1:]
+    else:
+        choosable = [0, 1] if trial.trial_type == "bubbles" else trial.items
     if payload.choice is None:
         raise Unprocessable("missing_choice", "This trial needs a 'choice'.", "choice")
     if payload.choice not in choosable:

@@ -28,22 +28,24 @@ TIE = 1e-3
 
 
 def face_set(n: int = 6):
-    """Images of WIDTH x HEIGHT with a gender label (alternating)."""
+    """Images of WIDTH x HEIGHT with a gender label (alternating) and an identity (pairs)."""
     files = []
     for i in range(n):
         buffer = io.BytesIO()
         Image.new("RGB", (WIDTH, HEIGHT), (40 * i % 256, 90, 200)).save(buffer, format="PNG")
         files.append(source(f"face{i}.png", buffer.getvalue()))
-    rows = "filename,gender\n" + "".join(f"face{i}.png,{'fm'[i % 2]}\n" for i in range(n))
+    rows = "filename,gender,identity\n" + "".join(
+        f"face{i}.png,{'fm'[i % 2]},id{i // 2}\n" for i in range(n)
+    )
     files.append(source("metadata.csv", rows.encode()))
     stimulus_set, _ = stimulus_set_import(name="bubbles-faces", files=files)
     return stimulus_set
 
 
-def bubbles_study(**fields):
+def bubbles_study(settings=SETTINGS, **fields):
     defaults = {"trials_per_participant": 8, "practice_trials": 1, "break_every": 0}
     defaults |= {"repeat_rate": 0, "catch_rate": 0}
-    return make_study(face_set(), trial_types=["bubbles"], bubbles=SETTINGS, **(defaults | fields))
+    return make_study(face_set(), trial_types=["bubbles"], bubbles=settings, **(defaults | fields))
 
 
 def open_study(page, live_server, study, pid):
@@ -188,3 +190,52 @@ def test_offline_answers_keep_the_level_until_acknowledged_then_count_once(page,
     # While offline no outcome came back: the trials shown then repeat one level.
     offline = [r.bubbles_level for r in responses if r.trial.index in driver.answered[4:6]]
     assert len(set(offline)) == 1, offline
+
+
+MATCH = {**SETTINGS, "label": "identity", "task": "match"}
+READ_MATCH = """faces => {
+  const candidates = [...faces.querySelectorAll(".candidates button.choice canvas.bubbles")];
+  const alpha = (c) => c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  return {
+    title: document.querySelector("[data-prompt]").textContent,
+    reference: faces.querySelectorAll(".face.reference img").length,
+    canvases: candidates.map((c) => Array.from(alpha(c).filter((_, k) => k % 4 === 3))),
+    shown: candidates.map((c) => c.dataset.seed + "/" + c.dataset.count),
+  };
+}"""
+
+
+def test_a_match_trial_shows_the_reference_and_both_candidates_through_the_same_mask(
+    page, live_server
+):
+    study = bubbles_study(MATCH)
+    participant = open_study(page, live_server, study, "match-mask")
+    driver = RunnerDriver(page)
+    while driver.stage() != "trial":
+        if driver.stage() == "block":
+            title = page.inner_text("section[data-stage=block] [data-block-title]")
+            assert title == "Same person, through small windows"
+            assert "same person" in page.inner_text("section[data-stage=block]")
+        page.locator("section[data-stage]:not([hidden]) [data-next]").click()
+    page.wait_for_selector("[data-faces][data-accepting]")
+    shown = page.eval_on_selector("[data-faces]", READ_MATCH)
+    first = Trial.objects.get(participant=participant, index=0)
+    assert shown["title"] == "Which lower face has the same identity as the top face?"
+    assert shown["reference"] == 1  # the reference in full, above the candidates
+    assert shown["shown"] == [f"{first.bubbles_seed}/{SETTINGS['start']}"] * 2
+    left, right = shown["canvases"]
+    assert left == right  # the same apertures over both candidates ...
+    assert_same_pixels(left, first.bubbles_seed, SETTINGS["start"])  # ... the server's
+
+
+def test_a_whole_match_block_is_stored_once_and_scored_by_the_candidate(page, live_server):
+    study = bubbles_study(MATCH)
+    participant = open_study(page, live_server, study, "match-block")
+    driver = RunnerDriver(page, use_mouse=True, think_ms=100)
+    assert driver.run() == "complete"
+    responses = assert_block_stored_once(participant)
+    for response in responses:  # the driver clicks the second (right) candidate
+        trial = response.trial
+        assert response.choice == trial.items[2]
+        assert response.correct == (trial.items[2] == trial.correct_item)
+    assert {r.correct for r in responses} == {True, False}

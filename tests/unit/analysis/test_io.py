@@ -116,6 +116,14 @@ BAD_ROWS = [
     ({"rt_ms": "-5"}, "non-negative"),
     ({"trial_index": "1.5"}, "trial_index as integers"),
     ({"item_3": ""}, "item_3 on triplet"),
+    (
+        {"trial_type": "bubbles", "choice": "a", "correct": "false"},
+        "the choice of a Bubbles match to be item_2 or item_3",
+    ),
+    (
+        {"trial_type": "bubbles", "item_3": "", "choice": "b", "correct": "true"},
+        re.escape("one item (label) or three (match) on Bubbles trials"),
+    ),
 ]
 
 

@@ -270,3 +270,50 @@ def test_screen_positions_are_balanced_per_stimulus(trial_type, slots):
         np.testing.assert_array_equal(positions[:, 0], coverage[trial_type].references)
         shown = positions[:, 1:]
     assert (shown.max(axis=1) - shown.min(axis=1)).max() <= 2
+
+
+IDENTITIES = tuple(i // 3 for i in range(12))  # four identities, three images each
+
+
+def test_match_trials_pair_the_reference_with_its_identity_and_another():
+    settings = PlanSettings(["bubbles"], 24, 2, match_identities=IDENTITIES)
+    plans, coverage = plan_many(12, settings, 5)
+    identities = np.array(IDENTITIES)
+    for plan in plans:
+        main = [t for t in plan if t.role == "main"]
+        assert len(plan) == 24 + 2
+        assert {t.role for t in plan} == {"practice", "main"}
+        for trial in plan:
+            reference, left, right = trial.items
+            target, foil = (left, right) if trial.correct_item == left else (right, left)
+            assert trial.correct_item in (left, right)
+            assert target != reference
+            assert identities[target] == identities[reference] != identities[foil]
+            assert trial.bubbles_seed is not None
+        lefts = sum(t.correct_item == t.items[1] for t in main)
+        assert lefts == 12  # the target is left in half of the main trials
+        references = np.bincount([t.items[0] for t in main], minlength=12)
+        assert references.tolist() == [2] * 12  # 24 trials: each face the reference twice
+    # coverage counts the references only, as the stored trials are recounted
+    assert coverage["bubbles"].item_uses.tolist() == [10] * 12
+    assert coverage["bubbles"].pairs.sum() == 5 * 24
+
+
+def test_match_plans_are_reproducible_from_the_seed():
+    settings = PlanSettings(["bubbles", "triplet"], 20, 1, match_identities=IDENTITIES)
+    assert build_plan(12, settings, {}, seed=7) == build_plan(12, settings, {}, seed=7)
+
+
+@pytest.mark.parametrize(
+    "identities",
+    [(0,) * 12, (0, 0, 1) + (2,) * 9, tuple(range(12))],
+)
+def test_match_needs_two_identities_with_two_images_each(identities):
+    with pytest.raises(ValueError, match="match_identities"):
+        PlanSettings(["bubbles"], 10, match_identities=identities)
+
+
+def test_match_identities_must_name_every_item():
+    settings = PlanSettings(["bubbles"], 10, match_identities=IDENTITIES)
+    with pytest.raises(ValueError, match="one identity per item"):
+        build_plan(13, settings, {}, seed=0)
