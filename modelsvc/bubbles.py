@@ -1,10 +1,13 @@
 """Models take the Bubbles test: the same trials people saw, answered by the model.
 
-A trial shows one image through a visibility mask (1 = the image, 0 = a uniform fill, e.g. the
-mid-grey background of the runner): ``shown = v·image + (1 − v)·fill``.  The model's answer is
-its decision for the task's label (argmax of the output layer), scored against the target.  The
-masks come from the trials' seeds (`analysis.bubbles`); this module only shows and scores, so a
-model's classification image is computed exactly like a participant's.
+A trial shows images through a visibility mask (1 = the image, 0 = a uniform fill, e.g. the
+mid-grey background of the runner): ``shown = v·image + (1 − v)·fill``.  Judging a label, the
+model's answer is its decision (argmax of the output layer), scored against the target
+(`bubbles_decisions`).  Matching a reference, it picks the candidate seen through the mask
+whose embedding (a layer's pooled activations) correlates more with the reference's, seen in
+full (`bubbles_matches`).  The masks come from the trials' seeds (`analysis.bubbles`); this
+module only shows and scores, so a model's classification image is computed exactly like a
+participant's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from modelsvc.embeddings import extract_embeddings
 from modelsvc.masking import predict_targets
 from modelsvc.spec import ModelSpec
 from modelsvc.validation import check_int
@@ -88,3 +92,62 @@ def bubbles_decisions(
         correct.append(scored[0])
         logits.append(scored[1])
     return np.concatenate(correct), np.concatenate(logits)
+
+
+def bubbles_matches(
+    model: nn.Module,
+    spec: ModelSpec,
+    images: torch.Tensor,
+    trials: np.ndarray,
+    visibility: np.ndarray,
+    *,
+    layer: str,
+    fill: Sequence[float] = (0.5, 0.5, 0.5),
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Whether the model matches each trial's reference to its target.
+
+    `images` (N, 3, H, W) in [0, 1]; `trials` (T, 3) indexes them as (reference, target, foil);
+    `visibility[t]` (H, W) is the mask over both candidates.  Correct when the target's
+    embedding at `layer` (global average pooled) correlates more with the reference's than the
+    foil's does (a tie is an error).
+    """
+    check_int("bubbles_matches", "batch_size", batch_size, minimum=1)
+    trials = np.asarray(trials, dtype=np.int64)
+    if trials.ndim != 2 or trials.shape[1] != 3 or len(trials) != len(visibility):
+        raise ValueError(
+            "The 'trials' parameter of bubbles_matches must have one (reference, target, foil) "
+            f"row per mask ({len(visibility)}); got shape {trials.shape}."
+        )
+    if trials.size and (trials.min() < 0 or trials.max() >= len(images)):
+        raise ValueError(
+            f"The 'trials' parameter of bubbles_matches must index the {len(images)} images; "
+            f"got values from {trials.min()} to {trials.max()}."
+        )
+    references = _embed(model, spec, images, layer, batch_size)
+    correct = []
+    for start in range(0, len(trials), batch_size):
+        part = trials[start : start + batch_size]
+        masks = torch.as_tensor(np.asarray(visibility[start : start + batch_size]))
+        shown = show_through(
+            images[torch.from_numpy(part[:, 1:].reshape(-1))], masks.repeat_interleave(2, 0), fill
+        )
+        candidates = _embed(model, spec, shown, layer, 2 * batch_size).reshape(len(part), 2, -1)
+        similarity = np.einsum("td,tcd->tc", references[part[:, 0]], candidates)
+        correct.append(similarity[:, 0] > similarity[:, 1])
+    return np.concatenate(correct) if correct else np.zeros(0, dtype=bool)
+
+
+def _embed(
+    model: nn.Module, spec: ModelSpec, images: torch.Tensor, layer: str, batch_size: int
+) -> np.ndarray:
+    """Centred unit-length embeddings (N, D): their dot products are Pearson correlations."""
+    rows = np.concatenate(
+        [
+            extract_embeddings(model, spec, images[start : start + batch_size], [layer])[layer]
+            for start in range(0, len(images), batch_size)
+        ]
+    ).astype(np.float64)
+    rows -= rows.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1.0)

@@ -1,9 +1,11 @@
 """Models take the study's Bubbles test, for its report: the participants' own trials.
 
-Every model trained for the judged label (its task is the Bubbles label) answers each main
-Bubbles trial of the export: the trial's image at the model's input size, seen through the
-trial's apertures (drawn from its seed and count at the image's own size, then resized like
-the image) on the runner's mid-grey.  The answers keep the export's columns with the model's
+The models answer each main Bubbles trial of the export: the trial's images at the model's input
+size, seen through the trial's apertures (drawn from its seed and count at the image's own size,
+then resized like the image) on the runner's mid-grey.  Judging a label, every model trained for
+that label (its task) gives its decision; matching a reference, every study model with layers of
+interest picks the candidate whose embedding at its last such layer correlates more with the
+reference's (``modelsvc.bubbles``).  The answers keep the export's columns with the model's
 ``correct``, so ``analysis`` computes the model's classification image like a participant's.
 The report compares the models' classification images with their relevance maps and with the
 participants' (``analysis.bubbles.model_answers``).
@@ -15,7 +17,7 @@ import torch
 
 from analysis.bubbles import BubblesDesign
 from modelsvc import class_indices, load_batch
-from modelsvc.bubbles import bubbles_decisions, visibility_at
+from modelsvc.bubbles import bubbles_decisions, bubbles_matches, visibility_at
 from studyapp.bubbles import bubbles_settings
 from studyapp.models import Study
 from tasks.items import stimulus_items
@@ -32,24 +34,25 @@ def bubbles_trials(responses: pd.DataFrame) -> pd.DataFrame:
 
 def model_answers(*, study: Study, design: BubblesDesign, responses: pd.DataFrame) -> dict:
     """{model name: the main Bubbles trials of `responses` with the model's ``correct``} for
-    the study's models of the judged label ({} without such models or trials)."""
+    the study's models that can take its Bubbles task ({} without such models or trials)."""
     trials = bubbles_trials(responses)
     if trials.empty:
         return {}
-    label = bubbles_settings(study).label
+    settings = bubbles_settings(study)
+    columns = ["item_1", "item_2", "item_3"] if settings.task == "match" else ["item_1"]
     stimuli = {s.name: s.pk for s in study.stimulus_set.stimuli.all()}
-    names = sorted(set(trials["item_1"]))
+    names = sorted(set(trials[columns].to_numpy().ravel()))
     items = stimulus_items([stimuli[name] for name in names])
     row_of = {name: row for row, name in enumerate(names)}
-    image_index = trials["item_1"].map(row_of).to_numpy(np.int64)
+    rows = trials[columns].apply(lambda column: column.map(row_of))  # image rows
     seeds = trials["bubbles_seed"].astype(np.int64).to_numpy()
     counts = trials["bubbles_count"].astype(np.int64).to_numpy()
     answers = {}
-    for face_model in study.face_models.filter(task=label).order_by("pk"):
+    for face_model in study.face_models.order_by("pk"):
         spec = model_spec(face_model)
-        targets = class_indices([str(item.labels.get(label)) for item in items], spec.class_names)
-        if (targets < 0).any():
-            continue  # a model whose classes are not the label's values cannot answer
+        answer = _answer_rule(settings, face_model, spec, trials, rows, items)
+        if answer is None:
+            continue
         loaded = load_batch([item.path for item in items], spec.input_size)
         if loaded.failed:
             raise ValueError(f"Model Bubbles: stimuli could not be read: {loaded.errors[:3]}")
@@ -57,17 +60,58 @@ def model_answers(*, study: Study, design: BubblesDesign, responses: pd.DataFram
         with torch.inference_mode():
             correct = np.concatenate(
                 [
-                    bubbles_decisions(
+                    answer(
                         model,
-                        spec,
                         loaded.images,
-                        image_index[part],
+                        part,
                         visibility_at(design.masks(seeds[part], counts[part]), spec.input_size),
-                        targets[image_index[part]],
-                        fill=FILL,
-                    )[0]
+                    )
                     for part in (slice(s, s + BLOCK) for s in range(0, len(trials), BLOCK))
                 ]
             )
         answers[face_model.name] = trials.assign(correct=correct.astype(bool))
     return answers
+
+
+def _answer_rule(settings, face_model, spec, trials, rows, items):
+    """How the model answers the trials, or None when it cannot: matching needs layers of
+    interest (an embedding); judging a label, a model trained for it with its values as classes."""
+    if settings.task == "match":
+        return _matches(spec, _reference_target_foil(trials, rows)) if spec.layers else None
+    if face_model.task != settings.label:
+        return None
+    targets = class_indices([str(i.labels.get(settings.label)) for i in items], spec.class_names)
+    if (targets < 0).any():
+        return None
+    image_index = rows["item_1"].to_numpy(np.int64)
+    return _decisions(spec, image_index, targets[image_index])
+
+
+def _reference_target_foil(trials: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """(T, 3) image rows of each match trial's reference, target and foil: the target is the
+    candidate chosen when the answer was correct, else the other one."""
+    chosen_second = (trials["choice"] == trials["item_3"]).to_numpy()
+    right = trials["correct"].astype(bool).to_numpy()
+    target_second = chosen_second == right
+    left, second = rows["item_2"].to_numpy(np.int64), rows["item_3"].to_numpy(np.int64)
+    target = np.where(target_second, second, left)
+    foil = np.where(target_second, left, second)
+    return np.stack([rows["item_1"].to_numpy(np.int64), target, foil], axis=1)
+
+
+def _matches(spec, trials: np.ndarray):
+    def answer(model, images, part: slice, visibility) -> np.ndarray:
+        return bubbles_matches(
+            model, spec, images, trials[part], visibility, layer=spec.layers[-1], fill=FILL
+        )
+
+    return answer
+
+
+def _decisions(spec, image_index: np.ndarray, targets: np.ndarray):
+    def answer(model, images, part: slice, visibility) -> np.ndarray:
+        return bubbles_decisions(
+            model, spec, images, image_index[part], visibility, targets[part], fill=FILL
+        )[0]
+
+    return answer

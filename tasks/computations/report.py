@@ -353,10 +353,11 @@ def bubbles_inputs(
     study: Study, *, responses: pd.DataFrame, relevance: RelevanceInputs
 ) -> BubblesInputs | None:
     """A study's Bubbles design (its images' size, the apertures' sigma), with the stimuli
-    grouped by the judged label's value and, when the set has part masks, those masks (at the
-    images' size, where the apertures were drawn); the answers of the study's models of the
-    judged label to the same trials and the models' mean relevance map per group; None
-    without Bubbles trials."""
+    grouped by the judged label's value (matching a reference: one group, "all", grouped by
+    the reference) and, when the set has part masks, those masks (at the images' size, where
+    the apertures were drawn); the answers of the study's models that can take the task to the
+    same trials (``model_bubbles``) and the models' mean relevance map per group; None without
+    Bubbles trials."""
     if "bubbles" not in study.trial_types:
         return None
     chosen = bubbles_settings(study)
@@ -367,7 +368,8 @@ def bubbles_inputs(
             f"Bubbles classification images need stimuli of one size; this set has {sizes[:5]}."
         )
     ((width, height),) = sizes
-    groups = {s.name: str(s.labels.get(chosen.label)) for s in stimuli}
+    match = chosen.task == "match"
+    groups = {s.name: "all" if match else str(s.labels.get(chosen.label)) for s in stimuli}
     parts = {}
     part_names = study.stimulus_set.part_names
     if part_names and all(s.part_mask for s in stimuli):

@@ -13,6 +13,7 @@ from studyapp.selectors.reports import report_member
 from studyapp.services.jobs import job_launch
 from studyapp.services.participants import participant_complete
 from studyapp.services.responses import response_record
+from tasks.computations.model_bubbles import _reference_target_foil
 from tests.compute_fixtures import small_model, wait_for
 from tests.factories import answer_for, make_study, start_participant
 
@@ -124,3 +125,70 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
     page = report_member(report, "index.html").decode()
     assert "<h2>Sanity checks</h2>" in page
     assert "Model accuracy on the Bubbles trials of the participants" in page
+
+
+def match_answer(trial, study):
+    if trial.trial_type != "bubbles":
+        return answer(trial, study)
+    bubbles = {"seed": trial.bubbles_seed, "count": 20, "level": math.log(20)}
+    choice = trial.items[1 + trial.index % 2]
+    return {"trial": trial.index, "rt_ms": 900.0, "choice": choice, "bubbles": bubbles}
+
+
+def test_every_model_with_an_embedding_takes_a_match_to_reference_bubbles_test(
+    worker, media, faces
+):
+    """Matching identities, the study's models (whatever their task) answer by their
+    embeddings; maps are pooled over the references ("all")."""
+    gender, identity = (
+        small_model("match-bubbles-gender"),
+        small_model(
+            "match-bubbles-identity", classes=[f"id{i:02d}" for i in range(6)], task="identity"
+        ),
+    )
+    match = {"label": "identity", "task": "match", "sigma": 3, "start": 20}
+    study = make_study(
+        faces, trial_types=["triplet", "bubbles"], bubbles=match, trials_per_participant=48
+    )
+    study.face_models.set([gender, identity])
+    for p in range(3):
+        participant = start_participant(study, f"match-bubbles-{p}")
+        for trial in participant.trials.order_by("index"):
+            payload = parse_response(match_answer(trial, study))
+            response_record(token=participant.token, payload=payload)
+        participant_complete(participant=participant)
+    job = job_launch(
+        kind=Job.Kind.REPORT, stimulus_set=faces, face_models=[], params=QUICK_ANALYSIS, study=study
+    )
+    job = wait_for(job, timeout=300)
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    report = Artifact.objects.get(kind=Artifact.Kind.REPORT, job=job)
+
+    def csv(name):
+        return pd.read_csv(io.BytesIO(report_member(report, f"tables/{name}.csv")))
+
+    main_bubbles = study.participants.filter(trials__trial_type="bubbles", trials__role="main")
+    regions = csv("bubbles_regions")
+    assert set(regions["group"]) == {"all"}
+    assert set(regions["trials"]) == {main_bubbles.count()}
+    accuracy = csv("bubbles_model_accuracy")
+    assert sorted(accuracy["model"]) == sorted([gender.name, identity.name])
+    assert set(accuracy["group"]) == {"all"}
+    assert set(accuracy["trials"]) == {main_bubbles.count()}
+    assert accuracy["accuracy"].between(0, 1).all()
+
+
+def test_the_target_of_a_match_row_follows_from_the_choice_and_its_correctness():
+    trials = pd.DataFrame(
+        {
+            "item_1": ["r", "r", "r", "r"],
+            "item_2": ["a", "a", "a", "a"],
+            "item_3": ["b", "b", "b", "b"],
+            "choice": ["a", "a", "b", "b"],
+            "correct": [True, False, True, False],
+        }
+    )
+    rows = trials[["item_1", "item_2", "item_3"]].apply(lambda c: c.map({"r": 0, "a": 1, "b": 2}))
+    found = _reference_target_foil(trials, rows)
+    assert found.tolist() == [[0, 1, 2], [0, 2, 1], [0, 2, 1], [0, 1, 2]]
