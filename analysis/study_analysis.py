@@ -30,6 +30,7 @@ from analysis.bubbles import (
     participant_accumulators,
 )
 from analysis.bubbles.model_answers import model_bubbles
+from analysis.bubbles.responses import ALL, stimulus_maps, with_pooled
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.dissection_summary import DissectionInputs, DissectionResults, dissection_results
 from analysis.generalisation_inference import CrossCorrect
@@ -367,12 +368,17 @@ def _seeds(random_state: int) -> dict[str, int]:
 def _decision_weighting(
     trials: pd.DataFrame, bubbles: BubblesInputs, params: AnalysisParameters, seed: int
 ) -> DecisionWeighting:
-    """The Bubbles trials' maps per group, with the models' answers to the trials of the
-    participants kept (`trials`)."""
+    """The Bubbles trials' maps per group and pooled ("all", with several groups), with the
+    models' answers to the trials of the participants kept (`trials`), and per stimulus."""
     rng = np.random.default_rng(seed)
+    people = participant_accumulators(trials, bubbles.design, groups=bubbles.groups)
     presence = None
     if bubbles.part_masks:
         presence = group_part_presence(bubbles.part_masks, bubbles.part_labels, bubbles.groups)
+        if len(people) > 1:
+            members = bubbles.groups or {}
+            every = {name: ALL for name in bubbles.part_masks if name in members}
+            presence |= group_part_presence(bubbles.part_masks, bubbles.part_labels, every)
     models = None
     if bubbles.model_answers:
         kept = set(trials["participant"])
@@ -382,7 +388,9 @@ def _decision_weighting(
         }
         models = model_bubbles(
             {
-                model: participant_accumulators(answers, bubbles.design, groups=bubbles.groups)
+                model: with_pooled(
+                    participant_accumulators(answers, bubbles.design, groups=bubbles.groups)
+                )
                 for model, answers in answered.items()
             },
             relevance_maps=bubbles.model_maps,
@@ -390,14 +398,15 @@ def _decision_weighting(
             random_state=rng,
         )
     weighting = decision_weighting(
-        participant_accumulators(trials, bubbles.design, groups=bubbles.groups),
+        with_pooled(people),
         model_maps=bubbles.model_maps,
         model_images=models.z_maps if models is not None else None,
         part_presence=presence,
         n_boot=params.n_boot,
         random_state=rng,
     )
-    return replace(weighting, models=models)
+    stimuli = stimulus_maps(trials, bubbles.design, stimuli=bubbles.groups)
+    return replace(weighting, models=models, stimuli=stimuli)
 
 
 def analyse_study(

@@ -3,14 +3,16 @@
 `participant_accumulators` streams each participant's Bubbles trials of the long export (read by
 `analysis.io.read_responses`: ``item_1``, ``correct``, ``bubbles_seed``, ``bubbles_count``,
 ``bubbles_sigma``) into one accumulator per stimulus group and participant; the masks are
-redrawn from (seed, count), never stored.  `decision_weighting` turns them into the group maps,
-their pixel- and cluster-test regions, the split-half ceiling and, given model maps of the same
-images, each map's agreement with the group map (participant bootstrap).
+redrawn from (seed, count), never stored.  `with_pooled` adds the group "all" (every group's
+trials), and `decision_weighting` turns them into the group maps, their pixel- and cluster-test
+regions, the split-half ceiling and, given model maps of the same images, each map's agreement
+with the group map (participant bootstrap).  `stimulus_maps` gives each stimulus's map over all
+participants, with its cluster test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,7 @@ from analysis.bubbles.classification_image import (
 from analysis.bubbles.masks import BubblesDesign
 from analysis.bubbles.model_answers import ModelBubbles
 from analysis.bubbles.parts import PartPresence, part_shares
-from analysis.bubbles.significance import cluster_test, pixel_test
+from analysis.bubbles.significance import SignificantRegions, cluster_test, pixel_test
 
 COLUMNS = ("participant", "trial_type", "role", "item_1", "correct")
 BUBBLES_COLUMNS = ("bubbles_seed", "bubbles_count", "bubbles_sigma")
@@ -47,27 +49,106 @@ def participant_accumulators(
     `groups` maps stimulus names (``item_1``) to a group; without it every trial is in group
     "all", and stimuli it does not name are left out.  The trials' sigma must be the design's.
     """
-    missing = [c for c in (*COLUMNS, *BUBBLES_COLUMNS) if c not in responses.columns]
-    if missing:
-        raise fail("participant_accumulators", "responses", "the Bubbles columns", missing)
-    trials = responses[(responses["trial_type"] == "bubbles") & responses["role"].isin(roles)]
-    sigmas = trials["bubbles_sigma"].astype(float)
-    if not np.allclose(sigmas, design.sigma):
-        raise fail(
-            "participant_accumulators", "design", f"sigma {sorted(set(sigmas))}", design.sigma
-        )
+    trials = _bubbles_rows(responses, design, roles, "participant_accumulators")
     group = (
         pd.Series(ALL, index=trials.index) if groups is None else trials["item_1"].map(dict(groups))
     )
     result: Accumulators = {}
     for (name, participant), rows in trials.groupby([group, trials["participant"]], sort=True):
-        accumulator = ClassificationImageAccumulator(design).add_trials(
-            rows["bubbles_seed"].astype(np.int64).to_numpy(),
-            rows["bubbles_count"].astype(np.int64).to_numpy(),
-            rows["correct"].astype(bool).to_numpy(),
-        )
-        result.setdefault(name, {})[participant] = accumulator
+        result.setdefault(name, {})[participant] = _accumulated(rows, design)
     return result
+
+
+def _bubbles_rows(
+    responses: pd.DataFrame, design: BubblesDesign, roles: tuple[str, ...], func: str
+) -> pd.DataFrame:
+    """The Bubbles trials of `roles`, checked to have their columns and the design's sigma."""
+    missing = [c for c in (*COLUMNS, *BUBBLES_COLUMNS) if c not in responses.columns]
+    if missing:
+        raise fail(func, "responses", "the Bubbles columns", missing)
+    trials = responses[(responses["trial_type"] == "bubbles") & responses["role"].isin(roles)]
+    sigmas = trials["bubbles_sigma"].astype(float)
+    if not np.allclose(sigmas, design.sigma):
+        raise fail(func, "design", f"sigma {sorted(set(sigmas))}", design.sigma)
+    return trials
+
+
+def _accumulated(rows: pd.DataFrame, design: BubblesDesign) -> ClassificationImageAccumulator:
+    return ClassificationImageAccumulator(design).add_trials(
+        rows["bubbles_seed"].astype(np.int64).to_numpy(),
+        rows["bubbles_count"].astype(np.int64).to_numpy(),
+        rows["correct"].astype(bool).to_numpy(),
+    )
+
+
+def with_pooled(accumulators: Accumulators) -> Accumulators:
+    """The groups and, when there are several, "all": each participant's trials of every
+    group added up."""
+    if len(accumulators) < 2 or ALL in accumulators:
+        return dict(accumulators)
+    people: dict[str, list[ClassificationImageAccumulator]] = {}
+    for participants in accumulators.values():
+        for participant, accumulator in participants.items():
+            people.setdefault(participant, []).append(accumulator)
+    pooled = {p: ClassificationImageAccumulator.combine(sets) for p, sets in sorted(people.items())}
+    return {**accumulators, ALL: pooled}
+
+
+@dataclass(frozen=True)
+class StimulusMaps:
+    """Per stimulus, over all participants: `table` (stimulus, participants, trials, accuracy,
+    significant_pixels, regions, peak_z, note), and the z maps and cluster-test pixels of the
+    first stimuli with a map (by name; at most `keep` of them)."""
+
+    table: pd.DataFrame
+    z: dict[str, np.ndarray]
+    significant: dict[str, np.ndarray]
+
+
+def stimulus_maps(
+    responses: pd.DataFrame,
+    design: BubblesDesign,
+    *,
+    stimuli: Collection[str] | None = None,
+    roles: tuple[str, ...] = ("main",),
+    threshold: float = 2.7,
+    alpha: float = 0.05,
+    min_each: int = 5,
+    keep: int = 24,
+) -> StimulusMaps:
+    """Each stimulus's classification image over all participants' Bubbles trials (by
+    ``item_1``; only `stimuli` when given), with its cluster test.  One accumulator at a time:
+    memory does not grow with the number of stimuli beyond the `keep` maps.  A stimulus with
+    fewer than `min_each` correct or incorrect answers gets no map (its row says so)."""
+    trials = _bubbles_rows(responses, design, roles, "stimulus_maps")
+    if stimuli is not None:
+        trials = trials[trials["item_1"].isin(set(stimuli))]
+    rows, z_maps, significant = [], {}, {}
+    for stimulus, chosen in trials.groupby("item_1", sort=True):
+        pooled = _accumulated(chosen, design)
+        count, right = pooled.n_trials, pooled.n_correct
+        row = {"stimulus": stimulus, "participants": chosen["participant"].nunique()}
+        row |= {"trials": count, "accuracy": right / count}
+        if min(right, count - right) < min_each:
+            rows.append(row | {"note": f"fewer than {min_each} correct or incorrect answers"})
+            continue
+        image = pooled.image()
+        found = cluster_test(image.z, image.fwhm, threshold=threshold, alpha=alpha)
+        if len(z_maps) < keep:
+            z_maps[stimulus] = image.z.astype(np.float32)
+            significant[stimulus] = found.significant
+        rows.append(
+            row
+            | {
+                "significant_pixels": int(found.significant.sum()),
+                "regions": _significant_regions(found, alpha),
+                "peak_z": float(np.nanmax(image.z)),
+                "note": "",
+            }
+        )
+    columns = ["stimulus", "participants", "trials", "accuracy", "significant_pixels"]
+    columns += ["regions", "peak_z", "note"]
+    return StimulusMaps(pd.DataFrame(rows, columns=columns), z_maps, significant)
 
 
 @dataclass(frozen=True)
@@ -79,7 +160,8 @@ class DecisionWeighting:
     participant-bootstrap interval and the group map's split-half ceiling; `parts` (when part
     presence maps were given): per group, test and part, the part's share of the significant
     pixels and of the image area (`analysis.bubbles.parts.part_shares`); `models`: the models'
-    own answers to the same trials (`analysis.bubbles.model_answers.model_bubbles`).
+    own answers to the same trials (`analysis.bubbles.model_answers.model_bubbles`);
+    `stimuli`: each stimulus's map (`stimulus_maps`).
     """
 
     images: dict[str, ClassificationImage]
@@ -88,6 +170,7 @@ class DecisionWeighting:
     agreement: pd.DataFrame
     parts: pd.DataFrame | None = None
     models: ModelBubbles | None = None
+    stimuli: StimulusMaps | None = None
 
 
 def decision_weighting(
@@ -130,7 +213,7 @@ def decision_weighting(
                     "participants": len(people),
                     "trials": sum(p.n_trials for p in people),
                     "significant_pixels": int(result.significant.sum()),
-                    "regions": len(result.clusters),
+                    "regions": _significant_regions(result, alpha),
                     "ceiling": ceiling,
                 }
             )
@@ -173,6 +256,14 @@ def decision_weighting(
         ),
         parts=_first_columns(pd.concat(parts), ["group", "test"]) if parts else None,
     )
+
+
+def _significant_regions(result: SignificantRegions, alpha: float) -> int:
+    """Connected significant regions (the cluster test's table also lists the excursions
+    that were not significant)."""
+    if "p" not in result.clusters.columns:
+        return len(result.clusters)
+    return int((result.clusters["p"] < alpha).sum())
 
 
 def _first_columns(table: pd.DataFrame, first: list[str]) -> pd.DataFrame:

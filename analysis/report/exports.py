@@ -54,6 +54,8 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         optional["bubbles_regions"] = a.bubbles.regions
         optional["bubbles_agreement"] = a.bubbles.agreement
         optional["bubbles_parts"] = a.bubbles.parts
+        if a.bubbles.stimuli is not None:
+            optional["bubbles_stimuli"] = a.bubbles.stimuli.table
         if a.bubbles.models is not None:
             optional["bubbles_model_accuracy"] = a.bubbles.models.accuracy
             optional["bubbles_faithfulness"] = a.bubbles.models.faithfulness

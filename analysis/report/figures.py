@@ -328,6 +328,29 @@ def classification_images(result) -> Figure | None:
     return fig
 
 
+def stimulus_classification_images(stimuli) -> Figure | None:
+    """Bubbles: the first stimuli's classification images (z), cluster-test regions outlined."""
+    names = list(stimuli.z)
+    if not names:
+        return None
+    columns = min(6, len(names))
+    rows = -(-len(names) // columns)
+    fig, axes = _subplots(rows, columns, figsize=(2.2 * columns, 2.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        z = stimuli.z[name]
+        bound = max(float(np.nanmax(np.abs(z))), 1e-9)
+        ax.imshow(z, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+        if stimuli.significant[name].any():
+            ax.contour(stimuli.significant[name].astype(float), levels=[0.5], colors="black")
+        ax.set_title(f"{name} (|z| <= {bound:.1f})", fontsize=7)
+    for ax in axes.ravel()[len(names) :]:
+        ax.set_axis_off()
+    return fig
+
+
 def model_classification_images(z_maps: Mapping[str, Mapping[str, np.ndarray]]) -> Figure | None:
     """Bubbles: each model's classification image (z) per stimulus group (first 12 models)."""
     models = list(z_maps)[:MAX_MODEL_PANELS]

@@ -435,14 +435,16 @@ def stimulus_groups_section(a: StudyAnalysis, figs: Figures) -> Section | None:
 
 
 def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
-    """Bubbles trials: human classification images per stimulus group, their significant
-    regions, the split-half ceiling and the agreement of model maps with them."""
+    """Bubbles trials: human classification images per stimulus group, pooled and per stimulus,
+    their significant regions, the split-half ceiling and the agreement of model maps with
+    them."""
     if a.bubbles is None or not a.bubbles.images:
         return None
     section = Section(
         "Decision weighting: humans vs models",
         "Classification images from the Bubbles trials (Gosselin & Schyns 2001): per pixel, "
-        "visibility regressed on correctness and overall visibility, z-scored; regions by the "
+        "visibility regressed on correctness and overall visibility, z-scored, per stimulus "
+        "group, pooled over the groups ('all') and per stimulus; regions by the "
         "pixel and cluster tests of Chauvin et al. (2005), family-wise alpha 0.05. The ceiling "
         "is the group map's split-half reliability; model maps are compared by Spearman rho "
         "and top-10 % IoU with participant-bootstrap intervals. Models that judge the same "
@@ -458,6 +460,15 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         figures.classification_images(a.bubbles),
         "Human classification images (z) per stimulus group; cluster-test regions outlined.",
     )
+    stimuli = a.bubbles.stimuli
+    if stimuli is not None:
+        figs.add(
+            section,
+            "bubbles_stimulus_classification_images",
+            figures.stimulus_classification_images(stimuli),
+            f"Human classification images (z) of single stimuli, all participants pooled (the "
+            f"first {len(stimuli.z)} with a map; every stimulus in tables/bubbles_stimuli.csv).",
+        )
     models = a.bubbles.models
     if models is not None:
         figs.add(
@@ -480,6 +491,14 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
             "tables/bubbles_agreement.csv",
         ),
     )
+    if stimuli is not None:
+        section.add_tables(
+            table(
+                "Per stimulus, all participants pooled: trials, accuracy and the cluster test",
+                stimuli.table,
+                "tables/bubbles_stimuli.csv",
+            )
+        )
     if models is not None:
         section.add_tables(
             table(

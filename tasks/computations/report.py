@@ -35,6 +35,7 @@ from analysis import (
     generalisation_table,
 )
 from analysis.bubbles import BubblesDesign
+from analysis.bubbles.responses import ALL
 from analysis.generalisation_inference import CrossCorrect
 from analysis.io import read_responses_dropping_bad_rows
 from analysis.report import ReportMeta, write_report
@@ -337,15 +338,19 @@ def group_relevance(
     relevance: RelevanceInputs, groups: dict[str, str], size: tuple[int, int]
 ) -> dict:
     """{model: {group: mean signed relevance map at `size` (width, height)}} from the report's
-    per-model relevance maps (`relevance_maps`); {} without them."""
+    per-model relevance maps (`relevance_maps`), with "all" (every grouped image) when there are
+    several groups, as the Bubbles maps have; {} without them."""
     if not isinstance(relevance.relevance, Mapping):
         return {}
     image_groups = np.array([groups.get(name) for name in relevance.image_ids], dtype=object)
     found = sorted({g for g in image_groups if g is not None})
+    grouped = np.array([g is not None for g in image_groups], dtype=bool)
     result = {}
     for model, maps in relevance.relevance.items():
         resized = _maps_at(maps, size)
         result[model] = {group: resized[image_groups == group].mean(axis=0) for group in found}
+        if len(found) > 1:
+            result[model][ALL] = resized[grouped].mean(axis=0)
     return result
 
 

@@ -135,8 +135,10 @@ def test_demo_runs_end_to_end_and_a_second_run_reuses_everything(
     assert "Decision weighting: humans vs models" in page
     regions = pd.read_csv(io.BytesIO(report_member(first.report, "tables/bubbles_regions.csv")))
     assert set(regions["participants"]) == {4}
+    stimuli = pd.read_csv(io.BytesIO(report_member(first.report, "tables/bubbles_stimuli.csv")))
+    assert len(stimuli) == TINY.identities * TINY.images_per_identity  # a map per face
     shares = eyes_share(first.report)
-    assert sorted(shares) == ["female", "male"]
+    assert sorted(shares) == ["all", "female", "male"]
     for _, ratio in shares.values():  # eyes: under 1 % of the image (measured ratios 6 and 20)
         assert ratio > 3, shares
     # relevance sanity checks of every model: a curve over its 6 layers, a verdict sentence

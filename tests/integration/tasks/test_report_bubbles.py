@@ -56,7 +56,7 @@ def test_a_report_on_triplets_and_bubbles_has_the_decision_weighting_section(wor
     page = report_member(report, "index.html").decode()
     assert "<h2>Decision weighting: humans vs models</h2>" in page
     regions = pd.read_csv(io.BytesIO(report_member(report, "tables/bubbles_regions.csv")))
-    assert sorted(set(regions["group"])) == ["female", "male"]
+    assert sorted(set(regions["group"])) == ["all", "female", "male"]  # "all": pooled
     assert set(regions["participants"]) == {4}
     assert report_member(report, "figures/bubbles_classification_images.png")
 
@@ -102,8 +102,9 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
     main_bubbles = study.participants.filter(trials__trial_type="bubbles", trials__role="main")
     accuracy = csv("bubbles_model_accuracy")
     assert set(accuracy["model"]) == {gender.name}
-    assert accuracy["trials"].sum() == main_bubbles.count()
-    assert sorted(accuracy["group"]) == ["female", "male"]
+    assert accuracy.query("group != 'all'")["trials"].sum() == main_bubbles.count()
+    assert sorted(accuracy["group"]) == ["all", "female", "male"]
+    assert accuracy.set_index("group").loc["all", "trials"] == main_bubbles.count()
     agreement = csv("bubbles_agreement")
     faithful = csv("bubbles_faithfulness")
     mapped = set(accuracy.loc[accuracy["note"].isna(), "group"])  # enough errors for a map

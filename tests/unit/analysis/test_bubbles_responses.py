@@ -13,7 +13,12 @@ from analysis.bubbles import (
     part_shares,
 )
 from analysis.bubbles.observers import DiagnosticObserver, disc_weights, simulate_observer
-from analysis.bubbles.responses import decision_weighting, participant_accumulators
+from analysis.bubbles.responses import (
+    decision_weighting,
+    participant_accumulators,
+    stimulus_maps,
+    with_pooled,
+)
 from analysis.report import write_report
 from analysis.study_analysis import AnalysisParameters, BubblesInputs, analyse_study
 
@@ -184,7 +189,13 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
     assert "<h2>Decision weighting: humans vs models</h2>" in html
     assert (tmp_path / "figures" / "bubbles_classification_images.png").exists()
     regions = pd.read_csv(tmp_path / "tables" / "bubbles_regions.csv")
-    assert sorted(set(regions["group"])) == ["eyes", "guess"]
+    assert sorted(set(regions["group"])) == ["all", "eyes", "guess"]
+    stimuli = pd.read_csv(tmp_path / "tables" / "bubbles_stimuli.csv").set_index("stimulus")
+    assert sorted(stimuli.index) == sorted(GROUPS)
+    assert (stimuli["trials"] == 6 * 125).all()
+    assert (stimuli.loc[["face0", "face1"], "regions"] >= 1).all()
+    assert (stimuli.loc[["face2", "face3"], "significant_pixels"] == 0).all()
+    assert (tmp_path / "figures" / "bubbles_stimulus_classification_images.png").exists()
     agreement = pd.read_csv(tmp_path / "tables" / "bubbles_agreement.csv")
     assert set(agreement["model"]) == {"eyes-model"}
     assert "Agreement of model maps with the human maps" in html
@@ -199,3 +210,40 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
 def sections_html(analysis, out) -> str:
     out.mkdir()
     return write_report(analysis, out).html.read_text()
+
+
+def test_pooling_adds_every_groups_trials_per_participant(table):
+    accumulators = participant_accumulators(table, DESIGN, groups=GROUPS)
+    pooled = with_pooled(accumulators)
+    assert sorted(pooled) == ["all", "eyes", "guess"]
+    direct = participant_accumulators(table, DESIGN)["all"]
+    for participant, accumulator in pooled["all"].items():
+        assert accumulator.n_trials == direct[participant].n_trials == 500
+        np.testing.assert_allclose(
+            accumulator.sum_mask_correct, direct[participant].sum_mask_correct
+        )
+    single = {"eyes": accumulators["eyes"]}
+    assert with_pooled(single) == single  # one group: nothing to pool
+
+
+def test_each_stimulus_gets_its_own_map_and_test(table):
+    found = stimulus_maps(table, DESIGN, keep=1)
+    rows = found.table.set_index("stimulus")
+    assert sorted(rows.index) == sorted(GROUPS)
+    assert (rows["participants"] == 6).all()
+    assert (rows["trials"] == 6 * 125).all()  # main trials only
+    assert rows.loc["face0", "significant_pixels"] > 0
+    assert rows.loc["face2", "significant_pixels"] == 0
+    assert list(found.z) == ["face0"]  # at most `keep` maps are kept
+    assert found.significant["face0"][tuple(np.array(EYES).T)].all()
+    only = stimulus_maps(table, DESIGN, stimuli=["face3"])
+    assert only.table["stimulus"].tolist() == ["face3"]
+
+
+def test_a_stimulus_without_errors_gets_a_row_but_no_map(table):
+    right = table.copy()
+    right.loc[right["item_1"] == "face1", "correct"] = True
+    rows = stimulus_maps(right, DESIGN).table.set_index("stimulus")
+    assert "fewer than 5 correct or incorrect" in rows.loc["face1", "note"]
+    assert np.isnan(rows.loc["face1", "significant_pixels"])
+    assert rows.loc["face0", "note"] == ""
