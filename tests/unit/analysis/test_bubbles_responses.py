@@ -99,6 +99,8 @@ def test_eyes_group_has_significant_eyes_guessing_group_none_and_model_agreement
     regions = result.regions.set_index(["group", "test"])
     assert regions.loc[("eyes", "cluster"), "regions"] >= 1
     assert regions.loc[("guess", "pixel"), "significant_pixels"] == 0
+    # an excursion above the threshold that is not significant is no region (one here)
+    assert regions.loc[("guess", "cluster"), ["significant_pixels", "regions"]].tolist() == [0, 0]
     assert (
         regions.loc[("eyes", "pixel"), "ceiling"] > 0.5 > regions.loc[("guess", "pixel"), "ceiling"]
     )
