@@ -29,7 +29,7 @@ from analysis.bubbles import (
     group_part_presence,
     participant_accumulators,
 )
-from analysis.bubbles.model_answers import model_bubbles
+from analysis.bubbles.model_answers import model_bubbles, with_skipped
 from analysis.bubbles.responses import ALL, stimulus_maps, with_pooled
 from analysis.compare import ModelInput, model_matrices, noise_ceiling
 from analysis.dissection_summary import DissectionInputs, DissectionResults, dissection_results
@@ -198,7 +198,8 @@ class BubblesInputs:
     stimuli's part label maps at the design's size (stimulus name -> (H, W)) with the part
     names of their labels, for the significant pixels per face part; and the models' answers
     to the same trials ({model: table like the export's Bubbles rows, with the model's
-    ``correct``}), for the models' own classification images.  `model_maps` then are best
+    ``correct``}), for the models' own classification images, and why other models could
+    not answer ({model: reason}: a row of the accuracy table each).  `model_maps` then are best
     the models' relevance maps: each model's classification image is compared with them
     (faithfulness) and with the human maps."""
 
@@ -208,6 +209,7 @@ class BubblesInputs:
     part_masks: Mapping[str, np.ndarray] | None = None
     part_labels: Mapping[int, str] | None = None
     model_answers: Mapping[str, pd.DataFrame] | None = None
+    model_skipped: Mapping[str, str] | None = None  # models that could not answer, and why
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -406,6 +408,7 @@ def _decision_weighting(
         random_state=rng,
     )
     stimuli = stimulus_maps(trials, bubbles.design, stimuli=bubbles.groups)
+    models = with_skipped(models, bubbles.model_skipped or {})
     return replace(weighting, models=models, stimuli=stimuli)
 
 

@@ -12,7 +12,7 @@ the participants' trial sets and the model map's split-half reliability as the c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from analysis.bubbles.classification_image import ClassificationImageAccumulator
 
 MIN_EACH = 10  # correct and incorrect answers a model needs for a map with intervals
 AGREEMENT_COLUMNS = ["group", "model", "statistic", "estimate", "ci_low", "ci_high", "ceiling"]
+ACCURACY_COLUMNS = ["model", "group", "trials", "accuracy", "note"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,23 @@ def model_bubbles(
                 )
     return ModelBubbles(
         z_maps=z_maps,
-        accuracy=pd.DataFrame(accuracy, columns=["model", "group", "trials", "accuracy", "note"]),
+        accuracy=pd.DataFrame(accuracy, columns=ACCURACY_COLUMNS),
         faithfulness=pd.DataFrame(faithfulness, columns=AGREEMENT_COLUMNS),
     )
+
+
+def with_skipped(result: ModelBubbles | None, skipped: Mapping[str, str]) -> ModelBubbles | None:
+    """`result` with an accuracy row (no trials, no map) for each model that could not take the
+    test, its note saying why."""
+    if not skipped:
+        return result
+    rows = pd.DataFrame(
+        [
+            {"model": model, "group": "", "trials": 0, "accuracy": float("nan"), "note": why}
+            for model, why in skipped.items()
+        ],
+        columns=ACCURACY_COLUMNS,
+    )
+    if result is None:
+        return ModelBubbles({}, rows, pd.DataFrame(columns=AGREEMENT_COLUMNS))
+    return replace(result, accuracy=pd.concat([result.accuracy, rows], ignore_index=True))

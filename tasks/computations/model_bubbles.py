@@ -11,6 +11,8 @@ The report compares the models' classification images with their relevance maps 
 participants' (``analysis.bubbles.model_answers``).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -32,12 +34,20 @@ def bubbles_trials(responses: pd.DataFrame) -> pd.DataFrame:
     return responses[(responses["trial_type"] == "bubbles") & (responses["role"] == "main")]
 
 
-def model_answers(*, study: Study, design: BubblesDesign, responses: pd.DataFrame) -> dict:
-    """{model name: the main Bubbles trials of `responses` with the model's ``correct``} for
-    the study's models that can take its Bubbles task ({} without such models or trials)."""
+@dataclass(frozen=True)
+class ModelAnswers:
+    """{model name: the main Bubbles trials with the model's ``correct``} for the study's
+    models that can take its Bubbles task, and {model name: why not} for the others."""
+
+    answers: dict[str, pd.DataFrame]
+    skipped: dict[str, str]
+
+
+def model_answers(*, study: Study, design: BubblesDesign, responses: pd.DataFrame) -> ModelAnswers:
+    """The study's models' answers to the main Bubbles trials of `responses`."""
     trials = bubbles_trials(responses)
     if trials.empty:
-        return {}
+        return ModelAnswers({}, {})
     settings = bubbles_settings(study)
     columns = ["item_1", "item_2", "item_3"] if settings.task == "match" else ["item_1"]
     stimuli = {s.name: s.pk for s in study.stimulus_set.stimuli.all()}
@@ -47,11 +57,12 @@ def model_answers(*, study: Study, design: BubblesDesign, responses: pd.DataFram
     rows = trials[columns].apply(lambda column: column.map(row_of))  # image rows
     seeds = trials["bubbles_seed"].astype(np.int64).to_numpy()
     counts = trials["bubbles_count"].astype(np.int64).to_numpy()
-    answers = {}
+    answers, skipped = {}, {}
     for face_model in study.face_models.order_by("pk"):
         spec = model_spec(face_model)
         answer = _answer_rule(settings, face_model, spec, trials, rows, items)
-        if answer is None:
+        if isinstance(answer, str):
+            skipped[face_model.name] = answer
             continue
         loaded = load_batch([item.path for item in items], spec.input_size)
         if loaded.failed:
@@ -70,19 +81,23 @@ def model_answers(*, study: Study, design: BubblesDesign, responses: pd.DataFram
                 ]
             )
         answers[face_model.name] = trials.assign(correct=correct.astype(bool))
-    return answers
+    return ModelAnswers(answers, skipped)
 
 
 def _answer_rule(settings, face_model, spec, trials, rows, items):
-    """How the model answers the trials, or None when it cannot: matching needs layers of
-    interest (an embedding); judging a label, a model trained for it with its values as classes."""
+    """How the model answers the trials, or why it cannot: matching needs layers of interest
+    (an embedding); judging a label, a model trained for it with its values as classes."""
     if settings.task == "match":
-        return _matches(spec, _reference_target_foil(trials, rows)) if spec.layers else None
+        if not spec.layers:
+            return "names no layers of interest: no embedding to match faces by"
+        return _matches(spec, _reference_target_foil(trials, rows))
     if face_model.task != settings.label:
-        return None
-    targets = class_indices([str(i.labels.get(settings.label)) for i in items], spec.class_names)
+        return f"trained for {face_model.task or 'no task'!r}, not {settings.label!r}"
+    values = [str(item.labels.get(settings.label)) for item in items]
+    targets = class_indices(values, spec.class_names)
     if (targets < 0).any():
-        return None
+        missing = sorted({v for v, t in zip(values, targets, strict=True) if t < 0})
+        return f"its classes {list(spec.class_names)[:6]} lack the label's values {missing[:6]}"
     image_index = rows["item_1"].to_numpy(np.int64)
     return _decisions(spec, image_index, targets[image_index])
 

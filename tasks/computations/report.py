@@ -383,10 +383,12 @@ def bubbles_inputs(
             "part_labels": dict(enumerate(part_names)),
         }
     design = BubblesDesign(height, width, chosen.sigma)
+    answered = model_answers(study=study, design=design, responses=responses)
     return BubblesInputs(
         design,
         groups=groups,
-        model_answers=model_answers(study=study, design=design, responses=responses) or None,
+        model_answers=answered.answers or None,
+        model_skipped=answered.skipped or None,
         model_maps=group_relevance(relevance, groups, (width, height)) or None,
         **parts,
     )

@@ -14,7 +14,7 @@ from analysis.bubbles import (
     participant_accumulators,
 )
 from analysis.bubbles.agreement import _Ranked
-from analysis.bubbles.model_answers import model_bubbles
+from analysis.bubbles.model_answers import model_bubbles, with_skipped
 from analysis.bubbles.observers import DiagnosticObserver, disc_weights
 
 DESIGN = BubblesDesign(height=48, width=48, sigma=3.0)
@@ -98,3 +98,22 @@ def test_several_maps_share_the_draws_and_equal_map_agreement():
     assert fast["spearman"] == pytest.approx(map_agreement(group, ties)["spearman"], abs=1e-12)
     assert fast["top_iou"] == map_agreement(group, ties)["top_iou"]
     assert one["spearman"]["ci_low"] == pytest.approx(found["ties"]["spearman"]["ci_low"])
+
+
+def test_a_model_that_could_not_answer_gets_a_row_saying_why():
+    why = {"identity-net": "trained for 'identity', not 'gender'"}
+    alone = with_skipped(None, why)
+    assert alone.z_maps == {}
+    assert alone.faithfulness.empty
+    assert alone.accuracy.to_dict("records") == [
+        {
+            "model": "identity-net",
+            "group": "",
+            "trials": 0,
+            "accuracy": pytest.approx(np.nan, nan_ok=True),
+            "note": why["identity-net"],
+        }
+    ]
+    assert with_skipped(alone, {}) is alone
+    both = with_skipped(alone, {"other": "names no layers of interest"})
+    assert both.accuracy["model"].tolist() == ["identity-net", "other"]
