@@ -9,12 +9,15 @@
 * `consensus_maps`: the pixels in the top-k of every model (and of every model of each
   group, e.g. each pretraining); `consensus_share` is the consensus size as a share of k,
   next to its chance level f^(M-1) for independent maps.
+* `compare_maps`: all of these for one set of maps (with the consensus per face part), as
+  the report's replication section and the map-comparison job give them.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,6 +26,7 @@ from scipy import stats
 from analysis._checks import check_real, fail
 from analysis.generalisation_inference import only_differs
 from analysis.inference import bootstrap_indices, draw_counts
+from analysis.relevance import relevance_mass_per_part
 
 _CHUNK_PIXELS = 4_000_000
 
@@ -215,3 +219,83 @@ def consensus_share(
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class MapComparison:
+    """`compare_maps`'s tables: per model pair and per factor relation (`agreement_summary`),
+    the consensus masks (N, H, W) by name, their sizes and, with part masks, their share
+    per face part."""
+
+    pairs: pd.DataFrame
+    relations: pd.DataFrame
+    consensus: dict[str, np.ndarray]
+    consensus_share: pd.DataFrame
+    consensus_parts: pd.DataFrame | None
+
+
+def compare_maps(
+    maps: Mapping[str, np.ndarray],
+    info: pd.DataFrame | None = None,
+    factors: Sequence[str] = (),
+    *,
+    part_masks: np.ndarray | None = None,
+    part_labels: Mapping[int, str] | None = None,
+    top_fraction: float = 0.1,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    random_state=None,
+) -> MapComparison:
+    """Pairwise agreement (grouped by the `factors` of `info`: model + attribute columns), the
+    consensus of all models and of each pretraining (when `info` has several), and the
+    consensus per face part when `part_masks` (N, H, W labels) are given."""
+    per_image = pairwise_map_agreement(maps, top_fraction=top_fraction)
+    pairs, relations = agreement_summary(
+        per_image,
+        info if factors else None,
+        factors,
+        n_boot=n_boot,
+        level=level,
+        random_state=random_state,
+    )
+    groups = _pretraining_groups(list(maps), info)
+    consensus = consensus_maps(maps, top_fraction=top_fraction, groups=groups)
+    sizes = {"all models": len(maps), **{g: len(m) for g, m in groups.items()}}
+    share = consensus_share(
+        consensus,
+        sizes,
+        top_fraction=top_fraction,
+        n_boot=n_boot,
+        level=level,
+        random_state=random_state,
+    )
+    parts = None
+    if part_masks is not None and part_labels:
+        parts = _consensus_parts(consensus, part_masks, part_labels)
+    return MapComparison(pairs, relations, consensus, share, parts)
+
+
+def _pretraining_groups(models: list[str], info: pd.DataFrame | None) -> dict:
+    if info is None or "pretraining" not in info.columns:
+        return {}
+    meta = info.drop_duplicates("model").set_index("model")
+    known = [m for m in models if m in meta.index]
+    groups: dict[str, list[str]] = {}
+    for m in known:
+        groups.setdefault(f"pretraining = {meta.loc[m, 'pretraining']}", []).append(m)
+    return groups if len(groups) > 1 else {}
+
+
+def _consensus_parts(consensus, part_masks, part_labels) -> pd.DataFrame:
+    """Share of each consensus's pixels per face part vs the part's area (mean over images)."""
+    tables = []
+    for name, mask in consensus.items():
+        per_image = relevance_mass_per_part(mask.astype(float), part_masks, part_labels)
+        summary = per_image.groupby("part", as_index=False)[
+            ["relevance_share", "area_share"]
+        ].mean()
+        summary = summary.rename(columns={"relevance_share": "consensus_share"})
+        summary.insert(0, "consensus", name)
+        summary["enrichment"] = summary["consensus_share"] / summary["area_share"]
+        tables.append(summary)
+    return pd.concat(tables, ignore_index=True)

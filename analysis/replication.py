@@ -23,13 +23,7 @@ from analysis.generalisation_inference import (
     cell_intervals,
     factor_contrasts,
 )
-from analysis.map_comparison import (
-    agreement_summary,
-    consensus_maps,
-    consensus_share,
-    pairwise_map_agreement,
-)
-from analysis.relevance import relevance_mass_per_part
+from analysis.map_comparison import compare_maps
 
 MARGIN = 0.05  # |difference| below this counts as negligible (accuracy range: 2 x MARGIN)
 ALPHA = 0.05
@@ -99,36 +93,25 @@ def replication_analysis(
             )
         if cross.unmasked_correct is not None:
             acc, acc_range = _accuracy(cross, counts, level)
-    pairs = relations = consensus = share = parts = None
+    compared = None
     if maps is not None and len(maps) >= 2:
-        per_image = pairwise_map_agreement(maps, top_fraction=top_fraction)
-        pairs, relations = agreement_summary(
-            per_image,
-            info if factors else None,
+        compared = compare_maps(
+            maps,
+            info,
             factors,
-            n_boot=n_boot,
-            level=level,
-            random_state=seed,
-        )
-        groups = _pretraining_groups(list(maps), info)
-        consensus = consensus_maps(maps, top_fraction=top_fraction, groups=groups)
-        sizes = {"all models": len(maps), **{g: len(m) for g, m in groups.items()}}
-        share = consensus_share(
-            consensus,
-            sizes,
+            part_masks=part_masks,
+            part_labels=part_labels,
             top_fraction=top_fraction,
             n_boot=n_boot,
             level=level,
             random_state=seed,
         )
-        if part_masks is not None and part_labels:
-            parts = _consensus_parts(consensus, part_masks, part_labels)
     claims = replication_claims(
         accuracy_range=acc_range,
         levels=levels,
         contrasts=contrasts,
         asymmetry=asym,
-        consensus_share=share,
+        consensus_share=compared and compared.consensus_share,
         decision_weighting=decision_weighting,
     )
     return Replication(
@@ -139,11 +122,11 @@ def replication_analysis(
         asymmetry=asym,
         levels=levels,
         contrasts=contrasts,
-        map_pairs=pairs,
-        map_relations=relations,
-        consensus=consensus,
-        consensus_share=share,
-        consensus_parts=parts,
+        map_pairs=compared and compared.pairs,
+        map_relations=compared and compared.relations,
+        consensus=compared and compared.consensus,
+        consensus_share=compared and compared.consensus_share,
+        consensus_parts=compared and compared.consensus_parts,
         model_info=info,
         claims=claims,
     )
@@ -162,32 +145,6 @@ def _accuracy(cross: CrossCorrect, counts: np.ndarray, level: float):
     r_low, r_high = np.percentile(spread, [tail, 100 - tail])
     estimate = float(table["accuracy"].max() - table["accuracy"].min())
     return table, {"estimate": estimate, "ci_low": r_low, "ci_high": r_high}
-
-
-def _pretraining_groups(models: list[str], info: pd.DataFrame | None) -> dict:
-    if info is None or "pretraining" not in info.columns:
-        return {}
-    meta = info.drop_duplicates("model").set_index("model")
-    known = [m for m in models if m in meta.index]
-    groups: dict[str, list[str]] = {}
-    for m in known:
-        groups.setdefault(f"pretraining = {meta.loc[m, 'pretraining']}", []).append(m)
-    return groups if len(groups) > 1 else {}
-
-
-def _consensus_parts(consensus, part_masks, part_labels) -> pd.DataFrame:
-    """Share of each consensus's pixels per face part vs the part's area (mean over images)."""
-    tables = []
-    for name, mask in consensus.items():
-        per_image = relevance_mass_per_part(mask.astype(float), part_masks, part_labels)
-        summary = per_image.groupby("part", as_index=False)[
-            ["relevance_share", "area_share"]
-        ].mean()
-        summary = summary.rename(columns={"relevance_share": "consensus_share"})
-        summary.insert(0, "consensus", name)
-        summary["enrichment"] = summary["consensus_share"] / summary["area_share"]
-        tables.append(summary)
-    return pd.concat(tables, ignore_index=True)
 
 
 def _verdict_positive(estimate, low, high) -> tuple[str, str]:

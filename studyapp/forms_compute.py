@@ -9,6 +9,7 @@ from django.conf import settings
 from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
 from modelsvc.weights_inspect import WeightsInfo
+from studyapp.map_comparison import map_comparison_settings
 from studyapp.models import FaceModel, Job, StimulusSet, Study
 from studyapp.services.dissection import dissection_check
 
@@ -180,7 +181,9 @@ class JobLaunchForm(forms.Form):
         '{"method": "epsilon_plus_flat"}; embeddings {"metrics": ["correlation"]}; '
         'masking {"fractions": [0.05, 0.1, 0.2], "fill": "mean"}; dissection '
         '{"layers": ["features.4"], "local_columns": {"nose_shape": "nose"}, '
-        '"global_columns": ["smile"]} (generated faces need no columns).',
+        '"global_columns": ["smile"]} (generated faces need no columns); maps (relevance maps '
+        'compared across at least two models with relevance on the set) {"top_fraction": 0.1, '
+        '"n_boot": 1000, "seed": 0}.',
     )
 
     def __init__(self, *args, studies=None, **kwargs):
@@ -191,6 +194,8 @@ class JobLaunchForm(forms.Form):
         data = super().clean()
         if not data.get("study") and not data.get("stimulus_set"):
             raise forms.ValidationError("Choose a study or a stimulus set.")
+        if data.get("kind") == Job.Kind.MAPS:
+            self._check_map_comparison(data)
         if data.get("kind") == Job.Kind.DISSECTION and "params" in data:
             stimulus_set = data["study"].stimulus_set if data["study"] else data["stimulus_set"]
             try:  # the Face Dictionary is built now, so a bad one never becomes a job
@@ -198,6 +203,15 @@ class JobLaunchForm(forms.Form):
             except ValueError as error:
                 raise forms.ValidationError(f"Dissection: {error}") from error
         return data
+
+    def _check_map_comparison(self, data: dict) -> None:
+        if len(data.get("face_models") or []) < 2:
+            self.add_error("face_models", "Comparing relevance maps needs at least two models.")
+        if "params" in data:
+            try:
+                map_comparison_settings(data["params"])
+            except ValueError as error:
+                self.add_error("params", str(error))
 
     def clean_params(self) -> dict:
         text = self.cleaned_data["params"].strip() or "{}"

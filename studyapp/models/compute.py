@@ -86,6 +86,7 @@ class Job(Dispatched):
         MASKING = "masking", "Relevance masking and generalisation"
         DECISION = "decision", "Similarity on relevance-masked images"
         DISSECTION = "dissection", "Network dissection (Face Dictionary)"
+        MAPS = "maps", "Relevance maps compared across models"
         REPORT = "report", "Correlation report"
         ADAPTIVE = "adaptive", "Adaptive triplet selection (fit and choose)"
 
@@ -230,6 +231,7 @@ class Artifact(models.Model):
         MASKING = "masking", "Masking and generalisation"
         MASKED_SIMILARITY = "masked_similarity", "Dissimilarity matrices on masked images"
         DISSECTION = "dissection", "Network dissection counts"
+        MAP_COMPARISON = "map_comparison", "Relevance maps compared across models"
         REPORT = "report", "Correlation report"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)

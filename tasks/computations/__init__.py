@@ -7,6 +7,7 @@ from tasks.computations.decision import DecisionWeighting
 from tasks.computations.dissection import Dissection
 from tasks.computations.embeddings import Embeddings
 from tasks.computations.finetune import Finetune
+from tasks.computations.maps import MapComparisonJob
 from tasks.computations.masking import Masking
 from tasks.computations.relevance import Relevance
 from tasks.computations.report import Report
@@ -18,6 +19,7 @@ COMPUTATIONS: dict[str, Computation] = {
     Job.Kind.FINETUNE: Finetune(),
     Job.Kind.DECISION: DecisionWeighting(),
     Job.Kind.DISSECTION: Dissection(),
+    Job.Kind.MAPS: MapComparisonJob(),
     Job.Kind.REPORT: Report(),
     Job.Kind.ADAPTIVE: AdaptiveSelection(),
 }

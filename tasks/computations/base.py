@@ -1,7 +1,10 @@
 """What every kind of job provides to the generic job tasks (``tasks.jobs``)."""
 
+import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 
@@ -76,3 +79,14 @@ def failure_records(run, items) -> list[dict]:
 def dataset_fill_value(ids: list[int], size: tuple[int, int]) -> list[float]:
     """Mean RGB of the stimulus set at the models' input size (the 'mean' masking fill)."""
     return list(mean_fill_value(stimulus_items(ids), size, batch_size=MODEL_BATCH_SIZE))
+
+
+def zip_folder(folder: str | Path) -> bytes:
+    """Every file under `folder`, deflated, named by its path relative to it (sorted)."""
+    root = Path(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                zipped.write(path, path.relative_to(root).as_posix())
+    return buffer.getvalue()

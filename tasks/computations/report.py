@@ -48,7 +48,7 @@ from studyapp.selectors.exports import attributes_csv_chunks, responses_csv_chun
 from studyapp.selectors.studies import screened_out_counts
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
-from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name
+from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name, zip_folder
 from tasks.computations.model_bubbles import model_answers
 from tasks.computations.sanity import SETTINGS as SANITY_SETTINGS
 from tasks.computations.sanity import study_sanity
@@ -446,12 +446,8 @@ class Report(Computation):
             write_report(analysis, folder, meta, screening=screening_rules(job.study))
             (Path(folder) / INPUTS).write_text(json.dumps(inputs, indent=2, default=str))
             (Path(folder) / SUMMARY).write_text(json.dumps(analysis.summary(), default=str))
-            archive = io.BytesIO()
-            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-                for path in sorted(Path(folder).rglob("*")):
-                    if path.is_file():
-                        zipped.write(path, path.relative_to(folder).as_posix())
-        name, sha = store_file(batch_file_name(job, batch, "zip"), archive.getvalue())
+            archive = zip_folder(folder)
+        name, sha = store_file(batch_file_name(job, batch, "zip"), archive)
         return BatchOutput(name, sha)
 
     def finalize(self, job: Job) -> str:
