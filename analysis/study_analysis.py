@@ -199,9 +199,10 @@ class BubblesInputs:
     names of their labels, for the significant pixels per face part; and the models' answers
     to the same trials ({model: table like the export's Bubbles rows, with the model's
     ``correct``}), for the models' own classification images, and why other models could
-    not answer ({model: reason}: a row of the accuracy table each).  `model_maps` then are best
-    the models' relevance maps: each model's classification image is compared with them
-    (faithfulness) and with the human maps."""
+    not answer ({model: reason}: a row of the accuracy table each); with `model_image_maps`
+    each stimulus's human map is compared with each model's map of that image.  `model_maps`
+    then are best the models' relevance maps: each model's classification image is compared
+    with them (faithfulness) and with the human maps."""
 
     design: BubblesDesign
     groups: Mapping[str, str] | None = None
@@ -210,6 +211,8 @@ class BubblesInputs:
     part_labels: Mapping[int, str] | None = None
     model_answers: Mapping[str, pd.DataFrame] | None = None
     model_skipped: Mapping[str, str] | None = None  # models that could not answer, and why
+    # {model: {stimulus: its relevance map at the design's size}}, read one model at a time
+    model_image_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -407,7 +410,14 @@ def _decision_weighting(
         n_boot=params.n_boot,
         random_state=rng,
     )
-    stimuli = stimulus_maps(trials, bubbles.design, stimuli=bubbles.groups)
+    stimuli = stimulus_maps(
+        trials,
+        bubbles.design,
+        stimuli=bubbles.groups,
+        model_maps=bubbles.model_image_maps,
+        n_boot=params.n_boot,
+        random_state=rng,
+    )
     models = with_skipped(models, bubbles.model_skipped or {})
     return replace(weighting, models=models, stimuli=stimuli)
 

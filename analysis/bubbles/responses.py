@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._checks import fail
-from analysis.bubbles.agreement import bootstrap_agreements
+from analysis.bubbles.agreement import bootstrap_agreements, map_agreement
 from analysis.bubbles.classification_image import (
     ClassificationImage,
     ClassificationImageAccumulator,
@@ -29,6 +29,7 @@ from analysis.bubbles.masks import BubblesDesign
 from analysis.bubbles.model_answers import ModelBubbles
 from analysis.bubbles.parts import PartPresence, part_shares
 from analysis.bubbles.significance import SignificantRegions, cluster_test, pixel_test
+from analysis.inference import bootstrap_indices
 
 COLUMNS = ("participant", "trial_type", "role", "item_1", "correct")
 BUBBLES_COLUMNS = ("bubbles_seed", "bubbles_count", "bubbles_sigma")
@@ -98,11 +99,16 @@ def with_pooled(accumulators: Accumulators) -> Accumulators:
 class StimulusMaps:
     """Per stimulus, over all participants: `table` (stimulus, participants, trials, accuracy,
     significant_pixels, regions, peak_z, note), and the z maps and cluster-test pixels of the
-    first stimuli with a map (by name; at most `keep` of them)."""
+    first stimuli with a map (by name; at most `keep` of them).  With model maps of the same
+    images: `agreement`, each stimulus's map against each model's map of that image (spearman,
+    top_iou), and `agreement_summary`, per model the mean over the images with an
+    image-bootstrap interval."""
 
     table: pd.DataFrame
     z: dict[str, np.ndarray]
     significant: dict[str, np.ndarray]
+    agreement: pd.DataFrame | None = None
+    agreement_summary: pd.DataFrame | None = None
 
 
 def stimulus_maps(
@@ -110,20 +116,25 @@ def stimulus_maps(
     design: BubblesDesign,
     *,
     stimuli: Collection[str] | None = None,
+    model_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     roles: tuple[str, ...] = ("main",),
     threshold: float = 2.7,
     alpha: float = 0.05,
     min_each: int = 5,
     keep: int = 24,
+    top_fraction: float = 0.1,
+    n_boot: int = 1000,
+    random_state=None,
 ) -> StimulusMaps:
     """Each stimulus's classification image over all participants' Bubbles trials (by
-    ``item_1``; only `stimuli` when given), with its cluster test.  One accumulator at a time:
-    memory does not grow with the number of stimuli beyond the `keep` maps.  A stimulus with
-    fewer than `min_each` correct or incorrect answers gets no map (its row says so)."""
+    ``item_1``; only `stimuli` when given), with its cluster test.  One accumulator at a time;
+    the z maps are kept (float32) only when `model_maps` ({model: {stimulus: map at the
+    design's size}}, read one model at a time) need them.  A stimulus with fewer than
+    `min_each` correct or incorrect answers gets no map (its row says so)."""
     trials = _bubbles_rows(responses, design, roles, "stimulus_maps")
     if stimuli is not None:
         trials = trials[trials["item_1"].isin(set(stimuli))]
-    rows, z_maps, significant = [], {}, {}
+    rows, z_maps, significant, every = [], {}, {}, {}
     for stimulus, chosen in trials.groupby("item_1", sort=True):
         pooled = _accumulated(chosen, design)
         count, right = pooled.n_trials, pooled.n_correct
@@ -134,6 +145,8 @@ def stimulus_maps(
             continue
         image = pooled.image()
         found = cluster_test(image.z, image.fwhm, threshold=threshold, alpha=alpha)
+        if model_maps:
+            every[stimulus] = image.z.astype(np.float32)
         if len(z_maps) < keep:
             z_maps[stimulus] = image.z.astype(np.float32)
             significant[stimulus] = found.significant
@@ -148,7 +161,48 @@ def stimulus_maps(
         )
     columns = ["stimulus", "participants", "trials", "accuracy", "significant_pixels"]
     columns += ["regions", "peak_z", "note"]
-    return StimulusMaps(pd.DataFrame(rows, columns=columns), z_maps, significant)
+    table = pd.DataFrame(rows, columns=columns)
+    if not model_maps:
+        return StimulusMaps(table, z_maps, significant)
+    per_image = _image_agreement(every, model_maps, top_fraction)
+    summary = _image_agreement_summary(per_image, n_boot, random_state)
+    return StimulusMaps(table, z_maps, significant, per_image, summary)
+
+
+def _image_agreement(
+    human: Mapping[str, np.ndarray],
+    model_maps: Mapping[str, Mapping[str, np.ndarray]],
+    top_fraction: float,
+) -> pd.DataFrame:
+    """Each human stimulus map against each model's map of that stimulus."""
+    rows = []
+    for model in model_maps:
+        images = model_maps[model]  # one model's maps at a time
+        for stimulus, z in human.items():
+            if stimulus in images:
+                found = map_agreement(z, images[stimulus], top_fraction=top_fraction)
+                rows.append({"model": model, "stimulus": stimulus, **found})
+    return pd.DataFrame(rows, columns=["model", "stimulus", "spearman", "top_iou"])
+
+
+def _image_agreement_summary(per_image: pd.DataFrame, n_boot: int, random_state) -> pd.DataFrame:
+    """Per model: the mean agreement over its images (those where it is defined), with a 95 %
+    image-bootstrap interval."""
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for model, found in per_image.groupby("model", sort=False):
+        for statistic in ("spearman", "top_iou"):
+            values = found[statistic].to_numpy(float)
+            values = values[np.isfinite(values)]
+            row = {"model": model, "statistic": statistic, "images": len(values)}
+            if not len(values):
+                rows.append(row | {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan})
+                continue
+            boot = values[bootstrap_indices(len(values), n_boot, rng)].mean(axis=1)
+            low, high = np.percentile(boot, [2.5, 97.5])
+            rows.append(row | {"estimate": values.mean(), "ci_low": low, "ci_high": high})
+    columns = ["model", "statistic", "images", "estimate", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ def tables(a: StudyAnalysis) -> dict[str, pd.DataFrame]:
         optional["bubbles_parts"] = a.bubbles.parts
         if a.bubbles.stimuli is not None:
             optional["bubbles_stimuli"] = a.bubbles.stimuli.table
+            optional["bubbles_image_agreement"] = a.bubbles.stimuli.agreement
+            optional["bubbles_image_agreement_summary"] = a.bubbles.stimuli.agreement_summary
         if a.bubbles.models is not None:
             optional["bubbles_model_accuracy"] = a.bubbles.models.accuracy
             optional["bubbles_faithfulness"] = a.bubbles.models.faithfulness

@@ -497,7 +497,14 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
                 "Per stimulus, all participants pooled: trials, accuracy and the cluster test",
                 stimuli.table,
                 "tables/bubbles_stimuli.csv",
-            )
+            ),
+            table(
+                "Per image: each stimulus's human map vs each model's relevance map of it "
+                "(mean over images, 95 % image-bootstrap interval; every image in "
+                "tables/bubbles_image_agreement.csv)",
+                stimuli.agreement_summary,
+                "tables/bubbles_image_agreement_summary.csv",
+            ),
         )
     if models is not None:
         section.add_tables(

@@ -354,6 +354,24 @@ def group_relevance(
     return result
 
 
+class ImageMaps(Mapping):
+    """Model name -> {stimulus name: its relevance map at `size` (width, height)}, read from
+    the report's relevance maps when asked for (one model in memory at a time)."""
+
+    def __init__(self, relevance: RelevanceInputs, size: tuple[int, int]) -> None:
+        self._relevance, self._size = relevance, size
+
+    def __getitem__(self, model: str) -> dict[str, np.ndarray]:
+        maps = _maps_at(self._relevance.relevance[model], self._size)
+        return dict(zip(self._relevance.image_ids, maps, strict=True))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._relevance.relevance)
+
+    def __len__(self) -> int:
+        return len(self._relevance.relevance)
+
+
 def bubbles_inputs(
     study: Study, *, responses: pd.DataFrame, relevance: RelevanceInputs
 ) -> BubblesInputs | None:
@@ -390,6 +408,9 @@ def bubbles_inputs(
         model_answers=answered.answers or None,
         model_skipped=answered.skipped or None,
         model_maps=group_relevance(relevance, groups, (width, height)) or None,
+        model_image_maps=ImageMaps(relevance, (width, height))
+        if isinstance(relevance.relevance, Mapping)
+        else None,
         **parts,
     )
 

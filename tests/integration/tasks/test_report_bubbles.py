@@ -120,6 +120,13 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
     }
     assert set(faithful["model"]) <= {gender.name}
     assert (faithful["ci_low"] <= faithful["ci_high"]).all()
+    # each face with a human map (here few: 60 trials over 24 faces) vs each model's map of it
+    stimuli = csv("bubbles_stimuli")
+    assert sorted(stimuli["stimulus"]) == sorted(faces.stimuli.values_list("name", flat=True))
+    mapped_faces = set(stimuli.loc[stimuli["note"].isna(), "stimulus"])
+    per_image = csv("bubbles_image_agreement")
+    assert len(per_image) == 2 * len(mapped_faces)
+    assert set(per_image["stimulus"]) == mapped_faces
     verdicts = csv("sanity_verdicts")
     assert sorted(verdicts["model"]) == sorted([gender.name, identity.name])
     assert set(verdicts["method"]) == {"epsilon_plus_flat"}

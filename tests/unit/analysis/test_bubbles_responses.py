@@ -178,6 +178,7 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
         DESIGN,
         groups=GROUPS,
         model_maps={"eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)}},
+        model_image_maps={"eyes-model": dict.fromkeys(GROUPS, disc_weights(DESIGN, EYES, 5))},
         part_masks=part_masks(),
         part_labels={1: "eyes", 2: "mouth"},
     )
@@ -198,6 +199,11 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
     assert (stimuli.loc[["face0", "face1"], "regions"] >= 1).all()
     assert (stimuli.loc[["face2", "face3"], "significant_pixels"] == 0).all()
     assert (tmp_path / "figures" / "bubbles_stimulus_classification_images.png").exists()
+    per_image = pd.read_csv(tmp_path / "tables" / "bubbles_image_agreement.csv")
+    assert sorted(per_image["stimulus"]) == sorted(GROUPS)
+    summary = pd.read_csv(tmp_path / "tables" / "bubbles_image_agreement_summary.csv")
+    assert set(summary["images"]) == {4}
+    assert "Per image: each stimulus" in html
     agreement = pd.read_csv(tmp_path / "tables" / "bubbles_agreement.csv")
     assert set(agreement["model"]) == {"eyes-model"}
     assert "Agreement of model maps with the human maps" in html
@@ -249,3 +255,27 @@ def test_a_stimulus_without_errors_gets_a_row_but_no_map(table):
     assert "fewer than 5 correct or incorrect" in rows.loc["face1", "note"]
     assert np.isnan(rows.loc["face1", "significant_pixels"])
     assert rows.loc["face0", "note"] == ""
+
+
+def test_each_stimulus_map_is_compared_with_each_models_map_of_that_image(table):
+    eyes, mouth = disc_weights(DESIGN, EYES, 5), disc_weights(DESIGN, MOUTH, 5)
+    maps = {
+        "eyes-model": dict.fromkeys(GROUPS, eyes),
+        "mouth-model": dict.fromkeys(("face0", "face1"), mouth),
+    }
+    found = stimulus_maps(table, DESIGN, model_maps=maps, keep=1, n_boot=200, random_state=0)
+    assert list(found.z) == ["face0"]  # the figure's maps: still at most `keep`
+    per_image = found.agreement.set_index(["model", "stimulus"])
+    assert len(per_image) == 4 + 2  # the mouth model has maps of two images only
+    for face in ("face0", "face1"):
+        assert (
+            per_image.loc[("eyes-model", face), "spearman"]
+            > per_image.loc[("mouth-model", face), "spearman"]
+        )
+    summary = found.agreement_summary.set_index(["model", "statistic"])
+    assert summary.loc[("mouth-model", "top_iou"), "images"] == 2
+    eyes_rho = summary.loc[("eyes-model", "spearman")]
+    assert eyes_rho["ci_low"] <= eyes_rho["estimate"] <= eyes_rho["ci_high"]
+    expected = per_image.loc["eyes-model", "spearman"].mean()
+    assert eyes_rho["estimate"] == pytest.approx(expected)
+    assert stimulus_maps(table, DESIGN).agreement is None  # no model maps: no comparison
