@@ -18,6 +18,7 @@ function slugify(text) {
 
 if (title && slug) {
   let follows = slug.value === "" || slug.value === slugify(title.value);
+  if (follows) slug.value = slugify(title.value); // a title typed before this script ran
   title.addEventListener("input", () => {
     if (follows) slug.value = slugify(title.value);
   });

@@ -6,6 +6,7 @@ Screenshots of the main pages go to tests/browser/artifacts/ (not committed).
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from studyapp.models import Job, Study
 from tests.browser.conftest import ARTIFACTS
@@ -52,7 +53,7 @@ def test_researcher_runs_a_study_from_the_browser(
 
     page.click("text=New study")
     page.fill("#id_title", "Browser study")
-    assert page.input_value("#id_slug") == "browser-study"  # filled from the title
+    expect(page.locator("#id_slug")).to_have_value("browser-study")  # filled from the title
     page.select_option("#id_stimulus_set", str(faces.pk))
     page.check("input[name=trial_types][value=triplet]")
     page.select_option("#id_face_models", [str(m.pk) for m in models])
