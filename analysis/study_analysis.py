@@ -213,6 +213,7 @@ class BubblesInputs:
     model_skipped: Mapping[str, str] | None = None  # models that could not answer, and why
     # {model: {stimulus: its relevance map at the design's size}}, read one model at a time
     model_image_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None
+    faces: Mapping[str, np.ndarray] | None = None  # {group: mean grey face} for the figures
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -419,7 +420,7 @@ def _decision_weighting(
         random_state=rng,
     )
     models = with_skipped(models, bubbles.model_skipped or {})
-    return replace(weighting, models=models, stimuli=stimuli)
+    return replace(weighting, models=models, stimuli=stimuli, faces=bubbles.faces)
 
 
 def analyse_study(

@@ -215,7 +215,8 @@ class DecisionWeighting:
     presence maps were given): per group, test and part, the part's share of the significant
     pixels and of the image area (`analysis.bubbles.parts.part_shares`); `models`: the models'
     own answers to the same trials (`analysis.bubbles.model_answers.model_bubbles`);
-    `stimuli`: each stimulus's map (`stimulus_maps`).
+    `stimuli`: each stimulus's map (`stimulus_maps`); `model_maps`: the model maps compared;
+    `faces`: each group's mean face at the maps' size, to show the maps over.
     """
 
     images: dict[str, ClassificationImage]
@@ -225,6 +226,8 @@ class DecisionWeighting:
     parts: pd.DataFrame | None = None
     models: ModelBubbles | None = None
     stimuli: StimulusMaps | None = None
+    model_maps: Mapping[str, Mapping[str, np.ndarray]] | None = None  # as given
+    faces: Mapping[str, np.ndarray] | None = None  # each group's mean face, for figures
 
 
 def decision_weighting(
@@ -309,6 +312,7 @@ def decision_weighting(
             ],
         ),
         parts=_first_columns(pd.concat(parts), ["group", "test"]) if parts else None,
+        model_maps=model_maps,
     )
 
 

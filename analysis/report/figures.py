@@ -328,6 +328,47 @@ def classification_images(result) -> Figure | None:
     return fig
 
 
+def decision_maps(result, max_models: int = 6, max_groups: int = 4) -> Figure | None:
+    """Bubbles beside relevance, over each group's mean face: per group (row) the human
+    classification image (z > 0, full colour from z = 4 up, the cluster test's regions
+    outlined) and each model's mean relevance map of the group (positive part, scaled to its
+    maximum)."""
+    groups = [g for g in result.images if result.faces and g in result.faces][:max_groups]
+    maps = result.model_maps or {}
+    models = list(maps)[:max_models]
+    if not groups:
+        return None
+    columns = 1 + len(models)
+    fig, axes = _subplots(
+        len(groups), columns, figsize=(2.3 * columns, 2.4 * len(groups)), squeeze=False
+    )
+    warm = matplotlib.colormaps["YlOrRd"].with_extremes(under=(0, 0, 0, 0))
+    for row, group in zip(axes, groups, strict=True):
+        human = np.clip(np.nan_to_num(result.images[group].z), 0, None)
+        shown = [("humans (z > 0)", human / max(float(human.max()), 4.0))]
+        for model in models:
+            values = maps[model].get(group)
+            if values is not None:
+                values = np.clip(np.nan_to_num(np.asarray(values, float)), 0, None)
+                values = values / float(values.max()) if values.max() > 0 else values
+            shown.append((model, values))
+        face = np.asarray(result.faces[group], float)
+        spread = float(np.ptp(face))
+        face = (face - face.min()) / spread if spread > 0 else np.full(face.shape, 0.5)
+        for ax, (title, values) in zip(row, shown, strict=True):
+            ax.imshow(face, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{group}: {title}"[:48], fontsize=6)
+            if values is not None:
+                ax.imshow(values, cmap=warm, vmin=0.05, vmax=1, alpha=0.65)
+        significant = result.significant.get((group, "cluster"))
+        if significant is not None and significant.any():
+            row[0].contour(significant.astype(float), levels=[0.5], colors="cyan", linewidths=1)
+    fig.tight_layout()
+    return fig
+
+
 def stimulus_classification_images(stimuli) -> Figure | None:
     """Bubbles: the first stimuli's classification images (z), cluster-test regions outlined."""
     names = list(stimuli.z)

@@ -460,6 +460,14 @@ def bubbles_section(a: StudyAnalysis, figs: Figures) -> Section | None:
         figures.classification_images(a.bubbles),
         "Human classification images (z) per stimulus group; cluster-test regions outlined.",
     )
+    figs.add(
+        section,
+        "bubbles_decision_maps",
+        figures.decision_maps(a.bubbles),
+        "Side by side over each group's mean face: where seeing the face helped people (the "
+        "human classification image, z > 0) and where each model's relevance lies (its mean "
+        "map of the group, positive part); each map scaled to its own maximum.",
+    )
     stimuli = a.bubbles.stimuli
     if stimuli is not None:
         figs.add(

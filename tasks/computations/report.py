@@ -407,12 +407,26 @@ def bubbles_inputs(
         groups=groups,
         model_answers=answered.answers or None,
         model_skipped=answered.skipped or None,
+        faces=_group_faces(stimuli, groups, (width, height)),
         model_maps=group_relevance(relevance, groups, (width, height)) or None,
         model_image_maps=ImageMaps(relevance, (width, height))
         if isinstance(relevance.relevance, Mapping)
         else None,
         **parts,
     )
+
+
+def _group_faces(stimuli, groups: dict[str, str], size: tuple[int, int]) -> dict:
+    """Each group's mean grey face at `size` (width, height), and "all" with several groups."""
+    totals: dict[str, list] = {}
+    for stimulus in stimuli:
+        total = totals.setdefault(groups[stimulus.name], [0.0, 0])
+        total[0] = total[0] + _resized(stimulus.image, size, "L").astype(float)
+        total[1] += 1
+    faces = {group: face / count for group, (face, count) in totals.items()}
+    if len(faces) > 1:
+        faces[ALL] = sum(f for f, _ in totals.values()) / sum(n for _, n in totals.values())
+    return faces
 
 
 def responses_export(job: Job) -> bytes:

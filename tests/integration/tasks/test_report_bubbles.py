@@ -59,6 +59,7 @@ def test_a_report_on_triplets_and_bubbles_has_the_decision_weighting_section(wor
     assert sorted(set(regions["group"])) == ["all", "female", "male"]  # "all": pooled
     assert set(regions["participants"]) == {4}
     assert report_member(report, "figures/bubbles_classification_images.png")
+    assert report_member(report, "figures/bubbles_decision_maps.png")  # over the mean faces
 
 
 def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(worker, media, faces):

@@ -179,6 +179,7 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
         groups=GROUPS,
         model_maps={"eyes-model": {"eyes": disc_weights(DESIGN, EYES, 5)}},
         model_image_maps={"eyes-model": dict.fromkeys(GROUPS, disc_weights(DESIGN, EYES, 5))},
+        faces={"eyes": np.full((48, 48), 0.5), "guess": np.full((48, 48), 0.4)},
         part_masks=part_masks(),
         part_labels={1: "eyes", 2: "mouth"},
     )
@@ -199,6 +200,8 @@ def test_a_study_with_bubbles_trials_gets_the_decision_weighting_section(
     assert (stimuli.loc[["face0", "face1"], "regions"] >= 1).all()
     assert (stimuli.loc[["face2", "face3"], "significant_pixels"] == 0).all()
     assert (tmp_path / "figures" / "bubbles_stimulus_classification_images.png").exists()
+    assert (tmp_path / "figures" / "bubbles_decision_maps.png").exists()
+    assert "Side by side over each group" in html
     per_image = pd.read_csv(tmp_path / "tables" / "bubbles_image_agreement.csv")
     assert sorted(per_image["stimulus"]) == sorted(GROUPS)
     summary = pd.read_csv(tmp_path / "tables" / "bubbles_image_agreement_summary.csv")
