@@ -7,8 +7,8 @@ COMPONENT_VERSIONS = {
     "relevance": 1,
     "embeddings": 1,
     "masking": 1,
-    "generalisation": 1,
-    "comparison": 1,
+    "generalisation": 2,  # 2: the artifact stores the unmasked correctness per image
+    "comparison": 1,  # also the map-comparison job (Job.Kind.MAPS)
     "finetune": 2,  # 2: the split has its own seed
     "dissection": 1,
 }
