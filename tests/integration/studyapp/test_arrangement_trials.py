@@ -29,6 +29,7 @@ from studyapp.models import Participant, Response, Trial
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tests.factories import analysis_posted, make_study, spread_positions, start_participant
+from tests.integration.studyapp.api_client import plan, post
 from tests.integration.studyapp.test_api_fuzz import json_values, nested, raw_numbers
 
 pytestmark = pytest.mark.django_db
@@ -37,20 +38,6 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def api():
-    return Client(enforce_csrf_checks=False)
-
-
-def post(api, participant, body):
-    url = reverse("api-responses", args=[participant.token])
-    return api.post(url, json.dumps(body), content_type="application/json")
-
-
-def plan(api, participant):
-    return api.get(reverse("api-plan", args=[participant.token])).json()
 
 
 def arrangement_study(**fields):

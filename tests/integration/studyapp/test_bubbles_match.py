@@ -7,8 +7,6 @@ import random
 
 import numpy as np
 import pytest
-from django.test import Client
-from django.urls import reverse
 
 from analysis.bubbles import BubblesDesign, participant_accumulators
 from analysis.io import read_responses
@@ -18,23 +16,10 @@ from studyapp.selectors.coverage import study_coverage
 from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tests.factories import make_stimulus_set, make_study, start_participant
+from tests.integration.studyapp.api_client import plan, post
 
 pytestmark = pytest.mark.django_db
 MATCH = {"label": "identity", "task": "match", "sigma": 3, "start": 30, "step": 0.2}
-
-
-@pytest.fixture
-def api():
-    return Client(enforce_csrf_checks=False)
-
-
-def post(api, participant, body):
-    url = reverse("api-responses", args=[participant.token])
-    return api.post(url, json.dumps(body), content_type="application/json")
-
-
-def plan(api, participant):
-    return api.get(reverse("api-plan", args=[participant.token])).json()
 
 
 def identity(pk: int) -> str:

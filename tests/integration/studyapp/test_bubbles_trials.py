@@ -7,7 +7,6 @@ import math
 import pandas as pd
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from analysis.bubbles import BubblesDesign, WeightedUpDown
 from analysis.io import read_responses
@@ -19,23 +18,10 @@ from studyapp.selectors.exports import responses_csv_chunks
 from studyapp.selectors.studies import study_design_problems
 from tasks.computations.report import bubbles_inputs
 from tests.factories import analysis_posted, make_stimulus_set, make_study, start_participant
+from tests.integration.studyapp.api_client import plan, post
 
 pytestmark = pytest.mark.django_db
 BUBBLES = {"label": "gender", "sigma": 3, "start": 30, "target": 0.75, "step": 0.2}
-
-
-@pytest.fixture
-def api():
-    return Client(enforce_csrf_checks=False)
-
-
-def post(api, participant, body):
-    url = reverse("api-responses", args=[participant.token])
-    return api.post(url, json.dumps(body), content_type="application/json")
-
-
-def plan(api, participant):
-    return api.get(reverse("api-plan", args=[participant.token])).json()
 
 
 def bubbles_study(**fields):

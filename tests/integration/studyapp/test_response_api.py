@@ -8,22 +8,9 @@ from django.urls import reverse
 
 from studyapp.models import Response
 from tests.factories import answer_for, make_study, start_participant
+from tests.integration.studyapp.api_client import plan, post
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return Client(enforce_csrf_checks=False)
-
-
-def post(api, participant, body, name="api-responses"):
-    raw = body if isinstance(body, bytes | str) else json.dumps(body)
-    return api.post(reverse(name, args=[participant.token]), raw, content_type="application/json")
-
-
-def plan(api, participant):
-    return api.get(reverse("api-plan", args=[participant.token])).json()
 
 
 @pytest.mark.parametrize(
