@@ -30,17 +30,18 @@ def answer(trial, study):
     return {"trial": trial.index, "rt_ms": 900.0, "choice": trial.index % 2, "bubbles": bubbles}
 
 
-def test_a_report_on_triplets_and_bubbles_has_the_decision_weighting_section(worker, media):
-    study = make_study(
-        trial_types=["triplet", "bubbles"], bubbles=BUBBLES, trials_per_participant=40
-    )
-    for p in range(4):
-        participant = start_participant(study, f"bubbles-report-{p}")
+def take_part(study, prefix: str, participants: int, rule=answer) -> None:
+    """`participants` sessions answer every trial of `study` by `rule`, then complete."""
+    for p in range(participants):
+        participant = start_participant(study, f"{prefix}-{p}")
         for trial in participant.trials.order_by("index"):
-            payload = parse_response(answer(trial, study))
+            payload = parse_response(rule(trial, study))
             response_record(token=participant.token, payload=payload)
         participant_complete(participant=participant)
 
+
+def report_of(study) -> Artifact:
+    """The study's report, from a report job that must succeed."""
     job = job_launch(
         kind=Job.Kind.REPORT,
         stimulus_set=study.stimulus_set,
@@ -49,13 +50,32 @@ def test_a_report_on_triplets_and_bubbles_has_the_decision_weighting_section(wor
         study=study,
     )
     job = wait_for(job, timeout=300)
-
     assert job.status == Job.Status.SUCCEEDED, job.error
-    report = Artifact.objects.get(kind=Artifact.Kind.REPORT, job=job)
+    return Artifact.objects.get(kind=Artifact.Kind.REPORT, job=job)
+
+
+def table_of(report: Artifact, name: str) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(report_member(report, f"tables/{name}.csv")))
+
+
+def gender_and_identity_models(prefix: str):
+    identities = [f"id{i:02d}" for i in range(6)]
+    return (
+        small_model(f"{prefix}-gender"),
+        small_model(f"{prefix}-identity", classes=identities, task="identity"),
+    )
+
+
+def test_a_report_on_triplets_and_bubbles_has_the_decision_weighting_section(worker, media):
+    study = make_study(
+        trial_types=["triplet", "bubbles"], bubbles=BUBBLES, trials_per_participant=40
+    )
+    take_part(study, "bubbles-report", 4)
+    report = report_of(study)
     assert report.summary["trial_type"] == "triplet"
     page = report_member(report, "index.html").decode()
     assert "<h2>Decision weighting: humans vs models</h2>" in page
-    regions = pd.read_csv(io.BytesIO(report_member(report, "tables/bubbles_regions.csv")))
+    regions = table_of(report, "bubbles_regions")
     assert sorted(set(regions["group"])) == ["all", "female", "male"]  # "all": pooled
     assert set(regions["participants"]) == {4}
     assert report_member(report, "figures/bubbles_classification_images.png")
@@ -67,21 +87,12 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
     gender); its classification images are compared with its own relevance (faithfulness)
     and with the participants'; both models get the sanity checks; the generated faces'
     part masks give the significant pixels per part."""
-    gender, identity = (
-        small_model("report-bubbles-gender"),
-        small_model(
-            "report-bubbles-identity", classes=[f"id{i:02d}" for i in range(6)], task="identity"
-        ),
-    )
+    gender, identity = gender_and_identity_models("report-bubbles")
     study = make_study(
         faces, trial_types=["triplet", "bubbles"], bubbles=BUBBLES, trials_per_participant=40
     )
     study.face_models.set([gender, identity])
-    for p in range(3):
-        participant = start_participant(study, f"model-bubbles-{p}")
-        for trial in participant.trials.order_by("index"):
-            response_record(token=participant.token, payload=parse_response(answer(trial, study)))
-        participant_complete(participant=participant)
+    take_part(study, "model-bubbles", 3)
     relevance = job_launch(
         kind=Job.Kind.RELEVANCE,
         stimulus_set=faces,
@@ -89,19 +100,10 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
         params={"target": "predicted"},
     )
     assert wait_for(relevance, timeout=300).status == Job.Status.SUCCEEDED
-    job = job_launch(
-        kind=Job.Kind.REPORT, stimulus_set=faces, face_models=[], params=QUICK_ANALYSIS, study=study
-    )
-    job = wait_for(job, timeout=300)
-
-    assert job.status == Job.Status.SUCCEEDED, job.error
-    report = Artifact.objects.get(kind=Artifact.Kind.REPORT, job=job)
-
-    def csv(name):
-        return pd.read_csv(io.BytesIO(report_member(report, f"tables/{name}.csv")))
+    report = report_of(study)
 
     main_bubbles = study.participants.filter(trials__trial_type="bubbles", trials__role="main")
-    everyone = csv("bubbles_model_accuracy")
+    everyone = table_of(report, "bubbles_model_accuracy")
     skipped = everyone[everyone["trials"] == 0].set_index("model")["note"]
     assert skipped.to_dict() == {identity.name: "trained for 'identity', not 'gender'"}
     accuracy = everyone[everyone["trials"] > 0]
@@ -109,8 +111,8 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
     assert accuracy.query("group != 'all'")["trials"].sum() == main_bubbles.count()
     assert sorted(accuracy["group"]) == ["all", "female", "male"]
     assert accuracy.set_index("group").loc["all", "trials"] == main_bubbles.count()
-    agreement = csv("bubbles_agreement")
-    faithful = csv("bubbles_faithfulness")
+    agreement = table_of(report, "bubbles_agreement")
+    faithful = table_of(report, "bubbles_faithfulness")
     mapped = set(accuracy.loc[accuracy["note"].isna(), "group"])  # enough errors for a map
     # (an untrained model may answer one gender always: no errors there, no map)
     assert set(agreement.loc[agreement["map"] == "bubbles", "group"]) == mapped
@@ -122,17 +124,18 @@ def test_models_answer_the_participants_bubbles_trials_and_are_sanity_checked(wo
     assert set(faithful["model"]) <= {gender.name}
     assert (faithful["ci_low"] <= faithful["ci_high"]).all()
     # each face with a human map (here few: 60 trials over 24 faces) vs each model's map of it
-    stimuli = csv("bubbles_stimuli")
+    stimuli = table_of(report, "bubbles_stimuli")
     assert sorted(stimuli["stimulus"]) == sorted(faces.stimuli.values_list("name", flat=True))
     mapped_faces = set(stimuli.loc[stimuli["note"].isna(), "stimulus"])
-    per_image = csv("bubbles_image_agreement")
+    per_image = table_of(report, "bubbles_image_agreement")
     assert len(per_image) == 2 * len(mapped_faces)
     assert set(per_image["stimulus"]) == mapped_faces
-    verdicts = csv("sanity_verdicts")
+    verdicts = table_of(report, "sanity_verdicts")
     assert sorted(verdicts["model"]) == sorted([gender.name, identity.name])
     assert set(verdicts["method"]) == {"epsilon_plus_flat"}
-    assert len(csv("sanity_randomisation")) == 2 * 6  # 4 convolutions, 2 linear layers each
-    parts = csv("bubbles_parts")
+    randomisation = table_of(report, "sanity_randomisation")
+    assert len(randomisation) == 2 * 6  # 4 convolutions, 2 linear layers each
+    parts = table_of(report, "bubbles_parts")
     assert {"left_eye", "right_eye", "nose", "mouth"} <= set(parts["part"])
     page = report_member(report, "index.html").decode()
     assert "<h2>Sanity checks</h2>" in page
@@ -152,39 +155,20 @@ def test_every_model_with_an_embedding_takes_a_match_to_reference_bubbles_test(
 ):
     """Matching identities, the study's models (whatever their task) answer by their
     embeddings; maps are pooled over the references ("all")."""
-    gender, identity = (
-        small_model("match-bubbles-gender"),
-        small_model(
-            "match-bubbles-identity", classes=[f"id{i:02d}" for i in range(6)], task="identity"
-        ),
-    )
+    gender, identity = gender_and_identity_models("match-bubbles")
     match = {"label": "identity", "task": "match", "sigma": 3, "start": 20}
     study = make_study(
         faces, trial_types=["triplet", "bubbles"], bubbles=match, trials_per_participant=48
     )
     study.face_models.set([gender, identity])
-    for p in range(3):
-        participant = start_participant(study, f"match-bubbles-{p}")
-        for trial in participant.trials.order_by("index"):
-            payload = parse_response(match_answer(trial, study))
-            response_record(token=participant.token, payload=payload)
-        participant_complete(participant=participant)
-    job = job_launch(
-        kind=Job.Kind.REPORT, stimulus_set=faces, face_models=[], params=QUICK_ANALYSIS, study=study
-    )
-    job = wait_for(job, timeout=300)
-
-    assert job.status == Job.Status.SUCCEEDED, job.error
-    report = Artifact.objects.get(kind=Artifact.Kind.REPORT, job=job)
-
-    def csv(name):
-        return pd.read_csv(io.BytesIO(report_member(report, f"tables/{name}.csv")))
+    take_part(study, "match-bubbles", 3, rule=match_answer)
+    report = report_of(study)
 
     main_bubbles = study.participants.filter(trials__trial_type="bubbles", trials__role="main")
-    regions = csv("bubbles_regions")
+    regions = table_of(report, "bubbles_regions")
     assert set(regions["group"]) == {"all"}
     assert set(regions["trials"]) == {main_bubbles.count()}
-    accuracy = csv("bubbles_model_accuracy")
+    accuracy = table_of(report, "bubbles_model_accuracy")
     assert sorted(accuracy["model"]) == sorted([gender.name, identity.name])
     assert set(accuracy["group"]) == {"all"}
     assert set(accuracy["trials"]) == {main_bubbles.count()}
