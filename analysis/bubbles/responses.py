@@ -145,11 +145,11 @@ def stimulus_maps(
             continue
         image = pooled.image()
         found = cluster_test(image.z, image.fwhm, threshold=threshold, alpha=alpha)
+        z = image.z.astype(np.float32)
         if model_maps:
-            every[stimulus] = image.z.astype(np.float32)
+            every[stimulus] = z
         if len(z_maps) < keep:
-            z_maps[stimulus] = image.z.astype(np.float32)
-            significant[stimulus] = found.significant
+            z_maps[stimulus], significant[stimulus] = z, found.significant
         rows.append(
             row
             | {

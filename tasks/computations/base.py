@@ -1,12 +1,14 @@
 """What every kind of job provides to the generic job tasks (``tasks.jobs``)."""
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 from modelsvc import mean_fill_value
 from studyapp.models import Job, JobBatch
@@ -90,3 +92,9 @@ def zip_folder(folder: str | Path) -> bytes:
             if path.is_file():
                 zipped.write(path, path.relative_to(root).as_posix())
     return buffer.getvalue()
+
+
+def zipped_json(batch: JobBatch, name: str) -> dict:
+    """The JSON member `name` of a batch's zipped result."""
+    with default_storage.open(batch.result.name, "rb") as handle, zipfile.ZipFile(handle) as zipped:
+        return json.loads(zipped.read(name))

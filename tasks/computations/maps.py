@@ -11,11 +11,9 @@ as the replication section of a study's report on the same maps.
 
 import json
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pandas as pd
-from django.core.files.storage import default_storage
 
 from analysis.map_comparison import MapComparison, compare_maps
 from analysis.replication import ORDER
@@ -31,8 +29,9 @@ from tasks.computations.base import (
     Plan,
     batch_file_name,
     zip_folder,
+    zipped_json,
 )
-from tasks.computations.report import newest, relevance_maps
+from tasks.computations.report import model_attributes, newest, relevance_maps
 
 SUMMARY = "summary.json"
 
@@ -83,15 +82,7 @@ class MapComparisonJob(Computation):
         inputs = relevance_maps(artifacts)
         if not inputs:
             raise ValueError("The models' relevance maps share no stimulus.")
-        info = pd.DataFrame(
-            {
-                "model": m.name,
-                "pretraining": m.pretraining,
-                "task": m.task or "none",
-                "seed": m.seed,
-            }
-            for m in artifacts["models"]
-        )
+        info = pd.DataFrame(model_attributes(m) for m in artifacts["models"])
         compared = compare_maps(
             dict(inputs["relevance"]),
             info,
@@ -113,11 +104,7 @@ class MapComparisonJob(Computation):
 
     def finalize(self, job: Job) -> str:
         batch = job.batches.get()
-        with (
-            default_storage.open(batch.result.name, "rb") as handle,
-            zipfile.ZipFile(handle) as zipped,
-        ):
-            summary = json.loads(zipped.read(SUMMARY))
+        summary = zipped_json(batch, SUMMARY)
         artifact_save(
             **maps_key(job, maps_artifacts(job)),
             file_name=batch.result.name,

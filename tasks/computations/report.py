@@ -14,15 +14,13 @@ import hashlib
 import io
 import json
 import tempfile
-import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urljoin
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from PIL import Image
@@ -43,12 +41,19 @@ from analysis.report.screening_text import ScreeningRules
 from analysis.study_analysis import BubblesInputs
 from studyapp.bubbles import bubbles_settings
 from studyapp.dissection_figures import dissection_inputs
-from studyapp.models import Artifact, Job, JobBatch, ParticipantAttribute, Study
+from studyapp.models import Artifact, FaceModel, Job, JobBatch, ParticipantAttribute, Study
 from studyapp.selectors.exports import attributes_csv_chunks, responses_csv_chunks
 from studyapp.selectors.studies import screened_out_counts
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_file
-from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name, zip_folder
+from tasks.computations.base import (
+    BatchOutput,
+    Computation,
+    Plan,
+    batch_file_name,
+    zip_folder,
+    zipped_json,
+)
 from tasks.computations.model_bubbles import model_answers
 from tasks.computations.sanity import SETTINGS as SANITY_SETTINGS
 from tasks.computations.sanity import study_sanity
@@ -151,18 +156,21 @@ def report_key(job: Job, inputs: dict) -> dict:
     }
 
 
+def model_attributes(face_model: FaceModel) -> dict:
+    """The model's name and the attributes the analysis groups models by."""
+    return {
+        "model": face_model.name,
+        "pretraining": face_model.pretraining,
+        "task": face_model.task or "none",
+        "seed": face_model.seed,
+    }
+
+
 def model_inputs(artifacts: dict) -> tuple[dict[str, SimilarityMatrix], RelevanceInputs]:
     """Matrices per model/layer and the relevance experiments, read from the artifacts."""
-    models, masked, info = {}, {}, []
+    models, masked = {}, {}
+    info = [model_attributes(face_model) for face_model in artifacts["models"]]
     for face_model in artifacts["models"]:
-        info.append(
-            {
-                "model": face_model.name,
-                "pretraining": face_model.pretraining,
-                "task": face_model.task or "none",
-                "seed": face_model.seed,
-            }
-        )
         similarity = artifacts["similarity"][face_model.pk]
         if similarity is not None:
             arrays = read_arrays(similarity.file.name, similarity.sha256)
@@ -338,20 +346,29 @@ def group_relevance(
     relevance: RelevanceInputs, groups: dict[str, str], size: tuple[int, int]
 ) -> dict:
     """{model: {group: mean signed relevance map at `size` (width, height)}} from the report's
-    per-model relevance maps (`relevance_maps`), with "all" (every grouped image) when there are
-    several groups, as the Bubbles maps have; {} without them."""
+    per-model relevance maps (`relevance_maps`), with "all" as the Bubbles maps have it
+    (`_group_means`); {} without them."""
     if not isinstance(relevance.relevance, Mapping):
         return {}
-    image_groups = np.array([groups.get(name) for name in relevance.image_ids], dtype=object)
-    found = sorted({g for g in image_groups if g is not None})
-    grouped = np.array([g is not None for g in image_groups], dtype=bool)
-    result = {}
-    for model, maps in relevance.relevance.items():
-        resized = _maps_at(maps, size)
-        result[model] = {group: resized[image_groups == group].mean(axis=0) for group in found}
-        if len(found) > 1:
-            result[model][ALL] = resized[grouped].mean(axis=0)
-    return result
+    return {
+        model: _group_means(zip(relevance.image_ids, _maps_at(maps, size), strict=True), groups)
+        for model, maps in relevance.relevance.items()
+    }
+
+
+def _group_means(named: Iterable[tuple[str, np.ndarray]], groups: dict[str, str]) -> dict:
+    """The mean array of each group (names `groups` lacks are left out) and, when there are
+    several groups, of every grouped one ("all"); arrays are summed as they come."""
+    totals: dict[str, list] = {}
+    for name, values in named:
+        if name in groups:
+            total = totals.setdefault(groups[name], [0.0, 0])
+            total[0] = total[0] + np.asarray(values, float)
+            total[1] += 1
+    means = {group: total / count for group, (total, count) in sorted(totals.items())}
+    if len(means) > 1:
+        means[ALL] = sum(t for t, _ in totals.values()) / sum(n for _, n in totals.values())
+    return means
 
 
 class ImageMaps(Mapping):
@@ -392,7 +409,7 @@ def bubbles_inputs(
         )
     ((width, height),) = sizes
     match = chosen.task == "match"
-    groups = {s.name: "all" if match else str(s.labels.get(chosen.label)) for s in stimuli}
+    groups = {s.name: ALL if match else str(s.labels.get(chosen.label)) for s in stimuli}
     parts = {}
     part_names = study.stimulus_set.part_names
     if part_names and all(s.part_mask for s in stimuli):
@@ -407,26 +424,15 @@ def bubbles_inputs(
         groups=groups,
         model_answers=answered.answers or None,
         model_skipped=answered.skipped or None,
-        faces=_group_faces(stimuli, groups, (width, height)),
+        faces=_group_means(
+            ((s.name, _resized(s.image, (width, height), "L")) for s in stimuli), groups
+        ),
         model_maps=group_relevance(relevance, groups, (width, height)) or None,
         model_image_maps=ImageMaps(relevance, (width, height))
         if isinstance(relevance.relevance, Mapping)
         else None,
         **parts,
     )
-
-
-def _group_faces(stimuli, groups: dict[str, str], size: tuple[int, int]) -> dict:
-    """Each group's mean grey face at `size` (width, height), and "all" with several groups."""
-    totals: dict[str, list] = {}
-    for stimulus in stimuli:
-        total = totals.setdefault(groups[stimulus.name], [0.0, 0])
-        total[0] = total[0] + _resized(stimulus.image, size, "L").astype(float)
-        total[1] += 1
-    faces = {group: face / count for group, (face, count) in totals.items()}
-    if len(faces) > 1:
-        faces[ALL] = sum(f for f, _ in totals.values()) / sum(n for _, n in totals.values())
-    return faces
 
 
 def responses_export(job: Job) -> bytes:
@@ -487,17 +493,11 @@ class Report(Computation):
 
     def finalize(self, job: Job) -> str:
         batch = job.batches.get()
-        with (
-            default_storage.open(batch.result.name, "rb") as handle,
-            zipfile.ZipFile(handle) as zipped,
-        ):
-            inputs = json.loads(zipped.read(INPUTS))
-            summary = json.loads(zipped.read(SUMMARY))
         artifact_save(
-            **report_key(job, inputs),
+            **report_key(job, zipped_json(batch, INPUTS)),
             file_name=batch.result.name,
             sha256=batch.result_sha256,
-            summary=summary,
+            summary=zipped_json(batch, SUMMARY),
             job=job,
         )
         return ""
