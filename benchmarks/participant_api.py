@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/participant_api.py [--duration 20] [--workers 3] [--threads 4]
     .venv/bin/python benchmarks/participant_api.py --scenario burst [--starts 500] [--window 60]
-        [--faces 1000] [--trials 100]
+        [--faces 1000] [--trials 100] [--pool-size 50] [--serialised-ref REF]
 
 Scenarios (each for --duration seconds), all in one run:
 - baseline: ``GET /healthz`` (one ``SELECT 1``) as fast as 50 clients can: the floor of
@@ -16,8 +16,9 @@ Targets (issue 2): >= 300 responses/s with p99 < 100 ms at 50 and 200 participan
 
 ``--scenario burst`` (issue 16, ``start_burst.py``): ``--starts`` participants consent within
 ``--window`` seconds to a ``--faces``-image triplet study, against the serialised start
-(``--serialised-ref``) and the current code in the same run: start-to-first-trial latency
-(p50/p95/p99) and the coverage spread of each. Target: p99 < 1 s at 500 starts a minute.
+(``--serialised-ref``), starts that plan for themselves and pooled plans (``--pool-size``) in
+the same run: start-to-first-trial latency (p50/p95/p99) and the coverage spread of each.
+Target: p99 < 1 s at 500 starts a minute.
 """
 
 import argparse
@@ -207,7 +208,10 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=1000)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--duplicates", type=float, default=0.05)
-    parser.add_argument("--serialised-ref", default=SERIALISED_REF)
+    parser.add_argument("--pool-size", type=int, default=50, help="plans computed ahead")
+    parser.add_argument(
+        "--serialised-ref", default=SERIALISED_REF, help="'' runs the current code only"
+    )
     args = parser.parse_args()
     setup_django()
     if args.scenario == "burst":

@@ -1,6 +1,9 @@
 """The 'burst of starts' scenario of ``participant_api.py``: many participants consent within
-a minute to a large triplet study, against the current code and against the serialised
-start (the code before the planning lock was shortened) in the same run.
+a minute to a large triplet study, in the same run against three designs: the serialised
+start (the code before the planning lock was shortened; ``--serialised-ref ''`` skips it),
+the current code with every start planning for itself (``FACESIM_PLAN_POOL_SIZE=0``), and the
+current code taking plans computed ahead (``--pool-size``), topped up by one Celery worker
+(the pool filled before the burst, as when the study went live).
 
 Each simulated participant opens the Prolific start link (GET, not timed), then the timed
 part, start-to-first-trial: POST "I agree" (the session and its plan are made), the runner
@@ -10,7 +13,8 @@ submits the consent form (two POSTs at once), which must give one session.
 Afterwards, per study: coverage spread over the main trials (per stimulus: uses max - min
 and coefficient of variation; per pair: max - min and CV), the exactly-once check, and every
 plan computed again from the exact counts of the sessions before it (a plan made from stale
-counts differs). Server CPU counts every gunicorn and PostgreSQL process on the host.
+counts differs). Server CPU counts every gunicorn, PostgreSQL, Redis and Celery process on
+the host.
 """
 
 import asyncio
@@ -33,6 +37,7 @@ from PIL import Image
 
 SERIALISED_REF = "5b14dd2"  # the last commit whose starts planned under the study row lock
 TIMEOUT = aiohttp.ClientTimeout(total=120)
+SERVER_PROCESSES = ("gunicorn", "postgres", "redis-server", "celery")
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -144,7 +149,7 @@ async def burst(base, slug, *, starts, window_s, duplicates, seed, name) -> Burs
     arrivals = sorted(rng.uniform(0, window_s) for _ in range(starts))
     doubles = set(rng.sample(range(starts), round(duplicates * starts)))
     connector = aiohttp.TCPConnector(limit=0, force_close=True)  # a browser each
-    began, cpu_before = time.perf_counter(), cpu_by_process()
+    began, cpu_before = time.perf_counter(), cpu_by_process(SERVER_PROCESSES)
 
     async def arrive(i: int, at: float) -> None:
         await asyncio.sleep(max(0.0, began + at - time.perf_counter()))
@@ -155,7 +160,8 @@ async def burst(base, slug, *, starts, window_s, duplicates, seed, name) -> Burs
     finally:
         await connector.close()
     run.seconds = time.perf_counter() - began
-    run.server_cpu = {name: t - cpu_before[name] for name, t in cpu_by_process().items()}
+    cpu_after = cpu_by_process(SERVER_PROCESSES)
+    run.server_cpu = {name: t - cpu_before[name] for name, t in cpu_after.items()}
     return run
 
 
@@ -254,15 +260,36 @@ def report(run: Burst, spread: dict, check: str) -> str:
     )
 
 
+@dataclass
+class Design:
+    name: str
+    tree: Path
+    pool_size: int  # FACESIM_PLAN_POOL_SIZE of the server (0: every start plans for itself)
+
+
+def designs(args) -> list[Design]:
+    """The serialised start (if asked for), starts that plan for themselves, pooled plans."""
+    chosen = [
+        Design("planning at each start", ROOT, 0),
+        Design("pooled plans", ROOT, args.pool_size),
+    ]
+    if args.serialised_ref:
+        chosen.insert(0, Design("serialised (before)", serialised_tree(args.serialised_ref), 0))
+    return chosen
+
+
 def run_bursts(args) -> None:
-    """Both bursts, the serialised code first; prints latency and coverage for each."""
+    """Every design's burst, one after the other; prints latency and coverage for each."""
     os.environ["FACESIM_RATE_START_PER_MINUTE"] = str(100 * args.starts)  # one address here
-    trees = {"serialised (before)": serialised_tree(args.serialised_ref), "current": ROOT}
     lines = []
-    for number, (name, tree) in enumerate(trees.items()):
+    for number, design in enumerate(designs(args)):
         slug = f"bench-burst-{number}"
-        make_burst_study(slug=slug, faces=args.faces, trials=args.trials, target=args.starts)
-        server, base = start_gunicorn(workers=args.workers, threads=args.threads, root=tree)
+        study = make_burst_study(
+            slug=slug, faces=args.faces, trials=args.trials, target=args.starts
+        )
+        os.environ["FACESIM_PLAN_POOL_SIZE"] = str(design.pool_size)
+        worker = pool_worker_start(study, design.pool_size) if design.pool_size else None
+        server, base = start_gunicorn(workers=args.workers, threads=args.threads, root=design.tree)
         try:
             run = asyncio.run(
                 burst(
@@ -272,18 +299,42 @@ def run_bursts(args) -> None:
                     window_s=args.window,
                     duplicates=args.duplicates,
                     seed=number,
-                    name=name,
+                    name=design.name,
                 )
             )
         finally:
             server.terminate()
             server.wait()
+            if worker is not None:
+                worker.stop()
         checks = f"{exactly_once(slug, run)}\n{'':<28} {plans_from_exact_counts(slug)}"
         lines.append(report(run, coverage_spread(slug), checks))
         print(lines[-1], flush=True)
     print(
         f"\nburst: {args.starts} starts in {args.window:.0f} s, {args.faces} faces, "
         f"{args.trials} triplets each; gunicorn {args.workers} x {args.threads}, "
-        f"{os.cpu_count()} CPUs; serialised = {args.serialised_ref}"
+        f"{os.cpu_count()} CPUs; serialised = {args.serialised_ref or 'not run'}; "
+        f"pool {args.pool_size} plans, one Celery worker (concurrency 1) topping it up"
     )
     print("\n".join(lines))
+
+
+def pool_worker_start(study, pool_size: int):
+    """A Celery worker for this design's server, and the study's pool filled as when it went
+    live (minutes before the recruitment platform sends people)."""
+    from studyapp.models import PooledPlan
+    from studyapp.services.plan_pool import plan_pool_request
+    from tests.worker import Worker
+
+    log = Path(tempfile.mkdtemp(prefix="facesim-burst-worker-")) / "worker.log"
+    worker = Worker(dict(os.environ), log, name="burst").start()
+    plan_pool_request(study=study)
+    deadline = time.monotonic() + 300
+    while PooledPlan.objects.filter(study=study).count() < min(
+        pool_size, study.target_participants
+    ):
+        if time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"the pool was not filled in 300 s; worker log: {log}")
+        time.sleep(0.5)
+    return worker

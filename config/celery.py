@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("facesim")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["tasks"], related_name="jobs")
+app.autodiscover_tasks(["tasks"], related_name="plan_pool")
 
 
 @worker_ready.connect

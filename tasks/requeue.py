@@ -1,5 +1,6 @@
-"""The requeue sweep inside each worker: a thread that runs ``jobs_requeue`` when the worker is
-ready and every ``FACESIM_REQUEUE_INTERVAL_S`` seconds after (no Celery beat needed)."""
+"""The requeue sweep inside each worker: a thread that runs ``jobs_requeue`` (and asks for the
+plan-pool fills that are due, ``plan_pools_top_up``) when the worker is ready and every
+``FACESIM_REQUEUE_INTERVAL_S`` seconds after (no Celery beat needed)."""
 
 import logging
 import threading
@@ -9,6 +10,7 @@ from django.db import connection
 from kombu.exceptions import KombuError
 
 from studyapp.services.dispatch import jobs_requeue
+from studyapp.services.plan_pool import plan_pools_top_up
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ class RequeueTimer(threading.Thread):
         while not self.stopped.is_set():
             try:
                 jobs_requeue()
+                plan_pools_top_up()
             except (KombuError, OSError) as error:
                 logger.warning(
                     "Requeue sweep: the broker is unreachable (%s); trying later.", error

@@ -195,6 +195,9 @@ FACESIM_BROKER_SEND_RETRY = {
 # a message not run this long after it was sent, and not in the broker's queue, is sent again.
 FACESIM_REQUEUE_INTERVAL_S = env.int("FACESIM_REQUEUE_INTERVAL_S", default=60)
 FACESIM_REQUEUE_AFTER_S = env.int("FACESIM_REQUEUE_AFTER_S", default=120)
+# Plans computed ahead per live study (``studyapp.services.plan_pool``; 0: every start plans
+# for itself). A start that takes one does no planning; a worker tops the pool up at half.
+FACESIM_PLAN_POOL_SIZE = env.int("FACESIM_PLAN_POOL_SIZE", default=50)
 # Starts of one batch (redeliveries, re-sends, transient-error retries) before its job fails.
 FACESIM_BATCH_MAX_ATTEMPTS = env.int("FACESIM_BATCH_MAX_ATTEMPTS", default=10)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

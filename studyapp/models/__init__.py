@@ -3,7 +3,7 @@
 from .access import AuditEvent, StudyMembership
 from .adaptive import AdaptivePlanChoice, AdaptiveState
 from .compute import Artifact, FaceModel, Job, JobBatch
-from .participants import Participant, ParticipantAttribute, Response, Trial
+from .participants import Participant, ParticipantAttribute, PooledPlan, Response, Trial
 from .stimuli import Stimulus, StimulusSet
 from .studies import Study, TrialType
 
@@ -17,6 +17,7 @@ __all__ = [
     "JobBatch",
     "Participant",
     "ParticipantAttribute",
+    "PooledPlan",
     "Response",
     "Stimulus",
     "StimulusSet",

@@ -289,3 +289,31 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"response to {self.trial}"
+
+
+class PooledPlan(models.Model):
+    """A participant's trial plan computed ahead of their start (``services.plan_pool``).
+
+    The next start takes the oldest entry, so plans are handed out in the order they were
+    computed, each from the counts of every plan before it.
+    """
+
+    study = models.ForeignKey(
+        "studyapp.Study", on_delete=models.CASCADE, related_name="pooled_plans"
+    )
+    design_key = models.CharField(
+        max_length=64,
+        help_text="Hash of the design and stimulus list it was planned for; another is stale.",
+    )
+    plan_seed = models.BigIntegerField()
+    block_order = models.PositiveSmallIntegerField()
+    trials = models.JSONField(
+        help_text="The planned trials' fields; items are positions in the set's stimuli by key."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"pooled plan {self.pk} of study {self.study_id}"

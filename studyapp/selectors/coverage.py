@@ -101,13 +101,22 @@ def study_coverage(
     coverage: dict[str, Coverage] = {} if into is None else into
     for trial_type, size, flat in rows:
         items = np.array(flat.split(","), dtype=np.int64).reshape(-1, size)
-        if trial_type == "bubbles":  # a match-to-reference trial's candidates are not balanced
-            items = items[:, :1]
-        counts = coverage.setdefault(trial_type, Coverage(len(position_of)))
-        counts.add_many(
-            positions[np.searchsorted(sorted_ids, items)], references_first=trial_type == "afc"
-        )
+        trials = positions[np.searchsorted(sorted_ids, items)]
+        coverage_add(coverage, trial_type, trials, n_items=len(ids))
     return coverage
+
+
+def coverage_add(
+    coverage: dict[str, Coverage], trial_type: str, trials: np.ndarray, *, n_items: int
+) -> None:
+    """Count main trials of one type, ``trials`` (n_trials, size): positions among ``n_items``
+    stimuli in display order, as the balance counts them (as the planner counts a new plan)."""
+    if trial_type == "arrangement":  # chosen per participant (lift-the-weakest)
+        return
+    if trial_type == "bubbles":  # a match-to-reference trial's candidates are not balanced
+        trials = trials[:, :1]
+    counts = coverage.setdefault(trial_type, Coverage(n_items))
+    counts.add_many(trials, references_first=trial_type == "afc")
 
 
 def plan_balance(*, study: Study) -> dict:

@@ -4,7 +4,7 @@ exclude or include again, erase."""
 import secrets
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -15,13 +15,25 @@ from studyapp.selectors.coverage_snapshots import coverage_current, coverage_pre
 from studyapp.selectors.studies import study_design_problems
 from studyapp.services.adaptive import adaptive_plan_apply
 from studyapp.services.artifacts import study_artifacts_delete
-from studyapp.services.plans import plan_compute, trial_plan_store
+from studyapp.services.plan_pool import (
+    design_key,
+    fill_lock_take,
+    plan_pool_take,
+    planned_trials,
+    pools_plans,
+)
+from studyapp.services.plans import (
+    block_order_counts,
+    plan_compute,
+    plan_settings,
+    study_locked_for_planning,
+    trial_plan_store,
+)
 from studyapp.services.screening import screening_refusal
 from studyapp.services.studies import audit_record
 
 MAX_CLIENT_RECORDS = 10
 MAX_EXCLUSION_REASON = 500
-PLANNING_LOCK = 0x57A7  # first key of the per-study advisory lock (second: the study's key)
 
 
 class StudyUnavailable(Exception):
@@ -65,21 +77,37 @@ def participant_find(*, study: Study, external: ExternalIds) -> Participant | No
 def participant_start(*, study: Study, external: ExternalIds) -> Participant:
     """Create a consenting participant's session and trial plan, or return their existing one.
 
-    Starts of one study plan one at a time, under the study's planning lock (a PostgreSQL
-    advisory lock), so each plan counts every plan committed before it and the target number
-    of participants is never exceeded. What grows with the study (reading its coverage) is
-    done before the lock (``coverage_prepare``); under it, only the participants started
-    since are added (``coverage_current``), then the plan is computed and stored. The study
-    row is held with ``FOR KEY SHARE``: a design edit or status change waits for the starts
-    in progress (and they for it), while declines and other plain updates do not.
+    Starts of one study are ordered by the study's planning lock (a PostgreSQL advisory lock),
+    so each plan counts every plan handed out before it and the target number of participants
+    is never exceeded. Under it a start takes the oldest plan computed ahead
+    (``services.plan_pool``); when there is none it plans for itself after any fill in
+    progress: what grows with the study (reading its coverage) is done before the lock
+    (``coverage_prepare``), under it only the participants started since are added
+    (``coverage_current``), then the plan is computed and stored. The study row is held with
+    ``FOR KEY SHARE``: a design edit or status change waits for the starts in progress (and
+    they for it), while declines and other plain updates do not.
     """
     existing = participant_find(study=study, external=external)
     if existing is not None:  # a retried or duplicated start: nothing to plan
         return existing
+    if pools_plans(study):
+        participant = _participant_create(study, external, plan_itself=False)
+        if participant is not None:
+            return participant
     stimulus_ids = tuple(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
     coverage_prepare(study=study, stimulus_ids=stimulus_ids)
+    return _participant_create(study, external, plan_itself=True)
+
+
+def _participant_create(
+    study: Study, external: ExternalIds, *, plan_itself: bool
+) -> Participant | None:
+    """The session with a pooled plan or, with ``plan_itself``, one planned now (else None
+    when the pool is empty)."""
     with transaction.atomic():
-        study = _study_locked_for_planning(study)
+        if plan_itself:
+            fill_lock_take(study)
+        study = study_locked_for_planning(study)
         existing = participant_find(study=study, external=external)
         if existing is not None:
             return existing
@@ -92,11 +120,24 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
         stimulus_ids = tuple(  # again under the lock: the set may have changed meanwhile
             study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True)
         )
-        coverage = coverage_current(study=study, stimulus_ids=stimulus_ids)
-        plan_seed = secrets.randbits(63)
-        block_order, plan = plan_compute(
-            study=study, n_items=len(stimulus_ids), coverage=coverage, seed=plan_seed
-        )
+        settings = plan_settings(study=study)
+        pooled = plan_pool_take(study=study, key=design_key(settings, stimulus_ids))
+        if pooled is not None:
+            plan_seed, block_order = pooled.plan_seed, pooled.block_order
+            plan = planned_trials(pooled)
+        elif not plan_itself:
+            return None
+        else:
+            coverage = coverage_current(study=study, stimulus_ids=stimulus_ids)
+            uses = block_order_counts(study=study, settings=settings)
+            plan_seed = secrets.randbits(63)
+            block_order, plan = plan_compute(
+                settings=settings,
+                n_items=len(stimulus_ids),
+                coverage=coverage,
+                uses=uses,
+                seed=plan_seed,
+            )
         participant = Participant.objects.create(
             study=study,
             token=secrets.token_urlsafe(24),
@@ -117,20 +158,6 @@ def participant_start(*, study: Study, external: ExternalIds) -> Participant:
         )
         trial_plan_store(participant=participant, plan=plan, stimulus_ids=stimulus_ids)
         return participant
-
-
-def _study_locked_for_planning(study: Study) -> Study:
-    """The study as stored now, with its row key-share locked and its planning lock taken
-    (both until the transaction ends)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {Study._meta.db_table} WHERE id = %s FOR KEY SHARE", [study.pk]
-        )
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s::int4, %s::int4)",
-            [PLANNING_LOCK, study.pk % 2**31],  # int4 keys; two studies 2**31 apart share one
-        )
-    return Study.objects.select_related("stimulus_set").get(pk=study.pk)
 
 
 def study_is_full(*, study: Study) -> bool:

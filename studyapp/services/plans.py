@@ -2,6 +2,9 @@
 
 from collections.abc import Sequence
 
+import numpy as np
+from django.db import connection
+
 from studyapp.arrangement import arrangement_settings
 from studyapp.bubbles import match_identities
 from studyapp.models import Participant, Study, Trial
@@ -14,6 +17,22 @@ from studyapp.planning import (
     build_plan,
 )
 from studyapp.selectors.coverage import block_order_uses
+
+PLANNING_LOCK = 0x57A7  # first key of the per-study advisory lock (second: the study's key)
+
+
+def study_locked_for_planning(study: Study) -> Study:
+    """The study as stored now, with its row key-share locked and its planning lock taken
+    (both until the transaction ends)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Study._meta.db_table} WHERE id = %s FOR KEY SHARE", [study.pk]
+        )
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s::int4, %s::int4)",
+            [PLANNING_LOCK, study.pk % 2**31],  # int4 keys; two studies 2**31 apart share one
+        )
+    return Study.objects.select_related("stimulus_set").get(pk=study.pk)
 
 
 def plan_settings(*, study: Study) -> PlanSettings:
@@ -29,15 +48,24 @@ def plan_settings(*, study: Study) -> PlanSettings:
     )
 
 
+def block_order_counts(*, study: Study, settings: PlanSettings) -> np.ndarray:
+    """Kept sessions per row of the study's block-order Latin square."""
+    return block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))
+
+
 def plan_compute(
-    *, study: Study, n_items: int, coverage: dict[str, Coverage], seed: int
+    *,
+    settings: PlanSettings,
+    n_items: int,
+    coverage: dict[str, Coverage],
+    uses: np.ndarray,
+    seed: int,
 ) -> tuple[int, list[PlannedTrial]]:
-    """A new participant's block-order row and plan from ``coverage``, the exact counts of
-    every plan before it (it gets this plan's main trials added); call under the planning
-    lock. Items are positions in the study's stimuli in key order."""
-    settings = plan_settings(study=study)
-    uses = block_order_uses(study=study, n_rows=len(block_orders(len(settings.trial_types))))
+    """A new participant's block-order row and plan from ``coverage`` and ``uses`` (block-order
+    rows), the exact counts of every plan before it; both get this plan added. Items are
+    positions in the study's stimuli in key order."""
     order_row = block_order_choose(uses, seed)
+    uses[order_row] += 1
     return order_row, build_plan(n_items, settings, coverage, seed=seed, order_row=order_row)
 
 

@@ -5,6 +5,7 @@ from django.db import transaction
 from studyapp.models import AuditEvent, Study, StudyMembership
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
 from studyapp.services.artifacts import study_artifacts_delete
+from studyapp.services.plan_pool import plan_pool_request
 
 
 def audit_record(*, action: str, user, study: Study | None, **detail) -> AuditEvent:
@@ -45,6 +46,8 @@ def study_set_status(*, study: Study, status: str, user) -> Study:
                 before=previous,
                 after=status,
             )
+            if status == Study.Status.LIVE:  # participants' plans computed ahead of them
+                transaction.on_commit(lambda: plan_pool_request(study=study))
     return study
 
 

@@ -2,19 +2,21 @@
 every plan committed before it, retries give the same session, a failed start leaves the
 counts as they were, and the balance matches starts made one after another."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from studyapp.models import Participant, Trial
-from studyapp.planning import build_plan
 from studyapp.selectors.coverage import study_coverage
 from studyapp.services import participants
 from studyapp.services.participants import participant_exclusion_set
-from studyapp.services.plans import plan_settings
 from tests.factories import make_stimulus_set, make_study, start_participant
+from tests.plan_replay import (
+    assert_every_plan_counts_all_earlier_ones,
+    ids_of,
+    replayed,
+    start_together,
+    stored,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,60 +27,6 @@ DESIGN = {
     "catch_rate": 0.1,
     "target_participants": 100,
 }
-
-
-def start_together(study, pids, threads=6):
-    """Start one participant per id, ``threads`` at a time, all released at once."""
-    barrier = threading.Barrier(threads)
-
-    def start(pid):
-        try:
-            if pid in pids[:threads]:
-                barrier.wait(timeout=30)
-            return start_participant(study, pid).pk
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(start, pids))
-
-
-def ids_of(study):
-    return list(study.stimulus_set.stimuli.order_by("pk").values_list("pk", flat=True))
-
-
-def replayed(participant, ids):
-    """The participant's plan computed again from the exact counts of every earlier session."""
-    coverage = study_coverage(
-        study=participant.study,
-        position_of={pk: i for i, pk in enumerate(ids)},
-        through_pk=participant.pk - 1,
-    )
-    plan = build_plan(
-        len(ids),
-        plan_settings(study=participant.study),
-        coverage,
-        seed=participant.plan_seed,
-        order_row=participant.block_order,
-    )
-    return [(t.trial_type, t.role, [ids[i] for i in t.items]) for t in plan]
-
-
-def stored(participant):
-    return [
-        (trial_type, role, items)
-        for trial_type, role, items in participant.trials.order_by("index").values_list(
-            "trial_type", "role", "items"
-        )
-    ]
-
-
-def assert_every_plan_counts_all_earlier_ones(study):
-    ids = ids_of(study)
-    people = list(Participant.objects.filter(study=study).order_by("pk"))
-    assert people
-    for participant in people:
-        assert stored(participant) == replayed(participant, ids), participant.pk
 
 
 def item_use_spread(study):
