@@ -23,7 +23,8 @@ One module per statistic:
   side has at most `LEVELS_TAU_MAX_LEVELS` distinct values (every participant's judgments: 0/1
   choices, proportions, 1-7 ratings) by levels (`tau_levels`, O(P L) array work, all rows at
   once); otherwise (two continuous vectors, e.g. a Mantel test of a model against a group
-  matrix) by one sort and scipy's compiled merge count per row.
+  matrix) by one sort and scipy's compiled merge count per row; against one fixed row
+  (a Mantel null) the rows are taken in its order, so no sort is needed (`YOrderedTau`).
 * `tau_levels` -- the levels algorithm: each row sorted once by packed (x, y, w) keys, then the
   signed pairs counted by `packed_counters`; `tau_a_one_x` sorts a model once and gathers
   every participant's levels into its order.
@@ -52,6 +53,7 @@ from analysis.kernels.ranks import (
 )
 from analysis.kernels.tau import (
     LEVELS_TAU_MAX_LEVELS,
+    YOrderedTau,
     tau_a,
     tau_a_of_codes,
     tau_a_rows,
@@ -63,6 +65,7 @@ __all__ = [
     "METHODS",
     "RANK_METHODS",
     "SortedRows",
+    "YOrderedTau",
     "correlate",
     "cross_correlate",
     "dense_codes",
