@@ -5,6 +5,7 @@
                                             [--report-job]
                                             [--sparse 300x100x300 ...] [--old-draws 3]
                                             [--sparse-draws 1000] [--no-study-analysis]
+                                            [--jobs 2]
 
 Data (issue 5): 100 stimuli, 30 participants who each rate all 4,950 pairs on a 1-7 scale
 (made by `analysis.simulate`-style ratings from a known 4-D structure, z-scored per
@@ -44,8 +45,10 @@ the participants x all pairs implementation it replaced (`SparseEngine`) on the 
 evaluations and ceilings on those draws.  ``--old-draws 0`` skips the old side (at 1,000
 faces one of its draws needs several (participants x pairs) arrays of 2 GB).
 ``--sparse-draws K`` runs the dual bootstraps on the first K of the 1,000 draws and scales
-their time to 1,000 (the cost is linear in the draws); ``--no-study-analysis`` skips
-`analyse_study` (for a projection when the machine is too busy for the full run).
+their time to 1,000 (the cost is linear in the draws; ``0`` skips them);
+``--no-study-analysis`` skips `analyse_study` (for a projection when the machine is too busy
+for the full run).  ``--jobs J`` runs `analyse_study` with ``n_jobs=J`` threads (its CPU time
+counts all of them; the report job uses ``FACESIM_ANALYSIS_THREADS``).
 """
 
 from __future__ import annotations
@@ -331,6 +334,9 @@ def main() -> None:
     parser.add_argument("--skip-dense", action="store_true", help="only the sparse studies")
     parser.add_argument("--sparse-draws", type=int, default=N_BOOT, help="dual-bootstrap draws")
     parser.add_argument("--no-study-analysis", action="store_true", help="skip analyse_study")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="analyse_study's n_jobs (threads); CPU counts all"
+    )
     args = parser.parse_args()
     if args.rsa_draws < 2:
         parser.error("--rsa-draws must be >= 2")
@@ -350,6 +356,7 @@ def main() -> None:
             old_draws=args.old_draws,
             draws=args.sparse_draws,
             study_analysis=not args.no_study_analysis,
+            n_jobs=args.jobs,
         )
     if args.skip_dense:
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
@@ -453,6 +460,7 @@ def sparse_study(
     old_draws: int,
     draws: int,
     study_analysis: bool,
+    n_jobs: int = 1,
 ) -> None:
     """The default analysis of a sparse triplet study, then each statistic's dual bootstrap
     on the observed cells against the old participants x all pairs path (see module doc)."""
@@ -470,9 +478,9 @@ def sparse_study(
     human = choice_matrices(*choice_table(responses)).dissimilarity()
     timing = "not run"
     if study_analysis:
-        result, clock = timed(analyse_study, responses, models, parameters=params)
+        result, clock = timed(analyse_study, responses, models, parameters=params, n_jobs=n_jobs)
         human = result.human  # after the default exclusions
-        timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU"
+        timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU, n_jobs {n_jobs}"
     cells = len(human.sums) / (human.n_participants * human.n_pairs)
     print(
         f"\nsparse study: {human.n_stimuli} faces, {human.n_participants} participants x "
@@ -489,6 +497,8 @@ def sparse_study(
     part_w = draw_counts(
         bootstrap_indices(human.n_participants, N_BOOT, random_state=2), human.n_participants
     )
+    if draws == 0:  # --sparse-draws 0: the default analysis only
+        return
     counts, part_w = counts[:draws], part_w[:draws]
     pair_w, ones = PairWeightRows(counts), PairWeightRows(np.ones_like(counts))
     runs = ((pair_w, part_w), (ones, part_w), (pair_w, np.ones_like(part_w)))
