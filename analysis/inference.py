@@ -25,6 +25,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
 from analysis._threads import check_n_jobs, map_in_threads
+from analysis.cell_engine import SHARED_RANK_METHODS, RankSums
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
 from analysis.evaluation import PairWeightRows
 from analysis.kernels import (
@@ -290,12 +291,17 @@ def dual_bootstrap(
     random_state=None,
     stimulus_indices: np.ndarray | None = None,
     participant_indices: np.ndarray | None = None,
+    rank_sums: RankSums | None = None,
 ) -> DualBootstrap:
     """Bootstrap over participants and stimuli on shared draws, with the dual-bootstrap
-    variance correction (rsatoolbox ``eval_dual_bootstrap`` for fixed models)."""
+    variance correction (rsatoolbox ``eval_dual_bootstrap`` for fixed models).
+
+    `rank_sums`: pass the same `RankSums` to the Spearman and the rho-a run on the same data
+    and draws, and the second finishes the first one's rank sums (sparse designs; the same
+    numbers, see `analysis.cell_engine`)."""
     func = "dual_bootstrap"
     n_boot = check_int(func, "n_boot", n_boot, minimum=2)
-    names, engine = _engine(models, human, method)
+    names, engine = _engine(models, human, method, rank_sums)
     rng = check_random_state(func, random_state)
     stim, part = _draws(func, "both", n_boot, human, rng, stimulus_indices, participant_indices)
     pair_w, part_w = _draw_weights(stim, part, human)
@@ -577,6 +583,8 @@ def compare_models(
     perms = rng.permuted(np.tile(np.arange(human.n_stimuli), (n_permutations, 1)), axis=1)
     group = human.dissimilarity().group() if group is None else group.reorder(human.stimuli)
 
+    rank_sums = RankSums()
+
     def one_method(method: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         dual = dual_bootstrap(
             aligned,
@@ -585,6 +593,7 @@ def compare_models(
             n_boot=n_boot,
             stimulus_indices=stim,
             participant_indices=part,
+            rank_sums=rank_sums if method in SHARED_RANK_METHODS else None,
         )
         table = dual.table(level)
         mantel = [mantel_test(m, group, method, permutations=perms) for m in aligned.values()]
@@ -596,9 +605,16 @@ def compare_models(
         table["n_permutations"] = n_permutations
         return table, dual.differences(level)
 
-    # tau-a, the longest (its Mantel null is a merge count per permutation), starts first
-    starts = sorted(range(len(methods)), key=lambda k: methods[k] != "tau-a")
-    results = map_in_threads(one_method, [methods[k] for k in starts], n_jobs)
-    done = dict(zip(starts, results, strict=True))
+    def one_task(task: list[int]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+        return [one_method(methods[k]) for k in task]
+
+    # Spearman and rho-a in one task (one after the other: the second finishes the first
+    # one's rank sums); tau-a, the longest (a merge count per Mantel permutation), first
+    ranks = [k for k, m in enumerate(methods) if m in SHARED_RANK_METHODS]
+    tasks = [[k] for k, m in enumerate(methods) if m not in SHARED_RANK_METHODS]
+    tasks = sorted(tasks + ([ranks] if ranks else []), key=lambda t: methods[t[0]] != "tau-a")
+    done = {}
+    for task, results in zip(tasks, map_in_threads(one_task, tasks, n_jobs), strict=True):
+        done.update(zip(task, results, strict=True))
     tables, diffs = zip(*(done[k] for k in range(len(methods))), strict=True)
     return pd.concat(tables, ignore_index=True), pd.concat(diffs, ignore_index=True)

@@ -43,7 +43,13 @@ count) and a packed-key stable sort (no measurable gain).
 
 from analysis.kernels.codes import dense_codes
 from analysis.kernels.correlate import METHODS, RANK_METHODS, correlate
-from analysis.kernels.pearson import cross_correlate, paired_stat, zscore_weighted
+from analysis.kernels.pearson import (
+    cross_correlate,
+    cross_sums,
+    finish_correlation,
+    paired_stat,
+    zscore_weighted,
+)
 from analysis.kernels.ranks import (
     SortedRows,
     rank_cross_sums,
@@ -68,7 +74,9 @@ __all__ = [
     "YOrderedTau",
     "correlate",
     "cross_correlate",
+    "cross_sums",
     "dense_codes",
+    "finish_correlation",
     "paired_stat",
     "rank_cross_sums",
     "rank_half_integers",
