@@ -46,6 +46,7 @@ from analysis.kernels import (
     paired_stat,
     ranked_cross_sums,
     tau_a_rows,
+    tau_a_rows_against,
     zscore_weighted,
 )
 
@@ -208,8 +209,9 @@ class CellEngine(Engine):
         width) on the cells weighted in w: (lower, upper); for Spearman and rho-a the sums
         `_finish_ranks` takes."""
         data = np.where(w > 0, self.values[None], 0.0)
-        if self.method == "tau-a":
-            return tuple(tau_a_rows(np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled))
+        if self.method == "tau-a":  # both references on one compaction and one coding of data
+            references = [np.where(w > 0, r, 0.0) for r in (loo, pooled)]
+            return tuple(tau_a_rows_against(references, data, w))
         if self.method == "pearson":
             return tuple(
                 paired_stat("pearson", np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled)

@@ -63,6 +63,7 @@ from analysis.kernels.tau import (
     tau_a,
     tau_a_of_codes,
     tau_a_rows,
+    tau_a_rows_against,
 )
 from analysis.kernels.tau_levels import tau_a_codes, tau_a_one_x
 
@@ -86,6 +87,7 @@ __all__ = [
     "tau_a_of_codes",
     "tau_a_one_x",
     "tau_a_rows",
+    "tau_a_rows_against",
     "weighted_ranks",
     "zscore_weighted",
 ]

@@ -49,23 +49,34 @@ def tau_a(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
 
 def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """tau-a of every row of x and y (..., P) under integer weights w (broadcast)."""
-    x, y, w = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(w, float))
-    shape = x.shape[:-1]
-    n = x.shape[-1]
-    x, y, w = (a.reshape(-1, n) for a in (x, y, w))
-    out = np.full(len(x), np.nan)
-    if len(x) == 0 or n < 2:
-        return out.reshape(shape)
+    return tau_a_rows_against([x], y, w)[0]
+
+
+def tau_a_rows_against(xs: list[np.ndarray], y: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+    """`tau_a_rows` (x, y, w) for each x in `xs` (all of one shape, broadcast with y and w):
+    the compaction of the rows, y's codes and the weights are made once for all of them."""
+    shapes = np.broadcast_shapes(*(np.shape(x) for x in xs), np.shape(y), np.shape(w))
+    xs = [np.broadcast_to(np.asarray(x, float), shapes) for x in xs]
+    y, w = (np.broadcast_to(np.asarray(a, float), shapes) for a in (y, w))
+    shape = shapes[:-1]
+    n = shapes[-1]
+    xs = [x.reshape(-1, n) for x in xs]
+    y, w = y.reshape(-1, n), w.reshape(-1, n)
+    if len(y) == 0 or n < 2:
+        return [np.full(len(y), np.nan).reshape(shape) for _ in xs]
     keep = w > 0
     width = max(int(keep.sum(1).max()), 2)
     if width < n:  # only entries with weight count: compact the rows first
         columns = np.argsort(~keep, axis=1, kind="stable")[:, :width]
-        x, y, w, keep = (np.take_along_axis(a, columns, axis=1) for a in (x, y, w, keep))
-        n = width
-    x_codes, x_levels = dense_codes(x, keep)
+        y, w, keep = (np.take_along_axis(a, columns, axis=1) for a in (y, w, keep))
+        xs = [np.take_along_axis(x, columns, axis=1) for x in xs]
     y_codes, y_levels = dense_codes(y, keep)
     w_int = np.rint(w).astype(np.int64)
-    return tau_a_of_codes(x_codes, x_levels, y_codes, y_levels, w_int).reshape(shape)
+    out = []
+    for x in xs:
+        x_codes, x_levels = dense_codes(x, keep)
+        out.append(tau_a_of_codes(x_codes, x_levels, y_codes, y_levels, w_int).reshape(shape))
+    return out
 
 
 def tau_a_of_codes(
