@@ -519,10 +519,14 @@ def _tau_a_mantel_null(x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.nd
         order = np.argsort(y_codes[0], kind="stable")
         in_order = YOrderedTau(y_codes[0][order])
         rows, cols = rows[y_ok][order], cols[y_ok][order]
+        # with every y pair present a permutation moves x's codes among the same pairs: the
+        # pairs tied in x are the same for all of them
+        tied_x = YOrderedTau.tied_pairs(upper_codes[0]) if y_ok.all() else None
     for start in range(0, len(perms), step):
         p = perms[start : start + step]
         if by_merge:
-            null[start : start + step] = in_order.tau_a(_permuted_pairs(x_codes, p, rows, cols))
+            gathered = _permuted_pairs(x_codes, p, rows, cols)
+            null[start : start + step] = in_order.tau_a(gathered, tied_x)
             continue
         gathered = x_codes[p[:, rows[y_ok]], p[:, cols[y_ok]]]
         shape = gathered.shape

@@ -140,16 +140,24 @@ class YOrderedTau:
             raise ValueError("The 'y_sorted' parameter must be in ascending order.")
         self.tied_y = _tied_pairs_of_codes(self.y) if len(self.y) else 0
 
-    def tau_a(self, x_rows: np.ndarray) -> np.ndarray:
-        """tau-a of each row (R, P) of non-negative integer codes, in the order of y."""
+    @staticmethod
+    def tied_pairs(codes: np.ndarray) -> int:
+        """Pairs of equal entries in a row of non-negative integer codes."""
+        return _tied_pairs_of_codes(codes)
+
+    def tau_a(self, x_rows: np.ndarray, tied_x: int | None = None) -> np.ndarray:
+        """tau-a of each row (R, P) of non-negative integer codes, in the order of y.
+        `tied_x`: the pairs tied in every row, when all rows hold the same codes (the
+        permutations of a complete matrix); counted per row otherwise."""
         x_rows = np.ascontiguousarray(x_rows, dtype=np.intp)
         n = x_rows.shape[1]
         out = np.full(len(x_rows), np.nan)
         if n < 2:
             return out
         pairs = n * (n - 1) // 2
+        given = tied_x
         for r, x in enumerate(x_rows):
-            tied_x = _tied_pairs_of_codes(x)
+            tied_x = _tied_pairs_of_codes(x) if given is None else given
             if tied_x and self.tied_y:  # pairs tied in both: count them the sorted way
                 out[r] = _tau_a_merge(x, self.y, np.ones(n, dtype=np.int64))
                 continue
