@@ -16,13 +16,18 @@ from analysis.human.embedding import (
 from analysis.simulate import random_dissimilarity, simulate_triplet_codes
 
 
+def random_trials(seed: int, n: int, d: int, m: int, afc: float):
+    """m random triplets of n stimuli (a share `afc` of them 2AFC) and a positive start."""
+    rng = np.random.default_rng(seed)
+    trip = np.array([rng.choice(n, 3, replace=False) for _ in range(m)])
+    trials = _Trials(trip[:, 0], trip[:, 1], trip[:, 2], rng.random(m) < afc)
+    return trials, rng.random(n * d) + 0.1
+
+
 @pytest.mark.parametrize("model", ["spose", "tste"])
 def test_analytic_gradient_matches_finite_differences(model):
-    rng = np.random.default_rng(0)
-    n, d, m = 10, 3, 150
-    trip = np.array([rng.choice(n, 3, replace=False) for _ in range(m)])
-    trials = _Trials(trip[:, 0], trip[:, 1], trip[:, 2], rng.random(m) < 0.3)
-    x0 = rng.random(n * d) + 0.1
+    n, d = 10, 3
+    trials, x0 = random_trials(0, n, d, 150, 0.3)
     value = lambda x: _objective(x, model, n, d, trials, 0.02)[0]  # noqa: E731
     numeric = approx_fprime(x0, value, 1e-7)
     analytic = _objective(x0, model, n, d, trials, 0.02)[1]
@@ -79,11 +84,8 @@ def gathered_per_pair_objective(flat, model, n, d, t, penalty):
 @pytest.mark.parametrize("model", ["spose", "tste"])
 def test_objective_gives_the_floats_of_gathering_each_pair(model):
     """Bit for bit, so L-BFGS takes the same path and the fits are the ones of before."""
-    rng = np.random.default_rng(1)
-    n, d, m = 30, 4, 500
-    trip = np.array([rng.choice(n, 3, replace=False) for _ in range(m)])
-    trials = _Trials(trip[:, 0], trip[:, 1], trip[:, 2], rng.random(m) < 0.2)
-    x0 = rng.random(n * d) + 0.1
+    n, d = 30, 4
+    trials, x0 = random_trials(1, n, d, 500, 0.2)
     value, grad = _objective(x0, model, n, d, trials, 0.01)
     ref_value, ref_grad = gathered_per_pair_objective(x0, model, n, d, trials, 0.01)
     assert value == ref_value
