@@ -74,9 +74,11 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
+from analysis.cell_engine import SHARED_RANK_METHODS, RankSums  # noqa: E402
 from analysis.compare import model_matrices, noise_ceiling  # noqa: E402
 from analysis.evaluation import PairWeightRows, SparseEngine, make_engine  # noqa: E402
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table  # noqa: E402
+from analysis.human.embedding import fit_embedding  # noqa: E402
 from analysis.human.ratings import rating_matrices  # noqa: E402
 from analysis.inference import (  # noqa: E402
     bootstrap_evaluations,
@@ -87,6 +89,7 @@ from analysis.inference import (  # noqa: E402
 )
 from analysis.io import read_responses  # noqa: E402
 from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
+from analysis.quality import apply_exclusions  # noqa: E402
 from analysis.simulate import (  # noqa: E402
     Design,
     random_dissimilarity,
@@ -337,6 +340,12 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=1, help="analyse_study's n_jobs (threads); CPU counts all"
     )
+    parser.add_argument(
+        "--project-permutations",
+        type=int,
+        default=0,
+        help="with --no-study-analysis: time the embedding fits and K Mantel permutations too",
+    )
     args = parser.parse_args()
     if args.rsa_draws < 2:
         parser.error("--rsa-draws must be >= 2")
@@ -357,6 +366,7 @@ def main() -> None:
             draws=args.sparse_draws,
             study_analysis=not args.no_study_analysis,
             n_jobs=args.jobs,
+            project_permutations=args.project_permutations,
         )
     if args.skip_dense:
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
@@ -461,6 +471,7 @@ def sparse_study(
     draws: int,
     study_analysis: bool,
     n_jobs: int = 1,
+    project_permutations: int = 0,
 ) -> None:
     """The default analysis of a sparse triplet study, then each statistic's dual bootstrap
     on the observed cells against the old participants x all pairs path (see module doc)."""
@@ -491,6 +502,9 @@ def sparse_study(
     )
     aligned = model_matrices(models, human.stimuli)
     vectors = np.stack([m.upper() for m in aligned.values()])
+    projected = 0.0
+    if project_permutations and not study_analysis:
+        projected = project_embedding_and_mantel(responses, aligned, params, project_permutations)
     counts = draw_counts(
         bootstrap_indices(human.n_stimuli, N_BOOT, random_state=1), human.n_stimuli
     )
@@ -502,11 +516,14 @@ def sparse_study(
     counts, part_w = counts[:draws], part_w[:draws]
     pair_w, ones = PairWeightRows(counts), PairWeightRows(np.ones_like(counts))
     runs = ((pair_w, part_w), (ones, part_w), (pair_w, np.ones_like(part_w)))
+    rank_sums = RankSums()  # as in compare_models: rho-a finishes Spearman's rank sums
     for method in params.methods:
-        engine = make_engine(vectors, human, method)
+        shared = rank_sums if method in SHARED_RANK_METHODS else None
+        engine = make_engine(vectors, human, method, rank_sums=shared)
         with Clock() as new:
             outs = [engine.run(pw, uw) for pw, uw in runs]
         new.cpu, new.wall = new.cpu * N_BOOT / draws, new.wall * N_BOOT / draws
+        projected += new.cpu
         line = f"  {method:9s} dual bootstrap on the cells {new.cpu:7.1f} s CPU ({new.wall:.1f} s)"
         if draws < N_BOOT:
             line += f" (scaled from {draws} draws)"
@@ -526,6 +543,44 @@ def sparse_study(
                 f" max |diff| {diff:.1e}"
             )
         print(line, flush=True)
+
+    if project_permutations and not study_analysis:
+        print(
+            f"  projected default analysis: {projected:.1f} s CPU (embedding fits, Mantel tests and"
+            " dual bootstraps, scaled; the rest of analyse_study is not counted)"
+        )
+
+
+def project_embedding_and_mantel(responses, aligned, params, permutations: int) -> float:
+    """CPU time of the embedding's dimensionality choice (one fit per dimensionality on one
+    fold's training trials, scaled to the folds x dimensionalities + 1 fits) and of the Mantel
+    tests (`permutations` of them per statistic and layer, against that fit's group matrix,
+    scaled to 10,000), printed; returns their sum."""
+    choices, stimuli = choice_table(apply_exclusions(responses, params.exclusions).responses)
+    train = choices.iloc[np.random.default_rng(0).permutation(len(choices))]
+    train = train.iloc[: len(train) * (params.embedding_folds - 1) // params.embedding_folds]
+    with Clock() as fits:
+        for d in params.embedding_dims:
+            embedding = fit_embedding(train, stimuli, d, penalty=params.embedding_penalty)
+    n_fits = len(params.embedding_dims) * params.embedding_folds + 1
+    fit_cpu = fits.cpu * n_fits / len(params.embedding_dims)
+    group = embedding.similarity()
+    perms = np.random.default_rng(0).permuted(
+        np.tile(np.arange(len(stimuli)), (permutations, 1)), axis=1
+    )
+    total = fit_cpu
+    print(
+        f"  embedding: {len(params.embedding_dims)} fits {fits.cpu:.1f} s CPU, x {n_fits} fits"
+        f" {fit_cpu:.1f} s CPU (scaled)"
+    )
+    for method in params.methods:
+        with Clock() as mantel:
+            for model in aligned.values():
+                mantel_test(model, group, method, permutations=perms)
+        scaled = mantel.cpu * N_PERMUTATIONS / permutations
+        total += scaled
+        print(f"  {method:9s} Mantel, all layers {scaled:7.1f} s CPU (scaled from {permutations})")
+    return total
 
 
 if __name__ == "__main__":
