@@ -569,8 +569,8 @@ def compare_models(
     the group human matrix (`group`, default: the pooled participants), and
     Benjamini-Hochberg FDR across all models x layers (per method) for the Mantel and the
     t-test against 0.  Returns (model table, pairwise difference table).  One seed drives all
-    draws; every method uses the same draws.  The methods run on `n_jobs` threads (the same
-    numbers for any `n_jobs`, `analysis._threads`).
+    draws; every method uses the same draws.  The dual bootstraps and the Mantel tests run on
+    `n_jobs` threads (the same numbers for any `n_jobs`, `analysis._threads`).
     """
     func = "compare_models"
     if not methods:
@@ -589,36 +589,48 @@ def compare_models(
 
     rank_sums = RankSums()
 
-    def one_method(method: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        dual = dual_bootstrap(
-            aligned,
-            human,
-            method,
-            n_boot=n_boot,
-            stimulus_indices=stim,
-            participant_indices=part,
-            rank_sums=rank_sums if method in SHARED_RANK_METHODS else None,
-        )
+    def duals(ks: list[int]) -> list[DualBootstrap]:
+        return [
+            dual_bootstrap(
+                aligned,
+                human,
+                methods[k],
+                n_boot=n_boot,
+                stimulus_indices=stim,
+                participant_indices=part,
+                rank_sums=rank_sums if methods[k] in SHARED_RANK_METHODS else None,
+            )
+            for k in ks
+        ]
+
+    def mantels(ks: list[int]) -> list[list[MantelResult]]:
+        return [
+            [mantel_test(m, group, methods[k], permutations=perms) for m in aligned.values()]
+            for k in ks
+        ]
+
+    # Independent tasks, the longest first so the threads end together: the dual bootstraps
+    # (Spearman and rho-a in one task, one after the other: the second finishes the first
+    # one's rank sums), then the Mantel tests (tau-a's, a merge count per permutation, first)
+    ranks = [k for k, m in enumerate(methods) if m in SHARED_RANK_METHODS]
+    groups = [[k] for k, m in enumerate(methods) if m not in SHARED_RANK_METHODS]
+    groups = sorted(groups + ([ranks] if ranks else []), key=lambda g: methods[g[0]] != "tau-a")
+    mantel_order = sorted(range(len(methods)), key=lambda k: methods[k] != "tau-a")
+    tasks = [(duals, g) for g in groups] + [(mantels, [k]) for k in mantel_order]
+    outcomes = map_in_threads(lambda task: task[0](task[1]), tasks, n_jobs)
+    done: dict[tuple[str, int], object] = {}
+    for (kind, ks), results in zip(tasks, outcomes, strict=True):
+        done.update(((kind.__name__, k), r) for k, r in zip(ks, results, strict=True))
+    tables, diffs = [], []
+    for k in range(len(methods)):
+        dual, mantel = done["duals", k], done["mantels", k]
         table = dual.table(level)
-        mantel = [mantel_test(m, group, method, permutations=perms) for m in aligned.values()]
         table["mantel_r"] = [m.statistic for m in mantel]
         table["mantel_p"] = [m.p_value for m in mantel]
         table["mantel_p_fdr"] = fdr_bh(table["mantel_p"].to_numpy())
         table["p_zero_fdr"] = fdr_bh(table["p_zero"].to_numpy())
         table["n_boot"] = n_boot
         table["n_permutations"] = n_permutations
-        return table, dual.differences(level)
-
-    def one_task(task: list[int]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-        return [one_method(methods[k]) for k in task]
-
-    # Spearman and rho-a in one task (one after the other: the second finishes the first
-    # one's rank sums); tau-a, the longest (a merge count per Mantel permutation), first
-    ranks = [k for k, m in enumerate(methods) if m in SHARED_RANK_METHODS]
-    tasks = [[k] for k, m in enumerate(methods) if m not in SHARED_RANK_METHODS]
-    tasks = sorted(tasks + ([ranks] if ranks else []), key=lambda t: methods[t[0]] != "tau-a")
-    done = {}
-    for task, results in zip(tasks, map_in_threads(one_task, tasks, n_jobs), strict=True):
-        done.update(zip(task, results, strict=True))
-    tables, diffs = zip(*(done[k] for k in range(len(methods))), strict=True)
+        tables.append(table)
+        diffs.append(dual.differences(level))
     return pd.concat(tables, ignore_index=True), pd.concat(diffs, ignore_index=True)
