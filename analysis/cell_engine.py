@@ -17,7 +17,11 @@ participant order; see tests/unit/analysis/test_cell_engine.py):
   reference once and takes exact rank sums against the data's mid-ranks
   (`analysis.kernels.ranked_cross_sums`);
 * a draw's model evaluations depend on its pair weights only and are kept by content (the
-  dual bootstrap runs every stimulus draw twice).
+  dual bootstrap runs every stimulus draw twice);
+* Spearman and rho-a differ only in their last step (cov / sqrt(var_x var_y) against
+  12 cov / (N^3 - N)): engines of the two on the same data can share a `RankSums`, so the
+  second one finishes the rank sums the first kept (by content of the draws) instead of
+  ranking again.
 
 Rows are padded to the participant with the most cells, so one participant with far more
 pairs than the others (e.g. a pilot who rated all of them) makes every row that long.
@@ -37,11 +41,30 @@ from analysis.evaluation import (
 from analysis.kernels import (
     SortedRows,
     cross_correlate,
+    cross_sums,
+    finish_correlation,
     paired_stat,
     ranked_cross_sums,
     tau_a_rows,
+    tau_a_rows_against,
     zscore_weighted,
 )
+
+SHARED_RANK_METHODS = ("spearman", "rho-a")
+
+
+class RankSums(dict):
+    """Rank sums kept by the content of the draws, shared by a Spearman and a rho-a
+    `CellEngine` of the same models and cells: (digest of the draws) -> sums.  Small: per
+    draw a few (models or participants)-long vectors."""
+
+
+def _digest(*arrays: np.ndarray) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(repr(a.shape).encode())
+    return h.digest()
 
 
 class CellEngine(Engine):
@@ -57,6 +80,7 @@ class CellEngine(Engine):
         n_participants: int,
         method: str,
         min_pairs: int = MIN_CEILING_PAIRS,
+        rank_sums: RankSums | None = None,
     ) -> None:
         self._setup(models, n_participants, method, min_pairs)
         participant, pair, value = cells
@@ -79,6 +103,8 @@ class CellEngine(Engine):
         self.observers = np.bincount(slot, minlength=self.n_observed)
         self.models_at = models[:, self.pairs]  # (n_models, n_participants, width)
         self._per_cache: dict[bytes, np.ndarray] = {}
+        shares = rank_sums is not None and method in SHARED_RANK_METHODS
+        self._rank_sums = rank_sums if shares else None
         if method != "pearson":
             self.y_ranker = SortedRows(np.where(self.real, self.values, np.nan))
         if method in ("spearman", "rho-a"):
@@ -91,26 +117,49 @@ class CellEngine(Engine):
         return self.width * self.n_participants * (self.n_models + 2)
 
     def _chunk(self, pw, uw, ceiling):
+        if self._rank_sums is None:
+            return self._finish(self._chunk_sums(pw, uw, ceiling), uw)
+        key = _digest(pw, uw, np.array(ceiling))
+        sums = self._rank_sums.get(key)
+        if sums is None:
+            sums = self._rank_sums[key] = self._chunk_sums(pw, uw, ceiling)
+        return self._finish(sums, uw)
+
+    def _chunk_sums(self, pw, uw, ceiling):
+        """Per-participant values (or, for the rank statistics, their sums) and the paired
+        ceiling sums of a chunk of draws; `_finish` turns them into the method's numbers."""
         # draws that only resample participants share one weight row: their evaluations
         # and pooling terms are computed once
         rows = pw[:1] if (pw == pw[:1]).all() else pw
         w = rows[:, self.pairs] * self.real  # (1 or b, n_participants, width)
         total = w.sum(-1)
         ry = None if self.method == "pearson" else self.y_ranker.ranks(w)
-        evals = _weighted_mean(self._per_participant(rows, w, ry, total), uw[:, None, :])
+        per = self._per_participant(rows, w, ry, total)
         if not ceiling:
-            return evals, None, None, None
+            return per, None
         terms = self._pool_terms(w, ry, total)
         shape = (len(uw), *w.shape[1:])
         w, terms = np.broadcast_to(w, shape), np.broadcast_to(terms, shape)
         pooled, loo, shared_w = self._pooled_and_loo(terms, w, uw)
-        lower, upper = self._paired(loo, pooled, shared_w)
-        return evals, lower, upper, (shared_w > 0).sum(-1)
+        return per, (self._paired(loo, pooled, shared_w), (shared_w > 0).sum(-1))
+
+    def _finish(self, sums, uw):
+        per, bounds = sums
+        if self.method in SHARED_RANK_METHODS:
+            per = finish_correlation(self.method, *per)
+        evals = _weighted_mean(per, uw[:, None, :])
+        if bounds is None:
+            return evals, None, None, None
+        (lower, upper), support = bounds
+        if self.method in SHARED_RANK_METHODS:
+            lower, upper = (self._finish_ranks(*paired) for paired in (lower, upper))
+        return evals, lower, upper, support
 
     def _per_participant(self, rows, w, ry, total):
         """Every model against every participant (1 or b, n_models, n_participants) under
-        pair-weight rows `rows`; kept by content, because a dual bootstrap runs the same
-        stimulus draws twice (with and without resampling participants)."""
+        pair-weight rows `rows` (for Spearman and rho-a: the `cross_sums` of the ranks); kept
+        by content, because a dual bootstrap runs the same stimulus draws twice (with and
+        without resampling participants)."""
         key = hashlib.blake2b(rows.tobytes(), digest_size=16).digest()
         per = self._per_cache.get(key)
         if per is not None:
@@ -122,7 +171,7 @@ class CellEngine(Engine):
             tx = np.broadcast_to(self.models_at[None], (len(w), *self.models_at.shape))
             per = cross_correlate(self.method, tx, ty, w, total)
         else:
-            per = cross_correlate(self.method, self.x_ranker.ranks(w[:, None]), ry, w, total)
+            per = cross_sums(self.x_ranker.ranks(w[:, None]), ry, w, total)
         self._per_cache[key] = per
         return per
 
@@ -157,10 +206,12 @@ class CellEngine(Engine):
 
     def _paired(self, loo, pooled, w):
         """Each participant against its leave-one-out and its pooled reference (b, n_p,
-        width) on the cells weighted in w: (lower, upper)."""
+        width) on the cells weighted in w: (lower, upper); for Spearman and rho-a the sums
+        `_finish_ranks` takes."""
         data = np.where(w > 0, self.values[None], 0.0)
-        if self.method == "tau-a":
-            return tuple(tau_a_rows(np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled))
+        if self.method == "tau-a":  # both references on one compaction and one coding of data
+            references = [np.where(w > 0, r, 0.0) for r in (loo, pooled)]
+            return tuple(tau_a_rows_against(references, data, w))
         if self.method == "pearson":
             return tuple(
                 paired_stat("pearson", np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled)
@@ -177,13 +228,16 @@ class CellEngine(Engine):
         for reference in (loo, pooled):
             sum_wry, sum_wr2 = ranked_cross_sums(reference, w, y)
             cov, var_r = sum_wry - square_mid, sum_wr2 - square_mid
-            with np.errstate(invalid="ignore", divide="ignore"):
-                if self.method == "rho-a":
-                    stat = 12.0 * cov / (n**3 - n)
-                else:
-                    stat = cov / np.sqrt(var_r * var_y)
-            out.append(np.where(n >= 2, stat, np.nan).reshape(data.shape[:2]))
+            out.append((cov, var_r, var_y, n, data.shape[:2]))
         return tuple(out)
+
+    def _finish_ranks(self, cov, var_r, var_y, n, shape):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.method == "rho-a":
+                stat = 12.0 * cov / (n**3 - n)
+            else:
+                stat = cov / np.sqrt(var_r * var_y)
+        return np.where(n >= 2, stat, np.nan).reshape(shape)
 
 
 def _compact(keep: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:

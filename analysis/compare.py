@@ -115,14 +115,15 @@ class NoiseCeiling:
 
 
 def _engine(
-    models: Mapping[str, ModelInput], human: ParticipantMatrices, method: str
+    models: Mapping[str, ModelInput], human: ParticipantMatrices, method: str, rank_sums=None
 ) -> tuple[list[str], Engine]:
     check_choice("evaluate", "method", method, METHODS)
     if not isinstance(human, ParticipantMatrices):
         raise fail("evaluate", "human", "a ParticipantMatrices", type(human).__name__)
     aligned = model_matrices(models, human.stimuli)
     vectors = np.stack([m.upper() for m in aligned.values()])
-    return list(aligned), make_engine(vectors, human.dissimilarity(), method)
+    engine = make_engine(vectors, human.dissimilarity(), method, rank_sums=rank_sums)
+    return list(aligned), engine
 
 
 def evaluate(

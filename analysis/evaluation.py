@@ -75,10 +75,13 @@ def make_engine(
     data: np.ndarray | ParticipantMatrices,
     method: str,
     min_pairs: int = MIN_CEILING_PAIRS,
+    rank_sums=None,
 ) -> Engine:
     """The engine for these participants: dense when all of them have the same pairs, else
     `CellEngine` on the observed cells.  `data`: (n_participants, n_pairs) vectors with NaN
-    where missing, or `ParticipantMatrices` (their values; never made dense when sparse)."""
+    where missing, or `ParticipantMatrices` (their values; never made dense when sparse).
+    `rank_sums`: a `analysis.cell_engine.RankSums` shared by a Spearman and a rho-a engine of
+    the same data (used by `CellEngine` only)."""
     from analysis.cell_engine import CellEngine  # builds on Engine, defined below
 
     if method not in METHODS:
@@ -100,7 +103,7 @@ def make_engine(
         if isinstance(data, ParticipantMatrices):
             data = data.vectors()
         return DenseEngine(models, data, method, min_pairs)
-    return CellEngine(models, cells, n_participants, method, min_pairs)
+    return CellEngine(models, cells, n_participants, method, min_pairs, rank_sums)
 
 
 class PairWeightRows:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_real, fail
 from analysis._from_dict import dataclass_from_dict
+from analysis._threads import check_n_jobs
 from analysis.bubbles import (
     BubblesDesign,
     DecisionWeighting,
@@ -436,6 +437,7 @@ def analyse_study(
     bubbles: BubblesInputs | None = None,
     dissection: DissectionInputs | None = None,
     sanity: SanityChecks | None = None,
+    n_jobs: int = 1,
 ) -> StudyAnalysis:
     """Run the whole analysis of one study (see module docstring).
 
@@ -460,8 +462,11 @@ def analyse_study(
             pairings with `n_permutations` label permutations and `n_boot` image draws).
         sanity: the relevance sanity checks of the study's models (`analysis.sanity`),
             reported as they are (``StudyAnalysis.sanity``).
+        n_jobs: threads for the embedding's fold fits and the statistics' dual bootstraps
+            and Mantel tests; the result is the same for any value (`analysis._threads`).
     """
     func = "analyse_study"
+    n_jobs = check_n_jobs(func, n_jobs)
     params = AnalysisParameters() if parameters is None else parameters
     studies = responses["study"].unique()
     if len(studies) != 1:
@@ -479,9 +484,10 @@ def analyse_study(
         parameters=params,
         seeds=seeds,
         dropped_rows=dropped_rows,
+        n_jobs=n_jobs,
     )
     compared = compare_with_models(
-        models=models or {}, humans=human, parameters=params, seeds=seeds
+        models=models or {}, humans=human, parameters=params, seeds=seeds, n_jobs=n_jobs
     )
     summaries = summarise_relevance(
         inputs=relevance or RelevanceInputs(),
@@ -537,9 +543,11 @@ def analyse_humans(
     parameters: AnalysisParameters,
     seeds: dict[str, int],
     dropped_rows: pd.DataFrame | None = None,
+    n_jobs: int = 1,
 ) -> HumanSide:
     """Human matrices of the kept trials, split-half reliability and the noise ceilings;
-    `dropped_rows` (from `analysis.io.read_responses_dropping_bad_rows`) is kept as given."""
+    `dropped_rows` (from `analysis.io.read_responses_dropping_bad_rows`) is kept as given;
+    an embedding's fold fits on `n_jobs` threads."""
     if trial_type in ("rating", "arrangement"):
         if trial_type == "rating":
             human = rating_matrices(kept, higher_is_similar=parameters.higher_rating_is_similar)
@@ -555,7 +563,7 @@ def analyse_humans(
         choices, stimuli = choice_table(kept)
         human = choice_matrices(choices, stimuli)
         group, source, embedding = _choice_group_matrix(
-            choices, stimuli, parameters=parameters, seed=seeds["embed"]
+            choices, stimuli, parameters=parameters, seed=seeds["embed"], n_jobs=n_jobs
         )
         majority, majority_note = _majority(kept, stimuli, parameters=parameters, seeds=seeds)
         stimuli = tuple(stimuli)
@@ -580,7 +588,7 @@ def analyse_humans(
 
 
 def _choice_group_matrix(
-    choices: pd.DataFrame, stimuli, *, parameters: AnalysisParameters, seed: int
+    choices: pd.DataFrame, stimuli, *, parameters: AnalysisParameters, seed: int, n_jobs: int = 1
 ) -> tuple[SimilarityMatrix, str, DimensionSelection | None]:
     """The group matrix of choice data: counts, or an embedding for sparse designs."""
     group = choice_similarity(choices, stimuli)
@@ -598,6 +606,7 @@ def _choice_group_matrix(
         model=parameters.embedding_model,
         penalty=parameters.embedding_penalty,
         random_state=seed,
+        n_jobs=n_jobs,
     )
     return embedding.embedding.similarity(), f"{parameters.embedding_model} embedding", embedding
 
@@ -625,9 +634,10 @@ def compare_with_models(
     humans: HumanSide,
     parameters: AnalysisParameters,
     seeds: dict[str, int],
+    n_jobs: int = 1,
 ) -> ModelComparison:
-    """Compare every model x layer with the humans (`compare_models`) and, for choice data,
-    score the models' choice predictions."""
+    """Compare every model x layer with the humans (`compare_models`, its statistics on
+    `n_jobs` threads) and, for choice data, score the models' choice predictions."""
     aligned = model_matrices(models, humans.stimuli) if models else {}
     if not aligned:
         return ModelComparison(models={}, comparison=None, differences=None, choice_accuracy=None)
@@ -640,6 +650,7 @@ def compare_with_models(
         level=parameters.level,
         random_state=seeds["compare"],
         group=humans.human_group,
+        n_jobs=n_jobs,
     )
     accuracy = None
     if humans.choices is not None:

@@ -5,6 +5,7 @@
                                             [--report-job]
                                             [--sparse 300x100x300 ...] [--old-draws 3]
                                             [--sparse-draws 1000] [--no-study-analysis]
+                                            [--jobs 2]
 
 Data (issue 5): 100 stimuli, 30 participants who each rate all 4,950 pairs on a 1-7 scale
 (made by `analysis.simulate`-style ratings from a known 4-D structure, z-scored per
@@ -44,8 +45,10 @@ the participants x all pairs implementation it replaced (`SparseEngine`) on the 
 evaluations and ceilings on those draws.  ``--old-draws 0`` skips the old side (at 1,000
 faces one of its draws needs several (participants x pairs) arrays of 2 GB).
 ``--sparse-draws K`` runs the dual bootstraps on the first K of the 1,000 draws and scales
-their time to 1,000 (the cost is linear in the draws); ``--no-study-analysis`` skips
-`analyse_study` (for a projection when the machine is too busy for the full run).
+their time to 1,000 (the cost is linear in the draws; ``0`` skips them);
+``--no-study-analysis`` skips `analyse_study` (for a projection when the machine is too busy
+for the full run).  ``--jobs J`` runs `analyse_study` with ``n_jobs=J`` threads (its CPU time
+counts all of them; the report job uses ``FACESIM_ANALYSIS_THREADS``).
 """
 
 from __future__ import annotations
@@ -71,9 +74,11 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
+from analysis.cell_engine import SHARED_RANK_METHODS, RankSums  # noqa: E402
 from analysis.compare import model_matrices, noise_ceiling  # noqa: E402
 from analysis.evaluation import PairWeightRows, SparseEngine, make_engine  # noqa: E402
 from analysis.human.choices import choice_matrices, choice_similarity, choice_table  # noqa: E402
+from analysis.human.embedding import fit_embedding  # noqa: E402
 from analysis.human.ratings import rating_matrices  # noqa: E402
 from analysis.inference import (  # noqa: E402
     bootstrap_evaluations,
@@ -84,6 +89,7 @@ from analysis.inference import (  # noqa: E402
 )
 from analysis.io import read_responses  # noqa: E402
 from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
+from analysis.quality import apply_exclusions  # noqa: E402
 from analysis.simulate import (  # noqa: E402
     Design,
     random_dissimilarity,
@@ -331,6 +337,15 @@ def main() -> None:
     parser.add_argument("--skip-dense", action="store_true", help="only the sparse studies")
     parser.add_argument("--sparse-draws", type=int, default=N_BOOT, help="dual-bootstrap draws")
     parser.add_argument("--no-study-analysis", action="store_true", help="skip analyse_study")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="analyse_study's n_jobs (threads); CPU counts all"
+    )
+    parser.add_argument(
+        "--project-permutations",
+        type=int,
+        default=0,
+        help="with --no-study-analysis: time the embedding fits and K Mantel permutations too",
+    )
     args = parser.parse_args()
     if args.rsa_draws < 2:
         parser.error("--rsa-draws must be >= 2")
@@ -350,6 +365,8 @@ def main() -> None:
             old_draws=args.old_draws,
             draws=args.sparse_draws,
             study_analysis=not args.no_study_analysis,
+            n_jobs=args.jobs,
+            project_permutations=args.project_permutations,
         )
     if args.skip_dense:
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
@@ -453,6 +470,8 @@ def sparse_study(
     old_draws: int,
     draws: int,
     study_analysis: bool,
+    n_jobs: int = 1,
+    project_permutations: int = 0,
 ) -> None:
     """The default analysis of a sparse triplet study, then each statistic's dual bootstrap
     on the observed cells against the old participants x all pairs path (see module doc)."""
@@ -470,9 +489,9 @@ def sparse_study(
     human = choice_matrices(*choice_table(responses)).dissimilarity()
     timing = "not run"
     if study_analysis:
-        result, clock = timed(analyse_study, responses, models, parameters=params)
+        result, clock = timed(analyse_study, responses, models, parameters=params, n_jobs=n_jobs)
         human = result.human  # after the default exclusions
-        timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU"
+        timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU, n_jobs {n_jobs}"
     cells = len(human.sums) / (human.n_participants * human.n_pairs)
     print(
         f"\nsparse study: {human.n_stimuli} faces, {human.n_participants} participants x "
@@ -483,20 +502,28 @@ def sparse_study(
     )
     aligned = model_matrices(models, human.stimuli)
     vectors = np.stack([m.upper() for m in aligned.values()])
+    projected = 0.0
+    if project_permutations and not study_analysis:
+        projected = project_embedding_and_mantel(responses, aligned, params, project_permutations)
     counts = draw_counts(
         bootstrap_indices(human.n_stimuli, N_BOOT, random_state=1), human.n_stimuli
     )
     part_w = draw_counts(
         bootstrap_indices(human.n_participants, N_BOOT, random_state=2), human.n_participants
     )
+    if draws == 0:  # --sparse-draws 0: the default analysis only
+        return
     counts, part_w = counts[:draws], part_w[:draws]
     pair_w, ones = PairWeightRows(counts), PairWeightRows(np.ones_like(counts))
     runs = ((pair_w, part_w), (ones, part_w), (pair_w, np.ones_like(part_w)))
+    rank_sums = RankSums()  # as in compare_models: rho-a finishes Spearman's rank sums
     for method in params.methods:
-        engine = make_engine(vectors, human, method)
+        shared = rank_sums if method in SHARED_RANK_METHODS else None
+        engine = make_engine(vectors, human, method, rank_sums=shared)
         with Clock() as new:
             outs = [engine.run(pw, uw) for pw, uw in runs]
         new.cpu, new.wall = new.cpu * N_BOOT / draws, new.wall * N_BOOT / draws
+        projected += new.cpu
         line = f"  {method:9s} dual bootstrap on the cells {new.cpu:7.1f} s CPU ({new.wall:.1f} s)"
         if draws < N_BOOT:
             line += f" (scaled from {draws} draws)"
@@ -516,6 +543,44 @@ def sparse_study(
                 f" max |diff| {diff:.1e}"
             )
         print(line, flush=True)
+
+    if project_permutations and not study_analysis:
+        print(
+            f"  projected default analysis: {projected:.1f} s CPU (embedding fits, Mantel tests and"
+            " dual bootstraps, scaled; the rest of analyse_study is not counted)"
+        )
+
+
+def project_embedding_and_mantel(responses, aligned, params, permutations: int) -> float:
+    """CPU time of the embedding's dimensionality choice (one fit per dimensionality on one
+    fold's training trials, scaled to the folds x dimensionalities + 1 fits) and of the Mantel
+    tests (`permutations` of them per statistic and layer, against that fit's group matrix,
+    scaled to 10,000), printed; returns their sum."""
+    choices, stimuli = choice_table(apply_exclusions(responses, params.exclusions).responses)
+    train = choices.iloc[np.random.default_rng(0).permutation(len(choices))]
+    train = train.iloc[: len(train) * (params.embedding_folds - 1) // params.embedding_folds]
+    with Clock() as fits:
+        for d in params.embedding_dims:
+            embedding = fit_embedding(train, stimuli, d, penalty=params.embedding_penalty)
+    n_fits = len(params.embedding_dims) * params.embedding_folds + 1
+    fit_cpu = fits.cpu * n_fits / len(params.embedding_dims)
+    group = embedding.similarity()
+    perms = np.random.default_rng(0).permuted(
+        np.tile(np.arange(len(stimuli)), (permutations, 1)), axis=1
+    )
+    total = fit_cpu
+    print(
+        f"  embedding: {len(params.embedding_dims)} fits {fits.cpu:.1f} s CPU, x {n_fits} fits"
+        f" {fit_cpu:.1f} s CPU (scaled)"
+    )
+    for method in params.methods:
+        with Clock() as mantel:
+            for model in aligned.values():
+                mantel_test(model, group, method, permutations=perms)
+        scaled = mantel.cpu * N_PERMUTATIONS / permutations
+        total += scaled
+        print(f"  {method:9s} Mantel, all layers {scaled:7.1f} s CPU (scaled from {permutations})")
+    return total
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
+from analysis._threads import check_n_jobs, map_in_threads
 from analysis.matrices import SimilarityMatrix
 
 MODELS = ("spose", "tste")
@@ -54,28 +56,36 @@ class _Trials:
     def subset(self, rows: np.ndarray) -> _Trials:
         return _Trials(self.i[rows], self.j[rows], self.odd[rows], self.afc[rows])
 
+    @cached_property
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """The three candidate pairs of every trial, (i, j), (i, odd), (j, odd), one after
+        the other: where the objective scatters its pair gradients (fixed for a fit)."""
+        return np.concatenate([self.i, self.i, self.j]), np.concatenate(
+            [self.j, self.odd, self.odd]
+        )
+
 
 def _alpha(n_dims: int) -> float:
     return float(max(n_dims - 1, 1))
 
 
-def _scores(
-    model: str, x: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pair scores s_ab (log-kernel for t-STE) and, for t-STE, squared distances."""
+def _scores(model: str, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair scores s_ab (log-kernel for t-STE) of the rows of xa and xb and, for t-STE,
+    squared distances."""
     if model == "spose":
-        return np.einsum("md,md->m", x[a], x[b]), np.empty(0)
-    diff = x[a] - x[b]
+        return np.einsum("md,md->m", xa, xb), np.empty(0)
+    diff = xa - xb
     dist = np.einsum("md,md->m", diff, diff)
-    alpha = _alpha(x.shape[1])
+    alpha = _alpha(xa.shape[1])
     return -(alpha + 1) / 2 * np.log1p(dist / alpha), dist
 
 
 def _choice_probs(model: str, x: np.ndarray, t: _Trials):
     """Softmax over candidate pairs: (p_ij, p_ik, p_jk) and the per-pair intermediates."""
-    s_ij, d_ij = _scores(model, x, t.i, t.j)
-    s_ik, d_ik = _scores(model, x, t.i, t.odd)
-    s_jk, d_jk = _scores(model, x, t.j, t.odd)
+    xi, xj, xk = x[t.i], x[t.j], x[t.odd]  # each stimulus row gathered once per trial
+    s_ij, d_ij = _scores(model, xi, xj)
+    s_ik, d_ik = _scores(model, xi, xk)
+    s_jk, d_jk = _scores(model, xj, xk)
     s_jk = np.where(t.afc, -np.inf, s_jk)  # (j, odd) is not a candidate on 2AFC trials
     top = np.maximum(np.maximum(s_ij, s_ik), s_jk)
     e = np.exp(np.stack([s_ij, s_ik, s_jk]) - top)
@@ -102,15 +112,13 @@ def _objective(flat, model, n, d, t, penalty):
     nll = -np.mean(np.log(np.maximum(p[0], 1e-300)))
     # d(mean NLL)/d(score): -(1 - p) for the chosen pair, +p for the other candidates
     g = np.stack([p[0] - 1.0, p[1], p[2]]) / m
-    pairs = ((t.i, t.j), (t.i, t.odd), (t.j, t.odd))
     weights = []
     for k in range(3):
         gk = g[k]
         if model == "tste":  # d s / d dist = -(alpha + 1) / (2 (alpha + dist))
             gk = gk * (-(_alpha(d) + 1) / (2.0 * (_alpha(d) + dists[k])))
         weights.append(np.where(t.afc, 0.0, gk) if k == 2 else gk)
-    a = np.concatenate([pr[0] for pr in pairs])
-    b = np.concatenate([pr[1] for pr in pairs])
+    a, b = t.candidates
     w = np.concatenate(weights)
     pair_matrix = np.bincount(a * n + b, weights=w, minlength=n * n).reshape(n, n)
     pair_matrix = pair_matrix + pair_matrix.T
@@ -274,11 +282,15 @@ def select_dimensionality(
     penalty: float = 0.01,
     random_state: int | None = None,
     max_iter: int = 1000,
+    n_jobs: int = 1,
 ) -> DimensionSelection:
     """Choose the dimensionality with the best mean k-fold held-out accuracy (ties -> fewer
-    dimensions), then refit on all trials.  Folds are a seeded random partition of trials."""
+    dimensions), then refit on all trials.  Folds are a seeded random partition of trials.
+    The fold fits run on `n_jobs` threads (the same result for any `n_jobs`,
+    `analysis._threads`)."""
     func = "select_dimensionality"
     n_folds = check_int(func, "n_folds", n_folds, minimum=2)
+    n_jobs = check_n_jobs(func, n_jobs)
     dims = sorted({check_int(func, "dims", d, minimum=1) for d in dims})
     if not dims:
         raise fail(func, "dims", "a non-empty list of integers", dims)
@@ -289,13 +301,18 @@ def select_dimensionality(
     rng = check_random_state(func, random_state)
     fold = rng.permutation(np.arange(m) % n_folds)
     seeds = rng.integers(0, 2**31 - 1, size=(len(dims), n_folds))
-    rows = []
-    for a, d in enumerate(dims):
-        for f in range(n_folds):
-            train, test = trials.subset(fold != f), trials.subset(fold == f)
-            x, _ = _fit(train, len(stimuli), d, model, penalty, int(seeds[a, f]), max_iter)
-            rows.append({"n_dims": d, "fold": f, "heldout_accuracy": _accuracy(model, x, test)})
-    scores = pd.DataFrame(rows)
+    splits = [(trials.subset(fold != f), trials.subset(fold == f)) for f in range(n_folds)]
+
+    def heldout(task: tuple[int, int]) -> dict:
+        a, f = task
+        (train, test), d = splits[f], dims[a]
+        x, _ = _fit(train, len(stimuli), d, model, penalty, int(seeds[a, f]), max_iter)
+        return {"n_dims": d, "fold": f, "heldout_accuracy": _accuracy(model, x, test)}
+
+    # the most dimensions first: the longest fits start early, so the threads end together
+    tasks = [(a, f) for a in reversed(range(len(dims))) for f in range(n_folds)]
+    done = dict(zip(tasks, map_in_threads(heldout, tasks, n_jobs), strict=True))
+    scores = pd.DataFrame([done[a, f] for a in range(len(dims)) for f in range(n_folds)])
     means = scores.groupby("n_dims")["heldout_accuracy"].mean()
     best = int(means.index[np.flatnonzero(means.to_numpy() >= means.max() - 1e-12)[0]])
     final_seed = int(rng.integers(0, 2**31 - 1))

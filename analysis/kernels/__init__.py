@@ -23,7 +23,8 @@ One module per statistic:
   side has at most `LEVELS_TAU_MAX_LEVELS` distinct values (every participant's judgments: 0/1
   choices, proportions, 1-7 ratings) by levels (`tau_levels`, O(P L) array work, all rows at
   once); otherwise (two continuous vectors, e.g. a Mantel test of a model against a group
-  matrix) by one sort and scipy's compiled merge count per row.
+  matrix) by one sort and scipy's compiled merge count per row; against one fixed row
+  (a Mantel null) the rows are taken in its order, so no sort is needed (`YOrderedTau`).
 * `tau_levels` -- the levels algorithm: each row sorted once by packed (x, y, w) keys, then the
   signed pairs counted by `packed_counters`; `tau_a_one_x` sorts a model once and gathers
   every participant's levels into its order.
@@ -42,7 +43,13 @@ count) and a packed-key stable sort (no measurable gain).
 
 from analysis.kernels.codes import dense_codes
 from analysis.kernels.correlate import METHODS, RANK_METHODS, correlate
-from analysis.kernels.pearson import cross_correlate, paired_stat, zscore_weighted
+from analysis.kernels.pearson import (
+    cross_correlate,
+    cross_sums,
+    finish_correlation,
+    paired_stat,
+    zscore_weighted,
+)
 from analysis.kernels.ranks import (
     SortedRows,
     rank_cross_sums,
@@ -52,9 +59,11 @@ from analysis.kernels.ranks import (
 )
 from analysis.kernels.tau import (
     LEVELS_TAU_MAX_LEVELS,
+    YOrderedTau,
     tau_a,
     tau_a_of_codes,
     tau_a_rows,
+    tau_a_rows_against,
 )
 from analysis.kernels.tau_levels import tau_a_codes, tau_a_one_x
 
@@ -63,9 +72,12 @@ __all__ = [
     "METHODS",
     "RANK_METHODS",
     "SortedRows",
+    "YOrderedTau",
     "correlate",
     "cross_correlate",
+    "cross_sums",
     "dense_codes",
+    "finish_correlation",
     "paired_stat",
     "rank_cross_sums",
     "rank_half_integers",
@@ -75,6 +87,7 @@ __all__ = [
     "tau_a_of_codes",
     "tau_a_one_x",
     "tau_a_rows",
+    "tau_a_rows_against",
     "weighted_ranks",
     "zscore_weighted",
 ]

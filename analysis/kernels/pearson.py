@@ -52,13 +52,26 @@ def cross_correlate(
     transformed data vectors, w: (B, G, P) weights with G == 1 (shared) or G == Q (one weight
     row per data vector), n_total: (B, G) sum of weights.  Returns (B, M, Q).
     """
+    return finish_correlation(method, *cross_sums(tx, ty, w, n_total))
+
+
+def cross_sums(tx: np.ndarray, ty: np.ndarray, w: np.ndarray, n_total: np.ndarray) -> tuple:
+    """What `cross_correlate` finishes: (cov, var_x, var_y, total), the same for Pearson and
+    rho-a of the same rows (and Spearman and rho-a of the same ranks)."""
     shared = w.shape[1] == 1
     wq = w if not shared else w[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):  # rows without weight: NaN
-        return _cross_correlate(method, tx, ty, w, wq, shared, n_total)
+        return _cross_sums(tx, ty, w, wq, shared, n_total)
 
 
-def _cross_correlate(method, tx, ty, w, wq, shared, n_total):
+def finish_correlation(method: str, cov, var_x, var_y, total) -> np.ndarray:
+    """The statistic from `cross_sums`: NaN below two pairs."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 12.0 * cov / (total**3 - total) if method == "rho-a" else cov / np.sqrt(var_x * var_y)
+    return np.where(total >= 2, out, np.nan)
+
+
+def _cross_sums(tx, ty, w, wq, shared, n_total):
     if shared:
         mean_x = np.einsum("bmp,bp->bm", tx, wq) / n_total
         mean_y = np.einsum("bqp,bp->bq", ty, wq) / n_total
@@ -78,5 +91,4 @@ def _cross_correlate(method, tx, ty, w, wq, shared, n_total):
         var_x = np.einsum("bmqp,bmqp,bqp->bmq", xc, xc, w)
         var_y = np.einsum("bqp,bqp,bqp->bq", yc, yc, w)[:, None, :]
         total = n_total[:, None, :]
-    out = 12.0 * cov / (total**3 - total) if method == "rho-a" else cov / np.sqrt(var_x * var_y)
-    return np.where(total >= 2, out, np.nan)
+    return cov, var_x, var_y, total

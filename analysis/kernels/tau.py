@@ -49,23 +49,34 @@ def tau_a(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
 
 def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """tau-a of every row of x and y (..., P) under integer weights w (broadcast)."""
-    x, y, w = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(w, float))
-    shape = x.shape[:-1]
-    n = x.shape[-1]
-    x, y, w = (a.reshape(-1, n) for a in (x, y, w))
-    out = np.full(len(x), np.nan)
-    if len(x) == 0 or n < 2:
-        return out.reshape(shape)
+    return tau_a_rows_against([x], y, w)[0]
+
+
+def tau_a_rows_against(xs: list[np.ndarray], y: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+    """`tau_a_rows` (x, y, w) for each x in `xs` (all of one shape, broadcast with y and w):
+    the compaction of the rows, y's codes and the weights are made once for all of them."""
+    shapes = np.broadcast_shapes(*(np.shape(x) for x in xs), np.shape(y), np.shape(w))
+    xs = [np.broadcast_to(np.asarray(x, float), shapes) for x in xs]
+    y, w = (np.broadcast_to(np.asarray(a, float), shapes) for a in (y, w))
+    shape = shapes[:-1]
+    n = shapes[-1]
+    xs = [x.reshape(-1, n) for x in xs]
+    y, w = y.reshape(-1, n), w.reshape(-1, n)
+    if len(y) == 0 or n < 2:
+        return [np.full(len(y), np.nan).reshape(shape) for _ in xs]
     keep = w > 0
     width = max(int(keep.sum(1).max()), 2)
     if width < n:  # only entries with weight count: compact the rows first
         columns = np.argsort(~keep, axis=1, kind="stable")[:, :width]
-        x, y, w, keep = (np.take_along_axis(a, columns, axis=1) for a in (x, y, w, keep))
-        n = width
-    x_codes, x_levels = dense_codes(x, keep)
+        y, w, keep = (np.take_along_axis(a, columns, axis=1) for a in (y, w, keep))
+        xs = [np.take_along_axis(x, columns, axis=1) for x in xs]
     y_codes, y_levels = dense_codes(y, keep)
     w_int = np.rint(w).astype(np.int64)
-    return tau_a_of_codes(x_codes, x_levels, y_codes, y_levels, w_int).reshape(shape)
+    out = []
+    for x in xs:
+        x_codes, x_levels = dense_codes(x, keep)
+        out.append(tau_a_of_codes(x_codes, x_levels, y_codes, y_levels, w_int).reshape(shape))
+    return out
 
 
 def tau_a_of_codes(
@@ -109,6 +120,51 @@ def _tau_a_merge(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     tied = _tied_in_sorted(xs) + _tied_pairs_of_codes(y) - _tied_in_sorted(keys)
     pairs = n * (n - 1) // 2
     return float(np.clip((pairs - tied - 2 * discordant) / pairs, -1.0, 1.0))
+
+
+class YOrderedTau:
+    """tau-a of many rows of codes against one fixed row of codes y, the rows given in the
+    order of y (a Mantel null: the model's codes move, the group matrix's stay).
+
+    In that order no sort is needed: scipy's merge count of the pairs discordant in
+    (y, x) is the one `_tau_a_merge` takes in (x, y) order, the pairs tied in x or in y
+    are counts of codes, and pairs tied in both exist only when both sides have ties (then
+    the row goes through `_tau_a_merge`).  The integers, and so the floats, are the same.
+
+    y_sorted: (P,) the codes of y in ascending order.
+    """
+
+    def __init__(self, y_sorted: np.ndarray) -> None:
+        self.y = np.ascontiguousarray(y_sorted, dtype=np.intp)
+        if (np.diff(self.y) < 0).any():
+            raise ValueError("The 'y_sorted' parameter must be in ascending order.")
+        self.tied_y = _tied_pairs_of_codes(self.y) if len(self.y) else 0
+
+    @staticmethod
+    def tied_pairs(codes: np.ndarray) -> int:
+        """Pairs of equal entries in a row of non-negative integer codes."""
+        return _tied_pairs_of_codes(codes)
+
+    def tau_a(self, x_rows: np.ndarray, tied_x: int | None = None) -> np.ndarray:
+        """tau-a of each row (R, P) of non-negative integer codes, in the order of y.
+        `tied_x`: the pairs tied in every row, when all rows hold the same codes (the
+        permutations of a complete matrix); counted per row otherwise."""
+        x_rows = np.ascontiguousarray(x_rows, dtype=np.intp)
+        n = x_rows.shape[1]
+        out = np.full(len(x_rows), np.nan)
+        if n < 2:
+            return out
+        pairs = n * (n - 1) // 2
+        given = tied_x
+        for r, x in enumerate(x_rows):
+            tied_x = _tied_pairs_of_codes(x) if given is None else given
+            if tied_x and self.tied_y:  # pairs tied in both: count them the sorted way
+                out[r] = _tau_a_merge(x, self.y, np.ones(n, dtype=np.int64))
+                continue
+            discordant = _kendall_dis(self.y, x + 1)  # the kernel counts from 1
+            tied = tied_x + self.tied_y
+            out[r] = float(np.clip((pairs - tied - 2 * discordant) / pairs, -1.0, 1.0))
+        return out
 
 
 def _tied_pairs_of_codes(codes: np.ndarray) -> int:

@@ -5,6 +5,7 @@ hardening lives in ``production.py``; ``local.py`` and ``test.py`` only fill in 
 development defaults.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -200,6 +201,11 @@ FACESIM_REQUEUE_AFTER_S = env.int("FACESIM_REQUEUE_AFTER_S", default=120)
 FACESIM_PLAN_POOL_SIZE = env.int("FACESIM_PLAN_POOL_SIZE", default=50)
 # Starts of one batch (redeliveries, re-sends, transient-error retries) before its job fails.
 FACESIM_BATCH_MAX_ATTEMPTS = env.int("FACESIM_BATCH_MAX_ATTEMPTS", default=10)
+# Threads of one report job's analysis (analyse_study's n_jobs; the same result for any value):
+# at most the cores the worker may use, 2 by default; with several cpu tasks at once on a
+# host, cores / the worker's --concurrency, so the analyses do not oversubscribe the cores.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+FACESIM_ANALYSIS_THREADS = env.int("FACESIM_ANALYSIS_THREADS", default=min(2, _CORES or 1))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

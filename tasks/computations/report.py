@@ -478,6 +478,7 @@ class Report(Computation):
                 relevance=relevance,
             ),
             sanity=study_sanity(artifacts),
+            n_jobs=max(1, settings.FACESIM_ANALYSIS_THREADS),
         )
         with tempfile.TemporaryDirectory() as folder:
             meta = ReportMeta(

@@ -4,7 +4,7 @@ pairs), the implementation it replaces, on small sparse designs and resampling d
 import numpy as np
 import pytest
 
-from analysis.cell_engine import CellEngine
+from analysis.cell_engine import CellEngine, RankSums
 from analysis.evaluation import DenseEngine, PairWeightRows, SparseEngine, make_engine
 from analysis.human.choices import choice_matrices, choice_table
 from analysis.inference import draw_counts, stimulus_pair_weights
@@ -120,3 +120,22 @@ def test_pair_weight_rows_are_the_dense_weights_a_chunk_at_a_time():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="'counts' parameter"):
         PairWeightRows(np.array([[1.0, -1.0]]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_spearman_and_rho_a_sharing_rank_sums_give_the_all_pairs_numbers(seed):
+    """The second of a Spearman / rho-a pair finishes the rank sums the first kept (it ranks
+    nothing: the shared sums do not grow), bit for bit the numbers of each on its own."""
+    data, models = sparse_data(seed, "choices")
+    pair_w, part_w = draws(seed)
+    for first, second in (("spearman", "rho-a"), ("rho-a", "spearman")):
+        shared = RankSums()
+        engines = {m: make_engine(models, data, m, rank_sums=shared) for m in (first, second)}
+        for method in (first, second):
+            kept = len(shared)
+            for scheme_pw, scheme_uw in ((pair_w, part_w), (np.ones_like(pair_w), part_w)):
+                new = engines[method].run(scheme_pw, scheme_uw)
+                old = SparseEngine(models, data, method).run(scheme_pw, scheme_uw)
+                for a, b in zip(new, old, strict=True):
+                    assert_same(a, b, exact=True)
+            assert (len(shared) > kept) == (method == first)

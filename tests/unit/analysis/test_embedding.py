@@ -1,6 +1,7 @@
 """Triplet embeddings: gradients, recovery from simulated choices, dimensionality choice."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import approx_fprime
 
@@ -15,17 +16,80 @@ from analysis.human.embedding import (
 from analysis.simulate import random_dissimilarity, simulate_triplet_codes
 
 
+def random_trials(seed: int, n: int, d: int, m: int, afc: float):
+    """m random triplets of n stimuli (a share `afc` of them 2AFC) and a positive start."""
+    rng = np.random.default_rng(seed)
+    trip = np.array([rng.choice(n, 3, replace=False) for _ in range(m)])
+    trials = _Trials(trip[:, 0], trip[:, 1], trip[:, 2], rng.random(m) < afc)
+    return trials, rng.random(n * d) + 0.1
+
+
 @pytest.mark.parametrize("model", ["spose", "tste"])
 def test_analytic_gradient_matches_finite_differences(model):
-    rng = np.random.default_rng(0)
-    n, d, m = 10, 3, 150
-    trip = np.array([rng.choice(n, 3, replace=False) for _ in range(m)])
-    trials = _Trials(trip[:, 0], trip[:, 1], trip[:, 2], rng.random(m) < 0.3)
-    x0 = rng.random(n * d) + 0.1
+    n, d = 10, 3
+    trials, x0 = random_trials(0, n, d, 150, 0.3)
     value = lambda x: _objective(x, model, n, d, trials, 0.02)[0]  # noqa: E731
     numeric = approx_fprime(x0, value, 1e-7)
     analytic = _objective(x0, model, n, d, trials, 0.02)[1]
     np.testing.assert_allclose(analytic, numeric, atol=1e-6)
+
+
+def gathered_per_pair_objective(flat, model, n, d, t, penalty):
+    """The objective as it was before the trial rows were gathered once per stimulus
+    (each candidate pair gathered on its own): the reference for equal floats."""
+    x = flat.reshape(n, d)
+
+    def scores(a, b):
+        if model == "spose":
+            return np.einsum("md,md->m", x[a], x[b]), None
+        diff = x[a] - x[b]
+        dist = np.einsum("md,md->m", diff, diff)
+        alpha = float(max(d - 1, 1))
+        return -(alpha + 1) / 2 * np.log1p(dist / alpha), dist
+
+    (s_ij, d_ij), (s_ik, d_ik), (s_jk, d_jk) = (
+        scores(t.i, t.j),
+        scores(t.i, t.odd),
+        scores(t.j, t.odd),
+    )
+    s_jk = np.where(t.afc, -np.inf, s_jk)
+    top = np.maximum(np.maximum(s_ij, s_ik), s_jk)
+    e = np.exp(np.stack([s_ij, s_ik, s_jk]) - top)
+    p = e / e.sum(0)
+    nll = -np.mean(np.log(np.maximum(p[0], 1e-300)))
+    g = np.stack([p[0] - 1.0, p[1], p[2]]) / len(t.i)
+    pairs = ((t.i, t.j), (t.i, t.odd), (t.j, t.odd))
+    weights = []
+    for k, dist in enumerate((d_ij, d_ik, d_jk)):
+        gk = g[k]
+        if model == "tste":
+            alpha = float(max(d - 1, 1))
+            gk = gk * (-(alpha + 1) / (2.0 * (alpha + dist)))
+        weights.append(np.where(t.afc, 0.0, gk) if k == 2 else gk)
+    a = np.concatenate([pr[0] for pr in pairs])
+    b = np.concatenate([pr[1] for pr in pairs])
+    pair_matrix = np.bincount(a * n + b, weights=np.concatenate(weights), minlength=n * n)
+    pair_matrix = pair_matrix.reshape(n, n)
+    pair_matrix = pair_matrix + pair_matrix.T
+    if model == "spose":
+        value = nll + penalty * np.abs(x).sum() / n
+        grad = pair_matrix @ x + penalty * np.sign(x) / n
+    else:
+        grad = 2.0 * (pair_matrix.sum(1)[:, None] * x - pair_matrix @ x)
+        value = nll + penalty * np.sum(x * x) / n
+        grad = grad + 2.0 * penalty * x / n
+    return value, grad.ravel()
+
+
+@pytest.mark.parametrize("model", ["spose", "tste"])
+def test_objective_gives_the_floats_of_gathering_each_pair(model):
+    """Bit for bit, so L-BFGS takes the same path and the fits are the ones of before."""
+    n, d = 30, 4
+    trials, x0 = random_trials(1, n, d, 500, 0.2)
+    value, grad = _objective(x0, model, n, d, trials, 0.01)
+    ref_value, ref_grad = gathered_per_pair_objective(x0, model, n, d, trials, 0.01)
+    assert value == ref_value
+    np.testing.assert_array_equal(grad, ref_grad)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +127,17 @@ def test_dimensionality_is_chosen_by_heldout_accuracy(sparse_study):
     assert summary["heldout_accuracy"].max() > 0.45
     assert sel.embedding.n_dims == sel.best_dims
     assert len(sel.scores) == 9
+
+
+def test_dimensionality_choice_is_the_same_on_threads(sparse_study):
+    _, table, ids = sparse_study
+    kwargs = {"dims": (1, 2, 3), "n_folds": 2, "random_state": 4, "max_iter": 60}
+    one = select_dimensionality(table, ids, **kwargs)
+    two = select_dimensionality(table, ids, n_jobs=2, **kwargs)
+    pd.testing.assert_frame_equal(one.scores, two.scores, check_exact=True)
+    assert one.best_dims == two.best_dims
+    np.testing.assert_array_equal(one.embedding.embedding, two.embedding.embedding)
+    assert list(one.scores["n_dims"]) == [1, 1, 2, 2, 3, 3]
 
 
 def test_embedding_validates_input(sparse_study):

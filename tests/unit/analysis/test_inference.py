@@ -11,6 +11,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.inference import (
     Bootstrap,
+    _permuted_pairs,
     bootstrap_evaluations,
     bootstrap_indices,
     compare_models,
@@ -20,6 +21,7 @@ from analysis.inference import (
     mantel_test,
     stimulus_pair_weights,
 )
+from analysis.kernels import tau_a_rows
 from analysis.matrices import SimilarityMatrix, upper_indices, vector_to_square
 from tests.unit.analysis.helpers import (
     METHODS,
@@ -233,6 +235,44 @@ def test_tau_a_mantel_on_many_pairs_with_ties_on_both_sides_and_missing_pairs():
     assert result.statistic == pytest.approx(rsatoolbox_tau_a(xv[ok], yv[ok]), abs=1e-12)
 
 
+@pytest.mark.parametrize("ties", ["model", "group", "both"])
+def test_tau_a_mantel_against_a_group_matrix_is_the_merge_count_of_each_permutation(ties):
+    """Both sides with more values than the levels algorithm takes (a model against an
+    embedding's group matrix): the null, counted in the group's order, is bit for bit the
+    merge count of each permuted vector (`tau_a_rows`), with ties on either side or both."""
+    rng = np.random.default_rng(12)
+    n = 30
+    rows, cols = upper_indices(n)
+    xv = rng.random(rows.size)
+    yv = 0.5 * xv + rng.random(rows.size)
+    if ties in ("model", "both"):
+        xv = np.round(xv, 2)
+    if ties in ("group", "both"):
+        yv = np.round(yv, 2)
+    a = SimilarityMatrix.from_vector(xv, stimuli(n))
+    b = SimilarityMatrix.from_vector(yv, stimuli(n))
+    perms = np.stack([rng.permutation(n) for _ in range(40)])
+    result = mantel_test(a, b, "tau-a", permutations=perms)
+    gathered = a.values[perms[:, rows], perms[:, cols]]
+    expected = tau_a_rows(gathered, yv[None], np.ones((1, rows.size)))
+    np.testing.assert_array_equal(result.null, expected)
+
+
+def test_permuted_pairs_are_the_two_array_index_in_its_memory_layout():
+    """The same values in the same (column-major) layout, so a product sums in the same order."""
+    rng = np.random.default_rng(13)
+    n = 25
+    rows, cols = upper_indices(n)
+    x = vector_to_square(rng.random(rows.size))
+    perms = np.stack([rng.permutation(n) for _ in range(30)])
+    two_arrays = x[perms[:, rows], perms[:, cols]]
+    taken = _permuted_pairs(x, perms, rows, cols)
+    np.testing.assert_array_equal(taken, two_arrays)
+    assert taken.strides == two_arrays.strides
+    y = rng.random(rows.size)
+    np.testing.assert_array_equal(taken @ y, two_arrays @ y)
+
+
 def test_mantel_alternatives_and_random_state():
     rng = np.random.default_rng(4)
     x = vector_to_square(rng.random(28))
@@ -276,6 +316,17 @@ def test_compare_models_is_deterministic_and_complete():
         models_from(models), human_from(data), **{**kwargs, "random_state": 4}
     )
     assert not np.allclose(other["se"], table["se"])
+
+
+def test_compare_models_gives_the_same_numbers_on_threads():
+    data, models = dense_data(7, n=9, n_participants=6, n_models=3)
+    kwargs = {"n_boot": 20, "n_permutations": 60, "random_state": 5}
+    one, one_diffs = compare_models(models_from(models), human_from(data), **kwargs)
+    two, two_diffs = compare_models(models_from(models), human_from(data), n_jobs=2, **kwargs)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    pd.testing.assert_frame_equal(one_diffs, two_diffs, check_exact=True)
+    with pytest.raises(ValueError, match="'n_jobs' parameter of compare_models"):
+        compare_models(models_from(models), human_from(data), n_jobs=0, **kwargs)
 
 
 def test_pearson_paths_with_and_without_the_product_matrix_agree(setup, monkeypatch):
