@@ -62,6 +62,27 @@ def checkpoint_key(job: Job) -> dict:
     }
 
 
+def child_description(base: FaceModel, job: Job, spec: ModelSpec) -> str:
+    """What a finetuned model is, and the base's description (its provenance and licence)."""
+    training = spec.training or {}
+    settings = training.get("settings", {})
+    trained = (
+        "every layer"
+        if settings.get("train_last") is None
+        else f"the last {settings['train_last']} layer(s)"
+    )
+    text = (
+        f"Finetuned from {base.name} ({base.get_pretraining_display()}) for "
+        f"{spec.task!r} ({len(spec.class_names)} classes), seed {spec.seed}, on the stimulus "
+        f"set {job.stimulus_set.name!r}: a new head, {trained} trained "
+        f"({spec.architecture}, {spec.input_size[0]} px input); validation accuracy "
+        f"{training.get('val_accuracy')}."
+    )
+    if base.description:
+        text += f"\n\nBase model {base.name}: {base.description}"
+    return text
+
+
 class Finetune(Computation):
     def plan(self, job: Job) -> Plan:
         if artifact_find(**checkpoint_key(job)) is not None:
@@ -110,7 +131,8 @@ class Finetune(Computation):
                 name = f"{name} [job {job.pk}]"
             child = FaceModel.objects.create(
                 name=name,
-                architecture=base.architecture,
+                description=child_description(base, job, spec),
+                architecture=spec.architecture,
                 pretraining=base.pretraining,
                 task=settings.label_column,
                 seed=settings.seed,

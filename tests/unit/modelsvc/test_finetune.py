@@ -177,7 +177,8 @@ def test_a_dlib_base_gets_a_classifier_on_its_descriptor_which_saves_and_reloads
     assert spec.num_classes == 2
     original = build_model(base)
     model = result.model
-    assert model.classifier.in_features == 128 and model.classifier.bias is not None
+    assert model.classifier.in_features == 128
+    assert model.classifier.bias is not None
     assert torch.equal(model.layers[13].residual[0].weight, original.layers[13].residual[0].weight)
     assert not torch.equal(model.fc.weight, original.fc.weight)  # train_last=2: fc trained too
     saved = save_checkpoint(tmp_path / "child.pt", model, spec)
