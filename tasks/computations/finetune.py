@@ -15,6 +15,7 @@ from modelsvc import (
     pick_device,
     save_checkpoint,
 )
+from modelsvc.architectures import get_architecture
 from modelsvc.weights import file_sha256, read_weights
 from studyapp.models import Artifact, FaceModel, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
@@ -49,15 +50,21 @@ def base_model(job: Job) -> FaceModel:
 
 
 def checkpoint_key(job: Job) -> dict:
+    """The checkpoint artifact's identity; a base whose children put a head on its output
+    (dlib's network) adds the child architecture, so checkpoints made before that (a replaced
+    descriptor layer) are not reused for it."""
     settings = finetune_settings(job)
+    base = base_model(job)
+    params = {name: getattr(settings, name) for name in ("label_column", "seed", *SETTING_NAMES)}
+    child_architecture = get_architecture(base.architecture).finetune_as
+    if child_architecture is not None:
+        params["architecture"] = child_architecture
     return {
         "kind": Artifact.Kind.CHECKPOINT,
-        "face_model": base_model(job),
+        "face_model": base,
         "stimulus_set": job.stimulus_set,
         "method": f"finetune/{settings.label_column}",
-        "params": {
-            name: getattr(settings, name) for name in ("label_column", "seed", *SETTING_NAMES)
-        },
+        "params": params,
         "code_version": code_version("finetune"),
     }
 

@@ -70,6 +70,7 @@ def test_a_grid_cell_on_dlib_makes_a_child_that_runs_the_pipeline_and_the_report
     artifact = Artifact.objects.get(kind=Artifact.Kind.CHECKPOINT, face_model=dlib_base)
     assert artifact.summary["val_accuracy"] == training["val_accuracy"]
     assert artifact.summary["classes"] == ["female", "male"]
+    assert artifact.params["architecture"] == "dlib_resnet29_head"  # not an older dlib head
 
     # the child is stored in the platform's checkpoint format and loads like any model
     spec = model_spec(child)
