@@ -1,7 +1,7 @@
 """A real face network against real human data: dlib's ResNet on OMI and ORL (issue 17).
 
     .venv/bin/python benchmarks/real_faces.py [--faces 200] [--splits 8] [--boot 200]
-        [--spec extra_model.json ...] [--json out.json]
+        [--spec extra_model.json ...] [--no-demo] [--json out.json]
 
 OMI (One Million Impressions, 1,004 StyleGAN2 faces, ~41 human ratings per face and attribute):
 - Human reference: the dissimilarity of the faces' attribute profiles (z-scored mean ratings on
@@ -16,6 +16,15 @@ OMI (One Million Impressions, 1,004 StyleGAN2 faces, ~41 human ratings per face 
   per layer; controls: the same architecture with random weights, and the chips' pixels; and any
   ModelSpec JSON given with ``--spec`` (e.g. a demo CNN exported from the platform), on the
   photos resized by the platform's loader.
+- The demo CNNs (``--demo``, on by default): trained here as ``manage.py demo`` trains them, from
+  its own `DemoConfig`, generated data and settings (`studyapp.services.demo`; fixed seeds):
+  the small CNN pretrained on generated identities (facegen) and on generated objects
+  (objectgen), and the model grid's cells of the first seed: each pretrained CNN finetuned on
+  the demo faces for gender and identity. dlib's network goes through the same grid cells (a
+  classifier on its descriptor, the grid's shared settings), so the table also has a
+  finetuned dlib child (its ``fc`` and ``classifier`` layers; the blocks below are frozen and
+  equal the base's). The CNNs see the OMI photos resized to their 64 px; dlib's children the
+  same aligned chips as dlib.
 ORL (40 people x 10 grey photos): dlib's verification at its 0.6 threshold (as in
 `benchmarks/dlib_faces.py`), and LRP relevance of the identity decision per landmark-derived
 part. The decision: dlib's descriptor scored against each person's mean descriptor (a
@@ -33,6 +42,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,8 +64,12 @@ from modelsvc.builtin import builtin_spec
 from modelsvc.dlib_align import extract_face_chip
 from modelsvc.dlib_landmarks import load_shape_predictor, predict_landmarks
 from modelsvc.dlib_parts import LANDMARK_PART_NAMES, part_label_map
+from modelsvc.finetuning import FinetuneSettings, finetune
+from modelsvc.grid import cell_settings, grid_cells
+from modelsvc.images import read_metadata
 from modelsvc.similarity import dissimilarity_matrix
 from modelsvc.spec import ModelSpec
+from modelsvc.weights import save_checkpoint
 
 OMI_BOX = (66, 84, 190, 208)  # (left, top, right, bottom) of the face in a 256 px OMI photo
 CHIP_FACE_BOX = (25, 25, 124, 124)  # the face square in dlib's 150 px chip with padding 0.25
@@ -156,6 +170,59 @@ def layer_matrices(
     }
 
 
+def photo_matrices(name: str, model, spec: ModelSpec, faces: list[str]) -> dict[str, object]:
+    """`layer_matrices` on the OMI photos resized to the model's input by the platform's loader."""
+    photos = [datasets() / "omi_faces" / "images" / f"{face}.jpg" for face in faces]
+    return layer_matrices(name, model, spec, load_batch(photos, spec.input_size).images, faces)
+
+
+def demo_models(folder: Path, dlib: ModelSpec) -> tuple[dict, dict, dict]:
+    """The demo's CNNs and dlib's grid children, trained as ``manage.py demo`` trains its models.
+
+    Returns (CNNs by name, dlib children by name; each ``(model, spec)``, and their training
+    record: validation accuracy per model).
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()  # only to read the demo's configuration; no database is used
+    from studyapp.services.demo import (
+        DEMO_PRETRAININGS,
+        DemoConfig,
+        demo_base_spec,
+        demo_generated_sets,
+        finetuning_params,
+        pretraining_params,
+    )
+
+    config = DemoConfig()
+    items = {}
+    for field, (generator, _, options) in demo_generated_sets(config).items():
+        root = generator.write_dataset(folder / field, **options)
+        items[field] = read_metadata(root / "metadata.csv", root / "images")
+    bases, record = {}, {}
+    for kind, (field, label_column) in DEMO_PRETRAININGS.items():
+        settings = FinetuneSettings(**pretraining_params(config, label_column))
+        result = finetune(demo_base_spec(config), items[field], settings, progress=False)
+        name = f"demo CNN {kind}-pretrained"
+        bases[kind] = save_checkpoint(folder / f"{kind}.pt", result.model, result.spec)
+        record[name] = result.spec.training["val_accuracy"]
+    cnns = {f"demo CNN {kind}-pretrained": (load_model(spec), spec) for kind, spec in bases.items()}
+    children = {}
+    grid = {**bases, "dlib": dlib}
+    for cell in grid_cells(list(grid), list(config.tasks), list(config.seeds[:1])):
+        settings = cell_settings(cell, finetuning_params(config))
+        result = finetune(grid[cell.pretraining], items["faces"], settings, progress=False)
+        label = "dlib_resnet29" if cell.pretraining == "dlib" else f"demo CNN {cell.pretraining}"
+        name = f"{label} -> {cell.task}, seed {cell.seed}"
+        record[name] = result.spec.training["val_accuracy"]
+        if cell.pretraining == "dlib":
+            children[name] = (result.model, result.spec.replace(layers=("fc", "classifier")))
+        else:
+            cnns[name] = (result.model, result.spec)
+    return cnns, children, record
+
+
 def omi_comparison(args) -> dict:
     ratings, attributes = omi_ratings(args.faces, args.seed)
     human, full, reliability = human_matrices(ratings, attributes, args.splits, args.seed)
@@ -168,9 +235,15 @@ def omi_comparison(args) -> dict:
     models["pixels/chip"] = dissimilarity_matrix(chips.flatten(1).numpy(), faces, layer="chip")
     for path in args.spec:
         extra = ModelSpec.load(path)
-        photos = [datasets() / "omi_faces" / "images" / f"{face}.jpg" for face in faces]
-        images = load_batch(photos, extra.input_size).images
-        models |= layer_matrices(Path(path).stem, load_model(extra), extra, images, faces)
+        models |= photo_matrices(Path(path).stem, load_model(extra), extra, faces)
+    demo_accuracy = {}
+    if args.demo:
+        with tempfile.TemporaryDirectory() as folder:
+            cnns, children, demo_accuracy = demo_models(Path(folder), spec)
+        for name, (model, model_spec) in cnns.items():
+            models |= photo_matrices(name, model, model_spec, faces)
+        for name, (model, model_spec) in children.items():
+            models |= layer_matrices(name, model, model_spec, chips, faces)
     ceiling = noise_ceiling(human, "spearman")
     boot = dual_bootstrap(models, human, "spearman", n_boot=args.boot, random_state=args.seed)
     table = boot.table()
@@ -186,6 +259,7 @@ def omi_comparison(args) -> dict:
         "n_boot": args.boot,
         "reliability": reliability,
         "noise_ceiling_spearman": {"lower": ceiling.lower, "upper": ceiling.upper},
+        "demo_val_accuracy": demo_accuracy,
         "models": table[[*columns, "spearman_vs_all_ratings"]].to_dict("records"),
     }
 
@@ -245,6 +319,12 @@ def main() -> int:
     parser.add_argument("--orl-people", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--spec", action="append", default=[], help="extra ModelSpec JSON")
+    parser.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train and compare the demo CNNs and dlib's grid children (default: on)",
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     if not (datasets() / "omi_faces" / "attribute_ratings.csv.gz").exists():

@@ -15,7 +15,7 @@ import torch
 import torchvision
 from torch import nn
 
-from modelsvc.dlib_resnet import DLIB_INPUT_SIZE, DlibResNet
+from modelsvc.dlib_resnet import DLIB_INPUT_SIZE, DlibResNet, DlibResNetClassifier
 from modelsvc.validation import check_choice, check_int
 
 
@@ -93,6 +93,10 @@ class Architecture:
     head: str
     canonizers: Callable[[], list]
     description: str
+    #: The architecture of a finetuned child. None: finetuning replaces `head` by a new
+    #: layer. A name: finetuning keeps this whole network (its output is a descriptor) and
+    #: puts that architecture's `head` on top of it, so the child is that architecture.
+    finetune_as: str | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -143,6 +147,17 @@ ARCHITECTURES: dict[str, Architecture] = {
             _dlib_canonizers,
             "dlib's face-recognition ResNet (29 conv, 150 px, 128-D descriptor; weights: "
             "weights_format 'dlib_dat'); LRP merges its affine layers into the convolutions",
+            finetune_as="dlib_resnet29_head",
+        ),
+        Architecture(
+            "dlib_resnet29_head",
+            DlibResNetClassifier,
+            DLIB_INPUT_SIZE,
+            ("layers.6", "layers.9", "layers.12", "layers.13", "fc"),
+            "classifier",
+            _dlib_canonizers,
+            "dlib's face-recognition ResNet with a linear classifier on its 128-D descriptor "
+            "(fc): the architecture of models finetuned from dlib_resnet29",
         ),
     )
 }

@@ -36,6 +36,9 @@ class BuiltinModel:
     filename: str
     provenance: str
     licence: str
+    #: What the network was pretrained on, as the platform groups models (its finetuned
+    #: children inherit it): a value of ``studyapp``'s ``FaceModel.Pretraining``.
+    pretraining: str
 
     def weights_path(self) -> Path:
         """The installed weights file; a missing package or file says what to install."""
@@ -94,6 +97,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
                 "CC0 1.0 Universal' (its 'MIT license' metadata field refers to the packaging "
                 "code)."
             ),
+            pretraining="facerec_dlib",
         ),
     )
 }

@@ -109,6 +109,22 @@ class DlibResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(self.layers(self.stem(x))), 1))
 
 
+class DlibResNetClassifier(DlibResNet):
+    """dlib's network with a linear classifier (with bias) on its 128-D descriptor.
+
+    The architecture of a model finetuned from dlib's network (``dlib_resnet29_head``): the
+    descriptor layer ``fc`` stays as dlib trained it, so the child still has the face
+    descriptor as a layer, and the new ``classifier`` maps it to `num_classes` logits.
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__(DLIB_EMBEDDING_SIZE)
+        self.classifier = nn.Linear(DLIB_EMBEDDING_SIZE, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(super().forward(x))
+
+
 def dlib_layer_kinds() -> list[str]:
     """The layers of dlib's ``anet_type`` from the input to the output, as written in the file."""
     kinds = ["con", "affine", "relu", "max_pool"]

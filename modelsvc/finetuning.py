@@ -10,6 +10,14 @@ Details that matter for reproducing the 2 (pretraining) x 2 (task) x seeds desig
   go to validation, at least one and at most n - 1 when n >= 2. scikit-learn's
   StratifiedGroupKFold is not used because scikit-learn is not a runtime dependency and
   it does not take a fraction.
+- dlib's face-recognition network (``dlib_resnet29``, architecture ``finetune_as``
+  ``dlib_resnet29_head``): the new head is a linear classifier (with bias) on the 128-D
+  descriptor, which stays as dlib trained it, so a child keeps the descriptor as its ``fc``
+  layer. With the default ``train_last=1`` only that classifier trains on the frozen
+  network's descriptors (computed once): the face-recognition features are what is being
+  tested, and the 150 px network is too slow on a CPU to train whole. ``train_last=2`` also
+  trains the descriptor layer, 3 and more the last residual blocks (one unit each).
+  Images are resized to the spec's 150 px and normalised with dlib's mean and scale.
 - frozen layers run once: when the network is a known sequence, the frozen trunk's outputs
   are computed once (inference mode) and only the trainable top is trained on them, which
   makes head finetuning of VGG-16 feasible on a CPU. Batch norms stay in eval mode (frozen
@@ -40,6 +48,7 @@ from tqdm.auto import tqdm
 
 from modelsvc.architectures import get_architecture, get_module, set_module
 from modelsvc.device import pick_device, run_batched
+from modelsvc.dlib_resnet import DlibResidualBlock
 from modelsvc.images import StimulusItem, load_batch, normalize
 from modelsvc.sequence import FLATTEN, NotSequentialError, to_sequence
 from modelsvc.spec import ModelSpec
@@ -48,6 +57,10 @@ from modelsvc.version import code_version
 from modelsvc.weights import load_model
 
 logger = logging.getLogger(__name__)
+
+#: What ``train_last`` counts from the top: conv and linear layers, and dlib's residual
+#: blocks as one unit each (torchvision ResNet stages are not counted: they are layer1-4).
+TRAINABLE_UNITS = (nn.Conv2d, nn.Linear, DlibResidualBlock)
 
 
 def default_split_seed(label_column: str) -> int:
@@ -183,8 +196,7 @@ def finetune(
         )
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(settings.seed)
-        model = load_model(base, device)
-        _replace_head(model, base, len(class_names))
+        model, architecture = _with_new_head(load_model(base, device), base, len(class_names))
         trunk, top = _split_trainable(model, base, settings.train_last)
         inputs = normalize(loaded.images, base)
         features = _run_trunk(trunk, inputs, device, settings.batch_size)
@@ -206,6 +218,7 @@ def finetune(
         "code_version": code_version("finetune"),
     }
     spec = base.replace(
+        architecture=architecture,
         num_classes=len(class_names),
         class_names=class_names,
         task=settings.label_column,
@@ -240,11 +253,34 @@ def _labels_and_groups(items, settings):
     return labels, [item.labels[group_column] for item in items]
 
 
-def _replace_head(model: nn.Module, spec: ModelSpec, num_classes: int) -> None:
-    head_name = get_architecture(spec.architecture).head
-    old = get_module(model, head_name)
-    head = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
-    set_module(model, head_name, head.to(old.weight.device))
+def _with_new_head(model: nn.Module, spec: ModelSpec, num_classes: int) -> tuple[nn.Module, str]:
+    """The model with a new `num_classes` head (seeded by the caller) and its architecture.
+
+    Without ``finetune_as`` the head layer is replaced (same bias setting, so checkpoints
+    reload); with it, the network is kept whole and the child architecture's head goes on
+    top of its output (dlib: a classifier on the 128-D descriptor).
+    """
+    architecture = get_architecture(spec.architecture)
+    if architecture.finetune_as is None:
+        old = get_module(model, architecture.head)
+        head = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+        set_module(model, architecture.head, head.to(old.weight.device))
+        return model, architecture.name
+    child_architecture = get_architecture(architecture.finetune_as)
+    device = next(model.parameters()).device
+    child = child_architecture.build(num_classes).to(device)
+    missing, unexpected = child.load_state_dict(model.state_dict(), strict=False)
+    head_keys = {
+        f"{child_architecture.head}.{key}"
+        for key in get_module(child, child_architecture.head).state_dict()
+    }
+    if unexpected or set(missing) != head_keys:
+        raise ValueError(
+            f"The {child_architecture.name} architecture must be the {architecture.name} "
+            f"network plus its head {child_architecture.head!r}; missing keys {missing}, "
+            f"unexpected keys {unexpected}."
+        )
+    return child.eval(), child_architecture.name
 
 
 def _split_trainable(model: nn.Module, spec: ModelSpec, train_last: int | None):
@@ -253,13 +289,14 @@ def _split_trainable(model: nn.Module, spec: ModelSpec, train_last: int | None):
         steps = to_sequence(model)
     except NotSequentialError:
         steps = None
-    layered = [i for i, (_, m) in enumerate(steps or []) if isinstance(m, nn.Conv2d | nn.Linear)]
+    layered = [i for i, (_, m) in enumerate(steps or []) if isinstance(m, TRAINABLE_UNITS)]
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     if steps is None or (train_last is not None and train_last > len(layered)):
         raise ValueError(
             f"The 'train_last' parameter must be at most the number of conv/linear layers "
-            f"({len(layered)}) of a sequential {spec.architecture}; got {train_last}."
+            f"(a residual block counts as one) ({len(layered)}) of a sequential "
+            f"{spec.architecture}; got {train_last}."
         )
     start = 0 if train_last is None else layered[-train_last]
     modules = [nn.Flatten() if name == FLATTEN else m for name, m in steps]

@@ -6,6 +6,12 @@ model A's relevance at fraction k; the diagonal is self-masking. Baseline source
 rows. The area under each k-curve is the trapezoid integral over the fractions divided by
 their range, i.e. the mean accuracy along the curve. Asymmetry is ``G[A, B] - G[B, A]``.
 
+Models with different input sizes (e.g. dlib's 150 px network beside 64 px CNNs) share one
+mask space, the images' size (the masking job loads them at the largest input size): each
+model's relevance maps are resized to it (bilinear), masks and fills are made there, and each
+model sees the masked images resized to its own input size (bilinear, antialiased), as it
+would see any photo.
+
 `cross_model_masking` works on one batch and returns per-image results;
 `summarise_generalisation` turns the concatenated per-image arrays into matrices, so a
 stimulus set can be processed in any batches.
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from modelsvc.masking import (
@@ -82,26 +89,25 @@ def cross_model_masking(
 ) -> CrossMasking:
     """Evaluate every model on images masked by every model's maps and each baseline.
 
-    `models`: name -> (model, spec); all specs must share the input size of `images`.
-    `maps` and `targets`: per model name, for this batch (maps at the image size).
+    `models`: name -> (model, spec). `images` (N, 3, H, W) define the mask space; a model
+    whose input size is not (H, W) sees the images resized to it (`at_size`).
+    `maps` and `targets`: per model name, for this batch; maps at the image size or at the
+    model's input size (then resized to the image size).
     """
     names = check_unique_strings("cross_model_masking", "models", list(models))
     for baseline in baselines:
         check_choice("cross_model_masking", "baselines", baseline, BASELINES)
     size = tuple(images.shape[2:])
     for name in names:
-        spec = models[name][1]
-        if spec.input_size != size:
-            raise ValueError(
-                f"The 'models' parameter of cross_model_masking must share the images' input "
-                f"size {size}; model {name!r} has {spec.input_size}."
-            )
         if name not in maps or name not in targets:
             raise ValueError(
                 f"The 'maps' and 'targets' parameters of cross_model_masking need an entry for "
                 f"model {name!r}; got maps for {sorted(maps)}, targets for {sorted(targets)}."
             )
-    source_maps = {name: torch.as_tensor(np.asarray(maps[name])) for name in names}
+    source_maps = {
+        name: maps_at_size(torch.as_tensor(np.asarray(maps[name])), size, models[name][1])
+        for name in names
+    }
     if "random" in baselines:
         source_maps["random"] = random_maps(keys, size, settings.seed)
     if "center" in baselines:
@@ -112,7 +118,7 @@ def cross_model_masking(
         name: check_batch(images, source_maps[name], targets[name], keys)[2] for name in names
     }
     unmasked = [
-        predict_targets(model, spec, images, target_of[name])[0]
+        predict_targets(model, spec, at_size(images, spec.input_size), target_of[name])[0]
         for name, (model, spec) in models.items()
     ]
     correct, logits = [], []
@@ -120,7 +126,9 @@ def cross_model_masking(
         source_map = check_batch(images, source_map, target_of[names[0]], keys)[1]
         versions = masked_versions(images, source_map, keys, settings)
         per_model = [
-            score_masked(model, spec, versions, target_of[name])
+            score_masked(
+                model, spec, [at_size(v, spec.input_size) for v in versions], target_of[name]
+            )
             for name, (model, spec) in models.items()
         ]
         correct.append(np.stack([c for c, _ in per_model]))
@@ -132,6 +140,35 @@ def cross_model_masking(
         target_logit=np.stack(logits),
         unmasked_correct=np.stack(unmasked),
     )
+
+
+def at_size(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """`images` (N, 3, H, W) resized to `size` (bilinear, antialiased); as they are if equal."""
+    if tuple(images.shape[2:]) == tuple(size):
+        return images
+    resized = F.interpolate(
+        images.float(), size=tuple(size), mode="bilinear", align_corners=False, antialias=True
+    )
+    return resized.clamp_(0.0, 1.0).to(images.dtype)
+
+
+def maps_at_size(maps: torch.Tensor, size: tuple[int, int], spec: ModelSpec) -> torch.Tensor:
+    """Relevance maps (N, h, w) of a model at the mask space's `size` (bilinear).
+
+    They must be at `size` already or at the model's input size; anything else is an error.
+    """
+    got = tuple(maps.shape[1:])
+    if got == tuple(size):
+        return maps
+    if got != tuple(spec.input_size):
+        raise ValueError(
+            f"The 'maps' parameter of cross_model_masking must be at the images' size {size} "
+            f"or at the model's input size {spec.input_size}; got maps of size {got}."
+        )
+    resized = F.interpolate(
+        maps[:, None].float(), size=tuple(size), mode="bilinear", align_corners=False
+    )
+    return resized[:, 0]
 
 
 def summarise_generalisation(cross: CrossMasking, fractions: Sequence[float]) -> Generalisation:

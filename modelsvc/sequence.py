@@ -4,7 +4,7 @@ The fast LRP path walks this sequence backwards, and finetuning splits it into a
 trunk and a trainable top. Known layouts: torchvision VGG and `SmallCNN` (``features``,
 ``avgpool``, flatten, ``classifier``), torchvision ResNet (stem, ``layer1``-``layer4``,
 ``avgpool``, flatten, ``fc``), `DlibResNet` (stem, residual blocks, ``avgpool``, flatten,
-``fc``), and any (nested) ``nn.Sequential``.
+``fc``, and a `DlibResNetClassifier`'s ``classifier``), and any (nested) ``nn.Sequential``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torchvision
 from torch import nn
 
 from modelsvc.architectures import SmallCNN
-from modelsvc.dlib_resnet import DlibResNet
+from modelsvc.dlib_resnet import DlibResNet, DlibResNetClassifier
 
 FLATTEN = "flatten"
 
@@ -38,6 +38,11 @@ def to_sequence(model: nn.Module) -> list[tuple[str, nn.Module]]:
             ("avgpool", model.avgpool),
             (FLATTEN, nn.Flatten()),
             ("fc", model.fc),
+            *(
+                [("classifier", model.classifier)]
+                if isinstance(model, DlibResNetClassifier)
+                else []
+            ),
         ]
     if isinstance(model, torchvision.models.ResNet):
         stem = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]

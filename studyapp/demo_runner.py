@@ -24,6 +24,7 @@ from studyapp.services.demo import (
     ARRANGEMENT_STUDY,
     DEMO_GROUP_SETTINGS,
     DEMO_GROUPS,
+    DEMO_PRETRAININGS,
     PIPELINE_STUDY,
     DemoConfig,
     DemoSets,
@@ -133,8 +134,8 @@ def _model(name: str) -> FaceModel:
 def train_models(config: DemoConfig, sets: DemoSets, owner, *, progress: bool) -> list[FaceModel]:
     """Both pretrained CNNs, then the model grid: each finetuned for every task and seed."""
     pretrainings = {
-        FaceModel.Pretraining.FACEGEN: (sets.pretraining_faces, "identity"),
-        FaceModel.Pretraining.OBJECTGEN: (sets.pretraining_objects, "category"),
+        kind: (getattr(sets, field), label_column)
+        for kind, (field, label_column) in DEMO_PRETRAININGS.items()
     }
     names = {kind: f"Demo small CNN, {kind}-pretrained{config.suffix}" for kind in pretrainings}
     jobs = [

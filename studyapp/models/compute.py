@@ -12,6 +12,7 @@ class FaceModel(models.Model):
     class Pretraining(models.TextChoices):
         IMAGENET = "imagenet", "ImageNet"
         VGGFACE = "vggface", "VGG-Face"
+        FACEREC_DLIB = "facerec_dlib", "Face recognition (dlib, ~3 M real faces)"
         FACEGEN = "facegen", "Generated faces"
         OBJECTGEN = "objectgen", "Generated objects"
         NONE = "none", "None (random initialisation)"

@@ -32,7 +32,7 @@ def builtin_model_register(*, name: str) -> FaceModel:
             defaults={
                 "description": f"{builtin.provenance}\n\nLicence: {builtin.licence}",
                 "architecture": spec.architecture,
-                "pretraining": FaceModel.Pretraining.OTHER,
+                "pretraining": FaceModel.Pretraining(builtin.pretraining),
                 "task": "",
                 "seed": spec.seed,
                 "parent": None,

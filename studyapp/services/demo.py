@@ -79,6 +79,13 @@ brows, nose, mouth, hair, glasses). We compare your similarity judgments with th
 neural networks trained on the same faces."""
 
 
+# The two pretrainings of the demo's CNN: the `DemoSets` field trained on and its label column.
+DEMO_PRETRAININGS = {
+    FaceModel.Pretraining.FACEGEN: ("pretraining_faces", "identity"),
+    FaceModel.Pretraining.OBJECTGEN: ("pretraining_objects", "category"),
+}
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     """Sizes of the demo; the tests use a tiny one."""
@@ -145,37 +152,56 @@ def _import_generated(name: str, generator, description: str, **options) -> Stim
     return stimulus_set
 
 
-def demo_stimulus_sets(config: DemoConfig) -> DemoSets:
-    """The demo faces (with part masks) and the two pretraining sets."""
+def demo_generated_sets(config: DemoConfig) -> dict[str, tuple[object, str, dict]]:
+    """What the demo generates, per `DemoSets` field: (generator module, description, options
+    of its ``write_dataset``); `benchmarks/real_faces.py` trains the demo CNNs from it too."""
     faces = "facegen faces, labels identity, gender, glasses:"
-    return DemoSets(
-        faces=_import_generated(
-            config.set_name,
+    return {
+        "faces": (
             facegen,
             faces,
-            n_identities=config.identities,
-            images_per_identity=config.images_per_identity,
-            size=config.image_size,
-            seed=0,
+            {
+                "n_identities": config.identities,
+                "images_per_identity": config.images_per_identity,
+                "size": config.image_size,
+                "seed": 0,
+            },
         ),
-        pretraining_faces=_import_generated(
-            config.pretraining_set_name,
+        "pretraining_faces": (
             facegen,
             faces,
-            n_identities=config.pretraining_identities,
-            images_per_identity=config.images_per_identity,
-            size=config.image_size,
-            seed=1,
+            {
+                "n_identities": config.pretraining_identities,
+                "images_per_identity": config.images_per_identity,
+                "size": config.image_size,
+                "seed": 1,
+            },
         ),
-        pretraining_objects=_import_generated(
-            config.object_set_name,
+        "pretraining_objects": (
             objectgen,
             "objectgen non-face objects, labels category, shape, texture:",
-            n_classes=config.object_classes,
-            images_per_class=config.images_per_object_class,
-            size=config.image_size,
-            seed=0,
+            {
+                "n_classes": config.object_classes,
+                "images_per_class": config.images_per_object_class,
+                "size": config.image_size,
+                "seed": 0,
+            },
         ),
+    }
+
+
+def demo_stimulus_sets(config: DemoConfig) -> DemoSets:
+    """The demo faces (with part masks) and the two pretraining sets."""
+    names = {
+        "faces": config.set_name,
+        "pretraining_faces": config.pretraining_set_name,
+        "pretraining_objects": config.object_set_name,
+    }
+    return DemoSets(
+        **{
+            field: _import_generated(names[field], generator, description, **options)
+            for field, (generator, description, options) in demo_generated_sets(config).items()
+        }
     )
 
 
@@ -244,14 +270,20 @@ def demo_base_model(config: DemoConfig) -> FaceModel:
     existing = FaceModel.objects.filter(name=name).first()
     if existing is not None:
         return existing
-    spec = ModelSpec(
+    return face_model_register(
+        name=name, spec=demo_base_spec(config), pretraining=FaceModel.Pretraining.NONE
+    )
+
+
+def demo_base_spec(config: DemoConfig) -> ModelSpec:
+    """The spec of the demo's small CNN before training (random initialisation, seed 0)."""
+    return ModelSpec(
         architecture="small_cnn",
         num_classes=config.pretraining_identities,
         input_size=(64, 64),
         layers=("features.11", "classifier.1"),
         seed=0,
     )
-    return face_model_register(name=name, spec=spec, pretraining=FaceModel.Pretraining.NONE)
 
 
 def finetune_job(*, base: FaceModel, stimulus_set: StimulusSet, name: str, owner, **params) -> Job:

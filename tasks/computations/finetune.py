@@ -15,6 +15,7 @@ from modelsvc import (
     pick_device,
     save_checkpoint,
 )
+from modelsvc.architectures import get_architecture
 from modelsvc.weights import file_sha256, read_weights
 from studyapp.models import Artifact, FaceModel, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
@@ -49,17 +50,44 @@ def base_model(job: Job) -> FaceModel:
 
 
 def checkpoint_key(job: Job) -> dict:
+    """The checkpoint artifact's identity; a base whose children put a head on its output
+    (dlib's network) adds the child architecture, so checkpoints made before that (a replaced
+    descriptor layer) are not reused for it."""
     settings = finetune_settings(job)
+    base = base_model(job)
+    params = {name: getattr(settings, name) for name in ("label_column", "seed", *SETTING_NAMES)}
+    child_architecture = get_architecture(base.architecture).finetune_as
+    if child_architecture is not None:
+        params["architecture"] = child_architecture
     return {
         "kind": Artifact.Kind.CHECKPOINT,
-        "face_model": base_model(job),
+        "face_model": base,
         "stimulus_set": job.stimulus_set,
         "method": f"finetune/{settings.label_column}",
-        "params": {
-            name: getattr(settings, name) for name in ("label_column", "seed", *SETTING_NAMES)
-        },
+        "params": params,
         "code_version": code_version("finetune"),
     }
+
+
+def child_description(base: FaceModel, job: Job, spec: ModelSpec) -> str:
+    """What a finetuned model is, and the base's description (its provenance and licence)."""
+    training = spec.training or {}
+    settings = training.get("settings", {})
+    trained = (
+        "every layer"
+        if settings.get("train_last") is None
+        else f"the last {settings['train_last']} layer(s)"
+    )
+    text = (
+        f"Finetuned from {base.name} ({base.get_pretraining_display()}) for "
+        f"{spec.task!r} ({len(spec.class_names)} classes), seed {spec.seed}, on the stimulus "
+        f"set {job.stimulus_set.name!r}: a new head, {trained} trained "
+        f"({spec.architecture}, {spec.input_size[0]} px input); validation accuracy "
+        f"{training.get('val_accuracy')}."
+    )
+    if base.description:
+        text += f"\n\nBase model {base.name}: {base.description}"
+    return text
 
 
 class Finetune(Computation):
@@ -110,7 +138,8 @@ class Finetune(Computation):
                 name = f"{name} [job {job.pk}]"
             child = FaceModel.objects.create(
                 name=name,
-                architecture=base.architecture,
+                description=child_description(base, job, spec),
+                architecture=spec.architecture,
                 pretraining=base.pretraining,
                 task=settings.label_column,
                 seed=settings.seed,

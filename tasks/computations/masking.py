@@ -76,18 +76,20 @@ def masking_key(job: Job, artifacts: dict[int, Artifact]) -> dict:
     }
 
 
+def mask_size(specs) -> tuple[int, int]:
+    """Where masks are made when models differ in input size: the largest input (by area);
+    each model sees the masked images resized to its own (`modelsvc.cross_model_masking`)."""
+    return max((tuple(spec.input_size) for spec in specs), key=lambda hw: (hw[0] * hw[1], hw))
+
+
 class Masking(Computation):
     def plan(self, job: Job) -> Plan:
         artifacts = relevance_artifacts(job)
         specs = {pk: model_spec(m) for pk, m in ((m.pk, m) for m in job.face_models.all())}
-        sizes = {spec.input_size for spec in specs.values()}
-        if len(sizes) != 1:
-            raise ValueError(
-                f"All models of a masking job must share one input size; got {sorted(sizes)}."
-            )
         ids = stimulus_ids(job)
         if settings_for(job)["fill"] == "mean" and not job.params.get("fill_value"):
-            job.params = {**job.params, "fill_value": dataset_fill_value(ids, sizes.pop())}
+            size = mask_size(specs.values())
+            job.params = {**job.params, "fill_value": dataset_fill_value(ids, size)}
             job.save(update_fields=["params"])
         if artifact_find(**masking_key(job, artifacts)) is not None:
             return Plan([], 0, reused="The masking results already existed; reused them.")
@@ -117,8 +119,7 @@ class Masking(Computation):
                 failures.append({"stimulus": item.key, "error": f"no relevance map from {lacking}"})
             else:
                 keep.append(position)
-        size = next(iter(models.values()))[1].input_size
-        loaded = load_batch([items[p].path for p in keep], size)
+        loaded = load_batch([items[p].path for p in keep], mask_size(s for _, s in models.values()))
         failures += [
             {"stimulus": items[keep[i]].key, "error": e.reason}
             for i, e in zip(loaded.failed, loaded.errors, strict=True)

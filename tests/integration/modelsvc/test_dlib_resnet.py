@@ -159,9 +159,15 @@ def test_a_head_finetuned_on_the_dlib_network_saves_and_loads(tmp_path):
     )
     result = finetune(spec, items, settings, device="cpu", progress=False)
     assert result.spec.num_classes == 4
+    assert result.spec.architecture == "dlib_resnet29_head"  # a classifier on the descriptor
     assert result.spec.training["val_accuracy"] > 0.25  # chance: 1/4
     saved = save_checkpoint(tmp_path / "head.pt", result.model, result.spec)
     reloaded = load_model(saved)
     images = normalize(load_batch([item.path for item in items[:3]], spec.input_size).images, spec)
     with torch.no_grad():
         torch.testing.assert_close(reloaded(images), result.model(images))
+        # the trunk was frozen (train_last=1): the child's fc is still dlib's descriptor
+        torch.testing.assert_close(
+            reloaded.fc(reloaded.avgpool(reloaded.layers(reloaded.stem(images))).flatten(1)),
+            load_model(spec)(images),
+        )

@@ -27,6 +27,7 @@ def test_command_registers_the_builtin_network_once(builtin):
     call_command("register_builtin_models")  # idempotent: refreshed, not duplicated
     (row,) = FaceModel.objects.filter(name="dlib_resnet29")
     assert row.architecture == "dlib_resnet29"
+    assert row.pretraining == FaceModel.Pretraining.FACEREC_DLIB
     assert "CC0 1.0" in row.description
     assert "3 million faces" in row.description
     spec = ModelSpec.from_dict(row.spec)

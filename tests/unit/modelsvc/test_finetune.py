@@ -164,3 +164,26 @@ def test_training_steps_halve_the_batch_on_out_of_memory_and_keep_it():
     assert [h["batch_size"] for h in history] == [4, 4, 4]  # 16 and 8 failed, 4 fits
     assert top.sizes[:3] == [16, 8, 4]
     assert all(np.isfinite(h["train_loss"]) for h in history)
+
+
+def test_a_dlib_base_gets_a_classifier_on_its_descriptor_which_saves_and_reloads(
+    image_folder, tmp_path
+):
+    items = read_metadata(image_folder / "metadata.csv", image_folder)
+    base = ModelSpec("dlib_resnet29", 128, input_size=(150, 150), seed=2)  # random weights
+    result = finetune(base, items, _settings(max_epochs=2, train_last=2), progress=False)
+    spec = result.spec
+    assert spec.architecture == "dlib_resnet29_head"
+    assert spec.num_classes == 2
+    original = build_model(base)
+    model = result.model
+    assert model.classifier.in_features == 128
+    assert model.classifier.bias is not None
+    assert torch.equal(model.layers[13].residual[0].weight, original.layers[13].residual[0].weight)
+    assert not torch.equal(model.fc.weight, original.fc.weight)  # train_last=2: fc trained too
+    saved = save_checkpoint(tmp_path / "child.pt", model, spec)
+    images = torch.rand(2, 3, 150, 150, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(saved)(images), model(images))
+    with pytest.raises(ValueError, match=r"at most the number of conv/linear layers"):
+        finetune(base, items, _settings(train_last=19), progress=False)  # 14 blocks + 3

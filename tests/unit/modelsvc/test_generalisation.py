@@ -110,9 +110,27 @@ def test_batches_concatenate_to_the_whole_set(two_models):
     np.testing.assert_allclose(joined.target_logit, whole.target_logit, rtol=1e-5, atol=1e-6)
 
 
-def test_models_must_share_the_input_size(two_models):
+def test_models_of_other_input_sizes_share_the_images_mask_space(two_models):
+    """A 16 px model beside a 32 px one: its maps are upsampled to the images' 32 px, masks
+    are made there, and it sees every masked image downsampled to its own 16 px."""
     images, keys, maps, targets = _inputs(two_models)
     model, spec = two_models["b"]
-    two_models["b"] = (model, spec.replace(input_size=(64, 64)))
-    with pytest.raises(ValueError, match="model 'b' has \\(64, 64\\)"):
+    small = spec.replace(input_size=(16, 16))
+    two_models["b"] = (model, small)
+    small_images = torch.nn.functional.interpolate(
+        images, size=(16, 16), mode="bilinear", align_corners=False, antialias=True
+    )
+    own = compute_relevance(model, small, small_images)  # b's maps and targets at 16 px
+    maps["b"], targets["b"] = own.maps, own.targets
+    cross = cross_model_masking(two_models, images, maps, targets, keys, SETTINGS)
+    np.testing.assert_array_equal(cross.unmasked_correct[1], True)  # its own predictions
+    upsampled = torch.nn.functional.interpolate(
+        torch.as_tensor(own.maps)[:, None], size=(32, 32), mode="bilinear", align_corners=False
+    )[:, 0]
+    a_model, a_spec = two_models["a"]
+    for source, source_maps in ((0, maps["a"]), (1, upsampled)):  # model a at 32 px, as alone
+        alone = evaluate_masking(a_model, a_spec, images, source_maps, targets["a"], keys, SETTINGS)
+        np.testing.assert_array_equal(cross.correct[source, 0], alone.correct)
+    maps["b"] = own.maps[:, :8, :8]
+    with pytest.raises(ValueError, match=r"input size \(16, 16\); got maps of size \(8, 8\)"):
         cross_model_masking(two_models, images, maps, targets, keys, SETTINGS)
