@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studyapp', '0023_maps_job'),
+        ('studyapp', '0024_plan_pool'),
     ]
 
     operations = [
