@@ -12,6 +12,14 @@ from studyapp.selectors.coverage import study_coverage
 from studyapp.services.plans import plan_settings
 from tests.factories import start_participant
 
+DESIGN = {  # a small study design for start tests: repeats and catches included
+    "trials_per_participant": 12,
+    "practice_trials": 1,
+    "repeat_rate": 0.1,
+    "catch_rate": 0.1,
+    "target_participants": 100,
+}
+
 
 def start_together(study, pids, threads=6):
     """Start one participant per id, ``threads`` at a time, all released at once."""

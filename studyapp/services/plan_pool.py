@@ -66,8 +66,10 @@ def plan_pool_take(*, study: Study, key: str) -> PooledPlan | None:
     """Under the planning lock: remove and return the oldest pooled plan of ``key`` (stale
     ones are dropped), or None when there is none. Asks for a fill when the pool runs low."""
     pool = PooledPlan.objects.filter(study=study)
-    pool.exclude(design_key=key).delete()
     taken = pool.first()
+    if taken is not None and taken.design_key != key:  # the design changed since it was pooled
+        pool.exclude(design_key=key).delete()
+        taken = pool.first()
     if taken is None:
         return None
     taken.delete()
@@ -150,8 +152,7 @@ def _fill_chunk(study_id: int) -> int:
         coverage = coverage_current(study=study, stimulus_ids=stimulus_ids)
         uses = block_order_counts(study=study, settings=settings)
         pooled = pooled_counts(study, len(stimulus_ids), coverage, uses)
-        open_places = study.target_participants - kept_sessions(study=study).count()
-        size = min(django_settings.FACESIM_PLAN_POOL_SIZE, open_places)
+        size = min(django_settings.FACESIM_PLAN_POOL_SIZE, _open_places(study))
         wanted = min(size - len(pooled), FILL_CHUNK)
     if wanted <= 0:
         return 0
@@ -196,13 +197,13 @@ def plan_pools_top_up() -> list[int]:
     low = django_settings.FACESIM_PLAN_POOL_SIZE // 2
     asked = []
     for study in Study.objects.filter(status=Study.Status.LIVE):
-        if pools_plans(study) and study.pooled_plans.count() <= low and _has_open_places(study):
+        pooled = study.pooled_plans.count()
+        if pools_plans(study) and pooled <= low and pooled < _open_places(study):
             plan_pool_request(study=study)
             asked.append(study.pk)
     return asked
 
 
-def _has_open_places(study: Study) -> bool:
-    return kept_sessions(study=study).count() + study.pooled_plans.count() < (
-        study.target_participants
-    )
+def _open_places(study: Study) -> int:
+    """Places not taken by kept sessions (pooled plans not yet handed out included)."""
+    return study.target_participants - kept_sessions(study=study).count()

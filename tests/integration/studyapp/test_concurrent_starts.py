@@ -11,6 +11,7 @@ from studyapp.services import participants
 from studyapp.services.participants import participant_exclusion_set
 from tests.factories import make_stimulus_set, make_study, start_participant
 from tests.plan_replay import (
+    DESIGN,
     assert_every_plan_counts_all_earlier_ones,
     ids_of,
     replayed,
@@ -19,14 +20,6 @@ from tests.plan_replay import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DESIGN = {
-    "trials_per_participant": 12,
-    "practice_trials": 1,
-    "repeat_rate": 0.1,
-    "catch_rate": 0.1,
-    "target_participants": 100,
-}
 
 
 def item_use_spread(study):

@@ -12,17 +12,9 @@ from studyapp.models import PooledPlan, Study
 from studyapp.services.participants import StudyUnavailable
 from studyapp.services.plan_pool import plan_pool_fill, pools_plans
 from tests.factories import make_stimulus_set, make_study, start_participant
-from tests.plan_replay import assert_every_plan_counts_all_earlier_ones, start_together
+from tests.plan_replay import DESIGN, assert_every_plan_counts_all_earlier_ones, start_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DESIGN = {
-    "trials_per_participant": 12,
-    "practice_trials": 1,
-    "repeat_rate": 0.1,
-    "catch_rate": 0.1,
-    "target_participants": 100,
-}
 
 
 @pytest.fixture
