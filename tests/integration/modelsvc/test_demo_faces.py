@@ -4,6 +4,7 @@ random-mask baseline, and map comparison."""
 
 import numpy as np
 import pytest
+from scipy.stats import wilcoxon
 
 import facegen
 from modelsvc import (
@@ -69,17 +70,28 @@ def test_relevance_generalisation_matrix_end_to_end(experiment):
     assert {r.backend for r in relevance.values()} == {"fast"}
     fill = dataset_mean(image_channel_means(images))
     settings = MaskingSettings(mode="remove", fill="mean", fill_value=fill, seed=0)
-    cross = cross_model_masking(models, images, maps, targets, keys, settings)
+    cross = cross_model_masking(
+        models, images, maps, targets, keys, settings, baselines=("random", "center")
+    )
     summary = summarise_generalisation(cross, settings.fractions)
-    assert summary.sources == ("glasses", "gender", "random")
-    assert summary.accuracy.shape == (3, 2, 7)
+    assert summary.sources == ("glasses", "gender", "random", "center")
+    assert summary.accuracy.shape == (4, 2, 7)
     for index, task in enumerate(TASKS):
         model, spec = models[task]
         own = evaluate_masking(model, spec, images, maps[task], targets[task], keys, settings)
         np.testing.assert_array_equal(summary.accuracy[index, index], own.correct.mean(0))
-        # Faithfulness: removing a model's most relevant pixels hurts it far more than
-        # removing as many random pixels.
-        assert summary.auc[index, index] < summary.auc[2, index] - 0.1, summary.auc
+        # Faithfulness: removing a model's most relevant pixels hurts it more than removing as
+        # many random pixels (accuracy), and image by image (target logit, paired one-sided
+        # Wilcoxon over the 96 images) more than random pixels or a centred blob, so the maps
+        # are more than "the face is in the middle". Measured with 1 and 2 torch threads:
+        # accuracy AUC own vs random glasses 0.61 vs 0.88, gender 0.60 vs 0.71 (this margin
+        # moves by 0.01 with the thread count); logit p vs random glasses 1e-11, gender 2e-4;
+        # vs centre 2e-10 and 6e-5.
+        assert summary.auc[index, index] < summary.auc[2, index], summary.auc
+        own_logit = cross.target_logit[index, index].mean(-1)
+        for baseline in (2, 3):
+            other = cross.target_logit[baseline, index].mean(-1)
+            assert wilcoxon(own_logit, other, alternative="less").pvalue < 0.01, (task, baseline)
     np.testing.assert_array_equal(summary.asymmetry, -summary.asymmetry.transpose(1, 0, 2))
     assert np.all((summary.auc >= 0) & (summary.auc <= 1))
 
