@@ -1,7 +1,8 @@
 """dlib's face-recognition network as a model-grid base, end to end with a real worker: a grid
 cell finetunes a classifier on its descriptor, the child runs the pipeline (embeddings,
 relevance, masking, decision weighting) and the report groups it by pretraining beside a
-generated-data model. Skipped, with the reason, without face-recognition-models."""
+generated-data model; its 150 px maps are compared with a 64 px model's, and it is
+dissected. Skipped, with the reason, without face-recognition-models."""
 
 import zipfile
 
@@ -16,6 +17,7 @@ from modelsvc.builtin import get_builtin
 from studyapp.models import Artifact, FaceModel, Job, StudyMembership
 from studyapp.services.builtin_models import builtin_model_register
 from studyapp.services.job_graph import pipeline_launch
+from studyapp.services.jobs import job_launch
 from studyapp.services.model_grid import model_grid_launch
 from tasks.model_cache import model_spec
 from tests.compute_fixtures import small_model, wait_for
@@ -123,3 +125,22 @@ def test_a_grid_cell_on_dlib_makes_a_child_that_runs_the_pipeline_and_the_report
     assert {name.split("/")[0] for name in summary["model"]} == {m.name for m in children}
     assert "only pretraining" in set(levels["relation"]), levels
     assert "facerec_dlib" in html
+
+    # relevance maps of the 150 px child and the 64 px child compared; the child dissected
+    maps = job_launch(
+        kind=Job.Kind.MAPS, stimulus_set=faces, face_models=children, params={"n_boot": 100}
+    )
+    dissection = job_launch(
+        kind=Job.Kind.DISSECTION,
+        stimulus_set=faces,
+        face_models=[child],
+        params={"layers": ["layers.13"]},
+    )
+    for job in (maps, dissection):
+        assert wait_for(job, timeout=600).status == Job.Status.SUCCEEDED, (job.kind, job.error)
+    compared = Artifact.objects.get(kind=Artifact.Kind.MAP_COMPARISON, job=maps)
+    assert compared.summary["models"] == [m.name for m in children]
+    assert compared.summary["n_images"] == 24
+    counts = Artifact.objects.get(kind=Artifact.Kind.DISSECTION, face_model=child)
+    assert (counts.summary["layers"], counts.summary["n_stimuli"]) == (["layers.13"], 24)
+    assert counts.summary["networks"] == ["model", "random"]  # and a re-initialised baseline
