@@ -121,10 +121,14 @@ def test_a_grid_cell_on_dlib_makes_a_child_that_runs_the_pipeline_and_the_report
     ):
         summary = pd.read_csv(zipped.open("tables/model_summary.csv"))
         levels = pd.read_csv(zipped.open("tables/replication_levels.csv"))
+        verdicts = pd.read_csv(zipped.open("tables/sanity_verdicts.csv"))
+        invariance = pd.read_csv(zipped.open("tables/sanity_invariance.csv"))
         html = zipped.read("index.html").decode()
     assert {name.split("/")[0] for name in summary["model"]} == {m.name for m in children}
     assert "only pretraining" in set(levels["relation"]), levels
     assert "facerec_dlib" in html
+    # the relevance sanity checks ran on the dlib child too (randomisation and input shift)
+    assert set(verdicts["model"]) == set(invariance["model"]) == {m.name for m in children}
 
     # relevance maps of the 150 px child and the 64 px child compared; the child dissected
     maps = job_launch(
