@@ -25,6 +25,7 @@ from studyapp.models import (
     Study,
     Trial,
 )
+from studyapp.payloads import declared_length
 from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.participants import participant_sessions_erase
 from studyapp.services.resource_deletion import face_model_delete, stimulus_set_delete
@@ -101,7 +102,7 @@ class StimulusSetAdmin(ModelAdmin):
         return [path("import/", view, name="studyapp_stimulusset_import"), *super().get_urls()]
 
     def import_view(self, request):
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = declared_length(request)
         if declared > settings.STIMULUS_MAX_UPLOAD_BYTES:
             # Refuse before Django reads (and spools to disk) the whole body.
             limit = settings.STIMULUS_MAX_UPLOAD_BYTES

@@ -1,9 +1,11 @@
-"""Parse and type-check JSON request bodies of the participant API."""
+"""Parse and type-check JSON request bodies of the participant API; the declared size of any
+request body (`declared_length`), for the upload views."""
 
 import json
 import math
 import re
 import reprlib
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,10 +47,19 @@ def _unstorable_text(data: object) -> str | None:
     return None
 
 
+def declared_length(request: HttpRequest) -> int:
+    """The body size the client declares (Content-Length), so that an upload can be refused
+    before it is read. 0 when absent or not a number (Django then reads no body); a number of
+    more than 19 digits counts as the largest size, not as an error."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if not (declared.isascii() and declared.isdigit()):
+        return 0
+    return sys.maxsize if len(declared) > MAX_INTEGER_DIGITS else int(declared)
+
+
 def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
     """The request body as a JSON object, or a 4xx error that says what is wrong."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and (len(declared) > MAX_INTEGER_DIGITS or int(declared) > max_bytes):
+    if declared_length(request) > max_bytes:
         raise PayloadTooLarge("too_large", f"The body must be at most {max_bytes} bytes.")
     try:
         body = request.body

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from studyapp.downloads import report_file_download, study_export_download
 from studyapp.forms import StudyForm, StudyModelsForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
+from studyapp.payloads import declared_length
 from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
@@ -284,7 +285,7 @@ MULTIPART_SLACK = 64 * 1024  # form fields and part headers around the file
 def attributes_attach(request: HttpRequest, study: Study) -> HttpResponse:
     """Attach Prolific's demographic export: matched, unmatched and refused files reported."""
     limit = settings.ATTRIBUTES_MAX_BYTES
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    declared = declared_length(request)
     if declared > limit + MULTIPART_SLACK:
         error = f"The upload has {declared:,} bytes; the limit is {limit:,}."
         return _attach_refused(request, study, error, status=413)

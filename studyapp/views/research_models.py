@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from studyapp.payloads import declared_length
 from studyapp.selectors.compute import model_list
 from studyapp.services.weights_staging import staged_discard, staged_weights, weights_stage
 from studyapp.storage import local_path
@@ -29,10 +30,10 @@ FORM_SLACK_BYTES = 64 * 1024  # the form's other fields around the weights file
 
 
 def _too_large(request: HttpRequest) -> str | None:
-    declared = request.META.get("CONTENT_LENGTH") or "0"
+    declared = declared_length(request)
     limit = settings.FACESIM_MAX_WEIGHTS_UPLOAD_BYTES
-    if declared.isdigit() and int(declared) > limit + FORM_SLACK_BYTES:
-        return f"The upload has {int(declared):,} bytes; the limit for weights is {limit:,}."
+    if declared > limit + FORM_SLACK_BYTES:
+        return f"The upload has {declared:,} bytes; the limit for weights is {limit:,}."
     return None
 
 
