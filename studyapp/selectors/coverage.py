@@ -8,7 +8,7 @@ from django.contrib.postgres.aggregates import StringAgg
 from django.db.models import BooleanField, ExpressionWrapper, Func, Q, QuerySet, Value
 from django.utils import timezone
 
-from studyapp.models import Participant, Study, Trial
+from studyapp.models import Participant, PooledPlan, Study, Trial
 from studyapp.planning import ITEMS_PER_TRIAL, Coverage, block_orders
 
 
@@ -119,9 +119,19 @@ def coverage_add(
     counts.add_many(trials, references_first=trial_type == "afc")
 
 
+def pools_plans(study: Study) -> bool:
+    """Whether starts of ``study`` take pooled plans (live, not adaptive, pool size > 0)."""
+    return (
+        settings.FACESIM_PLAN_POOL_SIZE > 0
+        and study.status == Study.Status.LIVE
+        and not (study.adaptive_batch and "triplet" in study.trial_types)
+    )
+
+
 def plan_balance(*, study: Study) -> dict:
-    """The study's coverage view: block-order rows, and per trial type the spread of the
-    balanced pair counts (2AFC: reference-candidate pairs) and of screen positions.
+    """The study's coverage view: block-order rows, per trial type the spread of the balanced
+    pair counts (2AFC: reference-candidate pairs) and of screen positions, and the plans
+    computed ahead (``services.plan_pool``).
 
     ``position_spread``: the largest difference, over stimuli, between the positions a
     stimulus was shown at most and least (2AFC: left vs right candidate).
@@ -152,4 +162,9 @@ def plan_balance(*, study: Study) -> dict:
             for row, order in enumerate(orders)
         ],
         "trial_types": sorted(per_type, key=lambda entry: types.index(entry["trial_type"])),
+        "pool": {
+            "pooling": pools_plans(study),
+            "ready": PooledPlan.objects.filter(study=study).count(),
+            "size": settings.FACESIM_PLAN_POOL_SIZE,
+        },
     }

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from studyapp.models import Artifact, AuditEvent, Participant, Response, Study, Trial
 from studyapp.pseudonyms import pseudonymise
-from studyapp.selectors.coverage import kept_sessions
+from studyapp.selectors.coverage import kept_sessions, pools_plans
 from studyapp.selectors.coverage_snapshots import coverage_current, coverage_prepare
 from studyapp.selectors.studies import study_design_problems
 from studyapp.services.adaptive import adaptive_plan_apply
@@ -20,7 +20,6 @@ from studyapp.services.plan_pool import (
     fill_lock_take,
     plan_pool_take,
     planned_trials,
-    pools_plans,
 )
 from studyapp.services.plans import (
     block_order_counts,

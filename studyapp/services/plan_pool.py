@@ -31,7 +31,7 @@ from kombu.exceptions import KombuError
 
 from studyapp.models import PooledPlan, Study
 from studyapp.planning import Coverage, PlannedTrial, PlanSettings
-from studyapp.selectors.coverage import coverage_add, kept_sessions
+from studyapp.selectors.coverage import coverage_add, kept_sessions, pools_plans
 from studyapp.selectors.coverage_snapshots import coverage_current, coverage_prepare
 from studyapp.services.plans import (
     block_order_counts,
@@ -51,15 +51,6 @@ def design_key(settings: PlanSettings, stimulus_ids: tuple[int, ...]) -> str:
     """What a pooled plan depends on: the plan settings and the stimulus list."""
     text = json.dumps([asdict(settings), stimulus_ids], sort_keys=True, default=list)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def pools_plans(study: Study) -> bool:
-    """Whether starts of ``study`` take pooled plans (live, not adaptive, pool size > 0)."""
-    return (
-        django_settings.FACESIM_PLAN_POOL_SIZE > 0
-        and study.status == Study.Status.LIVE
-        and not (study.adaptive_batch and "triplet" in study.trial_types)
-    )
 
 
 def plan_pool_take(*, study: Study, key: str) -> PooledPlan | None:

@@ -7,10 +7,12 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
-from studyapp.models import PooledPlan, Study
+from studyapp.models import PooledPlan, Study, StudyMembership
+from studyapp.selectors.coverage import pools_plans
 from studyapp.services.participants import StudyUnavailable
-from studyapp.services.plan_pool import plan_pool_fill, pools_plans
+from studyapp.services.plan_pool import plan_pool_fill
 from tests.factories import make_stimulus_set, make_study, start_participant
 from tests.plan_replay import DESIGN, assert_every_plan_counts_all_earlier_ones, start_together
 
@@ -133,3 +135,20 @@ def test_concurrent_starts_with_a_fill_running_each_plan_from_exact_counts(pool_
     assert len(set(keys)) == 30
     assert 0 < taken_from_the_pool < 30  # both kinds of start happened
     assert_every_plan_counts_all_earlier_ones(study)
+
+
+def test_the_dashboard_shows_the_plans_computed_ahead(pool_size, client, django_user_model):
+    study = make_study(make_stimulus_set(12), **DESIGN)
+    owner = django_user_model.objects.create_user("pool-owner", password="pw-owner-1")
+    StudyMembership.objects.create(study=study, user=owner, role=StudyMembership.Role.VIEWER)
+    client.force_login(owner)
+    url = reverse("research-study", args=[study.slug])
+    plan_pool_fill(study_id=study.pk)
+    start_participant(study, "one")
+
+    page = client.get(url).content.decode()
+    assert 'data-plan-pool="5"' in page
+    assert "Plans computed ahead for the next starts: 5 of up to 6" in page
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+    page = client.get(url).content.decode()
+    assert "Plans are computed at each start (the study is not live)" in page
