@@ -69,9 +69,11 @@ class BiasSettings:
 
     `min_auc` is 0.6, not `pair_units`' 0.75: on this set no unit of either model reaches a
     glasses AUC of 0.75 (the biased models' best are 0.66-0.72, the controls' 0.55-0.57), so
-    the platform default pairs nothing with glasses; the permuted-label null still applies."""
+    the platform default pairs nothing with glasses; the permuted-label null still applies.
+    `identities` is 480: with 240 the units' glasses share of the biased models was 0.021
+    with an interval reaching down to 0.004 (one unit in 176), with 480 0.041 [0.017, 0.067]."""
 
-    identities: int = 240
+    identities: int = 480
     images_per_identity: int = 1
     size: int = 64
     data_seed: int = 0

@@ -27,9 +27,11 @@ def _main(*words, expect=0):
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     out = tmp_path_factory.mktemp("bias")
+    # glasses on every woman and no man: the strongest plant, so that a unit-level interval
+    # excludes 0 at a test's size (RESULTS.md: at the default 0.9 the margin is smaller)
     return _main(
-        "dissect-bias", "--seeds", "0,1", "--permutations", "200", "--bootstrap", "300",
-        "--out", str(out),
+        "dissect-bias", "--seeds", "0,1", "--bias-rate", "1.0", "--permutations", "200",
+        "--bootstrap", "300", "--out", str(out),
     )  # fmt: skip
 
 
@@ -45,15 +47,15 @@ def test_writes_summary_tables_and_figure(summary):
     assert sorted(zip(models.condition, models.seed, strict=True)) == [
         ("biased", 0), ("biased", 1), ("control", 0), ("control", 1),
     ]  # fmt: skip
-    assert summary["training_images"] == 240
+    assert summary["training_images"] == 480
     assert summary["images_agree"] + summary["images_conflict"] == 200
 
 
 def test_biased_models_fail_where_glasses_contradict_gender(summary):
     main, null = summary["behaviour"][MAIN], summary["behaviour"][NULL]
-    # measured (RESULTS.md): difference 0.49 [0.37, 0.63] and 0.61 [0.48, 0.74] in two runs;
-    # control B vs A -0.06 [-0.21, 0.10]
-    assert main["low"] > 0.25, main
+    # measured (RESULTS.md, data seeds 0-2): difference 1.06 [0.90, 1.19], 1.02 [0.86, 1.15],
+    # 1.00 [0.86, 1.13]; control B vs A -0.04 [-0.15, 0.05], -0.06 [-0.20, 0.12], 0.00
+    assert main["low"] > 0.5, main
     assert null["low"] < 0 < null["high"], null
     assert abs(null["difference"]) < main["low"], (null, main)
 
@@ -61,11 +63,12 @@ def test_biased_models_fail_where_glasses_contradict_gender(summary):
 def test_biased_models_have_more_units_paired_with_glasses(summary):
     rows = {(r["comparison"], r["layer"]): r for r in summary["glasses_shares"]}
     main, null = rows[(MAIN, "all")], rows[(NULL, "all")]
-    # measured (RESULTS.md, 500 draws): 0 -> 0.021, [0.004, 0.067]; null [-0.004, 0.023].
-    # At this test's size the interval's lower end sat at -0.002 (0.008 -> 0.027): the more
-    # glasses units of the biased model are checked, an interval excluding 0 is not (issue 13).
-    assert main["share_second"] > main["share_first"], main
+    # measured at this size (RESULTS.md, data seeds 0-2): 0.002 -> 0.109 [0.053, 0.141],
+    # 0.006 -> 0.111 [0.072, 0.138], 0.006 -> 0.117 [0.074, 0.133]; null intervals hold 0
+    assert main["low"] > 0.02, main
     assert null["low"] <= 0 <= null["high"], null
+    # the layer with the most glasses units: features.7, lower ends 0.125 / 0.176 / 0.133
+    assert rows[(MAIN, "features.7")]["low"] > 0, rows[(MAIN, "features.7")]
 
 
 def test_bad_settings_are_clear_errors(tmp_path):
