@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 
 from modelsvc import ARCHITECTURES, ModelSpec
+from modelsvc.dissection.layers import dissection_layers
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
 from modelsvc.weights_inspect import WeightsInfo
 from studyapp.map_comparison import map_comparison_settings
@@ -198,8 +199,14 @@ class JobLaunchForm(forms.Form):
             self._check_map_comparison(data)
         if data.get("kind") == Job.Kind.DISSECTION and "params" in data:
             stimulus_set = data["study"].stimulus_set if data["study"] else data["stimulus_set"]
-            try:  # the Face Dictionary is built now, so a bad one never becomes a job
+            try:  # the Face Dictionary and the layers are checked now, never in a failed job
                 dissection_check(stimulus_set=stimulus_set, params=data["params"])
+                for face_model in data.get("face_models") or []:
+                    spec = ModelSpec.from_dict(face_model.spec)
+                    try:
+                        dissection_layers(spec, data["params"].get("layers"))
+                    except ValueError as error:
+                        raise ValueError(f"model {face_model.name!r}: {error}") from error
             except ValueError as error:
                 raise forms.ValidationError(f"Dissection: {error}") from error
         return data

@@ -22,7 +22,7 @@ from studyapp.models import Stimulus, StimulusSet
 GENERATED, COLUMNS = "generated", "columns"
 DEFAULTS = {
     "dictionary": None,  # generated when every stimulus has facegen parameters, else columns
-    "layers": None,  # the model's layers of interest
+    "layers": None,  # the model's layers of interest that give maps (modelsvc.dissection.layers)
     "local_columns": {},
     "global_columns": [],
     "part_groups": None,

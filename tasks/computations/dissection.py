@@ -17,6 +17,7 @@ from modelsvc import code_version
 from modelsvc.dissection.activations import dissect_units, randomized_copy
 from modelsvc.dissection.examples import fired_masks
 from modelsvc.dissection.files import COUNT_FIELDS
+from modelsvc.dissection.layers import dissection_layers
 from modelsvc.images import ImageLoadError, load_image, normalize
 from studyapp.models import Artifact, FaceModel, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
@@ -39,9 +40,10 @@ PASSES = 4  # three threshold passes and one counting pass per network
 
 def job_settings(job: Job, face_model: FaceModel) -> dict:
     settings = dissection_settings(stimulus_set=job.stimulus_set, params=job.params)
-    settings["layers"] = list(settings["layers"] or model_spec(face_model).layers)
-    if not settings["layers"]:
-        raise ValueError(f"Model {face_model.name!r} names no layers; give 'layers' in the job.")
+    try:
+        settings["layers"] = dissection_layers(model_spec(face_model), settings["layers"])
+    except ValueError as error:
+        raise ValueError(f"Model {face_model.name!r}: {error}") from error
     return settings
 
 

@@ -1,5 +1,5 @@
-"""Launching a dissection job from the jobs page: a Face Dictionary the set cannot support is
-a form error that names the concept, and no job is created; generated faces keep their
+"""Launching a dissection job from the jobs page: a Face Dictionary the set cannot support, or
+a layer that is not convolutional, is a form error that names it, and no job is created; generated faces keep their
 parameters at import and get their dictionary from them."""
 
 import csv
@@ -96,6 +96,18 @@ def launch(client, stimulus_set, params):
             False,
             {"global_columns": ["smile"], "top_fraction": 5},
             "&#x27;top_fraction&#x27; must be a number in (0, 1); got 5.",
+        ),
+        (
+            ["yes", "no"] * 4,
+            False,
+            {"global_columns": ["smile"], "layers": ["features.11", "classifier.1"]},
+            "small_cnn layers {&#x27;classifier.1&#x27;: (1, 128)} are not",
+        ),
+        (
+            ["yes", "no"] * 4,
+            False,
+            {"global_columns": ["smile"], "layers": ["features.99"]},
+            "Layer &#x27;features.99&#x27; is not a layer of the small_cnn architecture",
         ),
     ],
 )
