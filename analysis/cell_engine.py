@@ -42,6 +42,7 @@ from analysis.kernels import (
     SortedRows,
     cross_correlate,
     cross_sums,
+    dense_codes,
     finish_correlation,
     paired_stat,
     ranked_cross_sums,
@@ -105,6 +106,8 @@ class CellEngine(Engine):
         self._per_cache: dict[bytes, np.ndarray] = {}
         shares = rank_sums is not None and method in SHARED_RANK_METHODS
         self._rank_sums = rank_sums if shares else None
+        if method == "tau-a":  # the data's order codes, gathered by every tau-a of a draw
+            self.value_codes = dense_codes(self.values, self.real)
         if method != "pearson":
             self.y_ranker = SortedRows(np.where(self.real, self.values, np.nan))
         if method in ("spearman", "rho-a"):
@@ -165,7 +168,9 @@ class CellEngine(Engine):
         if per is not None:
             return per
         if self.method == "tau-a":
-            per = tau_a_rows(self.models_at[None], self.values[None, None], w[:, None])
+            per = tau_a_rows(
+                self.models_at[None], self.values[None, None], w[:, None], self.value_codes
+            )
         elif self.method == "pearson":
             ty = np.broadcast_to(self.values[None], w.shape)
             tx = np.broadcast_to(self.models_at[None], (len(w), *self.models_at.shape))
@@ -211,7 +216,7 @@ class CellEngine(Engine):
         data = np.where(w > 0, self.values[None], 0.0)
         if self.method == "tau-a":  # both references on one compaction and one coding of data
             references = [np.where(w > 0, r, 0.0) for r in (loo, pooled)]
-            return tuple(tau_a_rows_against(references, data, w))
+            return tuple(tau_a_rows_against(references, data, w, self.value_codes))
         if self.method == "pearson":
             return tuple(
                 paired_stat("pearson", np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled)

@@ -27,7 +27,7 @@ from analysis._checks import check_choice, check_int, check_random_state, check_
 from analysis._threads import check_n_jobs, map_in_threads
 from analysis.cell_engine import SHARED_RANK_METHODS, RankSums
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
-from analysis.evaluation import PairWeightRows
+from analysis.evaluation import Engine, PairWeightRows
 from analysis.kernels import (
     LEVELS_TAU_MAX_LEVELS,
     METHODS,
@@ -41,6 +41,7 @@ from analysis.kernels import (
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
 SCHEMES = ("stimuli", "participants", "both")
+_DUAL_ORDER = ("both", "participants", "stimuli")  # the runs of a dual bootstrap
 MIN_STIMULI = 3  # rsatoolbox drops draws with fewer distinct stimuli
 
 
@@ -304,36 +305,57 @@ def dual_bootstrap(
     names, engine = _engine(models, human, method, rank_sums)
     rng = check_random_state(func, random_state)
     stim, part = _draws(func, "both", n_boot, human, rng, stimulus_indices, participant_indices)
-    pair_w, part_w = _draw_weights(stim, part, human)
-    few = _too_few_stimuli(stim)
-    ones_pairs = PairWeightRows(np.ones((n_boot, human.n_stimuli)))
-    ones_part = np.ones_like(part_w)
-    boots = {}
-    for scheme, pw, uw in (
-        ("both", pair_w, part_w),
-        ("participants", ones_pairs, part_w),
-        ("stimuli", pair_w, ones_part),
-    ):
-        evals, ceiling = engine.run(pw, uw)
-        evals[few] = np.nan  # rsatoolbox drops the draw from all three bootstraps
-        ceiling[few] = np.nan
-        boots[scheme] = Bootstrap(scheme, method, tuple(names), evals, ceiling, stim, part)
-    full_e, full_c = engine.run(ones_pairs[:1], ones_part[:1])
-    covs = np.stack([boots[s].covariance() for s in ("both", "participants", "stimuli")])
-    model_var, diff_var, nc_var = dual_variances(covs, human.n_participants, human.n_stimuli)
-    return DualBootstrap(
-        method,
-        tuple(names),
-        full_e[0],
-        full_c[0],
-        boots["both"],
-        boots["participants"],
-        boots["stimuli"],
-        model_var,
-        diff_var,
-        nc_var,
-        min(human.n_participants, human.n_stimuli) - 1,
-    )
+    runs = _DualRuns(stim, part, human)
+    return runs.result(method, names, engine, runs.run(engine, _DUAL_ORDER))
+
+
+class _DualRuns:
+    """The draws of a dual bootstrap and its three engine runs (one per scheme), which may be
+    made in any order and on any thread; `result` adds the run on the full data (after the
+    others, as `Engine` prepares its caches for many draws) and combines them."""
+
+    def __init__(self, stim: np.ndarray, part: np.ndarray, human: ParticipantMatrices) -> None:
+        self.stim, self.part = stim, part
+        self.n_participants, self.n_stimuli = human.n_participants, human.n_stimuli
+        pair_w, part_w = _draw_weights(stim, part, human)
+        ones_pairs = PairWeightRows(np.ones((len(stim), human.n_stimuli)))
+        ones_part = np.ones_like(part_w)
+        self.weights = {
+            "both": (pair_w, part_w),
+            "participants": (ones_pairs, part_w),
+            "stimuli": (pair_w, ones_part),
+        }
+        self.full = (ones_pairs[:1], ones_part[:1])
+
+    def run(self, engine: Engine, schemes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {scheme: engine.run(*self.weights[scheme]) for scheme in schemes}
+
+    def result(self, method: str, names, engine: Engine, runs: dict) -> DualBootstrap:
+        few = _too_few_stimuli(self.stim)
+        boots = {}
+        for scheme in _DUAL_ORDER:
+            evals, ceiling = runs[scheme]
+            evals[few] = np.nan  # rsatoolbox drops the draw from all three bootstraps
+            ceiling[few] = np.nan
+            boots[scheme] = Bootstrap(
+                scheme, method, tuple(names), evals, ceiling, self.stim, self.part
+            )
+        full_e, full_c = engine.run(*self.full)
+        covs = np.stack([boots[s].covariance() for s in _DUAL_ORDER])
+        model_var, diff_var, nc_var = dual_variances(covs, self.n_participants, self.n_stimuli)
+        return DualBootstrap(
+            method,
+            tuple(names),
+            full_e[0],
+            full_c[0],
+            boots["both"],
+            boots["participants"],
+            boots["stimuli"],
+            model_var,
+            diff_var,
+            nc_var,
+            min(self.n_participants, self.n_stimuli) - 1,
+        )
 
 
 def dual_variances(
@@ -398,32 +420,47 @@ def mantel_test(
     and recompute the statistic over the pairs both matrices have.
 
     p = (1 + #{null >= observed}) / (1 + n_permutations) for "greater" (``"two-sided"`` uses
-    |null| >= |observed|, ``"less"`` null <= observed).  For Pearson, Spearman and rho-a all
-    permutations are evaluated as one gather and one matrix product; tau-a runs one O(P log P)
-    computation per permutation.
+    |null| >= |observed|, ``"less"`` null <= observed).  Against a complete `b`, Pearson,
+    Spearman and rho-a take one permuted matrix and one dot product per permutation
+    (`_permuted_dots`); tau-a runs one O(P log P) computation per permutation.
     """
     func = "mantel_test"
     check_choice(func, "method", method, METHODS)
     check_choice(func, "alternative", alternative, ("greater", "less", "two-sided"))
-    b = b.reorder(a.stimuli)
-    n = a.n_stimuli
     if permutations is None:
         n_permutations = check_int(func, "n_permutations", n_permutations, minimum=1)
         rng = check_random_state(func, random_state)
-        permutations = rng.permuted(np.tile(np.arange(n), (n_permutations, 1)), axis=1)
-    permutations = _check_draws(func, "permutations", permutations, len(permutations), n)
+        permutations = rng.permuted(np.tile(np.arange(a.n_stimuli), (n_permutations, 1)), axis=1)
+    permutations = _check_draws(func, "permutations", permutations, len(permutations), a.n_stimuli)
+    return mantel_tests(a, b, (method,), permutations, alternative)[0]
+
+
+def mantel_tests(
+    a: SimilarityMatrix,
+    b: SimilarityMatrix,
+    methods: tuple[str, ...],
+    permutations: np.ndarray,
+    alternative: str = "greater",
+) -> list[MantelResult]:
+    """`mantel_test` of each method on the same (checked) permutations; Spearman and rho-a
+    share their permuted rank products (their nulls differ by a constant factor)."""
+    b = b.reorder(a.stimuli)
     x = a.dissimilarity().values
     y = b.dissimilarity().upper()
-    observed = compare_vectors(method, x[upper_indices(n)], y)
-    null = _mantel_null(method, x, y, permutations)
-    if alternative == "greater":
-        hits = np.sum(null >= observed - 1e-12)
-    elif alternative == "less":
-        hits = np.sum(null <= observed + 1e-12)
-    else:
-        hits = np.sum(np.abs(null) >= abs(observed) - 1e-12)
-    p = (1 + hits) / (1 + len(permutations))
-    return MantelResult(method, observed, float(p), len(permutations), alternative, null)
+    xu = x[upper_indices(a.n_stimuli)]
+    nulls = _mantel_nulls(methods, x, y, permutations)
+    out = []
+    for method in methods:
+        observed, null = compare_vectors(method, xu, y), nulls[method]
+        if alternative == "greater":
+            hits = np.sum(null >= observed - 1e-12)
+        elif alternative == "less":
+            hits = np.sum(null <= observed + 1e-12)
+        else:
+            hits = np.sum(np.abs(null) >= abs(observed) - 1e-12)
+        p = (1 + hits) / (1 + len(permutations))
+        out.append(MantelResult(method, observed, float(p), len(permutations), alternative, null))
+    return out
 
 
 def compare_vectors(method: str, x: np.ndarray, y: np.ndarray) -> float:
@@ -435,49 +472,83 @@ def compare_vectors(method: str, x: np.ndarray, y: np.ndarray) -> float:
 _MANTEL_CHUNK_ELEMENTS = 4_000_000
 
 
-def _mantel_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
-    """The statistic for every permutation, in chunks of permutations.
+def _mantel_nulls(methods, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> dict:
+    """The null (one statistic per permutation) of each method.
 
     With complete y, the mean and spread of the permuted x (or of its ranks) do not change
-    under a permutation, so each statistic is one gather and one dot product.
+    under a permutation, so each statistic is a dot product of the centred permuted x with
+    the centred y, times a constant: Spearman's and rho-a's are the same rank products.
     """
     rows, cols = upper_indices(x.shape[0])
-    y_ok = ~np.isnan(y)
-    complete = bool(y_ok.all())
-    if method == "tau-a" and not np.isnan(x[rows, cols]).any():
-        return _tau_a_mantel_null(x, y, perms)
-    if complete and method != "tau-a":
-        if method == "pearson":
-            tx, ty = x.copy(), y
-        else:  # ranks move with the entries under a permutation: rank once, then gather
-            tx = np.zeros_like(x)
-            tx[rows, cols] = SortedRows(x[rows, cols]).ranks(np.ones((1, rows.size)))[0]
-            tx = tx + tx.T
-            ty = SortedRows(y).ranks(np.ones((1, y.size)))[0]
-        centre = tx[rows, cols].mean()
-        tx = tx - centre
-        ty = ty - ty.mean()
-        if method == "rho-a":
-            scale = 12.0 / (y.size**3 - y.size)
+    complete = not (np.isnan(y).any() or np.isnan(x[rows, cols]).any())
+    products = {}
+    nulls = {}
+    for method in methods:
+        if method == "tau-a" and not np.isnan(x[rows, cols]).any():
+            nulls[method] = _tau_a_mantel_null(x, y, perms)
+        elif not complete or method == "tau-a":
+            nulls[method] = _gathered_null(method, x, y, perms)
         else:
-            spread = np.sqrt(np.sum(tx[rows, cols] ** 2) * np.sum(ty**2))
-            if spread == 0:  # a constant matrix has no correlation under any permutation
-                return np.full(len(perms), np.nan)
-            scale = 1.0 / spread
+            kind = "values" if method == "pearson" else "ranks"
+            if kind not in products:
+                products[kind] = _centred_products(kind, x, y, perms)
+            dots, sum_x2, sum_y2 = products[kind]
+            if method == "rho-a":
+                nulls[method] = dots * (12.0 / (y.size**3 - y.size))
+            elif sum_x2 * sum_y2 == 0:  # a constant matrix has no correlation
+                nulls[method] = np.full(len(perms), np.nan)
+            else:
+                nulls[method] = dots * (1.0 / np.sqrt(sum_x2 * sum_y2))
+    return nulls
+
+
+def _centred_products(kind: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray):
+    """For every permutation p, sum over pairs i < j of x'[p_i, p_j] y'[i, j] (x', y' the
+    centred values or mid-ranks), and the two sums of squares.
+
+    Mid-ranks minus their mean are multiples of 1/2: doubled, they are integers, and the
+    products are summed in int64, exactly; the result is the float64 sum of the centred
+    ranks whenever that sum is exact (every partial sum below 2^51: always below about 775
+    stimuli), so the same floats in any order.  Values (Pearson) are summed in float64 in
+    the permuted matrix's order: equal to the pair order's sum up to float rounding.
+    """
+    n = x.shape[0]
+    xu = x[upper_indices(n)]
+    if kind == "ranks":
+        xu = SortedRows(xu).ranks(np.ones((1, xu.size)))[0]
+        y = SortedRows(y).ranks(np.ones((1, y.size)))[0]
+    tx, ty = xu - xu.mean(), y - y.mean()
+    sums = float(np.sum(tx**2)), float(np.sum(ty**2))
+    scale = 2.0  # the full symmetric matrix counts each pair twice
+    if kind == "ranks" and 2 * y.size**3 < 2**63:  # |sum| <= 2 N^3 / 3 after doubling
+        tx, ty, scale = np.rint(2 * tx).astype(np.int64), np.rint(2 * ty).astype(np.int64), 8.0
+    x_full, y_full = _square(tx, n), _square(ty, n)
+    dots = np.array([np.vdot(x_full.take(p, 0).take(p, 1), y_full) for p in perms])
+    return dots / scale, *sums
+
+
+def _square(upper: np.ndarray, n: int) -> np.ndarray:
+    """The symmetric n x n matrix of an upper-triangle vector, zero diagonal."""
+    out = np.zeros((n, n), dtype=upper.dtype)
+    rows, cols = upper_indices(n)
+    out[rows, cols] = out[cols, rows] = upper
+    return out
+
+
+def _gathered_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """The statistic of each permutation over the pairs y has, in chunks of permutations."""
+    rows, cols = upper_indices(x.shape[0])
+    y_ok = ~np.isnan(y)
     null = np.empty(len(perms))
     step = max(1, _MANTEL_CHUNK_ELEMENTS // rows.size)
     for start in range(0, len(perms), step):
         p = perms[start : start + step]
-        if complete and method != "tau-a":
-            # pair (perm[i], perm[j]) of the permuted matrix, for every permutation
-            null[start : start + step] = (_permuted_pairs(tx, p, rows, cols) @ ty) * scale
-            continue
         gathered = x[p[:, rows], p[:, cols]]
         if method == "tau-a":
             null[start : start + step] = tau_a_rows(
                 gathered[:, y_ok], y[y_ok], np.ones(int(y_ok.sum()))
             )
-        else:  # missing human pairs: statistics over the pairs y has
+        else:
             w = np.broadcast_to(y_ok.astype(float), gathered.shape)
             null[start : start + step] = correlate(method, gathered, np.nan_to_num(y)[None], w)
     return null
@@ -587,46 +658,48 @@ def compare_models(
     perms = rng.permuted(np.tile(np.arange(human.n_stimuli), (n_permutations, 1)), axis=1)
     group = human.dissimilarity().group() if group is None else group.reorder(human.stimuli)
 
+    draws = _DualRuns(stim, part, human)
     rank_sums = RankSums()
+    engines = [
+        _engine(aligned, human, m, rank_sums if m in SHARED_RANK_METHODS else None)[1]
+        for m in methods
+    ]
 
-    def duals(ks: list[int]) -> list[DualBootstrap]:
-        return [
-            dual_bootstrap(
-                aligned,
-                human,
-                methods[k],
-                n_boot=n_boot,
-                stimulus_indices=stim,
-                participant_indices=part,
-                rank_sums=rank_sums if methods[k] in SHARED_RANK_METHODS else None,
-            )
-            for k in ks
+    def run(task: tuple[str, list[int], tuple[str, ...]]) -> list:
+        kind, ks, schemes = task
+        if kind == "duals":
+            return [draws.run(engines[k], schemes) for k in ks]
+        tests = [
+            mantel_tests(m, group, tuple(methods[k] for k in ks), perms) for m in aligned.values()
         ]
+        return [list(per_method) for per_method in zip(*tests, strict=True)]
 
-    def mantels(ks: list[int]) -> list[list[MantelResult]]:
-        return [
-            [mantel_test(m, group, methods[k], permutations=perms) for m in aligned.values()]
-            for k in ks
-        ]
-
-    # Independent tasks, the longest first so the threads end together: the dual bootstraps
-    # (Spearman and rho-a in one task, one after the other: the second finishes the first
-    # one's rank sums), then the Mantel tests (tau-a's, a merge count per permutation, first)
+    # Independent tasks, about the longest first so the threads end together: each dual
+    # bootstrap in two (the runs that draw stimuli, which share the model evaluations of each
+    # stimulus draw, and the participants-only run), the Mantel tests between them; tau-a
+    # first, Spearman and rho-a together (the second finishes the first one's rank sums and
+    # takes its permuted rank products)
     ranks = [k for k, m in enumerate(methods) if m in SHARED_RANK_METHODS]
     groups = [[k] for k, m in enumerate(methods) if m not in SHARED_RANK_METHODS]
     groups = sorted(groups + ([ranks] if ranks else []), key=lambda g: methods[g[0]] != "tau-a")
-    mantel_order = sorted(range(len(methods)), key=lambda k: methods[k] != "tau-a")
-    tasks = [(duals, g) for g in groups] + [(mantels, [k]) for k in mantel_order]
-    outcomes = map_in_threads(lambda task: task[0](task[1]), tasks, n_jobs)
-    done: dict[tuple[str, int], object] = {}
-    for (kind, ks), results in zip(tasks, outcomes, strict=True):
-        done.update(((kind.__name__, k), r) for k, r in zip(ks, results, strict=True))
+    tasks = [("duals", g, ("both", "stimuli")) for g in groups]
+    tasks += [("mantels", g, ()) for g in groups]
+    tasks += [("duals", g, ("participants",)) for g in groups]
+    runs: dict[int, dict] = {k: {} for k in range(len(methods))}
+    mantel: dict[int, list[MantelResult]] = {}
+    for (kind, ks, _), results in zip(tasks, map_in_threads(run, tasks, n_jobs), strict=True):
+        for k, result in zip(ks, results, strict=True):
+            if kind == "duals":
+                runs[k].update(result)
+            else:
+                mantel[k] = result
     tables, diffs = [], []
-    for k in range(len(methods)):
-        dual, mantel = done["duals", k], done["mantels", k]
+    names = list(aligned)
+    for k, method in enumerate(methods):
+        dual = draws.result(method, names, engines[k], runs[k])
         table = dual.table(level)
-        table["mantel_r"] = [m.statistic for m in mantel]
-        table["mantel_p"] = [m.p_value for m in mantel]
+        table["mantel_r"] = [m.statistic for m in mantel[k]]
+        table["mantel_p"] = [m.p_value for m in mantel[k]]
         table["mantel_p_fdr"] = fdr_bh(table["mantel_p"].to_numpy())
         table["p_zero_fdr"] = fdr_bh(table["p_zero"].to_numpy())
         table["n_boot"] = n_boot

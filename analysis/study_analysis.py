@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis._checks import check_choice, check_int, check_real, fail
 from analysis._from_dict import dataclass_from_dict
+from analysis._heap import kept_heap
 from analysis._threads import check_n_jobs
 from analysis.bubbles import (
     BubblesDesign,
@@ -478,17 +479,18 @@ def analyse_study(
     kinds = sorted(kept["trial_type"][kept["role"] == "main"].unique())
     if len(kinds) != 1:
         raise fail(func, "responses", "main trials of one trial type", kinds)
-    human = analyse_humans(
-        kept=kept,
-        trial_type=kinds[0],
-        parameters=params,
-        seeds=seeds,
-        dropped_rows=dropped_rows,
-        n_jobs=n_jobs,
-    )
-    compared = compare_with_models(
-        models=models or {}, humans=human, parameters=params, seeds=seeds, n_jobs=n_jobs
-    )
+    with kept_heap():  # the embedding fits, bootstraps and Mantel tests
+        human = analyse_humans(
+            kept=kept,
+            trial_type=kinds[0],
+            parameters=params,
+            seeds=seeds,
+            dropped_rows=dropped_rows,
+            n_jobs=n_jobs,
+        )
+        compared = compare_with_models(
+            models=models or {}, humans=human, parameters=params, seeds=seeds, n_jobs=n_jobs
+        )
     summaries = summarise_relevance(
         inputs=relevance or RelevanceInputs(),
         humans=human,

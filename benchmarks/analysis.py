@@ -48,7 +48,9 @@ faces one of its draws needs several (participants x pairs) arrays of 2 GB).
 their time to 1,000 (the cost is linear in the draws; ``0`` skips them);
 ``--no-study-analysis`` skips `analyse_study` (for a projection when the machine is too busy
 for the full run).  ``--jobs J`` runs `analyse_study` with ``n_jobs=J`` threads (its CPU time
-counts all of them; the report job uses ``FACESIM_ANALYSIS_THREADS``).
+counts all of them; the report job uses ``FACESIM_ANALYSIS_THREADS``).  The sparse studies
+run inside `analysis._heap.kept_heap`, as `analyse_study`'s statistics do, and the projection
+times the Mantel tests grouped as `compare_models` runs them (Spearman with rho-a).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
+from analysis._heap import kept_heap  # noqa: E402
 from analysis.cell_engine import SHARED_RANK_METHODS, RankSums  # noqa: E402
 from analysis.compare import model_matrices, noise_ceiling  # noqa: E402
 from analysis.evaluation import PairWeightRows, SparseEngine, make_engine  # noqa: E402
@@ -86,6 +89,7 @@ from analysis.inference import (  # noqa: E402
     draw_counts,
     dual_bootstrap,
     mantel_test,
+    mantel_tests,
 )
 from analysis.io import read_responses  # noqa: E402
 from analysis.matrices import SimilarityMatrix, upper_indices  # noqa: E402
@@ -359,15 +363,16 @@ def main() -> None:
         f" rsatoolbox {version('rsatoolbox')}; BLAS threads "
         f"{os.environ['OPENBLAS_NUM_THREADS']}"
     )
-    for spec in args.sparse:
-        sparse_study(
-            *(int(k) for k in spec.split("x")),
-            old_draws=args.old_draws,
-            draws=args.sparse_draws,
-            study_analysis=not args.no_study_analysis,
-            n_jobs=args.jobs,
-            project_permutations=args.project_permutations,
-        )
+    for spec in args.sparse:  # in the heap setting of analyse_study for the parts timed alone
+        with kept_heap():
+            sparse_study(
+                *(int(k) for k in spec.split("x")),
+                old_draws=args.old_draws,
+                draws=args.sparse_draws,
+                study_analysis=not args.no_study_analysis,
+                n_jobs=args.jobs,
+                project_permutations=args.project_permutations,
+            )
     if args.skip_dense:
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
         return
@@ -573,13 +578,16 @@ def project_embedding_and_mantel(responses, aligned, params, permutations: int) 
         f"  embedding: {len(params.embedding_dims)} fits {fits.cpu:.1f} s CPU, x {n_fits} fits"
         f" {fit_cpu:.1f} s CPU (scaled)"
     )
-    for method in params.methods:
+    ranks = tuple(m for m in params.methods if m in SHARED_RANK_METHODS)
+    others = [(m,) for m in params.methods if m not in SHARED_RANK_METHODS]
+    for methods in others + ([ranks] if ranks else []):  # as compare_models groups them
         with Clock() as mantel:
             for model in aligned.values():
-                mantel_test(model, group, method, permutations=perms)
+                mantel_tests(model, group, methods, perms)
         scaled = mantel.cpu * N_PERMUTATIONS / permutations
         total += scaled
-        print(f"  {method:9s} Mantel, all layers {scaled:7.1f} s CPU (scaled from {permutations})")
+        name = " + ".join(methods)
+        print(f"  {name:16s} Mantel, all layers {scaled:7.1f} s CPU (scaled from {permutations})")
     return total
 
 

@@ -82,7 +82,9 @@ def _scores(model: str, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.
 
 def _choice_probs(model: str, x: np.ndarray, t: _Trials):
     """Softmax over candidate pairs: (p_ij, p_ik, p_jk) and the per-pair intermediates."""
-    xi, xj, xk = x[t.i], x[t.j], x[t.odd]  # each stimulus row gathered once per trial
+    # each stimulus row gathered once per trial; `take` copies the same rows as x[t.i] does,
+    # at a fraction of the cost of fancy indexing
+    xi, xj, xk = (np.take(x, rows, axis=0) for rows in (t.i, t.j, t.odd))
     s_ij, d_ij = _scores(model, xi, xj)
     s_ik, d_ik = _scores(model, xi, xk)
     s_jk, d_jk = _scores(model, xj, xk)

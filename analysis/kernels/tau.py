@@ -47,21 +47,32 @@ def tau_a(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
     return float(tau_a_rows(x[None], y[None], w[None])[0])
 
 
-def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+def tau_a_rows(x: np.ndarray, y: np.ndarray, w: np.ndarray, y_codes=None) -> np.ndarray:
     """tau-a of every row of x and y (..., P) under integer weights w (broadcast)."""
-    return tau_a_rows_against([x], y, w)[0]
+    return tau_a_rows_against([x], y, w, y_codes)[0]
 
 
-def tau_a_rows_against(xs: list[np.ndarray], y: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+def tau_a_rows_against(
+    xs: list[np.ndarray], y: np.ndarray, w: np.ndarray, y_codes=None
+) -> list[np.ndarray]:
     """`tau_a_rows` (x, y, w) for each x in `xs` (all of one shape, broadcast with y and w):
-    the compaction of the rows, y's codes and the weights are made once for all of them."""
+    the compaction of the rows, y's codes and the weights are made once for all of them.
+
+    `y_codes`: (codes, counts), y's `dense_codes` on whole rows (broadcasting with y and with
+    its leading shape), when the caller keeps them: codes in the order of the values serve
+    on any subset of a row (`tau_a_of_codes`), so they are gathered instead of recomputed.
+    """
     shapes = np.broadcast_shapes(*(np.shape(x) for x in xs), np.shape(y), np.shape(w))
     xs = [np.broadcast_to(np.asarray(x, float), shapes) for x in xs]
-    y, w = (np.broadcast_to(np.asarray(a, float), shapes) for a in (y, w))
     shape = shapes[:-1]
     n = shapes[-1]
+    if y_codes is None:
+        y = np.broadcast_to(np.asarray(y, float), shapes).reshape(-1, n)
+    else:
+        y = np.broadcast_to(y_codes[0], shapes).reshape(-1, n)
+        y_levels = np.broadcast_to(y_codes[1], shape).reshape(-1)
+    w = np.broadcast_to(np.asarray(w, float), shapes).reshape(-1, n)
     xs = [x.reshape(-1, n) for x in xs]
-    y, w = y.reshape(-1, n), w.reshape(-1, n)
     if len(y) == 0 or n < 2:
         return [np.full(len(y), np.nan).reshape(shape) for _ in xs]
     keep = w > 0
@@ -70,12 +81,13 @@ def tau_a_rows_against(xs: list[np.ndarray], y: np.ndarray, w: np.ndarray) -> li
         columns = np.argsort(~keep, axis=1, kind="stable")[:, :width]
         y, w, keep = (np.take_along_axis(a, columns, axis=1) for a in (y, w, keep))
         xs = [np.take_along_axis(x, columns, axis=1) for x in xs]
-    y_codes, y_levels = dense_codes(y, keep)
+    if y_codes is None:
+        y, y_levels = dense_codes(y, keep)
     w_int = np.rint(w).astype(np.int64)
     out = []
     for x in xs:
         x_codes, x_levels = dense_codes(x, keep)
-        out.append(tau_a_of_codes(x_codes, x_levels, y_codes, y_levels, w_int).reshape(shape))
+        out.append(tau_a_of_codes(x_codes, x_levels, y, y_levels, w_int).reshape(shape))
     return out
 
 

@@ -19,9 +19,10 @@ from analysis.inference import (
     dual_bootstrap,
     fdr_bh,
     mantel_test,
+    mantel_tests,
     stimulus_pair_weights,
 )
-from analysis.kernels import tau_a_rows
+from analysis.kernels import SortedRows, tau_a_rows
 from analysis.matrices import SimilarityMatrix, upper_indices, vector_to_square
 from tests.unit.analysis.helpers import (
     METHODS,
@@ -271,6 +272,53 @@ def test_permuted_pairs_are_the_two_array_index_in_its_memory_layout():
     assert taken.strides == two_arrays.strides
     y = rng.random(rows.size)
     np.testing.assert_array_equal(taken @ y, two_arrays @ y)
+
+
+def pair_order_null(method, x, y, perms):
+    """The Mantel null as it was computed before the permuted-matrix products: the centred
+    permuted pairs (or their mid-ranks) gathered in pair order, times the centred y."""
+    rows, cols = upper_indices(len(x))
+    tx = np.zeros_like(x)
+    tx[rows, cols] = x[rows, cols]
+    ty = y
+    if method != "pearson":
+        tx[rows, cols] = SortedRows(x[rows, cols]).ranks(np.ones((1, rows.size)))[0]
+        ty = SortedRows(y).ranks(np.ones((1, y.size)))[0]
+    tx = tx + tx.T
+    tx, ty = tx - tx[rows, cols].mean(), ty - ty.mean()
+    if method == "rho-a":
+        scale = 12.0 / (y.size**3 - y.size)
+    else:
+        scale = 1.0 / np.sqrt(np.sum(tx[rows, cols] ** 2) * np.sum(ty**2))
+    return (tx[perms[:, rows], perms[:, cols]] @ ty) * scale
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_mantel_rank_nulls_are_the_pair_order_products_bit_for_bit(ties):
+    """Spearman and rho-a (one set of permuted rank products for both) are the same floats
+    as the pair-order gather; Pearson, summed in another order, agrees to rounding."""
+    rng = np.random.default_rng(14)
+    n = 30
+    n_pairs = n * (n - 1) // 2
+    xv = rng.random(n_pairs)
+    yv = 0.3 * xv + rng.random(n_pairs)
+    if ties:
+        xv, yv = np.round(xv, 1), np.round(yv, 1)
+    a = SimilarityMatrix.from_vector(xv, stimuli(n))
+    b = SimilarityMatrix.from_vector(yv, stimuli(n))
+    perms = np.stack([rng.permutation(n) for _ in range(200)])
+    results = mantel_tests(a, b, ("spearman", "rho-a", "pearson"), perms)
+    x = a.dissimilarity().values
+    y = b.dissimilarity().upper()
+    for result in results:
+        expected = pair_order_null(result.method, x, y, perms)
+        if result.method == "pearson":
+            np.testing.assert_allclose(result.null, expected, rtol=1e-12, atol=1e-15)
+        else:
+            np.testing.assert_array_equal(result.null, expected)
+        alone = mantel_test(a, b, result.method, permutations=perms)
+        np.testing.assert_array_equal(alone.null, result.null)
+        assert alone.p_value == result.p_value
 
 
 def test_mantel_alternatives_and_random_state():

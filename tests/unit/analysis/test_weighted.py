@@ -172,6 +172,23 @@ def test_tau_a_rows_equals_rsatoolbox_on_the_expanded_vectors(case):
         assert tau_a(x[r], y[r], w[r]) == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("case", TAU_CASES)
+def test_tau_a_rows_on_codes_of_whole_rows_are_the_same_floats(case):
+    """y's codes taken once on whole rows (`CellEngine`: a participant's data) and gathered,
+    instead of coded per subset of entries with weight: bit for bit, rows of a stack whose
+    models (leading axis) share the data and rows that keep one level or a few entries."""
+    n_pairs, x_values, y_values = TAU_CASES[case]
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, x_values, size=(3, 6, n_pairs)).astype(float)
+    y = rng.integers(0, y_values, size=(6, n_pairs)).astype(float)
+    w = rng.integers(0, 4, size=(6, n_pairs)).astype(float)
+    w[:, rng.random(n_pairs) < 0.5] = 0.0  # most subsets miss some of y's values
+    w[1, 3:] = 0.0
+    w[2, y[2] != y[2, 0]] = 0.0  # one level of y left
+    codes = dense_codes(y, np.ones(y.shape, dtype=bool))
+    np.testing.assert_array_equal(tau_a_rows(x, y, w, codes), tau_a_rows(x, y, w))
+
+
 def test_tau_a_rows_uses_the_levels_algorithm_when_one_side_has_few_values(monkeypatch):
     """The rows of a bootstrap (participant judgments vs anything) never reach scipy."""
     import analysis.kernels as weighted
