@@ -1,6 +1,6 @@
 """Launching a dissection job from the jobs page: a Face Dictionary the set cannot support, or
-a layer that is not convolutional, is a form error that names it, and no job is created; generated faces keep their
-parameters at import and get their dictionary from them."""
+a layer that is not convolutional, is a form error that names it, and no job is created;
+generated faces keep their parameters at import and get their dictionary from them."""
 
 import csv
 import json
