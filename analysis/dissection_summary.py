@@ -28,8 +28,8 @@ class DissectionResults:
     concept; `unique`: unique concepts and share unpaired; `comparison`: the model pairs'
     ``compare_pairings`` rows (with first, second, layer); `examples`: model -> the arrays of
     its artifact holding ``examples/...`` (None where not stored); `top_units`: per model,
-    layer and concept its best unit (score: IoU, or AUC for global concepts) and what the
-    pairing made of that unit."""
+    layer and concept its best units (score: IoU, or AUC for global concepts) and what the
+    pairing made of each."""
 
     levels: pd.DataFrame
     concepts: pd.DataFrame
@@ -109,7 +109,7 @@ def dissection_results(
 
 
 def _top_units(examples: dict[str, dict | None], pairings: dict) -> pd.DataFrame | None:
-    """Each stored example unit (a concept's best unit) beside its pairing."""
+    """Each stored example unit (one of a concept's best units) beside its pairing."""
     rows = []
     for model, arrays in examples.items():
         for (name, network, layer), pairing in pairings.items():

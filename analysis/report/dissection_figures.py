@@ -1,5 +1,5 @@
 """Figures of network dissection (report section and dashboard): concept levels per layer,
-each concept's best unit on its top images, and the task comparison with intervals.
+each concept's best units on their top images, and the task comparison with intervals.
 Each returns a matplotlib Figure (Agg, no pyplot) or None without data."""
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def concept_levels(levels: pd.DataFrame | None) -> Figure | None:
 
 
 def unit_examples(arrays: dict | None, layer: str, title: str = "") -> Figure | None:
-    """One row per concept, the `PER_LEVEL` best-scoring concepts of each level: its best
-    unit's top-activating images with the unit's thresholded activation outlined."""
+    """One row per example unit, the `PER_LEVEL` best-scoring (concept, unit) rows of each
+    level: the unit's top-activating images with its thresholded activation outlined."""
     prefix = f"examples/{layer}"
     if arrays is None or f"{prefix}/masks" not in arrays:
         return None

@@ -566,7 +566,7 @@ def sanity_section(a: StudyAnalysis, figs: Figures) -> Section | None:
 
 def dissection_section(a: StudyAnalysis, figs: Figures) -> Section | None:
     """Network dissection: concept levels per layer against the random-weights copy, unique
-    concepts, each concept's best unit on its top images, and the task comparison."""
+    concepts, each concept's best units on their top images, and the task comparison."""
     d = a.dissection
     if d is None:
         return None
@@ -595,8 +595,9 @@ def dissection_section(a: StudyAnalysis, figs: Figures) -> Section | None:
                 section,
                 f"dissection_units_{k}",
                 dissection_figures.unit_examples(arrays, layers[-1], f"{model}, {layers[-1]}"),
-                f"{model}, layer {layers[-1]}: each concept's best unit (IoU; AUC for global "
-                "concepts) on its top-activating images, its thresholded activation outlined.",
+                f"{model}, layer {layers[-1]}: the best-matching units of the top concepts "
+                "(IoU; AUC for global concepts) on their top-activating images, the "
+                "thresholded activation outlined.",
             )
     figs.add(
         section,

@@ -29,7 +29,8 @@ DEFAULTS = {
     "top_fraction": 0.005,
     "min_positives": 4,
     "baseline_seed": 0,
-    "examples": 4,  # top-activating images stored per concept's best unit
+    "examples": 4,  # top-activating images stored per example unit
+    "units_per_concept": 3,  # example units stored per concept (its best-matching units)
 }
 
 
@@ -89,7 +90,11 @@ def _check_values(settings: dict) -> None:
     top = settings["top_fraction"]
     if isinstance(top, bool) or not isinstance(top, int | float) or not 0 < top < 1:
         raise ValueError(f"'top_fraction' must be a number in (0, 1); got {top!r}.")
-    for name, low, high in (("min_positives", 1, 10_000), ("examples", 1, 16)):
+    for name, low, high in (
+        ("min_positives", 1, 10_000),
+        ("examples", 1, 16),
+        ("units_per_concept", 1, 16),
+    ):
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValueError(f"'{name}' must be a whole number in [{low}, {high}]; got {value!r}.")

@@ -6,7 +6,8 @@ radix passes, then one counting pass, per network); its progress moves after eve
 as the images seen over all passes divided by the number of passes. The batch's file is the
 artifact: the layout of ``modelsvc.dissection.dissect_folder`` (``model/<layer>/<field>``,
 ``random/<layer>/<field>``, ``local/<concept>``, ``global/<concept>``), ``stimulus_ids`` and
-``examples/<layer>/...`` (each concept's best unit, its top images and thresholded maps).
+``examples/<layer>/...`` (each concept's best-matching units, each with its top images and
+thresholded maps).
 """
 
 import numpy as np
@@ -169,9 +170,14 @@ def _load(items, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _examples(model, spec, items, dictionary, layer, counts, settings) -> dict[str, np.ndarray]:
-    """Each concept's best unit, its top images (rows) and its thresholded maps on them."""
-    top = top_units(counts, dictionary, images_per_unit=settings["examples"])
-    rows = np.array(top["images"].tolist(), dtype=np.int64)  # (concepts, images)
+    """Each concept's best units, their top images (rows) and thresholded maps on them."""
+    top = top_units(
+        counts,
+        dictionary,
+        units_per_concept=settings["units_per_concept"],
+        images_per_unit=settings["examples"],
+    )
+    rows = np.array(top["images"].tolist(), dtype=np.int64)  # (concepts x units, images)
     units = np.repeat(top["unit"].to_numpy(), rows.shape[1])
     device = next(model.parameters()).device
     masks = []

@@ -2,6 +2,7 @@
 progress, reuse, and the dictionary checks of the launch form."""
 
 import hashlib
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 from django.urls import reverse
 
 from analysis.dissection import dissection_from_arrays
+from analysis.dissection_examples import top_units
 from modelsvc import pick_device
 from modelsvc.dissection.activations import dissect_units, randomized_copy, tensor_batches
 from modelsvc.dissection.files import COUNT_FIELDS
@@ -70,11 +72,16 @@ def test_a_dissection_job_stores_the_counts_the_library_computes(
         k.removeprefix("global/") for k in arrays if k.startswith("global/")
     }
     assert "gender=female" in dissection.concepts.global_
-    # examples: each concept's best unit on its top images, outlines at the mask size
+    # examples: each concept's 3 best units on their top images, outlines at the mask size
     masks = arrays["examples/features.7/masks"]
     assert masks.shape[1:] == (4, 64, 64)
     assert masks.dtype == bool
-    assert len(arrays["examples/features.7/concepts"]) == masks.shape[0]
+    concepts = arrays["examples/features.7/concepts"]
+    assert len(concepts) == masks.shape[0]
+    assert set(Counter(concepts.tolist()).values()) == {3}
+    stored = dissection.counts["model"]["features.7"]
+    best = top_units(stored, dissection.concepts, units_per_concept=3)
+    assert arrays["examples/features.7/units"].tolist() == best["unit"].tolist()
     assert arrays["examples/pixels"].shape == (len(arrays["examples/rows"]), 64, 64, 3)
 
     again = wait_for(
