@@ -11,9 +11,8 @@ choice model explains the observed choices, and read similarities from it:
   P(i, j together) = k_ij / sum of candidate kernels, L2 penalty.
 
 For 2AFC trials only the two reference pairs are candidates.  Objective: mean negative
-log-likelihood + penalty, minimised with scipy's L-BFGS-B and analytic gradients (pair
-gradients are scattered with ``np.bincount`` into an n x n matrix, so one gradient costs one
-pass over the trials plus one n x n x d product).  Dimensionality is chosen by k-fold held-out
+log-likelihood + penalty, minimised with scipy's L-BFGS-B and analytic gradients (one
+compiled pass over the trials, `choice_kernel`).  Dimensionality is chosen by k-fold held-out
 accuracy of predicting the chosen pair.  The similarity matrix is the model's choice
 probability for (i, j) averaged over every third stimulus -- on the same scale as the count
 matrix (chance 1/3).  Fitted with numpy/scipy because this size of problem does not need a
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -32,6 +30,7 @@ from scipy.optimize import minimize
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
 from analysis._threads import check_n_jobs, map_in_threads
+from analysis.human.choice_kernel import pair_scores, scatter_gradient
 from analysis.matrices import SimilarityMatrix
 
 MODELS = ("spose", "tste")
@@ -55,14 +54,6 @@ class _Trials:
 
     def subset(self, rows: np.ndarray) -> _Trials:
         return _Trials(self.i[rows], self.j[rows], self.odd[rows], self.afc[rows])
-
-    @cached_property
-    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
-        """The three candidate pairs of every trial, (i, j), (i, odd), (j, odd), one after
-        the other: where the objective scatters its pair gradients (fixed for a fit)."""
-        return np.concatenate([self.i, self.i, self.j]), np.concatenate(
-            [self.j, self.odd, self.odd]
-        )
 
 
 def _alpha(n_dims: int) -> float:
@@ -109,29 +100,20 @@ def odd_one_probabilities(model: str, x: np.ndarray, triplets: np.ndarray) -> np
 
 def _objective(flat, model, n, d, t, penalty):
     x = flat.reshape(n, d)
-    p, _, dists = _choice_probs(model, x, t)
-    m = len(t.i)
-    nll = -np.mean(np.log(np.maximum(p[0], 1e-300)))
-    # d(mean NLL)/d(score): -(1 - p) for the chosen pair, +p for the other candidates
-    g = np.stack([p[0] - 1.0, p[1], p[2]]) / m
-    weights = []
-    for k in range(3):
-        gk = g[k]
-        if model == "tste":  # d s / d dist = -(alpha + 1) / (2 (alpha + dist))
-            gk = gk * (-(_alpha(d) + 1) / (2.0 * (_alpha(d) + dists[k])))
-        weights.append(np.where(t.afc, 0.0, gk) if k == 2 else gk)
-    a, b = t.candidates
-    w = np.concatenate(weights)
-    pair_matrix = np.bincount(a * n + b, weights=w, minlength=n * n).reshape(n, n)
-    pair_matrix = pair_matrix + pair_matrix.T
-    if model == "spose":
-        grad = pair_matrix @ x
-        value = nll + penalty * np.abs(x).sum() / n
-        grad = grad + penalty * np.sign(x) / n
-    else:  # dist_ab = |x_a - x_b|^2: gradient 2 (x_a - x_b) -> graph Laplacian form
-        grad = 2.0 * (pair_matrix.sum(1)[:, None] * x - pair_matrix @ x)
-        value = nll + penalty * np.sum(x * x) / n
-        grad = grad + 2.0 * penalty * x / n
+    tste = model == "tste"
+    scores, slopes = np.empty((3, len(t.i))), np.empty((3, len(t.i)) if tste else (3, 0))
+    pair_scores(x, t.i, t.j, t.odd, t.afc, tste, _alpha(d), scores, slopes)
+    e = np.exp(scores - scores.max(0))
+    p = e / e.sum(0)
+    value = -np.mean(np.log(np.maximum(p[0], 1e-300)))
+    grad = np.zeros((n, d))
+    scatter_gradient(x, t.i, t.j, t.odd, p, slopes, tste, grad)
+    if tste:
+        value += penalty * np.sum(x * x) / n
+        grad += 2.0 * penalty * x / n
+    else:
+        value += penalty * np.abs(x).sum() / n
+        grad += penalty * np.sign(x) / n
     return value, grad.ravel()
 
 
