@@ -38,6 +38,7 @@ from analysis.kernels import (
     tau_a_of_codes,
     tau_a_rows,
 )
+from analysis.kernels.permuted_products import permuted_upper_products
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
 SCHEMES = ("stimuli", "participants", "both")
@@ -507,10 +508,10 @@ def _centred_products(kind: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray
     centred values or mid-ranks), and the two sums of squares.
 
     Mid-ranks minus their mean are multiples of 1/2: doubled, they are integers, and the
-    products are summed in int64, exactly; the result is the float64 sum of the centred
-    ranks whenever that sum is exact (every partial sum below 2^51: always below about 775
-    stimuli), so the same floats in any order.  Values (Pearson) are summed in float64 in
-    the permuted matrix's order: equal to the pair order's sum up to float rounding.
+    products are summed in int64, exactly: the float64 sum of the centred ranks whenever that
+    sum is exact (every partial sum below 2^51: always below about 775 stimuli), so the same
+    floats in any order.  Values (Pearson) are summed in float64 in row order: equal to the
+    pair order's sum up to float rounding.
     """
     n = x.shape[0]
     xu = x[upper_indices(n)]
@@ -519,11 +520,11 @@ def _centred_products(kind: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray
         y = SortedRows(y).ranks(np.ones((1, y.size)))[0]
     tx, ty = xu - xu.mean(), y - y.mean()
     sums = float(np.sum(tx**2)), float(np.sum(ty**2))
-    scale = 2.0  # the full symmetric matrix counts each pair twice
-    if kind == "ranks" and 2 * y.size**3 < 2**63:  # |sum| <= 2 N^3 / 3 after doubling
-        tx, ty, scale = np.rint(2 * tx).astype(np.int64), np.rint(2 * ty).astype(np.int64), 8.0
-    x_full, y_full = _square(tx, n), _square(ty, n)
-    dots = np.array([np.vdot(x_full.take(p, 0).take(p, 1), y_full) for p in perms])
+    scale = 1.0
+    if kind == "ranks" and y.size**3 < 2**63:  # |sum| <= N^3 / 3 after doubling
+        tx, ty, scale = np.rint(2 * tx).astype(np.int64), np.rint(2 * ty).astype(np.int64), 4.0
+    dots = np.empty(len(perms), dtype=tx.dtype)
+    permuted_upper_products(_square(tx, n), _square(ty, n), np.ascontiguousarray(perms), dots)
     return dots / scale, *sums
 
 
