@@ -666,34 +666,31 @@ def compare_models(
         for m in methods
     ]
 
-    def run(task: tuple[str, list[int], tuple[str, ...]]) -> list:
-        kind, ks, schemes = task
+    def run(task: tuple[str, list[int], tuple]) -> list:
+        kind, ks, what = task
         if kind == "duals":
-            return [draws.run(engines[k], schemes) for k in ks]
-        tests = [
-            mantel_tests(m, group, tuple(methods[k] for k in ks), perms) for m in aligned.values()
-        ]
-        return [list(per_method) for per_method in zip(*tests, strict=True)]
+            return [draws.run(engines[k], what) for k in ks]
+        return mantel_tests(aligned[what], group, tuple(methods[k] for k in ks), perms)
 
     # Independent tasks, about the longest first so the threads end together: each dual
     # bootstrap in two (the runs that draw stimuli, which share the model evaluations of each
-    # stimulus draw, and the participants-only run), the Mantel tests between them; tau-a
-    # first, Spearman and rho-a together (the second finishes the first one's rank sums and
-    # takes its permuted rank products)
+    # stimulus draw, and the participants-only run), the Mantel tests of each model between
+    # them; tau-a first, Spearman and rho-a together (the second finishes the first one's
+    # rank sums and takes its permuted rank products)
     ranks = [k for k, m in enumerate(methods) if m in SHARED_RANK_METHODS]
     groups = [[k] for k, m in enumerate(methods) if m not in SHARED_RANK_METHODS]
     groups = sorted(groups + ([ranks] if ranks else []), key=lambda g: methods[g[0]] != "tau-a")
     tasks = [("duals", g, ("both", "stimuli")) for g in groups]
-    tasks += [("mantels", g, ()) for g in groups]
+    tasks += [("mantels", g, name) for g in groups for name in aligned]
     tasks += [("duals", g, ("participants",)) for g in groups]
     runs: dict[int, dict] = {k: {} for k in range(len(methods))}
-    mantel: dict[int, list[MantelResult]] = {}
+    mantel: dict[int, list[MantelResult]] = {k: [] for k in range(len(methods))}
     for (kind, ks, _), results in zip(tasks, map_in_threads(run, tasks, n_jobs), strict=True):
         for k, result in zip(ks, results, strict=True):
             if kind == "duals":
                 runs[k].update(result)
-            else:
-                mantel[k] = result
+            else:  # the models in order
+                mantel[k].append(result)
     tables, diffs = [], []
     names = list(aligned)
     for k, method in enumerate(methods):
