@@ -36,6 +36,8 @@ import numpy as np
 from analysis.evaluation import (
     MIN_CEILING_PAIRS,
     Engine,
+    PairWeightChunk,
+    PairWeightRows,
     _weighted_mean,
 )
 from analysis.kernels import (
@@ -119,10 +121,16 @@ class CellEngine(Engine):
     def _elements_per_draw(self) -> int:
         return self.width * self.n_participants * (self.n_models + 2)
 
+    def _chunk_weights(self, pair_weights, part):
+        if isinstance(pair_weights, PairWeightRows):
+            return pair_weights.chunk(part)
+        return PairWeightChunk.of_rows(pair_weights[part])
+
     def _chunk(self, pw, uw, ceiling):
         if self._rank_sums is None:
             return self._finish(self._chunk_sums(pw, uw, ceiling), uw)
-        key = _digest(pw, uw, np.array(ceiling))
+        kind, source = pw.key()
+        key = _digest(source, uw, np.array(ceiling), np.array(kind))
         sums = self._rank_sums.get(key)
         if sums is None:
             sums = self._rank_sums[key] = self._chunk_sums(pw, uw, ceiling)
@@ -133,8 +141,8 @@ class CellEngine(Engine):
         ceiling sums of a chunk of draws; `_finish` turns them into the method's numbers."""
         # draws that only resample participants share one weight row: their evaluations
         # and pooling terms are computed once
-        rows = pw[:1] if (pw == pw[:1]).all() else pw
-        w = rows[:, self.pairs] * self.real  # (1 or b, n_participants, width)
+        rows = pw.first_if_all_equal()
+        w = rows.at(self.pairs) * self.real  # (1 or b, n_participants, width)
         total = w.sum(-1)
         ry = None if self.method == "pearson" else self.y_ranker.ranks(w)
         per = self._per_participant(rows, w, ry, total)
@@ -159,11 +167,12 @@ class CellEngine(Engine):
         return evals, lower, upper, support
 
     def _per_participant(self, rows, w, ry, total):
-        """Every model against every participant (1 or b, n_models, n_participants) under
-        pair-weight rows `rows` (for Spearman and rho-a: the `cross_sums` of the ranks); kept
-        by content, because a dual bootstrap runs the same stimulus draws twice (with and
-        without resampling participants)."""
-        key = hashlib.blake2b(rows.tobytes(), digest_size=16).digest()
+        """Every model against every participant (1 or b, n_models, n_participants) under the
+        pair weights `rows` (a `PairWeightChunk`; for Spearman and rho-a: the `cross_sums` of
+        the ranks); kept by what defines the weights, because a dual bootstrap runs the same
+        stimulus draws twice (with and without resampling participants)."""
+        kind, source = rows.key()
+        key = _digest(source, np.array(kind))
         per = self._per_cache.get(key)
         if per is not None:
             return per

@@ -122,8 +122,41 @@ class PairWeightRows:
         self.shape = (counts.shape[0], len(self.rows))
 
     def __getitem__(self, draws: slice) -> np.ndarray:
-        counts = self.counts[draws]
-        return counts[:, self.rows] * counts[:, self.cols]
+        return self.chunk(draws).at(slice(None))
+
+    def chunk(self, draws: slice) -> PairWeightChunk:
+        return PairWeightChunk(self.counts[draws], self.rows, self.cols, "counts")
+
+
+class PairWeightChunk:
+    """The pair weights of a chunk of draws, made only for the pairs asked for: from the
+    draws' stimulus counts (`PairWeightRows.chunk`) or from given rows (`of_rows`).  An
+    engine that needs few pairs (`CellEngine`: the observed cells) takes those, keyed by
+    what defines them (at 1,000 stimuli: 1,000 counts per draw, not 499,500 weights)."""
+
+    def __init__(self, source: np.ndarray, rows, cols, kind: str) -> None:
+        self.source, self.rows, self.cols, self.kind = source, rows, cols, kind
+
+    @classmethod
+    def of_rows(cls, weights: np.ndarray) -> PairWeightChunk:
+        return cls(weights, None, None, "rows")
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def at(self, pairs) -> np.ndarray:
+        """The weights of `pairs` (an index of the pairs, any shape): (b, *its shape)."""
+        if self.kind == "rows":
+            return self.source[:, pairs]
+        return self.source[:, self.rows[pairs]] * self.source[:, self.cols[pairs]]
+
+    def first_if_all_equal(self) -> PairWeightChunk:
+        """This chunk's first draw alone when every draw is that draw, else the chunk."""
+        same = (self.source == self.source[:1]).all()
+        return PairWeightChunk(self.source[:1], self.rows, self.cols, self.kind) if same else self
+
+    def key(self) -> tuple[str, np.ndarray]:
+        return self.kind, self.source
 
 
 class Engine:
@@ -195,7 +228,9 @@ class Engine:
         step = max(1, _CHUNK_ELEMENTS // self._elements_per_draw())
         for start in range(0, n_draws, step):
             part = slice(start, start + step)
-            e, lo, up, support = self._chunk(pair_weights[part], participant_weights[part], ceiling)
+            e, lo, up, support = self._chunk(
+                self._chunk_weights(pair_weights, part), participant_weights[part], ceiling
+            )
             evals[part] = e
             if ceiling:
                 enough = support >= self.min_pairs
@@ -207,6 +242,10 @@ class Engine:
 
     def _prepare(self, n_draws: int) -> None:
         """Hook: precompute what pays off for this many draws."""
+
+    def _chunk_weights(self, pair_weights, part: slice):
+        """Hook: the pair weights of a chunk of draws as `_chunk` takes them."""
+        return pair_weights[part]
 
     def _elements_per_draw(self) -> int:
         if self.method == "tau-a":  # one row per (model or ceiling, participant)
