@@ -46,12 +46,12 @@ from analysis.kernels import (
     cross_sums,
     dense_codes,
     finish_correlation,
-    paired_stat,
     ranked_cross_sums,
     tau_a_rows,
     tau_a_rows_against,
     zscore_weighted,
 )
+from analysis.kernels.paired_pearson import paired_pearson
 
 SHARED_RANK_METHODS = ("spearman", "rho-a")
 
@@ -227,9 +227,7 @@ class CellEngine(Engine):
             references = [np.where(w > 0, r, 0.0) for r in (loo, pooled)]
             return tuple(tau_a_rows_against(references, data, w, self.value_codes))
         if self.method == "pearson":
-            return tuple(
-                paired_stat("pearson", np.where(w > 0, r, 0.0), data, w) for r in (loo, pooled)
-            )
+            return tuple(paired_pearson(r, data, w) for r in (loo, pooled))
         # ranks: drop the cells without weight (most of them in a stimulus draw), then one
         # sort per row of each reference against the data's mid-ranks (exact sums)
         y = self.y_ranker.ranks(w)

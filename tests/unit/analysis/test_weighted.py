@@ -20,6 +20,8 @@ from analysis.kernels import (
     tau_a_rows,
     weighted_ranks,
 )
+from analysis.kernels.paired_pearson import paired_pearson
+from analysis.kernels.pearson import paired_stat
 
 
 def expand(values, weights):
@@ -283,3 +285,23 @@ def test_tau_a_rejects_fractional_weights():
 
 def test_tau_a_is_zero_when_one_side_is_constant():
     assert tau_a(np.ones(5), np.arange(5.0)) == 0.0
+
+
+def test_compiled_paired_pearson_equals_paired_stat_to_rounding():
+    """Rows with integer weights and zeros, one weighted entry only (NaN), no variance (NaN),
+    values under zero weights that must not count (NaN and inf)."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(2, 3, 6, 40))
+    w = rng.integers(0, 3, size=(2, 3, 6, 40)).astype(float)[0]
+    w[0, 1] = 0.0
+    w[0, 2, 1:] = 0.0
+    w[0, 2, 0] = 1.0
+    y[1, 3] = 2.5
+    x[2, 4, w[2, 4] == 0] = np.nan
+    y[2, 5, w[2, 5] == 0] = np.inf
+    expected = paired_stat("pearson", np.where(w > 0, x, 0.0), np.where(w > 0, y, 0.0), w)
+    got = paired_pearson(x, y, w)
+    assert np.isnan(expected).sum() == 3
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(paired_pearson(x, y[:1], w), paired_pearson(x, y[[0, 0, 0]], w))
