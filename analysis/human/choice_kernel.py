@@ -20,34 +20,32 @@ import numba
 
 
 @numba.njit(nogil=True, cache=True)
-def _candidates(i, j, odd, t):
-    a, b, c = i[t], j[t], odd[t]
-    return ((a, b), (a, c), (b, c))
-
-
-@numba.njit(nogil=True, cache=True)
 def pair_scores(x, i, j, odd, afc, tste, alpha, scores, slopes):
     """Fill `scores` (3, m) with the score of each trial's candidate pairs (i, j), (i, odd),
     (j, odd) -- x_a . x_b (SPoSE) or the t-STE log-kernel -- with -inf for (j, odd) on 2AFC
     trials, and, for t-STE, `slopes` (3, m) with d score / d squared distance (untouched
     for SPoSE).  Indices are not checked: the caller passes stimulus indices below len(x)."""
     for t in range(len(i)):
-        for r, (a, b) in enumerate(_candidates(i, j, odd, t)):
-            if r == 2 and afc[t]:
-                scores[r, t] = -math.inf  # its probability, so its gradient weight, is 0
-                continue
-            total = 0.0
-            for k in range(x.shape[1]):
-                if tste:
-                    diff = x[a, k] - x[b, k]
-                    total += diff * diff
-                else:
-                    total += x[a, k] * x[b, k]
+        a, b, c = i[t], j[t], odd[t]
+        s0 = s1 = s2 = 0.0
+        for k in range(x.shape[1]):
+            xa, xb, xc = x[a, k], x[b, k], x[c, k]
+            if tste:  # squared distances
+                s0 += (xa - xb) * (xa - xb)
+                s1 += (xa - xc) * (xa - xc)
+                s2 += (xb - xc) * (xb - xc)
+            else:
+                s0 += xa * xb
+                s1 += xa * xc
+                s2 += xb * xc
+        for r, total in enumerate((s0, s1, s2)):
             if tste:
                 scores[r, t] = -(alpha + 1.0) / 2.0 * math.log1p(total / alpha)
                 slopes[r, t] = -(alpha + 1.0) / (2.0 * (alpha + total))
             else:
                 scores[r, t] = total
+        if afc[t]:
+            scores[2, t] = -math.inf  # its probability, so its gradient weight, is 0
 
 
 @numba.njit(nogil=True, cache=True)
@@ -57,18 +55,19 @@ def scatter_gradient(x, i, j, odd, probs, slopes, tste, grad):
     (`probs`, the softmax of `pair_scores`), times the slope for t-STE."""
     m = len(i)
     for t in range(m):
-        for r, (a, b) in enumerate(_candidates(i, j, odd, t)):
-            weight = (probs[r, t] - (1.0 if r == 0 else 0.0)) / m
-            if weight == 0.0:  # (j, odd) on a 2AFC trial
-                continue
-            if tste:  # d |x_a - x_b|^2 / d x_a = 2 (x_a - x_b)
-                factor = 2.0 * weight * slopes[r, t]
-                for k in range(x.shape[1]):
-                    step = factor * (x[a, k] - x[b, k])
-                    grad[a, k] += step
-                    grad[b, k] -= step
+        a, b, c = i[t], j[t], odd[t]
+        f0, f1, f2 = (probs[0, t] - 1.0) / m, probs[1, t] / m, probs[2, t] / m
+        if tste:  # d |x_a - x_b|^2 / d x_a = 2 (x_a - x_b)
+            f0, f1 = 2.0 * f0 * slopes[0, t], 2.0 * f1 * slopes[1, t]
+            f2 = 2.0 * f2 * slopes[2, t] if f2 != 0.0 else 0.0  # (j, odd) of a 2AFC trial
+        for k in range(x.shape[1]):
+            xa, xb, xc = x[a, k], x[b, k], x[c, k]
+            if tste:
+                ab, ac, bc = f0 * (xa - xb), f1 * (xa - xc), f2 * (xb - xc)
+                grad[a, k] += ab + ac
+                grad[b, k] += bc - ab
+                grad[c, k] -= ac + bc
             else:
-                for k in range(x.shape[1]):
-                    xa = x[a, k]
-                    grad[a, k] += weight * x[b, k]
-                    grad[b, k] += weight * xa
+                grad[a, k] += f0 * xb + f1 * xc
+                grad[b, k] += f0 * xa + f2 * xc
+                grad[c, k] += f1 * xa + f2 * xb
