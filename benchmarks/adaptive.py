@@ -1,7 +1,7 @@
 """Adaptive triplet selection against random and balanced selection (issue 16).
 
     .venv/bin/python benchmarks/adaptive.py [--faces 200] [--per-participant 50]
-        [--batch 10] [--batches 16] [--dims 6] [--members 4] [--noise 0.5] [--seeds 1]
+        [--batch 10] [--batches 16] [--dims 6] [--noise 0.5] [--seeds 1] [--first-seed 0]
         [--candidates N] [--item-cap 2.0] [--json out.json]
 
 Observers: simulated participants whose similarity is that of the OMI faces' attribute
@@ -14,12 +14,14 @@ Selection (participants of ``--per-participant`` main triplet trials, ``--batch`
 - random: distinct random triplets per participant;
 - balanced: today's planner (``studyapp.planning.build_plan``, shared coverage counts);
 - adaptive: the first batch balanced (the platform's fallback before any answers), then after
-  every batch a bootstrap ensemble of ``--members`` t-STE embeddings on all answers so far and
-  ``analysis.human.adaptive.select_triplets`` for the next batch.
+  every batch a t-STE embedding (``--dims``) of all answers so far, as the platform's job fits
+  it, and ``analysis.human.adaptive.select_triplets`` (highest answer entropy) for the next
+  batch.
 Recovery after every batch, the same for all three: one t-STE embedding (``--dims``) fitted to
 all answers so far, its similarity matrix against the generating one (Spearman).
 Ratio: trials adaptive needs to reach balanced selection's final Spearman, over balanced's
-trials (target <= 0.6); linear interpolation between batches.
+trials (target <= 0.6); linear interpolation between batches.  Face draws and answers are
+seeded by the seed numbers ``--first-seed`` ... ``--first-seed + --seeds - 1``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from analysis.compare import compare
-from analysis.human.adaptive import answers_table, fit_ensemble, select_triplets
+from analysis.human.adaptive import answers_table, select_triplets
 from analysis.human.embedding import fit_embedding
 from analysis.human.profiles import profile_dissimilarity
 from analysis.matrices import SimilarityMatrix
@@ -80,16 +82,17 @@ def run_method(method: str, truth: SimilarityMatrix, args, seed: int) -> list[di
     for batch in range(args.batches):
         started = time.perf_counter()
         if method == "adaptive" and batch > 0:
-            ensemble = fit_ensemble(
+            state = fit_embedding(
                 answers,
                 stimuli,
                 args.dims,
-                n_members=args.members,
+                model="tste",
                 random_state=seed * 1000 + batch,
+                max_iter=300,
             )
             uses = np.bincount(answers.to_numpy().ravel(), minlength=n)
             pool = select_triplets(
-                ensemble,
+                state,
                 n_sets=args.batch,
                 set_size=args.per_participant,
                 item_uses=uses,
@@ -146,18 +149,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="participants per batch")
     parser.add_argument("--batches", type=int, default=16)
     parser.add_argument("--dims", type=int, default=6)
-    parser.add_argument("--members", type=int, default=4)
     parser.add_argument("--noise", type=float, default=0.5)
     parser.add_argument("--candidates", type=int, help="per stimulus (default: the selector's)")
     parser.add_argument("--item-cap", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not (datasets() / "omi_faces" / "attribute_means.csv").exists():
         sys.exit(f"OMI faces not found under {datasets()}")
     started = time.perf_counter()
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         truth = omi_truth(args.faces, seed)
         for method in METHODS:
             rows += run_method(method, truth, args, seed)

@@ -1,99 +1,41 @@
-"""Adaptive triplet selection: choose the next triplets by expected information gain.
+"""Adaptive triplet selection: choose the next triplets whose answers the model is least sure of.
 
-After each batch of answers (PsiZ; Roads & Mozer 2019):
+After each batch of answers:
 
-1. **Model state.** An ensemble of embeddings (``fit_ensemble``): member k is
-   ``fit_embedding`` on a bootstrap resample of the answered triplets, with its own seed.  The
-   members' spread stands in for the posterior over embeddings (a bootstrap approximation).
-2. **Criterion.** For a candidate triplet with outcome Y (which item is the odd one) and model
-   state M, the expected information gain is the mutual information
-   ``I(Y; M) = H(mean_k p_k) - mean_k H(p_k)`` (p_k: member k's outcome probabilities;
-   "BALD", Houlsby et al. 2011).  It is high where members are confident but disagree and
-   near zero for a triplet every member already answers the same way.
+1. **Model state.** One embedding (``analysis.human.embedding.fit_embedding``, t-STE) of every
+   answered triplet so far.
+2. **Criterion** (``answer_entropy``).  The entropy of a candidate triplet's answer under the
+   state, ``H(p) = -sum_k p_k log p_k`` (p: the state's odd-one probabilities; nats, at most
+   log 3): uncertainty sampling (Lewis & Gale 1994).  Triplets whose three pairs the state finds
+   about equally similar come first, those with a clear odd one last.  In
+   ``benchmarks/adaptive.py`` this needs about 0.83 of balanced selection's trials for its final
+   accuracy; the expected information gain about the embedding (mutual information between
+   the answer and a bootstrap ensemble of embeddings, "BALD"), the criterion before, needed
+   0.98 (``benchmarks/RESULTS.md``, 2026-12-05 and 2026-12-06).
 3. **Selection** (``select_triplets``) from a candidate set (every stimulus anchors the same
    number of random candidates, so every stimulus can be chosen):
    - coverage first: every stimulus not shown yet (``item_uses`` 0), in random order, gets
      the best-scoring candidate containing it (while the pool has room), so that no stimulus
      is left out of the study (the platform's first batch is balanced, which shows them all
      when the trials allow);
-   - then candidates by decreasing information gain, skipping a candidate whose stimuli
-     reached ``item_cap`` uses in this pool or (first pass) whose pairs are already in it,
-     so that one uncertain region does not take the whole batch;
+   - then candidates by decreasing entropy, skipping a candidate whose stimuli reached
+     ``item_cap`` uses in this pool or (first pass) whose pairs are already in it, so that one
+     uncertain region does not take the whole batch;
    - the pool is shuffled and dealt into ``n_sets`` lists (one per upcoming participant);
      every set of three appears at most once in the pool, so never twice for a participant.
 
 Every random choice is drawn from ``random_state``; the same state and seed give the same
-triplets.  Hand-written because the pieces (bootstrap ensemble, BALD, constrained greedy
-pick) are a few array operations on top of ``analysis.human.embedding``.
+triplets.  Hand-written because the pieces (entropy, constrained greedy pick) are a few array
+operations on top of ``analysis.human.embedding``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analysis._checks import check_int, check_random_state, check_real, fail
-from analysis.human.embedding import fit_embedding, odd_one_probabilities
-
-SEED_LIMIT = 2**31 - 1
-
-
-@dataclass(frozen=True)
-class EmbeddingEnsemble:
-    """Bootstrap ensemble of embeddings: ``embeddings`` has shape (members, stimuli, dims)."""
-
-    model: str
-    embeddings: np.ndarray
-    stimuli: tuple[str, ...]
-    seeds: tuple[int, ...]
-    n_trials: int
-
-    @property
-    def n_stimuli(self) -> int:
-        return self.embeddings.shape[1]
-
-    def outcome_probabilities(self, triplets: np.ndarray) -> np.ndarray:
-        """Shape (members, n_triplets, 3): each member's P(item k is the odd one)."""
-        return np.stack([odd_one_probabilities(self.model, x, triplets) for x in self.embeddings])
-
-
-def fit_ensemble(
-    table: pd.DataFrame,
-    stimuli: Sequence[str],
-    n_dims: int,
-    *,
-    n_members: int = 4,
-    model: str = "tste",
-    penalty: float = 0.01,
-    random_state: int | None = None,
-    max_iter: int = 300,
-) -> EmbeddingEnsemble:
-    """Fit ``n_members`` embeddings to bootstrap resamples of a ``choice_table``."""
-    func = "fit_ensemble"
-    n_members = check_int(func, "n_members", n_members, minimum=2)
-    if len(table) == 0:
-        raise fail(func, "table", "at least one answered triplet", 0)
-    rng = check_random_state(func, random_state)
-    seeds = tuple(int(s) for s in rng.integers(0, SEED_LIMIT, n_members))
-    members = []
-    for seed in seeds:
-        rows = np.random.default_rng(seed).integers(0, len(table), len(table))
-        fitted = fit_embedding(
-            table.iloc[rows],
-            stimuli,
-            n_dims,
-            model=model,
-            penalty=penalty,
-            random_state=seed,
-            max_iter=max_iter,
-        )
-        members.append(fitted.embedding)
-    return EmbeddingEnsemble(
-        model, np.stack(members), tuple(str(s) for s in stimuli), seeds, len(table)
-    )
+from analysis.human.embedding import TripletEmbedding, odd_one_probabilities
 
 
 def answers_table(triplets: np.ndarray, odd: np.ndarray) -> pd.DataFrame:
@@ -105,14 +47,10 @@ def answers_table(triplets: np.ndarray, odd: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"i": kept[:, 0], "j": kept[:, 1], "odd": odd})
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
-    return -np.sum(p * np.log(np.clip(p, 1e-300, None)), axis=-1)
-
-
-def expected_information_gain(ensemble: EmbeddingEnsemble, triplets: np.ndarray) -> np.ndarray:
-    """Mutual information (nats) between each triplet's answer and the model state."""
-    p = ensemble.outcome_probabilities(np.asarray(triplets, dtype=np.int64))
-    return _entropy(p.mean(axis=0)) - _entropy(p).mean(axis=0)
+def answer_entropy(state: TripletEmbedding, triplets: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each triplet's answer under the model state."""
+    p = odd_one_probabilities(state.model, state.embedding, np.asarray(triplets))
+    return -np.sum(p * np.log(np.clip(p, 1e-300, None)), axis=1)
 
 
 def candidate_triplets(n_stimuli: int, per_stimulus: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,7 +67,7 @@ def candidate_triplets(n_stimuli: int, per_stimulus: int, rng: np.random.Generat
 
 
 def select_triplets(
-    ensemble: EmbeddingEnsemble,
+    state: TripletEmbedding,
     *,
     n_sets: int,
     set_size: int,
@@ -152,7 +90,7 @@ def select_triplets(
     n_sets = check_int(func, "n_sets", n_sets, minimum=1)
     set_size = check_int(func, "set_size", set_size, minimum=1)
     item_cap = check_real(func, "item_cap", item_cap, low=1.0)
-    n = ensemble.n_stimuli
+    n = len(state.embedding)
     uses = np.zeros(n) if item_uses is None else np.asarray(item_uses, dtype=float)
     if uses.shape != (n,):
         raise fail(func, "item_uses", f"one count per stimulus ({n})", uses.shape)
@@ -169,9 +107,9 @@ def select_triplets(
             raise fail(func, "candidates", "rows of three stimulus indices", candidates.shape)
         if candidates.max() >= n or (np.diff(candidates, axis=1) == 0).any():
             raise fail(func, "candidates", f"three distinct indices below {n} per row", "other")
-    gain = expected_information_gain(ensemble, candidates)
-    # best first; ties broken at random (lexsort: last key is the primary one)
-    ranked = np.lexsort((rng.random(len(candidates)), -gain))
+    entropy = answer_entropy(state, candidates)
+    # most uncertain first; ties broken at random (lexsort: last key is the primary one)
+    ranked = np.lexsort((rng.random(len(candidates)), -entropy))
     chosen = _greedy_pool(
         candidates[ranked],
         n_stimuli=n,

@@ -7,7 +7,8 @@ from django.db.models import Q
 class AdaptiveState(models.Model):
     """One fit of a study's triplet answers and the triplets it chose for the next batch.
 
-    ``embeddings``: the bootstrap ensemble (members x stimuli x dims) over ``stimulus_ids``;
+    ``embedding``: the fitted embedding (stimuli x dims) over ``stimulus_ids`` (states stored
+    before migration 0026 hold a bootstrap ensemble, members x stimuli x dims);
     ``pool``: one list of [stimulus id, id, id] per upcoming participant (a slot).
     """
 
@@ -15,15 +16,17 @@ class AdaptiveState(models.Model):
         "studyapp.Study", on_delete=models.CASCADE, related_name="adaptive_states"
     )
     version = models.PositiveIntegerField(help_text="1, 2, ... per study, one per fit.")
-    seed = models.BigIntegerField(help_text="Seed of the ensemble fit and the selection.")
+    seed = models.BigIntegerField(help_text="Seed of the fit and the selection.")
     participants = models.PositiveIntegerField(help_text="Completed participants fitted.")
     answers = models.PositiveIntegerField(help_text="Answered triplet trials fitted.")
     model = models.CharField(max_length=20)
     n_dims = models.PositiveSmallIntegerField()
     stimulus_ids = models.JSONField()
-    embeddings = models.JSONField()
+    embedding = models.JSONField()
     pool = models.JSONField()
-    mean_information_gain = models.FloatField(help_text="Of the chosen triplets, in nats.")
+    mean_entropy = models.FloatField(
+        help_text="Mean entropy of the chosen triplets' answers under the state, in nats."
+    )
     job = models.ForeignKey(
         "studyapp.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -44,7 +47,7 @@ class AdaptivePlanChoice(models.Model):
     """How a participant's triplets were chosen: a slot of a model state's pool, or balanced."""
 
     class Selection(models.TextChoices):
-        ADAPTIVE = "adaptive", "Adaptive (expected information gain)"
+        ADAPTIVE = "adaptive", "Adaptive (most uncertain answers)"
         NO_STATE = "balanced_no_state", "Balanced: no model state yet (before the first batch)"
         POOL_USED = "balanced_pool_used", "Balanced: the newest state's pool was used up"
         STALE = "balanced_stale", "Balanced: the newest state has another stimulus list"

@@ -96,7 +96,7 @@ class Study(models.Model):
         validators=[MaxValueValidator(1000)],
         help_text="Adaptive triplet selection: after every this many completed participants "
         "a cpu job fits an embedding to all answers and chooses the next participants' "
-        "triplets by expected information gain (balanced before the first fit); 0: off.",
+        "triplets where its answers are least certain (balanced before the first fit); 0: off.",
     )
     min_exposure_ms = models.PositiveIntegerField(
         default=150,

@@ -74,9 +74,9 @@ def adaptive_state_save(
     answers: int,
     model: str,
     stimulus_ids: list[int],
-    embeddings: np.ndarray,
+    embedding: np.ndarray,
     pool: list[list[list[int]]],
-    mean_information_gain: float,
+    mean_entropy: float,
 ) -> AdaptiveState:
     """Store a fitted state as the study's next version (the study row is locked meanwhile,
     so planners and other fits see versions in order)."""
@@ -90,10 +90,10 @@ def adaptive_state_save(
             participants=participants,
             answers=answers,
             model=model,
-            n_dims=embeddings.shape[2],
+            n_dims=embedding.shape[1],
             stimulus_ids=stimulus_ids,
-            embeddings=np.round(embeddings, 6).tolist(),
+            embedding=np.round(embedding, 6).tolist(),
             pool=pool,
-            mean_information_gain=mean_information_gain,
+            mean_entropy=mean_entropy,
             job=job,
         )

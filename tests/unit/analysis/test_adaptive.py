@@ -1,17 +1,11 @@
-"""Adaptive triplet selection: ensemble fit, information gain, constrained seeded selection."""
+"""Adaptive triplet selection: answer entropy under a fitted state, constrained seeded selection."""
 
 import numpy as np
 import pytest
 
-from analysis.human.adaptive import (
-    EmbeddingEnsemble,
-    answers_table,
-    expected_information_gain,
-    fit_ensemble,
-    select_triplets,
-)
+from analysis.human.adaptive import answer_entropy, answers_table, select_triplets
 from analysis.human.choices import choice_table
-from analysis.human.embedding import odd_one_probabilities
+from analysis.human.embedding import TripletEmbedding, fit_embedding, odd_one_probabilities
 from analysis.simulate import random_dissimilarity, simulate_triplet_codes
 
 
@@ -41,37 +35,33 @@ def test_answers_table_keeps_the_two_other_items_and_refuses_a_foreign_odd_one()
 
 def test_same_seed_gives_the_same_state_and_the_same_triplets(answered):
     table, ids = answered
-    first, second = (fit_ensemble(table, ids, 2, n_members=3, random_state=7) for _ in range(2))
-    np.testing.assert_array_equal(first.embeddings, second.embeddings)
-    assert first.seeds == second.seeds
-    assert first.n_trials == len(table)
-    assert not np.allclose(first.embeddings[0], first.embeddings[1])  # bootstrap members differ
+    first, second = (fit_embedding(table, ids, 2, model="tste", random_state=7) for _ in range(2))
+    np.testing.assert_array_equal(first.embedding, second.embedding)
     picks = [select_triplets(first, n_sets=3, set_size=8, random_state=11) for _ in range(2)]
     assert picks[0] == picks[1]
     assert select_triplets(first, n_sets=3, set_size=8, random_state=12) != picks[0]
 
 
-def hand_ensemble() -> EmbeddingEnsemble:
-    """Members agree on triplet (0, 1, 2) (2 is odd) and disagree on (3, 4, 5)."""
-    agree = [0.0, 0.1, 5.0]
-    member_a = np.array([[*agree, 0.0, 0.1, 5.0]]).T  # (3, 4, 5): 5 is odd
-    member_b = np.array([[*agree, 5.0, 0.0, 0.1]]).T  # (3, 4, 5): 3 is odd
-    return EmbeddingEnsemble("tste", np.stack([member_a, member_b]), tuple("abcdef"), (1, 2), 0)
+def hand_state() -> TripletEmbedding:
+    """(0, 1, 2) has a clear odd one (2); (3, 4, 5) is an equilateral triangle."""
+    x = np.array([[0.0, 0.0], [0.1, 0.0], [20.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.5, 0.75**0.5]])
+    x[3:, 1] += 50.0
+    return TripletEmbedding("tste", x, tuple("abcdef"), 0.01, None, 0, 1.0, True)
 
 
-def test_information_gain_is_high_where_members_disagree_and_zero_where_certain():
-    gain = expected_information_gain(hand_ensemble(), np.array([[0, 1, 2], [3, 4, 5]]))
-    assert gain[0] == pytest.approx(0.0, abs=1e-3)
-    assert gain[1] > 0.5  # nats; at most log 2 for two confident members
-    assert gain[1] <= np.log(2) + 1e-9
+def test_answer_entropy_is_log_3_for_equal_pairs_and_low_for_a_clear_odd_one():
+    entropy = answer_entropy(hand_state(), np.array([[0, 1, 2], [3, 4, 5], [5, 3, 4]]))
+    assert entropy[0] < 0.1
+    assert entropy[1] == pytest.approx(np.log(3))
+    assert entropy[2] == pytest.approx(np.log(3))  # the order within a triplet does not matter
 
 
-def test_selector_prefers_the_informative_triplet_over_the_certain_one():
-    ensemble = hand_ensemble()
+def test_selector_prefers_the_uncertain_triplet_over_the_certain_one():
+    state = hand_state()
     for seed in range(5):
         for candidates in ([[0, 1, 2], [3, 4, 5]], [[5, 3, 4], [2, 1, 0]]):
             (only,) = select_triplets(
-                ensemble,
+                state,
                 n_sets=1,
                 set_size=1,
                 item_uses=np.ones(6),
@@ -83,12 +73,12 @@ def test_selector_prefers_the_informative_triplet_over_the_certain_one():
 
 def test_pool_keeps_the_platform_rules(answered):
     table, ids = answered
-    ensemble = fit_ensemble(table, ids, 2, n_members=3, random_state=1)
+    state = fit_embedding(table, ids, 2, model="tste", random_state=1)
     uses = np.bincount(table[["i", "j", "odd"]].to_numpy(int).ravel(), minlength=len(ids)).astype(
         float
     )
     uses[[2, 9]] = 0  # two stimuli never shown yet
-    pool = select_triplets(ensemble, n_sets=4, set_size=10, item_uses=uses, random_state=5)
+    pool = select_triplets(state, n_sets=4, set_size=10, item_uses=uses, random_state=5)
     assert [len(s) for s in pool] == [10] * 4
     flat = [t for s in pool for t in s]
     assert len(set(flat)) == len(flat)  # no set twice in the pool, so never for a participant
@@ -96,20 +86,18 @@ def test_pool_keeps_the_platform_rules(answered):
     counts = np.bincount(np.ravel(flat), minlength=len(ids))
     assert counts[[2, 9]].min() >= 1  # stimuli never shown are put in
     assert counts.max() <= np.ceil(2.0 * 3 * 40 / len(ids))  # the item cap
-    gain = expected_information_gain(ensemble, np.array(flat))
+    entropy = answer_entropy(state, np.array(flat))
     everything = np.array([(a, b, c) for a in range(18) for b in range(a + 1, 18)
                            for c in range(b + 1, 18)])  # fmt: skip
-    assert gain.mean() > expected_information_gain(ensemble, everything).mean()
+    assert entropy.mean() > answer_entropy(state, everything).mean()
 
 
 def test_bad_arguments_get_clear_errors(answered):
     table, ids = answered
-    ensemble = fit_ensemble(table, ids, 2, n_members=2, random_state=1)
-    with pytest.raises(ValueError, match="'n_members' parameter of fit_ensemble"):
-        fit_ensemble(table, ids, 2, n_members=1)
+    state = fit_embedding(table, ids, 2, model="tste", random_state=1)
     with pytest.raises(ValueError, match="'item_uses' parameter of select_triplets"):
-        select_triplets(ensemble, n_sets=1, set_size=2, item_uses=np.ones(3))
+        select_triplets(state, n_sets=1, set_size=2, item_uses=np.ones(3))
     with pytest.raises(ValueError, match="'n_sets' parameter of select_triplets"):
-        select_triplets(ensemble, n_sets=100, set_size=100, candidates_per_stimulus=1)
+        select_triplets(state, n_sets=100, set_size=100, candidates_per_stimulus=1)
     with pytest.raises(ValueError, match="'candidates' parameter of select_triplets"):
-        select_triplets(ensemble, n_sets=1, set_size=1, candidates=np.array([[0, 0, 1]]))
+        select_triplets(state, n_sets=1, set_size=1, candidates=np.array([[0, 0, 1]]))
