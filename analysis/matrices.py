@@ -451,12 +451,15 @@ class ParticipantMatrices:
             participants=tuple(self.participants[i] for i in idx),
         )
 
-    def group_vectors(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def group_vectors(
+        self, weights: np.ndarray, pairs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Pooled vectors for k participant weightings at once.
 
-        weights: (k, n_participants), e.g. 0/1 rows selecting split halves.  Returns
-        ((k, n_pairs) pooled values with NaN where no weighted participant has the pair,
-        (k, n_pairs) number of judgments behind each pooled value).
+        weights: (k, n_participants), e.g. 0/1 rows selecting split halves; pairs: the
+        (sorted) pair indices to pool, default all.  Returns ((k, n_pairs) pooled values with
+        NaN where no weighted participant has the pair, (k, n_pairs) number of judgments
+        behind each pooled value), n_pairs = len(pairs) when given.
         """
         weights = np.atleast_2d(np.asarray(weights, dtype=float))
         if weights.shape[1] != self.n_participants or (weights < 0).any():
@@ -466,15 +469,21 @@ class ParticipantMatrices:
                 f"non-negative rows of length {self.n_participants}",
                 weights.shape,
             )
-        shape = (self.n_participants, self.n_pairs)
-        cells = (self.participant_index, self.pair_index)
-        counts = sparse.csr_array((self.counts.astype(float), cells), shape=shape)
+        column, keep = np.arange(self.n_pairs), np.ones(self.pair_index.size, dtype=bool)
+        if pairs is not None:
+            column = np.full(self.n_pairs, -1)
+            column[pairs] = np.arange(len(pairs))
+            keep = column[self.pair_index] >= 0
+        shape = (self.n_participants, self.n_pairs if pairs is None else len(pairs))
+        cells = (self.participant_index[keep], column[self.pair_index[keep]])
+        sums, cell_counts = self.sums[keep], self.counts[keep]
+        counts = sparse.csr_array((cell_counts.astype(float), cells), shape=shape)
         if self.pooling == "count_weighted":
-            num = sparse.csr_array((self.sums, cells), shape=shape)
+            num = sparse.csr_array((sums, cells), shape=shape)
             den = counts
         else:
-            num = sparse.csr_array((self.sums / self.counts, cells), shape=shape)
-            den = sparse.csr_array((np.ones(self.sums.size), cells), shape=shape)
+            num = sparse.csr_array((sums / cell_counts, cells), shape=shape)
+            den = sparse.csr_array((np.ones(sums.size), cells), shape=shape)
         top = np.asarray((num.T @ weights.T).T)
         bottom = np.asarray((den.T @ weights.T).T)
         n_obs = np.asarray((counts.T @ (weights > 0).T.astype(float)).T).astype(np.int64)

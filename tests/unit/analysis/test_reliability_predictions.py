@@ -6,6 +6,7 @@ import pytest
 import scipy.stats
 
 from analysis.human.choices import choice_matrices, choice_table
+from analysis.kernels import correlate
 from analysis.predictions import model_choice_accuracy, predicted_correct
 from analysis.reliability import (
     majority_ceiling,
@@ -42,6 +43,28 @@ def test_split_half_equals_naive_pooling_with_scipy():
     summary = result.summary()
     assert summary["n_splits"] == 5
     assert summary["reliability_mean"] == pytest.approx(result.reliabilities.mean())
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson"])
+def test_split_half_of_a_sparse_design_equals_pooling_every_pair(method):
+    """Pairs judged by one participant are left out of the halves' vectors: the same
+    correlations (to rounding) as pooling all pairs and weighting those missing from a half
+    by 0."""
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(30, 120))
+    data[rng.random(data.shape) < 0.95] = np.nan  # about 6 of 120 pairs per participant
+    human = human_from(data)
+    assert (np.bincount(human.pair_index, minlength=120) == 1).sum() > 20
+    splits = np.zeros((20, 30), bool)
+    for s in range(20):
+        splits[s, rng.permutation(30)[:15]] = True
+    result = split_half(human, method, splits=splits)
+    pooled, _ = human.dissimilarity().group_vectors(np.concatenate([splits, ~splits]))
+    a, b = pooled[:20], pooled[20:]
+    both = (~np.isnan(a) & ~np.isnan(b)).astype(float)
+    expected = correlate(method, np.nan_to_num(a), np.nan_to_num(b), both)
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(result.correlations, expected, rtol=1e-12, atol=1e-14)
 
 
 def test_split_half_is_seeded_and_validates():
