@@ -31,6 +31,9 @@ One module per statistic:
 * `packed_counters` -- running weights of all thresholds of a short scale as bit fields of one
   64-bit word, so one cumulative sum serves all of them.
 * `codes` -- dense integer codes, shared by the above.
+* `permuted_products`, `paired_pearson` -- compiled loops (numba) where the array version
+  moves many times the data: the Mantel nulls' permuted products, the cell engine's Pearson
+  ceilings.
 * `correlate` -- any statistic by name on broadcast rows (the simple, unbatched entry point).
 
 Special paths, each kept because it pays at report sizes (CPU time with / without it,
