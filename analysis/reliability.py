@@ -104,6 +104,9 @@ def split_half(
     # a pair fewer than two participants judged is missing from a half of every split: left
     # out (most pairs of a sparse design), the statistic is the same
     shared = np.flatnonzero(np.bincount(human.pair_index, minlength=human.n_pairs) >= 2)
+    if shared.size == 0:  # no pair in both halves of any split: no correlation
+        r = np.full(n_splits, np.nan)
+        return SplitHalf(method, r, spearman_brown(r), n, random_state)
     pooled, _ = human.dissimilarity().group_vectors(weights, shared)
     a, b = pooled[:n_splits], pooled[n_splits:]
     both = ~np.isnan(a) & ~np.isnan(b)

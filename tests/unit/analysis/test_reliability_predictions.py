@@ -67,6 +67,16 @@ def test_split_half_of_a_sparse_design_equals_pooling_every_pair(method):
     np.testing.assert_allclose(result.correlations, expected, rtol=1e-12, atol=1e-14)
 
 
+def test_split_half_without_a_pair_judged_twice_is_nan():
+    data = np.full((4, 6), np.nan)
+    for k in range(4):
+        data[k, k] = 1.0 + k
+    result = split_half(human_from(data), "spearman", n_splits=3, random_state=0)
+    assert np.isnan(result.correlations).all()
+    assert len(result.correlations) == 3
+    assert np.isnan(result.reliabilities).all()
+
+
 def test_split_half_is_seeded_and_validates():
     data, _ = dense_data(2, n=8, n_participants=6)
     human = human_from(data)
