@@ -141,9 +141,6 @@ class PairWeightChunk:
     def of_rows(cls, weights: np.ndarray) -> PairWeightChunk:
         return cls(weights, None, None, "rows")
 
-    def __len__(self) -> int:
-        return len(self.source)
-
     def at(self, pairs) -> np.ndarray:
         """The weights of `pairs` (an index of the pairs, any shape): (b, *its shape)."""
         if self.kind == "rows":
