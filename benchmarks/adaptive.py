@@ -2,13 +2,17 @@
 
     .venv/bin/python benchmarks/adaptive.py [--faces 200] [--per-participant 50]
         [--batch 10] [--batches 16] [--dims 6] [--noise 0.5] [--seeds 1] [--first-seed 0]
-        [--candidates N] [--item-cap 2.0] [--json out.json]
+        [--candidates N] [--item-cap 2.0] [--observers softmax|raters] [--json out.json]
 
-Observers: simulated participants whose similarity is that of the OMI faces' attribute
-profiles (z-scored mean ratings on 34 attributes, correlation distance:
-``analysis.human.profiles``; ``--faces`` faces drawn at random among those rated on every
-attribute).  On a triplet they keep pair (a, b) together with probability proportional to
-exp(-d_ab / T), T = noise * SD(d) (``analysis.simulate.odd_one_choices``).
+Generating similarity: the OMI faces' attribute profiles (z-scored mean ratings on 34
+attributes, correlation distance: ``analysis.human.profiles``; ``--faces`` faces drawn at
+random among those rated on every attribute).  Observers (``--observers``):
+- softmax (default): on a triplet they keep pair (a, b) together with probability
+  proportional to exp(-d_ab / T), T = noise * SD(d) (``analysis.simulate.odd_one_choices``);
+- raters: each simulated participant sees the faces through one real rater per face and
+  attribute (one individual OMI rating drawn at random, repeats left out), i.e. through a
+  profile with the between-rater noise of the data, and keeps the pair closest in that profile
+  (no added noise, ``--noise`` unused).
 
 Selection (participants of ``--per-participant`` main triplet trials, ``--batch`` per batch):
 - random: distinct random triplets per participant;
@@ -57,6 +61,34 @@ def omi_truth(n_faces: int, seed: int) -> SimilarityMatrix:
     return profile_dissimilarity(means.loc[chosen], name="OMI attribute profiles")
 
 
+class RaterObservers:
+    """Simulated participants whose profiles are single OMI ratings (see ``--observers``)."""
+
+    def __init__(self, truth: SimilarityMatrix, seed: int):
+        ratings = pd.read_csv(datasets() / "omi_faces" / "attribute_ratings.csv.gz")
+        faces = [int(f) for f in truth.stimuli]
+        ratings = ratings[(ratings["rating_type"] != "repeat") & ratings["stimulus"].isin(faces)]
+        face = pd.Index(faces).get_indexer(ratings["stimulus"])
+        attribute, _ = pd.factorize(ratings["attribute"], sort=True)
+        k = ratings.groupby(["stimulus", "attribute"]).cumcount().to_numpy()
+        self.values = np.full((len(faces), attribute.max() + 1, k.max() + 1), np.nan)
+        self.values[face, attribute, k] = ratings["rating"].to_numpy()  # NaN-padded
+        self.counts = np.isfinite(self.values).sum(axis=2)
+        self.stimuli = truth.stimuli
+        self.seed = seed
+
+    def answers(self, participant: tuple[int, int], triplets: np.ndarray) -> np.ndarray:
+        """The odd one of each triplet for the participant (batch, index) (fixed per seed)."""
+        rng = np.random.default_rng([self.seed, 3, *participant])
+        pick = (rng.random(self.counts.shape) * self.counts).astype(np.int64)
+        profile = np.take_along_axis(self.values, pick[..., None], axis=2)[..., 0]
+        d = profile_dissimilarity(pd.DataFrame(profile, index=self.stimuli)).dissimilarity()
+        d = d.values
+        a, b, c = triplets.T
+        closest = np.argmin(np.stack([d[b, c], d[a, c], d[a, b]], 1), axis=1)  # kept -> odd
+        return triplets[np.arange(len(triplets)), closest]
+
+
 def random_sets(n: int, per: int, rng: np.random.Generator) -> np.ndarray:
     sets: set[tuple[int, ...]] = set()
     while len(sets) < per:
@@ -69,7 +101,9 @@ def balanced_sets(n: int, per: int, coverage: Coverage, seed: int) -> np.ndarray
     return np.array([t.items for t in plan if t.role == "main"])
 
 
-def run_method(method: str, truth: SimilarityMatrix, args, seed: int) -> list[dict]:
+def run_method(
+    method: str, truth: SimilarityMatrix, args, seed: int, raters: RaterObservers | None
+) -> list[dict]:
     d = truth.dissimilarity().values
     n = truth.n_stimuli
     temperature = args.noise * float(np.std(truth.upper()))
@@ -110,7 +144,10 @@ def run_method(method: str, truth: SimilarityMatrix, args, seed: int) -> list[di
             ]
         select_s = time.perf_counter() - started
         triplets = np.concatenate(sets)
-        odd = odd_one_choices(d, triplets, temperature, rng)
+        if raters is None:
+            odd = odd_one_choices(d, triplets, temperature, rng)
+        else:
+            odd = np.concatenate([raters.answers((batch, p), s) for p, s in enumerate(sets)])
         answers = pd.concat([answers, answers_table(triplets, odd)], ignore_index=True)
         fitted = fit_embedding(
             answers, stimuli, args.dims, model="tste", random_state=seed, max_iter=300
@@ -154,6 +191,7 @@ def main() -> None:
     parser.add_argument("--item-cap", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--observers", choices=("softmax", "raters"), default="softmax")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not (datasets() / "omi_faces" / "attribute_means.csv").exists():
@@ -162,8 +200,9 @@ def main() -> None:
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         truth = omi_truth(args.faces, seed)
+        raters = RaterObservers(truth, seed) if args.observers == "raters" else None
         for method in METHODS:
-            rows += run_method(method, truth, args, seed)
+            rows += run_method(method, truth, args, seed, raters)
     curves = pd.DataFrame(rows)
     mean = curves.groupby(["method", "trials"])["spearman"].mean().unstack("method")[list(METHODS)]
     print("\nSpearman to the generating similarity (mean over seeds) by trials:")
