@@ -25,7 +25,7 @@ from studyapp.models import (
     Study,
     Trial,
 )
-from studyapp.payloads import declared_length
+from studyapp.payloads import declared_length, declared_size
 from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.participants import participant_sessions_erase
 from studyapp.services.resource_deletion import face_model_delete, stimulus_set_delete
@@ -106,7 +106,7 @@ class StimulusSetAdmin(ModelAdmin):
         if declared > settings.STIMULUS_MAX_UPLOAD_BYTES:
             # Refuse before Django reads (and spools to disk) the whole body.
             limit = settings.STIMULUS_MAX_UPLOAD_BYTES
-            problems = [f"upload: {declared:,} bytes; the limit is {limit:,}"]
+            problems = [f"upload: {declared_size(declared)}; the limit is {limit:,} bytes"]
             return self._import_page(request, StimulusImportForm(), problems, status=413)
         request.upload_handlers = [SpooledUploadHandler(request)]  # before the body is read
         return csrf_protect(self._import)(request)

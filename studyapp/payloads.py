@@ -57,6 +57,13 @@ def declared_length(request: HttpRequest) -> int:
     return sys.maxsize if len(declared) > MAX_INTEGER_DIGITS else int(declared)
 
 
+def declared_size(declared: int) -> str:
+    """A ``declared_length`` for a message: "1,234 bytes", or what a 20-digit length declares."""
+    if declared == sys.maxsize:
+        return f"a length of more than {MAX_INTEGER_DIGITS} digits"
+    return f"{declared:,} bytes"
+
+
 def read_json_object(request: HttpRequest, max_bytes: int) -> dict:
     """The request body as a JSON object, or a 4xx error that says what is wrong."""
     if declared_length(request) > max_bytes:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from studyapp.downloads import report_file_download, study_export_download
 from studyapp.forms import StudyForm, StudyModelsForm
 from studyapp.models import AuditEvent, Participant, Study, StudyMembership
-from studyapp.payloads import declared_length
+from studyapp.payloads import declared_length, declared_size
 from studyapp.permissions import RANK, Role, study_access, visible_studies
 from studyapp.selectors import dashboard
 from studyapp.selectors.coverage import plan_balance
@@ -287,7 +287,7 @@ def attributes_attach(request: HttpRequest, study: Study) -> HttpResponse:
     limit = settings.ATTRIBUTES_MAX_BYTES
     declared = declared_length(request)
     if declared > limit + MULTIPART_SLACK:
-        error = f"The upload has {declared:,} bytes; the limit is {limit:,}."
+        error = f"The upload declares {declared_size(declared)}; the limit is {limit:,} bytes."
         return _attach_refused(request, study, error, status=413)
     return csrf_protect(_attach)(request, study)
 

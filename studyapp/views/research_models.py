@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from studyapp.payloads import declared_length
+from studyapp.payloads import declared_length, declared_size
 from studyapp.selectors.compute import model_list
 from studyapp.services.weights_staging import staged_discard, staged_weights, weights_stage
 from studyapp.storage import local_path
@@ -33,7 +33,8 @@ def _too_large(request: HttpRequest) -> str | None:
     declared = declared_length(request)
     limit = settings.FACESIM_MAX_WEIGHTS_UPLOAD_BYTES
     if declared > limit + FORM_SLACK_BYTES:
-        return f"The upload has {declared:,} bytes; the limit for weights is {limit:,}."
+        size = declared_size(declared)
+        return f"The upload declares {size}; the limit for weights is {limit:,} bytes."
     return None
 
 

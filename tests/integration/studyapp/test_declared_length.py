@@ -29,7 +29,18 @@ def test_an_absurd_declared_length_is_413(staff_client, view):
     url, data = uploads(staff_client)[view]
     response = staff_client.post(url, data, CONTENT_LENGTH=ABSURD)
     assert response.status_code == 413, response.content[:300]
+    page = response.content.decode()
+    assert "a length of more than 19 digits" in page
+    assert "9,223,372,036,854,775,807" not in page  # not sys.maxsize as if it had been declared
     assert StimulusSet.objects.count() == 1  # the study's own
+
+
+@pytest.mark.parametrize("view", ["attributes", "stimuli", "weights"])
+def test_a_declared_length_over_the_limit_is_stated_in_bytes(staff_client, view):
+    url, data = uploads(staff_client)[view]
+    response = staff_client.post(url, data, CONTENT_LENGTH="9" * 19)
+    assert response.status_code == 413, response.content[:300]
+    assert "9,999,999,999,999,999,999 bytes" in response.content.decode()
 
 
 @pytest.mark.parametrize("declared", ["abc", "-5", "١٢"])  # the last: Arabic-Indic digits
