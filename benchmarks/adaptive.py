@@ -13,6 +13,8 @@ random among those rated on every attribute).  Observers (``--observers``):
   attribute (one individual OMI rating drawn at random, repeats left out), i.e. through a
   profile with the between-rater noise of the data, and keeps the pair closest in that profile
   (no added noise, ``--noise`` unused).
+Printed per seed first: how often the observers pick the generating similarity's odd one on
+random triplets (``agreement``), to compare observer noise with real people's consistency.
 
 Selection (participants of ``--per-participant`` main triplet trials, ``--batch`` per batch):
 - random: distinct random triplets per participant;
@@ -52,6 +54,7 @@ from benchmarks.real_faces import datasets
 from studyapp.planning import Coverage, PlanSettings, build_plan
 
 METHODS = ("random", "balanced", "adaptive")
+PROBE_BATCH = 10**6  # the agreement probe's participants, apart from the benchmark's batches
 
 
 def omi_truth(n_faces: int, seed: int) -> SimilarityMatrix:
@@ -87,6 +90,25 @@ class RaterObservers:
         a, b, c = triplets.T
         closest = np.argmin(np.stack([d[b, c], d[a, c], d[a, b]], 1), axis=1)  # kept -> odd
         return triplets[np.arange(len(triplets)), closest]
+
+
+def agreement(truth: SimilarityMatrix, args, seed: int, raters: RaterObservers | None) -> float:
+    """How often the observers pick the generating similarity's odd one (the item outside the
+    closest pair) on 20,000 random triplets: 10 participants x 2,000 for ``raters``."""
+    d = truth.dissimilarity().values
+    rng = np.random.default_rng([seed, 4])
+    triplets = np.sort(rng.random((20_000, truth.n_stimuli)).argsort(axis=1)[:, :3], axis=1)
+    a, b, c = triplets.T
+    closest = np.argmin(np.stack([d[b, c], d[a, c], d[a, b]], 1), axis=1)
+    expected = triplets[np.arange(len(triplets)), closest]
+    if raters is None:
+        temperature = args.noise * float(np.std(truth.upper()))
+        odd = odd_one_choices(d, triplets, temperature, rng)
+    else:
+        odd = np.concatenate(
+            [raters.answers((PROBE_BATCH, p), t) for p, t in enumerate(triplets.reshape(10, -1, 3))]
+        )
+    return float(np.mean(odd == expected))
 
 
 def random_sets(n: int, per: int, rng: np.random.Generator) -> np.ndarray:
@@ -201,6 +223,10 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         truth = omi_truth(args.faces, seed)
         raters = RaterObservers(truth, seed) if args.observers == "raters" else None
+        print(
+            f"seed {seed}: observers agree with the generating answer on "
+            f"{agreement(truth, args, seed, raters):.1%} of random triplets"
+        )
         for method in METHODS:
             rows += run_method(method, truth, args, seed, raters)
     curves = pd.DataFrame(rows)
