@@ -10,6 +10,7 @@ from modelsvc import ARCHITECTURES, ModelSpec
 from modelsvc.dissection.layers import dissection_layers
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
 from modelsvc.weights_inspect import WeightsInfo
+from studyapp.job_parameters import job_parameters_check
 from studyapp.map_comparison import map_comparison_settings
 from studyapp.models import FaceModel, Job, StimulusSet, Study
 from studyapp.services.dissection import dissection_check
@@ -197,6 +198,11 @@ class JobLaunchForm(forms.Form):
             raise forms.ValidationError("Choose a study or a stimulus set.")
         if data.get("kind") == Job.Kind.MAPS:
             self._check_map_comparison(data)
+        if "params" in data and data.get("kind"):
+            try:
+                job_parameters_check(data["kind"], data["params"])
+            except ValueError as error:
+                self.add_error("params", str(error))
         if data.get("kind") == Job.Kind.DISSECTION and "params" in data:
             stimulus_set = data["study"].stimulus_set if data["study"] else data["stimulus_set"]
             try:  # the Face Dictionary and the layers are checked now, never in a failed job

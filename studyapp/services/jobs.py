@@ -15,6 +15,7 @@ from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from studyapp.job_parameters import job_parameters_check
 from studyapp.models import FaceModel, Job, JobBatch, StimulusSet, Study
 from studyapp.services.dispatch import (
     BATCH_TASK,
@@ -46,6 +47,7 @@ def job_launch(
         raise ValueError("The 'face_models' parameter of job_launch must name at least one model.")
     if kind in study_kinds and study is None:
         raise ValueError(f"A {kind} job needs its study.")
+    job_parameters_check(kind, params or {})
     with transaction.atomic():
         job = Job.objects.create(
             kind=kind, stimulus_set=stimulus_set, study=study, params=params or {}, created_by=user

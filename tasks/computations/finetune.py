@@ -17,17 +17,13 @@ from modelsvc import (
 )
 from modelsvc.architectures import get_architecture
 from modelsvc.weights import file_sha256, read_weights
+from studyapp.job_parameters import FINETUNE_SETTINGS as SETTING_NAMES
 from studyapp.models import Artifact, FaceModel, Job, JobBatch
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.services.jobs import job_progress
 from tasks.computations.base import BatchOutput, Computation, Plan, batch_file_name, stimulus_ids
 from tasks.items import stimulus_items
 from tasks.model_cache import model_spec
-
-SETTING_NAMES = (
-    "split_seed", "train_last", "val_fraction", "group_column", "max_epochs", "patience",
-    "batch_size", "learning_rate", "weight_decay", "class_weighted",
-)  # fmt: skip
 
 
 def finetune_settings(job: Job) -> FinetuneSettings:
