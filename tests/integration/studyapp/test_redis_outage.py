@@ -14,7 +14,7 @@ from django.urls import reverse
 from studyapp import ratelimit
 from studyapp.models import Participant, Response
 from tests.factories import answer_for, make_study
-from tests.private_redis import PrivateRedis
+from tests.private_servers import PrivateRedis
 
 pytestmark = pytest.mark.django_db
 

@@ -1,15 +1,15 @@
 """A broker that is really stopped and started again, without persistence: no job is lost.
 
-The broker here is a private ``redis-server --save ''`` on a free port (not the shared one). A job
-launched while it is down is saved and answered normally; a broker restart in the middle of a job
-empties its queues. Either way the workers' requeue sweep (every second here) sends the lost
-messages again and the job completes, each batch run once.
+Each test runs on both brokers the platform supports, each a private server on a free port (not
+the shared one): ``redis-server --save ''`` and a RabbitMQ node whose data is wiped when it is
+killed. A job launched while the broker is down is saved and answered normally; a broker restart
+in the middle of a job empties its queues. Either way the workers' requeue sweep (every second
+here) sends the lost messages again and the job completes, each batch run once.
 """
 
 import time
 
 import pytest
-from celery import current_app
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -19,26 +19,19 @@ from studyapp.services.jobs import job_launch
 from studyapp.views.job_messages import QUEUE_DOWN
 from tests.compute_fixtures import small_model, vgg_faces_job_inputs, wait_for
 from tests.factories import make_study
-from tests.private_redis import PrivateRedis
+from tests.private_servers import PrivateRabbitMQ, PrivateRedis, celery_point_at
 from tests.worker import Worker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@pytest.fixture
-def broker(settings, monkeypatch):
+@pytest.fixture(params=[PrivateRedis, PrivateRabbitMQ], ids=["redis", "rabbitmq"])
+def broker(request, settings, monkeypatch):
     """The private broker, stopped; this process and the workers use it."""
-    server = PrivateRedis()
-    broker_url = server.url()
-    settings.CELERY_BROKER_URL = broker_url  # the workers' environment (tests.worker)
-    # Celery reads the broker URL from the environment first, then its settings; its
-    # connection pools are made on first use: point all of them at the private broker.
-    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
-    monkeypatch.setattr(current_app.conf, "broker_url", broker_url)
-    monkeypatch.setattr(current_app, "_pool", None)
-    monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
+    server = request.param()
+    celery_point_at(server.url(), settings, monkeypatch)
     yield server
-    server.kill()
+    server.remove()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """A worker killed with SIGKILL in the middle of a job: a new worker finishes it, exactly once.
 
-The broker is Redis, which delivers an unacknowledged task again only after the visibility
-timeout (here 10 s; in production one hour, longer than any task). Tasks are acknowledged
-late and are idempotent, so the batch that was running is simply run again.
+On both brokers: Redis delivers an unacknowledged task again only after the visibility timeout
+(here 10 s; in production one hour, longer than any task); RabbitMQ puts it back in its queue as
+soon as the dead worker's connection drops (a private node here). Tasks are acknowledged late
+and are idempotent, so the batch that was running is simply run again.
 """
 
 import time
@@ -12,18 +13,33 @@ import pytest
 from django.conf import settings as django_settings
 
 from studyapp.models import Artifact, JobBatch
+from studyapp.services.dispatch import broker_queue_sizes
 from studyapp.services.jobs import job_launch
 from studyapp.storage import read_arrays
 from tests.compute_fixtures import vgg_faces_job_inputs, wait_for
+from tests.private_servers import PrivateRabbitMQ, celery_point_at
 from tests.worker import Worker, purge_broker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 VISIBILITY_TIMEOUT_S = 10
 
 
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request, settings, monkeypatch):
+    """The broker's name; the shared Redis (emptied) or a private RabbitMQ node."""
+    if request.param == "redis":
+        purge_broker()
+        yield request.param
+        return
+    server = PrivateRabbitMQ()
+    server.start()
+    celery_point_at(server.url(), settings, monkeypatch)
+    yield request.param
+    server.remove()
+
+
 @pytest.fixture
-def environment(worker_media):
-    purge_broker()
+def environment(broker, worker_media):
     return worker_environment(
         worker_media,
         FACESIM_JOB_BATCH_SIZE="8",
@@ -32,7 +48,7 @@ def environment(worker_media):
     )
 
 
-def test_killed_worker_job_finishes_on_a_new_worker(environment, media, tmp_path):
+def test_killed_worker_job_finishes_on_a_new_worker(broker, environment, media, tmp_path):
     faces, model = vgg_faces_job_inputs(tmp_path, "random")
 
     first = Worker(environment, tmp_path / "first.log", name="first").start()
@@ -50,6 +66,11 @@ def test_killed_worker_job_finishes_on_a_new_worker(environment, media, tmp_path
         running = job.batches.get(status="running")
         first.kill()
         killed_at = time.monotonic()
+        if broker == "rabbitmq":  # the killed batch's message is back in the queue at once
+            unfinished = job.batches.exclude(status=JobBatch.Status.DONE).count()
+            while broker_queue_sizes()["gpu"] < unfinished and time.monotonic() < killed_at + 5:
+                time.sleep(0.1)
+            assert broker_queue_sizes()["gpu"] == unfinished
         second = Worker(environment, tmp_path / "second.log", name="second").start()
         job = wait_for(job, timeout=180)
         recovered_after = time.monotonic() - killed_at
@@ -73,6 +94,6 @@ def test_killed_worker_job_finishes_on_a_new_worker(environment, media, tmp_path
     assert sorted(ids) == sorted(faces.stimuli.values_list("pk", flat=True))
     assert arrays["maps"].shape == (48, 64, 64)
     assert np.isfinite(arrays["maps"]).all()
-    # Redis hands the killed batch out again only after the visibility timeout.
-    assert VISIBILITY_TIMEOUT_S - 1 <= recovered_after < VISIBILITY_TIMEOUT_S + 60
+    if broker == "redis":  # Redis hands the killed batch out again only after the timeout
+        assert VISIBILITY_TIMEOUT_S - 1 <= recovered_after < VISIBILITY_TIMEOUT_S + 60
     assert django_settings.CELERY_TASK_ACKS_LATE
