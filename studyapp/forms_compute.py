@@ -11,6 +11,7 @@ from modelsvc.dissection.layers import dissection_layers
 from modelsvc.spec import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS_FORMATS
 from modelsvc.weights_inspect import WeightsInfo
 from studyapp.job_parameters import job_parameters_check
+from studyapp.job_values import job_values_check
 from studyapp.map_comparison import map_comparison_settings
 from studyapp.models import FaceModel, Job, StimulusSet, Study
 from studyapp.services.dissection import dissection_check
@@ -198,10 +199,18 @@ class JobLaunchForm(forms.Form):
             raise forms.ValidationError("Choose a study or a stimulus set.")
         if data.get("kind") == Job.Kind.MAPS:
             self._check_map_comparison(data)
-        if "params" in data and data.get("kind"):
-            try:
+        study = data.get("study")
+        stimulus_set = study.stimulus_set if study else data.get("stimulus_set")
+        if "params" in data and data.get("kind") and stimulus_set is not None:
+            try:  # names, then values: a bad one is a form error, never a failed job
                 job_parameters_check(data["kind"], data["params"])
-            except ValueError as error:
+                job_values_check(
+                    kind=data["kind"],
+                    params=data["params"],
+                    stimulus_set=stimulus_set,
+                    face_models=list(data.get("face_models") or []),
+                )
+            except (ValueError, TypeError) as error:
                 self.add_error("params", str(error))
         if data.get("kind") == Job.Kind.DISSECTION and "params" in data:
             stimulus_set = data["study"].stimulus_set if data["study"] else data["stimulus_set"]

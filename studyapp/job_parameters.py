@@ -12,6 +12,8 @@ are launched by the platform only.
 from studyapp.models import Job
 
 RELEVANCE = frozenset({"target", "method", "parameters"})
+PREDICTED = "predicted"  # a relevance target: each image's predicted class
+DEFAULT_METHOD = "epsilon_plus_flat"  # the relevance method of a job that names none
 FILLED_IN = frozenset({"fill_value"})  # written by the job itself when it plans a 'mean' fill
 FINETUNE_SETTINGS = (
     "split_seed", "train_last", "val_fraction", "group_column", "max_epochs", "patience",

@@ -3,6 +3,7 @@
 import numpy as np
 
 from modelsvc import class_indices, code_version, compute_relevance, map_over_images
+from studyapp.job_parameters import DEFAULT_METHOD, PREDICTED
 from studyapp.models import Artifact, FaceModel, Job, JobBatch, StimulusSet
 from studyapp.services.artifacts import artifact_find, artifact_save
 from studyapp.storage import read_arrays, store_arrays
@@ -20,8 +21,6 @@ from tasks.computations.base import (
 from tasks.items import stimulus_items
 from tasks.model_cache import cached_model, model_spec
 
-PREDICTED = "predicted"
-
 
 def settings_for(params: dict, face_model: FaceModel) -> dict:
     """Method, its parameters and the target: a label column, or the predicted class.
@@ -30,7 +29,7 @@ def settings_for(params: dict, face_model: FaceModel) -> dict:
     """
     target = params.get("target") or (face_model.task or PREDICTED)
     return {
-        "method": params.get("method", "epsilon_plus_flat"),
+        "method": params.get("method", DEFAULT_METHOD),
         "parameters": params.get("parameters", {}),
         "target": target,
     }

@@ -22,7 +22,7 @@ ACCEPTED = {
     Job.Kind.EMBEDDINGS: '{"metrics": ["correlation"], "pooling": "gap"}',
     Job.Kind.RELEVANCE: '{"method": "epsilon_plus_flat", "target": "predicted"}',
     Job.Kind.MASKING: '{"fractions": [0.05], "fill": "mean", "relevance": {"method": "gradient"}}',
-    Job.Kind.DECISION: '{"fractions": [0.1], "metric": "correlation", "fill_value": [0.5]}',
+    Job.Kind.DECISION: '{"fractions": [0.1], "metric": "cosine", "fill_value": [0.5, 0.5, 0.5]}',
     Job.Kind.FINETUNE: '{"label_column": "gender", "seed": 1, "max_epochs": 2, "name": "x"}',
 }
 MISSPELT = {
