@@ -119,18 +119,32 @@ def test_the_runner_draws_the_servers_mask_pixel_for_pixel(page, live_server):
 
 
 def levels_follow_the_staircase(responses) -> None:
-    """Each trial's level is the staircase after the outcomes of all earlier trials, or of a
-    prefix of them (an outcome counts when its answer is acknowledged); never out of order."""
-    staircase = WeightedUpDown(**{k: SETTINGS[k] for k in ("start", "target", "step")})
-    replay = [staircase.level]
-    for response in responses:
-        staircase.update(response.correct)
-        replay.append(staircase.level)
-    used = 0
+    """Each trial's level is the staircase after the outcomes acknowledged before it was shown:
+    outcomes of earlier trials, each counted once, a set that only grows, counted in the order of
+    their acknowledgements (static/runner/bubbles.js). That order is the trials' order unless a
+    send failed: the outbox then tries the next answer first, so the set need not be a prefix."""
+    outcomes = [response.correct for response in responses]
+
+    def after(level: float, correct: bool) -> float:
+        staircase = WeightedUpDown(**{k: SETTINGS[k] for k in ("start", "target", "step")})
+        staircase.level = level
+        staircase.update(correct)
+        return round(staircase.level, 9)  # the same level in any order of additions
+
+    start = WeightedUpDown(**{k: SETTINGS[k] for k in ("start", "target", "step")}).level
+    states = {(frozenset(), start)}  # (trials counted, level), as they may have stood
     for i, response in enumerate(responses):
-        matches = [k for k in range(used, i + 1) if math.isclose(replay[k], response.bubbles_level)]
-        assert matches, (i, response.bubbles_level, replay[: i + 1])
-        used = matches[-1]
+        frontier = set(states)
+        while frontier:  # count any further outcomes of trials before i, in any order
+            frontier = {
+                (counted | {j}, after(level, outcomes[j]))
+                for counted, level in frontier
+                for j in range(i)
+                if j not in counted
+            } - states
+            states |= frontier
+        states = {s for s in states if math.isclose(s[1], response.bubbles_level)}
+        assert states, (i, response.bubbles_level, [r.bubbles_level for r in responses[:i]])
         count = min(200, max(1, round(math.exp(response.bubbles_level))))
         assert response.bubbles_count == count
 
