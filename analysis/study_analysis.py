@@ -341,6 +341,7 @@ class StudyAnalysis(GroupSummaries, RelevanceSummaries, ModelComparison, HumanSi
                 "n_dims": self.embedding.best_dims,
                 "train_accuracy": self.embedding.embedding.train_accuracy,
                 "random_state": self.embedding.embedding.random_state,
+                "unconverged_fits": self.embedding.unconverged_fits,
             }
         if self.participant_groups:
             sizes = self.participant_group_table("reliability")

@@ -497,6 +497,11 @@ def sparse_study(
         result, clock = timed(analyse_study, responses, models, parameters=params, n_jobs=n_jobs)
         human = result.human  # after the default exclusions
         timing = f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU, n_jobs {n_jobs}"
+        if result.embedding is not None:
+            timing += (
+                f"; group matrix: {result.embedding.best_dims}-dimensional embedding "
+                f"({result.embedding.unconverged_fits} fits stopped unconverged)"
+            )
     cells = len(human.sums) / (human.n_participants * human.n_pairs)
     print(
         f"\nsparse study: {human.n_stimuli} faces, {human.n_participants} participants x "

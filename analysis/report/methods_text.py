@@ -105,6 +105,14 @@ def methods_paragraphs(a: StudyAnalysis, screening: ScreeningRules | None = None
                 f"them together averaged over every third stimulus "
                 f"(training accuracy {_fmt(e.train_accuracy)}, seed {e.random_state})."
             )
+            unconverged = a.embedding.unconverged_fits
+            if unconverged:
+                fits = a.embedding.scores.shape[0] + 1
+                text += (
+                    f" Caution: {unconverged} of its {fits} fits (folds and final) stopped at "
+                    "the iteration limit before converging, so the held-out accuracies and the "
+                    "matrix may understate the embedding."
+                )
         paragraphs.append(text)
     sh = a.split_half.summary()
     nc = "; ".join(

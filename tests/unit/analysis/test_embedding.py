@@ -14,7 +14,13 @@ from analysis.human.embedding import (
     fit_embedding,
     select_dimensionality,
 )
-from analysis.simulate import random_dissimilarity, simulate_triplet_codes
+from analysis.io import read_responses
+from analysis.simulate import (
+    Design,
+    random_dissimilarity,
+    simulate_responses,
+    simulate_triplet_codes,
+)
 
 
 def random_trials(seed: int, n: int, d: int, m: int, afc: float):
@@ -168,3 +174,35 @@ def test_embedding_validates_input(sparse_study):
         fit_embedding(table, ids, 0)
     with pytest.raises(ValueError, match="'stimuli' parameter"):
         fit_embedding(table, ids[:5], 2)
+
+
+def test_a_large_sparse_study_is_fitted_to_convergence_not_to_a_thousand_iterations():
+    """At 1,000 faces (500 participants x 300 triplets) a 3-dimensional SPoSE fit leaves its
+    starting plateau after about 1,200 iterations: the default limit lets it converge, where
+    the old limit of 1,000 stopped it at the held-out accuracy of one dimension."""
+    truth = random_dissimilarity(1000, n_dims=4, random_state=0)
+    responses = read_responses(
+        simulate_responses(truth, Design(n_participants=500, n_trials=300), random_state=1)
+    )
+    table, ids = choice_table(responses)[:2]
+    held_out = np.random.default_rng(0).random(len(table)) < 0.2
+
+    def fitted(**limit):
+        fit = fit_embedding(table[~held_out], ids, 3, random_state=5, **limit)
+        return fit.converged, fit.accuracy(table[held_out])
+
+    converged, accuracy = fitted()
+    stopped, stopped_accuracy = fitted(max_iter=1000)
+    assert converged
+    assert not stopped
+    assert accuracy > 0.6 > 0.55 > stopped_accuracy
+
+
+def test_fits_stopped_by_the_iteration_limit_are_counted(sparse_study):
+    _, table, ids = sparse_study
+    stopped = select_dimensionality(table, ids, dims=(2, 3), n_folds=2, random_state=0, max_iter=5)
+    assert list(stopped.scores["converged"]) == [False] * 4
+    assert stopped.unconverged_fits == 5  # the four folds and the final fit
+    done = select_dimensionality(table, ids, dims=(2, 3), n_folds=2, random_state=0)
+    assert done.scores["converged"].all()
+    assert done.unconverged_fits == 0

@@ -1,8 +1,12 @@
 """The methods text names only the exclusion rules that could apply to the study."""
 
+import dataclasses
+
 import pytest
 
 from analysis import AnalysisParameters, ExclusionRules, analyse_study
+from analysis.human.choices import choice_table
+from analysis.human.embedding import select_dimensionality
 from analysis.io import read_responses
 from analysis.report.methods_text import methods_paragraphs
 from analysis.simulate import Design, simulate_responses
@@ -39,3 +43,16 @@ def test_without_catch_or_repeated_trials_their_rules_are_not_mentioned(truth):
     assert CATCH not in text
     assert REPEAT not in text
     assert CONSTANT in text
+
+
+def test_an_embedding_with_fits_stopped_by_the_iteration_limit_is_flagged(truth):
+    design = Design(trial_type="triplet", n_participants=6, n_trials=120)
+    rows = read_responses(simulate_responses(truth, design, random_state=3))
+    params = dataclasses.replace(PARAMS, choice_matrix="embedding", embedding_dims=(1, 2))
+    result = analyse_study(rows, parameters=params)
+    assert result.embedding.unconverged_fits == 0
+    assert "Caution" not in methods_paragraphs(result)[1]
+    table, ids = choice_table(rows[rows["trial_type"] == "triplet"])[:2]
+    stopped = select_dimensionality(table, ids, dims=(1, 2), n_folds=2, max_iter=2)
+    text = methods_paragraphs(dataclasses.replace(result, embedding=stopped))[1]
+    assert "Caution: 5 of its 5 fits (folds and final) stopped at the iteration limit" in text
