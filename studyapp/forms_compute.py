@@ -213,7 +213,6 @@ class JobLaunchForm(forms.Form):
             except (ValueError, TypeError) as error:
                 self.add_error("params", str(error))
         if data.get("kind") == Job.Kind.DISSECTION and "params" in data:
-            stimulus_set = data["study"].stimulus_set if data["study"] else data["stimulus_set"]
             try:  # the Face Dictionary and the layers are checked now, never in a failed job
                 dissection_check(stimulus_set=stimulus_set, params=data["params"])
                 for face_model in data.get("face_models") or []:

@@ -6,7 +6,8 @@ The defaults live with the workers (``tasks.computations.*``: ``DEFAULTS``), whi
 PyTorch; this table does not, so the web process can check a launch without it (a unit test
 keeps the two in step). Map-comparison, dissection and report jobs check their own settings
 (``map_comparison``, ``services.dissection``, ``analysis.AnalysisParameters``); adaptive jobs
-are launched by the platform only.
+are launched by the platform only. Two relevance defaults that the form's value checks and the
+workers share live here too (``PREDICTED``, ``DEFAULT_METHOD``).
 """
 
 from studyapp.models import Job

@@ -124,15 +124,14 @@ def levels_follow_the_staircase(responses) -> None:
     their acknowledgements (static/runner/bubbles.js). That order is the trials' order unless a
     send failed: the outbox then tries the next answer first, so the set need not be a prefix."""
     outcomes = [response.correct for response in responses]
+    staircase = WeightedUpDown(**{k: SETTINGS[k] for k in ("start", "target", "step")})
 
     def after(level: float, correct: bool) -> float:
-        staircase = WeightedUpDown(**{k: SETTINGS[k] for k in ("start", "target", "step")})
         staircase.level = level
         staircase.update(correct)
         return round(staircase.level, 9)  # the same level in any order of additions
 
-    start = WeightedUpDown(**{k: SETTINGS[k] for k in ("start", "target", "step")}).level
-    states = {(frozenset(), start)}  # (trials counted, level), as they may have stood
+    states = {(frozenset(), staircase.level)}  # (trials counted, level), as they may have stood
     for i, response in enumerate(responses):
         frontier = set(states)
         while frontier:  # count any further outcomes of trials before i, in any order
