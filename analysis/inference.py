@@ -29,16 +29,14 @@ from analysis.cell_engine import SHARED_RANK_METHODS, RankSums
 from analysis.compare import ModelInput, _engine, model_matrices, split_model_name
 from analysis.evaluation import Engine, PairWeightRows
 from analysis.kernels import (
-    LEVELS_TAU_MAX_LEVELS,
     METHODS,
     SortedRows,
-    YOrderedTau,
     correlate,
     dense_codes,
-    tau_a_of_codes,
     tau_a_rows,
 )
 from analysis.kernels.permuted_products import permuted_upper_products
+from analysis.kernels.permuted_tau import PermutedTau
 from analysis.matrices import ParticipantMatrices, SimilarityMatrix, upper_indices
 
 SCHEMES = ("stimuli", "participants", "both")
@@ -555,61 +553,19 @@ def _gathered_null(method: str, x: np.ndarray, y: np.ndarray, perms: np.ndarray)
     return null
 
 
-def _permuted_pairs(x: np.ndarray, perms: np.ndarray, rows, cols) -> np.ndarray:
-    """``x[perms[:, rows], perms[:, cols]]`` (permutations x pairs), gathered as one ``take``
-    of flat indices, 2-3x faster than the two-array index.  The result has the same
-    (column-major) memory layout as the two-array index, so a product with it sums in the same
-    order and gives the same floats."""
-    transposed = np.ascontiguousarray(perms.T)
-    flat = np.take(transposed * x.shape[0], rows, axis=0)
-    flat += np.take(transposed, cols, axis=0)
-    return np.take(x.ravel(), flat).T
-
-
 def _tau_a_mantel_null(x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
     """tau-a for every permutation of a complete matrix x: the order codes of x are taken
-    once and move with the entries, those of y are fixed, so each permutation is one gather
-    of codes and one `tau_a_of_codes` row (the y pairs that are missing are left out).
-
-    When both sides have more distinct values than the levels algorithm takes (a model
-    against an embedding's group matrix), the pairs are put in the order of y once and each
-    permutation is one gather of x's codes in that order and one merge count
-    (`tau_a_in_order_of`): no sort per permutation, the same integer counts."""
+    once and move with the entries, those of y are fixed (the y pairs that are missing are
+    left out), and each permutation is one compiled gather and count (`PermutedTau`)."""
     n = x.shape[0]
     rows, cols = upper_indices(n)
     y_ok = ~np.isnan(y)
-    ones = np.ones((1, rows.size), dtype=bool)
-    upper_codes, x_levels = dense_codes(x[rows, cols][None], ones)
+    upper_codes = dense_codes(x[rows, cols][None], np.ones((1, rows.size), dtype=bool))[0]
     x_codes = np.zeros((n, n), dtype=np.int64)
     x_codes[rows, cols] = x_codes[cols, rows] = upper_codes[0]
-    y_codes, y_levels = dense_codes(y[y_ok][None], ones[:, y_ok])
-    weights = np.ones((1, int(y_ok.sum())), dtype=np.int64)
-    null = np.empty(len(perms))
-    step = max(1, _MANTEL_CHUNK_ELEMENTS // rows.size)
-    by_merge = min(int(x_levels[0]), int(y_levels[0])) > LEVELS_TAU_MAX_LEVELS
-    if by_merge:
-        order = np.argsort(y_codes[0], kind="stable")
-        in_order = YOrderedTau(y_codes[0][order])
-        rows, cols = rows[y_ok][order], cols[y_ok][order]
-        # with every y pair present a permutation moves x's codes among the same pairs: the
-        # pairs tied in x are the same for all of them
-        tied_x = YOrderedTau.tied_pairs(upper_codes[0]) if y_ok.all() else None
-    for start in range(0, len(perms), step):
-        p = perms[start : start + step]
-        if by_merge:
-            gathered = _permuted_pairs(x_codes, p, rows, cols)
-            null[start : start + step] = in_order.tau_a(gathered, tied_x)
-            continue
-        gathered = x_codes[p[:, rows[y_ok]], p[:, cols[y_ok]]]
-        shape = gathered.shape
-        null[start : start + step] = tau_a_of_codes(
-            gathered,
-            np.broadcast_to(x_levels, len(p)),
-            np.broadcast_to(y_codes, shape),
-            np.broadcast_to(y_levels, len(p)),
-            np.broadcast_to(weights, shape),
-        )
-    return null
+    y_codes = np.full(rows.size, -1, dtype=np.int64)
+    y_codes[y_ok] = dense_codes(y[y_ok][None], np.ones((1, int(y_ok.sum())), dtype=bool))[0][0]
+    return PermutedTau(x_codes, y_codes, rows, cols).tau_a(perms)
 
 
 def fdr_bh(p_values: np.ndarray) -> np.ndarray:

@@ -23,17 +23,18 @@ One module per statistic:
   side has at most `LEVELS_TAU_MAX_LEVELS` distinct values (every participant's judgments: 0/1
   choices, proportions, 1-7 ratings) by levels (`tau_levels`, O(P L) array work, all rows at
   once); otherwise (two continuous vectors, e.g. a Mantel test of a model against a group
-  matrix) by one sort and scipy's compiled merge count per row; against one fixed row
-  (a Mantel null) the rows are taken in its order, so no sort is needed (`YOrderedTau`).
+  matrix) by one sort and scipy's compiled merge count per row.  Against one fixed row (a
+  Mantel null) see `permuted_tau`.
 * `tau_levels` -- the levels algorithm: each row sorted once by packed (x, y, w) keys, then the
   signed pairs counted by `packed_counters`; `tau_a_one_x` sorts a model once and gathers
   every participant's levels into its order.
 * `packed_counters` -- running weights of all thresholds of a short scale as bit fields of one
   64-bit word, so one cumulative sum serves all of them.
 * `codes` -- dense integer codes, shared by the above.
-* `permuted_products`, `paired_pearson` -- compiled loops (numba) where the array version
-  moves many times the data: the Mantel nulls' permuted products, the cell engine's Pearson
-  ceilings.
+* `permuted_products`, `permuted_tau`, `paired_pearson` -- compiled loops (numba) where the
+  array version moves many times the data: the Mantel nulls' permuted products and
+  permuted tau-a counts (the pairs in the fixed side's order, an inversion count per
+  permutation), the cell engine's Pearson ceilings.
 * `correlate` -- any statistic by name on broadcast rows (the simple, unbatched entry point).
 
 Special paths, each kept because it pays at report sizes (CPU time with / without it,
@@ -62,7 +63,6 @@ from analysis.kernels.ranks import (
 )
 from analysis.kernels.tau import (
     LEVELS_TAU_MAX_LEVELS,
-    YOrderedTau,
     tau_a,
     tau_a_of_codes,
     tau_a_rows,
@@ -75,7 +75,6 @@ __all__ = [
     "METHODS",
     "RANK_METHODS",
     "SortedRows",
-    "YOrderedTau",
     "correlate",
     "cross_correlate",
     "cross_sums",

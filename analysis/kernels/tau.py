@@ -134,51 +134,6 @@ def _tau_a_merge(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return float(np.clip((pairs - tied - 2 * discordant) / pairs, -1.0, 1.0))
 
 
-class YOrderedTau:
-    """tau-a of many rows of codes against one fixed row of codes y, the rows given in the
-    order of y (a Mantel null: the model's codes move, the group matrix's stay).
-
-    In that order no sort is needed: scipy's merge count of the pairs discordant in
-    (y, x) is the one `_tau_a_merge` takes in (x, y) order, the pairs tied in x or in y
-    are counts of codes, and pairs tied in both exist only when both sides have ties (then
-    the row goes through `_tau_a_merge`).  The integers, and so the floats, are the same.
-
-    y_sorted: (P,) the codes of y in ascending order.
-    """
-
-    def __init__(self, y_sorted: np.ndarray) -> None:
-        self.y = np.ascontiguousarray(y_sorted, dtype=np.intp)
-        if (np.diff(self.y) < 0).any():
-            raise ValueError("The 'y_sorted' parameter must be in ascending order.")
-        self.tied_y = _tied_pairs_of_codes(self.y) if len(self.y) else 0
-
-    @staticmethod
-    def tied_pairs(codes: np.ndarray) -> int:
-        """Pairs of equal entries in a row of non-negative integer codes."""
-        return _tied_pairs_of_codes(codes)
-
-    def tau_a(self, x_rows: np.ndarray, tied_x: int | None = None) -> np.ndarray:
-        """tau-a of each row (R, P) of non-negative integer codes, in the order of y.
-        `tied_x`: the pairs tied in every row, when all rows hold the same codes (the
-        permutations of a complete matrix); counted per row otherwise."""
-        x_rows = np.ascontiguousarray(x_rows, dtype=np.intp)
-        n = x_rows.shape[1]
-        out = np.full(len(x_rows), np.nan)
-        if n < 2:
-            return out
-        pairs = n * (n - 1) // 2
-        given = tied_x
-        for r, x in enumerate(x_rows):
-            tied_x = _tied_pairs_of_codes(x) if given is None else given
-            if tied_x and self.tied_y:  # pairs tied in both: count them the sorted way
-                out[r] = _tau_a_merge(x, self.y, np.ones(n, dtype=np.int64))
-                continue
-            discordant = _kendall_dis(self.y, x + 1)  # the kernel counts from 1
-            tied = tied_x + self.tied_y
-            out[r] = float(np.clip((pairs - tied - 2 * discordant) / pairs, -1.0, 1.0))
-        return out
-
-
 def _tied_pairs_of_codes(codes: np.ndarray) -> int:
     counts = np.bincount(codes)
     return int((counts * (counts - 1) // 2).sum())

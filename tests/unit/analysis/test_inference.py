@@ -11,7 +11,6 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.inference import (
     Bootstrap,
-    _permuted_pairs,
     bootstrap_evaluations,
     bootstrap_indices,
     compare_models,
@@ -257,21 +256,6 @@ def test_tau_a_mantel_against_a_group_matrix_is_the_merge_count_of_each_permutat
     gathered = a.values[perms[:, rows], perms[:, cols]]
     expected = tau_a_rows(gathered, yv[None], np.ones((1, rows.size)))
     np.testing.assert_array_equal(result.null, expected)
-
-
-def test_permuted_pairs_are_the_two_array_index_in_its_memory_layout():
-    """The same values in the same (column-major) layout, so a product sums in the same order."""
-    rng = np.random.default_rng(13)
-    n = 25
-    rows, cols = upper_indices(n)
-    x = vector_to_square(rng.random(rows.size))
-    perms = np.stack([rng.permutation(n) for _ in range(30)])
-    two_arrays = x[perms[:, rows], perms[:, cols]]
-    taken = _permuted_pairs(x, perms, rows, cols)
-    np.testing.assert_array_equal(taken, two_arrays)
-    assert taken.strides == two_arrays.strides
-    y = rng.random(rows.size)
-    np.testing.assert_array_equal(taken @ y, two_arrays @ y)
 
 
 def pair_order_null(method, x, y, perms):
