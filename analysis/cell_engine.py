@@ -52,6 +52,7 @@ from analysis.kernels import (
     zscore_weighted,
 )
 from analysis.kernels.paired_pearson import paired_pearson
+from analysis.matrices import n_from_pairs, upper_indices
 
 SHARED_RANK_METHODS = ("spearman", "rho-a")
 
@@ -96,6 +97,8 @@ class CellEngine(Engine):
         self.real[participant, column] = True
         self.pairs = np.zeros(self.real.shape, dtype=np.intp)
         self.pairs[participant, column] = pair
+        rows, cols = upper_indices(n_from_pairs(self.n_pairs))  # each cell's two stimuli
+        self.stimuli = (rows[self.pairs].astype(np.int32), cols[self.pairs].astype(np.int32))
         self.values = np.zeros(self.real.shape)
         self.values[participant, column] = value
         # observed pairs, numbered 0..n_observed-1: where pooled sums are scattered
@@ -142,7 +145,7 @@ class CellEngine(Engine):
         # draws that only resample participants share one weight row: their evaluations
         # and pooling terms are computed once
         rows = pw.first_if_all_equal()
-        w = rows.at(self.pairs) * self.real  # (1 or b, n_participants, width)
+        w = rows.at_cells(self.pairs, self.stimuli, self.real)  # (1 or b, n_participants, width)
         total = w.sum(-1)
         ry = None if self.method == "pearson" else self.y_ranker.ranks(w)
         per = self._per_participant(rows, w, ry, total)

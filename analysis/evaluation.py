@@ -60,6 +60,7 @@ from analysis.kernels import (
     weighted_ranks,
     zscore_weighted,
 )
+from analysis.kernels.cell_weights import cell_weights
 from analysis.matrices import ParticipantMatrices, upper_indices
 
 # elements of the largest temporary array per chunk (keeps peak memory near 100-200 MB)
@@ -146,6 +147,16 @@ class PairWeightChunk:
         if self.kind == "rows":
             return self.source[:, pairs]
         return self.source[:, self.rows[pairs]] * self.source[:, self.cols[pairs]]
+
+    def at_cells(self, pairs: np.ndarray, stimuli: tuple, real: np.ndarray) -> np.ndarray:
+        """``at(pairs) * real``: the weights (b, n_participants, width) of cells holding
+        `pairs`, whose stimuli are `stimuli` (the pairs' rows and columns), 0 where `real` is
+        False; draws' stimulus counts are read in one compiled pass (`cell_weights`)."""
+        if self.kind == "rows":
+            return self.source[:, pairs] * real
+        out = np.empty((len(self.source), *pairs.shape))
+        cell_weights(np.ascontiguousarray(self.source), *stimuli, real, out)
+        return out
 
     def first_if_all_equal(self) -> PairWeightChunk:
         """This chunk's first draw alone when every draw is that draw, else the chunk."""

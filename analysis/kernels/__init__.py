@@ -31,10 +31,10 @@ One module per statistic:
 * `packed_counters` -- running weights of all thresholds of a short scale as bit fields of one
   64-bit word, so one cumulative sum serves all of them.
 * `codes` -- dense integer codes, shared by the above.
-* `permuted_products`, `permuted_tau`, `paired_pearson` -- compiled loops (numba) where the
-  array version moves many times the data: the Mantel nulls' permuted products and
-  permuted tau-a counts (the pairs in the fixed side's order, an inversion count per
-  permutation), the cell engine's Pearson ceilings.
+* `permuted_products`, `permuted_tau`, `paired_pearson`, `cell_weights` -- compiled loops
+  (numba) where the array version moves many times the data: the Mantel nulls' permuted
+  products and permuted tau-a counts (the pairs in the fixed side's order, an inversion
+  count per permutation), the cell engine's Pearson ceilings and its cells' weights.
 * `correlate` -- any statistic by name on broadcast rows (the simple, unbatched entry point).
 
 Special paths, each kept because it pays at report sizes (CPU time with / without it,

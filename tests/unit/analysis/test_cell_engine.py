@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from analysis.cell_engine import CellEngine, RankSums
-from analysis.evaluation import DenseEngine, PairWeightRows, SparseEngine, make_engine
+from analysis.evaluation import (
+    DenseEngine,
+    PairWeightChunk,
+    PairWeightRows,
+    SparseEngine,
+    make_engine,
+)
 from analysis.human.choices import choice_matrices, choice_table
 from analysis.inference import draw_counts, stimulus_pair_weights
 from analysis.io import read_responses
@@ -120,6 +126,23 @@ def test_pair_weight_rows_are_the_dense_weights_a_chunk_at_a_time():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="'counts' parameter"):
         PairWeightRows(np.array([[1.0, -1.0]]))
+
+
+def test_cell_weights_are_the_pair_weights_gathered_and_zero_on_padding():
+    """The compiled cells' weights (`at_cells`) equal ``at(pairs) * real`` bit for bit, from
+    draws' counts and from given weight rows."""
+    rng = np.random.default_rng(3)
+    n = 9
+    counts = draw_counts(rng.integers(0, n, (6, n)), n)
+    chunk = PairWeightRows(counts).chunk(slice(None))
+    pairs = rng.integers(0, n * (n - 1) // 2, (4, 5))
+    real = rng.random((4, 5)) < 0.7
+    stimuli = tuple(index[pairs].astype(np.int32) for index in (chunk.rows, chunk.cols))
+    expected = chunk.at(pairs) * real
+    np.testing.assert_array_equal(chunk.at_cells(pairs, stimuli, real), expected)
+    assert (chunk.at_cells(pairs, stimuli, real)[:, ~real] == 0).all()
+    given = PairWeightChunk.of_rows(chunk.at(slice(None)))
+    np.testing.assert_array_equal(given.at_cells(pairs, stimuli, real), expected)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
