@@ -60,7 +60,7 @@ class PermutedTau:
 
 
 # Bits of a code taken per pass: the trie of one pass has this many levels, a constant, so
-# the compiler unrolls its loop (1.6x faster than a depth known at run time).
+# the compiler unrolls its loop (1.5x faster than a depth known at run time).
 DIGIT_BITS = 10
 _LEAVES = 1 << DIGIT_BITS
 
