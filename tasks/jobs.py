@@ -3,9 +3,12 @@
 Every task takes ids and the number of its message (an old copy is skipped; messages sent
 before messages were numbered count as number 0), is safe to deliver twice (state changes lock
 rows and check state; artifacts are unique by their inputs), is acknowledged late and rejected
-when its worker dies, so the broker delivers it again (see README, "Workers").
+when its worker dies, so the broker delivers it again (see README, "Workers"). While it runs it
+holds its row's run mark (``run_marks``), which tells the requeue sweep that a live worker has
+it; a copy delivered while another live worker runs the row is skipped.
 """
 
+import functools
 import logging
 
 from celery import shared_task
@@ -14,6 +17,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from studyapp.models import JobBatch
 from studyapp.services import jobs as job_state
+from studyapp.services.run_marks import run_mark
 from tasks.computations import computation_for
 
 logger = logging.getLogger(__name__)
@@ -31,7 +35,25 @@ RETRY = {
 }
 
 
+def while_marked(task_name: str):
+    """Run the task holding its row's run mark; skip it when a live worker holds the mark."""
+
+    def decorate(task):
+        @functools.wraps(task)
+        def marked(object_id: int, dispatch: int = 0) -> None:
+            with run_mark(task_name, object_id) as ours:
+                if not ours:
+                    logger.info("%s(%s) runs on another worker; copy skipped", task_name, object_id)
+                    return
+                task(object_id, dispatch)
+
+        return marked
+
+    return decorate
+
+
 @shared_task(name=job_state.PLAN_TASK, **RETRY)
+@while_marked(job_state.PLAN_TASK)
 def plan_job(job_id: int, dispatch: int = 0) -> None:
     job = job_state.job_take(job_id=job_id, dispatch=dispatch)
     if job is None:
@@ -55,6 +77,7 @@ def plan_job(job_id: int, dispatch: int = 0) -> None:
 
 
 @shared_task(name=job_state.BATCH_TASK, **RETRY)
+@while_marked(job_state.BATCH_TASK)
 def run_batch(batch_id: int, dispatch: int = 0) -> None:
     batch = job_state.batch_claim(batch_id=batch_id, dispatch=dispatch)
     if batch is None:
@@ -76,6 +99,7 @@ def run_batch(batch_id: int, dispatch: int = 0) -> None:
 
 
 @shared_task(name=job_state.FINALIZE_TASK, **RETRY)
+@while_marked(job_state.FINALIZE_TASK)
 def finalize_job(job_id: int, dispatch: int = 0) -> None:
     job = job_state.job_take(job_id=job_id, dispatch=dispatch)
     if job is None:

@@ -196,6 +196,9 @@ FACESIM_BROKER_SEND_RETRY = {
 # a message not run this long after it was sent, and not in the broker's queue, is sent again.
 FACESIM_REQUEUE_INTERVAL_S = env.int("FACESIM_REQUEUE_INTERVAL_S", default=60)
 FACESIM_REQUEUE_AFTER_S = env.int("FACESIM_REQUEUE_AFTER_S", default=120)
+# A running message's run mark (``studyapp.services.run_marks``) checks its connection this often
+# and, after a database restart, takes the mark again.
+FACESIM_RUN_MARK_CHECK_S = env.float("FACESIM_RUN_MARK_CHECK_S", default=2.0)
 # Plans computed ahead per live study (``studyapp.services.plan_pool``; 0: every start plans
 # for itself). A start that takes one does no planning; a worker tops the pool up at half.
 FACESIM_PLAN_POOL_SIZE = env.int("FACESIM_PLAN_POOL_SIZE", default=50)

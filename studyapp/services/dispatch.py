@@ -8,8 +8,9 @@ commits, with a short broker timeout; a failed send leaves the row "requested". 
 - "requested" for longer than ``FACESIM_REQUEUE_AFTER_S``: the send failed;
 - "sent" for that long while the broker's queue holds fewer messages than are waiting in it: the
   broker lost messages (e.g. a restart without persistence);
-- "taken" for longer than the task time limit plus that delay: the worker died and the broker
-  did not hand the message out again.
+- "taken" that long and no live worker runs it (``run_marks``: a worker holds a PostgreSQL
+  advisory lock while it runs a message): the worker died, or the broker lost the retry it
+  sent, and the broker did not hand the message out again.
 
 A worker runs only the newest message of a row (``message_take``), so a copy that turns up after
 a re-send is skipped: a batch never runs twice at once from two messages, and its results are
@@ -35,6 +36,10 @@ PLAN_TASK = "facesim.plan_job"
 BATCH_TASK = "facesim.run_batch"
 FINALIZE_TASK = "facesim.finalize_job"
 QUEUE_FOR_TASK = {PLAN_TASK: "cpu", BATCH_TASK: "gpu", FINALIZE_TASK: "cpu"}
+# First key of the two-key advisory lock that marks a message as running ("RUN" + 1..3; the
+# second key is the row's id): see ``run_marks``.
+MARK_KEY_FOR_TASK = {PLAN_TASK: 0x52554E01, BATCH_TASK: 0x52554E02, FINALIZE_TASK: 0x52554E03}
+TASK_FOR_MARK_KEY = {key: task_name for task_name, key in MARK_KEY_FOR_TASK.items()}
 State = Job.DispatchState
 SWEEP_LOCK = 0x5EED_10B5  # a PostgreSQL advisory lock: one sweep at a time across workers
 
@@ -103,6 +108,19 @@ def broker_queue_sizes() -> dict[str, int]:
     return sizes
 
 
+def rows_marked() -> set[tuple[str, int]]:
+    """(task, row id) of every message that a live worker runs now, in this database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objsubid = 2 AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid::bigint = ANY(%s)",
+            [list(TASK_FOR_MARK_KEY)],
+        )
+        return {(TASK_FOR_MARK_KEY[key], pk) for key, pk in cursor.fetchall()}
+
+
 def _owed_messages() -> list[tuple[str, Job | JobBatch]]:
     """(task, row) for every row a worker should be running or about to run."""
     unmet_prerequisite = Job.objects.filter(dependents=OuterRef("pk")).exclude(
@@ -122,10 +140,11 @@ def _owed_messages() -> list[tuple[str, Job | JobBatch]]:
     ]
 
 
-def _lost(owed: list[tuple[str, Job | JobBatch]], sizes: dict[str, int]) -> list[tuple]:
+def _lost(
+    owed: list[tuple[str, Job | JobBatch]], sizes: dict[str, int], marked: set[tuple[str, int]]
+) -> list[tuple]:
     now = timezone.now()
     after = timedelta(seconds=settings.FACESIM_REQUEUE_AFTER_S)
-    hard_limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + after
     in_queue = defaultdict(int)
     for task_name, row in owed:
         if row.dispatch_state == State.SENT:
@@ -139,7 +158,7 @@ def _lost(owed: list[tuple[str, Job | JobBatch]], sizes: dict[str, int]) -> list
             state == State.NONE
             or (state == State.REQUESTED and age > after)
             or (state == State.SENT and age > after and QUEUE_FOR_TASK[task_name] in short)
-            or (state == State.TAKEN and age > hard_limit)
+            or (state == State.TAKEN and age > after and (task_name, row.pk) not in marked)
         )
 
     return [(task_name, row) for task_name, row in owed if lost(task_name, row)]
@@ -157,7 +176,9 @@ def jobs_requeue(*, sizes: dict[str, int] | None = None) -> list[tuple[str, int]
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SWEEP_LOCK])
             if not cursor.fetchone()[0]:
                 return []
-        resent = [(task_name, row.pk) for task_name, row in _lost(_owed_messages(), sizes)]
+        marked = rows_marked()  # before the rows: a run that ends in between is not owed then
+        lost = _lost(_owed_messages(), sizes, marked)
+        resent = [(task_name, row.pk) for task_name, row in lost]
         for task_name, pk in resent:
             enqueue(task_name, pk)
     if resent:

@@ -1,5 +1,5 @@
 """The requeue sweep sends again exactly the messages that are lost, and workers skip old copies
-(the broker-outage test runs the whole thing with a real broker and worker)."""
+(the broker-outage and worker-fault tests run the whole thing with a real broker and worker)."""
 
 from datetime import timedelta
 from io import StringIO
@@ -11,6 +11,7 @@ from django.utils import timezone
 from studyapp.models import Job, JobBatch
 from studyapp.services.dispatch import BATCH_TASK, FINALIZE_TASK, PLAN_TASK, jobs_requeue
 from studyapp.services.jobs import batch_claim, job_retry
+from studyapp.services.run_marks import run_mark
 from tests.factories import make_stimulus_set
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,6 @@ def stimulus_set():
 @pytest.fixture(autouse=True)
 def delays(settings):
     settings.FACESIM_REQUEUE_AFTER_S = 60
-    settings.CELERY_TASK_TIME_LIMIT = 600
 
 
 def ago(seconds: float):
@@ -50,33 +50,37 @@ def test_the_sweep_sends_again_only_what_is_lost(stimulus_set):
     finishing = job(status="running", **message("sent", 61))  # all batches done: finalize owed
     batch(finishing, 0, status="done", result="jobs/x.npz")
     running = job(status="running", **message("taken", 900))
-    taken_recently = batch(running, 0, status="running", **message("taken", 500))
-    taken_by_a_dead_worker = batch(running, 1, status="running", **message("taken", 661))
+    taken_by_a_live_worker = batch(running, 0, status="running", **message("taken", 5000))
+    taken_by_a_dead_worker = batch(running, 1, status="running", **message("taken", 61))
+    batch(running, 4, status="running", **message("taken", 5))  # in a retry's short countdown
     batch_in_queue = batch(running, 2, **message("sent", 61))
     batch(running, 3, status="done", result="jobs/y.npz")
     job(status="succeeded", **message("requested", 999))
     job(status="cancelled", **message("sent", 999))
 
-    # the queues hold as many messages as are waiting in them: only failed sends and dead workers
-    assert set(jobs_requeue(sizes={"cpu": 2, "gpu": 1})) == {
-        (PLAN_TASK, send_failed.pk),
-        (BATCH_TASK, taken_by_a_dead_worker.pk),
-    }
-    taken_by_a_dead_worker.refresh_from_db()
-    assert (taken_by_a_dead_worker.dispatch, taken_by_a_dead_worker.dispatch_state) == (
-        2,
-        "requested",
-    )
-    # one message fewer in "cpu" than waiting there: both waiting ones are sent again
-    assert set(jobs_requeue(sizes={"cpu": 1, "gpu": 1})) == {
-        (PLAN_TASK, in_queue.pk),
-        (FINALIZE_TASK, finishing.pk),
-    }
-    # the broker restarted empty
-    assert jobs_requeue(sizes={"cpu": 0, "gpu": 0}) == [(BATCH_TASK, batch_in_queue.pk)]
-    assert jobs_requeue(sizes={"cpu": 0, "gpu": 0}) == []  # just sent: not lost (yet)
-    taken_recently.refresh_from_db()
-    assert taken_recently.dispatch == 1
+    with run_mark(BATCH_TASK, taken_by_a_live_worker.pk):  # a live worker runs it
+        # the queues hold as many messages as are waiting in them: failed sends and dead workers
+        assert set(jobs_requeue(sizes={"cpu": 2, "gpu": 1})) == {
+            (PLAN_TASK, send_failed.pk),
+            (BATCH_TASK, taken_by_a_dead_worker.pk),
+        }
+        taken_by_a_dead_worker.refresh_from_db()
+        assert (taken_by_a_dead_worker.dispatch, taken_by_a_dead_worker.dispatch_state) == (
+            2,
+            "requested",
+        )
+        # one message fewer in "cpu" than waiting there: both waiting ones are sent again
+        assert set(jobs_requeue(sizes={"cpu": 1, "gpu": 1})) == {
+            (PLAN_TASK, in_queue.pk),
+            (FINALIZE_TASK, finishing.pk),
+        }
+        # the broker restarted empty
+        assert jobs_requeue(sizes={"cpu": 0, "gpu": 0}) == [(BATCH_TASK, batch_in_queue.pk)]
+        assert jobs_requeue(sizes={"cpu": 0, "gpu": 0}) == []  # just sent: not lost (yet)
+    taken_by_a_live_worker.refresh_from_db()
+    assert taken_by_a_live_worker.dispatch == 1
+    # its worker died: the mark is gone, the message is sent again
+    assert jobs_requeue(sizes={"cpu": 0, "gpu": 0}) == [(BATCH_TASK, taken_by_a_live_worker.pk)]
 
 
 def test_a_worker_runs_only_the_newest_message_of_a_batch(stimulus_set):

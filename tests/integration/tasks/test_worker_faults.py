@@ -3,7 +3,8 @@
 On both brokers: Redis delivers an unacknowledged task again only after the visibility timeout
 (here 10 s; in production one hour, longer than any task); RabbitMQ puts it back in its queue as
 soon as the dead worker's connection drops (a private node here). Tasks are acknowledged late
-and are idempotent, so the batch that was running is simply run again.
+and are idempotent, so the batch that was running is simply run again. With Redis's production
+timeout the requeue sweep sends it again first: the dead worker's run mark is gone.
 """
 
 import time
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
-from studyapp.models import Artifact, JobBatch
-from studyapp.services.dispatch import broker_queue_sizes
+from studyapp.models import Artifact, Job, JobBatch
+from studyapp.services.dispatch import BATCH_TASK, broker_queue_sizes, rows_marked
 from studyapp.services.jobs import job_launch
 from studyapp.storage import read_arrays
 from tests.compute_fixtures import vgg_faces_job_inputs, wait_for
@@ -48,23 +49,48 @@ def environment(broker, worker_media):
     )
 
 
+def launch_and_kill_mid_job(worker: Worker, faces, model) -> tuple[Job, JobBatch]:
+    """Launch a relevance job, SIGKILL the worker while a batch runs after a stored one."""
+    job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # at least one batch stored, another one running
+        job.refresh_from_db()
+        if job.progress_done >= 8 and job.batches.filter(status="running").exists():
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"job never had a running batch after a finished one: {job.status}")
+    running = job.batches.get(status="running")
+    assert (BATCH_TASK, running.pk) in rows_marked()
+    worker.kill()
+    return job, running
+
+
+def assert_finished_once(job: Job, model, faces, rerun_pk: int) -> None:
+    assert job.status == "succeeded", job.error
+    assert job.progress_done == job.progress_total == 48
+    batches = list(job.batches.order_by("index"))
+    assert len(batches) == 6
+    assert all(b.status == JobBatch.Status.DONE for b in batches)
+    rerun = next(b for b in batches if b.pk == rerun_pk)
+    assert rerun.attempts == 2
+    assert rerun.worker_host  # finished by the second worker
+    artifacts = Artifact.objects.filter(kind="relevance", face_model=model)
+    assert artifacts.count() == 1
+    arrays = read_arrays(artifacts[0].file.name, artifacts[0].sha256)
+    ids = arrays["stimulus_ids"].tolist()
+    assert sorted(ids) == sorted(faces.stimuli.values_list("pk", flat=True))
+    assert arrays["maps"].shape == (48, 64, 64)
+    assert np.isfinite(arrays["maps"]).all()
+
+
 def test_killed_worker_job_finishes_on_a_new_worker(broker, environment, media, tmp_path):
     faces, model = vgg_faces_job_inputs(tmp_path, "random")
 
     first = Worker(environment, tmp_path / "first.log", name="first").start()
     second = None
     try:
-        job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # at least one batch stored, another one running
-            job.refresh_from_db()
-            if job.progress_done >= 8 and job.batches.filter(status="running").exists():
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"job never had a running batch after a finished one: {job.status}")
-        running = job.batches.get(status="running")
-        first.kill()
+        job, running = launch_and_kill_mid_job(first, faces, model)
         killed_at = time.monotonic()
         if broker == "rabbitmq":  # the killed batch's message is back in the queue at once
             unfinished = job.batches.exclude(status=JobBatch.Status.DONE).count()
@@ -79,21 +105,37 @@ def test_killed_worker_job_finishes_on_a_new_worker(broker, environment, media, 
         if second:
             second.stop()
 
-    assert job.status == "succeeded", job.error
-    assert job.progress_done == job.progress_total == 48
-    batches = list(job.batches.order_by("index"))
-    assert len(batches) == 6
-    assert all(b.status == JobBatch.Status.DONE for b in batches)
-    rerun = next(b for b in batches if b.pk == running.pk)
-    assert rerun.attempts == 2
-    assert rerun.worker_host  # finished by the second worker
-    artifacts = Artifact.objects.filter(kind="relevance", face_model=model)
-    assert artifacts.count() == 1
-    arrays = read_arrays(artifacts[0].file.name, artifacts[0].sha256)
-    ids = arrays["stimulus_ids"].tolist()
-    assert sorted(ids) == sorted(faces.stimuli.values_list("pk", flat=True))
-    assert arrays["maps"].shape == (48, 64, 64)
-    assert np.isfinite(arrays["maps"]).all()
+    assert_finished_once(job, model, faces, running.pk)
     if broker == "redis":  # Redis hands the killed batch out again only after the timeout
         assert VISIBILITY_TIMEOUT_S - 1 <= recovered_after < VISIBILITY_TIMEOUT_S + 60
     assert django_settings.CELERY_TASK_ACKS_LATE
+
+
+def test_the_sweep_sends_a_dead_workers_batch_again_before_redis_would(
+    worker_media, media, tmp_path
+):
+    """Redis with its production visibility timeout (one hour) would hand the killed batch out
+    only after an hour; the sweep finds the batch taken with no run mark and sends it again."""
+    purge_broker()
+    environment = worker_environment(
+        worker_media,
+        FACESIM_JOB_BATCH_SIZE="8",
+        FACESIM_REQUEUE_INTERVAL_S="1",
+        FACESIM_REQUEUE_AFTER_S="2",
+    )
+    faces, model = vgg_faces_job_inputs(tmp_path, "random")
+    first = Worker(environment, tmp_path / "first.log", name="first").start()
+    second = None
+    try:
+        job, running = launch_and_kill_mid_job(first, faces, model)
+        killed_at = time.monotonic()
+        second = Worker(environment, tmp_path / "second.log", name="second").start()
+        job = wait_for(job, timeout=120)
+        recovered_after = time.monotonic() - killed_at
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+    assert_finished_once(job, model, faces, running.pk)
+    assert f"({BATCH_TASK!r}, {running.pk})" in (tmp_path / "second.log").read_text()
+    assert recovered_after < 60  # worker start + 2 s + one sweep + the remaining batches
