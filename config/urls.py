@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 handler404 = "studyapp.views.errors.page_not_found"
+handler500 = "studyapp.views.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -57,6 +57,14 @@ class TooManyRequests(RequestRejected):
     status = 429
 
 
+class ServerError(RequestRejected):
+    status = 500
+
+
+class Unavailable(RequestRejected):
+    status = 503
+
+
 def rejection_response(rejected: RequestRejected) -> JsonResponse:
     """The JSON body of a rejected request, with its status."""
     return JsonResponse(rejected.as_json(), status=rejected.status)

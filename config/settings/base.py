@@ -33,7 +33,12 @@ DATABASES["default"]["ENGINE"] = "config.postgresql"  # batches to PostgreSQL's 
 DATABASES["default"]["OPTIONS"] = {
     "server_side_binding": True,
     "prepare_threshold": env.int("DATABASE_PREPARE_THRESHOLD", default=5) or None,
+    # A database host that drops packets fails a request after this long, not after TCP's
+    # two minutes; the request then answers 503 (``studyapp.views.errors.server_error``).
+    "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
 }
+# Retry-After (seconds) of the 503 that requests get while the database cannot be reached.
+FACESIM_DATABASE_RETRY_AFTER_S = env.int("FACESIM_DATABASE_RETRY_AFTER_S", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

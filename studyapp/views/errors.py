@@ -1,9 +1,27 @@
 """Error pages: the participant JSON API (``/api/``) answers its JSON error body instead."""
 
+import logging
+import sys
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views import csrf, defaults
 
-from studyapp.errors import Forbidden, NotFound, is_api_request, rejection_response
+from studyapp.errors import (
+    Forbidden,
+    NotFound,
+    ServerError,
+    Unavailable,
+    is_api_request,
+    rejection_response,
+)
+
+logger = logging.getLogger(__name__)
+# The database is down, restarting or dropped the connection (a restart ends every session);
+# Django opens a new connection for the next request.
+DATABASE_AWAY = (OperationalError, InterfaceError)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -20,3 +38,34 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return rejection_response(NotFound("not_found", "There is no such API address."))
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: 503 with Retry-After while the database cannot be reached (nothing was
+    stored, the participant's browser sends its answers again); otherwise Django's 500 page, or
+    a JSON body for the API."""
+    error = sys.exc_info()[1]  # Django calls this inside its handler of the uncaught error
+    if isinstance(error, DATABASE_AWAY):
+        return database_away(request, error)
+    if is_api_request(request):
+        return rejection_response(
+            ServerError("server_error", "The server failed on this request; it has been logged.")
+        )
+    return defaults.server_error(request)
+
+
+def database_away(request: HttpRequest, error: Exception) -> HttpResponse:
+    """The 503 answer of a request that found the database unreachable."""
+    logger.warning("Database unreachable during %s %s: %s", request.method, request.path, error)
+    if is_api_request(request):
+        response = rejection_response(
+            Unavailable(
+                "database_unavailable",
+                "The study's server cannot save or load data for a moment. Your answers are "
+                "kept in this browser and sent again; nothing is lost.",
+            )
+        )
+    else:
+        response = render(request, "participant/message.html", {"kind": "paused"}, status=503)
+    response["Retry-After"] = str(settings.FACESIM_DATABASE_RETRY_AFTER_S)
+    return response

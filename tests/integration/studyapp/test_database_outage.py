@@ -1,0 +1,98 @@
+"""A live server whose database goes away: 503 with Retry-After (JSON under /api/), never a
+500, nothing stored twice or lost once it is back.
+
+The outage is real, not mocked: every session of the server is ended by PostgreSQL (what a
+restart does to open connections) and new connections go to a port where nothing listens,
+until the database "comes back" (the port is restored).
+"""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from django.db import connection, connections
+
+from studyapp.bots import ParticipantBot
+from studyapp.models import Response
+from tests.factories import answer_for, make_study
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def database_away(monkeypatch):
+    """Call it to end the server's sessions and refuse new ones; undone after the test."""
+
+    def go_away():
+        with connection.cursor() as cursor:  # this test's own session stays open
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        monkeypatch.setitem(connections.settings["default"], "PORT", "1")
+
+    return go_away
+
+
+def fetch(url: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_requests_answer_503_while_the_database_is_away_and_no_answer_is_lost(
+    live_server, database_away, monkeypatch
+):
+    study = make_study(trial_types=["triplet"], trials_per_participant=4, practice_trials=0)
+    bot = ParticipantBot(live_server.url, study.slug, "outage-1")
+    token = bot.join()
+    plan = bot.get_json(f"/api/p/{token}/plan")
+    first = plan["trials"][0]
+    body = answer_for(first, study)
+    responses = f"/api/p/{token}/responses"
+    assert bot.post_json(responses, body)[0] == 201
+
+    database_away()
+    second = answer_for(plan["trials"][1], study)
+    for attempt in range(3):  # the dropped session, then refused connections
+        status, error, _ = bot.post_json(responses, second)
+        assert status == 503, (attempt, error)
+        assert error["error"]["code"] == "database_unavailable"
+        assert "sent again" in error["error"]["message"]
+    status, headers, page = fetch(f"{live_server.url}/api/p/{token}/plan")
+    assert (status, headers["Retry-After"], json.loads(page)["error"]["code"]) == (
+        503,
+        "5",
+        "database_unavailable",
+    )
+    status, headers, page = fetch(f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=late")
+    assert (status, headers["Retry-After"]) == (503, "5")
+    assert b"cannot reach its database" in page
+    status, _, health = fetch(f"{live_server.url}/healthz")
+    assert (status, json.loads(health)) == (503, {"ok": False, "database": "unreachable"})
+
+    monkeypatch.undo()  # the database is back
+    assert bot.post_json(responses, second)[0] == 201  # the browser's outbox sends it again
+    assert bot.post_json(responses, second)[0] == 200  # a late duplicate: stored once
+    assert bot.post_json(responses, body)[0] == 200
+    stored = Response.objects.filter(trial__participant__token=token)
+    assert sorted(stored.values_list("trial__index", flat=True)) == [0, 1]
+    assert fetch(f"{live_server.url}/healthz")[:1] == (200,)
+
+
+def test_an_unexpected_error_in_the_api_answers_json(live_server, monkeypatch):
+    """Any other uncaught error stays a 500, with the API's JSON error body."""
+    study = make_study(trial_types=["triplet"])
+    bot = ParticipantBot(live_server.url, study.slug, "broken-1")
+    token = bot.join()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("studyapp.views.participant_api.participant_plan", broken)
+    status, _, body = fetch(f"{live_server.url}/api/p/{token}/plan")
+    assert status == 500
+    assert json.loads(body)["error"]["code"] == "server_error"
