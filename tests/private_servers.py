@@ -21,11 +21,14 @@ from celery import current_app
 def celery_point_at(broker_url: str, settings, monkeypatch) -> None:
     """Send this process's tasks, and those of the workers it starts, to ``broker_url``
     (pytest-django's ``settings`` and pytest's ``monkeypatch`` undo it after the test)."""
-    settings.CELERY_BROKER_URL = broker_url  # the workers' environment (tests.worker)
-    # Celery reads the broker URL from the environment first, then its settings; its
-    # connection pools are made on first use: point all of them at this broker.
-    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
+    # Celery reads its configuration from Django's settings on first use, and the broker URL
+    # from the environment before its settings; its connection pools are made on first use:
+    # point all of them at this broker. The setting is read, and patched, before Django's
+    # settings and the environment change, so that the undo restores the shared broker's URL
+    # (else a later test that makes new pools would send to this removed broker).
     monkeypatch.setattr(current_app.conf, "broker_url", broker_url)
+    settings.CELERY_BROKER_URL = broker_url  # the workers' environment (tests.worker)
+    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
     monkeypatch.setattr(current_app, "_pool", None)
     monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
 
