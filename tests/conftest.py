@@ -22,6 +22,35 @@ def _fresh_cache():
     cache.clear()
 
 
+class DatabaseOutage:
+    """A real outage of the database for every other session (a live server's): PostgreSQL
+    ends their sessions, as a restart does, and new connections go to a port where nothing
+    listens until ``back()``. The test's own open session keeps working, for its checks."""
+
+    def __init__(self):
+        self.patch = pytest.MonkeyPatch()
+
+    def away(self) -> None:
+        from django.db import connection, connections
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        self.patch.setitem(connections.settings["default"], "PORT", "1")
+
+    def back(self) -> None:
+        self.patch.undo()
+
+
+@pytest.fixture
+def database_outage():
+    outage = DatabaseOutage()
+    yield outage
+    outage.back()
+
+
 @pytest.fixture
 def staff_client(client, django_user_model):
     user = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)

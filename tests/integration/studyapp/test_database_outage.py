@@ -1,38 +1,18 @@
 """A live server whose database goes away: 503 with Retry-After (JSON under /api/), never a
-500, nothing stored twice or lost once it is back.
-
-The outage is real, not mocked: every session of the server is ended by PostgreSQL (what a
-restart does to open connections) and new connections go to a port where nothing listens,
-until the database "comes back" (the port is restored).
-"""
+500, nothing stored twice or lost once it is back (the outage: ``tests.conftest``'s
+``database_outage``, real sessions ended and connections refused)."""
 
 import json
 import urllib.error
 import urllib.request
 
 import pytest
-from django.db import connection, connections
 
 from studyapp.bots import ParticipantBot
 from studyapp.models import Response
 from tests.factories import answer_for, make_study
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def database_away(monkeypatch):
-    """Call it to end the server's sessions and refuse new ones; undone after the test."""
-
-    def go_away():
-        with connection.cursor() as cursor:  # this test's own session stays open
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        monkeypatch.setitem(connections.settings["default"], "PORT", "1")
-
-    return go_away
 
 
 def fetch(url: str) -> tuple[int, dict, bytes]:
@@ -44,7 +24,7 @@ def fetch(url: str) -> tuple[int, dict, bytes]:
 
 
 def test_requests_answer_503_while_the_database_is_away_and_no_answer_is_lost(
-    live_server, database_away, monkeypatch
+    live_server, database_outage
 ):
     study = make_study(trial_types=["triplet"], trials_per_participant=4, practice_trials=0)
     bot = ParticipantBot(live_server.url, study.slug, "outage-1")
@@ -55,7 +35,7 @@ def test_requests_answer_503_while_the_database_is_away_and_no_answer_is_lost(
     responses = f"/api/p/{token}/responses"
     assert bot.post_json(responses, body)[0] == 201
 
-    database_away()
+    database_outage.away()
     second = answer_for(plan["trials"][1], study)
     for attempt in range(3):  # the dropped session, then refused connections
         status, error, _ = bot.post_json(responses, second)
@@ -74,7 +54,7 @@ def test_requests_answer_503_while_the_database_is_away_and_no_answer_is_lost(
     status, _, health = fetch(f"{live_server.url}/healthz")
     assert (status, json.loads(health)) == (503, {"ok": False, "database": "unreachable"})
 
-    monkeypatch.undo()  # the database is back
+    database_outage.back()
     assert bot.post_json(responses, second)[0] == 201  # the browser's outbox sends it again
     assert bot.post_json(responses, second)[0] == 200  # a late duplicate: stored once
     assert bot.post_json(responses, body)[0] == 200
