@@ -139,3 +139,38 @@ def test_the_sweep_sends_a_dead_workers_batch_again_before_redis_would(
     assert_finished_once(job, model, faces, running.pk)
     assert f"({BATCH_TASK!r}, {running.pk})" in (tmp_path / "second.log").read_text()
     assert recovered_after < 60  # worker start + 2 s + one sweep + the remaining batches
+
+
+def test_a_database_restart_in_the_middle_of_a_job_loses_nothing(
+    worker_media, media, tmp_path, database_outage
+):
+    """PostgreSQL ends every session of the worker (what a restart does) while a batch runs:
+    its queries fail, Celery retries or the sweep sends again, the run marks are taken again,
+    and the job completes with one result."""
+    purge_broker()
+    environment = worker_environment(
+        worker_media,
+        FACESIM_JOB_BATCH_SIZE="8",
+        FACESIM_REQUEUE_INTERVAL_S="1",
+        FACESIM_REQUEUE_AFTER_S="2",
+        FACESIM_RUN_MARK_CHECK_S="0.2",
+    )
+    faces, model = vgg_faces_job_inputs(tmp_path, "random")
+    worker = Worker(environment, tmp_path / "worker.log", name="restart").start()
+    try:
+        job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
+        deadline = time.monotonic() + 120
+        while not job.batches.filter(status="running").exists():
+            assert time.monotonic() < deadline, "no batch ever ran"
+            time.sleep(0.05)
+        database_outage.away()
+        database_outage.back()  # back at once, like a quick restart: every session was ended
+        job = wait_for(job, timeout=120)
+    finally:
+        worker.stop()
+    assert job.status == "succeeded", job.error
+    assert job.progress_done == job.progress_total == 48
+    assert all(b.status == JobBatch.Status.DONE for b in job.batches.all())
+    assert Artifact.objects.filter(kind="relevance", face_model=model).count() == 1
+    log = (tmp_path / "worker.log").read_text()
+    assert "terminating connection due to administrator command" in log  # the worker saw it
