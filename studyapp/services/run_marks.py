@@ -38,7 +38,8 @@ class RunMark(threading.Thread):
         self.key = (MARK_KEY_FOR_TASK[task_name], pk)
         self.first_try = threading.Event()
         self.stopped = threading.Event()
-        self.held = False
+        self.held = False  # this run keeps (or is taking back) the mark
+        self.locked = False  # the current session holds the lock
         self.error: DatabaseError | None = None
 
     def run(self) -> None:
@@ -58,7 +59,7 @@ class RunMark(threading.Thread):
     def _release(self, marks) -> None:
         """Unlock at once (a closed session's locks go only when its backend has exited)."""
         try:
-            if self.held:
+            if self.locked:
                 with marks.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", self.key)
         except DatabaseError:
@@ -67,20 +68,24 @@ class RunMark(threading.Thread):
             marks.close()
 
     def _lock(self, marks) -> bool:
+        """Take the lock in a (new) session; False when another session holds it."""
         with marks.cursor() as cursor:
             cursor.execute(KEEPALIVES)
             cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", self.key)
-            return cursor.fetchone()[0]
+            self.locked = cursor.fetchone()[0]
+        return self.locked
 
     def _keep(self, marks) -> bool:
         """False once another worker holds the mark; True while held or while the database is
-        away (the lock is taken again when it is back)."""
-        try:
-            with marks.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            return True
-        except DatabaseError:
-            marks.close()
+        away (the lock is taken again, in a new session, when it is back)."""
+        if self.locked:
+            try:
+                with marks.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                return True
+            except DatabaseError:
+                self.locked = False  # the session ended, and the lock with it
+                marks.close()
         try:
             if self._lock(marks):
                 logger.info(

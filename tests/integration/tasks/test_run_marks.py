@@ -6,6 +6,7 @@ session) and gives way when another worker took it meanwhile.
 """
 
 import logging
+import threading
 import time
 
 import pytest
@@ -79,26 +80,56 @@ def test_a_mark_is_taken_again_after_its_connection_dropped(caplog):
     assert rows_marked() == set()
 
 
-def test_a_mark_gives_way_to_a_worker_that_took_it_meanwhile(caplog, settings):
+def test_a_mark_is_taken_again_when_the_database_is_back_after_a_while(database_outage):
+    with run_mark(BATCH_TASK, 14):
+        database_outage.away()  # several checks find no database
+        time.sleep(0.5)
+        assert rows_marked() == set()
+        database_outage.back()
+        wait_until(lambda: rows_marked() == {(BATCH_TASK, 14)})
+    assert rows_marked() == set()
+
+
+class OtherWorker(threading.Thread):
+    """Waits for the row's lock in a session of its own (queued behind the mark's session, so
+    PostgreSQL grants it the moment that session ends) and holds it until ``done``."""
+
+    def __init__(self, key: tuple[int, int]):
+        super().__init__(daemon=True)
+        self.key = key
+        self.pid: int | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        session = connections.create_connection("default")
+        try:
+            with session.cursor() as cursor:
+                self.pid = session.connection.info.backend_pid
+                cursor.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", self.key)
+            self.done.wait()
+        finally:
+            session.close()
+
+
+def waiting_for_lock(pid: int | None) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT NOT granted FROM pg_locks WHERE pid = %s", [pid])
+        return any(row[0] for row in cursor.fetchall())
+
+
+def test_a_mark_gives_way_to_a_worker_that_took_it_meanwhile(caplog):
     caplog.set_level(logging.INFO, logger="studyapp.services.run_marks")
-    other_worker = connections.create_connection("default")
+    other = OtherWorker((MARK_KEY_FOR_TASK[BATCH_TASK], 12))
     try:
         with run_mark(BATCH_TASK, 12):
-            settings.FACESIM_RUN_MARK_CHECK_S = 1.0  # time for the other worker to take it
-            time.sleep(0.2)  # the mark's thread is in its first 1 s wait now
-            with other_worker.cursor() as cursor:
-                terminate(mark_session(BATCH_TASK, 12))
-                wait_until(lambda: mark_session(BATCH_TASK, 12) is None, timeout=2)
-                cursor.execute(
-                    "SELECT pg_try_advisory_lock(%s::int4, %s::int4)",
-                    [MARK_KEY_FOR_TASK[BATCH_TASK], 12],
-                )
-                assert cursor.fetchone()[0]
-                other_pid = other_worker.connection.info.backend_pid
-                wait_until(lambda: "another worker runs it now" in caplog.text)
-                assert mark_session(BATCH_TASK, 12) == other_pid
+            other.start()
+            wait_until(lambda: waiting_for_lock(other.pid))
+            terminate(mark_session(BATCH_TASK, 12))  # the lock goes to the waiting session
+            wait_until(lambda: "another worker runs it now" in caplog.text)
+            assert mark_session(BATCH_TASK, 12) == other.pid
     finally:
-        other_worker.close()
+        other.done.set()
+        other.join()
     assert rows_marked() == set()
 
 
