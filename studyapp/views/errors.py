@@ -19,9 +19,20 @@ from studyapp.errors import (
 )
 
 logger = logging.getLogger(__name__)
-# The database is down, restarting or dropped the connection (a restart ends every session);
-# Django opens a new connection for the next request.
 DATABASE_AWAY = (OperationalError, InterfaceError)
+# SQLSTATE classes of errors that pass: connection exception, transaction rollback (deadlock,
+# serialization), insufficient resources (too many connections), operator intervention
+# (shutdown, restart, starting up). Others, such as a value too large for an index, are bugs.
+PASSING_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+
+
+def database_away(error: BaseException | None) -> bool:
+    """Whether the error says the database is unreachable for now (down, restarting, a dropped
+    connection: Django opens a new one for the next request), not that the request is bad."""
+    if not isinstance(error, DATABASE_AWAY):
+        return False
+    sqlstate = getattr(error.__cause__, "sqlstate", None)  # None: no answer from the server
+    return sqlstate is None or sqlstate[:2] in PASSING_SQLSTATE_CLASSES
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -45,8 +56,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     stored, the participant's browser sends its answers again); otherwise Django's 500 page, or
     a JSON body for the API."""
     error = sys.exc_info()[1]  # Django calls this inside its handler of the uncaught error
-    if isinstance(error, DATABASE_AWAY):
-        return database_away(request, error)
+    if database_away(error):
+        return unavailable(request, error)
     if is_api_request(request):
         return rejection_response(
             ServerError("server_error", "The server failed on this request; it has been logged.")
@@ -54,7 +65,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
-def database_away(request: HttpRequest, error: Exception) -> HttpResponse:
+def unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:
     """The 503 answer of a request that found the database unreachable."""
     logger.warning("Database unreachable during %s %s: %s", request.method, request.path, error)
     if is_api_request(request):

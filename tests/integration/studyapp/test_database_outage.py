@@ -6,7 +6,9 @@ import json
 import urllib.error
 import urllib.request
 
+import psycopg
 import pytest
+from django.db import Error, OperationalError
 
 from studyapp.bots import ParticipantBot
 from studyapp.models import Response
@@ -63,16 +65,37 @@ def test_requests_answer_503_while_the_database_is_away_and_no_answer_is_lost(
     assert fetch(f"{live_server.url}/healthz")[:1] == (200,)
 
 
-def test_an_unexpected_error_in_the_api_answers_json(live_server, monkeypatch):
-    """Any other uncaught error stays a 500, with the API's JSON error body."""
+def raising(cause: Exception):
+    """A function that raises ``cause``; a driver error as the ORM does (in Django's class)."""
+
+    def fail(*args, **kwargs):
+        if not isinstance(cause, psycopg.Error):
+            raise cause
+        wrapper = OperationalError if isinstance(cause, psycopg.OperationalError) else Error
+        raise wrapper(str(cause)) from cause
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("cause", "status", "code"),
+    [
+        (RuntimeError("a bug"), 500, "server_error"),
+        (psycopg.errors.ProgramLimitExceeded("index row too large"), 500, "server_error"),
+        (psycopg.errors.DataError("bad value"), 500, "server_error"),
+        (psycopg.errors.AdminShutdown("terminating connection"), 503, "database_unavailable"),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), 503, "database_unavailable"),
+        (psycopg.errors.TooManyConnections("too many clients"), 503, "database_unavailable"),
+        (psycopg.OperationalError("connection refused"), 503, "database_unavailable"),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_uncaught_errors_in_the_api_answer_json(live_server, monkeypatch, cause, status, code):
+    """Errors that pass (the database away, busy or deadlocked) are 503s to retry; a bad
+    statement or any other bug stays a 500, with the API's JSON error body."""
     study = make_study(trial_types=["triplet"])
-    bot = ParticipantBot(live_server.url, study.slug, "broken-1")
-    token = bot.join()
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr("studyapp.views.participant_api.participant_plan", broken)
-    status, _, body = fetch(f"{live_server.url}/api/p/{token}/plan")
-    assert status == 500
-    assert json.loads(body)["error"]["code"] == "server_error"
+    token = ParticipantBot(live_server.url, study.slug, "broken-1").join()
+    monkeypatch.setattr("studyapp.views.participant_api.participant_plan", raising(cause))
+    answer, headers, body = fetch(f"{live_server.url}/api/p/{token}/plan")
+    assert (answer, json.loads(body)["error"]["code"]) == (status, code)
+    assert ("Retry-After" in headers) == (status == 503)
