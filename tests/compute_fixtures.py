@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 
 import facegen
 from modelsvc import ModelSpec
-from studyapp.models import Job
+from studyapp.models import Job, JobBatch
 from studyapp.services.face_models import face_model_register
 from studyapp.services.stimuli import stimulus_set_import
 from studyapp.stimulus_sources import files_from_folder
@@ -76,6 +76,18 @@ def wait_for(job: Job, timeout: float = JOB_TIMEOUT_S) -> Job:
         time.sleep(0.3)
     progress = f"{job.progress_done}/{job.progress_total}"
     raise AssertionError(f"job {job} did not finish in {timeout} s (progress {progress})")
+
+
+def wait_until_mid_job(job: Job, timeout: float = 120) -> JobBatch:
+    """Wait until the job has a batch stored and another running; the running one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        running = job.batches.filter(status="running").first()
+        if job.progress_done >= 8 and running is not None:
+            return running
+        time.sleep(0.05)
+    raise AssertionError(f"job never had a running batch after a finished one: {job.status}")
 
 
 def vgg_faces_job_inputs(tmp_path, name: str):

@@ -10,22 +10,20 @@ import pytest
 
 from studyapp.models import Response
 from tests.browser.runner_driver import RunnerDriver
+from tests.browser.test_input_guard import stored_after_sending
 from tests.browser.test_participant_browser import assert_one_response_per_trial, open_study
-from tests.browser.test_runner_network import one_block_study, queued_answers
+from tests.browser.test_runner_network import (
+    distinct_images,
+    one_block_study,
+    queued_answers,
+    wait_until_stored,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def stored(participant) -> int:
     return Response.objects.filter(trial__participant=participant).count()
-
-
-def wait_until(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true after {timeout} s: {condition}")
-        time.sleep(0.1)
 
 
 def test_answers_given_while_the_database_is_away_are_stored_once_when_it_is_back(
@@ -40,21 +38,15 @@ def test_answers_given_while_the_database_is_away_are_stored_once_when_it_is_bac
     )
     driver = RunnerDriver(page)
     driver.run(trials=2)
-    wait_until(lambda: stored(participant) == 2, timeout=10)
-    shown = {item for items in participant.trials.values_list("items", flat=True) for item in items}
-    wait_until(  # every image of the session is in the browser's store
-        lambda: (
-            page.evaluate(
-                "async () => (await (await caches.open('facesim-stimuli')).keys()).length"
-            )
-            >= len(shown)
-        ),
-        timeout=20,
-    )
+    assert len(stored_after_sending(page, participant)) == 2
+    wait_until_stored(page, distinct_images(participant))  # every image of the session
 
     database_outage.away()
     driver.run(trials=3)
-    wait_until(lambda: statuses.count(503) >= 3, timeout=30)
+    deadline = time.monotonic() + 30
+    while statuses.count(503) < 3:  # each of the three answers was sent and refused
+        assert time.monotonic() < deadline, statuses
+        page.wait_for_timeout(100)
     assert queued_answers(page, participant) == 3
     assert stored(participant) == 2
     assert 500 not in statuses

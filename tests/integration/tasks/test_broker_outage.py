@@ -17,7 +17,12 @@ from django.urls import reverse
 from studyapp.models import Artifact, Job, JobBatch, StudyMembership
 from studyapp.services.jobs import job_launch
 from studyapp.views.job_messages import QUEUE_DOWN
-from tests.compute_fixtures import small_model, vgg_faces_job_inputs, wait_for
+from tests.compute_fixtures import (
+    small_model,
+    vgg_faces_job_inputs,
+    wait_for,
+    wait_until_mid_job,
+)
 from tests.factories import make_study
 from tests.private_servers import PrivateRabbitMQ, PrivateRedis, celery_point_at
 from tests.worker import Worker, worker_environment
@@ -114,14 +119,7 @@ def test_a_broker_restart_in_the_middle_of_a_job_loses_nothing(
     worker = Worker(environment, tmp_path / "worker.log").start()
     try:
         job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # a batch stored, another running, more waiting
-            job.refresh_from_db()
-            if job.progress_done >= 8 and job.batches.filter(status="running").exists():
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"the job never had a running batch after a finished one: {job.status}")
+        wait_until_mid_job(job)  # a batch stored, another running, more waiting
         broker.kill()
         waiting = job.batches.filter(status="pending").count()
         time.sleep(1)

@@ -17,7 +17,7 @@ from studyapp.models import Artifact, Job, JobBatch
 from studyapp.services.dispatch import BATCH_TASK, broker_queue_sizes, rows_marked
 from studyapp.services.jobs import job_launch
 from studyapp.storage import read_arrays
-from tests.compute_fixtures import vgg_faces_job_inputs, wait_for
+from tests.compute_fixtures import vgg_faces_job_inputs, wait_for, wait_until_mid_job
 from tests.private_servers import PrivateRabbitMQ, celery_point_at
 from tests.worker import Worker, purge_broker, worker_environment
 
@@ -49,21 +49,29 @@ def environment(broker, worker_media):
     )
 
 
-def launch_and_kill_mid_job(worker: Worker, faces, model) -> tuple[Job, JobBatch]:
-    """Launch a relevance job, SIGKILL the worker while a batch runs after a stored one."""
-    job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # at least one batch stored, another one running
-        job.refresh_from_db()
-        if job.progress_done >= 8 and job.batches.filter(status="running").exists():
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail(f"job never had a running batch after a finished one: {job.status}")
-    running = job.batches.get(status="running")
-    assert (BATCH_TASK, running.pk) in rows_marked()
-    worker.kill()
-    return job, running
+def kill_mid_job_then_finish(
+    environment: dict, tmp_path, faces, model, *, timeout: float, before_second=None
+) -> tuple[Job, JobBatch, float]:
+    """Launch a relevance job, SIGKILL the worker while a batch runs after a stored one, then
+    start a second worker (after ``before_second(job, killed_at)``) and wait for the job.
+    Returns the job, the killed batch and the seconds from the kill to the job's end."""
+    first = Worker(environment, tmp_path / "first.log", name="first").start()
+    second = None
+    try:
+        job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
+        running = wait_until_mid_job(job)
+        assert (BATCH_TASK, running.pk) in rows_marked()
+        first.kill()
+        killed_at = time.monotonic()
+        if before_second is not None:
+            before_second(job, killed_at)
+        second = Worker(environment, tmp_path / "second.log", name="second").start()
+        job = wait_for(job, timeout=timeout)
+        return job, running, time.monotonic() - killed_at
+    finally:
+        first.stop()
+        if second:
+            second.stop()
 
 
 def assert_finished_once(job: Job, model, faces, rerun_pk: int) -> None:
@@ -87,24 +95,17 @@ def assert_finished_once(job: Job, model, faces, rerun_pk: int) -> None:
 def test_killed_worker_job_finishes_on_a_new_worker(broker, environment, media, tmp_path):
     faces, model = vgg_faces_job_inputs(tmp_path, "random")
 
-    first = Worker(environment, tmp_path / "first.log", name="first").start()
-    second = None
-    try:
-        job, running = launch_and_kill_mid_job(first, faces, model)
-        killed_at = time.monotonic()
-        if broker == "rabbitmq":  # the killed batch's message is back in the queue at once
-            unfinished = job.batches.exclude(status=JobBatch.Status.DONE).count()
-            while broker_queue_sizes()["gpu"] < unfinished and time.monotonic() < killed_at + 5:
-                time.sleep(0.1)
-            assert broker_queue_sizes()["gpu"] == unfinished
-        second = Worker(environment, tmp_path / "second.log", name="second").start()
-        job = wait_for(job, timeout=180)
-        recovered_after = time.monotonic() - killed_at
-    finally:
-        first.stop()
-        if second:
-            second.stop()
+    def message_back_in_rabbitmq(job: Job, killed_at: float) -> None:
+        """RabbitMQ has the killed batch's message back in its queue at once."""
+        unfinished = job.batches.exclude(status=JobBatch.Status.DONE).count()
+        while broker_queue_sizes()["gpu"] < unfinished and time.monotonic() < killed_at + 5:
+            time.sleep(0.1)
+        assert broker_queue_sizes()["gpu"] == unfinished
 
+    check = message_back_in_rabbitmq if broker == "rabbitmq" else None
+    job, running, recovered_after = kill_mid_job_then_finish(
+        environment, tmp_path, faces, model, timeout=180, before_second=check
+    )
     assert_finished_once(job, model, faces, running.pk)
     if broker == "redis":  # Redis hands the killed batch out again only after the timeout
         assert VISIBILITY_TIMEOUT_S - 1 <= recovered_after < VISIBILITY_TIMEOUT_S + 60
@@ -124,18 +125,9 @@ def test_the_sweep_sends_a_dead_workers_batch_again_before_redis_would(
         FACESIM_REQUEUE_AFTER_S="2",
     )
     faces, model = vgg_faces_job_inputs(tmp_path, "random")
-    first = Worker(environment, tmp_path / "first.log", name="first").start()
-    second = None
-    try:
-        job, running = launch_and_kill_mid_job(first, faces, model)
-        killed_at = time.monotonic()
-        second = Worker(environment, tmp_path / "second.log", name="second").start()
-        job = wait_for(job, timeout=120)
-        recovered_after = time.monotonic() - killed_at
-    finally:
-        first.stop()
-        if second:
-            second.stop()
+    job, running, recovered_after = kill_mid_job_then_finish(
+        environment, tmp_path, faces, model, timeout=120
+    )
     assert_finished_once(job, model, faces, running.pk)
     assert f"({BATCH_TASK!r}, {running.pk})" in (tmp_path / "second.log").read_text()
     assert recovered_after < 60  # worker start + 2 s + one sweep + the remaining batches
@@ -159,10 +151,7 @@ def test_a_database_restart_in_the_middle_of_a_job_loses_nothing(
     worker = Worker(environment, tmp_path / "worker.log", name="restart").start()
     try:
         job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
-        deadline = time.monotonic() + 120
-        while not job.batches.filter(status="running").exists():
-            assert time.monotonic() < deadline, "no batch ever ran"
-            time.sleep(0.05)
+        wait_until_mid_job(job)
         database_outage.away()
         database_outage.back()  # back at once, like a quick restart: every session was ended
         job = wait_for(job, timeout=120)
