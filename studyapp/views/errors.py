@@ -52,9 +52,9 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: 503 with Retry-After while the database cannot be reached (nothing was
-    stored, the participant's browser sends its answers again); otherwise Django's 500 page, or
-    a JSON body for the API."""
+    """``handler500``: 503 with Retry-After while the database cannot be reached (the
+    participant's browser sends its answers again, and each is stored once); otherwise Django's
+    500 page, or a JSON body for the API."""
     error = sys.exc_info()[1]  # Django calls this inside its handler of the uncaught error
     if database_away(error):
         return unavailable(request, error)
