@@ -10,10 +10,15 @@ a live worker from one whose worker died or whose retry the broker lost
 A thread keeps the connection alive (``FACESIM_RUN_MARK_CHECK_S``) and takes the lock again
 after a database restart. If another worker took it in between (the sweep sent the message
 again), both runs finish and the batch's result is stored once (``batch_complete``).
+
+A mark is held for at most the hard time limit (``CELERY_TASK_TIME_LIMIT``). The prefork pool
+kills a task at that limit, which drops the mark anyway; the ``solo`` and ``threads`` pools do
+not enforce it, so a task hung there lets its mark go and the sweep sends the message again.
 """
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -44,6 +49,7 @@ class RunMark(threading.Thread):
 
     def run(self) -> None:
         marks = connections.create_connection(DEFAULT_DB_ALIAS)  # never the task's connection
+        deadline = time.monotonic() + settings.CELERY_TASK_TIME_LIMIT
         try:
             try:
                 self.held = self._lock(marks)
@@ -51,6 +57,9 @@ class RunMark(threading.Thread):
                 self.error = error
             self.first_try.set()
             while self.held and not self.stopped.wait(settings.FACESIM_RUN_MARK_CHECK_S):
+                if time.monotonic() > deadline:
+                    self._let_go()
+                    break
                 self.held = self._keep(marks)
         finally:
             self.first_try.set()
@@ -66,6 +75,16 @@ class RunMark(threading.Thread):
             pass  # the session is gone, and its locks with it
         finally:
             marks.close()
+
+    def _let_go(self) -> None:
+        self.held = False
+        logger.warning(
+            "%s(%s) runs past the hard time limit (%s s) in a pool that does not stop it; its run "
+            "mark is let go, so the sweep sends the message again.",
+            self.task_name,
+            self.pk,
+            settings.CELERY_TASK_TIME_LIMIT,
+        )
 
     def _lock(self, marks) -> bool:
         """Take the lock in a (new) session; False when another session holds it."""

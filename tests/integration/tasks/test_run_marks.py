@@ -137,3 +137,16 @@ def test_a_mark_that_cannot_reach_the_database_raises_its_error(monkeypatch):
     monkeypatch.setitem(connections.settings["default"], "PORT", "1")  # nothing listens there
     with pytest.raises(OperationalError), run_mark(BATCH_TASK, 13):
         pytest.fail("ran without a mark")
+
+
+def test_a_mark_is_let_go_at_the_hard_time_limit(settings, caplog):
+    """The solo and threads pools do not kill a task at the hard limit: its mark goes instead."""
+    settings.CELERY_TASK_TIME_LIMIT = 0.5
+    with run_mark(BATCH_TASK, 13) as ours:
+        assert ours
+        assert rows_marked() == {(BATCH_TASK, 13)}
+        wait_until(lambda: rows_marked() == set(), timeout=5.0)
+        with run_mark(BATCH_TASK, 13) as sent_again:  # the sweep's copy may now run
+            assert sent_again
+    assert "runs past the hard time limit (0.5 s)" in caplog.text
+    assert rows_marked() == set()
