@@ -25,6 +25,9 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/facesim"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# A kept connection is checked (one round trip) before a request reuses it, so after a database
+# restart the request reconnects instead of failing with a 503.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 # Server-side parameter binding lets psycopg prepare statements a connection runs often, so
 # PostgreSQL stops planning the participant API's queries again for every request.
 # (Behind a transaction-mode connection pooler such as PgBouncer < 1.21, set

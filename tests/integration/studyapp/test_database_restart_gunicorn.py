@@ -1,0 +1,74 @@
+"""A database restart under gunicorn, whose workers keep their connections (``CONN_MAX_AGE``):
+with ``CONN_HEALTH_CHECKS`` the next request reconnects instead of answering 503."""
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from django.db import connection
+
+from tests.private_servers import free_port
+from tests.worker import ROOT, worker_environment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def other_sessions() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    """Start gunicorn (one sync worker: every request on the same kept connection)."""
+    servers = []
+
+    def start(**environment: str) -> str:
+        port = free_port()
+        command = [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", "1"]
+        server = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+            cwd=ROOT,
+            env=worker_environment(tmp_path / "media", DJANGO_DEBUG="0", **environment),
+        )
+        servers.append(server)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1).read()
+                return base
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail("gunicorn did not start")
+
+    yield start
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("checks", "after_restart"), [("1", 200), ("0", 503)])
+def test_the_first_request_after_a_database_restart(gunicorn, checks, after_restart):
+    """Without the checks (the control) the kept, dead connection fails that request."""
+    base = gunicorn(DATABASE_CONN_HEALTH_CHECKS=checks)
+    assert status_of(f"{base}/healthz") == 200
+    kept = other_sessions()
+    assert len(kept) == 1  # the worker's connection, kept between requests
+    with connection.cursor() as cursor:  # what a restart does to every session
+        cursor.execute("SELECT pg_terminate_backend(%s)", kept)
+    assert status_of(f"{base}/healthz") == after_restart
+    assert status_of(f"{base}/healthz") == 200
