@@ -40,6 +40,10 @@ DATABASES["default"]["OPTIONS"] = {
     # two minutes; the request then answers 503 (``studyapp.views.errors.server_error``).
     "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
 }
+# A participant request still running after this many seconds loses its database connection
+# (a frozen PostgreSQL; studyapp.database_deadline) and answers 503; 0 turns the limit off.
+FACESIM_REQUEST_DATABASE_DEADLINE_S = env.float("FACESIM_REQUEST_DATABASE_DEADLINE_S", default=10)
+FACESIM_REQUEST_DATABASE_CHECK_S = env.float("FACESIM_REQUEST_DATABASE_CHECK_S", default=1)
 # Retry-After (seconds) of the 503 that requests get while the database cannot be reached.
 FACESIM_DATABASE_RETRY_AFTER_S = env.int("FACESIM_DATABASE_RETRY_AFTER_S", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -56,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "studyapp.database_deadline.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "studyapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,6 +1,10 @@
-"""A database restart under gunicorn, whose workers keep their connections (``CONN_MAX_AGE``):
-with ``CONN_HEALTH_CHECKS`` the next request reconnects instead of answering 503."""
+"""A database restart or a frozen database under gunicorn, whose workers keep their
+connections (``CONN_MAX_AGE``): with ``CONN_HEALTH_CHECKS`` the next request after a restart
+reconnects instead of answering 503; a request whose kept connection's server is frozen is cut
+off after ``FACESIM_REQUEST_DATABASE_DEADLINE_S`` instead of waiting for the server."""
 
+import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -15,9 +19,9 @@ from tests.worker import ROOT, worker_environment
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def status_of(url: str) -> int:
+def status_of(url: str, timeout: float = 30) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -72,3 +76,34 @@ def test_the_first_request_after_a_database_restart(gunicorn, checks, after_rest
         cursor.execute("SELECT pg_terminate_backend(%s)", kept)
     assert status_of(f"{base}/healthz") == after_restart
     assert status_of(f"{base}/healthz") == 200
+
+
+@pytest.mark.parametrize(
+    ("checks", "deadline", "answer"),
+    [("1", "2", 200), ("0", "2", 503), ("1", "0", "no answer")],
+    ids=["health-check-cut-then-reconnect", "query-cut", "control-no-deadline"],
+)
+def test_a_frozen_database_session_does_not_hold_a_request(gunicorn, checks, deadline, answer):
+    """The worker's kept session is stopped (SIGSTOP): its host still takes the packets. Cut
+    off, the health check fails and the request reconnects (200); a cut query answers 503; with
+    no deadline (the control) the request waits for the server."""
+    base = gunicorn(
+        DATABASE_CONN_HEALTH_CHECKS=checks,
+        FACESIM_REQUEST_DATABASE_DEADLINE_S=deadline,
+        FACESIM_REQUEST_DATABASE_CHECK_S="0.2",
+    )
+    assert status_of(f"{base}/healthz") == 200
+    (frozen,) = other_sessions()
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        try:
+            got = status_of(f"{base}/healthz", timeout=8)
+        except (TimeoutError, urllib.error.URLError):
+            got = "no answer"
+        waited = time.monotonic() - started
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    assert got == answer
+    assert waited < 5 if deadline != "0" else waited >= 8
+    assert status_of(f"{base}/healthz") == 200  # a new session, or the thawed one
