@@ -65,6 +65,10 @@ class Unavailable(RequestRejected):
     status = 503
 
 
+class InsufficientStorage(RequestRejected):
+    status = 507
+
+
 def rejection_response(rejected: RequestRejected) -> JsonResponse:
     """The JSON body of a rejected request, with its status."""
     return JsonResponse(rejected.as_json(), status=rejected.status)

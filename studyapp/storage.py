@@ -4,10 +4,13 @@ checked on every read.
 
 ``STORAGES["default"]`` is private: no URL serves it, views that check the study role stream
 its files (``studyapp.file_responses``). ``STORAGES["stimuli"]`` holds stimulus images only.
+Both write a file under a temporary name and rename it into place (``AtomicSaveMixin``).
 """
 
 import hashlib
+import os
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,8 +27,43 @@ from modelsvc.artifacts import npz_decode, npz_encode
 STIMULI = "stimuli"
 
 
+class AtomicSaveMixin:
+    """A saved file appears complete or not at all: it is written to a hidden temporary file in
+    its folder, then renamed to its name. (Django writes under the final name, so a full disk
+    or a killed process left a truncated file there, which a content-derived name, as stimulus
+    images and masks have, would then reuse as if complete.)"""
+
+    def _save(self, name, content):
+        folder = os.path.dirname(self.path(name))
+        os.makedirs(folder, mode=self.directory_permissions_mode or 0o777, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in content.chunks():
+                    out.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+            return super()._save(name, _WrittenFile(partial))  # renamed into place
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+
+
+class _WrittenFile:
+    """A complete file on disk, which ``FileSystemStorage._save`` moves instead of copying."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def temporary_file_path(self) -> str:
+        return self.path
+
+
+@deconstructible(path="studyapp.storage.StimulusFileSystemStorage")
+class StimulusFileSystemStorage(AtomicSaveMixin, FileSystemStorage):
+    """The public stimulus images (``MEDIA_ROOT``)."""
+
+
 @deconstructible(path="studyapp.storage.PrivateFileSystemStorage")
-class PrivateFileSystemStorage(FileSystemStorage):
+class PrivateFileSystemStorage(AtomicSaveMixin, FileSystemStorage):
     """A folder no URL maps to (``PRIVATE_ROOT`` unless ``location`` is given)."""
 
     @cached_property

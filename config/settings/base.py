@@ -125,7 +125,7 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
 PRIVATE_ROOT = env.path("DJANGO_PRIVATE_ROOT", default=BASE_DIR / "private")
 STORAGES = {
     "default": {"BACKEND": "studyapp.storage.PrivateFileSystemStorage"},
-    "stimuli": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "stimuli": {"BACKEND": "studyapp.storage.StimulusFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # How permission-checked views send a file: "django" (stream it), "x-accel-redirect" (nginx

@@ -1,5 +1,6 @@
 """Error pages: the participant JSON API (``/api/``) answers its JSON error body instead."""
 
+import errno
 import logging
 import sys
 
@@ -11,6 +12,7 @@ from django.views import csrf, defaults
 
 from studyapp.errors import (
     Forbidden,
+    InsufficientStorage,
     NotFound,
     ServerError,
     Unavailable,
@@ -24,6 +26,7 @@ DATABASE_AWAY = (OperationalError, InterfaceError)
 # serialization), insufficient resources (too many connections), operator intervention
 # (shutdown, restart, starting up). Others, such as a value too large for an index, are bugs.
 PASSING_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left on the device; over the disk quota
 
 
 def database_away(error: BaseException | None) -> bool:
@@ -53,16 +56,33 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: 503 with Retry-After while the database cannot be reached (the
-    participant's browser sends its answers again, and each is stored once); otherwise Django's
-    500 page, or a JSON body for the API."""
+    participant's browser sends its answers again, and each is stored once); 507 when the disk
+    is full; otherwise Django's 500 page, or a JSON body for the API."""
     error = sys.exc_info()[1]  # Django calls this inside its handler of the uncaught error
     if database_away(error):
         return unavailable(request, error)
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return disk_full(request, error)
     if is_api_request(request):
         return rejection_response(
             ServerError("server_error", "The server failed on this request; it has been logged.")
         )
     return defaults.server_error(request)
+
+
+def disk_full(request: HttpRequest, error: OSError) -> HttpResponse:
+    """507: the server's disk (or quota) is full. Files are saved whole or not at all
+    (``studyapp.storage``) and records after their files, so nothing half-written stays."""
+    logger.error("Disk full during %s %s: %s", request.method, request.path, error)
+    if is_api_request(request):
+        return rejection_response(
+            InsufficientStorage(
+                "storage_full",
+                "The server has no disk space left, so nothing from this request was stored. "
+                "Please try again later.",
+            )
+        )
+    return render(request, "participant/message.html", {"kind": "disk_full"}, status=507)
 
 
 def unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:

@@ -2,6 +2,7 @@
 500, nothing stored twice or lost once it is back (the outage: ``tests.conftest``'s
 ``database_outage``, real sessions ended and connections refused)."""
 
+import errno
 import json
 import urllib.error
 import urllib.request
@@ -87,12 +88,14 @@ def raising(cause: Exception):
         (psycopg.errors.DeadlockDetected("deadlock detected"), 503, "database_unavailable"),
         (psycopg.errors.TooManyConnections("too many clients"), 503, "database_unavailable"),
         (psycopg.OperationalError("connection refused"), 503, "database_unavailable"),
+        (OSError(errno.ENOSPC, "No space left on device"), 507, "storage_full"),
+        (OSError(errno.EACCES, "Permission denied"), 500, "server_error"),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
 )
 def test_uncaught_errors_in_the_api_answer_json(live_server, monkeypatch, cause, status, code):
-    """Errors that pass (the database away, busy or deadlocked) are 503s to retry; a bad
-    statement or any other bug stays a 500, with the API's JSON error body."""
+    """Errors that pass (the database away, busy or deadlocked) are 503s to retry; a full disk
+    is a 507; a bad statement or any other bug stays a 500, with the API's JSON error body."""
     study = make_study(trial_types=["triplet"])
     token = ParticipantBot(live_server.url, study.slug, "broken-1").join()
     monkeypatch.setattr("studyapp.views.participant_api.participant_plan", raising(cause))
