@@ -1,12 +1,10 @@
 """A full disk: files are saved whole or not at all, and requests answer 507, not 500.
 
-The disk is a real one: a small tmpfs mounted for the test (needs root, as CI and this
-machine's sessions have; skipped elsewhere), filled until a write fails with ENOSPC.
+The disk is a real one: a small tmpfs mounted for the test (``tests.small_disk``).
 """
 
 import errno
 import io
-import subprocess
 import zipfile
 
 import numpy as np
@@ -19,6 +17,7 @@ from PIL import Image
 
 from studyapp.models import StimulusSet
 from studyapp.storage import PrivateFileSystemStorage
+from tests.small_disk import small_disk as mounted_small_disk
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +25,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def small_disk(tmp_path):
     """A 64 KiB filesystem: a folder where writing more than that fails with ENOSPC."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
+    with mounted_small_disk(tmp_path / "small-disk", "64k") as folder:
+        yield folder
 
 
 def files_in(folder) -> list[str]:
