@@ -30,7 +30,8 @@ class DatabaseOutage:
     def __init__(self):
         self.patch = pytest.MonkeyPatch()
 
-    def away(self) -> None:
+    def away(self) -> int:
+        """Ends the other sessions and returns how many there were."""
         from django.db import connection, connections
 
         with connection.cursor() as cursor:
@@ -38,7 +39,9 @@ class DatabaseOutage:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+            ended = cursor.rowcount
         self.patch.setitem(connections.settings["default"], "PORT", "1")
+        return ended
 
     def back(self) -> None:
         self.patch.undo()

@@ -137,8 +137,9 @@ def test_a_database_restart_in_the_middle_of_a_job_loses_nothing(
     worker_media, media, tmp_path, database_outage
 ):
     """PostgreSQL ends every session of the worker (what a restart does) while a batch runs:
-    its queries fail, Celery retries or the sweep sends again, the run marks are taken again,
-    and the job completes with one result."""
+    its queries fail (or, with CONN_HEALTH_CHECKS, its next task reconnects first), Celery
+    retries or the sweep sends again, the run marks are taken again, and the job completes
+    with one result."""
     purge_broker()
     environment = worker_environment(
         worker_media,
@@ -152,7 +153,7 @@ def test_a_database_restart_in_the_middle_of_a_job_loses_nothing(
     try:
         job = job_launch(kind="relevance", stimulus_set=faces, face_models=[model])
         wait_until_mid_job(job)
-        database_outage.away()
+        ended = database_outage.away()
         database_outage.back()  # back at once, like a quick restart: every session was ended
         job = wait_for(job, timeout=120)
     finally:
@@ -161,5 +162,7 @@ def test_a_database_restart_in_the_middle_of_a_job_loses_nothing(
     assert job.progress_done == job.progress_total == 48
     assert all(b.status == JobBatch.Status.DONE for b in job.batches.all())
     assert Artifact.objects.filter(kind="relevance", face_model=model).count() == 1
-    log = (tmp_path / "worker.log").read_text()
-    assert "terminating connection due to administrator command" in log  # the worker saw it
+    # The worker's sessions were ended (only the worker and this test connect to the test
+    # database). Whether its log shows the error depends on whether a query was running then:
+    # between tasks the health check reconnects without one.
+    assert ended >= 1
