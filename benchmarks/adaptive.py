@@ -26,8 +26,9 @@ Selection (participants of ``--per-participant`` main triplet trials, ``--batch`
 Recovery after every batch, the same for all three: one t-STE embedding (``--dims``) fitted to
 all answers so far, its similarity matrix against the generating one (Spearman).
 Ratio: trials adaptive needs to reach balanced selection's final Spearman, over balanced's
-trials (target <= 0.6); linear interpolation between batches.  Face draws and answers are
-seeded by the seed numbers ``--first-seed`` ... ``--first-seed + --seeds - 1``.
+trials (target <= 0.6); linear interpolation between batches.  The same at eight budgets
+spread over the run is printed first (the ratio falls as the budget grows).  Face draws and
+answers are seeded by the seed numbers ``--first-seed`` ... ``--first-seed + --seeds - 1``.
 """
 
 from __future__ import annotations
@@ -201,6 +202,27 @@ def trials_to_reach(curve: pd.DataFrame, target: float) -> float:
     return float(t0 + (target - v0) / (v1 - v0) * (t1 - t0))
 
 
+def ratios_by_budget(mean: pd.DataFrame, points: int = 8) -> pd.DataFrame:
+    """At ``points`` budgets spread over the run (the last is the final one): balanced
+    selection's Spearman there and the trials adaptive needs to reach it, and their ratio."""
+    adaptive = mean["adaptive"].reset_index().rename(columns={"adaptive": "spearman"})
+    points = min(points, len(mean))
+    rows = []
+    for k in range(1, points + 1):
+        budget = int(mean.index[round(len(mean) * k / points) - 1])
+        value = float(mean.loc[budget, "balanced"])
+        needed = trials_to_reach(adaptive, value)
+        rows.append(
+            {
+                "budget": budget,
+                "balanced": round(value, 3),
+                "adaptive_needs": round(needed),
+                "ratio": round(needed / budget, 2),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=200)
@@ -238,6 +260,8 @@ def main() -> None:
         mean["adaptive"].reset_index().rename(columns={"adaptive": "spearman"}), balanced_final
     )
     ratio = needed / float(mean.index[-1])
+    print("\nBy budget: balanced's Spearman at that many trials, trials adaptive needs for it:")
+    print(ratios_by_budget(mean).to_string(index=False))
     print(
         f"\nbalanced final Spearman {balanced_final:.3f} at {mean.index[-1]} trials; adaptive "
         f"reaches it at {needed:.0f} trials: ratio {ratio:.2f} (target <= 0.60)"
