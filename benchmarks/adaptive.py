@@ -216,11 +216,13 @@ def ratios_by_budget(mean: pd.DataFrame, points: int = 8) -> pd.DataFrame:
             {
                 "budget": budget,
                 "balanced": round(value, 3),
-                "adaptive_needs": round(needed),
+                "adaptive_needs": np.round(needed),
                 "ratio": round(needed / budget, 2),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table["adaptive_needs"] = table["adaptive_needs"].astype("Int64")  # <NA>: never reached
+    return table
 
 
 def main() -> None:

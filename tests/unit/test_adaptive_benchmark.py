@@ -24,3 +24,12 @@ def test_ratios_by_budget_compare_adaptive_with_balanced_at_each_budget():
     assert table["balanced"].tolist() == [0.4, 0.6]
     assert table["adaptive_needs"].tolist() == [100, 200]  # adaptive is one batch ahead
     assert table["ratio"].tolist() == [0.5, 0.5]
+
+
+def test_a_budget_adaptive_never_reaches_gets_no_ratio():
+    mean = pd.DataFrame(
+        {"balanced": [0.5, 0.9], "adaptive": [0.6, 0.8]}, index=pd.Index([10, 20], name="trials")
+    )
+    table = ratios_by_budget(mean)
+    assert table["adaptive_needs"].tolist()[0] == 10
+    assert table["ratio"].isna().tolist() == [False, True]
