@@ -204,7 +204,8 @@ def trials_to_reach(curve: pd.DataFrame, target: float) -> float:
 
 def ratios_by_budget(mean: pd.DataFrame, points: int = 8) -> pd.DataFrame:
     """At ``points`` budgets spread over the run (the last is the final one): balanced
-    selection's Spearman there and the trials adaptive needs to reach it, and their ratio."""
+    selection's Spearman there, the trials adaptive needs to reach it (nan: never) and their
+    ratio."""
     adaptive = mean["adaptive"].reset_index().rename(columns={"adaptive": "spearman"})
     points = min(points, len(mean))
     rows = []
@@ -215,14 +216,12 @@ def ratios_by_budget(mean: pd.DataFrame, points: int = 8) -> pd.DataFrame:
         rows.append(
             {
                 "budget": budget,
-                "balanced": round(value, 3),
-                "adaptive_needs": np.round(needed),
-                "ratio": round(needed / budget, 2),
+                "balanced": value,
+                "adaptive_needs": needed,
+                "ratio": needed / budget,
             }
         )
-    table = pd.DataFrame(rows)
-    table["adaptive_needs"] = table["adaptive_needs"].astype("Int64")  # <NA>: never reached
-    return table
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
@@ -257,16 +256,15 @@ def main() -> None:
     mean = curves.groupby(["method", "trials"])["spearman"].mean().unstack("method")[list(METHODS)]
     print("\nSpearman to the generating similarity (mean over seeds) by trials:")
     print(mean.round(3).to_string())
-    balanced_final = float(mean["balanced"].iloc[-1])
-    needed = trials_to_reach(
-        mean["adaptive"].reset_index().rename(columns={"adaptive": "spearman"}), balanced_final
-    )
-    ratio = needed / float(mean.index[-1])
+    budgets = ratios_by_budget(mean)
     print("\nBy budget: balanced's Spearman at that many trials, trials adaptive needs for it:")
-    print(ratios_by_budget(mean).to_string(index=False))
+    print(budgets.round({"balanced": 3, "adaptive_needs": 0, "ratio": 2}).to_string(index=False))
+    final = budgets.iloc[-1]
+    ratio = float(final["ratio"])
     print(
-        f"\nbalanced final Spearman {balanced_final:.3f} at {mean.index[-1]} trials; adaptive "
-        f"reaches it at {needed:.0f} trials: ratio {ratio:.2f} (target <= 0.60)"
+        f"\nbalanced final Spearman {final['balanced']:.3f} at {final['budget']:.0f} trials; "
+        f"adaptive reaches it at {final['adaptive_needs']:.0f} trials: ratio {ratio:.2f} "
+        "(target <= 0.60)"
     )
     wall = time.perf_counter() - started
     print(f"machine: {platform.machine()} {platform.processor()}; wall {wall:.0f} s")
