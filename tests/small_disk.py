@@ -10,11 +10,13 @@ import pytest
 
 
 @contextmanager
-def small_disk(folder: Path, size: str):
-    """Mount a tmpfs of ``size`` (e.g. "64k") on ``folder`` for the block's duration."""
+def small_disk(folder: Path, size: str, options: str = ""):
+    """Mount a tmpfs of ``size`` (e.g. "64k") on ``folder`` for the block's duration; ``options``
+    adds mount options (e.g. "uid=105,mode=0700")."""
     folder.mkdir(parents=True, exist_ok=True)
+    mount_options = ",".join(filter(None, [f"size={size}", options]))
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", mount_options, "tmpfs", str(folder)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
