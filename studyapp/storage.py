@@ -4,13 +4,15 @@ checked on every read.
 
 ``STORAGES["default"]`` is private: no URL serves it, views that check the study role stream
 its files (``studyapp.file_responses``). ``STORAGES["stimuli"]`` holds stimulus images only.
-Both write a file under a temporary name and rename it into place (``AtomicSaveMixin``).
+Both write a file under a temporary name and rename it into place (``AtomicSaveMixin``); the
+workers remove the temporary files that a killed process left (``partial_files_remove``).
 """
 
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from django.utils.functional import cached_property
 from modelsvc.artifacts import npz_decode, npz_encode
 
 STIMULI = "stimuli"
+PARTIAL_PREFIX = ".partial-"
 
 
 class AtomicSaveMixin:
@@ -36,7 +39,9 @@ class AtomicSaveMixin:
     def _save(self, name, content):
         folder = os.path.dirname(self.path(name))
         os.makedirs(folder, mode=self.directory_permissions_mode or 0o777, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-")
+        partial = os.path.join(folder, f"{PARTIAL_PREFIX}{secrets.token_hex(8)}")
+        # 0o666 less the umask, as Django's own saves: FILE_UPLOAD_PERMISSIONS = None keeps it
+        handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(handle, "wb") as out:
                 for chunk in content.chunks():
@@ -81,6 +86,25 @@ class PrivateFileSystemStorage(AtomicSaveMixin, FileSystemStorage):
         if setting == "PRIVATE_ROOT":
             self.__dict__.pop("base_location", None)
             self.__dict__.pop("location", None)
+
+
+def partial_files_remove(older_than_s: float) -> list[Path]:
+    """Delete the temporary files of saves that never finished (a process killed while writing)
+    in both storages, if unchanged for ``older_than_s`` seconds (a save in progress writes to
+    its file, so it is recent); returns the paths deleted."""
+    cutoff = time.time() - older_than_s
+    removed = []
+    for storage in (storages["default"], stimulus_storage()):
+        if not isinstance(storage, AtomicSaveMixin):
+            continue  # an object store leaves no temporary files here
+        for path in Path(storage.location).rglob(f"{PARTIAL_PREFIX}*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:  # renamed into place, or deleted, since it was listed
+                continue
+    return removed
 
 
 def stimulus_storage() -> Storage:
