@@ -30,7 +30,7 @@ from scipy.optimize import minimize
 
 from analysis._checks import check_choice, check_int, check_random_state, check_real, fail
 from analysis._threads import check_n_jobs, map_in_threads
-from analysis.human.choice_kernel import choice_loss_gradient
+from analysis.human.choice_kernel import pair_scores, scatter_gradient
 from analysis.matrices import SimilarityMatrix
 
 MODELS = ("spose", "tste")
@@ -101,8 +101,13 @@ def odd_one_probabilities(model: str, x: np.ndarray, triplets: np.ndarray) -> np
 def _objective(flat, model, n, d, t, penalty):
     x = flat.reshape(n, d)
     tste = model == "tste"
+    scores, slopes = np.empty((3, len(t.i))), np.empty((3, len(t.i)) if tste else (3, 0))
+    pair_scores(x, t.i, t.j, t.odd, t.afc, tste, _alpha(d), scores, slopes)
+    e = np.exp(scores - scores.max(0))
+    p = e / e.sum(0)
+    value = -np.mean(np.log(np.maximum(p[0], 1e-300)))
     grad = np.zeros((n, d))
-    value = choice_loss_gradient(x, t.i, t.j, t.odd, t.afc, tste, _alpha(d), grad)
+    scatter_gradient(x, t.i, t.j, t.odd, p, slopes, tste, grad)
     if tste:
         value += penalty * np.sum(x * x) / n
         grad += 2.0 * penalty * x / n

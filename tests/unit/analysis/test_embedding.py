@@ -148,12 +148,10 @@ def test_dimensionality_choice_is_the_same_on_threads(sparse_study):
 
 @pytest.mark.parametrize("model", ["spose", "tste"])
 def test_dimensionality_choice_equals_the_array_versions(sparse_study, model, monkeypatch):
-    """The same choice, held-out accuracies within 10 of the 1,000 trials held out per fold,
-    final embeddings as good (objective at most 1e-5 above: 1e-5 below with
-    the fused kernel and SPoSE) and similarity matrices to 0.005 (t-STE,
-    whose fits end at the same point) or 0.01 (SPoSE: non-negative and L1, it has flat
-    directions, so an L-BFGS path from other rounding ends nearby: 0.003 apart with the
-    two-pass kernel, 0.0054 with the fused one, against 0.11 between two starting seeds)."""
+    """The same choice, held-out accuracies within 10 of the 1,000 trials held out per fold
+    and the same similarity matrix to 0.005.  t-STE's fits end at the same point; SPoSE's
+    (non-negative, L1) have flat directions, so an L-BFGS path from other rounding ends
+    nearby: 5 trials apart at 5 dimensions, matrices 0.003 apart, when this was written."""
     _, table, ids = sparse_study
     kwargs = {"dims": (1, 2, 5), "n_folds": 3, "random_state": 0, "model": model}
     compiled = select_dimensionality(table, ids, **kwargs)
@@ -163,16 +161,8 @@ def test_dimensionality_choice_equals_the_array_versions(sparse_study, model, mo
     np.testing.assert_allclose(
         compiled.scores["heldout_accuracy"], arrays.scores["heldout_accuracy"], atol=0.01
     )
-    trials, n, d = embedding._Trials.from_table(table), len(ids), compiled.best_dims
-
-    def loss(fit):
-        return array_objective(fit.embedding.embedding.ravel(), model, n, d, trials, 0.01)[0]
-
-    assert loss(compiled) <= loss(arrays) + 1e-5
     np.testing.assert_allclose(
-        compiled.embedding.similarity().upper(),
-        arrays.embedding.similarity().upper(),
-        atol=1e-2 if model == "spose" else 5e-3,
+        compiled.embedding.similarity().upper(), arrays.embedding.similarity().upper(), atol=5e-3
     )
 
 
