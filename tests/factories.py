@@ -3,7 +3,10 @@
 import io
 import itertools
 import math
+import os
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -25,6 +28,15 @@ def png_bytes(index: int, size: int = 32, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def aged_file(path: Path, age_s: float, data: bytes = b"half") -> Path:
+    """A file (its folders made) last written ``age_s`` seconds ago."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
 
 
 def source(path: str, data: bytes) -> SourceFile:

@@ -40,7 +40,7 @@ def responses_on_a_small_disk():
     ):
         space = f"facesim_small_{folder.name.rsplit('-', 1)[-1].lower()}"
         try:
-            cursor.execute(f"CREATE TABLESPACE {space} LOCATION '{folder}'")  # mkdtemp's name
+            cursor.execute(f"CREATE TABLESPACE {space} LOCATION '{folder}'")  # safe characters
         except DatabaseError as error:  # e.g. a server in a container: the folder is not there
             pytest.skip(f"the database server cannot use a folder of this machine: {error}")
         try:

@@ -2,23 +2,18 @@
 never finished (a killed process) has left one unchanged for long enough."""
 
 import os
-import time
 from contextlib import contextmanager
 
 import pytest
 from django.core.files.base import ContentFile
 
 from studyapp.storage import PARTIAL_PREFIX, PrivateFileSystemStorage, partial_files_remove
+from tests.factories import aged_file
 
 
 def partial(folder, name: str, age_s: float):
     """A left-over temporary file last written ``age_s`` seconds ago."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{PARTIAL_PREFIX}{name}"
-    path.write_bytes(b"half")
-    stamp = time.time() - age_s
-    os.utime(path, (stamp, stamp))
-    return path
+    return aged_file(folder / f"{PARTIAL_PREFIX}{name}", age_s)
 
 
 def test_old_temporary_files_are_deleted_in_both_storages_and_recent_ones_kept(settings, tmp_path):
@@ -26,10 +21,7 @@ def test_old_temporary_files_are_deleted_in_both_storages_and_recent_ones_kept(s
     settings.MEDIA_ROOT, settings.PRIVATE_ROOT = media, private
     old = [partial(media / "stimuli" / "set1", "a", 7200), partial(private / "jobs", "b", 7200)]
     recent = partial(private / "jobs", "c", 60)  # a save may still be writing it
-    kept = private / "jobs" / "result.npz"
-    kept.write_bytes(b"whole")
-    stamp = time.time() - 7200
-    os.utime(kept, (stamp, stamp))
+    kept = aged_file(private / "jobs" / "result.npz", 7200, b"whole")
 
     assert sorted(partial_files_remove(3600)) == sorted(old)
     assert [p.exists() for p in old] == [False, False]

@@ -1,24 +1,20 @@
 """A real worker deletes, when it is ready, the temporary files that saves of a killed process
 left in the public and private folders (and keeps a recent one, which a save may be writing)."""
 
-import os
 import time
 
 import pytest
 
 from studyapp.storage import PARTIAL_PREFIX
 from tasks.requeue import PARTIAL_FILE_MAX_AGE_S
+from tests.factories import aged_file
 from tests.worker import Worker, private_root_beside, purge_broker, worker_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def left_over(folder, name: str, age_s: float):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{PARTIAL_PREFIX}{name}"
-    path.write_bytes(b"half")
-    os.utime(path, (time.time() - age_s,) * 2)
-    return path
+    return aged_file(folder / f"{PARTIAL_PREFIX}{name}", age_s)
 
 
 def test_a_starting_worker_deletes_old_temporary_files(tmp_path):
