@@ -176,26 +176,19 @@ def test_embedding_validates_input(sparse_study):
         fit_embedding(table, ids[:5], 2)
 
 
-def test_a_large_sparse_study_is_fitted_to_convergence_not_to_a_thousand_iterations():
-    """At 1,000 faces (500 participants x 300 triplets) a 3-dimensional SPoSE fit leaves its
-    starting plateau after about 1,200 iterations: the default limit lets it converge, where
-    the old limit of 1,000 stopped it at the held-out accuracy of one dimension."""
+def test_a_large_sparse_study_leaves_the_chance_plateau_at_once():
+    """At 1,000 faces (500 participants x 300 triplets) a 3-dimensional SPoSE fit converges
+    within 300 iterations to a held-out accuracy far above chance (1/3).  From SPoSE's own
+    start, |N(0.1, 0.01)|, the fit stayed at chance level for about 1,000 iterations."""
     truth = random_dissimilarity(1000, n_dims=4, random_state=0)
     responses = read_responses(
         simulate_responses(truth, Design(n_participants=500, n_trials=300), random_state=1)
     )
     table, ids = choice_table(responses)[:2]
     held_out = np.random.default_rng(0).random(len(table)) < 0.2
-
-    def fitted(**limit):
-        fit = fit_embedding(table[~held_out], ids, 3, random_state=5, **limit)
-        return fit.converged, fit.accuracy(table[held_out])
-
-    converged, accuracy = fitted()
-    stopped, stopped_accuracy = fitted(max_iter=1000)
-    assert converged
-    assert not stopped
-    assert accuracy > 0.6 > 0.55 > stopped_accuracy
+    fit = fit_embedding(table[~held_out], ids, 3, random_state=5, max_iter=300)
+    assert fit.converged
+    assert fit.accuracy(table[held_out]) > 0.6
 
 
 def test_fits_stopped_by_the_iteration_limit_are_counted(sparse_study):
