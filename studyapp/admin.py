@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from studyapp.forms import StimulusImportForm, StudyForm, form_field_options
+from studyapp.forms import StimulusForm, StimulusImportForm, StudyForm, form_field_options
 from studyapp.models import (
     Artifact,
     AuditEvent,
@@ -159,6 +159,7 @@ class StimulusSetAdmin(ModelAdmin):
 
 @admin.register(Stimulus)
 class StimulusAdmin(ModelAdmin):
+    form = StimulusForm
     list_display = ["name", "stimulus_set", "thumbnail", "width", "height", "labels"]
     list_filter = ["stimulus_set"]
     search_fields = ["name"]

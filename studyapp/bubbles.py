@@ -108,6 +108,16 @@ def label_options(*, stimulus_set: StimulusSet | int, label: str) -> list[str]:
     return list(values)
 
 
+def frozen_label_columns(*, stimulus_set: StimulusSet | int) -> set[str]:
+    """Label columns that started Bubbles studies on the set score answers by: their values
+    stay as they are (an answer stores the index of the value chosen, a match plan was drawn
+    from them)."""
+    studies = Study.objects.filter(
+        stimulus_set=stimulus_set, trial_types__contains=["bubbles"], participants__isnull=False
+    )
+    return {label for label in studies.values_list("bubbles__label", flat=True) if label}
+
+
 def bubbles_design_problems(*, study: Study) -> list[str]:
     """Why a study with Bubbles trials could not run them on its stimulus set."""
     problems = bubbles_problems(study.bubbles)

@@ -10,14 +10,14 @@ from django.utils.text import slugify
 
 from modelsvc.dlib_parts import PART_MASK_LICENCE
 from studyapp.arrangement import arrangement_problems
-from studyapp.bubbles import bubbles_problems
+from studyapp.bubbles import bubbles_problems, frozen_label_columns
 from studyapp.forms_analysis import (
     ANALYSIS_PREFIX,
     analysis_fields,
     analysis_initial,
     analysis_settings,
 )
-from studyapp.models import FaceModel, Study, TrialType
+from studyapp.models import FaceModel, Stimulus, Study, TrialType
 from studyapp.questionnaire import QuestionnaireSpecField
 from studyapp.screening import comprehension_problems
 from studyapp.selectors.studies import study_design_frozen, study_design_problems
@@ -96,6 +96,38 @@ class StimulusImportForm(forms.Form):
         if total > limit:
             raise forms.ValidationError(f"The upload has {total:,} bytes; the limit is {limit:,}.")
         return cleaned
+
+
+class StimulusForm(forms.ModelForm):
+    """A stimulus's labels, edited in the admin: text values of the set's label columns, and
+    the columns that started Bubbles studies score answers by left as they are."""
+
+    class Meta:
+        model = Stimulus
+        fields = ["labels"]
+
+    def clean_labels(self):
+        labels = self.cleaned_data["labels"]
+        stimulus = self.instance
+        if not isinstance(labels, dict):
+            raise forms.ValidationError('Labels are a JSON object, e.g. {"gender": "female"}.')
+        unknown = sorted(set(labels) - set(stimulus.stimulus_set.label_columns))
+        if unknown:
+            raise forms.ValidationError(
+                f"The set has no label columns {unknown}; its columns are "
+                f"{stimulus.stimulus_set.label_columns} (import a new set to add columns)."
+            )
+        not_text = sorted(key for key, value in labels.items() if not isinstance(value, str))
+        if not_text:
+            raise forms.ValidationError(f"Label values are text; these are not: {not_text}.")
+        frozen = frozen_label_columns(stimulus_set=stimulus.stimulus_set_id)
+        changed = sorted(c for c in frozen if labels.get(c) != stimulus.labels.get(c))
+        if changed:
+            raise forms.ValidationError(
+                f"{changed} cannot change: started Bubbles studies on this set score answers "
+                "by these labels (clone the study and import a corrected set instead)."
+            )
+        return labels
 
 
 def form_field_options(db_field) -> dict:
