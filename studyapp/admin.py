@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -178,6 +178,20 @@ class StimulusAdmin(ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    # Trial plans and answers name stimuli: they go only with their set (the set's deletion
+    # needs the delete permission on them, so the single-stimulus ways are closed instead).
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied("A stimulus is deleted with its stimulus set.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     exclude = ["part_mask"]
 

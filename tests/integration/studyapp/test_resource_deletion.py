@@ -1,4 +1,5 @@
-"""Deleting a stimulus set or a face model in the admin deletes the files only it used."""
+"""Deleting a stimulus set or a face model in the admin deletes the files only it used; a
+single stimulus is not deleted (trial plans and answers name it)."""
 
 import io
 
@@ -13,7 +14,12 @@ from studyapp.models import AuditEvent, FaceModel, Stimulus, StimulusSet
 from studyapp.services.face_models import face_model_register
 from studyapp.storage import stimulus_storage
 from tests.compute_fixtures import small_model
-from tests.factories import make_relevance_artifact, make_stimulus_set, make_study
+from tests.factories import (
+    make_relevance_artifact,
+    make_stimulus_set,
+    make_study,
+    start_participant,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +61,24 @@ def test_a_stimulus_set_a_study_uses_is_not_deleted(staff_client):
     assert StimulusSet.objects.filter(pk=study.stimulus_set.pk).exists()
     assert all(stimulus_storage().exists(name) for name in names)
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.DELETE).exists()
+
+
+def test_a_single_stimulus_is_not_deleted_in_the_admin(staff_client):
+    study = make_study()
+    start_participant(study)
+    stimulus = study.stimulus_set.stimuli.order_by("pk").first()
+
+    response = delete_in_admin(staff_client, "stimulus", stimulus.pk)
+
+    assert response.status_code == 403
+    assert Stimulus.objects.filter(pk=stimulus.pk).exists()
+    assert stimulus_storage().exists(stimulus.image.name)
+    for page in ("changelist", "change"):
+        args = [stimulus.pk] if page == "change" else []
+        shown = staff_client.get(reverse(f"admin:studyapp_stimulus_{page}", args=args))
+        assert shown.status_code == 200
+        assert "delete_selected" not in shown.content.decode()  # the bulk action
+        assert "/delete/" not in shown.content.decode()  # the change page's link
 
 
 def uploaded_model(name: str) -> FaceModel:
