@@ -182,7 +182,8 @@ ADMIN_NO_ADD = {
     "stimulusset", "stimulus", "participant", "participantattribute", "trial", "response",
     "facemodel", "job", "artifact", "auditevent",
 }  # fmt: skip
-ADMIN_NO_DELETE = {"auditevent"}  # the audit log keeps every entry
+# the audit log keeps every entry; a stimulus goes only with its set (plans and answers name it)
+ADMIN_NO_DELETE = {"auditevent", "stimulus"}
 
 
 def admin_matrix() -> dict:
