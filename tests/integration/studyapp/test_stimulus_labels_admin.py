@@ -27,8 +27,7 @@ def stimulus():
 
 def test_labels_can_be_corrected_while_no_bubbles_study_has_started(staff_client, stimulus):
     make_study(stimulus.stimulus_set, trial_types=["bubbles"], bubbles=BUBBLES)  # no one started
-    make_study(stimulus.stimulus_set)  # a started triplet study does not score by labels
-    start_participant(make_study(stimulus.stimulus_set))
+    start_participant(make_study(stimulus.stimulus_set))  # triplets do not score by labels
     response = edit(staff_client, stimulus, {"identity": "id9", "gender": "female"})
     assert response.status_code == 302, response.content.decode()[-1500:]
     stimulus.refresh_from_db()
