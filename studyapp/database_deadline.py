@@ -1,15 +1,21 @@
-"""A time limit on participant requests' database waits, for a frozen PostgreSQL.
+"""Time limits on database waits, for a frozen PostgreSQL.
 
-A stopped (frozen) PostgreSQL whose host still accepts packets leaves a request on a kept
+A stopped (frozen) PostgreSQL whose host still accepts packets leaves a process on a kept
 connection waiting until the server resumes: psycopg has no client-side limit per statement,
-and TCP keepalives see a live host. ``DatabaseDeadlineMiddleware`` registers each participant
-request's connection; a watchdog thread shuts the connection's socket down once the request
-has run ``FACESIM_REQUEST_DATABASE_DEADLINE_S`` seconds, so psycopg's wait ends with an
-OperationalError that the request answers as a 503 (``studyapp.views.errors``), the runner
-sends the answer again later, and the next request opens a new connection. A request that
-does not wait on the database when its time is up loses its connection the same way (its
-transaction rolls back): participant requests take milliseconds, so the limit (10 s) is
-generous. Researcher pages (exports, analyses) are not limited.
+and TCP keepalives see a live host. A watchdog thread per process shuts a watched connection's
+socket down once its time is up, so psycopg's wait ends with an OperationalError: a request
+answers 503 (``studyapp.views.errors``; a health check that fails reconnects instead), a Celery
+task retries, and the next use opens a new connection. Two limits:
+
+* every round trip to the server, in any process (web, workers, commands), is watched for
+  ``FACESIM_DATABASE_WAIT_LIMIT_S`` (60 s): ``WatchedConnection``, the psycopg connection of
+  the project's database backend (``config.postgresql``). No statement of the platform comes
+  near it (lock waits included); a researcher page or a task that computes for minutes between
+  its queries is not affected.
+* a participant request is watched as a whole for ``FACESIM_REQUEST_DATABASE_DEADLINE_S``
+  (10 s; ``DatabaseDeadlineMiddleware``): participant requests take milliseconds, so a request
+  still running then loses its connection even between queries (its transaction rolls back),
+  and the runner sends the answer again later.
 """
 
 import logging
@@ -26,6 +32,8 @@ from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger(__name__)
 PARTICIPANT_PATHS = ("/healthz", "/s/", "/p/", "/api/p/", "/media/stimuli/")
+REQUEST_LIMIT = "FACESIM_REQUEST_DATABASE_DEADLINE_S"
+WAIT_LIMIT = "FACESIM_DATABASE_WAIT_LIMIT_S"
 
 
 class _Watchdog:
@@ -33,15 +41,18 @@ class _Watchdog:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.running: dict[int, tuple[float, object, str]] = {}  # key -> (deadline, wrapper, path)
+        # key -> (deadline, the psycopg connection's getter, what is watched, the limit's name)
+        self.running: dict[int, tuple[float, Callable[[], object], str, str]] = {}
         self.thread_pid: int | None = None  # the process that started the thread (forks)
 
-    def watch(self, key: int, wrapper, path: str, seconds: float) -> None:
+    def watch(
+        self, key: int, connection_of: Callable[[], object], what: str, limit: str, seconds: float
+    ) -> None:
         with self.lock:
             if self.thread_pid != os.getpid():
                 self.thread_pid = os.getpid()
                 threading.Thread(target=self._loop, name="facesim-db-deadline", daemon=True).start()
-            self.running[key] = (time.monotonic() + seconds, wrapper, path)
+            self.running[key] = (time.monotonic() + seconds, connection_of, what, limit)
 
     def done(self, key: int) -> None:
         with self.lock:
@@ -52,16 +63,16 @@ class _Watchdog:
             time.sleep(settings.FACESIM_REQUEST_DATABASE_CHECK_S)
             now = time.monotonic()
             with self.lock:  # a request that ends meanwhile waits here, not on a cut socket
-                late = [key for key, (deadline, _, _) in self.running.items() if now > deadline]
+                late = [key for key, (deadline, *_) in self.running.items() if now > deadline]
                 for key in late:
-                    _, wrapper, path = self.running.pop(key)
-                    _cut(wrapper, path)
+                    _, connection_of, what, limit = self.running.pop(key)
+                    _cut(connection_of(), what, limit)
 
 
-def _cut(wrapper, path: str) -> None:
-    """Shut the socket of the wrapper's open connection down (both ways)."""
+def _cut(pg_connection, what: str, limit: str) -> None:
+    """Shut the socket of an open psycopg connection down (both ways)."""
     try:
-        fd = wrapper.connection.pgconn.socket
+        fd = pg_connection.pgconn.socket
     except (AttributeError, psycopg.Error):  # none open (None), or closed: nothing waits on it
         return
     with socket.socket(fileno=os.dup(fd)) as sock:
@@ -70,13 +81,31 @@ def _cut(wrapper, path: str) -> None:
         except OSError:
             return  # already disconnected
     logger.warning(
-        "%s ran past FACESIM_REQUEST_DATABASE_DEADLINE_S (%s s): its database connection was cut.",
-        path,
-        settings.FACESIM_REQUEST_DATABASE_DEADLINE_S,
+        "%s ran past %s (%s s): its database connection was cut.",
+        what,
+        limit,
+        getattr(settings, limit),
     )
 
 
 _watchdog = _Watchdog()
+
+
+class WatchedConnection(psycopg.Connection):
+    """A psycopg connection whose every wait on the server is watched for
+    ``FACESIM_DATABASE_WAIT_LIMIT_S`` (every round trip of a query, fetch, commit or health
+    check goes through ``wait``)."""
+
+    def wait(self, *args, **kwargs):
+        seconds = settings.FACESIM_DATABASE_WAIT_LIMIT_S
+        if not seconds:
+            return super().wait(*args, **kwargs)
+        key = id(self)  # one wait at a time per connection
+        _watchdog.watch(key, lambda: self, "A database round trip", WAIT_LIMIT, seconds)
+        try:
+            return super().wait(*args, **kwargs)
+        finally:
+            _watchdog.done(key)
 
 
 class DatabaseDeadlineMiddleware:
@@ -90,7 +119,8 @@ class DatabaseDeadlineMiddleware:
         if not seconds or not request.path.startswith(PARTICIPANT_PATHS):
             return self.get_response(request)
         key = id(request)
-        _watchdog.watch(key, connections[DEFAULT_DB_ALIAS], request.path, seconds)
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        _watchdog.watch(key, lambda: wrapper.connection, request.path, REQUEST_LIMIT, seconds)
         try:
             return self.get_response(request)
         finally:

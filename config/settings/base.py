@@ -43,6 +43,9 @@ DATABASES["default"]["OPTIONS"] = {
 # A participant request still running after this many seconds loses its database connection
 # (a frozen PostgreSQL; studyapp.database_deadline) and answers 503; 0 turns the limit off.
 FACESIM_REQUEST_DATABASE_DEADLINE_S = env.float("FACESIM_REQUEST_DATABASE_DEADLINE_S", default=10)
+# Any single round trip to the database (a query, fetch, commit or health check) still waiting
+# after this many seconds, in any process, loses its connection the same way; 0: no limit.
+FACESIM_DATABASE_WAIT_LIMIT_S = env.float("FACESIM_DATABASE_WAIT_LIMIT_S", default=60)
 FACESIM_REQUEST_DATABASE_CHECK_S = env.float("FACESIM_REQUEST_DATABASE_CHECK_S", default=1)
 # Retry-After (seconds) of the 503 that requests get while the database cannot be reached.
 FACESIM_DATABASE_RETRY_AFTER_S = env.int("FACESIM_DATABASE_RETRY_AFTER_S", default=5)

@@ -1,7 +1,8 @@
 """A database restart or a frozen database under gunicorn, whose workers keep their
 connections (``CONN_MAX_AGE``): with ``CONN_HEALTH_CHECKS`` the next request after a restart
-reconnects instead of answering 503; a request whose kept connection's server is frozen is cut
-off after ``FACESIM_REQUEST_DATABASE_DEADLINE_S`` instead of waiting for the server."""
+reconnects instead of answering 503; a participant request whose kept connection's server is
+frozen is cut off after ``FACESIM_REQUEST_DATABASE_DEADLINE_S``, and a researcher page's
+round trip after ``FACESIM_DATABASE_WAIT_LIMIT_S``, instead of waiting for the server."""
 
 import os
 import signal
@@ -19,9 +20,10 @@ from tests.worker import ROOT, worker_environment
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def status_of(url: str, timeout: float = 30) -> int:
+def status_of(url: str, timeout: float = 30, cookie: str = "") -> int:
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -107,3 +109,37 @@ def test_a_frozen_database_session_does_not_hold_a_request(gunicorn, checks, dea
     assert got == answer
     assert waited < 5 if deadline != "0" else waited >= 8
     assert status_of(f"{base}/healthz") == 200  # a new session, or the thawed one
+
+
+@pytest.mark.parametrize(
+    ("checks", "limit", "answer"),
+    [("1", "2", 200), ("0", "2", 503), ("1", "0", "no answer")],
+    ids=["health-check-cut-then-reconnect", "query-cut", "control-no-limit"],
+)
+def test_a_frozen_database_session_does_not_hold_a_researcher_page(
+    gunicorn, client, django_user_model, checks, limit, answer
+):
+    """Researcher pages have no request deadline (exports and imports may run long); the
+    limit on each round trip bounds them all the same. Same stages as above."""
+    base = gunicorn(
+        DATABASE_CONN_HEALTH_CHECKS=checks,
+        FACESIM_DATABASE_WAIT_LIMIT_S=limit,
+        FACESIM_REQUEST_DATABASE_CHECK_S="0.2",
+    )
+    client.force_login(django_user_model.objects.create_user("r", is_staff=True))
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    assert status_of(f"{base}/research/", cookie=cookie) == 200
+    (frozen,) = other_sessions()
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        try:
+            got = status_of(f"{base}/research/", timeout=8, cookie=cookie)
+        except (TimeoutError, urllib.error.URLError):
+            got = "no answer"
+        waited = time.monotonic() - started
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    assert got == answer
+    assert waited < 5 if limit != "0" else waited >= 8
+    assert status_of(f"{base}/research/", cookie=cookie) == 200
