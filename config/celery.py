@@ -11,6 +11,7 @@ app = Celery("facesim")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["tasks"], related_name="jobs")
 app.autodiscover_tasks(["tasks"], related_name="plan_pool")
+app.autodiscover_tasks(["tasks"], related_name="imports")
 
 
 @worker_ready.connect

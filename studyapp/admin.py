@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from studyapp.forms import StimulusForm, StimulusImportForm, StudyForm, form_field_options
@@ -21,6 +21,7 @@ from studyapp.models import (
     ParticipantAttribute,
     Response,
     Stimulus,
+    StimulusImport,
     StimulusSet,
     Study,
     Trial,
@@ -30,6 +31,7 @@ from studyapp.services.jobs import job_cancel, job_retry
 from studyapp.services.participants import participant_sessions_erase
 from studyapp.services.resource_deletion import face_model_delete, stimulus_set_delete
 from studyapp.services.stimuli import StimulusImportRejected, stimulus_set_import
+from studyapp.services.stimulus_imports import stimulus_import_stage
 from studyapp.services.studies import (
     study_create,
     study_delete,
@@ -120,25 +122,34 @@ class StimulusSetAdmin(ModelAdmin):
                 "max_files": settings.STIMULUS_MAX_FILES,
                 "max_total_bytes": settings.STIMULUS_MAX_UPLOAD_BYTES,
             }
+            upload = {
+                "name": data["name"],
+                "description": data["description"],
+                "metadata_csv": data["metadata"].read() if data["metadata"] else None,
+            }
+            options = {
+                key: data[key] for key in ("label_from_folder", "align_faces", "derive_part_masks")
+            }
             try:
                 if data["archive"]:
                     files = files_from_zip(data["archive"], **limits)
                 else:
                     files = files_from_uploads(data["images"], **limits)
-                stimulus_set, report = stimulus_set_import(
-                    name=data["name"],
-                    description=data["description"],
-                    files=files,
-                    metadata_csv=data["metadata"].read() if data["metadata"] else None,
-                    label_from_folder=data["label_from_folder"],
-                    align_faces=data["align_faces"],
-                    derive_part_masks=data["derive_part_masks"],
-                )
+                if data["align_faces"] or data["derive_part_masks"]:  # seconds per photo
+                    staged = stimulus_import_stage(
+                        files=files, options=options, user=request.user, **upload
+                    )
+                else:
+                    stimulus_set, report = stimulus_set_import(files=files, **upload, **options)
             except UnsafeSource as error:
                 problems = [f"upload: {error}"]
             except StimulusImportRejected as rejected:
                 problems = [str(p) for p in rejected.problems]
             else:
+                if data["align_faces"] or data["derive_part_masks"]:
+                    messages.success(request, f"The import of “{staged.name}” is under way.")
+                    warn_if_queue_down(request, [staged])
+                    return redirect("admin:studyapp_stimulusimport_change", staged.pk)
                 note = f"Imported {report.created} stimuli into “{stimulus_set.name}”."
                 if report.duplicates:
                     note += f" Skipped {len(report.duplicates)} duplicate images."
@@ -155,6 +166,45 @@ class StimulusSetAdmin(ModelAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/studyapp/stimulusset/import.html", context, status=status)
+
+
+@admin.register(StimulusImport)
+class StimulusImportAdmin(ReadOnlyAdmin):
+    """Imports run by a worker (with the face options): progress, then the set or the problems;
+    the page reloads itself while the import runs."""
+
+    list_display = ["name", "status", "progress", "stimulus_set", "created_by", "created_at"]
+    list_filter = ["status"]
+    fields = [
+        "name",
+        "description",
+        "status",
+        "progress",
+        "stimulus_set",
+        "duplicates",
+        "problem_list",
+        "options",
+        "dispatch_state",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    change_form_template = "admin/studyapp/stimulusimport/change_form.html"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return (obj is None or obj.is_finished) and super().has_delete_permission(request, obj)
+
+    @admin.display(description="photos checked")
+    def progress(self, obj: StimulusImport) -> str:
+        return f"{obj.progress_done} of {obj.progress_total or '?'}"
+
+    @admin.display(description="problems (nothing was imported)")
+    def problem_list(self, obj: StimulusImport) -> str:
+        if not obj.problems:
+            return "—"
+        items = format_html_join("", "<li>{}</li>", ((p,) for p in obj.problems))
+        return format_html('<ul id="import-problems">{}</ul>', items)
 
 
 @admin.register(Stimulus)

@@ -75,7 +75,8 @@ class StimulusImportForm(forms.Form):
         label="Align and crop",
         help_text="Find the face (dlib's CNN detector) and store dlib's aligned 150 px face chip "
         "from its 5 landmarks instead of the photo. A photo without a detectable face stops "
-        "the import and is listed.",
+        "the import and is listed. With this option (or the next) a worker runs the import; "
+        "its page shows the progress.",
     )
     derive_part_masks = forms.BooleanField(
         required=False,

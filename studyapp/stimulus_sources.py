@@ -90,7 +90,9 @@ def _strip_common_root(files: list[SourceFile]) -> list[SourceFile]:
     return files
 
 
-def _checked(files: list[SourceFile], *, max_files: int, max_total_bytes: int) -> list[SourceFile]:
+def _checked(
+    files: list[SourceFile], *, max_files: int, max_total_bytes: int, strip_root: bool = True
+) -> list[SourceFile]:
     if len(files) > max_files:
         raise UnsafeSource(f"the upload has {len(files):,} files; the limit is {max_files:,}")
     total = sum(f.size for f in files)
@@ -98,7 +100,7 @@ def _checked(files: list[SourceFile], *, max_files: int, max_total_bytes: int) -
         raise UnsafeSource(
             f"the upload unpacks to {total:,} bytes; the limit is {max_total_bytes:,}"
         )
-    return sorted(_strip_common_root(files), key=lambda f: f.path)
+    return sorted(_strip_common_root(files) if strip_root else files, key=lambda f: f.path)
 
 
 def files_from_folder(folder: Path, *, max_files: int, max_total_bytes: int) -> list[SourceFile]:
@@ -115,10 +117,14 @@ def files_from_folder(folder: Path, *, max_files: int, max_total_bytes: int) -> 
     return _checked(files, max_files=max_files, max_total_bytes=max_total_bytes)
 
 
-def files_from_zip(archive, *, max_files: int, max_total_bytes: int) -> list[SourceFile]:
+def files_from_zip(
+    archive, *, max_files: int, max_total_bytes: int, strip_root: bool = True
+) -> list[SourceFile]:
     """Members of a zip archive (a path or a binary file object); sizes are checked first.
 
     Member sizes are those the archive declares; ``SourceFile.read`` enforces the real ones.
+    ``strip_root=False`` keeps a folder that holds every file (an archive staged from files
+    whose common folder was already dropped).
     """
     try:
         zipped = zipfile.ZipFile(archive)
@@ -130,7 +136,9 @@ def files_from_zip(archive, *, max_files: int, max_total_bytes: int) -> list[Sou
         path = _clean_path(info.filename)
         if not info.is_dir() and not _is_ignored(path):
             files.append(SourceFile(str(path), info.file_size, lambda info=info: zipped.open(info)))
-    return _checked(files, max_files=max_files, max_total_bytes=max_total_bytes)
+    return _checked(
+        files, max_files=max_files, max_total_bytes=max_total_bytes, strip_root=strip_root
+    )
 
 
 def files_from_uploads(

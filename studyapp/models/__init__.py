@@ -4,7 +4,7 @@ from .access import AuditEvent, StudyMembership
 from .adaptive import AdaptivePlanChoice, AdaptiveState
 from .compute import Artifact, FaceModel, Job, JobBatch
 from .participants import Participant, ParticipantAttribute, PooledPlan, Response, Trial
-from .stimuli import Stimulus, StimulusSet
+from .stimuli import Stimulus, StimulusImport, StimulusSet
 from .studies import Study, TrialType
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "PooledPlan",
     "Response",
     "Stimulus",
+    "StimulusImport",
     "StimulusSet",
     "Study",
     "StudyMembership",

@@ -1,8 +1,11 @@
 """Stimulus sets and their images."""
 
+from django.conf import settings
 from django.db import models
 
 from studyapp.storage import stimulus_storage
+
+from .compute import Dispatched
 
 
 class StimulusSet(models.Model):
@@ -62,3 +65,50 @@ class Stimulus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stimulus_set.name}/{self.name}"
+
+
+class StimulusImport(Dispatched):
+    """An import with the face options ("align and crop", "derive part masks"), which take a
+    fraction of a second per photo: the upload is staged as one zip and a worker imports it
+    (``services.stimulus_imports``)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    name = models.CharField(max_length=200, help_text="Of the stimulus set it creates.")
+    description = models.TextField(blank=True)
+    options = models.JSONField(
+        default=dict, help_text="label_from_folder, align_faces and derive_part_masks."
+    )
+    upload = models.CharField(
+        max_length=255, blank=True, help_text="The staged zip (private); emptied once finished."
+    )
+    metadata_csv = models.BinaryField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="Why nothing was imported.")
+    duplicates = models.PositiveIntegerField(default=0, help_text="Duplicate images skipped.")
+    stimulus_set = models.ForeignKey(
+        StimulusSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import of {self.name} ({self.get_status_display().lower()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -1,4 +1,5 @@
-"""Durable enqueueing: every job and batch message is recorded on its row and sent again when lost.
+"""Durable enqueueing: every job, batch and stimulus import message is recorded on its row and
+sent again when lost.
 
 ``enqueue`` numbers the message on the row (``dispatch``) and sends it after the transaction
 commits, with a short broker timeout; a failed send leaves the row "requested". The sweep
@@ -28,24 +29,34 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from studyapp.models import Job, JobBatch
+from studyapp.models import Job, JobBatch, StimulusImport
 
 logger = logging.getLogger(__name__)
 
 PLAN_TASK = "facesim.plan_job"
 BATCH_TASK = "facesim.run_batch"
 FINALIZE_TASK = "facesim.finalize_job"
-QUEUE_FOR_TASK = {PLAN_TASK: "cpu", BATCH_TASK: "gpu", FINALIZE_TASK: "cpu"}
-# First key of the two-key advisory lock that marks a message as running ("RUN" + 1..3; the
+IMPORT_TASK = "facesim.import_stimuli"
+# An import's face detection runs a network, like a batch: on the GPU when the worker has one.
+QUEUE_FOR_TASK = {PLAN_TASK: "cpu", BATCH_TASK: "gpu", FINALIZE_TASK: "cpu", IMPORT_TASK: "gpu"}
+# First key of the two-key advisory lock that marks a message as running ("RUN" + 1..4; the
 # second key is the row's id): see ``run_marks``.
-MARK_KEY_FOR_TASK = {PLAN_TASK: 0x52554E01, BATCH_TASK: 0x52554E02, FINALIZE_TASK: 0x52554E03}
+MARK_KEY_FOR_TASK = {
+    PLAN_TASK: 0x52554E01,
+    BATCH_TASK: 0x52554E02,
+    FINALIZE_TASK: 0x52554E03,
+    IMPORT_TASK: 0x52554E04,
+}
 TASK_FOR_MARK_KEY = {key: task_name for task_name, key in MARK_KEY_FOR_TASK.items()}
 State = Job.DispatchState
 SWEEP_LOCK = 0x5EED_10B5  # a PostgreSQL advisory lock: one sweep at a time across workers
 
 
-def _model(task_name: str) -> type[Job] | type[JobBatch]:
-    return JobBatch if task_name == BATCH_TASK else Job
+Row = Job | JobBatch | StimulusImport
+
+
+def _model(task_name: str) -> type[Row]:
+    return {BATCH_TASK: JobBatch, IMPORT_TASK: StimulusImport}.get(task_name, Job)
 
 
 def enqueue(task_name: str, object_id: int) -> None:
@@ -81,7 +92,7 @@ def _send(task_name: str, object_id: int, dispatch: int) -> bool:
     return True
 
 
-def message_take(*, model: type[Job] | type[JobBatch], pk: int, dispatch: int) -> bool:
+def message_take(*, model: type[Row], pk: int, dispatch: int) -> bool:
     """Mark the row's message as taken by this worker; False for an old copy (skip it).
 
     Call inside the transaction that locks the row.
@@ -121,7 +132,7 @@ def rows_marked() -> set[tuple[str, int]]:
         return {(TASK_FOR_MARK_KEY[key], pk) for key, pk in cursor.fetchall()}
 
 
-def _owed_messages() -> list[tuple[str, Job | JobBatch]]:
+def _owed_messages() -> list[tuple[str, Row]]:
     """(task, row) for every row a worker should be running or about to run."""
     unmet_prerequisite = Job.objects.filter(dependents=OuterRef("pk")).exclude(
         status=Job.Status.SUCCEEDED
@@ -133,15 +144,19 @@ def _owed_messages() -> list[tuple[str, Job | JobBatch]]:
         job__status=Job.Status.RUNNING,
         status__in=[JobBatch.Status.PENDING, JobBatch.Status.RUNNING],
     )
+    imports = StimulusImport.objects.exclude(status__in=StimulusImport.FINISHED).defer(
+        "metadata_csv"
+    )
     return [
         *((PLAN_TASK, job) for job in plans),
         *((FINALIZE_TASK, job) for job in finals),
         *((BATCH_TASK, batch) for batch in batches),
+        *((IMPORT_TASK, row) for row in imports),
     ]
 
 
 def _lost(
-    owed: list[tuple[str, Job | JobBatch]], sizes: dict[str, int], marked: set[tuple[str, int]]
+    owed: list[tuple[str, Row]], sizes: dict[str, int], marked: set[tuple[str, int]]
 ) -> list[tuple]:
     now = timezone.now()
     after = timedelta(seconds=settings.FACESIM_REQUEUE_AFTER_S)

@@ -4,6 +4,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -76,6 +77,8 @@ def stimulus_set_import(
     label_from_folder: str = "",
     align_faces: bool = False,
     derive_part_masks: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    on_created: Callable[[StimulusSet, ImportReport], None] | None = None,
 ) -> tuple[StimulusSet, ImportReport]:
     """Create a stimulus set from image files plus optional labels and part masks.
 
@@ -87,6 +90,9 @@ def stimulus_set_import(
     ``align_faces`` stores dlib's aligned 150 px face chip of each photo instead of the photo;
     ``derive_part_masks`` makes its part mask from 68 landmarks (`stimulus_faces`). With either,
     a photo without a detectable face is a problem of that file.
+
+    ``progress(done, total)`` reports how many images are checked (and prepared) so far;
+    ``on_created(stimulus_set, report)`` inside the transaction that creates the set.
     """
     problems: list[Problem] = []
     if StimulusSet.objects.filter(name=name).exists():
@@ -123,10 +129,12 @@ def stimulus_set_import(
         except ValueError as error:  # the models package is not installed
             raise StimulusImportRejected([Problem("(face options)", str(error))]) from error
     part_names = preparer.part_names if preparer else _part_names(parts_json, masks, problems)
-    checked = _check_images(images, labels, masks, problems, report, preparer)
+    checked = _check_images(images, labels, masks, problems, report, preparer, progress)
     if problems:
         raise StimulusImportRejected(problems)
-    stimulus_set = _store(name, description, checked, label_columns, part_names, report, generated)
+    stimulus_set = _store(
+        name, description, checked, label_columns, part_names, report, generated, on_created
+    )
     return stimulus_set, report
 
 
@@ -311,6 +319,7 @@ def _check_images(
     problems: list[Problem],
     report: ImportReport,
     preparer: FacePreparer | None,
+    progress: Callable[[int, int], None] | None,
 ) -> list[_Checked]:
     limits = {
         "max_bytes": settings.STIMULUS_MAX_FILE_BYTES,
@@ -318,7 +327,9 @@ def _check_images(
     }
     kept: dict[str, str] = {}
     checked = []
-    for name in sorted(images):
+    for done, name in enumerate(sorted(images)):
+        if progress is not None:
+            progress(done, len(images))
         source = images[name]
         data = _read(source, problems)
         if data is None:
@@ -347,6 +358,8 @@ def _check_images(
                 continue
             info = ImageInfo(info.sha256, info.format, stored.width, stored.height, stored.mode)
         checked.append(_Checked(name, source, info, labels.get(name, {}), mask, prepared))
+    if progress is not None:
+        progress(len(images), len(images))
     for name in sorted(set(masks) - set(images)):
         problems.append(Problem(masks[name].path, "is a mask without an image"))
     return checked
@@ -382,6 +395,7 @@ def _store(
     part_names: list[str],
     report: ImportReport,
     generated: dict[str, dict],
+    on_created: Callable[[StimulusSet, ImportReport], None] | None,
 ) -> StimulusSet:
     """Write files (content-addressed), then all rows in one transaction; undo files on failure."""
     written: list[tuple[Storage, str]] = []
@@ -434,11 +448,13 @@ def _store(
                 )
                 for item, image_path, mask_path in rows
             )
+            report.created = len(checked)
+            if on_created is not None:
+                on_created(stimulus_set, report)
     except Exception:
         for storage, path in written:
             storage.delete(path)
         raise
-    report.created = len(checked)
     return stimulus_set
 
 

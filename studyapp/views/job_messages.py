@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.http import HttpRequest
 
-from studyapp.models import Job
+from studyapp.models import Job, StimulusImport
 from studyapp.selectors.compute import jobs_waiting_for_queue
 
 QUEUE_DOWN = (
@@ -12,6 +12,6 @@ QUEUE_DOWN = (
 )
 
 
-def warn_if_queue_down(request: HttpRequest, jobs: list[Job]) -> None:
+def warn_if_queue_down(request: HttpRequest, jobs: list[Job] | list[StimulusImport]) -> None:
     if jobs_waiting_for_queue(jobs=jobs):
         messages.warning(request, QUEUE_DOWN)

@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from studyapp.models import AuditEvent, FaceModel, Job, StudyMembership
+from studyapp.models import AuditEvent, FaceModel, Job, StimulusImport, StudyMembership
 from studyapp.payloads import parse_response
 from studyapp.services.attributes import questionnaire_submit
 from studyapp.services.responses import response_record
@@ -180,7 +180,7 @@ MATRIX = {
 # Models whose rows only the platform writes: the admin has no "add" page for them.
 ADMIN_NO_ADD = {
     "stimulusset", "stimulus", "participant", "participantattribute", "trial", "response",
-    "facemodel", "job", "artifact", "auditevent",
+    "facemodel", "job", "artifact", "auditevent", "stimulusimport",
 }  # fmt: skip
 # the audit log keeps every entry; a stimulus goes only with its set (plans and answers name it)
 ADMIN_NO_DELETE = {"auditevent", "stimulus"}
@@ -278,6 +278,7 @@ def world(django_user_model):
         "studyapp/job": job,
         "studyapp/artifact": artifact,
         "studyapp/auditevent": AuditEvent.objects.create(action="export", study=study),
+        "studyapp/stimulusimport": StimulusImport.objects.create(name="i", status="failed"),
     }
     token, slug = participant.token, study.slug
     start = reverse("study-start", args=[slug]) + "?PROLIFIC_PID=someone-new"
