@@ -11,7 +11,8 @@ task retries, and the next use opens a new connection. Two limits:
   ``FACESIM_DATABASE_WAIT_LIMIT_S`` (60 s): ``WatchedConnection``, the psycopg connection of
   the project's database backend (``config.postgresql``). No statement of the platform comes
   near it (lock waits included); a researcher page or a task that computes for minutes between
-  its queries is not affected.
+  its queries is not affected. ``manage.py migrate`` runs without it (``database_waits_unlimited``):
+  building an index on a large table may take minutes.
 * a participant request is watched as a whole for ``FACESIM_REQUEST_DATABASE_DEADLINE_S``
   (10 s; ``DatabaseDeadlineMiddleware``): participant requests take milliseconds, so a request
   still running then loses its connection even between queries (its transaction rolls back),
@@ -23,7 +24,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 from django.conf import settings
@@ -89,6 +91,17 @@ def _cut(pg_connection, what: str, limit: str) -> None:
 
 
 _watchdog = _Watchdog()
+_unlimited = threading.Event()  # set inside database_waits_unlimited (the whole process)
+
+
+@contextmanager
+def database_waits_unlimited() -> Iterator[None]:
+    """No round trip of this process is watched meanwhile (a command's long statements)."""
+    _unlimited.set()
+    try:
+        yield
+    finally:
+        _unlimited.clear()
 
 
 class WatchedConnection(psycopg.Connection):
@@ -98,7 +111,7 @@ class WatchedConnection(psycopg.Connection):
 
     def wait(self, *args, **kwargs):
         seconds = settings.FACESIM_DATABASE_WAIT_LIMIT_S
-        if not seconds:
+        if not seconds or _unlimited.is_set():
             return super().wait(*args, **kwargs)
         key = id(self)  # one wait at a time per connection
         _watchdog.watch(key, lambda: self, "A database round trip", WAIT_LIMIT, seconds)

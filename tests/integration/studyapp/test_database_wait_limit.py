@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.core.management import call_command
 from django.db import OperationalError, connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,3 +65,23 @@ def test_without_a_limit_the_round_trip_waits_for_the_server(own_connection, set
     query.join(timeout=10)
     assert outcome == [None]
     wrapper.dec_thread_sharing()
+
+
+def test_migrate_waits_without_the_limit(settings, monkeypatch):
+    """A statement of ``migrate`` may wait for minutes (an index on a large table): the
+    command runs without the limit, and the limit is back afterwards."""
+    from studyapp import database_deadline
+
+    settings.FACESIM_DATABASE_WAIT_LIMIT_S = 1
+    seen = []
+    original = database_deadline._Watchdog.watch
+
+    def watch(self, *args, **kwargs):
+        seen.append(args[2])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(database_deadline._Watchdog, "watch", watch)
+    call_command("migrate", verbosity=0)
+    assert seen == []
+    run_query(connections["default"])  # watched again
+    assert set(seen) == {"A database round trip"}
