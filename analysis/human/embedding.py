@@ -111,9 +111,10 @@ def _objective(flat, model, n, d, t, penalty):
     if tste:
         value += penalty * np.sum(x * x) / n
         grad += 2.0 * penalty * x / n
-    else:
-        value += penalty * np.abs(x).sum() / n
-        grad += penalty * np.sign(x) / n
+    else:  # x >= 0 (the fit's bounds), so |x| = x, with slope 1 at 0 too (np.sign gives 0
+        # there, which hid the penalty from the bound's entries and failed line searches)
+        value += penalty * x.sum() / n
+        grad += penalty / n
     return value, grad.ravel()
 
 
