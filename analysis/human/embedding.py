@@ -259,7 +259,8 @@ class DimensionSelection:
 
     @property
     def unconverged_fits(self) -> int:
-        """Fits (folds and the final refit) stopped by the iteration limit."""
+        """Fits (folds and the final refit) that L-BFGS-B did not report converged (the
+        iteration limit, or a line search that failed)."""
         return int((~self.scores["converged"]).sum()) + (not self.embedding.converged)
 
     def summary(self) -> pd.DataFrame:

@@ -109,9 +109,10 @@ def methods_paragraphs(a: StudyAnalysis, screening: ScreeningRules | None = None
             if unconverged:
                 fits = a.embedding.scores.shape[0] + 1
                 text += (
-                    f" Caution: {unconverged} of its {fits} fits (folds and final) stopped at "
-                    "the iteration limit before converging, so the held-out accuracies and the "
-                    "matrix may understate the embedding."
+                    f" Caution: {unconverged} of its {fits} fits (folds and final) stopped "
+                    "before the optimiser converged (at the iteration limit or a failed line "
+                    "search), so the held-out accuracies and the matrix may understate the "
+                    "embedding."
                 )
         paragraphs.append(text)
     sh = a.split_half.summary()

@@ -55,4 +55,4 @@ def test_an_embedding_with_fits_stopped_by_the_iteration_limit_is_flagged(truth)
     table, ids = choice_table(rows[rows["trial_type"] == "triplet"])[:2]
     stopped = select_dimensionality(table, ids, dims=(1, 2), n_folds=2, max_iter=2)
     text = methods_paragraphs(dataclasses.replace(result, embedding=stopped))[1]
-    assert "Caution: 5 of its 5 fits (folds and final) stopped at the iteration limit" in text
+    assert "Caution: 5 of its 5 fits (folds and final) stopped before the optimiser" in text
