@@ -6,7 +6,6 @@ sends the import to a worker (``dispatch.IMPORT_TASK``); the worker imports it w
 either links the created set or lists every problem. The staged zip is deleted once finished.
 """
 
-import logging
 import tempfile
 import uuid
 import zipfile
@@ -26,8 +25,6 @@ from studyapp.services.stimuli import (
     stimulus_set_import,
 )
 from studyapp.stimulus_sources import SourceFile, UnreadableFile, UnsafeSource, files_from_zip
-
-logger = logging.getLogger(__name__)
 
 
 def stimulus_import_stage(
@@ -133,8 +130,10 @@ def stimulus_import_run(row: StimulusImport) -> None:
 
 
 def _finish(row: StimulusImport, *, problems=(), stimulus_set=None, duplicates: int = 0) -> None:
+    """End the import once: an import already finished keeps its outcome."""
     status = StimulusImport.Status.FAILED if problems else StimulusImport.Status.SUCCEEDED
-    StimulusImport.objects.filter(pk=row.pk).update(
+    unfinished = StimulusImport.objects.exclude(status__in=StimulusImport.FINISHED)
+    unfinished.filter(pk=row.pk).update(
         status=status,
         problems=list(problems),
         stimulus_set=stimulus_set,
@@ -144,8 +143,9 @@ def _finish(row: StimulusImport, *, problems=(), stimulus_set=None, duplicates: 
 
 
 def stimulus_import_fail(*, import_id: int, error: Exception) -> None:
-    """An error that is not a problem of a file (a bug, the models package missing): fail the
-    import with it, so that it does not wait for ever."""
+    """An error that is not a problem of a file (a full disk, a staged zip the worker cannot
+    find, a bug): fail the import with it, so that it does not wait for ever (an import that
+    succeeded before the error stays succeeded)."""
     row = StimulusImport.objects.get(pk=import_id)
     _finish(row, problems=[f"the import stopped: {type(error).__name__}: {error}"])
     _upload_delete(row)
