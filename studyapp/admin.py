@@ -130,12 +130,13 @@ class StimulusSetAdmin(ModelAdmin):
             options = {
                 key: data[key] for key in ("label_from_folder", "align_faces", "derive_part_masks")
             }
+            on_worker = data["align_faces"] or data["derive_part_masks"]  # seconds per photo
             try:
                 if data["archive"]:
                     files = files_from_zip(data["archive"], **limits)
                 else:
                     files = files_from_uploads(data["images"], **limits)
-                if data["align_faces"] or data["derive_part_masks"]:  # seconds per photo
+                if on_worker:
                     staged = stimulus_import_stage(
                         files=files, options=options, user=request.user, **upload
                     )
@@ -146,7 +147,7 @@ class StimulusSetAdmin(ModelAdmin):
             except StimulusImportRejected as rejected:
                 problems = [str(p) for p in rejected.problems]
             else:
-                if data["align_faces"] or data["derive_part_masks"]:
+                if on_worker:
                     messages.success(request, f"The import of “{staged.name}” is under way.")
                     warn_if_queue_down(request, [staged])
                     return redirect("admin:studyapp_stimulusimport_change", staged.pk)

@@ -94,9 +94,7 @@ def stimulus_set_import(
     ``progress(done, total)`` reports how many images are checked (and prepared) so far;
     ``on_created(stimulus_set, report)`` inside the transaction that creates the set.
     """
-    problems: list[Problem] = []
-    if StimulusSet.objects.filter(name=name).exists():
-        problems.append(Problem(name, "a stimulus set with this name already exists"))
+    problems = name_problems(name)
     report = ImportReport()
     by_path: dict[str, SourceFile] = {}
     for source in files:
@@ -136,6 +134,13 @@ def stimulus_set_import(
         name, description, checked, label_columns, part_names, report, generated, on_created
     )
     return stimulus_set, report
+
+
+def name_problems(name: str) -> list[Problem]:
+    """Why a new set may not take ``name`` (empty when it may)."""
+    if StimulusSet.objects.filter(name=name).exists():
+        return [Problem(name, "a stimulus set with this name already exists")]
+    return []
 
 
 def _read(source: SourceFile, problems: list[Problem]) -> bytes | None:

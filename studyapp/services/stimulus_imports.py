@@ -22,6 +22,7 @@ from studyapp.services.stimuli import (
     ImportReport,
     Problem,
     StimulusImportRejected,
+    name_problems,
     stimulus_set_import,
 )
 from studyapp.stimulus_sources import SourceFile, UnreadableFile, UnsafeSource, files_from_zip
@@ -42,9 +43,7 @@ def stimulus_import_stage(
     Refused at once (StimulusImportRejected, nothing staged): a name that a set or another
     unfinished import has, and files that cannot be read from the upload.
     """
-    problems = []
-    if StimulusSet.objects.filter(name=name).exists():
-        problems.append(Problem(name, "a stimulus set with this name already exists"))
+    problems = name_problems(name)
     unfinished = StimulusImport.objects.exclude(status__in=StimulusImport.FINISHED)
     if unfinished.filter(name=name).exists():
         problems.append(Problem(name, "an import of this name is already under way"))

@@ -38,6 +38,22 @@ def other_sessions() -> list[int]:
         return [pid for (pid,) in cursor.fetchall()]
 
 
+def status_while_frozen(url: str, cookie: str = "") -> tuple[int | str, float]:
+    """GET ``url`` (8 s at most) while the server's one kept session is stopped (SIGSTOP):
+    the status (or "no answer") and the seconds it took."""
+    (frozen,) = other_sessions()
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        try:
+            got = status_of(url, timeout=8, cookie=cookie)
+        except (TimeoutError, urllib.error.URLError):
+            got = "no answer"
+        return got, time.monotonic() - started
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+
+
 @pytest.fixture
 def gunicorn(tmp_path):
     """Start gunicorn (one sync worker: every request on the same kept connection)."""
@@ -95,17 +111,7 @@ def test_a_frozen_database_session_does_not_hold_a_request(gunicorn, checks, dea
         FACESIM_REQUEST_DATABASE_CHECK_S="0.2",
     )
     assert status_of(f"{base}/healthz") == 200
-    (frozen,) = other_sessions()
-    os.kill(frozen, signal.SIGSTOP)
-    try:
-        started = time.monotonic()
-        try:
-            got = status_of(f"{base}/healthz", timeout=8)
-        except (TimeoutError, urllib.error.URLError):
-            got = "no answer"
-        waited = time.monotonic() - started
-    finally:
-        os.kill(frozen, signal.SIGCONT)
+    got, waited = status_while_frozen(f"{base}/healthz")
     assert got == answer
     assert waited < 5 if deadline != "0" else waited >= 8
     assert status_of(f"{base}/healthz") == 200  # a new session, or the thawed one
@@ -129,17 +135,7 @@ def test_a_frozen_database_session_does_not_hold_a_researcher_page(
     client.force_login(django_user_model.objects.create_user("r", is_staff=True))
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     assert status_of(f"{base}/research/", cookie=cookie) == 200
-    (frozen,) = other_sessions()
-    os.kill(frozen, signal.SIGSTOP)
-    try:
-        started = time.monotonic()
-        try:
-            got = status_of(f"{base}/research/", timeout=8, cookie=cookie)
-        except (TimeoutError, urllib.error.URLError):
-            got = "no answer"
-        waited = time.monotonic() - started
-    finally:
-        os.kill(frozen, signal.SIGCONT)
+    got, waited = status_while_frozen(f"{base}/research/", cookie=cookie)
     assert got == answer
     assert waited < 5 if limit != "0" else waited >= 8
     assert status_of(f"{base}/research/", cookie=cookie) == 200
