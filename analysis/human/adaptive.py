@@ -11,7 +11,9 @@ After each batch of answers:
    ``benchmarks/adaptive.py`` this needs about 0.83 of balanced selection's trials for its final
    accuracy; the expected information gain about the embedding (mutual information between
    the answer and a bootstrap ensemble of embeddings, "BALD"), the criterion before, needed
-   0.98 (``benchmarks/RESULTS.md``, 2026-12-05 and 2026-12-06).
+   0.98, and V-optimal design (the expected drop of all pair distances' variance under the
+   fit's full Laplace covariance) 0.83 at about 160 times the cost (``benchmarks/RESULTS.md``,
+   2026-12-05 to 2026-12-08).
 3. **Selection** (``select_triplets``) from a candidate set (every stimulus anchors the same
    number of random candidates, so every stimulus can be chosen):
    - coverage first: every stimulus not shown yet (``item_uses`` 0), in random order, gets
