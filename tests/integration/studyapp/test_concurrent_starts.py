@@ -41,11 +41,12 @@ def test_concurrent_starts_plan_from_exact_counts_and_balance_like_serial_starts
 
     assert len(set(keys)) == len(pids)
     assert_every_plan_counts_all_earlier_ones(concurrent)
-    # 24 x 12 triplets over 30 faces: 28.8 uses per face; serial starts reach a spread of 1
-    # (each face used 28 or 29 times). Exact counts make the concurrent spread the same;
-    # allowed: at most 1 more than the serial one (a different seed order, not stale counts).
-    assert item_use_spread(concurrent) <= item_use_spread(serial) + 1
-    assert item_use_spread(serial) <= 2
+    # 24 x 12 triplets over 30 faces: 28.8 uses per face.  With their random plan seeds, serial
+    # starts reach a spread of 1 or 2, rarely 3 (planner alone, 1,000 simulated studies: 387 /
+    # 612 / 1 times; none above 3); plans made from counts six starts old give 5 to 19 (300
+    # simulated studies).  Exact counts keep the concurrent spread in the serial range.
+    assert item_use_spread(serial) <= 3
+    assert item_use_spread(concurrent) <= 3
 
 
 def test_retried_starts_of_one_participant_give_one_session_under_concurrency():
