@@ -79,14 +79,23 @@ def wait_for(job: Job, timeout: float = JOB_TIMEOUT_S) -> Job:
 
 
 def wait_until_mid_job(job: Job, timeout: float = 120) -> JobBatch:
-    """Wait until the job has a batch stored and another running; the running one."""
+    """Wait until the job has a batch stored and another running with model calls still to
+    make; the running one.
+
+    The job's progress counts a running batch's items as its model calls end, so a batch
+    whose items are all counted may be storing its result: killing then would find it done.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job.refresh_from_db()
-        running = job.batches.filter(status="running").first()
-        if job.progress_done >= 8 and running is not None:
-            return running
+        batches = list(job.batches.order_by("index"))
+        stored = any(b.status == "done" for b in batches)
+        running = [
+            b for b in batches if b.status == "running" and b.items_done < len(b.stimulus_ids)
+        ]
+        if stored and running:
+            return running[0]
         time.sleep(0.05)
+    job.refresh_from_db()
     raise AssertionError(f"job never had a running batch after a finished one: {job.status}")
 
 

@@ -63,6 +63,8 @@ def kill_mid_job_then_finish(
         assert (BATCH_TASK, running.pk) in rows_marked()
         first.kill()
         killed_at = time.monotonic()
+        running.refresh_from_db()
+        assert running.status == JobBatch.Status.RUNNING, "the batch ended before the kill"
         if before_second is not None:
             before_second(job, killed_at)
         second = Worker(environment, tmp_path / "second.log", name="second").start()
